@@ -1,0 +1,2 @@
+//! Clients of outside systems, each with typed errors and no knowledge of the screen.
+pub mod argocd;

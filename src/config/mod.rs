@@ -1,0 +1,296 @@
+//! `config.toml`: the Argo CD instances, kube contexts, theme, keymap and behaviour. Loading never
+//! panics: every problem is reported with the file and the line.
+
+pub mod paths;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Theme name: a builtin (`default`, ...) or `<config dir>/themes/NAME.toml`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub theme: Option<String>,
+    /// Keymap name: a builtin (`default`, `vim`, `emacs`) or `<config dir>/keymaps/NAME.toml`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keymap: Option<String>,
+    /// Hide and refuse every action on every instance.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
+    /// No animation, fewer redraws: for slow SSH links.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub low_bandwidth: bool,
+    #[serde(rename = "instances", skip_serializing_if = "Vec::is_empty")]
+    pub instances: Vec<InstanceConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kube: Option<KubeConfig>,
+}
+
+/// One Argo CD API server.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InstanceConfig {
+    /// Shown in the fleet view; unique.
+    pub name: String,
+    /// `https://argocd.example.com` (the API server, not the UI path).
+    pub url: String,
+    /// A bearer token written in the file. Prefer `token_env` or `token_command`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// Name of an environment variable that holds the token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_env: Option<String>,
+    /// A command whose standard output is the token (run without a shell).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_command: Option<String>,
+    /// A file that holds the token; it must not be readable by others (mode 0600).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
+    /// Reuse a session of the `argocd` CLI: the context name in its config file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub argocd_context: Option<String>,
+    /// The `argocd` CLI's config file (default `~/.config/argocd/config`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub argocd_config: Option<PathBuf>,
+    /// Log in with a local account through `/api/v1/session`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Environment variable holding the password for `username`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+    /// PEM file of the CA that signed the server's certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// Skip TLS verification. Only when written here explicitly; the screen says so.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
+    /// Hide and refuse actions on this instance.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
+    /// Only these projects (server-side filter).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub projects: Vec<String>,
+    /// Label selector for the applications (server-side filter).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selector: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KubeConfig {
+    /// A kubeconfig with one context per cluster; the context name is the cluster's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubeconfig: Option<PathBuf>,
+}
+
+/// A problem in a user file, located.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub struct FileError {
+    pub path: PathBuf,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl FileError {
+    pub fn new(path: &Path, line: Option<usize>, message: impl Into<String>) -> Self {
+        FileError {
+            path: path.to_path_buf(),
+            line,
+            message: message.into(),
+        }
+    }
+
+    /// From a `toml` parse error: the line of its span, and its message without the excerpt.
+    pub fn from_toml(path: &Path, text: &str, e: &toml::de::Error) -> Self {
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+        FileError::new(path, line, e.message().trim().to_string())
+    }
+}
+
+/// Line (1-based) where a `[[instances]]` entry with this name is declared, for messages.
+fn line_of(text: &str, needle: &str) -> Option<usize> {
+    text.find(needle)
+        .map(|i| text[..i].matches('\n').count() + 1)
+}
+
+impl Config {
+    /// Parses and validates a config file's text. Every problem is returned, not just the first.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, Vec<FileError>> {
+        let cfg: Config = toml::from_str(text).map_err(|e| vec![FileError::from_toml(path, text, &e)])?;
+        let errs = cfg.validate(path, text);
+        if errs.is_empty() { Ok(cfg) } else { Err(errs) }
+    }
+
+    pub fn load(path: &Path) -> Result<Config, Vec<FileError>> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            vec![FileError::new(
+                path,
+                None,
+                format!("cannot read the config file: {e}"),
+            )]
+        })?;
+        Config::parse(path, &text)
+    }
+
+    fn validate(&self, path: &Path, text: &str) -> Vec<FileError> {
+        let mut errs = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (i, inst) in self.instances.iter().enumerate() {
+            let line = line_of(text, &format!("\"{}\"", inst.name)).or_else(|| {
+                text.match_indices("[[instances]]")
+                    .nth(i)
+                    .map(|(p, _)| text[..p].matches('\n').count() + 1)
+            });
+            let mut err = |m: String| errs.push(FileError::new(path, line, m));
+            if inst.name.trim().is_empty() {
+                err(format!("instance #{} has no `name`; give each instance a short unique name", i + 1));
+            } else if !seen.insert(inst.name.clone()) {
+                err(format!("two instances are named `{}`; names must be unique", inst.name));
+            }
+            match url_parts(&inst.url) {
+                Ok(_) => {}
+                Err(m) => err(format!("instance `{}`: {m}", inst.name)),
+            }
+            let sources = [
+                inst.token.is_some(),
+                inst.token_env.is_some(),
+                inst.token_command.is_some(),
+                inst.token_file.is_some(),
+                inst.username.is_some(),
+            ]
+            .iter()
+            .filter(|b| **b)
+            .count();
+            if sources > 1 {
+                err(format!(
+                    "instance `{}` sets more than one of token, token_env, token_command, token_file and username; keep one",
+                    inst.name
+                ));
+            }
+            if inst.username.is_some() && inst.password_env.is_none() {
+                err(format!(
+                    "instance `{}` has `username` but no `password_env`: name the environment variable that holds the password",
+                    inst.name
+                ));
+            }
+            if let Some(cmd) = &inst.token_command {
+                match crate::util::split_command(cmd) {
+                    Ok(w) if w.is_empty() => err(format!("instance `{}`: token_command is empty", inst.name)),
+                    Ok(_) => {}
+                    Err(m) => err(format!("instance `{}`: token_command: {m}", inst.name)),
+                }
+            }
+        }
+        errs
+    }
+}
+
+/// Scheme, host and port of an instance URL; an error sentence when it is not usable.
+pub fn url_parts(url: &str) -> Result<(String, String, u16), String> {
+    let url = url.trim();
+    if url.is_empty() {
+        return Err("`url` is missing; write the Argo CD API server's URL, e.g. https://argocd.example.com".into());
+    }
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| format!("`{url}` has no scheme; write https://{url}"))?;
+    let default_port = match scheme {
+        "https" => 443,
+        "http" => 80,
+        s => return Err(format!("`{url}` uses `{s}`; use https:// (or http:// for a local server)")),
+    };
+    let hostport = rest.split('/').next().unwrap_or("");
+    if hostport.is_empty() {
+        return Err(format!("`{url}` has no host"));
+    }
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || hostport.starts_with('[') => match p.parse::<u16>() {
+            Ok(p) => (h.to_string(), p),
+            Err(_) => return Err(format!("`{url}` has a bad port `{p}`")),
+        },
+        _ => (hostport.to_string(), default_port),
+    };
+    Ok((scheme.to_string(), host, port))
+}
+
+/// The builtin config shown by `driftdeck print-default config`.
+pub const DEFAULT_CONFIG: &str = include_str!("../../assets/config.example.toml");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p() -> PathBuf {
+        PathBuf::from("/tmp/config.toml")
+    }
+
+    #[test]
+    fn the_example_config_parses() {
+        let cfg = Config::parse(&p(), DEFAULT_CONFIG).unwrap();
+        assert!(!cfg.instances.is_empty());
+    }
+
+    #[test]
+    fn the_contract_keys_parse() {
+        let text = r#"
+[[instances]]
+name = "demo-eu"
+url = "http://127.0.0.1:41234"
+token = "eyJ.a.b"
+[kube]
+kubeconfig = "/path/to/kubeconfig"
+"#;
+        let cfg = Config::parse(&p(), text).unwrap();
+        assert_eq!(cfg.instances[0].name, "demo-eu");
+        assert_eq!(
+            cfg.kube.unwrap().kubeconfig.unwrap(),
+            PathBuf::from("/path/to/kubeconfig")
+        );
+    }
+
+    #[test]
+    fn unknown_key_is_reported_with_its_line() {
+        let text = "[[instances]]\nname = \"a\"\nurl = \"https://x\"\ntokn = \"t\"\n";
+        let errs = Config::parse(&p(), text).unwrap_err();
+        assert_eq!(errs[0].line, Some(4), "{errs:?}");
+        assert!(errs[0].message.contains("tokn"), "{errs:?}");
+        assert!(errs[0].to_string().starts_with("/tmp/config.toml:4:"));
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let text = "[[instances]]\nname = \"a\"\nurl = \"ftp://x\"\n[[instances]]\nname = \"a\"\nurl = \"\"\ntoken = \"t\"\ntoken_env = \"T\"\n";
+        let errs = Config::parse(&p(), text).unwrap_err();
+        let all: Vec<String> = errs.iter().map(|e| e.message.clone()).collect();
+        assert!(all.iter().any(|m| m.contains("ftp")), "{all:?}");
+        assert!(all.iter().any(|m| m.contains("unique")), "{all:?}");
+        assert!(all.iter().any(|m| m.contains("url` is missing")), "{all:?}");
+        assert!(all.iter().any(|m| m.contains("more than one")), "{all:?}");
+    }
+
+    #[test]
+    fn bad_toml_is_located() {
+        let errs = Config::parse(&p(), "theme = \n").unwrap_err();
+        assert_eq!(errs[0].line, Some(1));
+    }
+
+    #[test]
+    fn url_parts_read_ports() {
+        assert_eq!(
+            url_parts("https://argocd.example.com").unwrap(),
+            ("https".into(), "argocd.example.com".into(), 443)
+        );
+        assert_eq!(
+            url_parts("http://127.0.0.1:8080/x").unwrap(),
+            ("http".into(), "127.0.0.1".into(), 8080)
+        );
+        assert!(url_parts("argocd.example.com").is_err());
+        assert!(url_parts("https://h:99999").is_err());
+    }
+}

@@ -1,0 +1,154 @@
+//! The embedded demo fleet: one Argo CD API server per instance on loopback, a deterministic
+//! fleet generator, and live drift. `driftdeck demo` runs the TUI over it; `demo --serve` runs only
+//! the servers; tests use it as their Argo CD.
+
+pub mod argocd;
+pub mod drift;
+pub mod generator;
+pub mod resources;
+pub mod state;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+pub use self::generator::FleetSpec;
+use self::argocd::ArgoServer;
+use self::state::Instance;
+use crate::config::{Config, InstanceConfig};
+
+/// How to run the demo.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    pub spec: FleetSpec,
+    /// Make something happen this often; `None` for a still fleet.
+    pub drift_every: Option<Duration>,
+    /// Address of the first instance's server; later ones take the next ports (or any free port
+    /// when the port is 0).
+    pub listen: SocketAddr,
+    /// Keep-alive interval of watch streams (the real server: 15 s).
+    pub keepalive: Duration,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions {
+            spec: FleetSpec::default(),
+            drift_every: None,
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            keepalive: Duration::from_secs(15),
+        }
+    }
+}
+
+/// The running demo fleet.
+pub struct DemoFleet {
+    pub servers: Vec<ArgoServer>,
+    pub tokens: Vec<String>,
+    /// Password of the `admin` account on every demo instance.
+    pub password: String,
+    drift: Option<JoinHandle<()>>,
+}
+
+impl DemoFleet {
+    pub async fn start(opts: DemoOptions) -> std::io::Result<DemoFleet> {
+        let now = chrono::Utc::now().timestamp();
+        let data = generator::generate(&opts.spec, now);
+        let password = format!("demo-{:x}", opts.spec.seed.wrapping_mul(0x2545F4914F6CDD1D) >> 40);
+        let mut servers = Vec::new();
+        let mut tokens = Vec::new();
+        for (i, d) in data.into_iter().enumerate() {
+            let inst = Instance::new(d, password.clone(), opts.keepalive);
+            let mut addr = opts.listen;
+            if addr.port() != 0 {
+                addr.set_port(addr.port() + i as u16);
+            }
+            tokens.push(inst.issue_token("admin", now, 30 * 86_400));
+            servers.push(ArgoServer::start(inst, addr).await?);
+        }
+        let drift = opts.drift_every.filter(|d| !d.is_zero()).map(|every| {
+            let insts: Vec<Arc<Instance>> = servers.iter().map(|s| s.instance().clone()).collect();
+            let seed = opts.spec.seed;
+            tokio::spawn(async move {
+                let mut engine = drift::DriftEngine::new(seed);
+                let mut iv = tokio::time::interval(every);
+                iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+                loop {
+                    iv.tick().await;
+                    engine.tick(&insts, chrono::Utc::now().timestamp_millis());
+                }
+            })
+        });
+        Ok(DemoFleet {
+            servers,
+            tokens,
+            password,
+            drift,
+        })
+    }
+
+    pub fn instance(&self, i: usize) -> &Arc<Instance> {
+        self.servers[i].instance()
+    }
+
+    pub fn url(&self, i: usize) -> String {
+        format!("http://{}", self.servers[i].addr)
+    }
+
+    /// A config that points at the demo servers.
+    pub fn config(&self) -> Config {
+        Config {
+            instances: self
+                .servers
+                .iter()
+                .zip(&self.tokens)
+                .map(|(s, t)| InstanceConfig {
+                    name: s.instance().read().name.clone(),
+                    url: format!("http://{}", s.addr),
+                    token: Some(t.clone()),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    /// Writes the config into `dir` (mode 0600: it holds tokens) and returns its path.
+    pub fn write_config(&self, dir: &Path) -> std::io::Result<PathBuf> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join("config.toml");
+        let text = format!(
+            "# driftdeck demo fleet: {} instances. Generated; deleted when the demo stops.\n{}",
+            self.servers.len(),
+            toml::to_string_pretty(&self.config()).map_err(std::io::Error::other)?
+        );
+        write_private(&path, text.as_bytes())?;
+        Ok(path)
+    }
+}
+
+impl Drop for DemoFleet {
+    fn drop(&mut self) {
+        if let Some(d) = self.drift.take() {
+            d.abort();
+        }
+    }
+}
+
+/// Writes a file readable by its owner only.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}

@@ -1,0 +1,1030 @@
+//! Rendering a demo app's Kubernetes objects from its [`Workload`]: the state Git declares
+//! (target), the state the cluster has (live: server-set fields, managedFields, status and the
+//! drifts applied), the app's status, resource tree and events.
+
+use serde_json::{Map, Value, json};
+
+use super::generator::{DemoApp, Drift, PodState, Workload, WorkloadKind, ts, uid};
+use crate::model::app::*;
+use crate::util::Rng;
+
+/// Identity of one managed resource.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ResId {
+    pub group: &'static str,
+    pub version: &'static str,
+    pub kind: &'static str,
+    pub name: String,
+}
+
+impl ResId {
+    fn new(group: &'static str, version: &'static str, kind: &'static str, name: String) -> Self {
+        ResId {
+            group,
+            version,
+            kind,
+            name,
+        }
+    }
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.to_string()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+}
+
+/// The managed resources of a workload, in Argo CD's order (by kind, then name).
+pub fn resources(w: &Workload) -> Vec<ResId> {
+    let n = &w.name;
+    let mut v = vec![
+        ResId::new("", "v1", "ConfigMap", format!("{n}-config")),
+        ResId::new("", "v1", "ServiceAccount", n.clone()),
+    ];
+    match w.kind {
+        WorkloadKind::Deployment => {
+            v.push(ResId::new("", "v1", "Service", n.clone()));
+            v.push(ResId::new("apps", "v1", "Deployment", n.clone()));
+        }
+        WorkloadKind::StatefulSet => {
+            v.push(ResId::new("", "v1", "Service", n.clone()));
+            v.push(ResId::new("apps", "v1", "StatefulSet", n.clone()));
+        }
+        WorkloadKind::CronJob => v.push(ResId::new("batch", "v1", "CronJob", n.clone())),
+    }
+    if w.has_rbac {
+        v.push(ResId::new("rbac.authorization.k8s.io", "v1", "Role", format!("{n}-reader")));
+        v.push(ResId::new(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "RoleBinding",
+            format!("{n}-reader"),
+        ));
+    }
+    if w.has_hpa {
+        v.push(ResId::new("autoscaling", "v2", "HorizontalPodAutoscaler", n.clone()));
+    }
+    if w.has_ingress {
+        v.push(ResId::new("networking.k8s.io", "v1", "Ingress", n.clone()));
+    }
+    if w.has_pdb {
+        v.push(ResId::new("policy", "v1", "PodDisruptionBudget", n.clone()));
+    }
+    v
+}
+
+fn labels(w: &Workload) -> Value {
+    json!({
+        "app.kubernetes.io/name": w.name,
+        "app.kubernetes.io/part-of": w.team,
+        "app.kubernetes.io/managed-by": "argocd",
+    })
+}
+
+fn image(w: &Workload, tag: &str) -> String {
+    format!("{}:{}", w.image_repo, tag)
+}
+
+fn pod_template(w: &Workload, tag: &str) -> Value {
+    json!({
+        "metadata": {"labels": {"app.kubernetes.io/name": w.name}},
+        "spec": {
+            "serviceAccountName": w.name,
+            "securityContext": {"runAsNonRoot": true, "runAsUser": 10001},
+            "containers": [{
+                "name": w.name.split('-').next().unwrap_or("app"),
+                "image": image(w, tag),
+                "ports": [{"name": "http", "containerPort": w.port, "protocol": "TCP"}],
+                "envFrom": [{"configMapRef": {"name": format!("{}-config", w.name)}}],
+                "resources": {
+                    "requests": {"cpu": format!("{}m", w.cpu_millis), "memory": format!("{}Mi", w.memory_mib)},
+                    "limits": {"memory": format!("{}Mi", w.memory_mib * 2)}
+                },
+                "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10},
+                "securityContext": {"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true}
+            }]
+        }
+    })
+}
+
+/// What Git declares for `r`, with Argo CD's tracking annotation.
+pub fn target(app_name: &str, w: &Workload, r: &ResId) -> Value {
+    let mut meta = json!({
+        "name": r.name,
+        "namespace": w.namespace,
+        "labels": labels(w),
+        "annotations": {
+            "argocd.argoproj.io/tracking-id": format!("{app_name}:{}/{}:{}/{}", r.group, r.kind, w.namespace, r.name)
+        }
+    });
+    let spec = match r.kind {
+        "ConfigMap" => {
+            let mut o = json!({"apiVersion": r.api_version(), "kind": r.kind, "metadata": meta, "data": w.config});
+            o.as_object_mut().map(|m| m.remove("spec"));
+            return o;
+        }
+        "ServiceAccount" => {
+            return json!({"apiVersion": r.api_version(), "kind": r.kind, "metadata": meta});
+        }
+        "Service" => json!({
+            "type": "ClusterIP",
+            "selector": {"app.kubernetes.io/name": w.name},
+            "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]
+        }),
+        "Deployment" => {
+            let mut s = json!({
+                "revisionHistoryLimit": 5,
+                "selector": {"matchLabels": {"app.kubernetes.io/name": w.name}},
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}},
+                "template": pod_template(w, &w.tag)
+            });
+            if !w.has_hpa {
+                s["replicas"] = json!(w.replicas);
+            }
+            s
+        }
+        "StatefulSet" => json!({
+            "replicas": w.replicas,
+            "serviceName": w.name,
+            "selector": {"matchLabels": {"app.kubernetes.io/name": w.name}},
+            "template": pod_template(w, &w.tag),
+            "volumeClaimTemplates": [{
+                "metadata": {"name": "data"},
+                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "20Gi"}}}
+            }]
+        }),
+        "CronJob" => json!({
+            "schedule": format!("{} {} * * *", w.salt % 60, w.salt % 24),
+            "concurrencyPolicy": "Forbid",
+            "successfulJobsHistoryLimit": 3,
+            "failedJobsHistoryLimit": 1,
+            "jobTemplate": {"spec": {"backoffLimit": 2, "template": {
+                "spec": {
+                    "restartPolicy": "OnFailure",
+                    "serviceAccountName": w.name,
+                    "containers": [{"name": "job", "image": image(w, &w.tag), "envFrom": [{"configMapRef": {"name": format!("{}-config", w.name)}}]}]
+                }
+            }}}
+        }),
+        "Role" => {
+            return json!({"apiVersion": r.api_version(), "kind": r.kind, "metadata": meta, "rules": [
+                {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}
+            ]});
+        }
+        "RoleBinding" => {
+            return json!({"apiVersion": r.api_version(), "kind": r.kind, "metadata": meta,
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": r.name},
+                "subjects": [{"kind": "ServiceAccount", "name": w.name, "namespace": w.namespace}]
+            });
+        }
+        "HorizontalPodAutoscaler" => json!({
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": w.name},
+            "minReplicas": w.replicas,
+            "maxReplicas": w.replicas * 4,
+            "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}]
+        }),
+        "Ingress" => json!({
+            "ingressClassName": "nginx",
+            "rules": [{"host": host(w), "http": {"paths": [{"path": "/", "pathType": "Prefix",
+                "backend": {"service": {"name": w.name, "port": {"name": "http"}}}}]}}],
+            "tls": [{"hosts": [host(w)], "secretName": format!("{}-tls", w.name)}]
+        }),
+        "PodDisruptionBudget" => json!({
+            "minAvailable": 1,
+            "selector": {"matchLabels": {"app.kubernetes.io/name": w.name}}
+        }),
+        _ => json!({}),
+    };
+    if r.kind == "Service" {
+        meta["annotations"]["prometheus.io/scrape"] = json!("true");
+    }
+    json!({"apiVersion": r.api_version(), "kind": r.kind, "metadata": meta, "spec": spec})
+}
+
+pub fn host(w: &Workload) -> String {
+    let env = if w.env == "prod" { String::new() } else { format!(".{}", w.env) };
+    format!("{}{env}.acme.dev", w.name)
+}
+
+/// The field manager and the path (as `f:` keys) a drift writes.
+fn drift_write(d: &Drift, r: &ResId, w: &Workload) -> Option<(&'static str, Vec<String>)> {
+    let on_workload = matches!(r.kind, "Deployment" | "StatefulSet" | "CronJob") && r.name == w.name;
+    match d {
+        Drift::Replicas { by_hpa, .. } if on_workload && r.kind != "CronJob" => Some((
+            if *by_hpa { "kube-controller-manager" } else { "kubectl-scale" },
+            vec!["f:spec".into(), "f:replicas".into()],
+        )),
+        Drift::ConfigValue { key, .. } if r.kind == "ConfigMap" => {
+            Some(("kubectl-edit", vec!["f:data".into(), format!("f:{key}")]))
+        }
+        Drift::RbacBroadened { .. } if r.kind == "Role" => Some(("kubectl-edit", vec!["f:rules".into()])),
+        Drift::Image { .. } if on_workload => Some((
+            "kubectl-set",
+            container_path(r.kind, w).into_iter().chain(["f:image".to_string()]).collect(),
+        )),
+        Drift::Restarted { .. } if on_workload && r.kind != "CronJob" => Some((
+            "kubectl-rollout",
+            vec![
+                "f:spec".into(),
+                "f:template".into(),
+                "f:metadata".into(),
+                "f:annotations".into(),
+                "f:kubectl.kubernetes.io/restartedAt".into(),
+            ],
+        )),
+        _ => None,
+    }
+}
+
+fn container_name(w: &Workload) -> String {
+    w.name.split('-').next().unwrap_or("app").to_string()
+}
+
+fn container_path(kind: &str, w: &Workload) -> Vec<String> {
+    let key = format!("k:{{\"name\":\"{}\"}}", if kind == "CronJob" { "job".to_string() } else { container_name(w) });
+    let mut p: Vec<String> = if kind == "CronJob" {
+        vec!["f:spec", "f:jobTemplate", "f:spec", "f:template", "f:spec", "f:containers"]
+    } else {
+        vec!["f:spec", "f:template", "f:spec", "f:containers"]
+    }
+    .into_iter()
+    .map(String::from)
+    .collect();
+    p.push(key);
+    p
+}
+
+/// Whether a drift makes `r` differ from Git in Argo CD's eyes (after ignoreDifferences).
+pub fn drift_modifies(d: &Drift, r: &ResId, w: &Workload) -> bool {
+    match d {
+        Drift::Replicas { by_hpa: true, .. } => false, // /spec/replicas is ignored (and not in Git)
+        // A field Git never set: the three-way diff does not count it (as in Argo CD, a
+        // `kubectl rollout restart` leaves the app Synced).
+        Drift::Restarted { .. } => false,
+        Drift::ConfigValue { key, value, .. } => {
+            r.kind == "ConfigMap" && w.config.get(key) != Some(value)
+        }
+        Drift::Image { tag, .. } if *tag == w.tag => false,
+        Drift::Replicas { to, .. } if *to == w.replicas || w.has_hpa => false,
+        Drift::Deleted { kind, .. } => *kind == r.kind,
+        d => drift_write(d, r, w).is_some(),
+    }
+}
+
+/// `metadata.managedFields` set of a value: every map key becomes `f:key`; list items with a
+/// `name` become `k:{"name":...}`; leaves are `{}`.
+fn fields_v1(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut out = Map::new();
+            for (k, c) in m {
+                let sub = fields_v1(c);
+                out.insert(format!("f:{k}"), sub);
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) if items.iter().all(|i| i.get("name").is_some_and(Value::is_string)) && !items.is_empty() => {
+            let mut out = Map::new();
+            for i in items {
+                let mut sub = fields_v1(i);
+                if let Value::Object(m) = &mut sub {
+                    m.insert(".".into(), json!({}));
+                }
+                let name = i["name"].as_str().unwrap_or_default();
+                out.insert(format!("k:{{\"name\":\"{name}\"}}"), sub);
+            }
+            Value::Object(out)
+        }
+        _ => json!({}),
+    }
+}
+
+fn remove_path(v: &mut Value, path: &[String]) {
+    let Some((last, parents)) = path.split_last() else { return };
+    let mut cur = v;
+    for p in parents {
+        match cur.get_mut(p) {
+            Some(n) => cur = n,
+            None => return,
+        }
+    }
+    if let Value::Object(m) = cur {
+        m.remove(last);
+    }
+}
+
+fn insert_path(v: &mut Value, path: &[String]) {
+    let mut cur = v;
+    for p in path {
+        if !cur.is_object() {
+            *cur = json!({});
+        }
+        cur = cur
+            .as_object_mut()
+            .map(|m| m.entry(p.clone()).or_insert_with(|| json!({})))
+            .expect("object");
+    }
+}
+
+/// Live replicas of the workload, after drifts.
+pub fn live_replicas(w: &Workload) -> i64 {
+    let mut r = w.replicas;
+    for d in &w.drifts {
+        if let Drift::Replicas { to, .. } = d {
+            r = *to;
+        }
+    }
+    r
+}
+
+/// The live image tag of the workload, after drifts.
+pub fn live_tag(w: &Workload) -> String {
+    let mut t = w.tag.clone();
+    for d in &w.drifts {
+        if let Drift::Image { tag, .. } = d {
+            t = tag.clone();
+        }
+    }
+    t
+}
+
+/// What the cluster has for `r`; `None` when it was deleted by hand.
+pub fn live(app: &DemoApp, r: &ResId, now: i64) -> Option<Value> {
+    let w = &app.w;
+    if w.drifts.iter().any(|d| matches!(d, Drift::Deleted { kind, .. } if *kind == r.kind)) {
+        return None;
+    }
+    let app_name = &app.app.metadata.name;
+    let tgt = target(app_name, w, r);
+    let mut obj = tgt.clone();
+    let mut rng = Rng::new(w.salt ^ r.name.len() as u64 ^ (r.kind.len() as u64) << 8);
+    let synced_at = app
+        .app
+        .status
+        .operation_state
+        .as_ref()
+        .and_then(|o| o.finished_at.as_deref())
+        .and_then(crate::model::fleet::parse_time)
+        .unwrap_or(now - 3600);
+    // Server-set metadata.
+    let mut controller_fields = fields_v1(&tgt);
+    if let Value::Object(m) = &mut controller_fields {
+        m.remove("f:apiVersion");
+        m.remove("f:kind");
+    }
+    if let Some(meta) = controller_fields.get_mut("f:metadata").and_then(Value::as_object_mut) {
+        meta.remove("f:name");
+        meta.remove("f:namespace");
+        if let Some(a) = meta.get_mut("f:annotations").and_then(Value::as_object_mut) {
+            a.insert("f:kubectl.kubernetes.io/last-applied-configuration".into(), json!({}));
+        }
+    }
+    let mut managed = Vec::new();
+    for d in &w.drifts {
+        match d {
+            Drift::Replicas { to, .. } => {
+                if r.kind == "Deployment" || r.kind == "StatefulSet" {
+                    obj["spec"]["replicas"] = json!(to);
+                }
+            }
+            Drift::ConfigValue { key, value, .. } if r.kind == "ConfigMap" => {
+                obj["data"][key] = json!(value);
+            }
+            Drift::RbacBroadened { .. } if r.kind == "Role" => {
+                obj["rules"] = json!([
+                    {"apiGroups": [""], "resources": ["configmaps", "secrets"], "verbs": ["*"]},
+                    {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "patch"]}
+                ]);
+            }
+            Drift::Image { tag, .. } if matches!(r.kind, "Deployment" | "StatefulSet") => {
+                obj["spec"]["template"]["spec"]["containers"][0]["image"] = json!(image(w, tag));
+            }
+            Drift::Image { tag, .. } if r.kind == "CronJob" => {
+                obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["image"] = json!(image(w, tag));
+            }
+            Drift::Restarted { at } if matches!(r.kind, "Deployment" | "StatefulSet") => {
+                obj["spec"]["template"]["metadata"]["annotations"] =
+                    json!({"kubectl.kubernetes.io/restartedAt": ts(*at)});
+            }
+            _ => {}
+        }
+        if let Some((manager, path)) = drift_write(d, r, w) {
+            remove_path(&mut controller_fields, &path);
+            let mut f = json!({});
+            insert_path(&mut f, &path);
+            let mut entry = json!({
+                "manager": manager,
+                "operation": "Update",
+                "apiVersion": r.api_version(),
+                "time": ts(d.at()),
+                "fieldsType": "FieldsV1",
+                "fieldsV1": f,
+            });
+            if manager == "kubectl-scale" || manager == "kube-controller-manager" {
+                entry["subresource"] = json!("scale");
+            }
+            managed.push(entry);
+        }
+    }
+    if r.kind == "Deployment" && w.has_hpa {
+        // The autoscaler owns replicas of an HPA-managed Deployment.
+        if obj["spec"].get("replicas").is_none() {
+            obj["spec"]["replicas"] = json!(w.replicas);
+        }
+    }
+    managed.insert(
+        0,
+        json!({
+            "manager": "argocd-controller",
+            "operation": "Update",
+            "apiVersion": r.api_version(),
+            "time": ts(synced_at),
+            "fieldsType": "FieldsV1",
+            "fieldsV1": controller_fields,
+        }),
+    );
+    let m = obj["metadata"].as_object_mut()?;
+    m.insert("uid".into(), json!(uid(w.salt, &format!("{}/{}", r.kind, r.name))));
+    m.insert("resourceVersion".into(), json!((1_000_000 + rng.below(9_000_000)).to_string()));
+    m.insert("creationTimestamp".into(), json!(ts(w.created)));
+    if matches!(r.kind, "Deployment" | "StatefulSet" | "CronJob" | "HorizontalPodAutoscaler" | "PodDisruptionBudget" | "Ingress") {
+        m.insert("generation".into(), json!(1 + rng.below(40)));
+    }
+    m.insert("managedFields".into(), Value::Array(managed));
+    if let Some(a) = m.get_mut("annotations").and_then(Value::as_object_mut) {
+        let mut applied = tgt.clone();
+        if let Some(ann) = applied["metadata"]["annotations"].as_object_mut() {
+            ann.remove("kubectl.kubernetes.io/last-applied-configuration");
+        }
+        a.insert(
+            "kubectl.kubernetes.io/last-applied-configuration".into(),
+            json!(serde_json::to_string(&applied).unwrap_or_default()),
+        );
+    }
+    if r.kind == "Deployment" && w.has_hpa {
+        obj["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = json!(app.app.status.history.len().to_string());
+    }
+    if let Some(status) = live_status(w, r, now) {
+        obj["status"] = status;
+    }
+    if r.kind == "Service" {
+        obj["spec"]["clusterIP"] = json!(format!("10.96.{}.{}", rng.below(250), 2 + rng.below(250)));
+        obj["spec"]["clusterIPs"] = json!([obj["spec"]["clusterIP"].clone()]);
+        obj["spec"]["sessionAffinity"] = json!("None");
+        obj["spec"]["internalTrafficPolicy"] = json!("Cluster");
+        obj["spec"]["ipFamilies"] = json!(["IPv4"]);
+        obj["spec"]["ipFamilyPolicy"] = json!("SingleStack");
+    }
+    Some(obj)
+}
+
+fn live_status(w: &Workload, r: &ResId, now: i64) -> Option<Value> {
+    let replicas = live_replicas(w);
+    let gen_ok = json!(1);
+    Some(match r.kind {
+        "Deployment" => {
+            let (ready, updated, progressing) = match (w.pods, w.rolling) {
+                (PodState::Running, false) => (replicas, replicas, json!({
+                    "type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
+                    "message": format!("ReplicaSet \"{}-{}\" has successfully progressed.", w.name, pod_hash(w))
+                })),
+                (PodState::Running, true) | (PodState::Pending, _) => (replicas, (replicas / 2).max(1).min(replicas), json!({
+                    "type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated",
+                    "message": format!("ReplicaSet \"{}-{}\" is progressing.", w.name, pod_hash(w))
+                })),
+                _ => (0, replicas, json!({
+                    "type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+                    "message": format!("ReplicaSet \"{}-{}\" has timed out progressing.", w.name, pod_hash(w))
+                })),
+            };
+            json!({
+                "observedGeneration": gen_ok,
+                "replicas": replicas,
+                "updatedReplicas": updated,
+                "readyReplicas": ready,
+                "availableReplicas": ready,
+                "conditions": [
+                    {"type": "Available", "status": if ready > 0 { "True" } else { "False" },
+                     "reason": if ready > 0 { "MinimumReplicasAvailable" } else { "MinimumReplicasUnavailable" },
+                     "lastUpdateTime": ts(now - 3000), "lastTransitionTime": ts(now - 3000)},
+                    progressing
+                ]
+            })
+        }
+        "StatefulSet" => {
+            let ready = if w.pods == PodState::Running { replicas } else { replicas - 1 };
+            let rev = format!("{}-{}", w.name, pod_hash(w));
+            json!({
+                "observedGeneration": gen_ok,
+                "replicas": replicas,
+                "readyReplicas": ready,
+                "availableReplicas": ready,
+                "currentReplicas": replicas,
+                "updatedReplicas": if w.rolling { replicas - 1 } else { replicas },
+                "currentRevision": rev,
+                "updateRevision": if w.rolling { format!("{}-{}", w.name, "6c9f7d8b5") } else { rev.clone() },
+                "collisionCount": 0
+            })
+        }
+        "CronJob" => json!({
+            "lastScheduleTime": ts(now - (w.salt % 3600) as i64 - 60),
+            "lastSuccessfulTime": ts(now - (w.salt % 3600) as i64 - 20)
+        }),
+        "Service" => json!({"loadBalancer": {}}),
+        "Ingress" => json!({"loadBalancer": {"ingress": [{"ip": "203.0.113.10"}]}}),
+        "HorizontalPodAutoscaler" => json!({
+            "currentReplicas": replicas,
+            "desiredReplicas": replicas,
+            "currentMetrics": [{"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 41, "averageValue": "205m"}}}],
+            "conditions": [
+                {"type": "AbleToScale", "status": "True", "reason": "ReadyForNewScale", "message": "recommended size matches current size", "lastTransitionTime": ts(now - 7200)},
+                {"type": "ScalingActive", "status": "True", "reason": "ValidMetricFound", "message": "the HPA was able to successfully calculate a replica count from cpu resource utilization (percentage of request)", "lastTransitionTime": ts(now - 7200)},
+                {"type": "ScalingLimited", "status": "False", "reason": "DesiredWithinRange", "message": "the desired count is within the acceptable range", "lastTransitionTime": ts(now - 7200)}
+            ]
+        }),
+        "PodDisruptionBudget" => json!({
+            "observedGeneration": gen_ok,
+            "currentHealthy": replicas,
+            "desiredHealthy": 1,
+            "disruptionsAllowed": (replicas - 1).max(0),
+            "expectedPods": replicas
+        }),
+        _ => return None,
+    })
+}
+
+fn pod_hash(w: &Workload) -> String {
+    let alphabet = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut r = Rng::new(w.salt ^ live_tag(w).len() as u64);
+    (0..10).map(|_| alphabet[r.below(alphabet.len() as u64) as usize] as char).collect()
+}
+
+fn pod_suffix(r: &mut Rng) -> String {
+    let alphabet = b"bcdfghjklmnpqrstvwxz2456789";
+    (0..5).map(|_| alphabet[r.below(alphabet.len() as u64) as usize] as char).collect()
+}
+
+/// Health of one managed resource in the simulated cluster.
+pub fn resource_health(w: &Workload, r: &ResId) -> Option<HealthStatus> {
+    let hs = |s: &str, m: String| Some(HealthStatus { status: s.into(), message: m, last_transition_time: None });
+    if w.drifts.iter().any(|d| matches!(d, Drift::Deleted { kind, .. } if *kind == r.kind)) {
+        return hs("Missing", String::new());
+    }
+    match r.kind {
+        "Deployment" => match (w.pods, w.rolling) {
+            (PodState::Running, false) => hs("Healthy", String::new()),
+            (PodState::Running, true) | (PodState::Pending, _) => {
+                let rep = live_replicas(w);
+                hs(
+                    "Progressing",
+                    format!(
+                        "Waiting for rollout to finish: {} out of {rep} new replicas have been updated...",
+                        (rep / 2).max(1).min(rep)
+                    ),
+                )
+            }
+            _ => hs(
+                "Degraded",
+                format!("Deployment \"{}\" exceeded its progress deadline", w.name),
+            ),
+        },
+        "StatefulSet" => {
+            let rep = live_replicas(w);
+            if w.rolling {
+                hs("Progressing", format!("Waiting for {} pods to be ready...", 1))
+            } else if w.pods == PodState::Running {
+                hs("Healthy", format!("partitioned roll out complete: {rep} new pods have been updated..."))
+            } else {
+                hs("Progressing", "Waiting for 1 pods to be ready...".into())
+            }
+        }
+        "CronJob" => hs("Healthy", "CronJob has completed its last execution successfully".into()),
+        "Service" | "PodDisruptionBudget" | "Ingress" => hs("Healthy", String::new()),
+        "HorizontalPodAutoscaler" => hs("Healthy", "recommended size matches current size".into()),
+        _ => None,
+    }
+}
+
+/// Recomputes `status.resources`, `status.sync`, `status.health` and `status.summary` from the
+/// workload. Keeps history, operation state and conditions.
+pub fn refresh_status(app: &mut DemoApp) {
+    let w = &app.w;
+    let mut list = Vec::new();
+    for r in resources(w) {
+        let modified = w.drifts.iter().any(|d| drift_modifies(d, &r, w));
+        list.push(ResourceStatus {
+            group: r.group.into(),
+            version: r.version.into(),
+            kind: r.kind.into(),
+            namespace: w.namespace.clone(),
+            name: r.name.clone(),
+            status: if modified { "OutOfSync" } else { "Synced" }.into(),
+            health: resource_health(w, &r),
+            ..Default::default()
+        });
+    }
+    let comparison_error = app.app.status.conditions.iter().any(|c| c.kind == "ComparisonError");
+    let any_out = list.iter().any(|r| r.status == "OutOfSync");
+    let worst = list
+        .iter()
+        .filter_map(|r| r.health.as_ref())
+        .map(|h| crate::model::status::Health::parse(&h.status))
+        .max()
+        .unwrap_or(crate::model::status::Health::Healthy);
+    let s = &mut app.app.status;
+    s.resources = list;
+    s.sync.status = if comparison_error {
+        "Unknown"
+    } else if any_out {
+        "OutOfSync"
+    } else {
+        "Synced"
+    }
+    .into();
+    s.sync.compared_to = Some(ComparedTo {
+        source: app.app.spec.source.clone(),
+        destination: app.app.spec.destination.clone(),
+        ignore_differences: app.app.spec.ignore_differences.clone(),
+    });
+    let health_msg = s
+        .resources
+        .iter()
+        .filter_map(|r| r.health.as_ref())
+        .find(|h| crate::model::status::Health::parse(&h.status) == worst && !h.message.is_empty())
+        .map(|h| h.message.clone())
+        .unwrap_or_default();
+    s.health = HealthStatus {
+        status: worst.as_str().into(),
+        message: if worst == crate::model::status::Health::Healthy { String::new() } else { health_msg },
+        last_transition_time: s.health.last_transition_time.clone(),
+    };
+    let mut images = vec![image(&app.w, &live_tag(&app.w))];
+    images.dedup();
+    s.summary = ApplicationSummary {
+        external_urls: if app.w.has_ingress { vec![format!("https://{}", host(&app.w))] } else { vec![] },
+        images,
+    };
+}
+
+/// The managed-resources reply: one entry per resource with the four states as JSON strings.
+/// `normalizedLiveState` drops `creationTimestamp` and `status` (Argo CD's default); the
+/// prediction applies Git's fields over live, honouring the app's `ignoreDifferences` pointers.
+pub fn managed_resources(app: &DemoApp, now: i64) -> ManagedResourcesResponse {
+    let w = &app.w;
+    let name = &app.app.metadata.name;
+    let mut items = Vec::new();
+    for r in resources(w) {
+        let tgt = target(name, w, &r);
+        let lv = live(app, &r, now);
+        let normalized = lv.as_ref().map(normalize_live);
+        let predicted = match &normalized {
+            Some(n) => {
+                let mut p = n.clone();
+                merge(&mut p, &tgt);
+                // ignoreDifferences: the ignored pointers keep live's value.
+                for ig in &app.app.spec.ignore_differences {
+                    if (ig.kind.is_empty() || ig.kind == r.kind) && (ig.group.is_empty() || ig.group == r.group) {
+                        for ptr in &ig.json_pointers {
+                            if let (Some(pv), Some(lv)) = (p.pointer_mut(ptr), n.pointer(ptr)) {
+                                *pv = lv.clone();
+                            }
+                        }
+                    }
+                }
+                p
+            }
+            None => tgt.clone(),
+        };
+        let modified = normalized.as_ref() != Some(&predicted);
+        let s = |v: Option<&Value>| match v {
+            Some(v) => serde_json::to_string(v).unwrap_or_default(),
+            None => "null".into(),
+        };
+        items.push(ResourceDiff {
+            group: r.group.into(),
+            kind: r.kind.into(),
+            namespace: w.namespace.clone(),
+            name: r.name.clone(),
+            target_state: s(Some(&tgt)),
+            live_state: s(lv.as_ref()),
+            normalized_live_state: s(normalized.as_ref()),
+            predicted_live_state: s(Some(&predicted)),
+            resource_version: lv
+                .as_ref()
+                .and_then(|v| v["metadata"]["resourceVersion"].as_str())
+                .unwrap_or_default()
+                .to_string(),
+            modified,
+            ..Default::default()
+        });
+    }
+    ManagedResourcesResponse { items }
+}
+
+fn normalize_live(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Some(m) = v.as_object_mut() {
+        m.remove("status");
+        if let Some(meta) = m.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("creationTimestamp");
+        }
+    }
+    v
+}
+
+/// JSON merge of `patch` into `base`: objects recursively, everything else replaced.
+fn merge(base: &mut Value, patch: &Value) {
+    match (base, patch) {
+        (Value::Object(b), Value::Object(p)) => {
+            for (k, pv) in p {
+                match b.get_mut(k) {
+                    Some(bv) if bv.is_object() && pv.is_object() => merge(bv, pv),
+                    _ => {
+                        b.insert(k.clone(), pv.clone());
+                    }
+                }
+            }
+        }
+        (b, p) => *b = p.clone(),
+    }
+}
+
+/// The resource tree: managed resources, plus ReplicaSets, Pods and Jobs below the workload.
+pub fn tree(app: &DemoApp, now: i64) -> ApplicationTree {
+    let w = &app.w;
+    let mut nodes = Vec::new();
+    let mut rng = Rng::new(w.salt ^ 0x7dee);
+    let created = ts(w.created);
+    let node_ref = |group: &str, version: &str, kind: &str, name: &str| ResourceRef {
+        group: group.into(),
+        version: version.into(),
+        kind: kind.into(),
+        namespace: w.namespace.clone(),
+        name: name.into(),
+        uid: uid(w.salt, &format!("{kind}/{name}")),
+    };
+    for r in resources(w) {
+        let missing = w.drifts.iter().any(|d| matches!(d, Drift::Deleted { kind, .. } if *kind == r.kind));
+        let mut n = ResourceNode {
+            reference: node_ref(r.group, r.version, r.kind, &r.name),
+            health: resource_health(w, &r),
+            ..Default::default()
+        };
+        if missing {
+            n.reference.uid.clear();
+            n.health = Some(HealthStatus {
+                status: "Missing".into(),
+                message: "Resource has not been created".into(),
+                last_transition_time: None,
+            });
+        } else {
+            n.resource_version = (1_000_000 + rng.below(9_000_000)).to_string();
+            n.created_at = Some(created.clone());
+        }
+        if r.kind == "Deployment" || r.kind == "StatefulSet" {
+            n.info = vec![Info { name: "Revision".into(), value: format!("Rev:{}", app.app.status.history.len()) }];
+            n.images = vec![image(w, &live_tag(w))];
+        }
+        nodes.push(n);
+    }
+    let replicas = live_replicas(w);
+    let pod_health = |ready: bool| match (w.pods, ready) {
+        (PodState::Running, true) => HealthStatus { status: "Healthy".into(), ..Default::default() },
+        (PodState::CrashLoop, _) => HealthStatus {
+            status: "Degraded".into(),
+            message: format!("back-off 5m0s restarting failed container={} pod=", container_name(w)),
+            last_transition_time: None,
+        },
+        (PodState::ImagePullBackOff, _) => HealthStatus {
+            status: "Degraded".into(),
+            message: format!("Back-off pulling image \"{}\"", image(w, &live_tag(w))),
+            last_transition_time: None,
+        },
+        _ => HealthStatus { status: "Progressing".into(), ..Default::default() },
+    };
+    let mut prng = Rng::new(w.salt ^ 0x90d);
+    let mut pod = |name: String, parent: ResourceRef, ready: bool, restarts: u64| {
+        let rng = &mut prng;
+        let (reason, containers) = match (w.pods, ready) {
+            (PodState::Running, true) => ("Running", "1/1"),
+            (PodState::CrashLoop, _) => ("CrashLoopBackOff", "0/1"),
+            (PodState::ImagePullBackOff, _) => ("ImagePullBackOff", "0/1"),
+            _ => ("ContainerCreating", "0/1"),
+        };
+        let mut h = pod_health(ready);
+        if w.pods == PodState::CrashLoop {
+            h.message.push_str(&name);
+        }
+        ResourceNode {
+            reference: node_ref("", "v1", "Pod", &name),
+            parent_refs: vec![parent],
+            info: vec![
+                Info { name: "Status Reason".into(), value: reason.into() },
+                Info { name: "Node".into(), value: format!("ip-10-0-{}-{}.internal", rng.below(200), rng.below(250)) },
+                Info { name: "Containers".into(), value: containers.into() },
+                Info { name: "Restart Count".into(), value: restarts.to_string() },
+            ],
+            resource_version: (1_000_000 + rng.below(9_000_000)).to_string(),
+            images: vec![image(w, &live_tag(w))],
+            health: Some(h),
+            created_at: Some(ts(now - 600 - rng.below(86_400) as i64)),
+        }
+    };
+    match w.kind {
+        WorkloadKind::Deployment => {
+            let rs_name = format!("{}-{}", w.name, pod_hash(w));
+            let dep = node_ref("apps", "v1", "Deployment", &w.name);
+            let rs = node_ref("apps", "v1", "ReplicaSet", &rs_name);
+            nodes.push(ResourceNode {
+                reference: rs.clone(),
+                parent_refs: vec![dep],
+                info: vec![Info { name: "Revision".into(), value: format!("Rev:{}", app.app.status.history.len()) }],
+                resource_version: (1_000_000 + rng.below(9_000_000)).to_string(),
+                health: Some(HealthStatus { status: if w.pods == PodState::Running { "Healthy" } else { "Progressing" }.into(), ..Default::default() }),
+                images: vec![image(w, &live_tag(w))],
+                created_at: Some(created.clone()),
+            });
+            let mut sub = Rng::new(w.salt ^ 0x90d5);
+            for i in 0..replicas.clamp(0, 30) {
+                let ready = !(w.rolling && i == 0);
+                let restarts = if w.pods == PodState::CrashLoop { 5 + sub.below(40) } else { sub.below(2) };
+                let n = pod(format!("{rs_name}-{}", pod_suffix(&mut sub)), rs.clone(), ready, restarts);
+                nodes.push(n);
+            }
+        }
+        WorkloadKind::StatefulSet => {
+            let sts = node_ref("apps", "v1", "StatefulSet", &w.name);
+            for i in 0..replicas.clamp(0, 30) {
+                let n = pod(format!("{}-{i}", w.name), sts.clone(), true, 0);
+                nodes.push(n);
+            }
+        }
+        WorkloadKind::CronJob => {
+            let cj = node_ref("batch", "v1", "CronJob", &w.name);
+            let job_name = format!("{}-{}", w.name, (now - (w.salt % 3600) as i64) / 60);
+            let job = node_ref("batch", "v1", "Job", &job_name);
+            nodes.push(ResourceNode {
+                reference: job.clone(),
+                parent_refs: vec![cj],
+                resource_version: (1_000_000 + rng.below(9_000_000)).to_string(),
+                health: Some(HealthStatus { status: "Healthy".into(), ..Default::default() }),
+                created_at: Some(ts(now - (w.salt % 3600) as i64 - 60)),
+                ..Default::default()
+            });
+        }
+    }
+    nodes.sort_by(|a, b| {
+        (&a.reference.group, &a.reference.kind, &a.reference.namespace, &a.reference.name).cmp(&(
+            &b.reference.group,
+            &b.reference.kind,
+            &b.reference.namespace,
+            &b.reference.name,
+        ))
+    });
+    ApplicationTree { nodes, orphaned_nodes: vec![], shards_count: 0 }
+}
+
+/// Events of the Application, as the application controller records them.
+pub fn app_events(app: &DemoApp) -> EventList {
+    let a = &app.app;
+    let mut items = Vec::new();
+    let mut push = |reason: &str, message: String, at: &str, kind: &str| {
+        let n = items.len();
+        items.push(Event {
+            metadata: ObjectMeta {
+                name: format!("{}.{:x}", a.metadata.name, 0x17a0_0000_0000u64 + n as u64 * 7919),
+                namespace: a.metadata.namespace.clone(),
+                uid: uid(app.w.salt + n as u64, "event"),
+                resource_version: (500_000 + n).to_string(),
+                creation_timestamp: Some(at.to_string()),
+                ..Default::default()
+            },
+            involved_object: ObjectReference {
+                kind: "Application".into(),
+                namespace: a.metadata.namespace.clone(),
+                name: a.metadata.name.clone(),
+                uid: a.metadata.uid.clone(),
+                api_version: "argoproj.io/v1alpha1".into(),
+                resource_version: String::new(),
+            },
+            reason: reason.into(),
+            message,
+            source: Some(EventSource { component: "argocd-application-controller".into(), host: String::new() }),
+            first_timestamp: Some(at.to_string()),
+            last_timestamp: Some(at.to_string()),
+            count: 1,
+            kind: kind.into(),
+            reporting_component: String::new(),
+        });
+    };
+    for h in a.status.history.iter().rev().take(4).collect::<Vec<_>>().into_iter().rev() {
+        let who = h
+            .initiated_by
+            .as_ref()
+            .map(|i| if i.automated { "automated sync".to_string() } else { format!("{} sync", i.username) })
+            .unwrap_or_else(|| "sync".into());
+        let start = h.deploy_started_at.clone().unwrap_or_else(|| h.deployed_at.clone());
+        push("OperationStarted", format!("Initiated {who} to {}", h.revision), &start, "Normal");
+        push(
+            "OperationCompleted",
+            format!("Sync operation to {} succeeded", h.revision),
+            &h.deployed_at,
+            "Normal",
+        );
+    }
+    for d in &app.w.drifts {
+        if matches!(d, Drift::Replicas { by_hpa: true, .. }) {
+            continue;
+        }
+        push(
+            "ResourceUpdated",
+            "Updated sync status: Synced -> OutOfSync".into(),
+            &ts(d.at() + 3),
+            "Normal",
+        );
+    }
+    if a.status.health.status == "Degraded" {
+        let at = a.status.reconciled_at.clone().unwrap_or_default();
+        push("ResourceUpdated", "Updated health status: Healthy -> Degraded".into(), &at, "Normal");
+    }
+    if let Some(op) = &a.status.operation_state {
+        if op.phase == "Failed" {
+            push(
+                "OperationCompleted",
+                format!("Sync operation to {} failed: {}", a.status.sync.revision, op.message),
+                op.finished_at.as_deref().unwrap_or(&op.started_at),
+                "Warning",
+            );
+        }
+    }
+    items.sort_by(|x, y| x.last_timestamp.cmp(&y.last_timestamp));
+    EventList { metadata: ListMeta { resource_version: "500000".into() }, items }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo::generator::{FleetSpec, generate};
+
+    const NOW: i64 = 1_795_000_000;
+
+    fn fleet() -> Vec<DemoApp> {
+        generate(&FleetSpec { apps: 600, clusters: 6, instances: 2, seed: 3 }, NOW)
+            .into_iter()
+            .flat_map(|i| i.apps)
+            .map(|mut a| {
+                refresh_status(&mut a);
+                a
+            })
+            .collect()
+    }
+
+    #[test]
+    fn managed_resources_agree_with_the_status() {
+        for app in fleet() {
+            let mr = managed_resources(&app, NOW);
+            assert_eq!(mr.items.len(), app.app.status.resources.len());
+            for (item, st) in mr.items.iter().zip(&app.app.status.resources) {
+                assert_eq!((item.kind.as_str(), item.name.as_str()), (st.kind.as_str(), st.name.as_str()));
+                assert_eq!(
+                    item.modified,
+                    st.status == "OutOfSync",
+                    "{} {}/{} drifts {:?}",
+                    app.app.metadata.name,
+                    item.kind,
+                    item.name,
+                    app.w.drifts
+                );
+                for s in [&item.target_state, &item.normalized_live_state, &item.predicted_live_state, &item.live_state] {
+                    assert!(s == "null" || serde_json::from_str::<Value>(s).is_ok());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn drift_managers_are_recorded() {
+        let apps = fleet();
+        let scaled = apps
+            .iter()
+            .find(|a| a.w.drifts.iter().any(|d| matches!(d, Drift::Replicas { by_hpa: false, .. })) && a.w.kind == WorkloadKind::Deployment)
+            .expect("a hand-scaled app");
+        let r = resources(&scaled.w).into_iter().find(|r| r.kind == "Deployment").unwrap();
+        let live = live(scaled, &r, NOW).unwrap();
+        let mf = live["metadata"]["managedFields"].as_array().unwrap();
+        let scale = mf.iter().find(|e| e["manager"] == "kubectl-scale").unwrap();
+        assert!(scale["fieldsV1"]["f:spec"]["f:replicas"].is_object());
+        let ctl = mf.iter().find(|e| e["manager"] == "argocd-controller").unwrap();
+        assert!(ctl["fieldsV1"]["f:spec"].get("f:replicas").is_none(), "ownership moved");
+    }
+
+    #[test]
+    fn tree_has_pods_under_replicasets() {
+        let app = fleet().into_iter().find(|a| a.w.kind == WorkloadKind::Deployment).unwrap();
+        let t = tree(&app, NOW);
+        let pods: Vec<_> = t.nodes.iter().filter(|n| n.reference.kind == "Pod").collect();
+        assert_eq!(pods.len() as i64, live_replicas(&app.w).min(30));
+        assert!(pods.iter().all(|p| p.parent_refs[0].kind == "ReplicaSet"));
+    }
+}

@@ -1,0 +1,163 @@
+//! The mutable state of one demo Argo CD instance: its apps, the resourceVersion counter, issued
+//! tokens, and the broadcast of watch events. Guarded by a std `RwLock` that is never held across
+//! an `.await`.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use base64::Engine;
+use tokio::sync::broadcast;
+
+use super::generator::{ClusterData, DemoApp, InstanceData};
+use super::resources::refresh_status;
+use crate::model::app::{AppProject, Application};
+
+/// A change of one app, as the watch stream forwards it.
+#[derive(Debug, Clone)]
+pub struct WatchEvent {
+    pub kind: &'static str,
+    pub app: Arc<Application>,
+}
+
+/// Injected misbehaviour, for tests (and the `--faults` profiles).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Faults {
+    /// Answer every authenticated API call with this HTTP status and a grpc-gateway error body.
+    pub status: Option<u16>,
+    /// Answer API calls with truncated JSON.
+    pub malformed: bool,
+    /// Delay every answer by this much.
+    pub delay: Option<Duration>,
+    /// Stop sending keep-alives and events on streams (a stalled stream).
+    pub stall_streams: bool,
+}
+
+pub struct InstanceState {
+    pub name: String,
+    pub clusters: Vec<ClusterData>,
+    pub projects: Vec<AppProject>,
+    pub apps: BTreeMap<String, DemoApp>,
+    pub rv: u64,
+    tokens: HashSet<String>,
+    expired: HashSet<String>,
+    pub password: String,
+}
+
+pub struct Instance {
+    pub state: RwLock<InstanceState>,
+    pub events: broadcast::Sender<WatchEvent>,
+    pub faults: RwLock<Faults>,
+    /// Bumped to close every open stream (a dropped stream).
+    pub drop_streams: tokio::sync::watch::Sender<u64>,
+    pub keepalive: Duration,
+}
+
+/// The signing key of demo tokens. The demo server only accepts tokens it issued, so this is a
+/// label, not a security boundary.
+const DEMO_SIG: &str = "driftdeck-demo";
+
+impl Instance {
+    pub fn new(data: InstanceData, password: String, keepalive: Duration) -> Arc<Instance> {
+        let mut apps = BTreeMap::new();
+        let mut rv = 100_000u64;
+        for mut a in data.apps {
+            rv += 1;
+            a.app.metadata.resource_version = rv.to_string();
+            refresh_status(&mut a);
+            apps.insert(a.app.metadata.name.clone(), a);
+        }
+        let (events, _) = broadcast::channel(8192);
+        let (drop_streams, _) = tokio::sync::watch::channel(0);
+        Arc::new(Instance {
+            state: RwLock::new(InstanceState {
+                name: data.name,
+                clusters: data.clusters,
+                projects: data.projects,
+                apps,
+                rv,
+                tokens: HashSet::new(),
+                expired: HashSet::new(),
+                password,
+            }),
+            events,
+            faults: RwLock::new(Faults::default()),
+            drop_streams,
+            keepalive,
+        })
+    }
+
+    pub fn read(&self) -> std::sync::RwLockReadGuard<'_, InstanceState> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+    pub fn write(&self) -> std::sync::RwLockWriteGuard<'_, InstanceState> {
+        self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+    pub fn faults(&self) -> Faults {
+        self.faults.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+    pub fn set_faults(&self, f: Faults) {
+        *self.faults.write().unwrap_or_else(|p| p.into_inner()) = f;
+    }
+
+    /// Applies `change` to an app, bumps its resourceVersion, recomputes its status and
+    /// broadcasts a MODIFIED event. Returns false when there is no such app.
+    pub fn modify(&self, name: &str, change: impl FnOnce(&mut DemoApp)) -> bool {
+        let ev = {
+            let mut st = self.write();
+            st.rv += 1;
+            let rv = st.rv;
+            let Some(app) = st.apps.get_mut(name) else { return false };
+            change(app);
+            refresh_status(app);
+            app.app.metadata.resource_version = rv.to_string();
+            WatchEvent {
+                kind: "MODIFIED",
+                app: Arc::new(app.app.clone()),
+            }
+        };
+        let _ = self.events.send(ev);
+        true
+    }
+
+    /// Issues a session token for `user`, valid for `ttl`.
+    pub fn issue_token(&self, user: &str, now: i64, ttl: i64) -> String {
+        let mut st = self.write();
+        let jti = st.tokens.len() + st.expired.len() + 1;
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let header = b64(r#"{"alg":"HS256","typ":"JWT"}"#);
+        let payload = b64(&format!(
+            r#"{{"iss":"argocd","sub":"{user}:login","exp":{},"nbf":{now},"iat":{now},"jti":"{}-{jti}"}}"#,
+            now + ttl,
+            st.name
+        ));
+        let sig_src = format!("{DEMO_SIG}.{header}.{payload}");
+        let sig = sig_src
+            .bytes()
+            .fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+        let token = format!("{header}.{payload}.{}", b64(&format!("{sig:016x}{sig:016x}")));
+        st.tokens.insert(token.clone());
+        token
+    }
+
+    /// Makes every issued token expired (the demo of an expired session).
+    pub fn expire_tokens(&self) {
+        let mut st = self.write();
+        let all: Vec<String> = st.tokens.drain().collect();
+        st.expired.extend(all);
+    }
+
+    pub fn check_token(&self, token: &str, now: i64) -> Result<(), &'static str> {
+        let st = self.read();
+        if st.tokens.contains(token) {
+            match crate::clients::argocd::auth::jwt_expiry(token) {
+                Some(exp) if exp < now => Err("invalid session: token has invalid claims: token is expired"),
+                _ => Ok(()),
+            }
+        } else if st.expired.contains(token) {
+            Err("invalid session: token has invalid claims: token is expired")
+        } else {
+            Err("invalid session: token signature is invalid")
+        }
+    }
+}

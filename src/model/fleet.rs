@@ -1,0 +1,244 @@
+//! The aggregated fleet: one compact row per Application of every instance, and the counts the
+//! summary bar and `snapshot --output json` show. Plain data; no screen, no I/O.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::app::Application;
+use super::status::{Health, OpPhase, Sync};
+
+/// Index of an Argo CD instance in the configuration (and in the fleet).
+pub type InstanceId = u16;
+
+/// Identity of an application across the fleet: two instances may both have `payments`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AppKey {
+    pub instance: InstanceId,
+    /// The Application's own namespace (apps in any namespace); usually `argocd`.
+    pub namespace: String,
+    pub name: String,
+}
+
+/// What the fleet table needs to know about one application.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppRow {
+    pub key: AppKey,
+    pub project: String,
+    /// Destination cluster: its name, else its server URL.
+    pub cluster: String,
+    /// Destination namespace.
+    pub dest_namespace: String,
+    pub sync: Sync,
+    pub health: Health,
+    pub health_message: String,
+    pub operation: Option<OpPhase>,
+    pub operation_message: String,
+    pub auto_sync: bool,
+    pub self_heal: bool,
+    /// When the last operation finished (unix seconds), else when it started.
+    pub last_sync: Option<i64>,
+    /// Managed resources that are OutOfSync.
+    pub drift: u32,
+    /// `env` (or `environment`) label of the Application, if any.
+    pub env: String,
+    pub repo: String,
+    pub revision: String,
+    pub resource_version: String,
+}
+
+impl AppRow {
+    pub fn from_app(instance: InstanceId, app: &Application) -> AppRow {
+        let labels = &app.metadata.labels;
+        let env = labels
+            .get("env")
+            .or_else(|| labels.get("environment"))
+            .cloned()
+            .unwrap_or_default();
+        let op = app.status.operation_state.as_ref();
+        let last_sync = op.and_then(|o| {
+            o.finished_at
+                .as_deref()
+                .and_then(parse_time)
+                .or_else(|| parse_time(&o.started_at))
+        });
+        let source = app
+            .spec
+            .source
+            .as_ref()
+            .or_else(|| app.spec.sources.first());
+        AppRow {
+            key: AppKey {
+                instance,
+                namespace: app.metadata.namespace.clone(),
+                name: app.metadata.name.clone(),
+            },
+            project: app.spec.project.clone(),
+            cluster: app.spec.destination.cluster_label().to_string(),
+            dest_namespace: app.spec.destination.namespace.clone(),
+            sync: Sync::parse(&app.status.sync.status),
+            health: Health::parse(&app.status.health.status),
+            health_message: app.status.health.message.clone(),
+            operation: op.and_then(|o| OpPhase::parse(&o.phase)),
+            operation_message: op.map(|o| o.message.clone()).unwrap_or_default(),
+            auto_sync: app.auto_sync(),
+            self_heal: app.self_heal(),
+            last_sync,
+            drift: app.drifted_resources() as u32,
+            env,
+            repo: source.map(|s| s.repo_url.clone()).unwrap_or_default(),
+            revision: app.status.sync.revision.clone(),
+            resource_version: app.metadata.resource_version.clone(),
+        }
+    }
+
+    /// Needs an operator's eye: out of sync, unhealthy in a way that is not just progress, or a
+    /// failed operation.
+    pub fn needs_attention(&self) -> bool {
+        self.sync == Sync::OutOfSync
+            || matches!(
+                self.health,
+                Health::Degraded | Health::Missing | Health::Unknown
+            )
+            || self.sync == Sync::Unknown
+            || matches!(self.operation, Some(OpPhase::Failed | OpPhase::Error))
+    }
+}
+
+/// Parses an RFC 3339 timestamp (as Kubernetes writes them) to unix seconds.
+pub fn parse_time(s: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.timestamp())
+}
+
+/// Counts per status over a set of rows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Counts {
+    pub apps: usize,
+    pub sync: BTreeMap<&'static str, usize>,
+    pub health: BTreeMap<&'static str, usize>,
+    pub operation: BTreeMap<&'static str, usize>,
+    pub drifted_apps: usize,
+    pub drifted_resources: usize,
+    pub needs_attention: usize,
+    pub auto_sync: usize,
+}
+
+impl Counts {
+    pub fn add(&mut self, row: &AppRow) {
+        self.apps += 1;
+        *self.sync.entry(row.sync.as_str()).or_default() += 1;
+        *self.health.entry(row.health.as_str()).or_default() += 1;
+        if let Some(op) = row.operation {
+            *self.operation.entry(op.as_str()).or_default() += 1;
+        }
+        if row.drift > 0 {
+            self.drifted_apps += 1;
+        }
+        self.drifted_resources += row.drift as usize;
+        if row.needs_attention() {
+            self.needs_attention += 1;
+        }
+        if row.auto_sync {
+            self.auto_sync += 1;
+        }
+    }
+
+    pub fn of<'a>(rows: impl IntoIterator<Item = &'a AppRow>) -> Counts {
+        let mut c = Counts::default();
+        for r in rows {
+            c.add(r);
+        }
+        c
+    }
+
+    pub fn sync(&self, s: Sync) -> usize {
+        self.sync.get(s.as_str()).copied().unwrap_or(0)
+    }
+    pub fn health(&self, h: Health) -> usize {
+        self.health.get(h.as_str()).copied().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::app::*;
+
+    fn app(sync: &str, health: &str) -> Application {
+        let mut a = Application::default();
+        a.metadata.name = "payments".into();
+        a.metadata.namespace = "argocd".into();
+        a.spec.project = "shop".into();
+        a.spec.destination.name = "prod-eu".into();
+        a.status.sync.status = sync.into();
+        a.status.health.status = health.into();
+        a
+    }
+
+    #[test]
+    fn row_reads_status_and_drift() {
+        let mut a = app("OutOfSync", "Healthy");
+        a.status.resources = vec![
+            ResourceStatus {
+                status: "OutOfSync".into(),
+                ..Default::default()
+            },
+            ResourceStatus {
+                status: "Synced".into(),
+                ..Default::default()
+            },
+        ];
+        a.spec.sync_policy = Some(SyncPolicy {
+            automated: Some(SyncPolicyAutomated {
+                self_heal: true,
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        a.status.operation_state = Some(OperationState {
+            phase: "Succeeded".into(),
+            started_at: "2026-11-20T10:00:00Z".into(),
+            finished_at: Some("2026-11-20T10:00:05Z".into()),
+            ..Default::default()
+        });
+        let r = AppRow::from_app(1, &a);
+        assert_eq!(r.sync, Sync::OutOfSync);
+        assert_eq!(r.drift, 1);
+        assert!(r.auto_sync && r.self_heal);
+        assert_eq!(r.last_sync, parse_time("2026-11-20T10:00:05Z"));
+        assert_eq!(r.operation, Some(OpPhase::Succeeded));
+        assert!(r.needs_attention());
+        assert_eq!(r.cluster, "prod-eu");
+    }
+
+    #[test]
+    fn explicit_disabled_automation_is_not_auto_sync() {
+        let mut a = app("Synced", "Healthy");
+        a.spec.sync_policy = Some(SyncPolicy {
+            automated: Some(SyncPolicyAutomated {
+                enabled: Some(false),
+                self_heal: true,
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        let r = AppRow::from_app(0, &a);
+        assert!(!r.auto_sync && !r.self_heal);
+        assert!(!r.needs_attention());
+    }
+
+    #[test]
+    fn counts_add_up() {
+        let rows: Vec<AppRow> = [("Synced", "Healthy"), ("OutOfSync", "Degraded")]
+            .iter()
+            .map(|(s, h)| AppRow::from_app(0, &app(s, h)))
+            .collect();
+        let c = Counts::of(&rows);
+        assert_eq!(c.apps, 2);
+        assert_eq!(c.sync(Sync::OutOfSync), 1);
+        assert_eq!(c.health(Health::Degraded), 1);
+        assert_eq!(c.needs_attention, 1);
+    }
+}

@@ -1,0 +1,4 @@
+//! The domain's data: Argo CD objects as the API writes them, status enums, the fleet.
+pub mod app;
+pub mod fleet;
+pub mod status;
