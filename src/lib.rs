@@ -1,15 +1,25 @@
 //! driftdeck: a terminal cockpit for GitOps operations.
 //!
 //! Module map (each line: what the module owns):
-//! - `config`   config.toml (instances, kube, theme, keymap) and where files live
-//! - `model`    Argo CD types as the server writes them, status enums, the aggregated fleet
-//! - `clients`  Argo CD REST client, watch stream and fleet watcher (typed errors, no UI)
-//! - `demo`     the embedded demo fleet: generator, Argo CD API server, live drift
-//! - `util`     secrets, deterministic PRNG, durations, command splitting
+//! - `cli`       clap definitions of the command line (the contract in docs/cli.md)
+//! - `commands`  what each command does, returning its exit code
+//! - `config`    config.toml (instances, kube, theme, keymap) and where files live
+//! - `model`     Argo CD types as the server writes them, status enums, the fleet, the filter
+//! - `clients`   Argo CD REST client, watch stream and fleet watcher (typed errors, no UI)
+//! - `demo`      the embedded demo fleet: generator, Argo CD API server, live drift
+//! - `tui`       the terminal UI: model, pure update, rendering, keymaps, themes, runtime
+//! - `headless`  snapshot and benchmarks
+//! - `logging`   the log file
+//! - `util`      secrets, deterministic PRNG, durations, command splitting
 #![forbid(unsafe_code)]
 
+pub mod cli;
 pub mod clients;
+pub mod commands;
 pub mod config;
 pub mod demo;
+pub mod headless;
+pub mod logging;
 pub mod model;
+pub mod tui;
 pub mod util;

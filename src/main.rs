@@ -1,1 +1,65 @@
-fn main() {}
+//! The `driftdeck` binary. Initialisation happens here and only here, in this order:
+//! CLI → paths → logging → panic hook → config, theme, keymap → dispatch.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use driftdeck::cli::{Cli, Command};
+use driftdeck::commands;
+use driftdeck::config::paths::Paths;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let paths = Paths::resolve(cli.config.as_deref());
+    let _log_guard = driftdeck::logging::init(&paths.log_dir);
+    driftdeck::tui::runtime::terminal::install_panic_hook();
+    driftdeck::clients::argocd::init_crypto();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("driftdeck: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let code = rt.block_on(async move {
+        match cli.command {
+            None => commands::tui(&cli, &paths).await,
+            Some(Command::Demo {
+                ref demo,
+                serve,
+                ref listen,
+            }) => commands::demo(&cli, &paths, demo, serve, listen).await,
+            Some(Command::Snapshot {
+                demo,
+                ref demo_args,
+                output,
+                ref size,
+                ref keys,
+                ref filter,
+            }) => {
+                commands::snapshot(
+                    &cli,
+                    &paths,
+                    demo,
+                    demo_args,
+                    output,
+                    size,
+                    keys,
+                    filter.as_deref(),
+                )
+                .await
+            }
+            Some(Command::CheckConfig) => commands::check_config(&paths),
+            Some(Command::PrintDefault { kind, ref name }) => {
+                commands::print_default(kind, name.as_deref())
+            }
+            Some(Command::Bench { ref which }) => commands::bench(which).await,
+        }
+    });
+    // Background tasks (demo servers, watchers) must not keep the process alive.
+    rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    ExitCode::from(code)
+}

@@ -118,7 +118,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             "s" => 1.0,
             "m" => 60.0,
             "h" => 3600.0,
-            u => return Err(format!("`{s}` has an unknown unit `{u}` (use ms, s, m or h)")),
+            u => {
+                return Err(format!(
+                    "`{s}` has an unknown unit `{u}` (use ms, s, m or h)"
+                ));
+            }
         };
         total += Duration::from_secs_f64(n * mult);
         rest = &rest[unit_end..];
@@ -253,7 +257,14 @@ mod tests {
     fn command_split() {
         assert_eq!(
             split_command(r#"argocd account generate-token --account "ci bot" 'a b'"#).unwrap(),
-            vec!["argocd", "account", "generate-token", "--account", "ci bot", "a b"]
+            vec![
+                "argocd",
+                "account",
+                "generate-token",
+                "--account",
+                "ci bot",
+                "a b"
+            ]
         );
         assert_eq!(split_command("cat\\ x").unwrap(), vec!["cat x"]);
         assert!(split_command("echo 'x").is_err());

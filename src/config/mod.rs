@@ -122,7 +122,8 @@ fn line_of(text: &str, needle: &str) -> Option<usize> {
 impl Config {
     /// Parses and validates a config file's text. Every problem is returned, not just the first.
     pub fn parse(path: &Path, text: &str) -> Result<Config, Vec<FileError>> {
-        let cfg: Config = toml::from_str(text).map_err(|e| vec![FileError::from_toml(path, text, &e)])?;
+        let cfg: Config =
+            toml::from_str(text).map_err(|e| vec![FileError::from_toml(path, text, &e)])?;
         let errs = cfg.validate(path, text);
         if errs.is_empty() { Ok(cfg) } else { Err(errs) }
     }
@@ -149,9 +150,15 @@ impl Config {
             });
             let mut err = |m: String| errs.push(FileError::new(path, line, m));
             if inst.name.trim().is_empty() {
-                err(format!("instance #{} has no `name`; give each instance a short unique name", i + 1));
+                err(format!(
+                    "instance #{} has no `name`; give each instance a short unique name",
+                    i + 1
+                ));
             } else if !seen.insert(inst.name.clone()) {
-                err(format!("two instances are named `{}`; names must be unique", inst.name));
+                err(format!(
+                    "two instances are named `{}`; names must be unique",
+                    inst.name
+                ));
             }
             match url_parts(&inst.url) {
                 Ok(_) => {}
@@ -181,7 +188,9 @@ impl Config {
             }
             if let Some(cmd) = &inst.token_command {
                 match crate::util::split_command(cmd) {
-                    Ok(w) if w.is_empty() => err(format!("instance `{}`: token_command is empty", inst.name)),
+                    Ok(w) if w.is_empty() => {
+                        err(format!("instance `{}`: token_command is empty", inst.name))
+                    }
                     Ok(_) => {}
                     Err(m) => err(format!("instance `{}`: token_command: {m}", inst.name)),
                 }
@@ -195,7 +204,10 @@ impl Config {
 pub fn url_parts(url: &str) -> Result<(String, String, u16), String> {
     let url = url.trim();
     if url.is_empty() {
-        return Err("`url` is missing; write the Argo CD API server's URL, e.g. https://argocd.example.com".into());
+        return Err(
+            "`url` is missing; write the Argo CD API server's URL, e.g. https://argocd.example.com"
+                .into(),
+        );
     }
     let (scheme, rest) = url
         .split_once("://")
@@ -203,7 +215,11 @@ pub fn url_parts(url: &str) -> Result<(String, String, u16), String> {
     let default_port = match scheme {
         "https" => 443,
         "http" => 80,
-        s => return Err(format!("`{url}` uses `{s}`; use https:// (or http:// for a local server)")),
+        s => {
+            return Err(format!(
+                "`{url}` uses `{s}`; use https:// (or http:// for a local server)"
+            ));
+        }
     };
     let hostport = rest.split('/').next().unwrap_or("");
     if hostport.is_empty() {

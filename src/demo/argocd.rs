@@ -48,17 +48,36 @@ pub struct ArgoServer {
     pub addr: SocketAddr,
     inst: Arc<Instance>,
     task: Option<JoinHandle<()>>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl ArgoServer {
     pub async fn start(inst: Arc<Instance>, addr: SocketAddr) -> std::io::Result<ArgoServer> {
+        Self::start_with(inst, addr, None).await
+    }
+
+    /// Serves HTTPS with the given rustls config (for testing CA files and TLS verification).
+    pub async fn start_tls(
+        inst: Arc<Instance>,
+        addr: SocketAddr,
+        tls: Arc<rustls::ServerConfig>,
+    ) -> std::io::Result<ArgoServer> {
+        Self::start_with(inst, addr, Some(tokio_rustls::TlsAcceptor::from(tls))).await
+    }
+
+    async fn start_with(
+        inst: Arc<Instance>,
+        addr: SocketAddr,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+    ) -> std::io::Result<ArgoServer> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let task = tokio::spawn(accept_loop(listener, inst.clone()));
+        let task = tokio::spawn(accept_loop(listener, inst.clone(), tls.clone()));
         Ok(ArgoServer {
             addr,
             inst,
             task: Some(task),
+            tls,
         })
     }
 
@@ -78,10 +97,14 @@ impl ArgoServer {
         self.stop();
         // The aborted accept loop releases the port when its task is dropped; retry briefly.
         let mut last = None;
-        for _ in 0..50 {
+        for _ in 0..100 {
             match TcpListener::bind(self.addr).await {
                 Ok(l) => {
-                    self.task = Some(tokio::spawn(accept_loop(l, self.inst.clone())));
+                    self.task = Some(tokio::spawn(accept_loop(
+                        l,
+                        self.inst.clone(),
+                        self.tls.clone(),
+                    )));
                     return Ok(());
                 }
                 Err(e) => {
@@ -104,7 +127,24 @@ impl Drop for ArgoServer {
     }
 }
 
-async fn accept_loop(listener: TcpListener, inst: Arc<Instance>) {
+async fn serve_io<I>(io: I, inst: Arc<Instance>)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = hyper::service::service_fn(move |req| {
+        let inst = inst.clone();
+        async move { Ok::<_, Infallible>(handle(inst, req).await) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(hyper_util::rt::TokioIo::new(io), svc)
+        .await;
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    inst: Arc<Instance>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     let mut conns = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
@@ -112,14 +152,16 @@ async fn accept_loop(listener: TcpListener, inst: Arc<Instance>) {
                 let Ok((sock, _)) = acc else { continue };
                 let _ = sock.set_nodelay(true);
                 let inst = inst.clone();
+                let tls = tls.clone();
                 conns.spawn(async move {
-                    let svc = hyper::service::service_fn(move |req| {
-                        let inst = inst.clone();
-                        async move { Ok::<_, Infallible>(handle(inst, req).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(sock), svc)
-                        .await;
+                    match tls {
+                        Some(acceptor) => {
+                            if let Ok(stream) = acceptor.accept(sock).await {
+                                serve_io(stream, inst).await;
+                            }
+                        }
+                        None => serve_io(sock, inst).await,
+                    }
                 });
             }
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
@@ -172,7 +214,10 @@ pub fn percent_decode(s: &str, plus: bool) -> String {
         match b[i] {
             b'+' if plus => out.push(b' '),
             b'%' if i + 3 <= b.len() => {
-                match std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                match std::str::from_utf8(&b[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                {
                     Some(v) => {
                         out.push(v);
                         i += 2;
@@ -264,23 +309,31 @@ pub fn selector_matches(sel: &str, labels: &std::collections::BTreeMap<String, S
         }
     }
     terms.push(cur);
-    terms.iter().map(|t| t.trim()).filter(|t| !t.is_empty()).all(|t| {
-        if let Some((k, v)) = t.split_once("!=") {
-            labels.get(k.trim()).map(String::as_str) != Some(v.trim())
-        } else if let Some((k, v)) = t.split_once("==").or_else(|| t.split_once('=')) {
-            labels.get(k.trim()).map(String::as_str) == Some(v.trim())
-        } else if let Some((k, rest)) = t.split_once(" notin ") {
-            let set = set_of(rest);
-            !labels.get(k.trim()).is_some_and(|v| set.contains(&v.as_str()))
-        } else if let Some((k, rest)) = t.split_once(" in ") {
-            let set = set_of(rest);
-            labels.get(k.trim()).is_some_and(|v| set.contains(&v.as_str()))
-        } else if let Some(k) = t.strip_prefix('!') {
-            !labels.contains_key(k.trim())
-        } else {
-            labels.contains_key(t)
-        }
-    })
+    terms
+        .iter()
+        .map(|t| t.trim())
+        .filter(|t| !t.is_empty())
+        .all(|t| {
+            if let Some((k, v)) = t.split_once("!=") {
+                labels.get(k.trim()).map(String::as_str) != Some(v.trim())
+            } else if let Some((k, v)) = t.split_once("==").or_else(|| t.split_once('=')) {
+                labels.get(k.trim()).map(String::as_str) == Some(v.trim())
+            } else if let Some((k, rest)) = t.split_once(" notin ") {
+                let set = set_of(rest);
+                !labels
+                    .get(k.trim())
+                    .is_some_and(|v| set.contains(&v.as_str()))
+            } else if let Some((k, rest)) = t.split_once(" in ") {
+                let set = set_of(rest);
+                labels
+                    .get(k.trim())
+                    .is_some_and(|v| set.contains(&v.as_str()))
+            } else if let Some(k) = t.strip_prefix('!') {
+                !labels.contains_key(k.trim())
+            } else {
+                labels.contains_key(t)
+            }
+        })
 }
 
 fn set_of(s: &str) -> Vec<&str> {
@@ -332,9 +385,10 @@ pub fn project(v: &Value, paths: &[Vec<&str>]) -> Value {
             for p in paths {
                 by_key.entry(p[0]).or_default().push(p[1..].to_vec());
             }
-            for (k, sub) in by_key {
-                if let Some(c) = m.get(k) {
-                    out.insert(k.to_string(), project(c, &sub));
+            // In the object's own order (Go writes struct fields in declaration order).
+            for (k, c) in m {
+                if let Some(sub) = by_key.get(k.as_str()) {
+                    out.insert(k.clone(), project(c, sub));
                 }
             }
             Value::Object(out)
@@ -356,7 +410,7 @@ fn exclude_one(v: &mut Value, p: &[&str]) {
         Value::Object(m) => match p {
             [] => {}
             [last] => {
-                m.remove(*last);
+                m.shift_remove(*last);
             }
             [first, rest @ ..] => {
                 if let Some(c) = m.get_mut(*first) {
@@ -403,7 +457,10 @@ fn bearer(req: &Request<Incoming>) -> Option<String> {
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(|t| t.trim().to_string())
         .filter(|t| t.splitn(3, '.').count() == 3);
     from_header.or_else(|| {
@@ -428,7 +485,11 @@ pub async fn handle(inst: Arc<Instance>, req: Request<Incoming>) -> Response<Bod
     let path = req.uri().path().to_string();
     let query = Query(parse_query(req.uri().query().unwrap_or("")));
     if !path.starts_with("/api/") {
-        return full(StatusCode::NOT_FOUND, "text/plain; charset=utf-8", "404 page not found\n");
+        return full(
+            StatusCode::NOT_FOUND,
+            "text/plain; charset=utf-8",
+            "404 page not found\n",
+        );
     }
     if method != Method::GET
         && !req
@@ -479,7 +540,11 @@ pub async fn handle(inst: Arc<Instance>, req: Request<Incoming>) -> Response<Bod
         return error(code, msg);
     }
     if faults.malformed && !public {
-        return full(StatusCode::OK, "application/json", "{\"items\":[{\"metadata\":{\"name\":");
+        return full(
+            StatusCode::OK,
+            "application/json",
+            "{\"items\":[{\"metadata\":{\"name\":",
+        );
     }
     let body = if method == Method::GET {
         Bytes::new()
@@ -506,7 +571,7 @@ async fn route(
         .map(|s| percent_decode(s, false))
         .collect();
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
-    let now = now_secs();
+    let now = inst.now();
     match (method.clone(), segs.as_slice()) {
         (Method::GET, ["version"]) => json_reply(&version_message()),
         (Method::GET, ["v1", "settings"]) => json_reply(&settings(inst)),
@@ -520,17 +585,23 @@ async fn route(
         }),
         (Method::GET, ["v1", "applications"]) => list(inst, q),
         (Method::GET, ["v1", "applications", name]) => get_app(inst, name, q, now),
-        (Method::GET, ["v1", "applications", name, "managed-resources"]) => with_app(inst, name, q, |a| {
-            let mut mr = resources::managed_resources(a, now);
-            mr.items.retain(|i| {
-                q.get("kind").is_none_or(|k| k.is_empty() || k == i.kind)
-                    && q.get("name").is_none_or(|n| n.is_empty() || n == i.name)
-                    && q.get("namespace").is_none_or(|n| n.is_empty() || n == i.namespace)
-                    && q.get("group").is_none_or(|g| g.is_empty() || g == i.group)
-            });
-            let fields = fields_param(q);
-            json_reply(&apply_fields(serde_json::to_value(&mr).unwrap_or_default(), &fields))
-        }),
+        (Method::GET, ["v1", "applications", name, "managed-resources"]) => {
+            with_app(inst, name, q, |a| {
+                let mut mr = resources::managed_resources(a, now);
+                mr.items.retain(|i| {
+                    q.get("kind").is_none_or(|k| k.is_empty() || k == i.kind)
+                        && q.get("name").is_none_or(|n| n.is_empty() || n == i.name)
+                        && q.get("namespace")
+                            .is_none_or(|n| n.is_empty() || n == i.namespace)
+                        && q.get("group").is_none_or(|g| g.is_empty() || g == i.group)
+                });
+                let fields = fields_param(q);
+                json_reply(&apply_fields(
+                    serde_json::to_value(&mr).unwrap_or_default(),
+                    &fields,
+                ))
+            })
+        }
         (Method::GET, ["v1", "applications", name, "resource-tree"]) => {
             with_app(inst, name, q, |a| json_reply(&resources::tree(a, now)))
         }
@@ -542,7 +613,10 @@ async fn route(
                 Some(m) => json_reply(&m),
                 None => error(
                     grpc::NOT_FOUND,
-                    &format!("revision {rev} not found in the history of application {}", a.app.metadata.name),
+                    &format!(
+                        "revision {rev} not found in the history of application {}",
+                        a.app.metadata.name
+                    ),
                 ),
             })
         }
@@ -552,8 +626,11 @@ async fn route(
             let items: Vec<Cluster> = st
                 .clusters
                 .iter()
-                .map(|c| cluster(c, &st.apps))
-                .filter(|c| q.get("server").is_none_or(|s| s.is_empty() || s == c.server))
+                .map(|c| cluster(c, &st.apps, now))
+                .filter(|c| {
+                    q.get("server")
+                        .is_none_or(|s| s.is_empty() || s == c.server)
+                })
                 .filter(|c| q.get("name").is_none_or(|s| s.is_empty() || s == c.name))
                 .collect();
             json_reply(&ClusterList {
@@ -564,12 +641,14 @@ async fn route(
         (Method::GET, ["v1", "clusters", id]) => {
             let st = inst.read();
             let by_name = q.get("id.type") == Some("name");
-            match st
-                .clusters
-                .iter()
-                .find(|c| if by_name { c.name == *id } else { c.server == *id })
-            {
-                Some(c) => json_reply(&cluster(c, &st.apps)),
+            match st.clusters.iter().find(|c| {
+                if by_name {
+                    c.name == *id
+                } else {
+                    c.server == *id
+                }
+            }) {
+                Some(c) => json_reply(&cluster(c, &st.apps, now)),
                 None => error(grpc::PERMISSION_DENIED, "permission denied"),
             }
         }
@@ -578,7 +657,10 @@ async fn route(
             let items = st
                 .projects
                 .iter()
-                .filter(|p| q.get("name").is_none_or(|n| n.is_empty() || n == p.metadata.name))
+                .filter(|p| {
+                    q.get("name")
+                        .is_none_or(|n| n.is_empty() || n == p.metadata.name)
+                })
                 .cloned()
                 .collect();
             json_reply(&AppProjectList {
@@ -644,7 +726,9 @@ fn login(inst: &Instance, body: &Bytes, now: i64) -> Response<Body> {
         return error(grpc::UNAUTHENTICATED, "Invalid username or password");
     }
     let token = inst.issue_token("admin", now, 24 * 3600);
-    let mut r = json_reply(&SessionResponse { token: token.clone() });
+    let mut r = json_reply(&SessionResponse {
+        token: token.clone(),
+    });
     r.headers_mut().insert(
         header::SET_COOKIE,
         format!("argocd.token={token}; path=/; SameSite=lax; httpOnly; Secure")
@@ -669,7 +753,12 @@ fn with_app(
 ) -> Response<Body> {
     let st = inst.read();
     match st.apps.get(name) {
-        Some(a) if q.get("appNamespace").is_none_or(|ns| ns.is_empty() || ns == a.app.metadata.namespace) => f(a),
+        Some(a)
+            if q.get("appNamespace")
+                .is_none_or(|ns| ns.is_empty() || ns == a.app.metadata.namespace) =>
+        {
+            f(a)
+        }
         _ => not_found_app(name),
     }
 }
@@ -691,7 +780,12 @@ fn list(inst: &Instance, q: &Query) -> Response<Body> {
                 .apps
                 .values()
                 .filter(|a| matches(&a.app, q))
-                .map(|a| project(&serde_json::to_value(&a.app).unwrap_or_default(), &item_paths))
+                .map(|a| {
+                    project(
+                        &serde_json::to_value(&a.app).unwrap_or_default(),
+                        &item_paths,
+                    )
+                })
                 .collect();
             json_reply(&json!({"metadata": {"resourceVersion": rv}, "items": items}))
         }
@@ -720,15 +814,27 @@ fn list(inst: &Instance, q: &Query) -> Response<Body> {
                 items: Vec<&'a Application>,
             }
             json_reply(&L {
-                metadata: ListMeta { resource_version: rv },
-                items: st.apps.values().filter(|a| matches(&a.app, q)).map(|a| &a.app).collect(),
+                metadata: ListMeta {
+                    resource_version: rv,
+                },
+                items: st
+                    .apps
+                    .values()
+                    .filter(|a| matches(&a.app, q))
+                    .map(|a| &a.app)
+                    .collect(),
             })
         }
     }
 }
 
 fn get_app(inst: &Instance, name: &str, q: &Query, now: i64) -> Response<Body> {
-    let projects: Vec<&str> = q.all("project").into_iter().chain(q.all("projects")).filter(|p| !p.is_empty()).collect();
+    let projects: Vec<&str> = q
+        .all("project")
+        .into_iter()
+        .chain(q.all("projects"))
+        .filter(|p| !p.is_empty())
+        .collect();
     if projects.len() > 1 {
         return error(
             grpc::INVALID_ARGUMENT,
@@ -741,7 +847,9 @@ fn get_app(inst: &Instance, name: &str, q: &Query, now: i64) -> Response<Body> {
         }
         if !r.is_empty() {
             // The real server waits for the controller's reconciliation; the demo's is instant.
-            inst.modify(name, |a| a.app.status.reconciled_at = Some(super::generator::ts(now)));
+            inst.modify(name, |a| {
+                a.app.status.reconciled_at = Some(super::generator::ts(now))
+            });
         }
     }
     with_app(inst, name, q, |a| {
@@ -754,15 +862,21 @@ fn get_app(inst: &Instance, name: &str, q: &Query, now: i64) -> Response<Body> {
     })
 }
 
-fn cluster(c: &ClusterData, apps: &std::collections::BTreeMap<String, super::generator::DemoApp>) -> Cluster {
+fn cluster(
+    c: &ClusterData,
+    apps: &std::collections::BTreeMap<String, super::generator::DemoApp>,
+    now: i64,
+) -> Cluster {
     let count = apps
         .values()
-        .filter(|a| a.app.spec.destination.server == c.server || a.app.spec.destination.name == c.name)
+        .filter(|a| {
+            a.app.spec.destination.server == c.server || a.app.spec.destination.name == c.name
+        })
         .count() as i64;
     let state = ConnectionState {
         status: "Successful".into(),
         message: String::new(),
-        attempted_at: Some(super::generator::ts(now_secs() - 30)),
+        attempted_at: Some(super::generator::ts(now - 30)),
     };
     Cluster {
         server: c.server.clone(),
@@ -770,11 +884,16 @@ fn cluster(c: &ClusterData, apps: &std::collections::BTreeMap<String, super::gen
         connection_state: Some(state.clone()),
         info: Some(ClusterInfo {
             connection_state: Some(state),
-            server_version: c.version.trim_start_matches('v').rsplit_once('.').map(|x| x.0.to_string()).unwrap_or_default(),
+            server_version: c
+                .version
+                .trim_start_matches('v')
+                .rsplit_once('.')
+                .map(|x| x.0.to_string())
+                .unwrap_or_default(),
             cache_info: Some(ClusterCacheInfo {
                 resources_count: count * 9 + 140,
                 apis_count: 61,
-                last_cache_sync_time: Some(super::generator::ts(now_secs() - 45)),
+                last_cache_sync_time: Some(super::generator::ts(now - 45)),
             }),
             applications_count: count,
             api_versions: vec![],
@@ -819,7 +938,9 @@ impl StreamState {
         let msg = json!({"result": {"type": ev.kind, "application": ev.app.as_ref()}});
         let msg = apply_fields(msg, &fields);
         let bytes = serde_json::to_vec(&msg).ok()?;
-        let h = bytes.iter().fold(0xcbf29ce484222325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x100000001b3));
+        let h = bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
+            (h ^ *b as u64).wrapping_mul(0x100000001b3)
+        });
         // Identical bytes for the same app are suppressed, as NewStreamForwarder does.
         if self.last_sent.insert(ev.app.metadata.name.clone(), h) == Some(h) {
             return None;
@@ -843,7 +964,9 @@ fn stream(inst: Arc<Instance>, q: &Query, sse: bool) -> Response<Body> {
         st.apps
             .values()
             .filter(|a| {
-                since.is_none_or(|rv| a.app.metadata.resource_version.parse::<u64>().unwrap_or(0) > rv)
+                since.is_none_or(|rv| {
+                    a.app.metadata.resource_version.parse::<u64>().unwrap_or(0) > rv
+                })
             })
             .map(|a| WatchEvent {
                 kind: "ADDED",
@@ -907,7 +1030,11 @@ fn stream(inst: Arc<Instance>, q: &Query, sse: bool) -> Response<Body> {
     });
     let mut r = Response::new(StreamBody::new(body).boxed());
     let h = r.headers_mut();
-    let ct = if sse { "text/event-stream" } else { "application/json" };
+    let ct = if sse {
+        "text/event-stream"
+    } else {
+        "application/json"
+    };
     h.insert(header::CONTENT_TYPE, ct.parse().expect("header"));
     h.insert("x-content-type-options", "nosniff".parse().expect("header"));
     h.insert(header::CACHE_CONTROL, "no-cache".parse().expect("header"));
@@ -931,8 +1058,12 @@ mod tests {
 
     #[test]
     fn label_selectors() {
-        let l: std::collections::BTreeMap<String, String> =
-            [("env".to_string(), "prod".to_string()), ("team".to_string(), "payments".to_string())].into_iter().collect();
+        let l: std::collections::BTreeMap<String, String> = [
+            ("env".to_string(), "prod".to_string()),
+            ("team".to_string(), "payments".to_string()),
+        ]
+        .into_iter()
+        .collect();
         assert!(selector_matches("env=prod", &l));
         assert!(selector_matches("env==prod,team", &l));
         assert!(!selector_matches("env!=prod", &l));
@@ -944,9 +1075,13 @@ mod tests {
 
     #[test]
     fn projection_keeps_only_paths() {
-        let v = json!({"metadata": {"name": "a", "uid": "u"}, "items": [{"x": 1, "y": 2}, {"x": 3}]});
+        let v =
+            json!({"metadata": {"name": "a", "uid": "u"}, "items": [{"x": 1, "y": 2}, {"x": 3}]});
         let p = project(&v, &[vec!["metadata", "name"], vec!["items", "x"]]);
-        assert_eq!(p, json!({"metadata": {"name": "a"}, "items": [{"x": 1}, {"x": 3}]}));
+        assert_eq!(
+            p,
+            json!({"metadata": {"name": "a"}, "items": [{"x": 1}, {"x": 3}]})
+        );
         let mut e = v.clone();
         exclude(&mut e, &[vec!["items", "y"], vec!["metadata"]]);
         assert_eq!(e, json!({"items": [{"x": 1}, {"x": 3}]}));

@@ -38,7 +38,9 @@ impl DriftEngine {
             if *due > now_ms {
                 break;
             }
-            let Some(Reverse((_, inst, name, step))) = self.pending.pop() else { break };
+            let Some(Reverse((_, inst, name, step))) = self.pending.pop() else {
+                break;
+            };
             if let Some(i) = instances.get(inst) {
                 self.run(i, inst, &name, step, now_ms);
             }
@@ -106,13 +108,20 @@ impl DriftEngine {
                 .get(&name)
                 .is_some_and(|a| a.app.status.sync.status == "OutOfSync" && !running(a));
             if out {
-                self.run(inst, inst_idx, &name, Step::SyncStart { automated: false }, now_ms);
+                self.run(
+                    inst,
+                    inst_idx,
+                    &name,
+                    Step::SyncStart { automated: false },
+                    now_ms,
+                );
             }
         }
     }
 
     fn schedule(&mut self, due: i64, inst: usize, name: &str, step: Step) {
-        self.pending.push(Reverse((due, inst, name.to_string(), step)));
+        self.pending
+            .push(Reverse((due, inst, name.to_string(), step)));
     }
 
     fn hand_edit(&mut self, inst: &Instance, idx: usize, name: &str, now: i64, now_ms: i64) {
@@ -128,7 +137,8 @@ impl DriftEngine {
                     at: now,
                 },
                 1 => Drift::ConfigValue {
-                    key: ["LOG_LEVEL", "HTTP_TIMEOUT", "FEATURE_NEW_CHECKOUT"][(val % 3) as usize].into(),
+                    key: ["LOG_LEVEL", "HTTP_TIMEOUT", "FEATURE_NEW_CHECKOUT"][(val % 3) as usize]
+                        .into(),
                     value: ["debug", "60s", "true"][(val % 3) as usize].into(),
                     at: now,
                 },
@@ -144,14 +154,20 @@ impl DriftEngine {
                     at: now,
                 },
             };
-            w.drifts.retain(|x| std::mem::discriminant(x) != std::mem::discriminant(&d));
+            w.drifts
+                .retain(|x| std::mem::discriminant(x) != std::mem::discriminant(&d));
             w.drifts.push(d);
             heal = a.app.self_heal() && !running(a);
         });
         if heal {
             // Self-heal waits for its timeout (5 s by default) and a reconciliation.
             let after = self.rng.range(5_000, 20_000) as i64;
-            self.schedule(now_ms + after, idx, name, Step::SyncStart { automated: true });
+            self.schedule(
+                now_ms + after,
+                idx,
+                name,
+                Step::SyncStart { automated: true },
+            );
         }
     }
 
@@ -192,7 +208,11 @@ fn running(a: &super::generator::DemoApp) -> bool {
 
 fn bump(tag: &str, r: u64) -> String {
     let t = tag.trim_start_matches('v');
-    let mut parts: Vec<u64> = t.split(['.', '-']).take(3).filter_map(|p| p.parse().ok()).collect();
+    let mut parts: Vec<u64> = t
+        .split(['.', '-'])
+        .take(3)
+        .filter_map(|p| p.parse().ok())
+        .collect();
     while parts.len() < 3 {
         parts.push(0);
     }
@@ -206,7 +226,12 @@ fn bump(tag: &str, r: u64) -> String {
 }
 
 /// Starts a sync operation as Argo CD records it.
-pub fn start_operation(a: &mut super::generator::DemoApp, now: i64, automated: bool, rng: &mut Rng) {
+pub fn start_operation(
+    a: &mut super::generator::DemoApp,
+    now: i64,
+    automated: bool,
+    rng: &mut Rng,
+) {
     let initiated_by = if automated {
         OperationInitiator {
             username: String::new(),
@@ -218,7 +243,9 @@ pub fn start_operation(a: &mut super::generator::DemoApp, now: i64, automated: b
             automated: false,
         }
     };
-    let revision = if a.app.status.sync.revision.is_empty() || a.w.tag != *a.w.tag_history.last().unwrap_or(&String::new()) {
+    let revision = if a.app.status.sync.revision.is_empty()
+        || a.w.tag != *a.w.tag_history.last().unwrap_or(&String::new())
+    {
         rng.sha()
     } else {
         a.app.status.sync.revision.clone()
@@ -249,7 +276,9 @@ pub fn start_operation(a: &mut super::generator::DemoApp, now: i64, automated: b
 
 /// Completes the running operation: live matches Git again, history grows.
 pub fn finish_operation(a: &mut super::generator::DemoApp, now: i64) {
-    let Some(op) = a.app.status.operation_state.as_mut() else { return };
+    let Some(op) = a.app.status.operation_state.as_mut() else {
+        return;
+    };
     if op.phase != "Running" {
         return;
     }
@@ -269,7 +298,8 @@ pub fn finish_operation(a: &mut super::generator::DemoApp, now: i64) {
     });
     let initiated_by = op.operation.initiated_by.clone();
     let started = op.started_at.clone();
-    a.w.drifts.retain(|d| matches!(d, Drift::Replicas { by_hpa: true, .. }));
+    a.w.drifts
+        .retain(|d| matches!(d, Drift::Replicas { by_hpa: true, .. }));
     a.w.rolling = false;
     let id = a.app.status.history.last().map(|h| h.id + 1).unwrap_or(0);
     a.app.status.history.push(RevisionHistory {
@@ -297,16 +327,30 @@ mod tests {
     use crate::demo::generator::{FleetSpec, generate};
 
     fn instances() -> Vec<Arc<Instance>> {
-        generate(&FleetSpec { apps: 200, clusters: 4, instances: 2, seed: 5 }, 1_795_000_000)
-            .into_iter()
-            .map(|d| Instance::new(d, "pw".into(), std::time::Duration::from_secs(15)))
-            .collect()
+        generate(
+            &FleetSpec {
+                apps: 200,
+                clusters: 4,
+                instances: 2,
+                seed: 5,
+            },
+            1_795_000_000,
+        )
+        .into_iter()
+        .map(|d| Instance::new(d, "pw".into(), std::time::Duration::from_secs(15)))
+        .collect()
     }
 
     fn snapshot(insts: &[Arc<Instance>]) -> Vec<String> {
         insts
             .iter()
-            .flat_map(|i| i.read().apps.values().map(|a| serde_json::to_string(&a.app).unwrap()).collect::<Vec<_>>())
+            .flat_map(|i| {
+                i.read()
+                    .apps
+                    .values()
+                    .map(|a| serde_json::to_string(&a.app).unwrap())
+                    .collect::<Vec<_>>()
+            })
             .collect()
     }
 
@@ -334,16 +378,32 @@ mod tests {
         let name = inst.read().apps.keys().next().unwrap().clone();
         let hist = inst.read().apps[&name].app.status.history.len();
         inst.modify(&name, |a| {
-            a.w.drifts.push(Drift::ConfigValue { key: "LOG_LEVEL".into(), value: "debug".into(), at: 1 });
+            a.w.drifts.push(Drift::ConfigValue {
+                key: "LOG_LEVEL".into(),
+                value: "debug".into(),
+                at: 1,
+            });
         });
         assert_eq!(inst.read().apps[&name].app.status.sync.status, "OutOfSync");
         inst.modify(&name, |a| start_operation(a, 10, true, &mut Rng::new(1)));
-        assert_eq!(inst.read().apps[&name].app.status.operation_state.as_ref().unwrap().phase, "Running");
+        assert_eq!(
+            inst.read().apps[&name]
+                .app
+                .status
+                .operation_state
+                .as_ref()
+                .unwrap()
+                .phase,
+            "Running"
+        );
         inst.modify(&name, |a| finish_operation(a, 20));
         let st = inst.read();
         let a = &st.apps[&name];
         assert_eq!(a.app.status.sync.status, "Synced");
         assert_eq!(a.app.status.history.len(), (hist + 1).min(10));
-        assert_eq!(a.app.status.operation_state.as_ref().unwrap().phase, "Succeeded");
+        assert_eq!(
+            a.app.status.operation_state.as_ref().unwrap().phase,
+            "Succeeded"
+        );
     }
 }

@@ -41,7 +41,13 @@ pub const REGIONS: &[&str] = &[
     "ca-central-1",
 ];
 
-const INSTANCE_NAMES: &[&str] = &["argocd-eu", "argocd-us", "argocd-apac", "argocd-platform", "argocd-edge"];
+const INSTANCE_NAMES: &[&str] = &[
+    "argocd-eu",
+    "argocd-us",
+    "argocd-apac",
+    "argocd-platform",
+    "argocd-edge",
+];
 
 /// (service, team/project, image repository host path)
 const SERVICES: &[(&str, &str)] = &[
@@ -84,7 +90,16 @@ const SERVICES: &[(&str, &str)] = &[
 ];
 
 /// Component suffixes; the first one is the bare service.
-const COMPONENTS: &[&str] = &["", "worker", "consumer", "cron", "db", "cache", "admin", "migrations"];
+const COMPONENTS: &[&str] = &[
+    "",
+    "worker",
+    "consumer",
+    "cron",
+    "db",
+    "cache",
+    "admin",
+    "migrations",
+];
 
 const AUTHORS: &[&str] = &[
     "Priya Raman <priya@acme.dev>",
@@ -110,7 +125,12 @@ const COMMIT_MESSAGES: &[&str] = &[
     "add PodDisruptionBudget",
 ];
 
-pub const USERS: &[&str] = &["alice@acme.dev", "bob@acme.dev", "sre-oncall@acme.dev", "admin"];
+pub const USERS: &[&str] = &[
+    "alice@acme.dev",
+    "bob@acme.dev",
+    "sre-oncall@acme.dev",
+    "admin",
+];
 
 /// The kind of the main workload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -302,8 +322,13 @@ pub fn generate(spec: &FleetSpec, now: i64) -> Vec<InstanceData> {
         out[inst].apps.push(app);
     }
     for inst in &mut out {
-        inst.apps.sort_by(|a, b| a.app.metadata.name.cmp(&b.app.metadata.name));
-        let mut teams: Vec<String> = inst.apps.iter().map(|a| a.app.spec.project.clone()).collect();
+        inst.apps
+            .sort_by(|a, b| a.app.metadata.name.cmp(&b.app.metadata.name));
+        let mut teams: Vec<String> = inst
+            .apps
+            .iter()
+            .map(|a| a.app.spec.project.clone())
+            .collect();
         teams.sort();
         teams.dedup();
         inst.projects = teams
@@ -393,7 +418,11 @@ fn make_project(team: &str, clusters: &[ClusterData], now: i64) -> AppProject {
 
 /// A Kubernetes-looking uid from a salt and a name.
 pub fn uid(salt: u64, name: &str) -> String {
-    let mut r = Rng::new(salt ^ name.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3)));
+    let mut r = Rng::new(
+        salt ^ name.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x100000001b3)
+        }),
+    );
     let a = r.next_u64();
     let b = r.next_u64();
     format!(
@@ -439,7 +468,15 @@ fn make_app(
     let mut major = rng.range(1, 4);
     let mut minor = rng.range(0, 30);
     let mut patch = 0u64;
-    let mut t = now - rng.range(3 * 86_400, 120 * 86_400) as i64;
+    // Deployment times, newest last: the latest 10 minutes to 30 days ago, each earlier one an
+    // hour to two weeks before the next.
+    let mut times = Vec::with_capacity(deployments);
+    let mut t = now - rng.range(600, 30 * 86_400) as i64;
+    for _ in 0..deployments {
+        times.push(t);
+        t -= rng.range(3600, 14 * 86_400) as i64;
+    }
+    times.reverse();
     let helm = rng.chance(0.3);
     let repo = if helm {
         "https://charts.acme.dev".to_string()
@@ -468,12 +505,15 @@ fn make_app(
         } else {
             format!("v{major}.{minor}.{patch}")
         };
-        t += rng.range(3600, 14 * 86_400) as i64;
-        t = t.min(now - 600);
+        let t = times[i];
         let revision = rng.sha();
         let automated = rng.chance(0.6);
         history.push(RevisionHistory {
-            revision: if helm { tag.trim_start_matches('v').to_string() } else { revision },
+            revision: if helm {
+                tag.trim_start_matches('v').to_string()
+            } else {
+                revision
+            },
             deployed_at: ts(t + 40),
             id: i as i64,
             source: Some(source(&repo, &path, base.as_str(), helm, &tag)),
@@ -506,7 +546,10 @@ fn make_app(
         WorkloadKind::Deployment => rng.range(1, 3) as i64,
     };
     let mut config = BTreeMap::new();
-    config.insert("LOG_LEVEL".to_string(), if prod { "info" } else { "debug" }.to_string());
+    config.insert(
+        "LOG_LEVEL".to_string(),
+        if prod { "info" } else { "debug" }.to_string(),
+    );
     config.insert("HTTP_TIMEOUT".to_string(), format!("{}s", rng.range(2, 30)));
     config.insert(
         "FEATURE_NEW_CHECKOUT".to_string(),
@@ -515,7 +558,11 @@ fn make_app(
     config.insert("TLS_VERIFY".to_string(), "true".into());
     config.insert(
         "UPSTREAM_URL".to_string(),
-        format!("http://{}.{}.svc.cluster.local:8080", rng.pick(SERVICES).0, namespace),
+        format!(
+            "http://{}.{}.svc.cluster.local:8080",
+            rng.pick(SERVICES).0,
+            namespace
+        ),
     );
     let mut w = Workload {
         kind,
@@ -531,7 +578,9 @@ fn make_app(
         memory_mib: *rng.pick(&[128, 256, 512, 1024, 2048]),
         port: *rng.pick(&[8080, 8080, 9090, 3000]),
         has_hpa: kind == WorkloadKind::Deployment && rng.chance(if prod { 0.5 } else { 0.15 }),
-        has_ingress: kind == WorkloadKind::Deployment && (comp.is_empty() || comp == "admin") && rng.chance(0.6),
+        has_ingress: kind == WorkloadKind::Deployment
+            && (comp.is_empty() || comp == "admin")
+            && rng.chance(0.6),
         has_rbac: rng.chance(0.45),
         has_pdb: prod && kind != WorkloadKind::CronJob && rng.chance(0.7),
         config,
@@ -589,7 +638,10 @@ fn make_app(
             self_heal,
             ..Default::default()
         }),
-        sync_options: vec!["CreateNamespace=true".into(), "ApplyOutOfSyncOnly=true".into()],
+        sync_options: vec![
+            "CreateNamespace=true".into(),
+            "ApplyOutOfSyncOnly=true".into(),
+        ],
         retry: Some(RetryStrategy {
             limit: 5,
             backoff: Some(Backoff {
@@ -610,7 +662,11 @@ fn make_app(
     }
     app.status.history = history;
     app.status.sync.revision = revision;
-    app.status.source_type = if helm { "Helm".into() } else { "Kustomize".into() };
+    app.status.source_type = if helm {
+        "Helm".into()
+    } else {
+        "Kustomize".into()
+    };
     app.status.controller_namespace = "argocd".into();
 
     // The believable mix: most apps are fine; the rest drift, degrade, progress or fail.
@@ -624,7 +680,11 @@ fn make_app(
     let drift_at = now - rng.range(120, 6 * 3600) as i64;
     if roll < 0.06 {
         let to = (w.replicas * 2).max(4);
-        w.drifts.push(Drift::Replicas { to, by_hpa: false, at: drift_at });
+        w.drifts.push(Drift::Replicas {
+            to,
+            by_hpa: false,
+            at: drift_at,
+        });
     } else if roll < 0.10 {
         let value = if prod { "debug" } else { "trace" };
         w.drifts.push(Drift::ConfigValue {
@@ -672,7 +732,11 @@ fn make_app(
     // The last operation.
     let op_roll = rng.unit();
     let (phase, message, started) = if w.rolling && op_roll < 0.5 {
-        ("Running", "waiting for healthy state of apps/Deployment/".to_string() + &w.name, now - rng.range(5, 120) as i64)
+        (
+            "Running",
+            "waiting for healthy state of apps/Deployment/".to_string() + &w.name,
+            now - rng.range(5, 120) as i64,
+        )
     } else if op_roll < 0.04 {
         (
             "Failed",
@@ -683,7 +747,11 @@ fn make_app(
             last_deploy + 60,
         )
     } else {
-        ("Succeeded", "successfully synced (all tasks run)".to_string(), last_deploy - 40)
+        (
+            "Succeeded",
+            "successfully synced (all tasks run)".to_string(),
+            last_deploy - 40,
+        )
     };
     let finished = (phase != "Running").then(|| ts(started + rng.range(2, 90) as i64));
     app.status.operation_state = Some(OperationState {
@@ -693,7 +761,11 @@ fn make_app(
                 sync_options: vec!["CreateNamespace=true".into()],
                 ..Default::default()
             }),
-            initiated_by: app.status.history.last().and_then(|h| h.initiated_by.clone()),
+            initiated_by: app
+                .status
+                .history
+                .last()
+                .and_then(|h| h.initiated_by.clone()),
             retry: Some(RetryStrategy {
                 limit: 5,
                 ..Default::default()
@@ -751,7 +823,11 @@ pub fn revision_metadata(app: &DemoApp, revision: &str) -> Option<RevisionMetada
         .iter()
         .position(|h| h.revision == revision)?;
     let h = &app.app.status.history[idx];
-    let mut r = Rng::new(revision.bytes().fold(7u64, |a, b| a.wrapping_mul(131).wrapping_add(b as u64)));
+    let mut r = Rng::new(
+        revision
+            .bytes()
+            .fold(7u64, |a, b| a.wrapping_mul(131).wrapping_add(b as u64)),
+    );
     let tag = app.w.tag_history.get(idx).cloned().unwrap_or_default();
     let msg = r
         .pick(COMMIT_MESSAGES)
@@ -763,7 +839,11 @@ pub fn revision_metadata(app: &DemoApp, revision: &str) -> Option<RevisionMetada
             let secs = crate::model::fleet::parse_time(t).unwrap_or(0) - 300;
             ts(secs)
         }),
-        tags: if tag.starts_with('v') { vec![tag] } else { vec![] },
+        tags: if tag.starts_with('v') {
+            vec![tag]
+        } else {
+            vec![]
+        },
         message: msg,
     })
 }
@@ -803,7 +883,12 @@ mod tests {
             let mut names: Vec<_> = inst.apps.iter().map(|a| &a.app.metadata.name).collect();
             let n = names.len();
             names.dedup();
-            assert_eq!(names.len(), n, "names unique and sorted within {}", inst.name);
+            assert_eq!(
+                names.len(),
+                n,
+                "names unique and sorted within {}",
+                inst.name
+            );
             for a in &inst.apps {
                 assert!(!a.app.status.history.is_empty());
                 assert_eq!(a.w.tag_history.len(), a.app.status.history.len());
@@ -823,8 +908,18 @@ mod tests {
             NOW,
         );
         let apps: Vec<&DemoApp> = f.iter().flat_map(|i| &i.apps).collect();
-        let drifted = apps.iter().filter(|a| a.w.drifts.iter().any(|d| !matches!(d, Drift::Replicas { by_hpa: true, .. }))).count();
-        let crash = apps.iter().filter(|a| a.w.pods == PodState::CrashLoop).count();
+        let drifted = apps
+            .iter()
+            .filter(|a| {
+                a.w.drifts
+                    .iter()
+                    .any(|d| !matches!(d, Drift::Replicas { by_hpa: true, .. }))
+            })
+            .count();
+        let crash = apps
+            .iter()
+            .filter(|a| a.w.pods == PodState::CrashLoop)
+            .count();
         assert!((200..700).contains(&drifted), "{drifted}");
         assert!((30..250).contains(&crash), "{crash}");
         let envs: std::collections::HashSet<_> = apps.iter().map(|a| a.w.env).collect();

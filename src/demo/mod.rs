@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
-pub use self::generator::FleetSpec;
 use self::argocd::ArgoServer;
+pub use self::generator::FleetSpec;
 use self::state::Instance;
 use crate::config::{Config, InstanceConfig};
 
@@ -31,6 +31,8 @@ pub struct DemoOptions {
     pub listen: SocketAddr,
     /// Keep-alive interval of watch streams (the real server: 15 s).
     pub keepalive: Duration,
+    /// A fixed clock (unix seconds) for reproducible fleets and replies (tests, screenshots).
+    pub now: Option<i64>,
 }
 
 impl Default for DemoOptions {
@@ -40,6 +42,7 @@ impl Default for DemoOptions {
             drift_every: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             keepalive: Duration::from_secs(15),
+            now: None,
         }
     }
 }
@@ -55,18 +58,22 @@ pub struct DemoFleet {
 
 impl DemoFleet {
     pub async fn start(opts: DemoOptions) -> std::io::Result<DemoFleet> {
-        let now = chrono::Utc::now().timestamp();
+        let wall = chrono::Utc::now().timestamp();
+        let now = opts.now.unwrap_or(wall);
         let data = generator::generate(&opts.spec, now);
-        let password = format!("demo-{:x}", opts.spec.seed.wrapping_mul(0x2545F4914F6CDD1D) >> 40);
+        let password = format!(
+            "demo-{:x}",
+            opts.spec.seed.wrapping_mul(0x2545F4914F6CDD1D) >> 40
+        );
         let mut servers = Vec::new();
         let mut tokens = Vec::new();
         for (i, d) in data.into_iter().enumerate() {
-            let inst = Instance::new(d, password.clone(), opts.keepalive);
+            let inst = Instance::with_clock(d, password.clone(), opts.keepalive, opts.now);
             let mut addr = opts.listen;
             if addr.port() != 0 {
                 addr.set_port(addr.port() + i as u16);
             }
-            tokens.push(inst.issue_token("admin", now, 30 * 86_400));
+            tokens.push(inst.issue_token("admin", wall, 30 * 86_400));
             servers.push(ArgoServer::start(inst, addr).await?);
         }
         let drift = opts.drift_every.filter(|d| !d.is_zero()).map(|every| {

@@ -54,7 +54,12 @@ pub fn resources(w: &Workload) -> Vec<ResId> {
         WorkloadKind::CronJob => v.push(ResId::new("batch", "v1", "CronJob", n.clone())),
     }
     if w.has_rbac {
-        v.push(ResId::new("rbac.authorization.k8s.io", "v1", "Role", format!("{n}-reader")));
+        v.push(ResId::new(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "Role",
+            format!("{n}-reader"),
+        ));
         v.push(ResId::new(
             "rbac.authorization.k8s.io",
             "v1",
@@ -63,7 +68,12 @@ pub fn resources(w: &Workload) -> Vec<ResId> {
         ));
     }
     if w.has_hpa {
-        v.push(ResId::new("autoscaling", "v2", "HorizontalPodAutoscaler", n.clone()));
+        v.push(ResId::new(
+            "autoscaling",
+            "v2",
+            "HorizontalPodAutoscaler",
+            n.clone(),
+        ));
     }
     if w.has_ingress {
         v.push(ResId::new("networking.k8s.io", "v1", "Ingress", n.clone()));
@@ -121,7 +131,7 @@ pub fn target(app_name: &str, w: &Workload, r: &ResId) -> Value {
     let spec = match r.kind {
         "ConfigMap" => {
             let mut o = json!({"apiVersion": r.api_version(), "kind": r.kind, "metadata": meta, "data": w.config});
-            o.as_object_mut().map(|m| m.remove("spec"));
+            o.as_object_mut().map(|m| m.shift_remove("spec"));
             return o;
         }
         "ServiceAccount" => {
@@ -203,25 +213,39 @@ pub fn target(app_name: &str, w: &Workload, r: &ResId) -> Value {
 }
 
 pub fn host(w: &Workload) -> String {
-    let env = if w.env == "prod" { String::new() } else { format!(".{}", w.env) };
+    let env = if w.env == "prod" {
+        String::new()
+    } else {
+        format!(".{}", w.env)
+    };
     format!("{}{env}.acme.dev", w.name)
 }
 
 /// The field manager and the path (as `f:` keys) a drift writes.
 fn drift_write(d: &Drift, r: &ResId, w: &Workload) -> Option<(&'static str, Vec<String>)> {
-    let on_workload = matches!(r.kind, "Deployment" | "StatefulSet" | "CronJob") && r.name == w.name;
+    let on_workload =
+        matches!(r.kind, "Deployment" | "StatefulSet" | "CronJob") && r.name == w.name;
     match d {
         Drift::Replicas { by_hpa, .. } if on_workload && r.kind != "CronJob" => Some((
-            if *by_hpa { "kube-controller-manager" } else { "kubectl-scale" },
+            if *by_hpa {
+                "kube-controller-manager"
+            } else {
+                "kubectl-scale"
+            },
             vec!["f:spec".into(), "f:replicas".into()],
         )),
         Drift::ConfigValue { key, .. } if r.kind == "ConfigMap" => {
             Some(("kubectl-edit", vec!["f:data".into(), format!("f:{key}")]))
         }
-        Drift::RbacBroadened { .. } if r.kind == "Role" => Some(("kubectl-edit", vec!["f:rules".into()])),
+        Drift::RbacBroadened { .. } if r.kind == "Role" => {
+            Some(("kubectl-edit", vec!["f:rules".into()]))
+        }
         Drift::Image { .. } if on_workload => Some((
             "kubectl-set",
-            container_path(r.kind, w).into_iter().chain(["f:image".to_string()]).collect(),
+            container_path(r.kind, w)
+                .into_iter()
+                .chain(["f:image".to_string()])
+                .collect(),
         )),
         Drift::Restarted { .. } if on_workload && r.kind != "CronJob" => Some((
             "kubectl-rollout",
@@ -242,9 +266,23 @@ fn container_name(w: &Workload) -> String {
 }
 
 fn container_path(kind: &str, w: &Workload) -> Vec<String> {
-    let key = format!("k:{{\"name\":\"{}\"}}", if kind == "CronJob" { "job".to_string() } else { container_name(w) });
+    let key = format!(
+        "k:{{\"name\":\"{}\"}}",
+        if kind == "CronJob" {
+            "job".to_string()
+        } else {
+            container_name(w)
+        }
+    );
     let mut p: Vec<String> = if kind == "CronJob" {
-        vec!["f:spec", "f:jobTemplate", "f:spec", "f:template", "f:spec", "f:containers"]
+        vec![
+            "f:spec",
+            "f:jobTemplate",
+            "f:spec",
+            "f:template",
+            "f:spec",
+            "f:containers",
+        ]
     } else {
         vec!["f:spec", "f:template", "f:spec", "f:containers"]
     }
@@ -284,7 +322,12 @@ fn fields_v1(v: &Value) -> Value {
             }
             Value::Object(out)
         }
-        Value::Array(items) if items.iter().all(|i| i.get("name").is_some_and(Value::is_string)) && !items.is_empty() => {
+        Value::Array(items)
+            if items
+                .iter()
+                .all(|i| i.get("name").is_some_and(Value::is_string))
+                && !items.is_empty() =>
+        {
             let mut out = Map::new();
             for i in items {
                 let mut sub = fields_v1(i);
@@ -301,7 +344,9 @@ fn fields_v1(v: &Value) -> Value {
 }
 
 fn remove_path(v: &mut Value, path: &[String]) {
-    let Some((last, parents)) = path.split_last() else { return };
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
     let mut cur = v;
     for p in parents {
         match cur.get_mut(p) {
@@ -310,7 +355,7 @@ fn remove_path(v: &mut Value, path: &[String]) {
         }
     }
     if let Value::Object(m) = cur {
-        m.remove(last);
+        m.shift_remove(last);
     }
 }
 
@@ -352,7 +397,10 @@ pub fn live_tag(w: &Workload) -> String {
 /// What the cluster has for `r`; `None` when it was deleted by hand.
 pub fn live(app: &DemoApp, r: &ResId, now: i64) -> Option<Value> {
     let w = &app.w;
-    if w.drifts.iter().any(|d| matches!(d, Drift::Deleted { kind, .. } if *kind == r.kind)) {
+    if w.drifts
+        .iter()
+        .any(|d| matches!(d, Drift::Deleted { kind, .. } if *kind == r.kind))
+    {
         return None;
     }
     let app_name = &app.app.metadata.name;
@@ -370,14 +418,20 @@ pub fn live(app: &DemoApp, r: &ResId, now: i64) -> Option<Value> {
     // Server-set metadata.
     let mut controller_fields = fields_v1(&tgt);
     if let Value::Object(m) = &mut controller_fields {
-        m.remove("f:apiVersion");
-        m.remove("f:kind");
+        m.shift_remove("f:apiVersion");
+        m.shift_remove("f:kind");
     }
-    if let Some(meta) = controller_fields.get_mut("f:metadata").and_then(Value::as_object_mut) {
-        meta.remove("f:name");
-        meta.remove("f:namespace");
+    if let Some(meta) = controller_fields
+        .get_mut("f:metadata")
+        .and_then(Value::as_object_mut)
+    {
+        meta.shift_remove("f:name");
+        meta.shift_remove("f:namespace");
         if let Some(a) = meta.get_mut("f:annotations").and_then(Value::as_object_mut) {
-            a.insert("f:kubectl.kubernetes.io/last-applied-configuration".into(), json!({}));
+            a.insert(
+                "f:kubectl.kubernetes.io/last-applied-configuration".into(),
+                json!({}),
+            );
         }
     }
     let mut managed = Vec::new();
@@ -401,7 +455,8 @@ pub fn live(app: &DemoApp, r: &ResId, now: i64) -> Option<Value> {
                 obj["spec"]["template"]["spec"]["containers"][0]["image"] = json!(image(w, tag));
             }
             Drift::Image { tag, .. } if r.kind == "CronJob" => {
-                obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["image"] = json!(image(w, tag));
+                obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["image"] =
+                    json!(image(w, tag));
             }
             Drift::Restarted { at } if matches!(r.kind, "Deployment" | "StatefulSet") => {
                 obj["spec"]["template"]["metadata"]["annotations"] =
@@ -445,17 +500,31 @@ pub fn live(app: &DemoApp, r: &ResId, now: i64) -> Option<Value> {
         }),
     );
     let m = obj["metadata"].as_object_mut()?;
-    m.insert("uid".into(), json!(uid(w.salt, &format!("{}/{}", r.kind, r.name))));
-    m.insert("resourceVersion".into(), json!((1_000_000 + rng.below(9_000_000)).to_string()));
+    m.insert(
+        "uid".into(),
+        json!(uid(w.salt, &format!("{}/{}", r.kind, r.name))),
+    );
+    m.insert(
+        "resourceVersion".into(),
+        json!((1_000_000 + rng.below(9_000_000)).to_string()),
+    );
     m.insert("creationTimestamp".into(), json!(ts(w.created)));
-    if matches!(r.kind, "Deployment" | "StatefulSet" | "CronJob" | "HorizontalPodAutoscaler" | "PodDisruptionBudget" | "Ingress") {
+    if matches!(
+        r.kind,
+        "Deployment"
+            | "StatefulSet"
+            | "CronJob"
+            | "HorizontalPodAutoscaler"
+            | "PodDisruptionBudget"
+            | "Ingress"
+    ) {
         m.insert("generation".into(), json!(1 + rng.below(40)));
     }
     m.insert("managedFields".into(), Value::Array(managed));
     if let Some(a) = m.get_mut("annotations").and_then(Value::as_object_mut) {
         let mut applied = tgt.clone();
         if let Some(ann) = applied["metadata"]["annotations"].as_object_mut() {
-            ann.remove("kubectl.kubernetes.io/last-applied-configuration");
+            ann.shift_remove("kubectl.kubernetes.io/last-applied-configuration");
         }
         a.insert(
             "kubectl.kubernetes.io/last-applied-configuration".into(),
@@ -463,13 +532,15 @@ pub fn live(app: &DemoApp, r: &ResId, now: i64) -> Option<Value> {
         );
     }
     if r.kind == "Deployment" && w.has_hpa {
-        obj["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = json!(app.app.status.history.len().to_string());
+        obj["metadata"]["annotations"]["deployment.kubernetes.io/revision"] =
+            json!(app.app.status.history.len().to_string());
     }
     if let Some(status) = live_status(w, r, now) {
         obj["status"] = status;
     }
     if r.kind == "Service" {
-        obj["spec"]["clusterIP"] = json!(format!("10.96.{}.{}", rng.below(250), 2 + rng.below(250)));
+        obj["spec"]["clusterIP"] =
+            json!(format!("10.96.{}.{}", rng.below(250), 2 + rng.below(250)));
         obj["spec"]["clusterIPs"] = json!([obj["spec"]["clusterIP"].clone()]);
         obj["spec"]["sessionAffinity"] = json!("None");
         obj["spec"]["internalTrafficPolicy"] = json!("Cluster");
@@ -485,18 +556,30 @@ fn live_status(w: &Workload, r: &ResId, now: i64) -> Option<Value> {
     Some(match r.kind {
         "Deployment" => {
             let (ready, updated, progressing) = match (w.pods, w.rolling) {
-                (PodState::Running, false) => (replicas, replicas, json!({
-                    "type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
-                    "message": format!("ReplicaSet \"{}-{}\" has successfully progressed.", w.name, pod_hash(w))
-                })),
-                (PodState::Running, true) | (PodState::Pending, _) => (replicas, (replicas / 2).max(1).min(replicas), json!({
-                    "type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated",
-                    "message": format!("ReplicaSet \"{}-{}\" is progressing.", w.name, pod_hash(w))
-                })),
-                _ => (0, replicas, json!({
-                    "type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
-                    "message": format!("ReplicaSet \"{}-{}\" has timed out progressing.", w.name, pod_hash(w))
-                })),
+                (PodState::Running, false) => (
+                    replicas,
+                    replicas,
+                    json!({
+                        "type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
+                        "message": format!("ReplicaSet \"{}-{}\" has successfully progressed.", w.name, pod_hash(w))
+                    }),
+                ),
+                (PodState::Running, true) | (PodState::Pending, _) => (
+                    replicas,
+                    (replicas / 2).max(1).min(replicas),
+                    json!({
+                        "type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated",
+                        "message": format!("ReplicaSet \"{}-{}\" is progressing.", w.name, pod_hash(w))
+                    }),
+                ),
+                _ => (
+                    0,
+                    replicas,
+                    json!({
+                        "type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+                        "message": format!("ReplicaSet \"{}-{}\" has timed out progressing.", w.name, pod_hash(w))
+                    }),
+                ),
             };
             json!({
                 "observedGeneration": gen_ok,
@@ -513,7 +596,11 @@ fn live_status(w: &Workload, r: &ResId, now: i64) -> Option<Value> {
             })
         }
         "StatefulSet" => {
-            let ready = if w.pods == PodState::Running { replicas } else { replicas - 1 };
+            let ready = if w.pods == PodState::Running {
+                replicas
+            } else {
+                replicas - 1
+            };
             let rev = format!("{}-{}", w.name, pod_hash(w));
             json!({
                 "observedGeneration": gen_ok,
@@ -557,18 +644,31 @@ fn live_status(w: &Workload, r: &ResId, now: i64) -> Option<Value> {
 fn pod_hash(w: &Workload) -> String {
     let alphabet = b"bcdfghjklmnpqrstvwxz2456789";
     let mut r = Rng::new(w.salt ^ live_tag(w).len() as u64);
-    (0..10).map(|_| alphabet[r.below(alphabet.len() as u64) as usize] as char).collect()
+    (0..10)
+        .map(|_| alphabet[r.below(alphabet.len() as u64) as usize] as char)
+        .collect()
 }
 
 fn pod_suffix(r: &mut Rng) -> String {
     let alphabet = b"bcdfghjklmnpqrstvwxz2456789";
-    (0..5).map(|_| alphabet[r.below(alphabet.len() as u64) as usize] as char).collect()
+    (0..5)
+        .map(|_| alphabet[r.below(alphabet.len() as u64) as usize] as char)
+        .collect()
 }
 
 /// Health of one managed resource in the simulated cluster.
 pub fn resource_health(w: &Workload, r: &ResId) -> Option<HealthStatus> {
-    let hs = |s: &str, m: String| Some(HealthStatus { status: s.into(), message: m, last_transition_time: None });
-    if w.drifts.iter().any(|d| matches!(d, Drift::Deleted { kind, .. } if *kind == r.kind)) {
+    let hs = |s: &str, m: String| {
+        Some(HealthStatus {
+            status: s.into(),
+            message: m,
+            last_transition_time: None,
+        })
+    };
+    if w.drifts
+        .iter()
+        .any(|d| matches!(d, Drift::Deleted { kind, .. } if *kind == r.kind))
+    {
         return hs("Missing", String::new());
     }
     match r.kind {
@@ -592,14 +692,23 @@ pub fn resource_health(w: &Workload, r: &ResId) -> Option<HealthStatus> {
         "StatefulSet" => {
             let rep = live_replicas(w);
             if w.rolling {
-                hs("Progressing", format!("Waiting for {} pods to be ready...", 1))
+                hs(
+                    "Progressing",
+                    format!("Waiting for {} pods to be ready...", 1),
+                )
             } else if w.pods == PodState::Running {
-                hs("Healthy", format!("partitioned roll out complete: {rep} new pods have been updated..."))
+                hs(
+                    "Healthy",
+                    format!("partitioned roll out complete: {rep} new pods have been updated..."),
+                )
             } else {
                 hs("Progressing", "Waiting for 1 pods to be ready...".into())
             }
         }
-        "CronJob" => hs("Healthy", "CronJob has completed its last execution successfully".into()),
+        "CronJob" => hs(
+            "Healthy",
+            "CronJob has completed its last execution successfully".into(),
+        ),
         "Service" | "PodDisruptionBudget" | "Ingress" => hs("Healthy", String::new()),
         "HorizontalPodAutoscaler" => hs("Healthy", "recommended size matches current size".into()),
         _ => None,
@@ -624,7 +733,12 @@ pub fn refresh_status(app: &mut DemoApp) {
             ..Default::default()
         });
     }
-    let comparison_error = app.app.status.conditions.iter().any(|c| c.kind == "ComparisonError");
+    let comparison_error = app
+        .app
+        .status
+        .conditions
+        .iter()
+        .any(|c| c.kind == "ComparisonError");
     let any_out = list.iter().any(|r| r.status == "OutOfSync");
     let worst = list
         .iter()
@@ -656,13 +770,21 @@ pub fn refresh_status(app: &mut DemoApp) {
         .unwrap_or_default();
     s.health = HealthStatus {
         status: worst.as_str().into(),
-        message: if worst == crate::model::status::Health::Healthy { String::new() } else { health_msg },
+        message: if worst == crate::model::status::Health::Healthy {
+            String::new()
+        } else {
+            health_msg
+        },
         last_transition_time: s.health.last_transition_time.clone(),
     };
     let mut images = vec![image(&app.w, &live_tag(&app.w))];
     images.dedup();
     s.summary = ApplicationSummary {
-        external_urls: if app.w.has_ingress { vec![format!("https://{}", host(&app.w))] } else { vec![] },
+        external_urls: if app.w.has_ingress {
+            vec![format!("https://{}", host(&app.w))]
+        } else {
+            vec![]
+        },
         images,
     };
 }
@@ -684,7 +806,9 @@ pub fn managed_resources(app: &DemoApp, now: i64) -> ManagedResourcesResponse {
                 merge(&mut p, &tgt);
                 // ignoreDifferences: the ignored pointers keep live's value.
                 for ig in &app.app.spec.ignore_differences {
-                    if (ig.kind.is_empty() || ig.kind == r.kind) && (ig.group.is_empty() || ig.group == r.group) {
+                    if (ig.kind.is_empty() || ig.kind == r.kind)
+                        && (ig.group.is_empty() || ig.group == r.group)
+                    {
                         for ptr in &ig.json_pointers {
                             if let (Some(pv), Some(lv)) = (p.pointer_mut(ptr), n.pointer(ptr)) {
                                 *pv = lv.clone();
@@ -725,9 +849,9 @@ pub fn managed_resources(app: &DemoApp, now: i64) -> ManagedResourcesResponse {
 fn normalize_live(v: &Value) -> Value {
     let mut v = v.clone();
     if let Some(m) = v.as_object_mut() {
-        m.remove("status");
+        m.shift_remove("status");
         if let Some(meta) = m.get_mut("metadata").and_then(Value::as_object_mut) {
-            meta.remove("creationTimestamp");
+            meta.shift_remove("creationTimestamp");
         }
     }
     v
@@ -765,7 +889,10 @@ pub fn tree(app: &DemoApp, now: i64) -> ApplicationTree {
         uid: uid(w.salt, &format!("{kind}/{name}")),
     };
     for r in resources(w) {
-        let missing = w.drifts.iter().any(|d| matches!(d, Drift::Deleted { kind, .. } if *kind == r.kind));
+        let missing = w
+            .drifts
+            .iter()
+            .any(|d| matches!(d, Drift::Deleted { kind, .. } if *kind == r.kind));
         let mut n = ResourceNode {
             reference: node_ref(r.group, r.version, r.kind, &r.name),
             health: resource_health(w, &r),
@@ -783,17 +910,26 @@ pub fn tree(app: &DemoApp, now: i64) -> ApplicationTree {
             n.created_at = Some(created.clone());
         }
         if r.kind == "Deployment" || r.kind == "StatefulSet" {
-            n.info = vec![Info { name: "Revision".into(), value: format!("Rev:{}", app.app.status.history.len()) }];
+            n.info = vec![Info {
+                name: "Revision".into(),
+                value: format!("Rev:{}", app.app.status.history.len()),
+            }];
             n.images = vec![image(w, &live_tag(w))];
         }
         nodes.push(n);
     }
     let replicas = live_replicas(w);
     let pod_health = |ready: bool| match (w.pods, ready) {
-        (PodState::Running, true) => HealthStatus { status: "Healthy".into(), ..Default::default() },
+        (PodState::Running, true) => HealthStatus {
+            status: "Healthy".into(),
+            ..Default::default()
+        },
         (PodState::CrashLoop, _) => HealthStatus {
             status: "Degraded".into(),
-            message: format!("back-off 5m0s restarting failed container={} pod=", container_name(w)),
+            message: format!(
+                "back-off 5m0s restarting failed container={} pod=",
+                container_name(w)
+            ),
             last_transition_time: None,
         },
         (PodState::ImagePullBackOff, _) => HealthStatus {
@@ -801,7 +937,10 @@ pub fn tree(app: &DemoApp, now: i64) -> ApplicationTree {
             message: format!("Back-off pulling image \"{}\"", image(w, &live_tag(w))),
             last_transition_time: None,
         },
-        _ => HealthStatus { status: "Progressing".into(), ..Default::default() },
+        _ => HealthStatus {
+            status: "Progressing".into(),
+            ..Default::default()
+        },
     };
     let mut prng = Rng::new(w.salt ^ 0x90d);
     let mut pod = |name: String, parent: ResourceRef, ready: bool, restarts: u64| {
@@ -820,10 +959,22 @@ pub fn tree(app: &DemoApp, now: i64) -> ApplicationTree {
             reference: node_ref("", "v1", "Pod", &name),
             parent_refs: vec![parent],
             info: vec![
-                Info { name: "Status Reason".into(), value: reason.into() },
-                Info { name: "Node".into(), value: format!("ip-10-0-{}-{}.internal", rng.below(200), rng.below(250)) },
-                Info { name: "Containers".into(), value: containers.into() },
-                Info { name: "Restart Count".into(), value: restarts.to_string() },
+                Info {
+                    name: "Status Reason".into(),
+                    value: reason.into(),
+                },
+                Info {
+                    name: "Node".into(),
+                    value: format!("ip-10-0-{}-{}.internal", rng.below(200), rng.below(250)),
+                },
+                Info {
+                    name: "Containers".into(),
+                    value: containers.into(),
+                },
+                Info {
+                    name: "Restart Count".into(),
+                    value: restarts.to_string(),
+                },
             ],
             resource_version: (1_000_000 + rng.below(9_000_000)).to_string(),
             images: vec![image(w, &live_tag(w))],
@@ -839,17 +990,37 @@ pub fn tree(app: &DemoApp, now: i64) -> ApplicationTree {
             nodes.push(ResourceNode {
                 reference: rs.clone(),
                 parent_refs: vec![dep],
-                info: vec![Info { name: "Revision".into(), value: format!("Rev:{}", app.app.status.history.len()) }],
+                info: vec![Info {
+                    name: "Revision".into(),
+                    value: format!("Rev:{}", app.app.status.history.len()),
+                }],
                 resource_version: (1_000_000 + rng.below(9_000_000)).to_string(),
-                health: Some(HealthStatus { status: if w.pods == PodState::Running { "Healthy" } else { "Progressing" }.into(), ..Default::default() }),
+                health: Some(HealthStatus {
+                    status: if w.pods == PodState::Running {
+                        "Healthy"
+                    } else {
+                        "Progressing"
+                    }
+                    .into(),
+                    ..Default::default()
+                }),
                 images: vec![image(w, &live_tag(w))],
                 created_at: Some(created.clone()),
             });
             let mut sub = Rng::new(w.salt ^ 0x90d5);
             for i in 0..replicas.clamp(0, 30) {
                 let ready = !(w.rolling && i == 0);
-                let restarts = if w.pods == PodState::CrashLoop { 5 + sub.below(40) } else { sub.below(2) };
-                let n = pod(format!("{rs_name}-{}", pod_suffix(&mut sub)), rs.clone(), ready, restarts);
+                let restarts = if w.pods == PodState::CrashLoop {
+                    5 + sub.below(40)
+                } else {
+                    sub.below(2)
+                };
+                let n = pod(
+                    format!("{rs_name}-{}", pod_suffix(&mut sub)),
+                    rs.clone(),
+                    ready,
+                    restarts,
+                );
                 nodes.push(n);
             }
         }
@@ -868,21 +1039,34 @@ pub fn tree(app: &DemoApp, now: i64) -> ApplicationTree {
                 reference: job.clone(),
                 parent_refs: vec![cj],
                 resource_version: (1_000_000 + rng.below(9_000_000)).to_string(),
-                health: Some(HealthStatus { status: "Healthy".into(), ..Default::default() }),
+                health: Some(HealthStatus {
+                    status: "Healthy".into(),
+                    ..Default::default()
+                }),
                 created_at: Some(ts(now - (w.salt % 3600) as i64 - 60)),
                 ..Default::default()
             });
         }
     }
     nodes.sort_by(|a, b| {
-        (&a.reference.group, &a.reference.kind, &a.reference.namespace, &a.reference.name).cmp(&(
-            &b.reference.group,
-            &b.reference.kind,
-            &b.reference.namespace,
-            &b.reference.name,
-        ))
+        (
+            &a.reference.group,
+            &a.reference.kind,
+            &a.reference.namespace,
+            &a.reference.name,
+        )
+            .cmp(&(
+                &b.reference.group,
+                &b.reference.kind,
+                &b.reference.namespace,
+                &b.reference.name,
+            ))
     });
-    ApplicationTree { nodes, orphaned_nodes: vec![], shards_count: 0 }
+    ApplicationTree {
+        nodes,
+        orphaned_nodes: vec![],
+        shards_count: 0,
+    }
 }
 
 /// Events of the Application, as the application controller records them.
@@ -893,7 +1077,11 @@ pub fn app_events(app: &DemoApp) -> EventList {
         let n = items.len();
         items.push(Event {
             metadata: ObjectMeta {
-                name: format!("{}.{:x}", a.metadata.name, 0x17a0_0000_0000u64 + n as u64 * 7919),
+                name: format!(
+                    "{}.{:x}",
+                    a.metadata.name,
+                    0x17a0_0000_0000u64 + n as u64 * 7919
+                ),
                 namespace: a.metadata.namespace.clone(),
                 uid: uid(app.w.salt + n as u64, "event"),
                 resource_version: (500_000 + n).to_string(),
@@ -910,7 +1098,10 @@ pub fn app_events(app: &DemoApp) -> EventList {
             },
             reason: reason.into(),
             message,
-            source: Some(EventSource { component: "argocd-application-controller".into(), host: String::new() }),
+            source: Some(EventSource {
+                component: "argocd-application-controller".into(),
+                host: String::new(),
+            }),
             first_timestamp: Some(at.to_string()),
             last_timestamp: Some(at.to_string()),
             count: 1,
@@ -918,14 +1109,37 @@ pub fn app_events(app: &DemoApp) -> EventList {
             reporting_component: String::new(),
         });
     };
-    for h in a.status.history.iter().rev().take(4).collect::<Vec<_>>().into_iter().rev() {
+    for h in a
+        .status
+        .history
+        .iter()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+    {
         let who = h
             .initiated_by
             .as_ref()
-            .map(|i| if i.automated { "automated sync".to_string() } else { format!("{} sync", i.username) })
+            .map(|i| {
+                if i.automated {
+                    "automated sync".to_string()
+                } else {
+                    format!("{} sync", i.username)
+                }
+            })
             .unwrap_or_else(|| "sync".into());
-        let start = h.deploy_started_at.clone().unwrap_or_else(|| h.deployed_at.clone());
-        push("OperationStarted", format!("Initiated {who} to {}", h.revision), &start, "Normal");
+        let start = h
+            .deploy_started_at
+            .clone()
+            .unwrap_or_else(|| h.deployed_at.clone());
+        push(
+            "OperationStarted",
+            format!("Initiated {who} to {}", h.revision),
+            &start,
+            "Normal",
+        );
         push(
             "OperationCompleted",
             format!("Sync operation to {} succeeded", h.revision),
@@ -946,20 +1160,33 @@ pub fn app_events(app: &DemoApp) -> EventList {
     }
     if a.status.health.status == "Degraded" {
         let at = a.status.reconciled_at.clone().unwrap_or_default();
-        push("ResourceUpdated", "Updated health status: Healthy -> Degraded".into(), &at, "Normal");
+        push(
+            "ResourceUpdated",
+            "Updated health status: Healthy -> Degraded".into(),
+            &at,
+            "Normal",
+        );
     }
     if let Some(op) = &a.status.operation_state {
         if op.phase == "Failed" {
             push(
                 "OperationCompleted",
-                format!("Sync operation to {} failed: {}", a.status.sync.revision, op.message),
+                format!(
+                    "Sync operation to {} failed: {}",
+                    a.status.sync.revision, op.message
+                ),
                 op.finished_at.as_deref().unwrap_or(&op.started_at),
                 "Warning",
             );
         }
     }
     items.sort_by(|x, y| x.last_timestamp.cmp(&y.last_timestamp));
-    EventList { metadata: ListMeta { resource_version: "500000".into() }, items }
+    EventList {
+        metadata: ListMeta {
+            resource_version: "500000".into(),
+        },
+        items,
+    }
 }
 
 #[cfg(test)]
@@ -970,14 +1197,22 @@ mod tests {
     const NOW: i64 = 1_795_000_000;
 
     fn fleet() -> Vec<DemoApp> {
-        generate(&FleetSpec { apps: 600, clusters: 6, instances: 2, seed: 3 }, NOW)
-            .into_iter()
-            .flat_map(|i| i.apps)
-            .map(|mut a| {
-                refresh_status(&mut a);
-                a
-            })
-            .collect()
+        generate(
+            &FleetSpec {
+                apps: 600,
+                clusters: 6,
+                instances: 2,
+                seed: 3,
+            },
+            NOW,
+        )
+        .into_iter()
+        .flat_map(|i| i.apps)
+        .map(|mut a| {
+            refresh_status(&mut a);
+            a
+        })
+        .collect()
     }
 
     #[test]
@@ -986,7 +1221,10 @@ mod tests {
             let mr = managed_resources(&app, NOW);
             assert_eq!(mr.items.len(), app.app.status.resources.len());
             for (item, st) in mr.items.iter().zip(&app.app.status.resources) {
-                assert_eq!((item.kind.as_str(), item.name.as_str()), (st.kind.as_str(), st.name.as_str()));
+                assert_eq!(
+                    (item.kind.as_str(), item.name.as_str()),
+                    (st.kind.as_str(), st.name.as_str())
+                );
                 assert_eq!(
                     item.modified,
                     st.status == "OutOfSync",
@@ -996,7 +1234,12 @@ mod tests {
                     item.name,
                     app.w.drifts
                 );
-                for s in [&item.target_state, &item.normalized_live_state, &item.predicted_live_state, &item.live_state] {
+                for s in [
+                    &item.target_state,
+                    &item.normalized_live_state,
+                    &item.predicted_live_state,
+                    &item.live_state,
+                ] {
                     assert!(s == "null" || serde_json::from_str::<Value>(s).is_ok());
                 }
             }
@@ -1008,22 +1251,43 @@ mod tests {
         let apps = fleet();
         let scaled = apps
             .iter()
-            .find(|a| a.w.drifts.iter().any(|d| matches!(d, Drift::Replicas { by_hpa: false, .. })) && a.w.kind == WorkloadKind::Deployment)
+            .find(|a| {
+                a.w.drifts
+                    .iter()
+                    .any(|d| matches!(d, Drift::Replicas { by_hpa: false, .. }))
+                    && a.w.kind == WorkloadKind::Deployment
+            })
             .expect("a hand-scaled app");
-        let r = resources(&scaled.w).into_iter().find(|r| r.kind == "Deployment").unwrap();
+        let r = resources(&scaled.w)
+            .into_iter()
+            .find(|r| r.kind == "Deployment")
+            .unwrap();
         let live = live(scaled, &r, NOW).unwrap();
         let mf = live["metadata"]["managedFields"].as_array().unwrap();
         let scale = mf.iter().find(|e| e["manager"] == "kubectl-scale").unwrap();
         assert!(scale["fieldsV1"]["f:spec"]["f:replicas"].is_object());
-        let ctl = mf.iter().find(|e| e["manager"] == "argocd-controller").unwrap();
-        assert!(ctl["fieldsV1"]["f:spec"].get("f:replicas").is_none(), "ownership moved");
+        let ctl = mf
+            .iter()
+            .find(|e| e["manager"] == "argocd-controller")
+            .unwrap();
+        assert!(
+            ctl["fieldsV1"]["f:spec"].get("f:replicas").is_none(),
+            "ownership moved"
+        );
     }
 
     #[test]
     fn tree_has_pods_under_replicasets() {
-        let app = fleet().into_iter().find(|a| a.w.kind == WorkloadKind::Deployment).unwrap();
+        let app = fleet()
+            .into_iter()
+            .find(|a| a.w.kind == WorkloadKind::Deployment)
+            .unwrap();
         let t = tree(&app, NOW);
-        let pods: Vec<_> = t.nodes.iter().filter(|n| n.reference.kind == "Pod").collect();
+        let pods: Vec<_> = t
+            .nodes
+            .iter()
+            .filter(|n| n.reference.kind == "Pod")
+            .collect();
         assert_eq!(pods.len() as i64, live_replicas(&app.w).min(30));
         assert!(pods.iter().all(|p| p.parent_refs[0].kind == "ReplicaSet"));
     }

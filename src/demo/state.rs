@@ -51,6 +51,8 @@ pub struct Instance {
     /// Bumped to close every open stream (a dropped stream).
     pub drop_streams: tokio::sync::watch::Sender<u64>,
     pub keepalive: Duration,
+    /// A fixed "now" (unix seconds) for reproducible replies; `None` follows the wall clock.
+    pub clock: Option<i64>,
 }
 
 /// The signing key of demo tokens. The demo server only accepts tokens it issued, so this is a
@@ -59,6 +61,15 @@ const DEMO_SIG: &str = "driftdeck-demo";
 
 impl Instance {
     pub fn new(data: InstanceData, password: String, keepalive: Duration) -> Arc<Instance> {
+        Self::with_clock(data, password, keepalive, None)
+    }
+
+    pub fn with_clock(
+        data: InstanceData,
+        password: String,
+        keepalive: Duration,
+        clock: Option<i64>,
+    ) -> Arc<Instance> {
         let mut apps = BTreeMap::new();
         let mut rv = 100_000u64;
         for mut a in data.apps {
@@ -84,7 +95,13 @@ impl Instance {
             faults: RwLock::new(Faults::default()),
             drop_streams,
             keepalive,
+            clock,
         })
+    }
+
+    /// The time replies are computed at (unix seconds).
+    pub fn now(&self) -> i64 {
+        self.clock.unwrap_or_else(|| chrono::Utc::now().timestamp())
     }
 
     pub fn read(&self) -> std::sync::RwLockReadGuard<'_, InstanceState> {
@@ -94,7 +111,10 @@ impl Instance {
         self.state.write().unwrap_or_else(|p| p.into_inner())
     }
     pub fn faults(&self) -> Faults {
-        self.faults.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.faults
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
     pub fn set_faults(&self, f: Faults) {
         *self.faults.write().unwrap_or_else(|p| p.into_inner()) = f;
@@ -107,7 +127,9 @@ impl Instance {
             let mut st = self.write();
             st.rv += 1;
             let rv = st.rv;
-            let Some(app) = st.apps.get_mut(name) else { return false };
+            let Some(app) = st.apps.get_mut(name) else {
+                return false;
+            };
             change(app);
             refresh_status(app);
             app.app.metadata.resource_version = rv.to_string();
@@ -132,10 +154,13 @@ impl Instance {
             st.name
         ));
         let sig_src = format!("{DEMO_SIG}.{header}.{payload}");
-        let sig = sig_src
-            .bytes()
-            .fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
-        let token = format!("{header}.{payload}.{}", b64(&format!("{sig:016x}{sig:016x}")));
+        let sig = sig_src.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x100000001b3)
+        });
+        let token = format!(
+            "{header}.{payload}.{}",
+            b64(&format!("{sig:016x}{sig:016x}"))
+        );
         st.tokens.insert(token.clone());
         token
     }
@@ -151,7 +176,9 @@ impl Instance {
         let st = self.read();
         if st.tokens.contains(token) {
             match crate::clients::argocd::auth::jwt_expiry(token) {
-                Some(exp) if exp < now => Err("invalid session: token has invalid claims: token is expired"),
+                Some(exp) if exp < now => {
+                    Err("invalid session: token has invalid claims: token is expired")
+                }
                 _ => Ok(()),
             }
         } else if st.expired.contains(token) {

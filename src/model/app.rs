@@ -784,7 +784,7 @@ pub struct Settings {
     pub apps_in_any_namespace_enabled: bool,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub tracking_method: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(rename = "installationID", skip_serializing_if = "String::is_empty")]
     pub installation_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource_overrides: Option<serde_json::Value>,

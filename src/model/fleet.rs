@@ -92,6 +92,16 @@ impl AppRow {
         }
     }
 
+    /// Names the destination cluster from Argo CD's cluster list (server URL → name); a server
+    /// with no name shows without its scheme.
+    pub fn name_cluster(&mut self, names: &std::collections::HashMap<String, String>) {
+        if let Some(n) = names.get(&self.cluster) {
+            self.cluster = n.clone();
+        } else if let Some(rest) = self.cluster.strip_prefix("https://") {
+            self.cluster = rest.to_string();
+        }
+    }
+
     /// Needs an operator's eye: out of sync, unhealthy in a way that is not just progress, or a
     /// failed operation.
     pub fn needs_attention(&self) -> bool {

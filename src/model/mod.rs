@@ -1,4 +1,5 @@
 //! The domain's data: Argo CD objects as the API writes them, status enums, the fleet.
 pub mod app;
+pub mod filter;
 pub mod fleet;
 pub mod status;

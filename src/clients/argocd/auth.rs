@@ -27,7 +27,10 @@ pub enum TokenSource {
         context: Option<String>,
     },
     /// Local account login; the password comes from this environment variable.
-    Login { username: String, password_env: String },
+    Login {
+        username: String,
+        password_env: String,
+    },
 }
 
 impl TokenSource {
@@ -64,7 +67,10 @@ impl TokenSource {
     pub fn can_renew(&self) -> bool {
         matches!(
             self,
-            TokenSource::Command(_) | TokenSource::Login { .. } | TokenSource::File(_) | TokenSource::ArgocdCli { .. }
+            TokenSource::Command(_)
+                | TokenSource::Login { .. }
+                | TokenSource::File(_)
+                | TokenSource::ArgocdCli { .. }
         )
     }
 }
@@ -126,7 +132,12 @@ impl ArgocdCliConfig {
     }
 
     /// The context to use: the named one, else the one whose server is `host_port`, else none.
-    pub fn context_for(&self, name: Option<&str>, host_port: &str, host: &str) -> Option<&CliContext> {
+    pub fn context_for(
+        &self,
+        name: Option<&str>,
+        host_port: &str,
+        host: &str,
+    ) -> Option<&CliContext> {
         match name {
             Some(n) => self.contexts.iter().find(|c| c.name == n),
             None => self
@@ -191,7 +202,10 @@ pub async fn resolve(
                 ))
             })?;
             let cfg = ArgocdCliConfig::parse(&text).map_err(|e| {
-                cred(format!("the argocd CLI config {} is not valid YAML: {e}", path.display()))
+                cred(format!(
+                    "the argocd CLI config {} is not valid YAML: {e}",
+                    path.display()
+                ))
             })?;
             let Some(ctx) = cfg.context_for(context.as_deref(), server, host) else {
                 return match context {
@@ -242,7 +256,11 @@ async fn run_token_command(argv: &[String]) -> Result<Secret, String> {
         return Err(format!(
             "token_command `{prog}` failed ({}){}",
             out.status,
-            if first.is_empty() { String::new() } else { format!(": {first}") }
+            if first.is_empty() {
+                String::new()
+            } else {
+                format!(": {first}")
+            }
         ));
     }
     let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
@@ -308,7 +326,9 @@ users:
         let c = ArgocdCliConfig::parse(CLI).unwrap();
         let ctx = c.context_for(None, "localhost:8080", "localhost").unwrap();
         assert_eq!(c.user(&ctx.user).unwrap().auth_token, "ddd.eee.fff");
-        let ctx = c.context_for(None, "argocd.example.com:443", "argocd.example.com").unwrap();
+        let ctx = c
+            .context_for(None, "argocd.example.com:443", "argocd.example.com")
+            .unwrap();
         assert_eq!(ctx.name, "argocd.example.com");
         assert!(c.context_for(Some("nope"), "x", "x").is_none());
         assert!(c.servers[1].plain_text);
@@ -316,7 +336,8 @@ users:
 
     #[test]
     fn jwt_expiry_is_read_without_verification() {
-        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"exp":1700000000,"sub":"admin"}"#);
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"exp":1700000000,"sub":"admin"}"#);
         let token = format!("eyJhbGciOiJIUzI1NiJ9.{payload}.sig");
         assert_eq!(jwt_expiry(&token), Some(1_700_000_000));
         assert_eq!(jwt_expiry("not-a-jwt"), None);
@@ -333,9 +354,17 @@ users:
         );
         let path = dir.path().join("config");
         std::fs::write(&path, text).unwrap();
-        let src = TokenSource::ArgocdCli { path, context: None };
+        let src = TokenSource::ArgocdCli {
+            path,
+            context: None,
+        };
         let err = resolve(&src, "i", "h:1", "h").await.unwrap_err();
-        assert_eq!(err, ArgoError::TokenExpired { server: "h:1".into() });
+        assert_eq!(
+            err,
+            ArgoError::TokenExpired {
+                server: "h:1".into()
+            }
+        );
         assert!(err.to_string().contains("argocd login h:1"));
     }
 
@@ -346,7 +375,10 @@ users:
         assert_eq!(t.expose(), "a.b.c $HOME", "no shell expansion");
         let bad = TokenSource::Command(vec!["false".into()]);
         let e = resolve(&bad, "i", "h", "h").await.unwrap_err();
-        assert!(e.to_string().contains("token_command `false` failed"), "{e}");
+        assert!(
+            e.to_string().contains("token_command `false` failed"),
+            "{e}"
+        );
     }
 
     #[cfg(unix)]
@@ -366,6 +398,10 @@ users:
     async fn missing_env_var_is_a_sentence() {
         let src = TokenSource::Env("DRIFTDECK_TEST_SURELY_UNSET_VAR".into());
         let e = resolve(&src, "prod", "h", "h").await.unwrap_err();
-        assert!(e.to_string().contains("DRIFTDECK_TEST_SURELY_UNSET_VAR is not set"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("DRIFTDECK_TEST_SURELY_UNSET_VAR is not set"),
+            "{e}"
+        );
     }
 }

@@ -46,22 +46,32 @@ pub mod grpc {
 
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum ArgoError {
-    #[error("cannot reach {url}: {detail}; check that the Argo CD server is up and the URL in the config is right")]
+    #[error(
+        "cannot reach {url}: {detail}; check that the Argo CD server is up and the URL in the config is right"
+    )]
     Unreachable { url: String, detail: String },
 
     #[error("{url} did not answer within {secs} s; the server or the network is slow, driftdeck keeps retrying", secs = .after.as_secs())]
     Timeout { url: String, after: Duration },
 
-    #[error("TLS handshake with {url} failed: {detail}; set `ca_file` for a private CA, or `insecure = true` for this instance if you accept the risk")]
+    #[error(
+        "TLS handshake with {url} failed: {detail}; set `ca_file` for a private CA, or `insecure = true` for this instance if you accept the risk"
+    )]
     Tls { url: String, detail: String },
 
-    #[error("token expired: run `argocd login {server}` (add `--sso` for single sign-on) or put a new token in the config")]
+    #[error(
+        "token expired: run `argocd login {server}` (add `--sso` for single sign-on) or put a new token in the config"
+    )]
     TokenExpired { server: String },
 
-    #[error("not logged in to {server} ({message}): run `argocd login {server}` or set `token`, `token_env` or `token_command` for this instance")]
+    #[error(
+        "not logged in to {server} ({message}): run `argocd login {server}` or set `token`, `token_env` or `token_command` for this instance"
+    )]
     Unauthenticated { server: String, message: String },
 
-    #[error("permission denied by {server}: {message}; ask an Argo CD admin for the RBAC rule, or use an account that has it")]
+    #[error(
+        "permission denied by {server}: {message}; ask an Argo CD admin for the RBAC rule, or use an account that has it"
+    )]
     PermissionDenied { server: String, message: String },
 
     #[error("not found: {message}")]
@@ -77,14 +87,18 @@ pub enum ArgoError {
         retry_after: Option<Duration>,
     },
 
-    #[error("{server} failed with HTTP {status}: {message}; driftdeck retries, check the Argo CD server logs if it persists")]
+    #[error(
+        "{server} failed with HTTP {status}: {message}; driftdeck retries, check the Argo CD server logs if it persists"
+    )]
     Server {
         server: String,
         status: u16,
         message: String,
     },
 
-    #[error("{server} sent a reply driftdeck cannot read ({what}): {detail}; is this URL an Argo CD API server?")]
+    #[error(
+        "{server} sent a reply driftdeck cannot read ({what}): {detail}; is this URL an Argo CD API server?"
+    )]
     Malformed {
         server: String,
         what: String,
@@ -160,7 +174,9 @@ impl ArgoError {
                     ArgoError::Unauthenticated { server, message }
                 }
             }
-            (403, _) | (_, grpc::PERMISSION_DENIED) => ArgoError::PermissionDenied { server, message },
+            (403, _) | (_, grpc::PERMISSION_DENIED) => {
+                ArgoError::PermissionDenied { server, message }
+            }
             (404, _) | (_, grpc::NOT_FOUND) => ArgoError::NotFound { message },
             (429, _) | (_, grpc::RESOURCE_EXHAUSTED) => ArgoError::RateLimited {
                 server,

@@ -177,7 +177,10 @@ impl ArgoClient {
         Self::with_options(cfg, ClientOptions::default())
     }
 
-    pub fn with_options(cfg: &InstanceConfig, opts: ClientOptions) -> Result<ArgoClient, ArgoError> {
+    pub fn with_options(
+        cfg: &InstanceConfig,
+        opts: ClientOptions,
+    ) -> Result<ArgoClient, ArgoError> {
         init_crypto();
         let cfg_err = |detail: String| ArgoError::Config {
             instance: cfg.name.clone(),
@@ -203,11 +206,13 @@ impl ArgoClient {
                 b = b.no_proxy();
             }
             if let Some(ca) = &cfg.ca_file {
-                let pem = std::fs::read(ca).map_err(|e| {
-                    cfg_err(format!("cannot read ca_file {}: {e}", ca.display()))
-                })?;
+                let pem = std::fs::read(ca)
+                    .map_err(|e| cfg_err(format!("cannot read ca_file {}: {e}", ca.display())))?;
                 let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                    cfg_err(format!("ca_file {} is not a PEM certificate: {e}", ca.display()))
+                    cfg_err(format!(
+                        "ca_file {} is not a PEM certificate: {e}",
+                        ca.display()
+                    ))
                 })?;
                 if certs.is_empty() {
                     return Err(cfg_err(format!(
@@ -225,7 +230,9 @@ impl ArgoClient {
         };
         let http = build(Some(opts.request_timeout))?;
         let stream_http = build(None)?;
-        let seed = base.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64))
+        let seed = base
+            .bytes()
+            .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64))
             ^ std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_nanos() as u64)
@@ -287,7 +294,15 @@ impl ArgoClient {
                 })?;
                 Some(self.login(username, &Secret::new(password)).await?)
             }
-            src => auth::resolve(src, &self.inner.instance, &self.inner.server, &self.inner.host).await?,
+            src => {
+                auth::resolve(
+                    src,
+                    &self.inner.instance,
+                    &self.inner.server,
+                    &self.inner.host,
+                )
+                .await?
+            }
         };
         st.resolved = true;
         st.token = tok.clone();
@@ -342,7 +357,11 @@ impl ArgoClient {
         let mut tls = false;
         while let Some(s) = src {
             let m = s.to_string();
-            if m.contains("certificate") || m.contains("tls") || m.contains("TLS") || m.contains("InvalidCertificate") {
+            if m.contains("certificate")
+                || m.contains("tls")
+                || m.contains("TLS")
+                || m.contains("InvalidCertificate")
+            {
                 tls = true;
             }
             detail = m;
@@ -369,7 +388,11 @@ impl ArgoClient {
         body: Option<Vec<u8>>,
         token: Option<&Secret>,
     ) -> Result<T, ArgoError> {
-        let mut req = self.inner.http.request(method.clone(), self.url(path)).query(query);
+        let mut req = self
+            .inner
+            .http
+            .request(method.clone(), self.url(path))
+            .query(query);
         if let Some(t) = token {
             req = req.bearer_auth(t.expose());
         }
@@ -457,7 +480,8 @@ impl ArgoClient {
     }
 
     pub async fn user_info(&self) -> Result<UserInfo, ArgoError> {
-        self.call(Method::GET, "/api/v1/session/userinfo", &[], None).await
+        self.call(Method::GET, "/api/v1/session/userinfo", &[], None)
+            .await
     }
 
     /// `GET /api/v1/applications`; `fields` is a projection (see [`LIST_FIELDS`]).
@@ -470,7 +494,8 @@ impl ArgoClient {
         if let Some(f) = fields {
             q.push(("fields", f.join(",")));
         }
-        self.call(Method::GET, "/api/v1/applications", &q, None).await
+        self.call(Method::GET, "/api/v1/applications", &q, None)
+            .await
     }
 
     pub async fn get_app(
@@ -493,8 +518,13 @@ impl ArgoClient {
                 .to_string(),
             ));
         }
-        self.call(Method::GET, &format!("/api/v1/applications/{}", enc(name)), &q, None)
-            .await
+        self.call(
+            Method::GET,
+            &format!("/api/v1/applications/{}", enc(name)),
+            &q,
+            None,
+        )
+        .await
     }
 
     pub async fn managed_resources(
@@ -572,8 +602,13 @@ impl ArgoClient {
     }
 
     pub async fn project(&self, name: &str) -> Result<AppProject, ArgoError> {
-        self.call(Method::GET, &format!("/api/v1/projects/{}", enc(name)), &[], None)
-            .await
+        self.call(
+            Method::GET,
+            &format!("/api/v1/projects/{}", enc(name)),
+            &[],
+            None,
+        )
+        .await
     }
 
     /// Opens the application watch stream (SSE). With `resource_version`, only changes after it
@@ -667,7 +702,9 @@ pub fn enc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -699,7 +736,9 @@ impl AppStream {
                     Frame::KeepAlive => Ok(StreamItem::KeepAlive),
                     Frame::Data(d) => match sse::decode::<ApplicationWatchEvent>(&d) {
                         Ok(Message::Result(ev)) => Ok(StreamItem::Event(Box::new(ev))),
-                        Ok(Message::Error(e)) => Err(ArgoError::from_stream_error(&self.server, &e)),
+                        Ok(Message::Error(e)) => {
+                            Err(ArgoError::from_stream_error(&self.server, &e))
+                        }
                         Err(detail) => Err(ArgoError::Malformed {
                             server: self.server.clone(),
                             what: "stream".into(),

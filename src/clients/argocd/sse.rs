@@ -189,7 +189,10 @@ mod tests {
         assert_eq!(frames.len(), 3);
         assert!(matches!(frames[1], Frame::KeepAlive));
         let Frame::Data(d) = &frames[0] else { panic!() };
-        assert!(d.ends_with(b"}} "), "the trailing space is part of the data");
+        assert!(
+            d.ends_with(b"}} "),
+            "the trailing space is part of the data"
+        );
         let Message::Result(ev) = decode::<ApplicationWatchEvent>(d).unwrap() else {
             panic!()
         };

@@ -31,7 +31,10 @@ pub enum FleetUpdate {
         deletes: Vec<AppKey>,
     },
     /// The connection failed; the watcher retries after `retry_in`.
-    Down { error: ArgoError, retry_in: Duration },
+    Down {
+        error: ArgoError,
+        retry_in: Duration,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -81,7 +84,11 @@ pub async fn watch_fleet<M, W>(
 {
     let mut attempt: u32 = 0;
     loop {
-        if tx.send(wrap(FleetUpdate::Connecting { attempt })).await.is_err() {
+        if tx
+            .send(wrap(FleetUpdate::Connecting { attempt }))
+            .await
+            .is_err()
+        {
             return;
         }
         let started = Instant::now();
@@ -122,11 +129,16 @@ where
     W: Fn(FleetUpdate) -> M,
 {
     let list = client.list_apps(query, Some(LIST_FIELDS)).await?;
-    let version = client.version().await.ok().map(|v| v.version);
+    let (version, names) = tokio::join!(client.version(), cluster_names(client));
+    let version = version.ok().map(|v| v.version);
     let rows: Vec<AppRow> = list
         .items
         .iter()
-        .map(|a| AppRow::from_app(instance, a))
+        .map(|a| {
+            let mut r = AppRow::from_app(instance, a);
+            r.name_cluster(&names);
+            r
+        })
         .collect();
     let rv = list.metadata.resource_version.clone();
     if tx
@@ -141,7 +153,9 @@ where
         return Ok(());
     }
     let rv_opt = (!rv.is_empty()).then_some(rv.as_str());
-    let mut stream = client.watch_apps(query, rv_opt, Some(STREAM_FIELDS)).await?;
+    let mut stream = client
+        .watch_apps(query, rv_opt, Some(STREAM_FIELDS))
+        .await?;
     if tx.send(wrap(FleetUpdate::Live)).await.is_err() {
         return Ok(());
     }
@@ -166,7 +180,7 @@ where
             }
             Ok(Some(item)) => item?,
         };
-        let mut batch = Batch::default();
+        let mut batch = Batch::new(&names);
         let mut pending_err = None;
         if let StreamItem::Event(ev) = first {
             batch.add(instance, *ev);
@@ -206,18 +220,47 @@ where
     }
 }
 
-/// A batch of stream events with at most one entry per app; the last event wins.
-#[derive(Default)]
-struct Batch {
-    order: Vec<AppKey>,
-    latest: HashMap<AppKey, Option<AppRow>>,
+/// Server URL → cluster name, from `/api/v1/clusters` (best effort: empty when not allowed).
+pub async fn cluster_names(client: &ArgoClient) -> HashMap<String, String> {
+    match client.clusters().await {
+        Ok(list) => list
+            .items
+            .into_iter()
+            .filter(|c| !c.name.is_empty())
+            .map(|c| (c.server, c.name))
+            .collect(),
+        Err(e) => {
+            tracing::debug!(instance = client.instance(), error = %e, "no cluster names");
+            HashMap::new()
+        }
+    }
 }
 
-impl Batch {
+/// A batch of stream events with at most one entry per app; the last event wins.
+struct Batch<'a> {
+    order: Vec<AppKey>,
+    latest: HashMap<AppKey, Option<AppRow>>,
+    names: &'a HashMap<String, String>,
+}
+
+impl<'a> Batch<'a> {
+    fn new(names: &'a HashMap<String, String>) -> Self {
+        Batch {
+            order: Vec::new(),
+            latest: HashMap::new(),
+            names,
+        }
+    }
+
     fn add(&mut self, instance: InstanceId, ev: crate::model::app::ApplicationWatchEvent) {
-        let row = AppRow::from_app(instance, &ev.application);
+        let mut row = AppRow::from_app(instance, &ev.application);
+        row.name_cluster(self.names);
         let key = row.key.clone();
-        let value = if ev.kind == "DELETED" { None } else { Some(row) };
+        let value = if ev.kind == "DELETED" {
+            None
+        } else {
+            Some(row)
+        };
         if self.latest.insert(key.clone(), value).is_none() {
             self.order.push(key);
         }
@@ -255,7 +298,8 @@ mod tests {
 
     #[test]
     fn batch_keeps_the_last_event_per_app() {
-        let mut b = Batch::default();
+        let names = HashMap::new();
+        let mut b = Batch::new(&names);
         b.add(0, ev("MODIFIED", "a", "Synced"));
         b.add(0, ev("MODIFIED", "b", "Synced"));
         b.add(0, ev("MODIFIED", "a", "OutOfSync"));

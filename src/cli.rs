@@ -1,0 +1,130 @@
+//! The command line (see `../shared/docs/cli.md`, the contract).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "driftdeck",
+    version,
+    about = "A terminal cockpit for GitOps operations: every Argo CD app of every instance, live.",
+    after_help = "Try it with no cluster: `driftdeck demo`. Keys: press ? in the TUI."
+)]
+pub struct Cli {
+    /// The config file (default: ~/.config/driftdeck/config.toml).
+    #[arg(long, global = true, env = "DRIFTDECK_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Hide and refuse every action.
+    #[arg(long, global = true)]
+    pub read_only: bool,
+    /// Plain ASCII symbols, for terminals without the glyphs.
+    #[arg(long, global = true)]
+    pub ascii: bool,
+    /// Colours: auto (detect), truecolor, 256, 16 or none.
+    #[arg(long, global = true, value_name = "DEPTH", default_value = "auto")]
+    pub colors: String,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The demo fleet's shape and behaviour.
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Applications in the fleet.
+    #[arg(long, default_value_t = 60, value_name = "N")]
+    pub apps: usize,
+    /// Kubernetes clusters.
+    #[arg(long, default_value_t = 4, value_name = "M")]
+    pub clusters: usize,
+    /// Argo CD instances.
+    #[arg(long, default_value_t = 2, value_name = "K")]
+    pub instances: usize,
+    /// Seed of the generator: the same seed gives the same fleet.
+    #[arg(long, default_value_t = 1, value_name = "S")]
+    pub seed: u64,
+    /// Make something drift this often (e.g. 3s, 500ms); 0 for a still fleet.
+    #[arg(long, value_name = "DURATION")]
+    pub drift_every: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SnapshotOutput {
+    Json,
+    Text,
+    Ansi,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DefaultKind {
+    Theme,
+    Keymap,
+    Config,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The TUI over the embedded demo fleet (or, with --serve, only its servers).
+    Demo {
+        #[command(flatten)]
+        demo: DemoArgs,
+        /// Run only the demo servers; print the path of a config that points at them first.
+        #[arg(long)]
+        serve: bool,
+        /// Address of the first demo server (later ones take the next ports).
+        #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+        listen: String,
+    },
+    /// Print the fleet (JSON) or the rendered screen after replaying keys.
+    Snapshot {
+        /// Use the embedded demo fleet instead of the config's instances.
+        #[arg(long)]
+        demo: bool,
+        #[command(flatten)]
+        demo_args: DemoArgs,
+        #[arg(long, value_enum, default_value = "json")]
+        output: SnapshotOutput,
+        /// Screen size for text and ansi output.
+        #[arg(long, default_value = "120x40", value_name = "WxH")]
+        size: String,
+        /// Keys to replay before rendering, e.g. "j j enter".
+        #[arg(long, default_value = "", value_name = "KEYS")]
+        keys: String,
+        /// A filter expression, e.g. "status:OutOfSync env:prod".
+        #[arg(long, value_name = "EXPR")]
+        filter: Option<String>,
+    },
+    /// Check the config, theme and keymap; report every problem with file and line.
+    CheckConfig,
+    /// Print an embedded default.
+    PrintDefault {
+        #[arg(value_enum)]
+        kind: DefaultKind,
+        /// Which one (for themes and keymaps).
+        name: Option<String>,
+    },
+    /// Measure what docs/performance.md reports.
+    Bench {
+        #[command(subcommand)]
+        which: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Fleet figures: first frame, filter keystroke, stream absorption, memory, scroll bytes.
+    Fleet {
+        #[arg(long, default_value_t = 10_000)]
+        apps: usize,
+        #[arg(long, default_value_t = 50)]
+        clusters: usize,
+        #[arg(long, default_value_t = 3)]
+        instances: usize,
+        /// Stream events per second to inject for the absorption test.
+        #[arg(long, default_value_t = 1000)]
+        rate: u32,
+        /// Seconds of streaming for the absorption test.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
+}

@@ -1,0 +1,401 @@
+//! `driftdeck bench fleet`: the figures of docs/performance.md, measured through the same code
+//! the TUI runs (clients over real HTTP, `update`, `draw`, the screen writer), never as timed
+//! assertions in tests.
+
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use tokio::io::AsyncBufReadExt;
+use tokio::sync::mpsc;
+
+use crate::clients::argocd::watch::{FleetUpdate, WatchOptions, watch_fleet};
+use crate::clients::argocd::{AppQuery, ArgoClient, LIST_FIELDS};
+use crate::config::Config;
+use crate::demo::{DemoFleet, DemoOptions, FleetSpec};
+use crate::tui::app::{now_ms, render};
+use crate::tui::color::Depth;
+use crate::tui::keymap::{Key, Keymap};
+use crate::tui::model::Model;
+use crate::tui::msg::Msg;
+use crate::tui::runtime::screen::Screen;
+use crate::tui::runtime::{Instances, list_once};
+use crate::tui::theme::Theme;
+use crate::tui::update::{init, update};
+
+/// Resident set size of this process, from /proc (Linux).
+pub fn rss_mib() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = s
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn percentile(v: &mut [f64], p: f64) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+struct Frame {
+    buf: Buffer,
+    screen: Screen,
+    theme: Theme,
+    km: Keymap,
+}
+
+impl Frame {
+    fn draw(&mut self, m: &Model) -> usize {
+        render(&mut self.buf, m, &self.theme, &self.km);
+        let mut sink = Vec::new();
+        self.screen
+            .present(&self.buf, crate::tui::app::cursor_position(m), &mut sink)
+            .unwrap_or(0)
+    }
+}
+
+/// Starts `driftdeck demo --serve` as a child process (so the measured process holds only the
+/// client side) and returns it with the config it wrote.
+async fn serve_child(
+    apps: usize,
+    clusters: usize,
+    instances: usize,
+) -> Result<(tokio::process::Child, Config), String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut child = tokio::process::Command::new(exe)
+        .args([
+            "demo",
+            "--serve",
+            "--drift-every",
+            "0",
+            "--apps",
+            &apps.to_string(),
+            "--clusters",
+            &clusters.to_string(),
+            "--instances",
+            &instances.to_string(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start the demo servers: {e}"))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let path = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .await
+        .map_err(|_| "the demo servers did not start within 60 s")?
+        .map_err(|e| e.to_string())?
+        .ok_or("the demo servers exited")?;
+    let cfg = Config::load(std::path::Path::new(&path)).map_err(|e| format!("{e:?}"))?;
+    Ok((child, cfg))
+}
+
+pub async fn fleet(
+    apps: usize,
+    clusters: usize,
+    instances: usize,
+    rate: u32,
+    seconds: u64,
+) -> Result<String, String> {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "driftdeck bench fleet: {apps} apps, {clusters} clusters, {instances} instances"
+    );
+    let rss0 = rss_mib().unwrap_or(0.0);
+
+    // A. The demo servers in another process; this one is the client.
+    let (child, cfg) = serve_child(apps, clusters, instances).await?;
+    let t0 = Instant::now();
+    let inst = Instances::from_config(&cfg);
+    let mut m = Model::new(inst.views.clone(), (120, 40), now_ms());
+    let fx = init(&mut m);
+    let mut list_futs = Vec::new();
+    for e in fx {
+        if let crate::tui::effect::Effect::WatchInstance(id) = e {
+            let c = inst.client(id).cloned().ok_or("no client")?;
+            list_futs.push(tokio::spawn(async move {
+                list_once(&c, id, &AppQuery::default()).await
+            }));
+        }
+    }
+    let km = Keymap::default();
+    for f in list_futs {
+        let msg = f.await.map_err(|e| e.to_string())?;
+        update(&mut m, &km, msg);
+    }
+    let mut frame = Frame {
+        buf: Buffer::empty(Rect::new(0, 0, 120, 40)),
+        screen: Screen::new(Depth::TrueColor),
+        theme: Theme::default(),
+        km: Keymap::default(),
+    };
+    let first_bytes = frame.draw(&m);
+    let first = t0.elapsed();
+    if !m.complete || m.fleet.len() != apps {
+        return Err(format!(
+            "the first frame has {} of {apps} apps",
+            m.fleet.len()
+        ));
+    }
+    let _ = writeln!(
+        out,
+        "first complete frame: {:.0} ms ({} apps, {} bytes)",
+        ms(first),
+        m.fleet.len(),
+        first_bytes
+    );
+
+    // The list calls alone (the obvious alternative's core), all instances at once.
+    let clients: Vec<ArgoClient> = (0..instances as u16)
+        .filter_map(|i| inst.client(i).cloned())
+        .collect();
+    let t = Instant::now();
+    let mut futs = Vec::new();
+    for c in &clients {
+        let c = c.clone();
+        futs.push(tokio::spawn(async move {
+            c.list_apps(&AppQuery::default(), Some(LIST_FIELDS))
+                .await
+                .map(|l| l.items.len())
+        }));
+    }
+    let mut n = 0;
+    for f in futs {
+        n += f
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+    }
+    let _ = writeln!(
+        out,
+        "list calls alone (projected, {n} apps): {:.0} ms",
+        ms(t.elapsed())
+    );
+    let t = Instant::now();
+    let mut futs = Vec::new();
+    for c in &clients {
+        let c = c.clone();
+        futs.push(tokio::spawn(async move {
+            c.list_apps(&AppQuery::default(), None)
+                .await
+                .map(|l| l.items.len())
+        }));
+    }
+    for f in futs {
+        f.await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+    }
+    let _ = writeln!(
+        out,
+        "list calls alone (full objects): {:.0} ms",
+        ms(t.elapsed())
+    );
+
+    // Filter keystrokes: type a filter and erase it, one frame per key.
+    let mut times = Vec::new();
+    let keys: Vec<Key> = "/"
+        .chars()
+        .chain("payments prod".chars())
+        .map(Key::ch)
+        .chain(std::iter::repeat_n(
+            Key::plain(crate::tui::keymap::KeyCode::Backspace),
+            13,
+        ))
+        .collect();
+    for k in keys {
+        let t = Instant::now();
+        update(&mut m, &km, Msg::Key(k));
+        frame.draw(&m);
+        times.push(ms(t.elapsed()));
+    }
+    update(
+        &mut m,
+        &km,
+        Msg::Key(Key::plain(crate::tui::keymap::KeyCode::Esc)),
+    );
+    frame.draw(&m);
+    let mut t2 = times.clone();
+    let _ = writeln!(
+        out,
+        "filter keystroke (update + draw + write): median {:.2} ms, max {:.2} ms over {} keys",
+        percentile(&mut t2, 0.5),
+        percentile(&mut times, 1.0),
+        times.len()
+    );
+
+    // Scrolling bytes: a one-row move inside the page, then a one-row scroll of the table.
+    let page = crate::tui::ui::layout::fleet_page(&m);
+    update(&mut m, &km, Msg::Key(Key::ch('j')));
+    let move_bytes = frame.draw(&m);
+    for _ in 0..page {
+        update(&mut m, &km, Msg::Key(Key::ch('j')));
+        frame.draw(&m);
+    }
+    let mut scroll = Vec::new();
+    for _ in 0..20 {
+        update(&mut m, &km, Msg::Key(Key::ch('j')));
+        scroll.push(frame.draw(&m) as f64);
+    }
+    update(
+        &mut m,
+        &km,
+        Msg::Key(Key::plain(crate::tui::keymap::KeyCode::PageDown)),
+    );
+    let page_bytes = frame.draw(&m);
+    let mut s2 = scroll.clone();
+    let _ = writeln!(
+        out,
+        "bytes written at 120x40 truecolor: one-row move {move_bytes}, one-row scroll median {:.0} max {:.0}, page down {page_bytes}",
+        percentile(&mut s2, 0.5),
+        percentile(&mut scroll, 1.0)
+    );
+    let rss = rss_mib().unwrap_or(0.0);
+    let _ = writeln!(
+        out,
+        "resident memory of the client: {rss:.0} MiB (at start {rss0:.0} MiB)"
+    );
+    drop(child);
+
+    // B. Stream absorption: changes injected into in-process demo servers at `rate`/s, carried
+    // by the real watch streams and coalescing into the same update/draw loop.
+    let fleet = DemoFleet::start(DemoOptions {
+        spec: FleetSpec {
+            apps,
+            clusters,
+            instances,
+            seed: 1,
+        },
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let cfg = fleet.config();
+    let inst = Instances::from_config(&cfg);
+    let mut m = Model::new(inst.views.clone(), (120, 40), now_ms());
+    let (tx, mut rx) = mpsc::channel::<Msg>(1024);
+    let mut watchers = Vec::new();
+    for id in 0..instances as u16 {
+        let c = inst.client(id).cloned().ok_or("no client")?;
+        let tx = tx.clone();
+        watchers.push(tokio::spawn(watch_fleet(
+            c,
+            id,
+            AppQuery::default(),
+            WatchOptions::default(),
+            tx,
+            move |u| Msg::Fleet(id, u),
+        )));
+    }
+    // Wait until every instance is live.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut live = 0;
+    while live < instances && Instant::now() < deadline {
+        if let Ok(Some(msg)) = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
+            if matches!(msg, Msg::Fleet(_, FleetUpdate::Live)) {
+                live += 1;
+            }
+            update(&mut m, &km, msg);
+        }
+    }
+    let injected: Arc<Mutex<Vec<Instant>>> = Arc::new(Mutex::new(Vec::new()));
+    let names: Vec<Vec<String>> = (0..instances)
+        .map(|i| fleet.instance(i).read().apps.keys().cloned().collect())
+        .collect();
+    let insts: Vec<_> = (0..instances).map(|i| fleet.instance(i).clone()).collect();
+    let inj = injected.clone();
+    let total = rate as u64 * seconds;
+    let injector = tokio::spawn(async move {
+        let start = Instant::now();
+        for seq in 0..total {
+            let due = start + Duration::from_secs_f64(seq as f64 / rate as f64);
+            tokio::time::sleep_until(due.into()).await;
+            let i = (seq as usize) % insts.len();
+            let list = &names[i];
+            let name = &list[(seq as usize / insts.len()) % list.len()];
+            inj.lock().map(|mut v| v.push(Instant::now())).ok();
+            insts[i].modify(name, |a| {
+                a.app.status.sync.revision = format!("bench-{seq}")
+            });
+        }
+    });
+    let start = Instant::now();
+    let mut busy = Duration::ZERO;
+    let mut lags = Vec::new();
+    let mut received = 0u64;
+    let mut frames = 0u64;
+    let mut last_draw = Instant::now();
+    let mut frame = Frame {
+        buf: Buffer::empty(Rect::new(0, 0, 120, 40)),
+        screen: Screen::new(Depth::TrueColor),
+        theme: Theme::default(),
+        km: Keymap::default(),
+    };
+    let end = start + Duration::from_secs(seconds) + Duration::from_secs(2);
+    while Instant::now() < end {
+        let first = match tokio::time::timeout(Duration::from_millis(16), rx.recv()).await {
+            Ok(Some(m)) => vec![m],
+            _ => vec![],
+        };
+        let t = Instant::now();
+        let mut msgs = first;
+        while let Ok(x) = rx.try_recv() {
+            msgs.push(x);
+        }
+        for msg in msgs {
+            if let Msg::Fleet(_, FleetUpdate::Changed { upserts, .. }) = &msg {
+                let inj = injected.lock().map(|v| v.clone()).unwrap_or_default();
+                for r in upserts {
+                    if let Some(seq) = r
+                        .revision
+                        .strip_prefix("bench-")
+                        .and_then(|s| s.parse::<usize>().ok())
+                    {
+                        if let Some(t0) = inj.get(seq) {
+                            lags.push(ms(t.duration_since(*t0)));
+                        }
+                        received += 1;
+                    }
+                }
+            }
+            update(&mut m, &km, msg);
+        }
+        if m.dirty && last_draw.elapsed() >= crate::tui::app::FRAME {
+            frame.draw(&m);
+            m.dirty = false;
+            frames += 1;
+            last_draw = Instant::now();
+        }
+        busy += t.elapsed();
+    }
+    injector.await.map_err(|e| e.to_string())?;
+    for w in watchers {
+        w.abort();
+    }
+    let wall = start.elapsed();
+    let mut l2 = lags.clone();
+    let _ = writeln!(
+        out,
+        "stream: {total} changes injected at {rate}/s; {received} app updates reached the model (bursts on one app coalesce); lag p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {frames} frames; loop busy {:.1}% of wall time",
+        percentile(&mut l2, 0.5),
+        percentile(&mut lags.clone(), 0.99),
+        percentile(&mut lags, 1.0),
+        100.0 * busy.as_secs_f64() / wall.as_secs_f64()
+    );
+    Ok(out)
+}

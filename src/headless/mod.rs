@@ -1,0 +1,3 @@
+//! The non-interactive commands' work: snapshots and benchmarks.
+pub mod bench;
+pub mod snapshot;

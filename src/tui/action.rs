@@ -1,0 +1,79 @@
+//! The bindable verbs. Every action has a snake_case name (what keymaps use) and a description
+//! (what the help overlay and `print-default keymap` show).
+
+macro_rules! actions {
+    ($( $variant:ident => $name:literal, $desc:literal; )*) => {
+        /// A verb a key can be bound to.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Action { $( $variant, )* }
+
+        impl Action {
+            pub const ALL: &'static [Action] = &[ $( Action::$variant, )* ];
+
+            pub fn name(self) -> &'static str {
+                match self { $( Action::$variant => $name, )* }
+            }
+
+            pub fn description(self) -> &'static str {
+                match self { $( Action::$variant => $desc, )* }
+            }
+
+            pub fn from_name(s: &str) -> Option<Action> {
+                match s { $( $name => Some(Action::$variant), )* _ => None }
+            }
+        }
+    };
+}
+
+actions! {
+    Quit => "quit", "quit driftdeck";
+    ToggleHelp => "toggle_help", "show or hide this help";
+    Back => "back", "go back / close / clear";
+    SelectNext => "select_next", "move down";
+    SelectPrev => "select_prev", "move up";
+    PageDown => "page_down", "page down";
+    PageUp => "page_up", "page up";
+    SelectFirst => "select_first", "go to the top";
+    SelectLast => "select_last", "go to the bottom";
+    Filter => "filter", "filter: text and facets (status:OutOfSync,Degraded env:prod)";
+    ClearFilter => "clear_filter", "clear the filter";
+    ToggleAttention => "toggle_attention", "only apps that need attention";
+    Facets => "facets", "pick status, env, instance, cluster, project facets";
+    SortNext => "sort_next", "sort by the next column";
+    SortPrev => "sort_prev", "sort by the previous column";
+    SortReverse => "sort_reverse", "reverse the sort order";
+    GroupNext => "group_next", "group by instance, cluster, project, or not at all";
+    OpenApp => "open_app", "open the selected app";
+    NextTab => "next_tab", "next tab";
+    PrevTab => "prev_tab", "previous tab";
+    TabResources => "tab_resources", "resource tree tab";
+    TabConditions => "tab_conditions", "conditions tab";
+    TabHistory => "tab_history", "history tab";
+    TabEvents => "tab_events", "events tab";
+    Reload => "reload", "reload the app's details now";
+    Accept => "accept", "apply";
+    Cancel => "cancel", "cancel";
+    ToggleItem => "toggle_item", "toggle the item under the cursor";
+    ClearItems => "clear_items", "clear every choice";
+    DeleteChar => "delete_char", "delete the character before the cursor";
+    DeleteWord => "delete_word", "delete the word before the cursor";
+    ClearLine => "clear_line", "clear the input";
+    CursorLeft => "cursor_left", "move the cursor left";
+    CursorRight => "cursor_right", "move the cursor right";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for a in Action::ALL {
+            assert_eq!(Action::from_name(a.name()), Some(*a));
+            assert!(seen.insert(a.name()));
+            assert!(!a.description().is_empty());
+        }
+        assert_eq!(Action::from_name("nope"), None);
+    }
+}

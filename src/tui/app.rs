@@ -1,0 +1,208 @@
+//! The event loop: it owns the model, turns terminal events, task results, ticks and signals into
+//! messages, runs `update`, hands effects to the runtime, and draws when something changed (at
+//! most about 60 frames a second, never on a timer alone).
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+
+use super::color::Depth;
+use super::keymap::{Key, KeyCode, Keymap};
+use super::model::{Flash, Model};
+use super::msg::Msg;
+use super::runtime::screen::Screen;
+use super::runtime::terminal::TerminalGuard;
+use super::runtime::{Instances, Runtime};
+use super::theme::Theme;
+use super::update::{init, update};
+use super::{ui, ui::layout};
+use crate::config::Config;
+
+/// The tick: time-dependent text (ages, countdowns) is refreshed at this rate.
+pub const TICK: Duration = Duration::from_millis(250);
+/// Minimum time between two frames (about 60 a second).
+pub const FRAME: Duration = Duration::from_millis(16);
+
+/// How the TUI looks and behaves, decided before it starts.
+pub struct TuiOptions {
+    pub theme: Theme,
+    pub keymap: Keymap,
+    pub depth: Depth,
+    pub ascii: bool,
+    pub title: String,
+    pub read_only: bool,
+    /// Problems found while loading user files, shown on the first screen.
+    pub notices: Vec<String>,
+}
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Converts a crossterm key event to ours (press and repeat only).
+pub fn convert_key(k: crossterm::event::KeyEvent) -> Option<Key> {
+    use crossterm::event::{KeyCode as C, KeyEventKind, KeyModifiers as M};
+    if k.kind == KeyEventKind::Release {
+        return None;
+    }
+    let code = match k.code {
+        C::Char(c) => KeyCode::Char(c),
+        C::Enter => KeyCode::Enter,
+        C::Esc => KeyCode::Esc,
+        C::Tab => KeyCode::Tab,
+        C::BackTab => KeyCode::BackTab,
+        C::Backspace => KeyCode::Backspace,
+        C::Delete => KeyCode::Delete,
+        C::Up => KeyCode::Up,
+        C::Down => KeyCode::Down,
+        C::Left => KeyCode::Left,
+        C::Right => KeyCode::Right,
+        C::Home => KeyCode::Home,
+        C::End => KeyCode::End,
+        C::PageUp => KeyCode::PageUp,
+        C::PageDown => KeyCode::PageDown,
+        C::F(n) => KeyCode::F(n),
+        _ => return None,
+    };
+    Some(
+        Key {
+            code,
+            ctrl: k.modifiers.contains(M::CONTROL),
+            alt: k.modifiers.contains(M::ALT),
+            shift: k.modifiers.contains(M::SHIFT),
+        }
+        .normalized(),
+    )
+}
+
+/// Where the text cursor goes: in the filter input while typing.
+pub fn cursor_position(m: &Model) -> Option<(u16, u16)> {
+    let input = m.input.as_ref()?;
+    let l = layout::fleet(m.size, true);
+    let f = l.filter?;
+    let before: String = input.text.chars().take(input.cursor).collect();
+    let x = 3 + ui::str_width(&before) as u16;
+    Some((x.min(f.width.saturating_sub(1)), f.y))
+}
+
+/// Renders the model into `buf` (resizing it to the model's size).
+pub fn render(buf: &mut Buffer, m: &Model, theme: &Theme, km: &Keymap) {
+    let area = Rect::new(0, 0, m.size.0, m.size.1);
+    if buf.area != area {
+        buf.resize(area);
+    }
+    buf.reset();
+    ui::draw(buf, m, theme, km);
+}
+
+/// Runs the TUI over the instances of `cfg` until the user quits or a signal arrives.
+pub async fn run(cfg: &Config, opts: TuiOptions) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let inst = Instances::from_config(cfg);
+    let (tx, mut rx) = mpsc::channel::<Msg>(1024);
+    let size = crossterm::terminal::size().unwrap_or((120, 40));
+    let mut model = Model::new(inst.views.clone(), size, now_ms());
+    model.symbols.ascii = opts.ascii;
+    model.title = opts.title.clone();
+    model.read_only = opts.read_only;
+    if !opts.notices.is_empty() {
+        model.flash = Some(Flash {
+            text: opts.notices.join("; "),
+            error: true,
+            until_ms: now_ms() + 15_000,
+        });
+    }
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sighup = signal(SignalKind::hangup())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+
+    let guard = TerminalGuard::enter()?;
+    let mut runtime = Runtime::new(inst, tx);
+    let fx = init(&mut model);
+    runtime.run(fx);
+    let mut events = crossterm::event::EventStream::new();
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut screen = Screen::new(opts.depth);
+    let mut buf = Buffer::empty(Rect::new(0, 0, size.0, size.1));
+    let mut last_draw: Option<Instant> = None;
+    let mut logged_complete = false;
+    let mut stdout = std::io::stdout();
+    let reason;
+    'outer: loop {
+        if model.dirty {
+            let due = last_draw.is_none_or(|t| t.elapsed() >= FRAME);
+            if due {
+                render(&mut buf, &model, &opts.theme, &opts.keymap);
+                let cursor = cursor_position(&model);
+                let n = screen.present(&buf, cursor, &mut stdout.lock())?;
+                tracing::trace!(bytes = n, "frame");
+                model.dirty = false;
+                last_draw = Some(Instant::now());
+                if model.complete && !logged_complete {
+                    logged_complete = true;
+                    tracing::info!(
+                        ms = started.elapsed().as_millis() as u64,
+                        apps = model.fleet.len(),
+                        "first complete frame"
+                    );
+                }
+            }
+        }
+        let wait = match (model.dirty, last_draw) {
+            (true, Some(t)) => FRAME.saturating_sub(t.elapsed()),
+            _ => Duration::from_secs(3600),
+        };
+        let mut msgs = Vec::new();
+        tokio::select! {
+            biased;
+            _ = sigterm.recv() => { reason = "SIGTERM"; break 'outer; }
+            _ = sighup.recv() => { reason = "SIGHUP"; break 'outer; }
+            _ = sigint.recv() => { reason = "SIGINT"; break 'outer; }
+            ev = events.next() => match ev {
+                Some(Ok(crossterm::event::Event::Key(k))) => {
+                    if let Some(k) = convert_key(k) {
+                        msgs.push(Msg::Key(k));
+                    }
+                }
+                Some(Ok(crossterm::event::Event::Resize(w, h))) => {
+                    screen.invalidate();
+                    msgs.push(Msg::Resize(w, h));
+                }
+                Some(Ok(crossterm::event::Event::Paste(s))) => msgs.push(Msg::Paste(s)),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "terminal input error");
+                }
+                None => { reason = "terminal closed"; break 'outer; }
+            },
+            Some(m) = rx.recv() => msgs.push(m),
+            _ = tick.tick() => msgs.push(Msg::Tick(now_ms())),
+            _ = tokio::time::sleep(wait), if model.dirty => {}
+        }
+        // Drain what else is waiting, without blocking, so bursts become one frame.
+        while msgs.len() < 512 {
+            match rx.try_recv() {
+                Ok(m) => msgs.push(m),
+                Err(_) => break,
+            }
+        }
+        for m in msgs {
+            let fx = update(&mut model, &opts.keymap, m);
+            if !runtime.run(fx) || model.quit {
+                reason = "quit";
+                break 'outer;
+            }
+        }
+    }
+    drop(runtime);
+    drop(guard);
+    let _ = stdout.flush();
+    tracing::info!(reason, "driftdeck exited");
+    Ok(())
+}

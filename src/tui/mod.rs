@@ -1,0 +1,14 @@
+//! The terminal UI: model, pure `update`, rendering, keymaps and themes, and the runtime that
+//! performs effects and owns the terminal.
+pub mod action;
+pub mod app;
+pub mod color;
+pub mod effect;
+pub mod keymap;
+pub mod load;
+pub mod model;
+pub mod msg;
+pub mod runtime;
+pub mod theme;
+pub mod ui;
+pub mod update;

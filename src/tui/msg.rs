@@ -1,0 +1,31 @@
+//! Messages into `update`: terminal input, time, and the results of effects.
+
+use crate::clients::argocd::ArgoError;
+use crate::clients::argocd::watch::FleetUpdate;
+use crate::model::app::{Application, ApplicationTree, EventList};
+use crate::model::fleet::InstanceId;
+use crate::tui::keymap::Key;
+
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Key(Key),
+    Resize(u16, u16),
+    Paste(String),
+    /// Wall-clock time in milliseconds since the epoch; `update` never reads the clock itself.
+    Tick(i64),
+    Fleet(InstanceId, FleetUpdate),
+    /// The instance cannot be used at all (its client could not be built).
+    InstanceFailed(InstanceId, ArgoError),
+    AppLoaded {
+        req: u64,
+        result: Result<Box<Application>, ArgoError>,
+    },
+    TreeLoaded {
+        req: u64,
+        result: Result<ApplicationTree, ArgoError>,
+    },
+    EventsLoaded {
+        req: u64,
+        result: Result<EventList, ArgoError>,
+    },
+}

@@ -1,0 +1,258 @@
+//! Performing effects. The only place that spawns tasks: each owns its inputs and ends by
+//! sending a `Msg` over the one bounded channel. A superseded request is aborted.
+
+pub mod screen;
+pub mod terminal;
+
+use std::collections::HashMap;
+
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
+
+use super::effect::Effect;
+use super::model::{ConnState, InstanceView};
+use super::msg::Msg;
+use crate::clients::argocd::watch::{FleetUpdate, WatchOptions, watch_fleet};
+use crate::clients::argocd::{AppQuery, ArgoClient, ArgoError, LIST_FIELDS};
+use crate::config::Config;
+use crate::model::fleet::{AppKey, AppRow, InstanceId};
+
+/// The instances of a config: their clients (or why there is none) and how the UI shows them.
+pub struct Instances {
+    pub clients: Vec<Result<ArgoClient, ArgoError>>,
+    pub queries: Vec<AppQuery>,
+    pub views: Vec<InstanceView>,
+}
+
+impl Instances {
+    pub fn from_config(cfg: &Config) -> Instances {
+        let mut clients = Vec::new();
+        let mut queries = Vec::new();
+        let mut views = Vec::new();
+        for ic in &cfg.instances {
+            let client = ArgoClient::new(ic);
+            views.push(InstanceView {
+                name: ic.name.clone(),
+                url: ic.url.clone(),
+                state: match &client {
+                    Ok(_) => ConnState::Connecting { attempt: 0 },
+                    Err(e) => ConnState::Failed(e.clone()),
+                },
+                version: None,
+                listed: false,
+                insecure: ic.insecure,
+                read_only: ic.read_only || cfg.read_only,
+            });
+            clients.push(client);
+            queries.push(AppQuery {
+                projects: ic.projects.clone(),
+                selector: ic.selector.clone(),
+                ..Default::default()
+            });
+        }
+        Instances {
+            clients,
+            queries,
+            views,
+        }
+    }
+
+    pub fn client(&self, id: InstanceId) -> Option<&ArgoClient> {
+        self.clients.get(id as usize).and_then(|c| c.as_ref().ok())
+    }
+}
+
+fn ns(key: &AppKey) -> Option<&str> {
+    (!key.namespace.is_empty()).then_some(key.namespace.as_str())
+}
+
+/// Performs a one-shot fetch effect and returns its message.
+pub async fn fetch(client: ArgoClient, effect: Effect) -> Option<Msg> {
+    Some(match effect {
+        Effect::FetchApp { req, key } => Msg::AppLoaded {
+            req,
+            result: client
+                .get_app(&key.name, ns(&key), None)
+                .await
+                .map(Box::new),
+        },
+        Effect::FetchTree { req, key } => Msg::TreeLoaded {
+            req,
+            result: client.resource_tree(&key.name, ns(&key)).await,
+        },
+        Effect::FetchEvents { req, key } => Msg::EventsLoaded {
+            req,
+            result: client.app_events(&key.name, ns(&key)).await,
+        },
+        _ => return None,
+    })
+}
+
+fn effect_instance(e: &Effect) -> Option<InstanceId> {
+    match e {
+        Effect::FetchApp { key, .. }
+        | Effect::FetchTree { key, .. }
+        | Effect::FetchEvents { key, .. } => Some(key.instance),
+        _ => None,
+    }
+}
+
+fn effect_req(e: &Effect) -> Option<u64> {
+    match e {
+        Effect::FetchApp { req, .. }
+        | Effect::FetchTree { req, .. }
+        | Effect::FetchEvents { req, .. } => Some(*req),
+        _ => None,
+    }
+}
+
+/// The interactive runtime: long-lived watchers and cancellable requests.
+pub struct Runtime {
+    tx: mpsc::Sender<Msg>,
+    inst: Instances,
+    tasks: HashMap<u64, AbortHandle>,
+    watchers: Vec<AbortHandle>,
+    pub watch_opts: WatchOptions,
+}
+
+impl Runtime {
+    pub fn new(inst: Instances, tx: mpsc::Sender<Msg>) -> Runtime {
+        Runtime {
+            tx,
+            inst,
+            tasks: HashMap::new(),
+            watchers: Vec::new(),
+            watch_opts: WatchOptions::default(),
+        }
+    }
+
+    /// Runs effects; returns false when one of them is `Quit`.
+    pub fn run(&mut self, effects: Vec<Effect>) -> bool {
+        let mut go_on = true;
+        for e in effects {
+            match e {
+                Effect::Quit => go_on = false,
+                Effect::WatchInstance(id) => {
+                    if let Some(client) = self.inst.client(id).cloned() {
+                        let query = self.inst.queries[id as usize].clone();
+                        let tx = self.tx.clone();
+                        let opts = self.watch_opts;
+                        let h = tokio::spawn(async move {
+                            watch_fleet(client, id, query, opts, tx, move |u| Msg::Fleet(id, u))
+                                .await;
+                        });
+                        self.watchers.push(h.abort_handle());
+                    }
+                }
+                Effect::Cancel(req) => {
+                    if let Some(h) = self.tasks.remove(&req) {
+                        h.abort();
+                    }
+                }
+                e => {
+                    let (Some(id), Some(req)) = (effect_instance(&e), effect_req(&e)) else {
+                        continue;
+                    };
+                    let Some(client) = self.inst.client(id).cloned() else {
+                        continue;
+                    };
+                    let tx = self.tx.clone();
+                    let h = tokio::spawn(async move {
+                        if let Some(msg) = fetch(client, e).await {
+                            let _ = tx.send(msg).await;
+                        }
+                    });
+                    self.tasks.insert(req, h.abort_handle());
+                }
+            }
+        }
+        if self.tasks.len() > 64 {
+            self.tasks.retain(|_, h| !h.is_finished());
+        }
+        go_on
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        for h in self.watchers.iter().chain(self.tasks.values()) {
+            h.abort();
+        }
+    }
+}
+
+/// The headless runtime of `snapshot`: every effect is awaited before the next key, and an
+/// instance is listed once instead of watched.
+pub struct Headless {
+    pub inst: Instances,
+}
+
+impl Headless {
+    pub async fn run(&mut self, effects: Vec<Effect>) -> Vec<Msg> {
+        let mut futs = Vec::new();
+        for e in effects {
+            match e {
+                Effect::WatchInstance(id) => {
+                    let Some(client) = self.inst.client(id).cloned() else {
+                        continue;
+                    };
+                    let query = self.inst.queries[id as usize].clone();
+                    futs.push(tokio::spawn(async move {
+                        Some(list_once(&client, id, &query).await)
+                    }));
+                }
+                Effect::Quit | Effect::Cancel(_) => {}
+                e => {
+                    let Some(id) = effect_instance(&e) else {
+                        continue;
+                    };
+                    let Some(client) = self.inst.client(id).cloned() else {
+                        continue;
+                    };
+                    futs.push(tokio::spawn(fetch(client, e)));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for f in futs {
+            if let Ok(Some(m)) = f.await {
+                out.push(m);
+            }
+        }
+        out
+    }
+}
+
+/// Lists an instance once, as the watcher's first step does.
+pub async fn list_once(client: &ArgoClient, id: InstanceId, query: &AppQuery) -> Msg {
+    let (list, version, names) = tokio::join!(
+        client.list_apps(query, Some(LIST_FIELDS)),
+        client.version(),
+        crate::clients::argocd::watch::cluster_names(client)
+    );
+    match list {
+        Ok(list) => Msg::Fleet(
+            id,
+            FleetUpdate::Listed {
+                rows: list
+                    .items
+                    .iter()
+                    .map(|a| {
+                        let mut r = AppRow::from_app(id, a);
+                        r.name_cluster(&names);
+                        r
+                    })
+                    .collect(),
+                resource_version: list.metadata.resource_version,
+                version: version.ok().map(|v| v.version),
+            },
+        ),
+        Err(error) => Msg::Fleet(
+            id,
+            FleetUpdate::Down {
+                error,
+                retry_in: std::time::Duration::ZERO,
+            },
+        ),
+    }
+}

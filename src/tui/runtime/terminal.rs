@@ -1,0 +1,48 @@
+//! The terminal's modes: raw mode, the alternate screen, bracketed paste. Restored on every exit
+//! path: drop, panic (through the hook), and signals (the event loop calls `restore`).
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Puts the terminal into TUI mode; restores it when dropped.
+pub struct TerminalGuard(());
+
+impl TerminalGuard {
+    pub fn enter() -> std::io::Result<TerminalGuard> {
+        crossterm::terminal::enable_raw_mode()?;
+        ACTIVE.store(true, Ordering::SeqCst);
+        let mut out = std::io::stdout();
+        // Alternate screen, hidden cursor, bracketed paste, no line wrap.
+        out.write_all(b"\x1b[?1049h\x1b[?25l\x1b[?2004h\x1b[?7l\x1b[H\x1b[2J")?;
+        out.flush()?;
+        Ok(TerminalGuard(()))
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore();
+    }
+}
+
+/// Leaves TUI mode if it is on. Safe to call more than once and from a panic hook.
+pub fn restore() {
+    if ACTIVE.swap(false, Ordering::SeqCst) {
+        let mut out = std::io::stdout();
+        let _ = out.write_all(b"\x1b[?2026l\x1b[r\x1b[0m\x1b[?7h\x1b[?2004l\x1b[?25h\x1b[?1049l");
+        let _ = out.flush();
+        let _ = crossterm::terminal::disable_raw_mode();
+    }
+}
+
+/// A panic hook that restores the terminal first, then logs, then runs the original hook.
+pub fn install_panic_hook() {
+    let original = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore();
+        tracing::error!(panic = %info, "driftdeck panicked");
+        original(info);
+    }));
+}

@@ -1,0 +1,865 @@
+//! The app screen: header with status and source, then tabs for the resource tree, conditions,
+//! history and events.
+
+use std::collections::{BTreeMap, HashSet};
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+
+use super::fleet::{health_role, op_role, sync_role};
+use super::{Piece, ago, fit, hints, layout, pad, pending_hint, put, put_pieces, status_bar};
+use crate::model::app::{Application, ResourceNode};
+use crate::model::fleet::parse_time;
+use crate::model::status::{Health, OpPhase, Sync};
+use crate::tui::action::Action;
+use crate::tui::keymap::{Keymap, Mode};
+use crate::tui::model::{AppScreen, AppTab, Load, Model};
+use crate::tui::theme::Theme;
+
+/// One line of the resource tree.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResLine {
+    pub prefix: String,
+    pub kind: String,
+    pub name: String,
+    pub namespace: String,
+    pub sync: Option<Sync>,
+    pub health: Option<Health>,
+    pub health_message: String,
+    pub info: String,
+    pub created: Option<i64>,
+}
+
+type NodeKey = (String, String, String, String);
+
+fn nkey(group: &str, kind: &str, ns: &str, name: &str) -> NodeKey {
+    (
+        group.to_string(),
+        kind.to_string(),
+        ns.to_string(),
+        name.to_string(),
+    )
+}
+
+/// Flattens the resource tree (managed resources and their children) into display lines.
+pub fn resource_lines(s: &AppScreen, ascii: bool) -> Vec<ResLine> {
+    let app = s.app.ready();
+    let sync_of = |n: &ResourceNode| -> Option<Sync> {
+        app.and_then(|a| {
+            a.status
+                .resources
+                .iter()
+                .find(|r| {
+                    r.kind == n.reference.kind
+                        && r.name == n.reference.name
+                        && r.group == n.reference.group
+                        && r.namespace == n.reference.namespace
+                })
+                .map(|r| Sync::parse(&r.status))
+        })
+    };
+    let Some(tree) = s.tree.ready() else {
+        // Before the tree arrives: the managed resources from the app object.
+        return app
+            .map(|a| {
+                a.status
+                    .resources
+                    .iter()
+                    .map(|r| ResLine {
+                        prefix: String::new(),
+                        kind: r.kind.clone(),
+                        name: r.name.clone(),
+                        namespace: r.namespace.clone(),
+                        sync: Some(Sync::parse(&r.status)),
+                        health: r.health.as_ref().map(|h| Health::parse(&h.status)),
+                        health_message: r
+                            .health
+                            .as_ref()
+                            .map(|h| h.message.clone())
+                            .unwrap_or_default(),
+                        info: String::new(),
+                        created: None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+    };
+    let keys: HashSet<NodeKey> = tree
+        .nodes
+        .iter()
+        .map(|n| {
+            nkey(
+                &n.reference.group,
+                &n.reference.kind,
+                &n.reference.namespace,
+                &n.reference.name,
+            )
+        })
+        .collect();
+    let mut children: BTreeMap<NodeKey, Vec<usize>> = BTreeMap::new();
+    let mut roots = Vec::new();
+    for (i, n) in tree.nodes.iter().enumerate() {
+        let parent = n
+            .parent_refs
+            .iter()
+            .map(|p| nkey(&p.group, &p.kind, &p.namespace, &p.name))
+            .find(|k| keys.contains(k));
+        match parent {
+            Some(p) => children.entry(p).or_default().push(i),
+            None => roots.push(i),
+        }
+    }
+    let mut out = Vec::new();
+    fn walk(
+        i: usize,
+        guides: &str,
+        last: bool,
+        depth: usize,
+        tree: &[ResourceNode],
+        children: &BTreeMap<NodeKey, Vec<usize>>,
+        out: &mut Vec<ResLine>,
+        sync_of: &dyn Fn(&ResourceNode) -> Option<Sync>,
+        ascii: bool,
+    ) {
+        let n = &tree[i];
+        let (branch, cont) = match (ascii, last) {
+            (false, false) => ("├─ ", "│  "),
+            (false, true) => ("└─ ", "   "),
+            (true, false) => ("|- ", "|  "),
+            (true, true) => ("`- ", "   "),
+        };
+        let prefix = if depth == 0 {
+            String::new()
+        } else {
+            format!("{guides}{branch}")
+        };
+        let info: Vec<String> = n
+            .info
+            .iter()
+            .filter(|i| i.name != "Node")
+            .map(|i| match i.name.as_str() {
+                "Status Reason" | "Revision" => i.value.clone(),
+                "Restart Count" => format!("restarts {}", i.value),
+                _ => format!("{} {}", i.name.to_lowercase(), i.value),
+            })
+            .collect();
+        out.push(ResLine {
+            prefix,
+            kind: n.reference.kind.clone(),
+            name: n.reference.name.clone(),
+            namespace: n.reference.namespace.clone(),
+            sync: if depth == 0 { sync_of(n) } else { None },
+            health: n.health.as_ref().map(|h| Health::parse(&h.status)),
+            health_message: n
+                .health
+                .as_ref()
+                .map(|h| h.message.clone())
+                .unwrap_or_default(),
+            info: info.join(" · "),
+            created: n.created_at.as_deref().and_then(parse_time),
+        });
+        let key = nkey(
+            &n.reference.group,
+            &n.reference.kind,
+            &n.reference.namespace,
+            &n.reference.name,
+        );
+        if let Some(kids) = children.get(&key) {
+            let next = if depth == 0 {
+                String::new()
+            } else {
+                format!("{guides}{cont}")
+            };
+            for (j, k) in kids.iter().enumerate() {
+                walk(
+                    *k,
+                    &next,
+                    j + 1 == kids.len(),
+                    depth + 1,
+                    tree,
+                    children,
+                    out,
+                    sync_of,
+                    ascii,
+                );
+            }
+        }
+    }
+    for r in roots {
+        walk(
+            r,
+            "",
+            true,
+            0,
+            &tree.nodes,
+            &children,
+            &mut out,
+            &sync_of,
+            ascii,
+        );
+    }
+    out
+}
+
+/// Number of lines of the current tab's list (for scrolling in `update`).
+pub fn list_len(s: &AppScreen) -> usize {
+    match s.tab {
+        AppTab::Resources => resource_lines(s, false).len(),
+        AppTab::Conditions => s
+            .app
+            .ready()
+            .map(|a| a.status.conditions.len())
+            .unwrap_or(0),
+        AppTab::History => s.app.ready().map(|a| a.status.history.len()).unwrap_or(0),
+        AppTab::Events => s.events.ready().map(|e| e.items.len()).unwrap_or(0),
+    }
+}
+
+pub fn draw(buf: &mut Buffer, m: &Model, s: &AppScreen, theme: &Theme, km: &Keymap) {
+    let l = layout::app(m.size);
+    header(buf, l.header, m, s, theme);
+    tabs(buf, l.tabs, m, s, theme);
+    match s.tab {
+        AppTab::Resources => resources(buf, l.list_header, l.body, m, s, theme),
+        AppTab::Conditions => conditions(buf, l.list_header, l.body, m, s, theme),
+        AppTab::History => history(buf, l.list_header, l.body, m, s, theme),
+        AppTab::Events => events(buf, l.list_header, l.body, m, s, theme),
+    }
+    let left = if m.pending.is_empty() {
+        hints(
+            km,
+            Mode::App,
+            &[
+                (Action::Back, "back"),
+                (Action::NextTab, "next tab"),
+                (Action::SelectNext, "down"),
+                (Action::Reload, "reload"),
+                (Action::ToggleHelp, "help"),
+                (Action::Quit, "quit"),
+            ],
+            theme,
+        )
+    } else {
+        pending_hint(m, theme)
+    };
+    let right: Vec<Piece> = match &m.flash {
+        Some(f) => vec![(
+            format!(" {} ", f.text),
+            theme.style(if f.error { "bar.error" } else { "bar.message" }),
+        )],
+        None => vec![(
+            format!(" {} ", m.instance_name(s.key.instance)),
+            theme.style("bar.desc"),
+        )],
+    };
+    status_bar(buf, l.status, &left, &right, theme);
+}
+
+fn header(buf: &mut Buffer, area: Rect, m: &Model, s: &AppScreen, theme: &Theme) {
+    let row = m.fleet.get(&s.key);
+    let line = |i: u16| Rect {
+        y: area.y + i,
+        height: 1,
+        ..area
+    };
+    let sym = m.symbols;
+    let mut title: Vec<Piece> = vec![
+        (format!(" {} ", s.key.name), theme.style("title")),
+        (
+            format!(" on {}", m.instance_name(s.key.instance)),
+            theme.style("text.dim"),
+        ),
+    ];
+    if let Some(r) = row {
+        title.push((format!("   project {}", r.project), theme.style("text")));
+        title.push((
+            format!("   → {} / {}", r.cluster, r.dest_namespace),
+            theme.style("text"),
+        ));
+    }
+    put_pieces(buf, line(0), &title);
+    let app: Option<&Application> = s.app.ready().map(|b| b.as_ref());
+    match (&s.app, row) {
+        (Load::Failed(e), _) => {
+            put(
+                buf,
+                1,
+                area.y + 1,
+                &format!("Cannot load the application: {e}"),
+                area.width as usize - 1,
+                theme.style("error"),
+            );
+        }
+        (_, None) if app.is_none() => {
+            put(
+                buf,
+                1,
+                area.y + 1,
+                "This application is no longer in the fleet.",
+                area.width as usize - 1,
+                theme.style("warning"),
+            );
+        }
+        _ => {}
+    }
+    // Status from the app object when loaded, else from the fleet row.
+    let (sync, health, hmsg, rev) = match (app, row) {
+        (Some(a), _) => (
+            Sync::parse(&a.status.sync.status),
+            Health::parse(&a.status.health.status),
+            a.status.health.message.clone(),
+            a.status.sync.revision.clone(),
+        ),
+        (None, Some(r)) => (
+            r.sync,
+            r.health,
+            r.health_message.clone(),
+            r.revision.clone(),
+        ),
+        (None, None) => return,
+    };
+    let short = |r: &str| {
+        if r.len() == 40 {
+            r[..7].to_string()
+        } else {
+            r.to_string()
+        }
+    };
+    let target = app
+        .and_then(|a| a.spec.source.as_ref().or(a.spec.sources.first()))
+        .map(|src| src.target_revision.clone())
+        .unwrap_or_default();
+    let mut l1: Vec<Piece> = vec![
+        (" Sync ".into(), theme.style("text.dim")),
+        (
+            format!("{} {}", sym.sync(sync), sync),
+            theme.style(sync_role(sync)),
+        ),
+    ];
+    if !rev.is_empty() {
+        l1.push((format!(" to {}", short(&rev)), theme.style("text")));
+        if !target.is_empty() && target != rev {
+            l1.push((format!(" ({target})"), theme.style("text.dim")));
+        }
+    }
+    l1.push(("    Health ".into(), theme.style("text.dim")));
+    l1.push((
+        format!("{} {}", sym.health(health), health),
+        theme.style(health_role(health)),
+    ));
+    if !hmsg.is_empty() {
+        l1.push((format!(": {hmsg}"), theme.style("text")));
+    }
+    put_pieces(buf, line(1), &l1);
+    let mut l2: Vec<Piece> = vec![(" Operation ".into(), theme.style("text.dim"))];
+    let op = app.and_then(|a| a.status.operation_state.as_ref());
+    match op {
+        Some(o) => {
+            let phase = OpPhase::parse(&o.phase);
+            let when = o
+                .finished_at
+                .as_deref()
+                .and_then(parse_time)
+                .or_else(|| parse_time(&o.started_at));
+            let who = o
+                .operation
+                .initiated_by
+                .as_ref()
+                .map(|i| {
+                    if i.automated {
+                        "auto-sync".to_string()
+                    } else {
+                        i.username.clone()
+                    }
+                })
+                .unwrap_or_default();
+            match phase {
+                Some(p) => l2.push((format!("{} {}", sym.op(p), p), theme.style(op_role(p)))),
+                None => l2.push((o.phase.clone(), theme.style("text"))),
+            }
+            l2.push((
+                format!(" {} ago", ago(m.now_ms, when)),
+                theme.style("text.dim"),
+            ));
+            if !who.is_empty() {
+                l2.push((format!(" by {who}"), theme.style("text.dim")));
+            }
+            if !o.message.is_empty() {
+                l2.push((format!(": {}", o.message), theme.style("text")));
+            }
+        }
+        None => l2.push(("none yet".into(), theme.style("text.dim"))),
+    }
+    put_pieces(buf, line(2), &l2);
+    if let Some(a) = app {
+        let src = a.spec.source.as_ref().or(a.spec.sources.first());
+        let mut l3: Vec<Piece> = vec![(" Source ".into(), theme.style("text.dim"))];
+        if let Some(src) = src {
+            let what = if src.chart.is_empty() {
+                src.path.clone()
+            } else {
+                format!("chart {}", src.chart)
+            };
+            l3.push((format!("{} {what}", src.repo_url), theme.style("text")));
+        }
+        l3.push(("    Auto-sync ".into(), theme.style("text.dim")));
+        let auto = match a
+            .spec
+            .sync_policy
+            .as_ref()
+            .and_then(|p| p.automated.as_ref())
+        {
+            Some(au) if au.enabled != Some(false) => {
+                let mut opts = vec![];
+                if au.prune {
+                    opts.push("prune");
+                }
+                if au.self_heal {
+                    opts.push("self-heal");
+                }
+                if opts.is_empty() {
+                    "on".to_string()
+                } else {
+                    format!("on ({})", opts.join(", "))
+                }
+            }
+            _ => "off".into(),
+        };
+        l3.push((auto, theme.style("text")));
+        put_pieces(buf, line(3), &l3);
+        if !a.status.conditions.is_empty() {
+            let c = &a.status.conditions[0];
+            let more = if a.status.conditions.len() > 1 {
+                format!(" (+{} more)", a.status.conditions.len() - 1)
+            } else {
+                String::new()
+            };
+            put(
+                buf,
+                1,
+                area.y + 4,
+                &format!("{}: {}{more}", c.kind, c.message),
+                area.width as usize - 1,
+                theme.style("warning"),
+            );
+        }
+    }
+}
+
+fn tabs(buf: &mut Buffer, area: Rect, m: &Model, s: &AppScreen, theme: &Theme) {
+    let count = |t: AppTab| -> String {
+        let n = match t {
+            AppTab::Resources => match (&s.tree, s.app.ready()) {
+                (Load::Ready(_), _) => resource_lines(s, m.symbols.ascii).len(),
+                (_, Some(a)) => a.status.resources.len(),
+                _ => return String::new(),
+            },
+            AppTab::Conditions => match s.app.ready() {
+                Some(a) => a.status.conditions.len(),
+                None => return String::new(),
+            },
+            AppTab::History => match s.app.ready() {
+                Some(a) => a.status.history.len(),
+                None => return String::new(),
+            },
+            AppTab::Events => match s.events.ready() {
+                Some(e) => e.items.len(),
+                None => return String::new(),
+            },
+        };
+        format!(" ({n})")
+    };
+    let mut p: Vec<Piece> = vec![(" ".into(), theme.style("text"))];
+    for (i, t) in AppTab::ALL.iter().enumerate() {
+        if i > 0 {
+            p.push((format!(" {} ", m.symbols.sep()), theme.style("text.dim")));
+        }
+        let role = if *t == s.tab { "tab.active" } else { "tab" };
+        p.push((
+            format!("{} {}{}", i + 1, t.title(), count(*t)),
+            theme.style(role),
+        ));
+    }
+    put_pieces(buf, area, &p);
+}
+
+fn list_header(buf: &mut Buffer, area: Rect, cols: &[(&str, usize)], theme: &Theme) {
+    buf.set_style(area, theme.style("header"));
+    let mut x = area.x + 1;
+    for (t, w) in cols {
+        put(buf, x, area.y, &pad(t, *w), *w, theme.style("header"));
+        x += *w as u16 + 1;
+    }
+}
+
+fn loading_or<T>(buf: &mut Buffer, body: Rect, l: &Load<T>, what: &str, theme: &Theme) -> bool {
+    match l {
+        Load::Loading => {
+            put(
+                buf,
+                body.x + 2,
+                body.y,
+                &format!("Loading {what}…"),
+                body.width as usize,
+                theme.style("text.dim"),
+            );
+            true
+        }
+        Load::Failed(e) => {
+            put(
+                buf,
+                body.x + 2,
+                body.y,
+                &format!("Cannot load {what}: {e}"),
+                body.width as usize - 2,
+                theme.style("error"),
+            );
+            true
+        }
+        Load::Ready(_) => false,
+    }
+}
+
+fn resources(buf: &mut Buffer, head: Rect, body: Rect, m: &Model, s: &AppScreen, theme: &Theme) {
+    let w = body.width as usize;
+    // Fixed: SYNC, HEALTH, AGE and the gaps; the rest is shared by the name and the info.
+    let flexible = w.saturating_sub(1 + 13 + 15 + 6 + 1);
+    let name_w = (flexible * 11 / 20).max(12);
+    let info_w = flexible.saturating_sub(name_w).max(4);
+    let cols = [
+        ("RESOURCE", name_w),
+        ("SYNC", 12),
+        ("HEALTH", 14),
+        ("INFO", info_w),
+        ("AGE", 5),
+    ];
+    list_header(buf, head, &cols, theme);
+    let lines = resource_lines(s, m.symbols.ascii);
+    if lines.is_empty() {
+        if !loading_or(buf, body, &s.tree, "the resource tree", theme) {
+            put(
+                buf,
+                body.x + 2,
+                body.y,
+                "No resources.",
+                w,
+                theme.style("text.dim"),
+            );
+        }
+        return;
+    }
+    let sym = m.symbols;
+    for (row, line) in lines
+        .iter()
+        .enumerate()
+        .skip(s.offset)
+        .take(body.height as usize)
+    {
+        let y = body.y + (row - s.offset) as u16;
+        let sel = row == s.cursor;
+        let st = |role: &str| {
+            if sel {
+                theme.selected(role)
+            } else {
+                theme.style(role)
+            }
+        };
+        if sel {
+            buf.set_style(
+                Rect {
+                    y,
+                    height: 1,
+                    ..body
+                },
+                theme.selected("text"),
+            );
+        }
+        let mut x = body.x + 1;
+        let label = format!("{}{}/{}", line.prefix, line.kind, line.name);
+        put(buf, x, y, &fit(&label, name_w), name_w, st("text"));
+        x += name_w as u16 + 1;
+        if let Some(sy) = line.sync {
+            put(
+                buf,
+                x,
+                y,
+                &format!("{} {}", sym.sync(sy), sy),
+                12,
+                st(sync_role(sy)),
+            );
+        }
+        x += 13;
+        if let Some(h) = line.health {
+            put(
+                buf,
+                x,
+                y,
+                &format!("{} {}", sym.health(h), h),
+                14,
+                st(health_role(h)),
+            );
+        }
+        x += 15;
+        let info = if line.health_message.is_empty() || line.health == Some(Health::Healthy) {
+            line.info.clone()
+        } else if line.info.is_empty() {
+            line.health_message.clone()
+        } else {
+            format!("{} · {}", line.info, line.health_message)
+        };
+        put(buf, x, y, &fit(&info, info_w), info_w, st("text.dim"));
+        x += info_w as u16 + 1;
+        put(buf, x, y, &ago(m.now_ms, line.created), 5, st("text.dim"));
+    }
+}
+
+fn conditions(buf: &mut Buffer, head: Rect, body: Rect, m: &Model, s: &AppScreen, theme: &Theme) {
+    let w = body.width as usize;
+    let cols = [("TYPE", 24), ("AGE", 5), ("MESSAGE", w.saturating_sub(33))];
+    list_header(buf, head, &cols, theme);
+    if loading_or(buf, body, &s.app, "the application", theme) {
+        return;
+    }
+    let Some(a) = s.app.ready() else { return };
+    if a.status.conditions.is_empty() {
+        put(
+            buf,
+            body.x + 2,
+            body.y,
+            "No conditions: nothing to warn about.",
+            w,
+            theme.style("text.dim"),
+        );
+        return;
+    }
+    for (row, c) in a
+        .status
+        .conditions
+        .iter()
+        .enumerate()
+        .skip(s.offset)
+        .take(body.height as usize)
+    {
+        let y = body.y + (row - s.offset) as u16;
+        let sel = row == s.cursor;
+        let st = |role: &str| {
+            if sel {
+                theme.selected(role)
+            } else {
+                theme.style(role)
+            }
+        };
+        if sel {
+            buf.set_style(
+                Rect {
+                    y,
+                    height: 1,
+                    ..body
+                },
+                theme.selected("text"),
+            );
+        }
+        let role = if c.kind.ends_with("Error") {
+            "error"
+        } else {
+            "warning"
+        };
+        put(buf, body.x + 1, y, &fit(&c.kind, 24), 24, st(role));
+        put(
+            buf,
+            body.x + 26,
+            y,
+            &ago(
+                m.now_ms,
+                c.last_transition_time.as_deref().and_then(parse_time),
+            ),
+            5,
+            st("text.dim"),
+        );
+        put(
+            buf,
+            body.x + 32,
+            y,
+            &fit(&c.message, w.saturating_sub(33)),
+            w.saturating_sub(33),
+            st("text"),
+        );
+    }
+}
+
+fn history(buf: &mut Buffer, head: Rect, body: Rect, m: &Model, s: &AppScreen, theme: &Theme) {
+    let w = body.width as usize;
+    let cols = [
+        ("ID", 4),
+        ("REVISION", 10),
+        ("DEPLOYED", 20),
+        ("AGE", 5),
+        ("BY", 20),
+        ("SOURCE", w.saturating_sub(65)),
+    ];
+    list_header(buf, head, &cols, theme);
+    if loading_or(buf, body, &s.app, "the application", theme) {
+        return;
+    }
+    let Some(a) = s.app.ready() else { return };
+    if a.status.history.is_empty() {
+        put(
+            buf,
+            body.x + 2,
+            body.y,
+            "No deployment yet.",
+            w,
+            theme.style("text.dim"),
+        );
+        return;
+    }
+    // Newest first, like `argocd app history` shows the most recent at the bottom; here on top.
+    let entries: Vec<_> = a.status.history.iter().rev().collect();
+    for (row, h) in entries
+        .iter()
+        .enumerate()
+        .skip(s.offset)
+        .take(body.height as usize)
+    {
+        let y = body.y + (row - s.offset) as u16;
+        let sel = row == s.cursor;
+        let st = |role: &str| {
+            if sel {
+                theme.selected(role)
+            } else {
+                theme.style(role)
+            }
+        };
+        if sel {
+            buf.set_style(
+                Rect {
+                    y,
+                    height: 1,
+                    ..body
+                },
+                theme.selected("text"),
+            );
+        }
+        let rev = if h.revision.len() == 40 {
+            h.revision[..7].to_string()
+        } else {
+            h.revision.clone()
+        };
+        let by = h
+            .initiated_by
+            .as_ref()
+            .map(|i| {
+                if i.automated {
+                    "automated".to_string()
+                } else {
+                    i.username.clone()
+                }
+            })
+            .unwrap_or_default();
+        let src = h
+            .source
+            .as_ref()
+            .map(|s| {
+                if s.chart.is_empty() {
+                    format!("{} {} @{}", s.repo_url, s.path, s.target_revision)
+                } else {
+                    format!("{} chart {} {}", s.repo_url, s.chart, s.target_revision)
+                }
+            })
+            .unwrap_or_default();
+        let mut x = body.x + 1;
+        for (text, width, role) in [
+            (h.id.to_string(), 4, "text"),
+            (rev, 10, "text"),
+            (
+                h.deployed_at
+                    .replace('T', " ")
+                    .trim_end_matches('Z')
+                    .to_string(),
+                20,
+                "text",
+            ),
+            (ago(m.now_ms, parse_time(&h.deployed_at)), 5, "text.dim"),
+            (by, 20, "text.dim"),
+            (src, w.saturating_sub(65), "text.dim"),
+        ] {
+            put(buf, x, y, &fit(&text, width), width, st(role));
+            x += width as u16 + 1;
+        }
+    }
+}
+
+fn events(buf: &mut Buffer, head: Rect, body: Rect, m: &Model, s: &AppScreen, theme: &Theme) {
+    let w = body.width as usize;
+    let cols = [
+        ("AGE", 5),
+        ("TYPE", 8),
+        ("REASON", 20),
+        ("COUNT", 5),
+        ("MESSAGE", w.saturating_sub(44)),
+    ];
+    list_header(buf, head, &cols, theme);
+    if loading_or(buf, body, &s.events, "events", theme) {
+        return;
+    }
+    let Some(ev) = s.events.ready() else { return };
+    if ev.items.is_empty() {
+        put(
+            buf,
+            body.x + 2,
+            body.y,
+            "No events.",
+            w,
+            theme.style("text.dim"),
+        );
+        return;
+    }
+    let items: Vec<_> = ev.items.iter().rev().collect();
+    for (row, e) in items
+        .iter()
+        .enumerate()
+        .skip(s.offset)
+        .take(body.height as usize)
+    {
+        let y = body.y + (row - s.offset) as u16;
+        let sel = row == s.cursor;
+        let st = |role: &str| {
+            if sel {
+                theme.selected(role)
+            } else {
+                theme.style(role)
+            }
+        };
+        if sel {
+            buf.set_style(
+                Rect {
+                    y,
+                    height: 1,
+                    ..body
+                },
+                theme.selected("text"),
+            );
+        }
+        let when = e
+            .last_timestamp
+            .as_deref()
+            .or(e.first_timestamp.as_deref())
+            .and_then(parse_time);
+        let role = if e.kind == "Warning" {
+            "warning"
+        } else {
+            "text"
+        };
+        let mut x = body.x + 1;
+        for (text, width, r) in [
+            (ago(m.now_ms, when), 5, "text.dim"),
+            (e.kind.clone(), 8, role),
+            (e.reason.clone(), 20, "text"),
+            (e.count.max(1).to_string(), 5, "text.dim"),
+            (e.message.clone(), w.saturating_sub(44), "text"),
+        ] {
+            put(buf, x, y, &fit(&text, width), width, st(r));
+            x += width as u16 + 1;
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! Rendering: `draw` reads the model and writes a `Buffer`. Nothing here changes state or does
+//! I/O. The same function renders the TUI, `snapshot --output text|ansi|svg` and the tests.
+
+pub mod app;
+pub mod fleet;
+pub mod layout;
+pub mod overlay;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use unicode_width::UnicodeWidthChar;
+
+use super::keymap::{Keymap, Mode};
+use super::model::{Model, Overlay, Screen};
+use super::theme::Theme;
+
+/// Draws the whole screen into `buf` (whose area is the terminal size).
+pub fn draw(buf: &mut Buffer, m: &Model, theme: &Theme, km: &Keymap) {
+    let area = buf.area;
+    buf.set_style(area, theme.style("text"));
+    if layout::too_small((area.width, area.height)) {
+        let msg = format!(
+            "Terminal too small: {}×{}. driftdeck needs at least {}×{}.",
+            area.width,
+            area.height,
+            layout::MIN_WIDTH,
+            layout::MIN_HEIGHT
+        );
+        let y = area.height / 2;
+        let lines = wrap(&msg, area.width as usize);
+        for (i, l) in lines.iter().enumerate() {
+            let w = str_width(l) as u16;
+            put(
+                buf,
+                area.width.saturating_sub(w) / 2,
+                y + i as u16,
+                l,
+                area.width as usize,
+                theme.style("warning"),
+            );
+        }
+        return;
+    }
+    match &m.screen {
+        Screen::Fleet => fleet::draw(buf, m, theme, km),
+        Screen::App(s) => app::draw(buf, m, s, theme, km),
+    }
+    match &m.overlay {
+        Overlay::None => {}
+        Overlay::Help { scroll } => overlay::help(buf, m, *scroll, theme, km),
+        Overlay::Facets(p) => overlay::facets(buf, m, p, theme, km),
+    }
+}
+
+/// Display width of a string in cells.
+pub fn str_width(s: &str) -> usize {
+    s.chars().map(|c| c.width().unwrap_or(0)).sum()
+}
+
+/// Writes `text` at (x, y), at most `max` cells, with `style`; returns the x after it.
+pub fn put(buf: &mut Buffer, x: u16, y: u16, text: &str, max: usize, style: Style) -> u16 {
+    let area = buf.area;
+    if y >= area.bottom() || x >= area.right() {
+        return x;
+    }
+    let room = (area.right() - x) as usize;
+    let (end, _) = buf.set_stringn(x, y, text, max.min(room), style);
+    end
+}
+
+/// Cuts `s` to `w` cells, ending with `…` when cut.
+pub fn fit(s: &str, w: usize) -> String {
+    if str_width(s) <= w {
+        return s.to_string();
+    }
+    if w == 0 {
+        return String::new();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let cw = c.width().unwrap_or(0);
+        if used + cw + 1 > w {
+            break;
+        }
+        out.push(c);
+        used += cw;
+    }
+    out.push('…');
+    out
+}
+
+/// `s` padded with spaces (or cut) to exactly `w` cells.
+pub fn pad(s: &str, w: usize) -> String {
+    let f = fit(s, w);
+    let n = str_width(&f);
+    format!("{f}{}", " ".repeat(w.saturating_sub(n)))
+}
+
+/// Greedy word wrap to `w` cells.
+pub fn wrap(s: &str, w: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut cur = String::new();
+    for word in s.split_whitespace() {
+        if !cur.is_empty() && str_width(&cur) + 1 + str_width(word) > w {
+            lines.push(std::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push(' ');
+        }
+        cur.push_str(word);
+    }
+    if !cur.is_empty() {
+        lines.push(cur);
+    }
+    lines
+}
+
+/// A run of styled text for a line built piece by piece.
+pub type Piece = (String, Style);
+
+/// Writes pieces left to right within `area` (one line); returns the x after the last.
+pub fn put_pieces(buf: &mut Buffer, area: Rect, pieces: &[Piece]) -> u16 {
+    let mut x = area.x;
+    for (t, s) in pieces {
+        if x >= area.right() {
+            break;
+        }
+        x = put(buf, x, area.y, t, (area.right() - x) as usize, *s);
+    }
+    x
+}
+
+/// The hint line of a mode: the keys bound to each of `actions`, straight from the keymap.
+pub fn hints(
+    km: &Keymap,
+    mode: Mode,
+    actions: &[(super::action::Action, &str)],
+    theme: &Theme,
+) -> Vec<Piece> {
+    let mut out = Vec::new();
+    for (a, label) in actions {
+        let keys = km.keys_for(mode, *a);
+        let Some(k) = keys.first() else { continue };
+        if !out.is_empty() {
+            out.push(("  ".to_string(), theme.style("bar")));
+        }
+        out.push((k.clone(), theme.style("bar.key")));
+        out.push((format!(" {label}"), theme.style("bar.desc")));
+    }
+    out
+}
+
+/// The which-key line while a key sequence is pending.
+pub fn pending_hint(m: &Model, theme: &Theme) -> Vec<Piece> {
+    let mut out = vec![(
+        format!("{} …  ", super::keymap::seq_to_string(&m.pending)),
+        theme.style("bar.key"),
+    )];
+    for (k, a) in &m.pending_next {
+        out.push((k.to_string(), theme.style("bar.key")));
+        out.push((
+            format!(" {}  ", a.name().replace('_', " ")),
+            theme.style("bar.desc"),
+        ));
+    }
+    out
+}
+
+/// Draws the status bar: hints on the left, `right` on the right.
+pub fn status_bar(buf: &mut Buffer, area: Rect, left: &[Piece], right: &[Piece], theme: &Theme) {
+    buf.set_style(area, theme.style("bar"));
+    let rw: usize = right.iter().map(|(t, _)| str_width(t)).sum();
+    let lw = (area.width as usize).saturating_sub(rw + 1);
+    put_pieces(
+        buf,
+        Rect {
+            width: lw as u16,
+            x: area.x + 1,
+            ..area
+        },
+        left,
+    );
+    if rw > 0 && rw < area.width as usize {
+        let x = area.right() - rw as u16;
+        put_pieces(
+            buf,
+            Rect {
+                x,
+                width: rw as u16,
+                ..area
+            },
+            right,
+        );
+    }
+}
+
+/// `12s`, `4m` ago from unix seconds, or `-` when unknown.
+pub fn ago(now_ms: i64, secs: Option<i64>) -> String {
+    match secs {
+        Some(s) => crate::util::age(now_ms / 1000 - s),
+        None => "-".into(),
+    }
+}
+
+/// The buffer as plain text, one line per row, trailing spaces kept (the snapshot format).
+pub fn buffer_text(buf: &Buffer) -> String {
+    let mut out = String::new();
+    let a = buf.area;
+    for y in a.top()..a.bottom() {
+        let mut skip = 0;
+        for x in a.left()..a.right() {
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            let sym = buf[(x, y)].symbol();
+            out.push_str(sym);
+            skip = str_width(sym).saturating_sub(1);
+        }
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,257 @@
+//! Overlays: the help (generated from the loaded keymap) and the facet picker.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::widgets::{Block, BorderType, Borders, Clear, Widget};
+
+use super::{layout, pad, put};
+use crate::model::filter::Facet;
+use crate::tui::keymap::{Keymap, Mode};
+use crate::tui::model::{FacetItem, FacetPicker, Model, Screen};
+use crate::tui::theme::Theme;
+
+fn frame(buf: &mut Buffer, area: Rect, title: &str, theme: &Theme, ascii: bool) -> Rect {
+    Clear.render(area, buf);
+    buf.set_style(area, theme.style("text"));
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_type(if ascii {
+            BorderType::Plain
+        } else {
+            BorderType::Rounded
+        })
+        .border_style(theme.style("border.focus"))
+        .title(format!(" {title} "))
+        .title_style(theme.style("title"));
+    let inner = block.inner(area);
+    block.render(area, buf);
+    if ascii {
+        for x in area.left()..area.right() {
+            for y in [area.top(), area.bottom() - 1] {
+                let c = &mut buf[(x, y)];
+                if c.symbol() == "─" {
+                    c.set_symbol("-");
+                }
+            }
+        }
+        for y in area.top()..area.bottom() {
+            for x in [area.left(), area.right() - 1] {
+                let c = &mut buf[(x, y)];
+                match c.symbol() {
+                    "│" => {
+                        c.set_symbol("|");
+                    }
+                    "┌" | "┐" | "└" | "┘" => {
+                        c.set_symbol("+");
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    inner
+}
+
+/// The lines of the help: every binding of the modes that matter here, from the keymap.
+pub fn help_lines(m: &Model, km: &Keymap) -> Vec<(String, String, bool)> {
+    let here = match m.screen {
+        Screen::Fleet => Mode::Fleet,
+        Screen::App(_) => Mode::App,
+    };
+    let mut out = Vec::new();
+    for mode in [here, Mode::Global, Mode::Filter, Mode::Facets] {
+        let b = km.bindings(mode);
+        if b.is_empty() {
+            continue;
+        }
+        let title = match mode {
+            Mode::Fleet => "Fleet",
+            Mode::App => "Application",
+            Mode::Global => "Everywhere",
+            Mode::Filter => "Typing a filter",
+            Mode::Facets => "Facet picker",
+            Mode::Help => "Help",
+        };
+        out.push((title.to_string(), String::new(), true));
+        for (action, keys) in b {
+            out.push((keys.join(", "), action.description().to_string(), false));
+        }
+        out.push((String::new(), String::new(), false));
+    }
+    out.push(("Filter syntax".into(), String::new(), true));
+    out.push((
+        "text".into(),
+        "words that must appear in name, cluster, project, namespace, instance or env".into(),
+        false,
+    ));
+    out.push((
+        "key:a,b".into(),
+        "a facet: OR within, AND across (status:OutOfSync,Degraded env:prod)".into(),
+        false,
+    ));
+    out.push((
+        "facets".into(),
+        "status sync health op env instance cluster project ns auto; is:attention; * wildcards"
+            .into(),
+        false,
+    ));
+    out
+}
+
+pub fn help(buf: &mut Buffer, m: &Model, scroll: usize, theme: &Theme, km: &Keymap) {
+    let lines = help_lines(m, km);
+    let area = layout::overlay(m.size, 92, lines.len() as u16 + 2);
+    let inner = frame(buf, area, "Keys  (esc closes)", theme, m.symbols.ascii);
+    let kw = 18usize;
+    let max_scroll = lines.len().saturating_sub(inner.height as usize);
+    for (i, (keys, desc, section)) in lines
+        .iter()
+        .skip(scroll.min(max_scroll))
+        .take(inner.height as usize)
+        .enumerate()
+    {
+        let y = inner.y + i as u16;
+        if *section {
+            put(
+                buf,
+                inner.x + 1,
+                y,
+                keys,
+                inner.width as usize - 1,
+                theme.style("help.section"),
+            );
+        } else {
+            put(
+                buf,
+                inner.x + 2,
+                y,
+                &pad(keys, kw),
+                kw,
+                theme.style("help.key"),
+            );
+            put(
+                buf,
+                inner.x + 3 + kw as u16,
+                y,
+                desc,
+                (inner.width as usize).saturating_sub(kw + 4),
+                theme.style("help.desc"),
+            );
+        }
+    }
+}
+
+fn facet_title(f: Facet) -> &'static str {
+    match f {
+        Facet::Status => "Status",
+        Facet::Sync => "Sync",
+        Facet::Health => "Health",
+        Facet::Op => "Operation",
+        Facet::Env => "Environment",
+        Facet::Instance => "Instance",
+        Facet::Cluster => "Cluster",
+        Facet::Project => "Project",
+        Facet::Namespace => "Namespace",
+        Facet::Auto => "Auto-sync",
+    }
+}
+
+pub fn facets(buf: &mut Buffer, m: &Model, p: &FacetPicker, theme: &Theme, km: &Keymap) {
+    let area = layout::overlay(m.size, 56, m.size.1.saturating_sub(4));
+    let inner = frame(
+        buf,
+        area,
+        "Facets: OR within, AND across",
+        theme,
+        m.symbols.ascii,
+    );
+    let page = inner.height.saturating_sub(1) as usize;
+    for (row, item) in p.items.iter().enumerate().skip(p.offset).take(page) {
+        let y = inner.y + (row - p.offset) as u16;
+        match item {
+            FacetItem::Header(f) => {
+                put(
+                    buf,
+                    inner.x + 1,
+                    y,
+                    facet_title(*f),
+                    inner.width as usize - 1,
+                    theme.style("help.section"),
+                );
+            }
+            FacetItem::Value {
+                facet,
+                value,
+                count,
+            } => {
+                let on = p.draft.has(*facet, value);
+                let sel = row == p.cursor;
+                let st = |role: &str| {
+                    if sel {
+                        theme.selected(role)
+                    } else {
+                        theme.style(role)
+                    }
+                };
+                if sel {
+                    buf.set_style(
+                        Rect {
+                            y,
+                            height: 1,
+                            ..inner
+                        },
+                        theme.selected("text"),
+                    );
+                }
+                let mark = if on { "[x]" } else { "[ ]" };
+                put(
+                    buf,
+                    inner.x + 2,
+                    y,
+                    mark,
+                    3,
+                    st(if on { "filter.facet" } else { "text.dim" }),
+                );
+                let w = inner.width as usize;
+                put(
+                    buf,
+                    inner.x + 6,
+                    y,
+                    &pad(value, w.saturating_sub(16)),
+                    w.saturating_sub(16),
+                    st("text"),
+                );
+                let c = crate::util::thousands(*count);
+                put(
+                    buf,
+                    inner.right().saturating_sub(c.len() as u16 + 1),
+                    y,
+                    &c,
+                    c.len(),
+                    st("text.dim"),
+                );
+            }
+        }
+    }
+    let hint: Vec<String> = [
+        (crate::tui::action::Action::ToggleItem, "toggle"),
+        (crate::tui::action::Action::Accept, "apply"),
+        (crate::tui::action::Action::ClearItems, "clear"),
+        (crate::tui::action::Action::Cancel, "cancel"),
+    ]
+    .iter()
+    .filter_map(|(a, l)| {
+        km.keys_for(Mode::Facets, *a)
+            .first()
+            .map(|k| format!("{k} {l}"))
+    })
+    .collect();
+    put(
+        buf,
+        inner.x + 1,
+        inner.bottom() - 1,
+        &hint.join("  "),
+        inner.width as usize - 1,
+        theme.style("text.dim"),
+    );
+}

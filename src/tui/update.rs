@@ -1,0 +1,1035 @@
+//! `update`: a message in, the model changed, effects out. Pure: no I/O, no clock, no awaiting.
+
+use super::action::Action;
+use super::effect::Effect;
+use super::keymap::{Key, Keymap, Mode, Resolution};
+use super::model::*;
+use super::msg::Msg;
+use super::ui;
+use crate::clients::argocd::watch::FleetUpdate;
+use crate::model::filter::{Facet, Filter};
+use crate::model::fleet::AppKey;
+use crate::model::status::{Health, OpPhase, Sync};
+
+/// The effects to run at start: watch every usable instance.
+pub fn init(m: &mut Model) -> Vec<Effect> {
+    m.instances
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| !matches!(i.state, ConnState::Failed(_)))
+        .map(|(i, _)| Effect::WatchInstance(i as u16))
+        .collect()
+}
+
+pub fn update(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
+    match msg {
+        Msg::Tick(now) => {
+            let prev = m.now_ms;
+            m.now_ms = now;
+            if prev.div_euclid(1000) != now.div_euclid(1000) {
+                m.dirty = true;
+            }
+            if m.flash.as_ref().is_some_and(|f| f.until_ms <= now) {
+                m.flash = None;
+                m.dirty = true;
+            }
+            vec![]
+        }
+        Msg::Resize(w, h) => {
+            m.size = (w, h);
+            let page = ui::layout::fleet_page(m);
+            m.view.scroll_into_view(page);
+            if let Screen::App(s) = &mut m.screen {
+                let page = ui::layout::app_page((w, h));
+                let len = ui::app::list_len(s);
+                clamp_list(&mut s.cursor, &mut s.offset, len, page);
+            }
+            m.dirty = true;
+            vec![]
+        }
+        Msg::Key(k) => {
+            m.dirty = true;
+            key(m, km, k)
+        }
+        Msg::Paste(text) => {
+            if let Some(input) = &mut m.input {
+                for c in text.chars().filter(|c| !c.is_control()) {
+                    insert_char(input, c);
+                }
+                m.dirty = true;
+                apply_input(m);
+            }
+            vec![]
+        }
+        Msg::Fleet(id, u) => fleet_update(m, id, u),
+        Msg::InstanceFailed(id, e) => {
+            if let Some(i) = m.instances.get_mut(id as usize) {
+                i.state = ConnState::Failed(e);
+            }
+            check_complete(m);
+            m.dirty = true;
+            vec![]
+        }
+        Msg::AppLoaded { req, result } => {
+            let mut fx = vec![];
+            if let Screen::App(s) = &mut m.screen {
+                if s.req_app == req {
+                    s.app = match result {
+                        Ok(a) => Load::Ready(a),
+                        Err(e) => Load::Failed(e.to_string()),
+                    };
+                    if s.stale {
+                        s.stale = false;
+                        fx = refetch(m, false);
+                    }
+                    m.dirty = true;
+                }
+            }
+            fx
+        }
+        Msg::TreeLoaded { req, result } => {
+            if let Screen::App(s) = &mut m.screen {
+                if s.req_tree == req {
+                    s.tree = match result {
+                        Ok(t) => Load::Ready(t),
+                        Err(e) => Load::Failed(e.to_string()),
+                    };
+                    let page = ui::layout::app_page(m.size);
+                    let len = ui::app::list_len(s);
+                    clamp_list(&mut s.cursor, &mut s.offset, len, page);
+                    m.dirty = true;
+                }
+            }
+            vec![]
+        }
+        Msg::EventsLoaded { req, result } => {
+            if let Screen::App(s) = &mut m.screen {
+                if s.req_events == req {
+                    s.events = match result {
+                        Ok(t) => Load::Ready(t),
+                        Err(e) => Load::Failed(e.to_string()),
+                    };
+                    m.dirty = true;
+                }
+            }
+            vec![]
+        }
+    }
+}
+
+fn check_complete(m: &mut Model) {
+    if !m.complete
+        && m.instances
+            .iter()
+            .all(|i| i.listed || matches!(i.state, ConnState::Down { .. } | ConnState::Failed(_)))
+    {
+        m.complete = true;
+    }
+}
+
+fn fleet_update(m: &mut Model, id: u16, u: FleetUpdate) -> Vec<Effect> {
+    let Some(name) = m.instances.get(id as usize).map(|i| i.name.clone()) else {
+        return vec![];
+    };
+    m.dirty = true;
+    let mut fx = vec![];
+    match u {
+        FleetUpdate::Connecting { attempt } => {
+            m.instances[id as usize].state = ConnState::Connecting { attempt };
+        }
+        FleetUpdate::Listed { rows, version, .. } => {
+            let inst = &mut m.instances[id as usize];
+            inst.state = ConnState::Listed;
+            inst.listed = true;
+            if version.is_some() {
+                inst.version = version;
+            }
+            m.fleet.replace_instance(id, &name, rows);
+            m.recompute_view();
+            check_complete(m);
+            if let Screen::App(s) = &m.screen {
+                if s.key.instance == id {
+                    fx = refetch(m, false);
+                }
+            }
+        }
+        FleetUpdate::Live => m.instances[id as usize].state = ConnState::Live,
+        FleetUpdate::Changed { upserts, deletes } => {
+            let touches_open = match &m.screen {
+                Screen::App(s) => {
+                    upserts.iter().any(|r| r.key == s.key) || deletes.contains(&s.key)
+                }
+                Screen::Fleet => false,
+            };
+            m.fleet.apply(&name, upserts, &deletes, m.now_ms);
+            m.recompute_view();
+            if touches_open {
+                fx = refetch(m, false);
+            }
+        }
+        FleetUpdate::Down { error, retry_in } => {
+            m.instances[id as usize].state = ConnState::Down {
+                error,
+                retry_at_ms: m.now_ms + retry_in.as_millis() as i64,
+            };
+            check_complete(m);
+        }
+    }
+    fx
+}
+
+/// Re-fetches the open app's object and tree (and events when `all`), replacing requests in
+/// flight; while the app object is loading, a further change only marks it stale.
+fn refetch(m: &mut Model, all: bool) -> Vec<Effect> {
+    let reqs = (m.req(), m.req(), m.req());
+    let Screen::App(s) = &mut m.screen else {
+        return vec![];
+    };
+    if !all && matches!(s.app, Load::Loading) && s.req_app != 0 {
+        s.stale = true;
+        return vec![];
+    }
+    let mut fx = vec![Effect::Cancel(s.req_app), Effect::Cancel(s.req_tree)];
+    s.req_app = reqs.0;
+    s.req_tree = reqs.1;
+    fx.push(Effect::FetchApp {
+        req: reqs.0,
+        key: s.key.clone(),
+    });
+    fx.push(Effect::FetchTree {
+        req: reqs.1,
+        key: s.key.clone(),
+    });
+    if all {
+        fx.push(Effect::Cancel(s.req_events));
+        s.req_events = reqs.2;
+        fx.push(Effect::FetchEvents {
+            req: reqs.2,
+            key: s.key.clone(),
+        });
+    }
+    fx
+}
+
+fn key(m: &mut Model, km: &Keymap, k: Key) -> Vec<Effect> {
+    let mode = m.mode();
+    match km.resolve(mode, &m.pending, k) {
+        Resolution::Matched(a) => {
+            m.pending.clear();
+            m.pending_next.clear();
+            act(m, mode, a)
+        }
+        Resolution::Pending(next) => {
+            m.pending.push(k.normalized());
+            m.pending_next = next;
+            vec![]
+        }
+        Resolution::NotFound => {
+            let was_pending = !m.pending.is_empty();
+            m.pending.clear();
+            m.pending_next.clear();
+            if mode.is_text() && !was_pending {
+                if let (Some(c), Some(input)) = (k.text(), m.input.as_mut()) {
+                    insert_char(input, c);
+                    apply_input(m);
+                }
+            }
+            vec![]
+        }
+    }
+}
+
+fn clamp_list(cursor: &mut usize, offset: &mut usize, len: usize, page: usize) {
+    let page = page.max(1);
+    *cursor = (*cursor).min(len.saturating_sub(1));
+    if *cursor < *offset {
+        *offset = *cursor;
+    } else if *cursor >= *offset + page {
+        *offset = *cursor + 1 - page;
+    }
+    *offset = (*offset).min(len.saturating_sub(page));
+}
+
+fn move_list(cursor: &mut usize, offset: &mut usize, len: usize, page: usize, a: Action) {
+    let c = *cursor as i64;
+    let p = page.max(1) as i64;
+    let n = match a {
+        Action::SelectNext => c + 1,
+        Action::SelectPrev => c - 1,
+        Action::PageDown => c + p,
+        Action::PageUp => c - p,
+        Action::SelectFirst => 0,
+        Action::SelectLast => len as i64 - 1,
+        _ => c,
+    };
+    *cursor = n.clamp(0, (len as i64 - 1).max(0)) as usize;
+    clamp_list(cursor, offset, len, page);
+}
+
+fn act(m: &mut Model, mode: Mode, a: Action) -> Vec<Effect> {
+    if a == Action::Quit {
+        m.quit = true;
+        return vec![Effect::Quit];
+    }
+    match mode {
+        Mode::Help => {
+            match a {
+                Action::ToggleHelp | Action::Back | Action::Cancel => m.overlay = Overlay::None,
+                Action::SelectNext => {
+                    if let Overlay::Help { scroll } = &mut m.overlay {
+                        *scroll += 1;
+                    }
+                }
+                Action::SelectPrev => {
+                    if let Overlay::Help { scroll } = &mut m.overlay {
+                        *scroll = scroll.saturating_sub(1);
+                    }
+                }
+                _ => {}
+            }
+            vec![]
+        }
+        Mode::Facets => facets_act(m, a),
+        Mode::Filter => {
+            filter_act(m, a);
+            vec![]
+        }
+        Mode::Fleet | Mode::Global => fleet_act(m, a),
+        Mode::App => app_act(m, a),
+    }
+}
+
+fn fleet_act(m: &mut Model, a: Action) -> Vec<Effect> {
+    let page = ui::layout::fleet_page(m);
+    match a {
+        Action::ToggleHelp => m.overlay = Overlay::Help { scroll: 0 },
+        Action::SelectNext => m.view.move_by(1, &m.fleet, page),
+        Action::SelectPrev => m.view.move_by(-1, &m.fleet, page),
+        Action::PageDown => m.view.move_by(page as i64, &m.fleet, page),
+        Action::PageUp => m.view.move_by(-(page as i64), &m.fleet, page),
+        Action::SelectFirst => {
+            m.view.cursor = 0;
+            m.view.offset = 0;
+            m.view.move_by(0, &m.fleet, page);
+        }
+        Action::SelectLast => {
+            m.view.cursor = m.view.rows.len().saturating_sub(1);
+            m.view.move_by(0, &m.fleet, page);
+            m.view.settle_cursor(-1, &m.fleet);
+            m.view.scroll_into_view(page);
+        }
+        Action::Filter => {
+            let text = m.view.filter.to_string();
+            let text = if text.is_empty() {
+                text
+            } else {
+                format!("{text} ")
+            };
+            m.input = Some(TextInput {
+                cursor: text.chars().count(),
+                before: m.view.filter.to_string(),
+                text,
+                error: None,
+            });
+        }
+        Action::ClearFilter => set_filter(m, Filter::default()),
+        Action::Back => {
+            if !m.view.filter.is_empty() {
+                set_filter(m, Filter::default());
+            }
+        }
+        Action::ToggleAttention => {
+            let mut f = m.view.filter.clone();
+            f.attention = !f.attention;
+            set_filter(m, f);
+        }
+        Action::Facets => {
+            m.overlay = Overlay::Facets(facet_picker(m));
+        }
+        Action::SortNext | Action::SortPrev => {
+            let i = Column::ALL
+                .iter()
+                .position(|c| *c == m.view.sort)
+                .unwrap_or(0);
+            let n = Column::ALL.len();
+            let j = if a == Action::SortNext {
+                (i + 1) % n
+            } else {
+                (i + n - 1) % n
+            };
+            m.view.sort = Column::ALL[j];
+            m.view.descending = false;
+            m.recompute_view();
+            flash(
+                m,
+                format!("sorted by {}", m.view.sort.title().to_lowercase()),
+                false,
+            );
+        }
+        Action::SortReverse => {
+            m.view.descending = !m.view.descending;
+            m.recompute_view();
+        }
+        Action::GroupNext => {
+            m.view.group = m.view.group.next();
+            m.recompute_view();
+            flash(m, format!("grouped by {}", m.view.group.label()), false);
+        }
+        Action::OpenApp => {
+            if let Some(key) = m.view.selected.clone() {
+                return open_app(m, key);
+            }
+        }
+        _ => {}
+    }
+    vec![]
+}
+
+/// Opens the app screen for `key` and fetches its details.
+pub fn open_app(m: &mut Model, key: AppKey) -> Vec<Effect> {
+    m.screen = Screen::App(Box::new(AppScreen {
+        key,
+        tab: AppTab::Resources,
+        app: Load::Loading,
+        tree: Load::Loading,
+        events: Load::Loading,
+        req_app: 0,
+        req_tree: 0,
+        req_events: 0,
+        cursor: 0,
+        offset: 0,
+        stale: false,
+    }));
+    refetch(m, true)
+}
+
+fn app_act(m: &mut Model, a: Action) -> Vec<Effect> {
+    let page = ui::layout::app_page(m.size);
+    let Screen::App(s) = &mut m.screen else {
+        return vec![];
+    };
+    match a {
+        Action::ToggleHelp => m.overlay = Overlay::Help { scroll: 0 },
+        Action::Back => {
+            let fx = vec![
+                Effect::Cancel(s.req_app),
+                Effect::Cancel(s.req_tree),
+                Effect::Cancel(s.req_events),
+            ];
+            m.screen = Screen::Fleet;
+            return fx;
+        }
+        Action::NextTab
+        | Action::PrevTab
+        | Action::TabResources
+        | Action::TabConditions
+        | Action::TabHistory
+        | Action::TabEvents => {
+            let i = s.tab.index();
+            let n = AppTab::ALL.len();
+            s.tab = match a {
+                Action::NextTab => AppTab::ALL[(i + 1) % n],
+                Action::PrevTab => AppTab::ALL[(i + n - 1) % n],
+                Action::TabResources => AppTab::Resources,
+                Action::TabConditions => AppTab::Conditions,
+                Action::TabHistory => AppTab::History,
+                _ => AppTab::Events,
+            };
+            s.cursor = 0;
+            s.offset = 0;
+        }
+        Action::SelectNext
+        | Action::SelectPrev
+        | Action::PageDown
+        | Action::PageUp
+        | Action::SelectFirst
+        | Action::SelectLast => {
+            let len = ui::app::list_len(s);
+            move_list(&mut s.cursor, &mut s.offset, len, page, a);
+        }
+        Action::Reload => return refetch(m, true),
+        _ => {}
+    }
+    vec![]
+}
+
+fn set_filter(m: &mut Model, f: Filter) {
+    m.view.filter = f;
+    m.recompute_view();
+}
+
+fn flash(m: &mut Model, text: String, error: bool) {
+    m.flash = Some(Flash {
+        text,
+        error,
+        until_ms: m.now_ms + if error { 6000 } else { 2500 },
+    });
+}
+
+fn insert_char(input: &mut TextInput, c: char) {
+    let byte = input
+        .text
+        .char_indices()
+        .nth(input.cursor)
+        .map(|(b, _)| b)
+        .unwrap_or(input.text.len());
+    input.text.insert(byte, c);
+    input.cursor += 1;
+}
+
+/// Applies the typed filter as the user types; an invalid expression keeps the last valid one.
+fn apply_input(m: &mut Model) {
+    let Some(input) = &mut m.input else { return };
+    match Filter::parse(&input.text) {
+        Ok(f) => {
+            input.error = None;
+            set_filter(m, f);
+        }
+        Err(e) => input.error = Some(e),
+    }
+}
+
+fn filter_act(m: &mut Model, a: Action) {
+    let Some(input) = &mut m.input else { return };
+    match a {
+        Action::Accept => {
+            if let Some(e) = input.error.take() {
+                flash(m, format!("filter not applied: {e}"), true);
+            }
+            m.input = None;
+            return;
+        }
+        Action::Cancel | Action::Back => {
+            let before = input.before.clone();
+            m.input = None;
+            set_filter(m, Filter::parse(&before).unwrap_or_default());
+            return;
+        }
+        Action::DeleteChar => {
+            if input.cursor > 0 {
+                let byte = input
+                    .text
+                    .char_indices()
+                    .nth(input.cursor - 1)
+                    .map(|(b, _)| b)
+                    .unwrap_or(0);
+                input.text.remove(byte);
+                input.cursor -= 1;
+            }
+        }
+        Action::DeleteWord => {
+            let chars: Vec<char> = input.text.chars().collect();
+            let mut i = input.cursor;
+            while i > 0 && chars[i - 1] == ' ' {
+                i -= 1;
+            }
+            while i > 0 && chars[i - 1] != ' ' {
+                i -= 1;
+            }
+            let rest: String = chars[input.cursor..].iter().collect();
+            input.text = chars[..i].iter().collect::<String>() + &rest;
+            input.cursor = i;
+        }
+        Action::ClearLine => {
+            input.text.clear();
+            input.cursor = 0;
+        }
+        Action::CursorLeft => input.cursor = input.cursor.saturating_sub(1),
+        Action::CursorRight => input.cursor = (input.cursor + 1).min(input.text.chars().count()),
+        _ => return,
+    }
+    apply_input(m);
+}
+
+/// Builds the facet picker from the whole fleet, with counts.
+fn facet_picker(m: &Model) -> FacetPicker {
+    let mut items = Vec::new();
+    let count = |pred: &dyn Fn(&crate::model::fleet::AppRow) -> bool| {
+        m.fleet.rows.iter().filter(|r| pred(r)).count()
+    };
+    let mut push_values = |facet: Facet, values: Vec<(String, usize)>| {
+        if values.iter().all(|(_, c)| *c == 0) {
+            return;
+        }
+        items.push(FacetItem::Header(facet));
+        for (value, count) in values {
+            if count > 0 || m.view.filter.has(facet, &value) {
+                items.push(FacetItem::Value {
+                    facet,
+                    value,
+                    count,
+                });
+            }
+        }
+    };
+    push_values(
+        Facet::Sync,
+        Sync::ALL
+            .iter()
+            .map(|s| (s.as_str().to_string(), count(&|r| r.sync == *s)))
+            .collect(),
+    );
+    push_values(
+        Facet::Health,
+        Health::ALL
+            .iter()
+            .map(|h| (h.as_str().to_string(), count(&|r| r.health == *h)))
+            .collect(),
+    );
+    push_values(
+        Facet::Op,
+        OpPhase::ALL
+            .iter()
+            .map(|o| (o.as_str().to_string(), count(&|r| r.operation == Some(*o))))
+            .collect(),
+    );
+    let distinct = |f: &dyn Fn(&crate::model::fleet::AppRow) -> String| -> Vec<(String, usize)> {
+        let mut map = std::collections::BTreeMap::<String, usize>::new();
+        for r in &m.fleet.rows {
+            let v = f(r);
+            if !v.is_empty() {
+                *map.entry(v).or_default() += 1;
+            }
+        }
+        map.into_iter().collect()
+    };
+    push_values(Facet::Env, distinct(&|r| r.env.clone()));
+    push_values(
+        Facet::Instance,
+        distinct(&|r| m.instance_name(r.key.instance).to_string()),
+    );
+    push_values(Facet::Project, distinct(&|r| r.project.clone()));
+    push_values(Facet::Cluster, distinct(&|r| r.cluster.clone()));
+    push_values(
+        Facet::Auto,
+        vec![
+            ("on".to_string(), count(&|r| r.auto_sync)),
+            ("off".to_string(), count(&|r| !r.auto_sync)),
+        ],
+    );
+    let cursor = items
+        .iter()
+        .position(|i| matches!(i, FacetItem::Value { .. }))
+        .unwrap_or(0);
+    FacetPicker {
+        items,
+        cursor,
+        offset: 0,
+        draft: m.view.filter.clone(),
+    }
+}
+
+fn facets_act(m: &mut Model, a: Action) -> Vec<Effect> {
+    let page = ui::layout::facets_page(m.size);
+    let Overlay::Facets(p) = &mut m.overlay else {
+        return vec![];
+    };
+    match a {
+        Action::SelectNext | Action::SelectPrev => {
+            let dir: i64 = if a == Action::SelectNext { 1 } else { -1 };
+            let mut c = p.cursor as i64 + dir;
+            while c >= 0
+                && (c as usize) < p.items.len()
+                && matches!(p.items[c as usize], FacetItem::Header(_))
+            {
+                c += dir;
+            }
+            if c >= 0 && (c as usize) < p.items.len() {
+                p.cursor = c as usize;
+            }
+            if p.cursor < p.offset + 1 {
+                p.offset = p.cursor.saturating_sub(1);
+            } else if p.cursor >= p.offset + page {
+                p.offset = p.cursor + 1 - page;
+            }
+        }
+        Action::ToggleItem => {
+            if let Some(FacetItem::Value { facet, value, .. }) = p.items.get(p.cursor) {
+                p.draft.toggle(*facet, value);
+            }
+        }
+        Action::ClearItems => p.draft.facets.clear(),
+        Action::Accept => {
+            let f = p.draft.clone();
+            m.overlay = Overlay::None;
+            set_filter(m, f);
+        }
+        Action::Cancel | Action::Back => m.overlay = Overlay::None,
+        Action::ToggleHelp => m.overlay = Overlay::Help { scroll: 0 },
+        _ => {}
+    }
+    vec![]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clients::argocd::ArgoError;
+    use crate::model::app::Application;
+    use crate::model::fleet::AppRow;
+    use std::time::Duration;
+
+    fn row(inst: u16, name: &str, sync: &str, health: &str, env: &str) -> AppRow {
+        let mut a = Application::default();
+        a.metadata.name = name.into();
+        a.metadata.namespace = "argocd".into();
+        a.status.sync.status = sync.into();
+        a.status.health.status = health.into();
+        a.spec.destination.name = format!("{env}-eu-west-1-1");
+        a.spec.project = "shop".into();
+        a.metadata.labels.insert("env".into(), env.into());
+        AppRow::from_app(inst, &a)
+    }
+
+    fn model() -> Model {
+        let inst = |n: &str| InstanceView {
+            name: n.into(),
+            url: format!("https://{n}"),
+            state: ConnState::Connecting { attempt: 0 },
+            version: None,
+            listed: false,
+            insecure: false,
+            read_only: false,
+        };
+        Model::new(vec![inst("eu"), inst("us")], (120, 40), 1_000_000)
+    }
+
+    fn listed(m: &mut Model) {
+        let km = Keymap::default();
+        update(
+            m,
+            &km,
+            Msg::Fleet(
+                0,
+                FleetUpdate::Listed {
+                    rows: vec![
+                        row(0, "payments", "OutOfSync", "Healthy", "prod"),
+                        row(0, "orders", "Synced", "Degraded", "prod"),
+                        row(0, "search", "Synced", "Healthy", "dev"),
+                    ],
+                    resource_version: "10".into(),
+                    version: Some("v3.2.1".into()),
+                },
+            ),
+        );
+        update(
+            m,
+            &km,
+            Msg::Fleet(
+                1,
+                FleetUpdate::Listed {
+                    rows: vec![row(1, "payments", "Synced", "Healthy", "prod")],
+                    resource_version: "5".into(),
+                    version: None,
+                },
+            ),
+        );
+    }
+
+    fn keys(m: &mut Model, spec: &str) -> Vec<Effect> {
+        let km = Keymap::default();
+        let mut fx = vec![];
+        for k in spec.split_whitespace() {
+            fx.extend(update(m, &km, Msg::Key(Key::parse(k).unwrap())));
+        }
+        fx
+    }
+
+    fn typed(m: &mut Model, text: &str) {
+        let km = Keymap::default();
+        for c in text.chars() {
+            update(m, &km, Msg::Key(Key::ch(c)));
+        }
+    }
+
+    fn visible(m: &Model) -> Vec<String> {
+        m.view
+            .rows
+            .iter()
+            .filter_map(|r| match r {
+                ViewRow::App(i) => Some(format!(
+                    "{}@{}",
+                    m.fleet.rows[*i].key.name,
+                    m.instance_name(m.fleet.rows[*i].key.instance)
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn init_watches_every_instance() {
+        let mut m = model();
+        assert_eq!(
+            init(&mut m),
+            vec![Effect::WatchInstance(0), Effect::WatchInstance(1)]
+        );
+    }
+
+    #[test]
+    fn listing_completes_the_first_frame() {
+        let mut m = model();
+        assert!(!m.complete);
+        listed(&mut m);
+        assert!(m.complete);
+        assert_eq!(m.fleet.len(), 4);
+        assert_eq!(m.instances[0].version.as_deref(), Some("v3.2.1"));
+    }
+
+    #[test]
+    fn typing_a_filter_filters_live_and_escape_restores() {
+        let mut m = model();
+        listed(&mut m);
+        keys(&mut m, "/");
+        assert_eq!(m.mode(), Mode::Filter);
+        typed(&mut m, "status:OutOfSync,Degraded env:prod");
+        assert_eq!(visible(&m), ["orders@eu", "payments@eu"]);
+        keys(&mut m, "enter");
+        assert_eq!(m.mode(), Mode::Fleet);
+        assert_eq!(visible(&m).len(), 2);
+        // q while typing is text, not quit.
+        keys(&mut m, "/");
+        typed(&mut m, "q");
+        assert!(!m.quit);
+        assert!(visible(&m).is_empty());
+        keys(&mut m, "esc");
+        assert_eq!(visible(&m).len(), 2, "cancel restores the previous filter");
+        keys(&mut m, "esc");
+        assert_eq!(visible(&m).len(), 4, "esc in the fleet clears the filter");
+    }
+
+    #[test]
+    fn an_invalid_filter_keeps_the_last_valid_one_and_says_why() {
+        let mut m = model();
+        listed(&mut m);
+        keys(&mut m, "/");
+        typed(&mut m, "colour:red");
+        assert!(
+            m.input
+                .as_ref()
+                .unwrap()
+                .error
+                .as_ref()
+                .unwrap()
+                .contains("unknown facet")
+        );
+        // The last valid expression (the text `colour`) still applies.
+        assert_eq!(m.view.filter.to_string(), "colour");
+        keys(&mut m, "enter");
+        assert!(m.flash.as_ref().unwrap().error);
+    }
+
+    #[test]
+    fn attention_quick_filter() {
+        let mut m = model();
+        listed(&mut m);
+        keys(&mut m, "!");
+        assert_eq!(visible(&m), ["orders@eu", "payments@eu"]);
+        keys(&mut m, "!");
+        assert_eq!(visible(&m).len(), 4);
+    }
+
+    #[test]
+    fn facet_picker_toggles_and_applies() {
+        let mut m = model();
+        listed(&mut m);
+        keys(&mut m, "f");
+        assert_eq!(m.mode(), Mode::Facets);
+        // The first value is Sync: Synced; move to OutOfSync and toggle it.
+        keys(&mut m, "j space enter");
+        assert_eq!(m.view.filter.to_string(), "sync:OutOfSync");
+        assert_eq!(visible(&m), ["payments@eu"]);
+    }
+
+    #[test]
+    fn sequences_and_navigation() {
+        let mut m = model();
+        listed(&mut m);
+        keys(&mut m, "G");
+        assert_eq!(m.view.cursor, 3);
+        keys(&mut m, "g");
+        assert!(!m.pending_next.is_empty(), "which-key hint pending");
+        keys(&mut m, "g");
+        assert_eq!(m.view.cursor, 0);
+        assert!(m.pending.is_empty());
+    }
+
+    #[test]
+    fn sort_and_group() {
+        let mut m = model();
+        listed(&mut m);
+        // Sort by sync: OutOfSync first.
+        while m.view.sort != Column::Sync {
+            keys(&mut m, "o");
+        }
+        assert_eq!(visible(&m)[0], "payments@eu");
+        keys(&mut m, "O");
+        assert_eq!(visible(&m)[3], "payments@eu");
+        keys(&mut m, "b");
+        assert_eq!(m.view.group, Group::Instance);
+        assert!(matches!(m.view.rows[0], ViewRow::Group { .. }));
+    }
+
+    #[test]
+    fn enter_opens_the_app_and_fetches_its_details() {
+        let mut m = model();
+        listed(&mut m);
+        let fx = keys(&mut m, "enter");
+        let Screen::App(s) = &m.screen else { panic!() };
+        assert_eq!(s.key.name, "orders");
+        assert!(fx.iter().any(|e| matches!(e, Effect::FetchApp { .. })));
+        assert!(fx.iter().any(|e| matches!(e, Effect::FetchTree { .. })));
+        assert!(fx.iter().any(|e| matches!(e, Effect::FetchEvents { .. })));
+        // A stale reply is dropped.
+        let km = Keymap::default();
+        update(
+            &mut m,
+            &km,
+            Msg::AppLoaded {
+                req: 9999,
+                result: Err(ArgoError::NotFound {
+                    message: "x".into(),
+                }),
+            },
+        );
+        let Screen::App(s) = &m.screen else { panic!() };
+        assert_eq!(s.app, Load::Loading);
+        let req = s.req_app;
+        update(
+            &mut m,
+            &km,
+            Msg::AppLoaded {
+                req,
+                result: Err(ArgoError::NotFound {
+                    message: "gone".into(),
+                }),
+            },
+        );
+        let Screen::App(s) = &m.screen else { panic!() };
+        assert!(matches!(&s.app, Load::Failed(e) if e.contains("gone")));
+        keys(&mut m, "3");
+        let Screen::App(s) = &m.screen else { panic!() };
+        assert_eq!(s.tab, AppTab::History);
+        let fx = keys(&mut m, "esc");
+        assert!(matches!(m.screen, Screen::Fleet));
+        assert!(fx.iter().all(|e| matches!(e, Effect::Cancel(_))));
+    }
+
+    #[test]
+    fn a_change_of_the_open_app_refetches_it() {
+        let mut m = model();
+        listed(&mut m);
+        keys(&mut m, "enter");
+        let Screen::App(s) = &m.screen else { panic!() };
+        let (ra, rt) = (s.req_app, s.req_tree);
+        let km = Keymap::default();
+        update(
+            &mut m,
+            &km,
+            Msg::AppLoaded {
+                req: ra,
+                result: Ok(Box::default()),
+            },
+        );
+        let fx = update(
+            &mut m,
+            &km,
+            Msg::Fleet(
+                0,
+                FleetUpdate::Changed {
+                    upserts: vec![row(0, "orders", "Synced", "Healthy", "prod")],
+                    deletes: vec![],
+                },
+            ),
+        );
+        assert!(fx.contains(&Effect::Cancel(rt)));
+        assert!(fx.iter().any(|e| matches!(e, Effect::FetchApp { .. })));
+    }
+
+    #[test]
+    fn a_down_instance_shows_its_reason_and_others_carry_on() {
+        let mut m = model();
+        listed(&mut m);
+        let km = Keymap::default();
+        update(
+            &mut m,
+            &km,
+            Msg::Fleet(
+                1,
+                FleetUpdate::Down {
+                    error: ArgoError::Unreachable {
+                        url: "https://us".into(),
+                        detail: "connection refused".into(),
+                    },
+                    retry_in: Duration::from_secs(4),
+                },
+            ),
+        );
+        match &m.instances[1].state {
+            ConnState::Down { error, retry_at_ms } => {
+                assert!(error.to_string().contains("connection refused"));
+                assert_eq!(*retry_at_ms, 1_000_000 + 4000);
+            }
+            s => panic!("{s:?}"),
+        }
+        assert_eq!(m.instances[0].state, ConnState::Listed);
+        assert_eq!(
+            m.fleet.len(),
+            4,
+            "the down instance's last known apps stay, marked stale"
+        );
+    }
+
+    #[test]
+    fn changed_rows_are_marked_for_a_moment() {
+        let mut m = model();
+        listed(&mut m);
+        let km = Keymap::default();
+        update(&mut m, &km, Msg::Tick(2_000_000));
+        update(
+            &mut m,
+            &km,
+            Msg::Fleet(
+                0,
+                FleetUpdate::Changed {
+                    upserts: vec![row(0, "search", "OutOfSync", "Healthy", "dev")],
+                    deletes: vec![],
+                },
+            ),
+        );
+        let i = m
+            .fleet
+            .index_of(&AppKey {
+                instance: 0,
+                namespace: "argocd".into(),
+                name: "search".into(),
+            })
+            .unwrap();
+        assert_eq!(m.fleet.changed_ms[i], 2_000_000);
+    }
+
+    #[test]
+    fn ticks_only_dirty_on_second_boundaries() {
+        let mut m = model();
+        let km = Keymap::default();
+        m.dirty = false;
+        update(&mut m, &km, Msg::Tick(1_000_250));
+        assert!(!m.dirty);
+        update(&mut m, &km, Msg::Tick(1_001_000));
+        assert!(m.dirty);
+    }
+
+    #[test]
+    fn help_overlay_opens_and_closes() {
+        let mut m = model();
+        keys(&mut m, "?");
+        assert_eq!(m.mode(), Mode::Help);
+        keys(&mut m, "j j");
+        assert_eq!(m.overlay, Overlay::Help { scroll: 2 });
+        keys(&mut m, "esc");
+        assert_eq!(m.mode(), Mode::Fleet);
+        let fx = keys(&mut m, "q");
+        assert_eq!(fx, vec![Effect::Quit]);
+        assert!(m.quit);
+    }
+}

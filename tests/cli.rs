@@ -1,0 +1,302 @@
+//! The command line as scripts use it: output shapes and exit codes (docs/cli.md).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_driftdeck"));
+    let home = std::env::temp_dir().join(format!("driftdeck-cli-test-{}", std::process::id()));
+    c.env("HOME", &home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("DRIFTDECK_LOG_DIR", home.join("logs"))
+        .env_remove("DRIFTDECK_CONFIG")
+        .env_remove("NO_COLOR");
+    c
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("runs")
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn snapshot_json_has_the_contract_shape() {
+    let o = run(&[
+        "snapshot",
+        "--demo",
+        "--apps",
+        "50",
+        "--clusters",
+        "5",
+        "--instances",
+        "3",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let insts = v["instances"].as_array().unwrap();
+    assert_eq!(insts.len(), 3);
+    for i in insts {
+        assert!(i["name"].is_string() && i["url"].is_string());
+        assert_eq!(i["state"], "connected");
+    }
+    let apps = v["apps"].as_array().unwrap();
+    assert_eq!(apps.len(), 50);
+    for a in apps {
+        for k in [
+            "instance",
+            "name",
+            "project",
+            "cluster",
+            "namespace",
+            "sync",
+            "health",
+        ] {
+            assert!(a[k].is_string(), "{k} in {a}");
+        }
+        assert!(a["operation"].is_string() || a["operation"].is_null());
+        assert!(a["auto_sync"].is_boolean());
+        assert!(a["drift"].is_u64());
+    }
+    assert_eq!(v["summary"]["apps"], 50);
+    // Deterministic for a seed.
+    let again = run(&[
+        "snapshot",
+        "--demo",
+        "--apps",
+        "50",
+        "--clusters",
+        "5",
+        "--instances",
+        "3",
+    ]);
+    let w: serde_json::Value = serde_json::from_str(&stdout(&again)).unwrap();
+    let strip = |v: &serde_json::Value| {
+        v["apps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (
+                    a["name"].clone(),
+                    a["sync"].clone(),
+                    a["health"].clone(),
+                    a["drift"].clone(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip(&v), strip(&w));
+}
+
+#[test]
+fn snapshot_filter_and_keys() {
+    let o = run(&[
+        "snapshot",
+        "--demo",
+        "--apps",
+        "80",
+        "--filter",
+        "status:OutOfSync,Degraded",
+    ]);
+    assert_eq!(code(&o), 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let apps = v["apps"].as_array().unwrap();
+    assert!(!apps.is_empty());
+    assert!(
+        apps.iter()
+            .all(|a| a["sync"] == "OutOfSync" || a["health"] == "Degraded")
+    );
+
+    let o = run(&[
+        "snapshot", "--demo", "--output", "text", "--size", "100x30", "--keys", "j enter",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = stdout(&o);
+    assert_eq!(text.lines().count(), 30);
+    assert!(text.lines().all(|l| l.chars().count() == 100));
+    assert!(text.contains("1 Resources ("), "{text}");
+
+    let o = run(&["snapshot", "--demo", "--output", "ansi", "--size", "80x24"]);
+    assert_eq!(code(&o), 0);
+    assert!(stdout(&o).contains("\x1b[38;2;"), "truecolor escapes");
+    let o = bin()
+        .args(["snapshot", "--demo", "--output", "ansi", "--size", "80x24"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(
+        !stdout(&o).contains("\x1b[3") && !stdout(&o).contains("\x1b[4"),
+        "NO_COLOR: no colour codes"
+    );
+}
+
+#[test]
+fn bad_input_exits_2_with_a_sentence() {
+    for (args, needle) in [
+        (vec!["snapshot", "--demo", "--size", "huge"], "--size"),
+        (vec!["snapshot", "--demo", "--keys", "hyper-x"], "--keys"),
+        (
+            vec!["snapshot", "--demo", "--filter", "colour:red"],
+            "unknown facet",
+        ),
+        (vec!["snapshot"], "--demo"),
+        (
+            vec!["demo", "--drift-every", "3 days", "--serve"],
+            "--drift-every",
+        ),
+    ] {
+        let o = run(&args);
+        assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
+    }
+    let o = run(&[]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("driftdeck demo"),
+        "no config: suggests the demo: {}",
+        stderr(&o)
+    );
+}
+
+/// `demo --serve` prints the config path first; a second config adds a dead instance; the
+/// snapshot then exits 3 and still shows the live instances' apps.
+#[test]
+fn demo_serve_and_a_dead_instance() {
+    let mut child = bin()
+        .args([
+            "demo",
+            "--serve",
+            "--apps",
+            "30",
+            "--instances",
+            "2",
+            "--drift-every",
+            "0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let path = std::path::PathBuf::from(first.trim());
+    assert!(path.ends_with("config.toml"), "{first}");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains("[[instances]]") && text.contains("token = "),
+        "{text}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600,
+            "it holds tokens"
+        );
+    }
+    let o = run(&["--config", path.to_str().unwrap(), "snapshot"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["apps"].as_array().unwrap().len(), 30);
+
+    let dir = tempfile::tempdir().unwrap();
+    let with_dead = dir.path().join("config.toml");
+    std::fs::write(&with_dead, format!("{text}\n[[instances]]\nname = \"dead\"\nurl = \"http://127.0.0.1:1\"\ntoken = \"a.b.c\"\n")).unwrap();
+    let o = run(&["--config", with_dead.to_str().unwrap(), "snapshot"]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(
+        v["apps"].as_array().unwrap().len(),
+        30,
+        "the others are all there"
+    );
+    let dead = v["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "dead")
+        .unwrap();
+    assert_eq!(dead["state"], "unreachable");
+    assert!(dead["error"].as_str().unwrap().contains("cannot reach"));
+
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(!path.exists(), "the demo config is removed on exit");
+}
+
+#[test]
+fn check_config_and_print_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        "[[instances]]\nname = \"a\"\nurl = \"https://argocd.example.com\"\ntoken_env = \"X\"\n",
+    )
+    .unwrap();
+    let o = run(&["--config", cfg.to_str().unwrap(), "check-config"]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+
+    std::fs::write(
+        &cfg,
+        "theme = \"mine\"\n[[instances]]\nname = \"a\"\nurl = \"argocd.example.com\"\nbogus = 1\n",
+    )
+    .unwrap();
+    let o = run(&["--config", cfg.to_str().unwrap(), "check-config"]);
+    assert_eq!(code(&o), 1);
+    assert!(stdout(&o).contains("config.toml:5"), "{}", stdout(&o));
+
+    std::fs::write(&cfg, "theme = \"mine\"\nkeymap = \"mine\"\n").unwrap();
+    std::fs::create_dir_all(dir.path().join("themes")).unwrap();
+    std::fs::create_dir_all(dir.path().join("keymaps")).unwrap();
+    std::fs::write(
+        dir.path().join("themes/mine.toml"),
+        "[styles]\n\"text\" = { fg = \"#zzzzzz\" }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("keymaps/mine.toml"),
+        "[fleet]\n\"j\" = \"jump\"\n",
+    )
+    .unwrap();
+    let o = run(&["--config", cfg.to_str().unwrap(), "check-config"]);
+    assert_eq!(code(&o), 1);
+    let out = stdout(&o);
+    assert!(out.contains("themes/mine.toml:2"), "{out}");
+    assert!(
+        out.contains("keymaps/mine.toml:2") && out.contains("jump"),
+        "{out}"
+    );
+
+    let o = run(&["print-default", "keymap"]);
+    assert_eq!(code(&o), 0);
+    for a in driftdeck::tui::action::Action::ALL {
+        assert!(stdout(&o).contains(a.name()), "{}", a.name());
+    }
+    let o = run(&["print-default", "config"]);
+    assert_eq!(code(&o), 0);
+    assert!(driftdeck::config::Config::parse(std::path::Path::new("x"), &stdout(&o)).is_ok());
+    let o = run(&["print-default", "theme"]);
+    assert_eq!(code(&o), 0);
+    assert!(stdout(&o).contains("sync.outofsync"));
+    assert_eq!(code(&run(&["print-default", "theme", "nope"])), 2);
+}

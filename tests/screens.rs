@@ -1,0 +1,168 @@
+//! Whole-screen snapshots of the TUI at 120×40 and 80×24, through the same `update` and `draw` as
+//! the terminal, over the demo fleet with a fixed clock. Plus a few cells' colours checked
+//! explicitly.
+
+mod common;
+
+use common::*;
+use driftdeck::headless::snapshot::{Output, SnapshotOptions, parse_keys, snapshot};
+use driftdeck::tui::color::Depth;
+use driftdeck::tui::keymap::Keymap;
+use driftdeck::tui::theme::Theme;
+
+async fn screen(apps: usize, size: (u16, u16), keys: &str, filter: Option<&str>) -> String {
+    screen_of(&demo(apps, 4, 2).await, size, keys, filter).await
+}
+
+async fn screen_of(
+    fleet: &driftdeck::demo::DemoFleet,
+    size: (u16, u16),
+    keys: &str,
+    filter: Option<&str>,
+) -> String {
+    let o = SnapshotOptions {
+        output: Output::Text,
+        size,
+        keys: parse_keys(keys).unwrap(),
+        filter: filter.map(str::to_string),
+        theme: Theme::default(),
+        keymap: Keymap::default(),
+        depth: Depth::TrueColor,
+        ascii: false,
+        title: "driftdeck demo".into(),
+        now_ms: Some(NOW * 1000),
+    };
+    let out = snapshot(&fleet.config(), o).await.unwrap().stdout;
+    // Loopback ports change from run to run.
+    let mut text = out;
+    for i in 0..fleet.servers.len() {
+        text = text.replace(&fleet.servers[i].addr.port().to_string(), "PORT");
+    }
+    text
+}
+
+macro_rules! snap {
+    ($name:ident, $apps:expr, $size:expr, $keys:expr, $filter:expr) => {
+        #[tokio::test]
+        async fn $name() {
+            let s = screen($apps, $size, $keys, $filter).await;
+            insta::assert_snapshot!(stringify!($name), s);
+        }
+    };
+}
+
+snap!(fleet_120x40, 60, (120, 40), "", None);
+snap!(fleet_80x24, 60, (80, 24), "", None);
+snap!(
+    fleet_filtered_120x40,
+    60,
+    (120, 40),
+    "",
+    Some("status:OutOfSync,Degraded env:prod")
+);
+snap!(fleet_typing_filter_80x24, 60, (80, 24), "/ p a y", None);
+snap!(
+    fleet_grouped_by_cluster_120x40,
+    60,
+    (120, 40),
+    "b b j",
+    None
+);
+snap!(
+    fleet_sorted_by_health_120x40,
+    60,
+    (120, 40),
+    "o o o o o o",
+    None
+);
+snap!(fleet_facets_120x40, 60, (120, 40), "f j j space", None);
+snap!(fleet_help_120x40, 60, (120, 40), "?", None);
+snap!(fleet_help_80x24, 60, (80, 24), "?", None);
+snap!(fleet_scrolled_80x24, 200, (80, 24), "G k k", None);
+snap!(app_resources_120x40, 60, (120, 40), "j j enter", None);
+snap!(app_resources_80x24, 60, (80, 24), "j j enter", None);
+snap!(app_history_120x40, 60, (120, 40), "j j enter 3", None);
+snap!(app_events_80x24, 60, (80, 24), "j j enter 4", None);
+snap!(too_small, 60, (50, 10), "", None);
+
+#[tokio::test]
+async fn app_with_a_condition_120x40() {
+    let fleet = demo(60, 4, 2).await;
+    // Find an app with a ComparisonError and filter to it, then open it.
+    let name = (0..2)
+        .flat_map(|i| {
+            fleet
+                .instance(i)
+                .read()
+                .apps
+                .values()
+                .filter(|a| !a.app.status.conditions.is_empty())
+                .map(|a| a.app.metadata.name.clone())
+                .collect::<Vec<_>>()
+        })
+        .next()
+        .expect("the demo has an app with a condition");
+    let s = screen_of(&fleet, (120, 40), "enter 2", Some(&name)).await;
+    assert!(s.contains("ComparisonError"), "{s}");
+    insta::assert_snapshot!("app_with_a_condition_120x40", s);
+}
+
+#[tokio::test]
+async fn one_instance_down_shows_why_and_the_rest_is_there() {
+    let mut fleet = demo(60, 4, 2).await;
+    fleet.servers[1].stop();
+    let s = screen_of(&fleet, (120, 40), "", None).await;
+    assert!(s.contains("✖ argocd-us down"), "{s}");
+    assert!(s.contains("cannot reach"), "{s}");
+    assert!(
+        s.contains("● argocd-eu") || s.contains("◌ argocd-eu"),
+        "{s}"
+    );
+    assert!(s.contains("30 apps"), "{s}");
+    insta::assert_snapshot!("one_instance_down_120x40", s);
+}
+
+#[tokio::test]
+async fn colours_of_a_few_cells() {
+    use driftdeck::tui::app::render;
+    use driftdeck::tui::keymap::Key;
+    use driftdeck::tui::model::Model;
+    use driftdeck::tui::msg::Msg;
+    use driftdeck::tui::runtime::{Headless, Instances};
+    use driftdeck::tui::update::{init, update};
+    let fleet = demo(60, 4, 2).await;
+    let cfg = fleet.config();
+    let inst = Instances::from_config(&cfg);
+    let mut m = Model::new(inst.views.clone(), (120, 40), NOW * 1000);
+    let mut rt = Headless { inst };
+    let km = Keymap::default();
+    let fx = init(&mut m);
+    for msg in rt.run(fx).await {
+        update(&mut m, &km, msg);
+    }
+    update(&mut m, &km, Msg::Key(Key::ch('j')));
+    let theme = Theme::default();
+    let mut buf = ratatui::buffer::Buffer::empty(ratatui::layout::Rect::new(0, 0, 120, 40));
+    render(&mut buf, &m, &theme, &km);
+    let text = driftdeck::tui::ui::buffer_text(&buf);
+    let lines: Vec<&str> = text.lines().collect();
+    // The OutOfSync cell is in the theme's colour.
+    let (y, line) = lines
+        .iter()
+        .enumerate()
+        .find(|(_, l)| l.contains("≠ OutOfSync"))
+        .unwrap();
+    let x = line.chars().position(|c| c == '≠').unwrap() as u16;
+    assert_eq!(
+        buf[(x, y as u16)].fg,
+        theme.style("sync.outofsync").fg.unwrap()
+    );
+    // The selected row (the second app, cursor moved by `j`) has the selection background.
+    let sel_y = 3 + m.view.cursor as u16;
+    assert_eq!(buf[(5, sel_y)].bg, theme.style("selection").bg.unwrap());
+    assert_ne!(buf[(5, sel_y + 1)].bg, theme.style("selection").bg.unwrap());
+    // The header of the sorted column is marked and styled.
+    let (hx, _) = lines[2].char_indices().find(|(_, c)| *c == '↑').unwrap();
+    let hx = lines[2][..hx].chars().count() as u16;
+    assert_eq!(buf[(hx, 2)].fg, theme.style("header.sorted").fg.unwrap());
+}

@@ -1,0 +1,192 @@
+//! A real terminal: the demo TUI under a private tmux server. Start, filter, open an app, go back,
+//! quit, and the terminal is restored. Polls the pane; never sleeps a fixed time.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "dd"])
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "dd"];
+        args.extend_from_slice(keys);
+        self.run(&args);
+    }
+
+    /// Waits until the pane shows `what`.
+    fn wait_for(&self, what: &str, secs: u64) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let s = self.screen();
+            if s.contains(what) {
+                return s;
+            }
+            if Instant::now() > deadline {
+                panic!("the screen never showed {what:?}; it shows:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
+
+fn tmux_available() -> bool {
+    let ok = Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("CI=true but tmux is not installed (.ci/run installs it)");
+        }
+        eprintln!("skipped: tmux is not installed");
+    }
+    ok
+}
+
+fn start(label: &str, term: &str, extra: &str) -> (Tmux, tempfile::TempDir) {
+    let home = tempfile::tempdir().unwrap();
+    let t = Tmux {
+        socket: format!("driftdeck-test-{}-{label}", std::process::id()),
+    };
+    let bin = env!("CARGO_BIN_EXE_driftdeck");
+    let cmd = format!(
+        "env -u COLORTERM -u NO_COLOR TERM={term} HOME={h} XDG_CONFIG_HOME={h}/config XDG_DATA_HOME={h}/data DRIFTDECK_LOG_DIR={h}/logs {bin} demo --apps 80 --clusters 4 --instances 2 --drift-every 0 {extra}; echo DRIFTDECK-EXITED $?; sleep 60",
+        h = home.path().display()
+    );
+    t.run(&[
+        "-f",
+        "/dev/null",
+        "new-session",
+        "-d",
+        "-s",
+        "dd",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        &cmd,
+    ]);
+    (t, home)
+}
+
+#[test]
+fn start_filter_open_back_quit_and_restore() {
+    if !tmux_available() {
+        return;
+    }
+    let (t, home) = start("flow", "xterm-256color", "");
+    let s = t.wait_for("● argocd-us live", 30);
+    assert!(s.contains("80 apps"), "{s}");
+    assert!(s.contains("NAME↑"), "{s}");
+    assert_eq!(
+        t.run(&["display", "-p", "-t", "dd", "#{alternate_on}"])
+            .trim(),
+        "1",
+        "the TUI uses the alternate screen"
+    );
+
+    t.keys(&["/", "c", "h", "e", "c", "k", "o", "u", "t"]);
+    let s = t.wait_for("/ checkout", 10);
+    let count_line = s
+        .lines()
+        .find(|l| l.starts_with(" / checkout"))
+        .unwrap()
+        .to_string();
+    assert!(count_line.trim_end().ends_with("of 80"), "{count_line}");
+    let lines: Vec<&str> = s.lines().collect();
+    // Rows: below the summary, instances, filter bar and header; above the status bar.
+    let body: Vec<&str> = lines[4..lines.len() - 1]
+        .iter()
+        .copied()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert!(!body.is_empty());
+    assert!(
+        body.iter().all(|l| l.contains("checkout")),
+        "every row matches: {body:#?}"
+    );
+
+    t.keys(&["Enter"]);
+    t.wait_for("enter open", 10);
+    t.keys(&["Enter"]);
+    let s = t.wait_for("1 Resources (", 10);
+    assert!(s.contains("Sync "), "{s}");
+    assert!(s.contains("esc back"), "{s}");
+    t.keys(&["3"]);
+    t.wait_for("DEPLOYED", 10);
+
+    t.keys(&["Escape"]);
+    t.wait_for("/ filter", 10);
+    t.keys(&["q"]);
+    let s = t.wait_for("DRIFTDECK-EXITED 0", 10);
+    assert_eq!(
+        t.run(&["display", "-p", "-t", "dd", "#{alternate_on}"])
+            .trim(),
+        "0",
+        "alternate screen left"
+    );
+    assert_eq!(
+        t.run(&["display", "-p", "-t", "dd", "#{cursor_flag}"])
+            .trim(),
+        "1",
+        "cursor visible again"
+    );
+    assert!(
+        !s.contains("NAME↑"),
+        "the TUI is gone from the screen:\n{s}"
+    );
+    let log = std::fs::read_to_string(home.path().join("logs/driftdeck.log")).unwrap();
+    assert!(log.contains("first complete frame"), "{log}");
+    assert!(!log.contains("eyJ"), "no token in the log");
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    if !tmux_available() {
+        return;
+    }
+    let (t, _home) = start("sigterm", "xterm-256color", "");
+    t.wait_for("live", 30);
+    let pid = t.run(&["display", "-p", "-t", "dd", "#{pane_pid}"]);
+    // The pane runs `sh -c`; its child is driftdeck.
+    let out = Command::new("pgrep")
+        .args(["-P", pid.trim(), "driftdeck"])
+        .output()
+        .unwrap();
+    let child = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(!child.is_empty(), "driftdeck runs");
+    Command::new("kill")
+        .args(["-TERM", &child])
+        .status()
+        .unwrap();
+    t.wait_for("DRIFTDECK-EXITED 0", 10);
+    assert_eq!(
+        t.run(&["display", "-p", "-t", "dd", "#{alternate_on}"])
+            .trim(),
+        "0"
+    );
+}
