@@ -92,10 +92,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if s.is_empty() {
         return Err("empty duration".into());
     }
-    if let Ok(n) = s.parse::<f64>() {
-        if n.is_finite() && n >= 0.0 {
-            return Ok(Duration::from_secs_f64(n));
-        }
+    if let Ok(n) = s.parse::<f64>()
+        && n.is_finite()
+        && n >= 0.0
+    {
+        return Ok(Duration::from_secs_f64(n));
     }
     let mut total = Duration::ZERO;
     let mut rest = s;
@@ -193,7 +194,7 @@ pub fn thousands(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -35,11 +35,9 @@ impl Spec {
                 .zip(&segs)
                 .all(|(a, b)| (a.starts_with('{') && a.ends_with('}')) || a == b);
             // Prefer literal matches (e.g. /applications/{name}/events over /{name}/{x}).
-            if ok {
-                if let Some(op) = ops.get(method) {
-                    let key = if status == 200 { "200" } else { "default" };
-                    return op["responses"][key]["schema"].clone();
-                }
+            if ok && let Some(op) = ops.get(method) {
+                let key = if status == 200 { "200" } else { "default" };
+                return op["responses"][key]["schema"].clone();
             }
         }
         panic!("no operation {method} {path} in the spec");
@@ -108,20 +106,14 @@ impl Spec {
                     errs.push(format!("{at}: expected a string ({fmt}), got {v}"));
                 }
             }
-            "integer" => {
-                if !(v.is_i64() || v.is_u64()) {
-                    errs.push(format!("{at}: expected an integer, got {v}"));
-                }
+            "integer" if !(v.is_i64() || v.is_u64()) => {
+                errs.push(format!("{at}: expected an integer, got {v}"));
             }
-            "number" => {
-                if !v.is_number() {
-                    errs.push(format!("{at}: expected a number, got {v}"));
-                }
+            "number" if !v.is_number() => {
+                errs.push(format!("{at}: expected a number, got {v}"));
             }
-            "boolean" => {
-                if !v.is_boolean() {
-                    errs.push(format!("{at}: expected a boolean, got {v}"));
-                }
+            "boolean" if !v.is_boolean() => {
+                errs.push(format!("{at}: expected a boolean, got {v}"));
             }
             _ => {}
         }

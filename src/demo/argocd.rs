@@ -260,10 +260,11 @@ impl Query {
 
 /// Whether an app passes the list/stream filters.
 fn matches(app: &Application, q: &Query) -> bool {
-    if let Some(n) = q.get("name") {
-        if !n.is_empty() && app.metadata.name != n {
-            return false;
-        }
+    if let Some(n) = q.get("name")
+        && !n.is_empty()
+        && app.metadata.name != n
+    {
+        return false;
     }
     let mut projects = q.all("projects");
     projects.extend(q.all("project"));
@@ -271,20 +272,22 @@ fn matches(app: &Application, q: &Query) -> bool {
     if !projects.is_empty() && !projects.contains(&app.spec.project.as_str()) {
         return false;
     }
-    if let Some(sel) = q.get("selector") {
-        if !selector_matches(sel, &app.metadata.labels) {
-            return false;
-        }
+    if let Some(sel) = q.get("selector")
+        && !selector_matches(sel, &app.metadata.labels)
+    {
+        return false;
     }
-    if let Some(repo) = q.get("repo") {
-        if !repo.is_empty() && app.spec.source.as_ref().map(|s| s.repo_url.as_str()) != Some(repo) {
-            return false;
-        }
+    if let Some(repo) = q.get("repo")
+        && !repo.is_empty()
+        && app.spec.source.as_ref().map(|s| s.repo_url.as_str()) != Some(repo)
+    {
+        return false;
     }
-    if let Some(ns) = q.get("appNamespace") {
-        if !ns.is_empty() && app.metadata.namespace != ns {
-            return false;
-        }
+    if let Some(ns) = q.get("appNamespace")
+        && !ns.is_empty()
+        && app.metadata.namespace != ns
+    {
+        return false;
     }
     true
 }
@@ -492,11 +495,11 @@ pub async fn handle(inst: Arc<Instance>, req: Request<Incoming>) -> Response<Bod
         );
     }
     if method != Method::GET
-        && !req
+        && req
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| ct.split(';').next().map(str::trim) == Some("application/json"))
+            .is_none_or(|ct| ct.split(';').next().map(str::trim) != Some("application/json"))
     {
         return full(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -575,7 +578,7 @@ async fn route(
     match (method.clone(), segs.as_slice()) {
         (Method::GET, ["version"]) => json_reply(&version_message()),
         (Method::GET, ["v1", "settings"]) => json_reply(&settings(inst)),
-        (Method::POST, ["v1", "session"]) => login(inst, body, now),
+        (Method::POST, ["v1", "session"]) => login(inst, body, now_secs()),
         (Method::DELETE, ["v1", "session"]) => json_reply(&SessionResponse::default()),
         (Method::GET, ["v1", "session", "userinfo"]) => json_reply(&UserInfo {
             logged_in: true,
@@ -853,10 +856,10 @@ fn get_app(inst: &Instance, name: &str, q: &Query, now: i64) -> Response<Body> {
         }
     }
     with_app(inst, name, q, |a| {
-        if let Some(p) = projects.first() {
-            if a.app.spec.project != *p {
-                return not_found_app(name);
-            }
+        if let Some(p) = projects.first()
+            && a.app.spec.project != *p
+        {
+            return not_found_app(name);
         }
         json_reply(&a.app)
     })

@@ -84,12 +84,12 @@ impl DriftEngine {
                     return;
                 }
                 a.w.tag = bump(&a.w.tag, tag_rng);
-                if let Some(src) = a.app.spec.source.as_mut() {
-                    if let Some(h) = src.helm.as_mut() {
-                        src.target_revision = a.w.tag.trim_start_matches('v').to_string();
-                        if let Some(p) = h.parameters.first_mut() {
-                            p.value = a.w.tag.clone();
-                        }
+                if let Some(src) = a.app.spec.source.as_mut()
+                    && let Some(h) = src.helm.as_mut()
+                {
+                    src.target_revision = a.w.tag.trim_start_matches('v').to_string();
+                    if let Some(p) = h.parameters.first_mut() {
+                        p.value = a.w.tag.clone();
                     }
                 }
                 start_operation(a, now, true, &mut Rng::new(tag_rng));
@@ -216,7 +216,7 @@ fn bump(tag: &str, r: u64) -> String {
     while parts.len() < 3 {
         parts.push(0);
     }
-    if r % 4 == 0 {
+    if r.is_multiple_of(4) {
         parts[1] += 1;
         parts[2] = 0;
     } else {

@@ -486,7 +486,7 @@ fn make_app(
     let path = format!("apps/{base}/overlays/{}", cl.env);
     let mut history = Vec::new();
     let mut tags = Vec::new();
-    for i in 0..deployments {
+    for (i, &t) in times.iter().enumerate() {
         if rng.chance(0.3) {
             minor += 1;
             patch = 0;
@@ -505,7 +505,6 @@ fn make_app(
         } else {
             format!("v{major}.{minor}.{patch}")
         };
-        let t = times[i];
         let revision = rng.sha();
         let automated = rng.chance(0.6);
         history.push(RevisionHistory {
@@ -593,29 +592,31 @@ fn make_app(
 
     let auto = rng.chance(if prod { 0.55 } else { 0.8 });
     let self_heal = auto && rng.chance(0.7);
-    let mut app = Application::default();
-    app.metadata = ObjectMeta {
-        name: name.to_string(),
-        namespace: "argocd".into(),
-        uid: uid(w.salt, name),
-        resource_version: String::new(),
-        generation: rng.range(2, 400) as i64,
-        creation_timestamp: Some(ts(w.created - 3600)),
-        labels: [
-            ("env".to_string(), cl.env.to_string()),
-            ("team".to_string(), team.to_string()),
-            ("region".to_string(), cl.region.to_string()),
-        ]
-        .into_iter()
-        .collect(),
-        annotations: [(
-            "notifications.argoproj.io/subscribe.on-sync-failed.slack".to_string(),
-            format!("{team}-alerts"),
-        )]
-        .into_iter()
-        .collect(),
-        finalizers: vec!["resources-finalizer.argocd.argoproj.io".into()],
-        deletion_timestamp: None,
+    let mut app = Application {
+        metadata: ObjectMeta {
+            name: name.to_string(),
+            namespace: "argocd".into(),
+            uid: uid(w.salt, name),
+            resource_version: String::new(),
+            generation: rng.range(2, 400) as i64,
+            creation_timestamp: Some(ts(w.created - 3600)),
+            labels: [
+                ("env".to_string(), cl.env.to_string()),
+                ("team".to_string(), team.to_string()),
+                ("region".to_string(), cl.region.to_string()),
+            ]
+            .into_iter()
+            .collect(),
+            annotations: [(
+                "notifications.argoproj.io/subscribe.on-sync-failed.slack".to_string(),
+                format!("{team}-alerts"),
+            )]
+            .into_iter()
+            .collect(),
+            finalizers: vec!["resources-finalizer.argocd.argoproj.io".into()],
+            deletion_timestamp: None,
+        },
+        ..Default::default()
     };
     app.spec.project = team.to_string();
     app.spec.source = Some(source(&repo, &path, &base, helm, &w.tag));

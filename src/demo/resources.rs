@@ -437,10 +437,8 @@ pub fn live(app: &DemoApp, r: &ResId, now: i64) -> Option<Value> {
     let mut managed = Vec::new();
     for d in &w.drifts {
         match d {
-            Drift::Replicas { to, .. } => {
-                if r.kind == "Deployment" || r.kind == "StatefulSet" {
-                    obj["spec"]["replicas"] = json!(to);
-                }
+            Drift::Replicas { to, .. } if (r.kind == "Deployment" || r.kind == "StatefulSet") => {
+                obj["spec"]["replicas"] = json!(to);
             }
             Drift::ConfigValue { key, value, .. } if r.kind == "ConfigMap" => {
                 obj["data"][key] = json!(value);
@@ -1167,18 +1165,18 @@ pub fn app_events(app: &DemoApp) -> EventList {
             "Normal",
         );
     }
-    if let Some(op) = &a.status.operation_state {
-        if op.phase == "Failed" {
-            push(
-                "OperationCompleted",
-                format!(
-                    "Sync operation to {} failed: {}",
-                    a.status.sync.revision, op.message
-                ),
-                op.finished_at.as_deref().unwrap_or(&op.started_at),
-                "Warning",
-            );
-        }
+    if let Some(op) = &a.status.operation_state
+        && op.phase == "Failed"
+    {
+        push(
+            "OperationCompleted",
+            format!(
+                "Sync operation to {} failed: {}",
+                a.status.sync.revision, op.message
+            ),
+            op.finished_at.as_deref().unwrap_or(&op.started_at),
+            "Warning",
+        );
     }
     items.sort_by(|x, y| x.last_timestamp.cmp(&y.last_timestamp));
     EventList {

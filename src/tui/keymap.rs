@@ -163,10 +163,10 @@ impl Key {
                 }
             }
         };
-        if key.shift {
-            if let KeyCode::Char(c) = key.code {
-                key.code = KeyCode::Char(c.to_ascii_uppercase());
-            }
+        if key.shift
+            && let KeyCode::Char(c) = key.code
+        {
+            key.code = KeyCode::Char(c.to_ascii_uppercase());
         }
         Ok(key.normalized())
     }
@@ -315,10 +315,10 @@ impl Keymap {
         };
         for (section, value) in &table {
             if section == "name" || section == "inherits" {
-                if let Some(s) = value.as_str() {
-                    if section == "name" {
-                        km.name = s.to_string();
-                    }
+                if let Some(s) = value.as_str()
+                    && section == "name"
+                {
+                    km.name = s.to_string();
                 }
                 continue;
             }
@@ -396,10 +396,10 @@ impl Keymap {
         if let Some(r) = self.lookup_in(mode, &seq) {
             return r;
         }
-        if !mode.is_text() {
-            if let Some(r) = self.lookup_in(Mode::Global, &seq) {
-                return r;
-            }
+        if !mode.is_text()
+            && let Some(r) = self.lookup_in(Mode::Global, &seq)
+        {
+            return r;
         }
         Resolution::NotFound
     }

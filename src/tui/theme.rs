@@ -57,10 +57,10 @@ fn parse_color(s: &str, palette: &HashMap<String, String>, depth: u8) -> Result<
         return parse_color(p, palette, depth + 1);
     }
     if let Some(hex) = s.strip_prefix('#') {
-        if hex.len() == 6 {
-            if let Ok(v) = u32::from_str_radix(hex, 16) {
-                return Ok(Color::Rgb((v >> 16) as u8, (v >> 8) as u8, v as u8));
-            }
+        if hex.len() == 6
+            && let Ok(v) = u32::from_str_radix(hex, 16)
+        {
+            return Ok(Color::Rgb((v >> 16) as u8, (v >> 8) as u8, v as u8));
         }
         return Err(format!("`{s}` is not a #rrggbb colour"));
     }

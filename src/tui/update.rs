@@ -72,45 +72,45 @@ pub fn update(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
         }
         Msg::AppLoaded { req, result } => {
             let mut fx = vec![];
-            if let Screen::App(s) = &mut m.screen {
-                if s.req_app == req {
-                    s.app = match result {
-                        Ok(a) => Load::Ready(a),
-                        Err(e) => Load::Failed(e.to_string()),
-                    };
-                    if s.stale {
-                        s.stale = false;
-                        fx = refetch(m, false);
-                    }
-                    m.dirty = true;
+            if let Screen::App(s) = &mut m.screen
+                && s.req_app == req
+            {
+                s.app = match result {
+                    Ok(a) => Load::Ready(a),
+                    Err(e) => Load::Failed(e.to_string()),
+                };
+                if s.stale {
+                    s.stale = false;
+                    fx = refetch(m, false);
                 }
+                m.dirty = true;
             }
             fx
         }
         Msg::TreeLoaded { req, result } => {
-            if let Screen::App(s) = &mut m.screen {
-                if s.req_tree == req {
-                    s.tree = match result {
-                        Ok(t) => Load::Ready(t),
-                        Err(e) => Load::Failed(e.to_string()),
-                    };
-                    let page = ui::layout::app_page(m.size);
-                    let len = ui::app::list_len(s);
-                    clamp_list(&mut s.cursor, &mut s.offset, len, page);
-                    m.dirty = true;
-                }
+            if let Screen::App(s) = &mut m.screen
+                && s.req_tree == req
+            {
+                s.tree = match result {
+                    Ok(t) => Load::Ready(t),
+                    Err(e) => Load::Failed(e.to_string()),
+                };
+                let page = ui::layout::app_page(m.size);
+                let len = ui::app::list_len(s);
+                clamp_list(&mut s.cursor, &mut s.offset, len, page);
+                m.dirty = true;
             }
             vec![]
         }
         Msg::EventsLoaded { req, result } => {
-            if let Screen::App(s) = &mut m.screen {
-                if s.req_events == req {
-                    s.events = match result {
-                        Ok(t) => Load::Ready(t),
-                        Err(e) => Load::Failed(e.to_string()),
-                    };
-                    m.dirty = true;
-                }
+            if let Screen::App(s) = &mut m.screen
+                && s.req_events == req
+            {
+                s.events = match result {
+                    Ok(t) => Load::Ready(t),
+                    Err(e) => Load::Failed(e.to_string()),
+                };
+                m.dirty = true;
             }
             vec![]
         }
@@ -147,10 +147,10 @@ fn fleet_update(m: &mut Model, id: u16, u: FleetUpdate) -> Vec<Effect> {
             m.fleet.replace_instance(id, &name, rows);
             m.recompute_view();
             check_complete(m);
-            if let Screen::App(s) = &m.screen {
-                if s.key.instance == id {
-                    fx = refetch(m, false);
-                }
+            if let Screen::App(s) = &m.screen
+                && s.key.instance == id
+            {
+                fx = refetch(m, false);
             }
         }
         FleetUpdate::Live => m.instances[id as usize].state = ConnState::Live,
@@ -228,11 +228,12 @@ fn key(m: &mut Model, km: &Keymap, k: Key) -> Vec<Effect> {
             let was_pending = !m.pending.is_empty();
             m.pending.clear();
             m.pending_next.clear();
-            if mode.is_text() && !was_pending {
-                if let (Some(c), Some(input)) = (k.text(), m.input.as_mut()) {
-                    insert_char(input, c);
-                    apply_input(m);
-                }
+            if mode.is_text()
+                && !was_pending
+                && let (Some(c), Some(input)) = (k.text(), m.input.as_mut())
+            {
+                insert_char(input, c);
+                apply_input(m);
             }
             vec![]
         }
@@ -333,10 +334,8 @@ fn fleet_act(m: &mut Model, a: Action) -> Vec<Effect> {
             });
         }
         Action::ClearFilter => set_filter(m, Filter::default()),
-        Action::Back => {
-            if !m.view.filter.is_empty() {
-                set_filter(m, Filter::default());
-            }
+        Action::Back if !m.view.filter.is_empty() => {
+            set_filter(m, Filter::default());
         }
         Action::ToggleAttention => {
             let mut f = m.view.filter.clone();

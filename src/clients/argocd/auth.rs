@@ -227,12 +227,12 @@ pub async fn resolve(
             }
         }
     };
-    if let Some(exp) = jwt_expiry(token.expose()) {
-        if exp < chrono::Utc::now().timestamp() {
-            return Err(ArgoError::TokenExpired {
-                server: server.to_string(),
-            });
-        }
+    if let Some(exp) = jwt_expiry(token.expose())
+        && exp < chrono::Utc::now().timestamp()
+    {
+        return Err(ArgoError::TokenExpired {
+            server: server.to_string(),
+        });
     }
     Ok(Some(token))
 }

@@ -680,10 +680,10 @@ impl ArgoClient {
         if p.push(&bytes, &mut frames).is_ok() {
             p.push(b"\n\n", &mut frames).ok();
             for f in frames {
-                if let Frame::Data(d) = f {
-                    if let Ok(Message::Error(e)) = sse::decode::<serde_json::Value>(&d) {
-                        return ArgoError::from_stream_error(&self.inner.server, &e);
-                    }
+                if let Frame::Data(d) = f
+                    && let Ok(Message::Error(e)) = sse::decode::<serde_json::Value>(&d)
+                {
+                    return ArgoError::from_stream_error(&self.inner.server, &e);
                 }
             }
         }

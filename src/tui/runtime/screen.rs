@@ -291,7 +291,7 @@ mod tests {
     }
 
     /// A tiny terminal emulator: applies our output to a grid of chars.
-    fn emulate(grid: &mut Vec<Vec<char>>, bytes: &[u8]) {
+    fn emulate(grid: &mut [Vec<char>], bytes: &[u8]) {
         let s = String::from_utf8_lossy(bytes);
         let mut chars = s.chars().peekable();
         let (mut cx, mut cy) = (0usize, 0usize);

@@ -109,20 +109,31 @@ pub fn resource_lines(s: &AppScreen, ascii: bool) -> Vec<ResLine> {
             None => roots.push(i),
         }
     }
-    let mut out = Vec::new();
-    fn walk(
-        i: usize,
-        guides: &str,
-        last: bool,
-        depth: usize,
-        tree: &[ResourceNode],
-        children: &BTreeMap<NodeKey, Vec<usize>>,
-        out: &mut Vec<ResLine>,
-        sync_of: &dyn Fn(&ResourceNode) -> Option<Sync>,
-        ascii: bool,
-    ) {
-        let n = &tree[i];
-        let (branch, cont) = match (ascii, last) {
+    let mut w = TreeWalk {
+        tree: &tree.nodes,
+        children: &children,
+        sync_of: &sync_of,
+        ascii,
+        out: Vec::new(),
+    };
+    for r in roots {
+        w.walk(r, "", true, 0);
+    }
+    w.out
+}
+
+struct TreeWalk<'a> {
+    tree: &'a [ResourceNode],
+    children: &'a BTreeMap<NodeKey, Vec<usize>>,
+    sync_of: &'a dyn Fn(&ResourceNode) -> Option<Sync>,
+    ascii: bool,
+    out: Vec<ResLine>,
+}
+
+impl TreeWalk<'_> {
+    fn walk(&mut self, i: usize, guides: &str, last: bool, depth: usize) {
+        let n = &self.tree[i];
+        let (branch, cont) = match (self.ascii, last) {
             (false, false) => ("├─ ", "│  "),
             (false, true) => ("└─ ", "   "),
             (true, false) => ("|- ", "|  "),
@@ -143,12 +154,12 @@ pub fn resource_lines(s: &AppScreen, ascii: bool) -> Vec<ResLine> {
                 _ => format!("{} {}", i.name.to_lowercase(), i.value),
             })
             .collect();
-        out.push(ResLine {
+        self.out.push(ResLine {
             prefix,
             kind: n.reference.kind.clone(),
             name: n.reference.name.clone(),
             namespace: n.reference.namespace.clone(),
-            sync: if depth == 0 { sync_of(n) } else { None },
+            sync: if depth == 0 { (self.sync_of)(n) } else { None },
             health: n.health.as_ref().map(|h| Health::parse(&h.status)),
             health_message: n
                 .health
@@ -164,41 +175,17 @@ pub fn resource_lines(s: &AppScreen, ascii: bool) -> Vec<ResLine> {
             &n.reference.namespace,
             &n.reference.name,
         );
-        if let Some(kids) = children.get(&key) {
+        if let Some(kids) = self.children.get(&key) {
             let next = if depth == 0 {
                 String::new()
             } else {
                 format!("{guides}{cont}")
             };
             for (j, k) in kids.iter().enumerate() {
-                walk(
-                    *k,
-                    &next,
-                    j + 1 == kids.len(),
-                    depth + 1,
-                    tree,
-                    children,
-                    out,
-                    sync_of,
-                    ascii,
-                );
+                self.walk(*k, &next, j + 1 == kids.len(), depth + 1);
             }
         }
     }
-    for r in roots {
-        walk(
-            r,
-            "",
-            true,
-            0,
-            &tree.nodes,
-            &children,
-            &mut out,
-            &sync_of,
-            ascii,
-        );
-    }
-    out
 }
 
 /// Number of lines of the current tab's list (for scrolling in `update`).
