@@ -348,33 +348,253 @@ fn set_of(s: &str) -> Vec<&str> {
         .collect()
 }
 
-/// The list projection: only these `items.` paths are honoured (the server's whitelist).
+/// The list projection: only these `items.` paths are honoured (the server's whitelist), in the
+/// order Go writes the struct fields.
 const LIST_WHITELIST: &[&str] = &[
     "metadata.name",
     "metadata.namespace",
-    "metadata.annotations",
-    "metadata.labels",
     "metadata.creationTimestamp",
     "metadata.deletionTimestamp",
+    "metadata.labels",
+    "metadata.annotations",
     "spec",
+    "spec.source",
     "spec.destination",
     "spec.project",
-    "spec.source",
+    "spec.syncPolicy",
     "spec.sources",
     "spec.sourceHydrator",
-    "spec.syncPolicy",
-    "status.sourceHydrator",
-    "status.summary",
-    "status.health",
     "status.resources",
     "status.sync.status",
     "status.sync.revision",
+    "status.health",
+    "status.operationState.operation.sync",
     "status.operationState.phase",
     "status.operationState.startedAt",
     "status.operationState.finishedAt",
-    "status.operationState.operation.sync",
+    "status.summary",
+    "status.sourceHydrator",
     "operation.sync",
 ];
+
+/// A projected list item, serialized straight from the application by reference: a projected
+/// list never pays for the history and conditions it leaves out. Field order is Go's.
+#[derive(Serialize)]
+struct ItemView<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<MetaView<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    spec: Option<SpecView<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<StatusView<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    operation: Option<OperationView<'a>>,
+}
+
+#[derive(Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct MetaView<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    creation_timestamp: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deletion_timestamp: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    labels: Option<&'a std::collections::BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    annotations: Option<&'a std::collections::BTreeMap<String, String>>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum SpecView<'a> {
+    Whole(&'a ApplicationSpec),
+    Parts(SpecParts<'a>),
+}
+
+#[derive(Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct SpecParts<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<&'a ApplicationSource>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    destination: Option<&'a ApplicationDestination>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    project: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sync_policy: Option<&'a SyncPolicy>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sources: Option<&'a Vec<ApplicationSource>>,
+}
+
+#[derive(Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct StatusView<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resources: Option<&'a Vec<ResourceStatus>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sync: Option<SyncView<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    health: Option<&'a HealthStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    operation_state: Option<OpStateView<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    summary: Option<&'a ApplicationSummary>,
+}
+
+#[derive(Serialize, Default)]
+struct SyncView<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revision: Option<&'a str>,
+}
+
+#[derive(Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct OpStateView<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    operation: Option<OperationView<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phase: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    started_at: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    finished_at: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct OperationView<'a> {
+    sync: &'a SyncOperation,
+}
+
+/// Which whitelisted paths a list asks for.
+struct ListFields {
+    set: std::collections::HashSet<String>,
+}
+
+impl ListFields {
+    fn has(&self, p: &str) -> bool {
+        self.set.contains(p)
+    }
+
+    fn view<'a>(&self, a: &'a Application) -> ItemView<'a> {
+        let m = &a.metadata;
+        let meta = MetaView {
+            name: self.has("metadata.name").then_some(m.name.as_str()),
+            namespace: self
+                .has("metadata.namespace")
+                .then_some(m.namespace.as_str()),
+            creation_timestamp: if self.has("metadata.creationTimestamp") {
+                m.creation_timestamp.as_deref()
+            } else {
+                None
+            },
+            deletion_timestamp: if self.has("metadata.deletionTimestamp") {
+                m.deletion_timestamp.as_deref()
+            } else {
+                None
+            },
+            labels: (self.has("metadata.labels") && !m.labels.is_empty()).then_some(&m.labels),
+            annotations: (self.has("metadata.annotations") && !m.annotations.is_empty())
+                .then_some(&m.annotations),
+        };
+        let any_meta = meta.name.is_some()
+            || meta.namespace.is_some()
+            || meta.creation_timestamp.is_some()
+            || meta.deletion_timestamp.is_some()
+            || meta.labels.is_some()
+            || meta.annotations.is_some();
+        let spec = if self.has("spec") {
+            Some(SpecView::Whole(&a.spec))
+        } else {
+            let p = SpecParts {
+                source: if self.has("spec.source") {
+                    a.spec.source.as_ref()
+                } else {
+                    None
+                },
+                destination: self.has("spec.destination").then_some(&a.spec.destination),
+                project: self.has("spec.project").then_some(a.spec.project.as_str()),
+                sync_policy: if self.has("spec.syncPolicy") {
+                    a.spec.sync_policy.as_ref()
+                } else {
+                    None
+                },
+                sources: (self.has("spec.sources") && !a.spec.sources.is_empty())
+                    .then_some(&a.spec.sources),
+            };
+            let any = p.source.is_some()
+                || p.destination.is_some()
+                || p.project.is_some()
+                || p.sync_policy.is_some()
+                || p.sources.is_some();
+            any.then_some(SpecView::Parts(p))
+        };
+        let s = &a.status;
+        let sync = SyncView {
+            status: self
+                .has("status.sync.status")
+                .then_some(s.sync.status.as_str()),
+            revision: (self.has("status.sync.revision") && !s.sync.revision.is_empty())
+                .then_some(s.sync.revision.as_str()),
+        };
+        let op_state = s.operation_state.as_ref().and_then(|o| {
+            let v = OpStateView {
+                operation: if self.has("status.operationState.operation.sync") {
+                    o.operation.sync.as_ref().map(|sync| OperationView { sync })
+                } else {
+                    None
+                },
+                phase: self
+                    .has("status.operationState.phase")
+                    .then_some(o.phase.as_str()),
+                started_at: self
+                    .has("status.operationState.startedAt")
+                    .then_some(o.started_at.as_str()),
+                finished_at: if self.has("status.operationState.finishedAt") {
+                    o.finished_at.as_deref()
+                } else {
+                    None
+                },
+            };
+            (v.operation.is_some()
+                || v.phase.is_some()
+                || v.started_at.is_some()
+                || v.finished_at.is_some())
+            .then_some(v)
+        });
+        let status = StatusView {
+            resources: (self.has("status.resources") && !s.resources.is_empty())
+                .then_some(&s.resources),
+            sync: (sync.status.is_some() || sync.revision.is_some()).then_some(sync),
+            health: self.has("status.health").then_some(&s.health),
+            operation_state: op_state,
+            summary: self.has("status.summary").then_some(&s.summary),
+        };
+        let any_status = status.resources.is_some()
+            || status.sync.is_some()
+            || status.health.is_some()
+            || status.operation_state.is_some()
+            || status.summary.is_some();
+        ItemView {
+            metadata: any_meta.then_some(meta),
+            spec,
+            status: any_status.then_some(status),
+            operation: if self.has("operation.sync") {
+                a.operation
+                    .as_ref()
+                    .and_then(|o| o.sync.as_ref())
+                    .map(|sync| OperationView { sync })
+            } else {
+                None
+            },
+        }
+    }
+}
 
 /// Keeps only `paths` (dot-separated) of `v`; arrays apply the rest of a path to each element.
 pub fn project(v: &Value, paths: &[Vec<&str>]) -> Value {
@@ -773,24 +993,30 @@ fn list(inst: &Instance, q: &Query) -> Response<Body> {
     match fields {
         Fields::Include(ref paths) => {
             // Only whitelisted `items.` paths count; the list metadata is always written.
-            let item_paths: Vec<Vec<&str>> = paths
-                .iter()
-                .filter(|p| p.first() == Some(&"items"))
-                .map(|p| p[1..].to_vec())
-                .filter(|p| LIST_WHITELIST.contains(&p.join(".").as_str()))
-                .collect();
-            let items: Vec<Value> = st
-                .apps
-                .values()
-                .filter(|a| matches(&a.app, q))
-                .map(|a| {
-                    project(
-                        &serde_json::to_value(&a.app).unwrap_or_default(),
-                        &item_paths,
-                    )
-                })
-                .collect();
-            json_reply(&json!({"metadata": {"resourceVersion": rv}, "items": items}))
+            let lf = ListFields {
+                set: paths
+                    .iter()
+                    .filter(|p| p.first() == Some(&"items"))
+                    .map(|p| p[1..].join("."))
+                    .filter(|p| LIST_WHITELIST.contains(&p.as_str()))
+                    .collect(),
+            };
+            #[derive(Serialize)]
+            struct L<'a> {
+                metadata: ListMeta,
+                items: Vec<ItemView<'a>>,
+            }
+            json_reply(&L {
+                metadata: ListMeta {
+                    resource_version: rv,
+                },
+                items: st
+                    .apps
+                    .values()
+                    .filter(|a| matches(&a.app, q))
+                    .map(|a| lf.view(&a.app))
+                    .collect(),
+            })
         }
         Fields::Exclude(ref paths) => {
             let item_paths: Vec<Vec<&str>> = paths

@@ -160,53 +160,6 @@ pub async fn fleet(
         first_bytes
     );
 
-    // The list calls alone (the obvious alternative's core), all instances at once.
-    let clients: Vec<ArgoClient> = (0..instances as u16)
-        .filter_map(|i| inst.client(i).cloned())
-        .collect();
-    let t = Instant::now();
-    let mut futs = Vec::new();
-    for c in &clients {
-        let c = c.clone();
-        futs.push(tokio::spawn(async move {
-            c.list_apps(&AppQuery::default(), Some(LIST_FIELDS))
-                .await
-                .map(|l| l.items.len())
-        }));
-    }
-    let mut n = 0;
-    for f in futs {
-        n += f
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
-    }
-    let _ = writeln!(
-        out,
-        "list calls alone (projected, {n} apps): {:.0} ms",
-        ms(t.elapsed())
-    );
-    let t = Instant::now();
-    let mut futs = Vec::new();
-    for c in &clients {
-        let c = c.clone();
-        futs.push(tokio::spawn(async move {
-            c.list_apps(&AppQuery::default(), None)
-                .await
-                .map(|l| l.items.len())
-        }));
-    }
-    for f in futs {
-        f.await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
-    }
-    let _ = writeln!(
-        out,
-        "list calls alone (full objects): {:.0} ms",
-        ms(t.elapsed())
-    );
-
     // Filter keystrokes: type a filter and erase it, one frame per key.
     let mut times = Vec::new();
     let keys: Vec<Key> = "/"
@@ -270,6 +223,53 @@ pub async fn fleet(
         out,
         "resident memory of the client: {rss:.0} MiB (at start {rss0:.0} MiB)"
     );
+    // The list calls alone (the obvious alternative's core), all instances at once.
+    let clients: Vec<ArgoClient> = (0..instances as u16)
+        .filter_map(|i| inst.client(i).cloned())
+        .collect();
+    let t = Instant::now();
+    let mut futs = Vec::new();
+    for c in &clients {
+        let c = c.clone();
+        futs.push(tokio::spawn(async move {
+            c.list_apps(&AppQuery::default(), Some(LIST_FIELDS))
+                .await
+                .map(|l| l.items.len())
+        }));
+    }
+    let mut n = 0;
+    for f in futs {
+        n += f
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+    }
+    let _ = writeln!(
+        out,
+        "list calls alone (projected, {n} apps): {:.0} ms",
+        ms(t.elapsed())
+    );
+    let t = Instant::now();
+    let mut futs = Vec::new();
+    for c in &clients {
+        let c = c.clone();
+        futs.push(tokio::spawn(async move {
+            c.list_apps(&AppQuery::default(), None)
+                .await
+                .map(|l| l.items.len())
+        }));
+    }
+    for f in futs {
+        f.await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+    }
+    let _ = writeln!(
+        out,
+        "list calls alone (full objects): {:.0} ms",
+        ms(t.elapsed())
+    );
+
     drop(child);
 
     // B. Stream absorption: changes injected into in-process demo servers at `rate`/s, carried

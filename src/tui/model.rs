@@ -263,6 +263,8 @@ pub struct FleetView {
     pub offset: usize,
     /// The selected app; the cursor follows it when rows move.
     pub selected: Option<AppKey>,
+    /// Counts over the whole fleet, for the summary bar (computed with the view, not per frame).
+    pub counts: crate::model::fleet::Counts,
 }
 
 impl Default for FleetView {
@@ -277,7 +279,21 @@ impl Default for FleetView {
             cursor: 0,
             offset: 0,
             selected: None,
+            counts: Default::default(),
         }
+    }
+}
+
+/// The label an app is grouped under (borrowed: sorting must not allocate).
+fn group_of<'a>(group: Group, r: &'a AppRow, instance_names: &'a [String]) -> &'a str {
+    match group {
+        Group::None => "",
+        Group::Instance => instance_names
+            .get(r.key.instance as usize)
+            .map(String::as_str)
+            .unwrap_or(""),
+        Group::Cluster => &r.cluster,
+        Group::Project => &r.project,
     }
 }
 
@@ -320,24 +336,19 @@ impl FleetView {
             })
             .collect();
         self.matched = idx.len();
+        self.counts = crate::model::fleet::Counts::of(fleet.rows.iter());
         let rows = &fleet.rows;
         let sort = self.sort;
         let desc = self.descending;
         let group = self.group;
-        let group_key = |r: &AppRow| -> String {
-            match group {
-                Group::None => String::new(),
-                Group::Instance => inst(r.key.instance).to_string(),
-                Group::Cluster => r.cluster.clone(),
-                Group::Project => r.project.clone(),
-            }
-        };
+        let group_key =
+            |r: &'_ AppRow| -> String { group_of(group, r, instance_names).to_string() };
         idx.sort_by(|&a, &b| {
             let (x, y) = (&rows[a], &rows[b]);
             let g = if group == Group::None {
                 std::cmp::Ordering::Equal
             } else {
-                group_key(x).cmp(&group_key(y))
+                group_of(group, x, instance_names).cmp(group_of(group, y, instance_names))
             };
             let ord = match sort {
                 Column::Instance => x.key.instance.cmp(&y.key.instance),

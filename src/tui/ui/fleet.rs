@@ -7,7 +7,7 @@ use ratatui::style::Style;
 use super::{
     Piece, ago, fit, hints, layout, pad, pending_hint, put, put_pieces, status_bar, str_width,
 };
-use crate::model::fleet::{AppRow, Counts};
+use crate::model::fleet::AppRow;
 use crate::model::status::{Health, OpPhase, Sync};
 use crate::tui::action::Action;
 use crate::tui::keymap::{Keymap, Mode};
@@ -58,7 +58,7 @@ pub fn op_role(o: OpPhase) -> &'static str {
 }
 
 fn summary(buf: &mut Buffer, area: Rect, m: &Model, theme: &Theme) {
-    let c = Counts::of(m.fleet.rows.iter());
+    let c = &m.view.counts;
     let s = m.symbols;
     let sep = (format!(" {} ", s.sep()), theme.style("text.dim"));
     let mut p: Vec<Piece> = vec![
