@@ -19,6 +19,7 @@ pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod headless;
+pub mod health;
 pub mod logging;
 pub mod model;
 pub mod tui;
