@@ -18,6 +18,7 @@ pub mod clients;
 pub mod commands;
 pub mod config;
 pub mod demo;
+pub mod diff;
 pub mod headless;
 pub mod health;
 pub mod logging;

@@ -202,6 +202,78 @@ pub fn thousands(n: usize) -> String {
     out
 }
 
+/// gobwas/glob matching without separators, as Argo CD uses for sync windows and
+/// ignoreDifferences: `*` (any run, including `/` and `.`), `?`, `[abc]`, `[a-z]`, `[!a-z]`,
+/// `{a,b}` and `\` escapes. A malformed pattern matches nothing.
+pub fn glob_match(pattern: &str, value: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let v: Vec<char> = value.chars().collect();
+    glob_at(&p, &v).unwrap_or(false)
+}
+
+fn glob_at(p: &[char], v: &[char]) -> Option<bool> {
+    if p.is_empty() {
+        return Some(v.is_empty());
+    }
+    match p[0] {
+        '*' => {
+            let rest = &p[1..];
+            for i in 0..=v.len() {
+                if glob_at(rest, &v[i..])? {
+                    return Some(true);
+                }
+            }
+            Some(false)
+        }
+        '?' => Some(!v.is_empty() && glob_at(&p[1..], &v[1..])?),
+        '[' => {
+            let close = p.iter().skip(1).position(|&c| c == ']')? + 1;
+            let class = &p[1..close];
+            let (neg, class) = match class.first() {
+                Some('!') => (true, &class[1..]),
+                _ => (false, class),
+            };
+            let Some(&c) = v.first() else {
+                return Some(false);
+            };
+            let mut hit = false;
+            let mut i = 0;
+            while i < class.len() {
+                if i + 2 < class.len() && class[i + 1] == '-' {
+                    if class[i] <= c && c <= class[i + 2] {
+                        hit = true;
+                    }
+                    i += 3;
+                } else {
+                    if class[i] == c {
+                        hit = true;
+                    }
+                    i += 1;
+                }
+            }
+            Some(hit != neg && glob_at(&p[close + 1..], &v[1..])?)
+        }
+        '{' => {
+            let close = p.iter().position(|&c| c == '}')?;
+            let body: String = p[1..close].iter().collect();
+            let rest = &p[close + 1..];
+            for alt in body.split(',') {
+                let mut cand: Vec<char> = alt.chars().collect();
+                cand.extend_from_slice(rest);
+                if glob_at(&cand, v)? {
+                    return Some(true);
+                }
+            }
+            Some(false)
+        }
+        '\\' => {
+            let c = *p.get(1)?;
+            Some(v.first() == Some(&c) && glob_at(&p[2..], &v[1..])?)
+        }
+        c => Some(v.first() == Some(&c) && glob_at(&p[1..], &v[1..])?),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,6 +342,23 @@ mod tests {
         assert_eq!(split_command("cat\\ x").unwrap(), vec!["cat x"]);
         assert!(split_command("echo 'x").is_err());
         assert_eq!(split_command("  ").unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("*", ""));
+        assert!(glob_match("prod-*", "prod-eu/1.x"));
+        assert!(glob_match("a?c", "abc"));
+        assert!(!glob_match("a?c", "ac"));
+        assert!(glob_match("[a-c]x", "bx"));
+        assert!(!glob_match("[!a-c]x", "bx"));
+        assert!(glob_match("{dev,prod}-*", "prod-1"));
+        assert!(!glob_match("{dev,prod}-*", "stage-1"));
+        assert!(glob_match("a\\*", "a*"));
+        assert!(!glob_match("a\\*", "ab"));
+        assert!(!glob_match("[abc", "a"), "malformed matches nothing");
+        assert!(!glob_match("!prod", "dev"), "no negation: literal");
+        assert!(glob_match("!prod", "!prod"));
     }
 
     #[test]
