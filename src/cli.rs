@@ -56,6 +56,19 @@ pub enum SnapshotOutput {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffOutput {
+    Text,
+    Json,
+    Ansi,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HealthOutput {
+    Json,
+    Text,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DefaultKind {
     Theme,
     Keymap,
@@ -93,6 +106,38 @@ pub enum Command {
         /// A filter expression, e.g. "status:OutOfSync env:prod".
         #[arg(long, value_name = "EXPR")]
         filter: Option<String>,
+    },
+    /// Diff a live object against its desired state (files), or a live app's drifted resources.
+    /// Exit 0 when the same, 1 when they differ, 2 on error.
+    Diff {
+        /// An application of the configured instances (instead of --live/--desired).
+        app: Option<String>,
+        /// The instance of APP when several have an app of that name.
+        #[arg(long, value_name = "NAME")]
+        instance: Option<String>,
+        /// The live object (JSON or YAML file; - for standard input).
+        #[arg(
+            long,
+            value_name = "FILE",
+            requires = "desired",
+            conflicts_with = "app"
+        )]
+        live: Option<std::path::PathBuf>,
+        /// The desired object, as Git has it.
+        #[arg(long, value_name = "FILE", requires = "live")]
+        desired: Option<std::path::PathBuf>,
+        /// ignoreDifferences rules: a list, {ignoreDifferences: [...]}, or an Application.
+        #[arg(long, value_name = "FILE")]
+        ignore_differences: Option<std::path::PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        output: DiffOutput,
+    },
+    /// The health of an object as Argo CD assesses it.
+    Health {
+        #[arg(long, value_name = "FILE")]
+        file: std::path::PathBuf,
+        #[arg(long, value_enum, default_value = "json")]
+        output: HealthOutput,
     },
     /// Check the config, theme and keymap; report every problem with file and line.
     CheckConfig,

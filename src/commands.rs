@@ -1,7 +1,9 @@
 //! The commands behind the CLI. Each returns the process exit code; diagnostics go to stderr as
 //! sentences that say what to do next, results to stdout.
 
-use crate::cli::{BenchCommand, Cli, DefaultKind, DemoArgs, SnapshotOutput};
+use crate::cli::{
+    BenchCommand, Cli, DefaultKind, DemoArgs, DiffOutput, HealthOutput, SnapshotOutput,
+};
 use crate::config::paths::Paths;
 use crate::config::{Config, DEFAULT_CONFIG, FileError};
 use crate::demo::{DemoFleet, DemoOptions, FleetSpec};
@@ -68,6 +70,12 @@ fn tui_options(cli: &Cli, cfg: &Config, paths: &Paths, title: &str) -> TuiOption
         title: title.to_string(),
         read_only: cli.read_only || cfg.read_only,
         notices: l.notices,
+        pager: crate::tui::app::pager_command(cfg.pager.as_deref()),
+        diff_tool: cfg
+            .diff_tool
+            .as_deref()
+            .and_then(|t| crate::util::split_command(t).ok())
+            .filter(|w| !w.is_empty()),
     }
 }
 
@@ -166,6 +174,8 @@ pub async fn demo(cli: &Cli, paths: &Paths, d: &DemoArgs, serve: bool, listen: &
     let user_cfg = load_config(paths).ok().flatten();
     cfg.theme = user_cfg.as_ref().and_then(|c| c.theme.clone());
     cfg.keymap = user_cfg.as_ref().and_then(|c| c.keymap.clone());
+    cfg.pager = user_cfg.as_ref().and_then(|c| c.pager.clone());
+    cfg.diff_tool = user_cfg.as_ref().and_then(|c| c.diff_tool.clone());
     let opts = tui_options(cli, &cfg, paths, "driftdeck demo");
     log_notice(paths);
     match crate::tui::app::run(&cfg, opts).await {
@@ -447,4 +457,231 @@ pub async fn bench(which: &BenchCommand) -> u8 {
             }
         },
     }
+}
+
+/// `driftdeck diff`: files, or a live app's drifted resources. 0 same, 1 differs, 2 error.
+#[allow(clippy::too_many_arguments)]
+pub async fn diff(
+    cli: &Cli,
+    paths: &Paths,
+    app: Option<&str>,
+    instance: Option<&str>,
+    live: Option<&std::path::Path>,
+    desired: Option<&std::path::Path>,
+    ignore: Option<&std::path::Path>,
+    output: DiffOutput,
+) -> u8 {
+    use crate::diff::{Normalizer, diff as compute_diff};
+    use crate::headless::{diffout, files};
+    let fail = |e: String| {
+        eprintln!("driftdeck: {e}");
+        2
+    };
+    let norm = match ignore {
+        Some(p) => match files::ignore_differences(p) {
+            Ok(rules) => match Normalizer::new(&rules) {
+                Ok(n) => n,
+                Err(e) => return fail(format!("{}: {e}", p.display())),
+            },
+            Err(e) => return fail(e.to_string()),
+        },
+        None => Normalizer::default(),
+    };
+    let theme = looks(load_config(paths).ok().flatten().as_ref(), paths).theme;
+    let depth = if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+        Depth::None
+    } else {
+        depth_or_truecolor(cli)
+    };
+    let render = |ds: &[crate::diff::ResourceDiff]| -> String {
+        match output {
+            DiffOutput::Text => ds.iter().map(diffout::text).collect(),
+            DiffOutput::Ansi => ds.iter().map(|d| diffout::ansi(d, &theme, depth)).collect(),
+            DiffOutput::Json => String::new(),
+        }
+    };
+    match (app, live, desired) {
+        (None, Some(l), Some(d)) => {
+            let (live, desired) = match (files::object(l), files::object(d)) {
+                (Ok(a), Ok(b)) => (a, b),
+                (Err(e), _) | (_, Err(e)) => return fail(e.to_string()),
+            };
+            if live.is_none() && desired.is_none() {
+                return fail("both files are empty (null): nothing to compare".into());
+            }
+            let d = match compute_diff(desired.as_ref(), live.as_ref(), &norm) {
+                Ok(d) => d,
+                Err(e) => return fail(e.to_string()),
+            };
+            match output {
+                DiffOutput::Json => {
+                    let mut j = diffout::json(&d);
+                    if let Some(m) = j.as_object_mut() {
+                        m.shift_remove("resource");
+                    }
+                    println!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
+                }
+                _ => print!("{}", render(std::slice::from_ref(&d))),
+            }
+            u8::from(d.modified)
+        }
+        (Some(name), None, None) => diff_app(paths, name, instance, output, &render).await,
+        _ => fail("give either APP, or both --live FILE and --desired FILE".into()),
+    }
+}
+
+fn depth_or_truecolor(cli: &Cli) -> Depth {
+    if cli.colors == "auto" {
+        Depth::TrueColor
+    } else {
+        depth(cli)
+    }
+}
+
+async fn diff_app(
+    paths: &Paths,
+    name: &str,
+    instance: Option<&str>,
+    output: DiffOutput,
+    render: &dyn Fn(&[crate::diff::ResourceDiff]) -> String,
+) -> u8 {
+    use crate::clients::argocd::{AppQuery, ArgoClient};
+    let fail = |e: String| {
+        eprintln!("driftdeck: {e}");
+        2
+    };
+    let cfg = match load_config(paths) {
+        Ok(Some(c)) if !c.instances.is_empty() => c,
+        Ok(_) => {
+            return fail(format!(
+                "no instances configured (config: {}); `driftdeck diff APP` asks an Argo CD server",
+                paths.config_file.display()
+            ));
+        }
+        Err(errs) => {
+            print_errors(&errs);
+            return 2;
+        }
+    };
+    let candidates: Vec<&crate::config::InstanceConfig> = cfg
+        .instances
+        .iter()
+        .filter(|i| instance.is_none_or(|n| n == i.name))
+        .collect();
+    if candidates.is_empty() {
+        return fail(format!(
+            "no instance named `{}` in the config",
+            instance.unwrap_or("")
+        ));
+    }
+    let mut found = Vec::new();
+    let mut unreachable = Vec::new();
+    for ic in candidates {
+        let client = match ArgoClient::new(ic) {
+            Ok(c) => c,
+            Err(e) => {
+                unreachable.push(format!("{}: {e}", ic.name));
+                continue;
+            }
+        };
+        match client
+            .list_apps(
+                &AppQuery {
+                    name: Some(name.to_string()),
+                    ..Default::default()
+                },
+                Some(&["items.metadata.name", "items.metadata.namespace"]),
+            )
+            .await
+        {
+            Ok(l) if !l.items.is_empty() => {
+                found.push((client, l.items[0].metadata.namespace.clone()))
+            }
+            Ok(_) => {}
+            Err(e) => unreachable.push(format!("{}: {e}", ic.name)),
+        }
+    }
+    let (client, app_ns) = match found.len() {
+        0 => {
+            for u in &unreachable {
+                eprintln!("driftdeck: {u}");
+            }
+            return fail(format!(
+                "no application `{name}` on the configured instances"
+            ));
+        }
+        1 => found.remove(0),
+        _ => {
+            let names: Vec<&str> = found.iter().map(|(c, _)| c.instance()).collect();
+            return fail(format!(
+                "`{name}` exists on {}; choose one with --instance",
+                names.join(" and ")
+            ));
+        }
+    };
+    let ns = (!app_ns.is_empty()).then_some(app_ns.as_str());
+    let mr = match client.managed_resources(name, ns).await {
+        Ok(m) => m,
+        Err(e) => return fail(e.to_string()),
+    };
+    let diffs = match crate::diff::from_managed(&mr.items) {
+        Ok(d) => d,
+        Err(e) => return fail(format!("{}: {e}", client.instance())),
+    };
+    let drifted: Vec<crate::diff::ResourceDiff> = diffs
+        .into_iter()
+        .filter(|d| d.modified || d.live.is_none() || d.desired.is_none())
+        .collect();
+    match output {
+        DiffOutput::Json => {
+            let j = serde_json::json!({
+                "app": name,
+                "instance": client.instance(),
+                "modified": drifted.iter().any(|d| d.modified),
+                "resources": drifted.iter().map(crate::headless::diffout::json).collect::<Vec<_>>(),
+            });
+            println!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
+        }
+        _ => print!("{}", render(&drifted)),
+    }
+    u8::from(drifted.iter().any(|d| d.modified))
+}
+
+/// `driftdeck health --file FILE`.
+pub fn health(file: &std::path::Path, output: HealthOutput) -> u8 {
+    let obj = match crate::headless::files::object(file) {
+        Ok(Some(o)) => o,
+        Ok(None) => {
+            eprintln!(
+                "driftdeck: {}: is empty (null); give a Kubernetes object",
+                file.display()
+            );
+            return 2;
+        }
+        Err(e) => {
+            eprintln!("driftdeck: {e}");
+            return 2;
+        }
+    };
+    let a = crate::health::assess(&obj);
+    match output {
+        HealthOutput::Json => {
+            let j = match &a {
+                Some(a) => serde_json::json!({"status": a.status.as_str(), "message": a.message}),
+                None => serde_json::json!({"status": null}),
+            };
+            println!("{j}");
+        }
+        HealthOutput::Text => match &a {
+            Some(a) if a.message.is_empty() => println!("{}", a.status),
+            Some(a) => println!("{}: {}", a.status, a.message),
+            None => println!(
+                "no health check for {}: Argo CD assesses no health for this kind",
+                obj.get("kind")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("?")
+            ),
+        },
+    }
+    0
 }

@@ -52,6 +52,27 @@ fn main() -> ExitCode {
                 )
                 .await
             }
+            Some(Command::Diff {
+                ref app,
+                ref instance,
+                ref live,
+                ref desired,
+                ref ignore_differences,
+                output,
+            }) => {
+                commands::diff(
+                    &cli,
+                    &paths,
+                    app.as_deref(),
+                    instance.as_deref(),
+                    live.as_deref(),
+                    desired.as_deref(),
+                    ignore_differences.as_deref(),
+                    output,
+                )
+                .await
+            }
+            Some(Command::Health { ref file, output }) => commands::health(file, output),
             Some(Command::CheckConfig) => commands::check_config(&paths),
             Some(Command::PrintDefault { kind, ref name }) => {
                 commands::print_default(kind, name.as_deref())

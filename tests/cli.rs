@@ -300,3 +300,218 @@ fn check_config_and_print_default() {
     assert!(stdout(&o).contains("sync.outofsync"));
     assert_eq!(code(&run(&["print-default", "theme", "nope"])), 2);
 }
+
+fn write(dir: &tempfile::TempDir, name: &str, text: &[u8]) -> String {
+    let p = dir.path().join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn diff_files_exit_codes_and_outputs() {
+    let d = tempfile::tempdir().unwrap();
+    let live = write(&d, "live.yaml", b"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  managedFields:\n  - manager: kubectl-scale\n    operation: Update\n    time: '2026-11-20T15:58:00Z'\n    fieldsType: FieldsV1\n    fieldsV1: {f:spec: {f:replicas: {}}}\nspec:\n  replicas: 12\n  template:\n    spec:\n      containers:\n      - name: web\n        image: web:1\n");
+    let desired = write(&d, "desired.yaml", b"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 4\n  template:\n    spec:\n      containers:\n      - name: web\n        image: web:1\n");
+    let o = run(&["diff", "--live", &live, "--desired", &desired]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let t = stdout(&o);
+    assert!(
+        t.contains("--- live/apps/Deployment/web")
+            && t.contains("-  replicas: 12")
+            && t.contains("+  replicas: 4"),
+        "{t}"
+    );
+    let o = run(&[
+        "diff",
+        "--live",
+        &live,
+        "--desired",
+        &desired,
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code(&o), 1);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["modified"], true);
+    assert_eq!(v["changes"][0]["path"], "/spec/replicas");
+    assert_eq!(v["changes"][0]["live"], 12);
+    assert_eq!(v["changes"][0]["desired"], 4);
+    assert_eq!(v["changes"][0]["manager"]["manager"], "kubectl-scale");
+    assert!(v["live"].is_object() && v["desired"].is_object());
+    let o = run(&[
+        "diff",
+        "--live",
+        &live,
+        "--desired",
+        &desired,
+        "--output",
+        "ansi",
+    ]);
+    assert_eq!(code(&o), 1);
+    assert!(stdout(&o).contains("\x1b["));
+    let same = run(&["diff", "--live", &desired, "--desired", &desired]);
+    assert_eq!(code(&same), 0);
+    assert_eq!(stdout(&same), "");
+    let ignore = write(
+        &d,
+        "ignore.yaml",
+        b"- group: apps\n  kind: Deployment\n  jsonPointers: [/spec/replicas]\n",
+    );
+    let o = run(&[
+        "diff",
+        "--live",
+        &live,
+        "--desired",
+        &desired,
+        "--ignore-differences",
+        &ignore,
+    ]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+}
+
+#[test]
+fn diff_bad_input_exits_2_naming_the_file_or_rule() {
+    let d = tempfile::tempdir().unwrap();
+    let good = write(
+        &d,
+        "good.yaml",
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
+    );
+    let cases: Vec<(String, &str)> = vec![
+        (
+            write(&d, "trunc.json", b"{\"kind\": \"ConfigMap\", \"data\": {"),
+            "not valid JSON",
+        ),
+        (
+            write(&d, "garbage.bin", b"\x89PNG\r\n\x1a\n\x00\x00"),
+            "not text",
+        ),
+        (
+            write(
+                &d,
+                "stream.yaml",
+                b"kind: ConfigMap\n---\nkind: ConfigMap\n",
+            ),
+            "2 YAML documents",
+        ),
+        (
+            write(&d, "nokind.yaml", b"metadata:\n  name: c\n"),
+            "no `kind`",
+        ),
+        (
+            write(
+                &d,
+                "other.yaml",
+                b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: c\n",
+            ),
+            "different kinds",
+        ),
+    ];
+    for (file, want) in &cases {
+        let o = run(&["diff", "--live", file, "--desired", &good]);
+        assert_eq!(code(&o), 2, "{file}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{file}: {}", stderr(&o));
+    }
+    let bad_jq = write(
+        &d,
+        "jq.yaml",
+        b"- kind: ConfigMap\n  jqPathExpressions: ['.data | select(']\n",
+    );
+    let o = run(&[
+        "diff",
+        "--live",
+        &good,
+        "--desired",
+        &good,
+        "--ignore-differences",
+        &bad_jq,
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("jq.yaml") && stderr(&o).contains("rule #1"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["diff", "--live", "/no/such/file", "--desired", &good]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("/no/such/file"));
+}
+
+#[test]
+fn health_command() {
+    let d = tempfile::tempdir().unwrap();
+    let dep = write(&d, "dep.yaml", b"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  generation: 1\nspec:\n  paused: true\n");
+    let o = run(&["health", "--file", &dep]);
+    assert_eq!(code(&o), 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"status": "Suspended", "message": "Deployment is paused"})
+    );
+    let o = run(&["health", "--file", &dep, "--output", "text"]);
+    assert_eq!(stdout(&o).trim(), "Suspended: Deployment is paused");
+    let cm = write(
+        &d,
+        "cm.yaml",
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
+    );
+    let o = run(&["health", "--file", &cm]);
+    assert_eq!(code(&o), 0);
+    assert_eq!(stdout(&o).trim(), "{\"status\":null}");
+    let bad = write(&d, "bad.json", b"{\"kind\":");
+    let o = run(&["health", "--file", &bad]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("bad.json"));
+}
+
+#[test]
+fn diff_of_a_live_app() {
+    let mut child = bin()
+        .args([
+            "demo",
+            "--serve",
+            "--apps",
+            "40",
+            "--instances",
+            "1",
+            "--drift-every",
+            "0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let cfg = first.trim().to_string();
+    let o = run(&["--config", &cfg, "snapshot", "--filter", "sync:OutOfSync"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let drifted = v["apps"][0]["name"].as_str().unwrap().to_string();
+    let o = run(&["--config", &cfg, "snapshot", "--filter", "sync:Synced"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let synced = v["apps"][0]["name"].as_str().unwrap().to_string();
+
+    let o = run(&["--config", &cfg, "diff", &drifted]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("--- live/") && stdout(&o).contains("+++ desired/"),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(&["--config", &cfg, "diff", &drifted, "--output", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["modified"], true);
+    assert!(!v["resources"].as_array().unwrap().is_empty());
+    let o = run(&["--config", &cfg, "diff", &synced]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    let o = run(&["--config", &cfg, "diff", "no-such-app"]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("no application `no-such-app`"));
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+}

@@ -166,3 +166,46 @@ async fn colours_of_a_few_cells() {
     let hx = lines[2][..hx].chars().count() as u16;
     assert_eq!(buf[(hx, 2)].fg, theme.style("header.sorted").fg.unwrap());
 }
+
+snap!(
+    diff_unified_120x40,
+    60,
+    (120, 40),
+    "d",
+    Some("status:OutOfSync")
+);
+snap!(
+    diff_unified_80x24,
+    60,
+    (80, 24),
+    "j d",
+    Some("status:OutOfSync")
+);
+snap!(
+    diff_side_by_side_120x40,
+    60,
+    (120, 40),
+    "d v",
+    Some("status:OutOfSync")
+);
+snap!(
+    diff_side_by_side_80x24,
+    60,
+    (80, 24),
+    "j j d v",
+    Some("status:OutOfSync")
+);
+snap!(
+    diff_all_resources_120x40,
+    60,
+    (120, 40),
+    "d a",
+    Some("status:OutOfSync")
+);
+snap!(
+    diff_resource_folded_120x40,
+    60,
+    (120, 40),
+    "d space",
+    Some("status:OutOfSync")
+);

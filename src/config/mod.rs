@@ -23,6 +23,13 @@ pub struct Config {
     /// No animation, fewer redraws: for slow SSH links.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub low_bandwidth: bool,
+    /// The pager for `p` in the diff screen (default: $PAGER, else `less -R`). Run without a shell.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pager: Option<String>,
+    /// An external diff tool for `e` in the diff screen, given the live and desired files
+    /// (e.g. `vimdiff`, `delta`, `code --diff --wait`). Run without a shell.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff_tool: Option<String>,
     #[serde(rename = "instances", skip_serializing_if = "Vec::is_empty")]
     pub instances: Vec<InstanceConfig>,
     #[serde(skip_serializing_if = "Option::is_none")]

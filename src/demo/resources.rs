@@ -516,7 +516,7 @@ pub fn live(app: &DemoApp, r: &ResId, now: i64) -> Option<Value> {
             | "PodDisruptionBudget"
             | "Ingress"
     ) {
-        m.insert("generation".into(), json!(1 + rng.below(40)));
+        m.insert("generation".into(), json!(generation(w, r)));
     }
     m.insert("managedFields".into(), Value::Array(managed));
     if let Some(a) = m.get_mut("annotations").and_then(Value::as_object_mut) {
@@ -533,6 +533,8 @@ pub fn live(app: &DemoApp, r: &ResId, now: i64) -> Option<Value> {
         obj["metadata"]["annotations"]["deployment.kubernetes.io/revision"] =
             json!(app.app.status.history.len().to_string());
     }
+    // The API server defaults what Git left unset.
+    crate::diff::threeway::default(r.group, r.version, r.kind, &mut obj);
     if let Some(status) = live_status(w, r, now) {
         obj["status"] = status;
     }
@@ -548,9 +550,14 @@ pub fn live(app: &DemoApp, r: &ResId, now: i64) -> Option<Value> {
     Some(obj)
 }
 
+/// `metadata.generation` of a live object (and the generation its controller observed).
+fn generation(w: &Workload, r: &ResId) -> i64 {
+    1 + ((w.salt ^ (r.kind.len() as u64 * 131)) % 40) as i64
+}
+
 fn live_status(w: &Workload, r: &ResId, now: i64) -> Option<Value> {
     let replicas = live_replicas(w);
-    let gen_ok = json!(1);
+    let gen_ok = json!(generation(w, r));
     Some(match r.kind {
         "Deployment" => {
             let (ready, updated, progressing) = match (w.pods, w.rolling) {
@@ -633,7 +640,15 @@ fn live_status(w: &Workload, r: &ResId, now: i64) -> Option<Value> {
             "currentHealthy": replicas,
             "desiredHealthy": 1,
             "disruptionsAllowed": (replicas - 1).max(0),
-            "expectedPods": replicas
+            "expectedPods": replicas,
+            "conditions": [{
+                "type": "DisruptionAllowed",
+                "status": if replicas > 1 { "True" } else { "False" },
+                "reason": if replicas > 1 { "SufficientPods" } else { "InsufficientPods" },
+                "message": "",
+                "observedGeneration": gen_ok,
+                "lastTransitionTime": ts(now - 86_400)
+            }]
         }),
         _ => return None,
     })
@@ -654,72 +669,67 @@ fn pod_suffix(r: &mut Rng) -> String {
         .collect()
 }
 
-/// Health of one managed resource in the simulated cluster.
-pub fn resource_health(w: &Workload, r: &ResId) -> Option<HealthStatus> {
-    let hs = |s: &str, m: String| {
-        Some(HealthStatus {
-            status: s.into(),
-            message: m,
-            last_transition_time: None,
-        })
-    };
+/// What a health check reads of a live object, without the bookkeeping a full rendering carries
+/// (managed fields, last-applied): target + API defaults + replicas drift + status. Much cheaper
+/// than [`live`], which matters for a 10,000-app fleet.
+fn health_object(app: &DemoApp, r: &ResId, now: i64) -> Option<Value> {
+    let w = &app.w;
     if w.drifts
         .iter()
         .any(|d| matches!(d, Drift::Deleted { kind, .. } if *kind == r.kind))
     {
-        return hs("Missing", String::new());
+        return None;
     }
-    match r.kind {
-        "Deployment" => match (w.pods, w.rolling) {
-            (PodState::Running, false) => hs("Healthy", String::new()),
-            (PodState::Running, true) | (PodState::Pending, _) => {
-                let rep = live_replicas(w);
-                hs(
-                    "Progressing",
-                    format!(
-                        "Waiting for rollout to finish: {} out of {rep} new replicas have been updated...",
-                        (rep / 2).max(1).min(rep)
-                    ),
-                )
-            }
-            _ => hs(
-                "Degraded",
-                format!("Deployment \"{}\" exceeded its progress deadline", w.name),
-            ),
-        },
-        "StatefulSet" => {
-            let rep = live_replicas(w);
-            if w.rolling {
-                hs(
-                    "Progressing",
-                    format!("Waiting for {} pods to be ready...", 1),
-                )
-            } else if w.pods == PodState::Running {
-                hs(
-                    "Healthy",
-                    format!("partitioned roll out complete: {rep} new pods have been updated..."),
-                )
-            } else {
-                hs("Progressing", "Waiting for 1 pods to be ready...".into())
-            }
-        }
-        "CronJob" => hs(
-            "Healthy",
-            "CronJob has completed its last execution successfully".into(),
-        ),
-        "Service" | "PodDisruptionBudget" | "Ingress" => hs("Healthy", String::new()),
-        "HorizontalPodAutoscaler" => hs("Healthy", "recommended size matches current size".into()),
-        _ => None,
+    let mut obj = target(&app.app.metadata.name, w, r);
+    if matches!(r.kind, "Deployment" | "StatefulSet") {
+        obj["spec"]["replicas"] = json!(live_replicas(w));
+    }
+    obj["metadata"]["generation"] = json!(generation(w, r));
+    crate::diff::threeway::default(r.group, r.version, r.kind, &mut obj);
+    if let Some(status) = live_status(w, r, now) {
+        obj["status"] = status;
+    }
+    Some(obj)
+}
+
+/// Health of one managed resource, assessed from its live object with Argo CD's rules.
+pub fn resource_health(app: &DemoApp, r: &ResId, now: i64) -> Option<HealthStatus> {
+    let to = |a: crate::health::Assessment| HealthStatus {
+        status: a.status.as_str().into(),
+        message: a.message,
+        last_transition_time: None,
+    };
+    match health_object(app, r, now) {
+        None => Some(HealthStatus {
+            status: "Missing".into(),
+            message: String::new(),
+            last_transition_time: None,
+        }),
+        Some(obj) => crate::health::assess(&obj).map(to),
     }
 }
 
 /// Recomputes `status.resources`, `status.sync`, `status.health` and `status.summary` from the
-/// workload. Keeps history, operation state and conditions.
-pub fn refresh_status(app: &mut DemoApp) {
+/// workload, with resource health assessed from the live objects and rolled up as Argo CD does.
+/// Keeps history, operation state and conditions.
+pub fn refresh_status(app: &mut DemoApp, now: i64) {
     let w = &app.w;
     let mut list = Vec::new();
+    let mut lives = Vec::new();
     for r in resources(w) {
         let modified = w.drifts.iter().any(|d| drift_modifies(d, &r, w));
+        let live_obj = health_object(app, &r, now);
+        let health = match &live_obj {
+            None => Some(HealthStatus {
+                status: "Missing".into(),
+                ..Default::default()
+            }),
+            Some(o) => crate::health::assess(o).map(|a| HealthStatus {
+                status: a.status.as_str().into(),
+                message: a.message,
+                last_transition_time: None,
+            }),
+        };
         list.push(ResourceStatus {
             group: r.group.into(),
             version: r.version.into(),
@@ -727,10 +737,30 @@ pub fn refresh_status(app: &mut DemoApp) {
             namespace: w.namespace.clone(),
             name: r.name.clone(),
             status: if modified { "OutOfSync" } else { "Synced" }.into(),
-            health: resource_health(w, &r),
+            health,
             ..Default::default()
         });
+        lives.push(live_obj);
     }
+    let managed: Vec<crate::health::Managed> = list
+        .iter()
+        .zip(&lives)
+        .map(|(r, l)| crate::health::Managed {
+            group: &r.group,
+            kind: &r.kind,
+            namespace: &r.namespace,
+            name: &r.name,
+            live: l.as_ref(),
+            health: r.health.as_ref().map(|h| {
+                crate::health::Assessment::new(
+                    crate::model::status::Health::parse(&h.status),
+                    h.message.clone(),
+                )
+            }),
+        })
+        .collect();
+    let app_health = crate::health::aggregate(&managed);
+    drop(managed);
     let comparison_error = app
         .app
         .status
@@ -738,12 +768,6 @@ pub fn refresh_status(app: &mut DemoApp) {
         .iter()
         .any(|c| c.kind == "ComparisonError");
     let any_out = list.iter().any(|r| r.status == "OutOfSync");
-    let worst = list
-        .iter()
-        .filter_map(|r| r.health.as_ref())
-        .map(|h| crate::model::status::Health::parse(&h.status))
-        .max()
-        .unwrap_or(crate::model::status::Health::Healthy);
     let s = &mut app.app.status;
     s.resources = list;
     s.sync.status = if comparison_error {
@@ -759,20 +783,9 @@ pub fn refresh_status(app: &mut DemoApp) {
         destination: app.app.spec.destination.clone(),
         ignore_differences: app.app.spec.ignore_differences.clone(),
     });
-    let health_msg = s
-        .resources
-        .iter()
-        .filter_map(|r| r.health.as_ref())
-        .find(|h| crate::model::status::Health::parse(&h.status) == worst && !h.message.is_empty())
-        .map(|h| h.message.clone())
-        .unwrap_or_default();
     s.health = HealthStatus {
-        status: worst.as_str().into(),
-        message: if worst == crate::model::status::Health::Healthy {
-            String::new()
-        } else {
-            health_msg
-        },
+        status: app_health.status.as_str().into(),
+        message: app_health.message,
         last_transition_time: s.health.last_transition_time.clone(),
     };
     let mut images = vec![image(&app.w, &live_tag(&app.w))];
@@ -787,42 +800,26 @@ pub fn refresh_status(app: &mut DemoApp) {
     };
 }
 
-/// The managed-resources reply: one entry per resource with the four states as JSON strings.
-/// `normalizedLiveState` drops `creationTimestamp` and `status` (Argo CD's default); the
-/// prediction applies Git's fields over live, honouring the app's `ignoreDifferences` pointers.
+/// The managed-resources reply: one entry per resource with the four states as JSON strings,
+/// computed by driftdeck's diff engine exactly as the real controller would (normalization, the
+/// app's ignoreDifferences, the three-way predicted state).
 pub fn managed_resources(app: &DemoApp, now: i64) -> ManagedResourcesResponse {
     let w = &app.w;
     let name = &app.app.metadata.name;
+    let norm = crate::diff::Normalizer::new(&app.app.spec.ignore_differences).unwrap_or_default();
     let mut items = Vec::new();
     for r in resources(w) {
         let tgt = target(name, w, &r);
         let lv = live(app, &r, now);
-        let normalized = lv.as_ref().map(normalize_live);
-        let predicted = match &normalized {
-            Some(n) => {
-                let mut p = n.clone();
-                merge(&mut p, &tgt);
-                // ignoreDifferences: the ignored pointers keep live's value.
-                for ig in &app.app.spec.ignore_differences {
-                    if (ig.kind.is_empty() || ig.kind == r.kind)
-                        && (ig.group.is_empty() || ig.group == r.group)
-                    {
-                        for ptr in &ig.json_pointers {
-                            if let (Some(pv), Some(lv)) = (p.pointer_mut(ptr), n.pointer(ptr)) {
-                                *pv = lv.clone();
-                            }
-                        }
-                    }
-                }
-                p
-            }
-            None => tgt.clone(),
-        };
-        let modified = normalized.as_ref() != Some(&predicted);
         let s = |v: Option<&Value>| match v {
             Some(v) => serde_json::to_string(v).unwrap_or_default(),
             None => "null".into(),
         };
+        let (normalized, predicted, modified) =
+            match crate::diff::diff(Some(&tgt), lv.as_ref(), &norm) {
+                Ok(d) => (d.live, d.desired, d.modified),
+                Err(_) => (lv.clone(), Some(tgt.clone()), true),
+            };
         items.push(ResourceDiff {
             group: r.group.into(),
             kind: r.kind.into(),
@@ -831,7 +828,7 @@ pub fn managed_resources(app: &DemoApp, now: i64) -> ManagedResourcesResponse {
             target_state: s(Some(&tgt)),
             live_state: s(lv.as_ref()),
             normalized_live_state: s(normalized.as_ref()),
-            predicted_live_state: s(Some(&predicted)),
+            predicted_live_state: s(predicted.as_ref()),
             resource_version: lv
                 .as_ref()
                 .and_then(|v| v["metadata"]["resourceVersion"].as_str())
@@ -842,34 +839,6 @@ pub fn managed_resources(app: &DemoApp, now: i64) -> ManagedResourcesResponse {
         });
     }
     ManagedResourcesResponse { items }
-}
-
-fn normalize_live(v: &Value) -> Value {
-    let mut v = v.clone();
-    if let Some(m) = v.as_object_mut() {
-        m.shift_remove("status");
-        if let Some(meta) = m.get_mut("metadata").and_then(Value::as_object_mut) {
-            meta.shift_remove("creationTimestamp");
-        }
-    }
-    v
-}
-
-/// JSON merge of `patch` into `base`: objects recursively, everything else replaced.
-fn merge(base: &mut Value, patch: &Value) {
-    match (base, patch) {
-        (Value::Object(b), Value::Object(p)) => {
-            for (k, pv) in p {
-                match b.get_mut(k) {
-                    Some(bv) if bv.is_object() && pv.is_object() => merge(bv, pv),
-                    _ => {
-                        b.insert(k.clone(), pv.clone());
-                    }
-                }
-            }
-        }
-        (b, p) => *b = p.clone(),
-    }
 }
 
 /// The resource tree: managed resources, plus ReplicaSets, Pods and Jobs below the workload.
@@ -893,7 +862,7 @@ pub fn tree(app: &DemoApp, now: i64) -> ApplicationTree {
             .any(|d| matches!(d, Drift::Deleted { kind, .. } if *kind == r.kind));
         let mut n = ResourceNode {
             reference: node_ref(r.group, r.version, r.kind, &r.name),
-            health: resource_health(w, &r),
+            health: resource_health(app, &r, now),
             ..Default::default()
         };
         if missing {
@@ -917,28 +886,49 @@ pub fn tree(app: &DemoApp, now: i64) -> ApplicationTree {
         nodes.push(n);
     }
     let replicas = live_replicas(w);
-    let pod_health = |ready: bool| match (w.pods, ready) {
-        (PodState::Running, true) => HealthStatus {
-            status: "Healthy".into(),
-            ..Default::default()
-        },
-        (PodState::CrashLoop, _) => HealthStatus {
-            status: "Degraded".into(),
-            message: format!(
-                "back-off 5m0s restarting failed container={} pod=",
-                container_name(w)
-            ),
-            last_transition_time: None,
-        },
-        (PodState::ImagePullBackOff, _) => HealthStatus {
-            status: "Degraded".into(),
-            message: format!("Back-off pulling image \"{}\"", image(w, &live_tag(w))),
-            last_transition_time: None,
-        },
-        _ => HealthStatus {
-            status: "Progressing".into(),
-            ..Default::default()
-        },
+    // Pod health is assessed from the pod's status with Argo CD's rules.
+    let pod_health = |name: &str, ready: bool, restarts: u64| -> HealthStatus {
+        let ctr = container_name(w);
+        let waiting = match w.pods {
+            PodState::CrashLoop => Some((
+                "CrashLoopBackOff",
+                format!(
+                    "back-off 5m0s restarting failed container={ctr} pod={name}_{}({})",
+                    w.namespace,
+                    uid(w.salt, name)
+                ),
+            )),
+            PodState::ImagePullBackOff => Some((
+                "ImagePullBackOff",
+                format!("Back-off pulling image \"{}\"", image(w, &live_tag(w))),
+            )),
+            PodState::Pending => Some(("ContainerCreating", String::new())),
+            PodState::Running if !ready => Some(("ContainerCreating", String::new())),
+            PodState::Running => None,
+        };
+        let state = match &waiting {
+            Some((reason, message)) => json!({"waiting": {"reason": reason, "message": message}}),
+            None => json!({"running": {"startedAt": ts(now - 3600)}}),
+        };
+        let pod = json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": w.namespace},
+            "spec": {"restartPolicy": "Always"},
+            "status": {
+                "phase": if ready || w.pods == PodState::CrashLoop { "Running" } else { "Pending" },
+                "conditions": [{"type": "Ready", "status": if waiting.is_none() { "True" } else { "False" }}],
+                "containerStatuses": [{"name": ctr, "ready": waiting.is_none(), "restartCount": restarts, "state": state}]
+            }
+        });
+        match crate::health::assess(&pod) {
+            Some(a) => HealthStatus {
+                status: a.status.as_str().into(),
+                message: a.message,
+                last_transition_time: None,
+            },
+            None => HealthStatus::default(),
+        }
     };
     let mut prng = Rng::new(w.salt ^ 0x90d);
     let mut pod = |name: String, parent: ResourceRef, ready: bool, restarts: u64| {
@@ -949,10 +939,7 @@ pub fn tree(app: &DemoApp, now: i64) -> ApplicationTree {
             (PodState::ImagePullBackOff, _) => ("ImagePullBackOff", "0/1"),
             _ => ("ContainerCreating", "0/1"),
         };
-        let mut h = pod_health(ready);
-        if w.pods == PodState::CrashLoop {
-            h.message.push_str(&name);
-        }
+        let h = pod_health(&name, ready, restarts);
         ResourceNode {
             reference: node_ref("", "v1", "Pod", &name),
             parent_refs: vec![parent],
@@ -1207,7 +1194,7 @@ mod tests {
         .into_iter()
         .flat_map(|i| i.apps)
         .map(|mut a| {
-            refresh_status(&mut a);
+            refresh_status(&mut a, NOW);
             a
         })
         .collect()
@@ -1272,6 +1259,21 @@ mod tests {
             ctl["fieldsV1"]["f:spec"].get("f:replicas").is_none(),
             "ownership moved"
         );
+    }
+
+    #[test]
+    fn the_light_health_object_assesses_like_the_full_live_object() {
+        for app in fleet() {
+            for r in resources(&app.w) {
+                let full = live(&app, &r, NOW).and_then(|o| crate::health::assess(&o));
+                let light = health_object(&app, &r, NOW).and_then(|o| crate::health::assess(&o));
+                assert_eq!(
+                    full, light,
+                    "{} {}/{}",
+                    app.app.metadata.name, r.kind, r.name
+                );
+            }
+        }
     }
 
     #[test]

@@ -72,10 +72,11 @@ impl Instance {
     ) -> Arc<Instance> {
         let mut apps = BTreeMap::new();
         let mut rv = 100_000u64;
+        let now = clock.unwrap_or_else(|| chrono::Utc::now().timestamp());
         for mut a in data.apps {
             rv += 1;
             a.app.metadata.resource_version = rv.to_string();
-            refresh_status(&mut a);
+            refresh_status(&mut a, now);
             apps.insert(a.app.metadata.name.clone(), a);
         }
         let (events, _) = broadcast::channel(8192);
@@ -123,6 +124,7 @@ impl Instance {
     /// Applies `change` to an app, bumps its resourceVersion, recomputes its status and
     /// broadcasts a MODIFIED event. Returns false when there is no such app.
     pub fn modify(&self, name: &str, change: impl FnOnce(&mut DemoApp)) -> bool {
+        let now = self.now();
         let ev = {
             let mut st = self.write();
             st.rv += 1;
@@ -131,7 +133,7 @@ impl Instance {
                 return false;
             };
             change(app);
-            refresh_status(app);
+            refresh_status(app, now);
             app.app.metadata.resource_version = rv.to_string();
             WatchEvent {
                 kind: "MODIFIED",

@@ -203,6 +203,41 @@ pub fn from_states(
     }
 }
 
+/// Diffs from a managed-resources reply: `normalizedLiveState` against `predictedLiveState`,
+/// with `liveState` for the field managers. A state that is not JSON is an error (a bad reply).
+pub fn from_managed(
+    items: &[crate::model::app::ResourceDiff],
+) -> Result<Vec<ResourceDiff>, String> {
+    let parse = |s: &str,
+                 what: &str,
+                 item: &crate::model::app::ResourceDiff|
+     -> Result<Option<Value>, String> {
+        if s.is_empty() || s == "null" {
+            return Ok(None);
+        }
+        serde_json::from_str::<Value>(s)
+            .map(|v| (!v.is_null()).then_some(v))
+            .map_err(|e| format!("the {what} of {}/{} is not JSON: {e}", item.kind, item.name))
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for it in items {
+        let live = parse(&it.normalized_live_state, "normalizedLiveState", it)?;
+        let predicted = parse(&it.predicted_live_state, "predictedLiveState", it)?;
+        let raw = parse(&it.live_state, "liveState", it)?;
+        let id = ResId {
+            group: it.group.clone(),
+            kind: it.kind.clone(),
+            namespace: it.namespace.clone(),
+            name: it.name.clone(),
+        };
+        // A resource in Git but missing live is out of sync even though `modified` may be
+        // false in older servers.
+        let modified = it.modified || (live.is_none() && predicted.is_some());
+        out.push(from_states(id, live, predicted, raw.as_ref(), modified));
+    }
+    Ok(out)
+}
+
 /// Paths left out of the changed-paths list and the YAML (server bookkeeping).
 fn noise(path: &str) -> bool {
     matches!(
@@ -387,9 +422,9 @@ impl ResourceDiff {
         }
         if self.changes.is_empty() {
             return if self.modified {
-                "differs (in fields hidden from the diff)".into()
+                "differs only in fields the diff hides".into()
             } else {
-                "in sync".into()
+                "identical to Git".into()
             };
         }
         let c = &self.changes[0];

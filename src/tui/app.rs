@@ -38,6 +38,111 @@ pub struct TuiOptions {
     pub read_only: bool,
     /// Problems found while loading user files, shown on the first screen.
     pub notices: Vec<String>,
+    /// The pager command (split into words, run without a shell).
+    pub pager: Vec<String>,
+    /// The external diff tool command, if configured.
+    pub diff_tool: Option<Vec<String>>,
+}
+
+/// The pager: the config's, else `$PAGER`, else `less -R`.
+pub fn pager_command(configured: Option<&str>) -> Vec<String> {
+    let from = configured
+        .map(str::to_string)
+        .or_else(|| std::env::var("PAGER").ok())
+        .filter(|s| !s.trim().is_empty());
+    from.and_then(|s| crate::util::split_command(&s).ok())
+        .filter(|w| !w.is_empty())
+        .unwrap_or_else(|| vec!["less".into(), "-R".into()])
+}
+
+/// Runs a program on the terminal (without a shell) and waits for it.
+async fn run_program(argv: &[String], stdin_text: Option<&str>) -> Result<(), String> {
+    use tokio::io::AsyncWriteExt;
+    let (prog, args) = argv.split_first().ok_or("no command configured")?;
+    let mut cmd = tokio::process::Command::new(prog);
+    cmd.args(args);
+    if stdin_text.is_some() {
+        cmd.stdin(std::process::Stdio::piped());
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot run `{prog}`: {e}"))?;
+    if let (Some(text), Some(mut sin)) = (stdin_text, child.stdin.take()) {
+        let _ = sin.write_all(text.as_bytes()).await;
+        drop(sin);
+    }
+    let status = child.wait().await.map_err(|e| e.to_string())?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{prog}` exited with {status}"))
+    }
+}
+
+/// Performs an effect that needs the terminal; returns the message to feed back, if any.
+async fn terminal_effect(e: crate::tui::effect::Effect, opts: &TuiOptions) -> Option<Msg> {
+    use crate::tui::effect::Effect;
+    use crate::tui::runtime::terminal;
+    match e {
+        Effect::Clipboard(text) => {
+            let result = terminal::osc52(&text).map_err(|e| e.to_string());
+            result.err().map(|e| Msg::Resumed {
+                what: "copy".into(),
+                result: Err(e),
+            })
+        }
+        Effect::Pager(text) => {
+            terminal::suspend();
+            let result = run_program(&opts.pager, Some(&text)).await;
+            let _ = terminal::resume();
+            Some(Msg::Resumed {
+                what: "pager".into(),
+                result,
+            })
+        }
+        Effect::ExternalDiff {
+            name,
+            live,
+            desired,
+        } => {
+            let Some(tool) = &opts.diff_tool else {
+                return Some(Msg::Resumed {
+                    what: "diff tool".into(),
+                    result: Err(
+                        "no diff_tool in the config; add e.g. diff_tool = \"vimdiff\"".into(),
+                    ),
+                });
+            };
+            let dir = match tempfile::Builder::new().prefix("driftdeck-diff-").tempdir() {
+                Ok(d) => d,
+                Err(e) => {
+                    return Some(Msg::Resumed {
+                        what: "diff tool".into(),
+                        result: Err(e.to_string()),
+                    });
+                }
+            };
+            let lp = dir.path().join(format!("{name}.live.yaml"));
+            let dp = dir.path().join(format!("{name}.desired.yaml"));
+            if let Err(e) = std::fs::write(&lp, live).and_then(|_| std::fs::write(&dp, desired)) {
+                return Some(Msg::Resumed {
+                    what: "diff tool".into(),
+                    result: Err(e.to_string()),
+                });
+            }
+            let mut argv = tool.clone();
+            argv.push(lp.display().to_string());
+            argv.push(dp.display().to_string());
+            terminal::suspend();
+            let result = run_program(&argv, None).await;
+            let _ = terminal::resume();
+            Some(Msg::Resumed {
+                what: "diff tool".into(),
+                result,
+            })
+        }
+        _ => None,
+    }
 }
 
 pub fn now_ms() -> i64 {
@@ -192,11 +297,31 @@ pub async fn run(cfg: &Config, opts: TuiOptions) -> anyhow::Result<()> {
                 Err(_) => break,
             }
         }
-        for m in msgs {
+        let mut queue: std::collections::VecDeque<Msg> = msgs.into();
+        while let Some(m) = queue.pop_front() {
             let fx = update(&mut model, &opts.keymap, m);
-            if !runtime.run(fx) || model.quit {
+            let out = runtime.run(fx);
+            if out.quit || model.quit {
                 reason = "quit";
                 break 'outer;
+            }
+            for e in out.terminal {
+                let takes_terminal = !matches!(e, crate::tui::effect::Effect::Clipboard(_));
+                if takes_terminal {
+                    // The program reads the keyboard itself meanwhile.
+                    drop(std::mem::replace(
+                        &mut events,
+                        crossterm::event::EventStream::new(),
+                    ));
+                }
+                if let Some(msg) = terminal_effect(e, &opts).await {
+                    queue.push_back(msg);
+                }
+                if takes_terminal {
+                    events = crossterm::event::EventStream::new();
+                    screen.invalidate();
+                    model.dirty = true;
+                }
             }
         }
     }

@@ -19,6 +19,21 @@ pub enum Effect {
         req: u64,
         key: AppKey,
     },
+    /// Fetch an app's managed resources and compute their diffs (then highlight them).
+    FetchDiff {
+        req: u64,
+        key: AppKey,
+    },
     /// Abandon a request whose result is no longer wanted.
     Cancel(u64),
+    /// Put text on the clipboard of the terminal (OSC 52; works over SSH).
+    Clipboard(String),
+    /// Show text in the pager (the TUI gives the terminal to it meanwhile).
+    Pager(String),
+    /// Open the two sides of a diff in the configured diff tool.
+    ExternalDiff {
+        name: String,
+        live: String,
+        desired: String,
+    },
 }

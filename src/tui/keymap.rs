@@ -226,16 +226,18 @@ pub enum Mode {
     Global,
     Fleet,
     App,
+    Diff,
     Filter,
     Facets,
     Help,
 }
 
 impl Mode {
-    pub const ALL: [Mode; 6] = [
+    pub const ALL: [Mode; 7] = [
         Mode::Global,
         Mode::Fleet,
         Mode::App,
+        Mode::Diff,
         Mode::Filter,
         Mode::Facets,
         Mode::Help,
@@ -246,6 +248,7 @@ impl Mode {
             Mode::Global => "global",
             Mode::Fleet => "fleet",
             Mode::App => "app",
+            Mode::Diff => "diff",
             Mode::Filter => "filter",
             Mode::Facets => "facets",
             Mode::Help => "help",
@@ -326,7 +329,7 @@ impl Keymap {
                 errs.push(FileError::new(
                     path,
                     line_of(&format!("[{section}]")),
-                    format!("unknown section [{section}]: use global, fleet, app, filter, facets or help"),
+                    format!("unknown section [{section}]: use global, fleet, app, diff, filter, facets or help"),
                 ));
                 continue;
             };

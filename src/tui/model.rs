@@ -578,6 +578,11 @@ pub struct TextInput {
 pub enum Screen {
     Fleet,
     App(Box<AppScreen>),
+    /// The diff of an app; the app screen it was opened from, to go back to.
+    Diff(
+        Box<crate::tui::diffview::DiffScreen>,
+        Option<Box<AppScreen>>,
+    ),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -724,6 +729,7 @@ impl Model {
             (Overlay::Facets(_), _, _) => Mode::Facets,
             (_, Some(_), _) => Mode::Filter,
             (_, _, Screen::App(_)) => Mode::App,
+            (_, _, Screen::Diff(..)) => Mode::Diff,
             _ => Mode::Fleet,
         }
     }

@@ -28,4 +28,22 @@ pub enum Msg {
         req: u64,
         result: Result<EventList, ArgoError>,
     },
+    /// The diffs of an app, computed off the event loop.
+    DiffLoaded {
+        req: u64,
+        result: Result<Vec<crate::tui::diffview::DiffDoc>, String>,
+    },
+    /// Syntax tokens of the diffs (old, new) per document, in the same order.
+    DiffHighlighted {
+        req: u64,
+        toks: Vec<(
+            Vec<crate::diff::highlight::LineToks>,
+            Vec<crate::diff::highlight::LineToks>,
+        )>,
+    },
+    /// A program the TUI handed the terminal to has ended.
+    Resumed {
+        what: String,
+        result: Result<(), String>,
+    },
 }

@@ -102,6 +102,41 @@ pub fn update(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
             }
             vec![]
         }
+        Msg::DiffLoaded { req, result } => {
+            if let Screen::Diff(d, _) = &mut m.screen {
+                if d.req == req {
+                    d.docs = match result {
+                        Ok(docs) => Load::Ready(docs),
+                        Err(e) => Load::Failed(e),
+                    };
+                    let len = d.rows().len();
+                    d.cursor = d.cursor.min(len.saturating_sub(1));
+                    m.dirty = true;
+                }
+            }
+            vec![]
+        }
+        Msg::DiffHighlighted { req, toks } => {
+            if let Screen::Diff(d, _) = &mut m.screen {
+                if d.req == req {
+                    if let Load::Ready(docs) = &mut d.docs {
+                        for (doc, (o, n)) in docs.iter_mut().zip(toks) {
+                            doc.old_toks = Some(o);
+                            doc.new_toks = Some(n);
+                        }
+                    }
+                    m.dirty = true;
+                }
+            }
+            vec![]
+        }
+        Msg::Resumed { what, result } => {
+            m.dirty = true;
+            if let Err(e) = result {
+                flash(m, format!("{what}: {e}"), true);
+            }
+            vec![]
+        }
         Msg::EventsLoaded { req, result } => {
             if let Screen::App(s) = &mut m.screen
                 && s.req_events == req
@@ -155,9 +190,15 @@ fn fleet_update(m: &mut Model, id: u16, u: FleetUpdate) -> Vec<Effect> {
         }
         FleetUpdate::Live => m.instances[id as usize].state = ConnState::Live,
         FleetUpdate::Changed { upserts, deletes } => {
-            let touches_open = match &m.screen {
-                Screen::App(s) => {
-                    upserts.iter().any(|r| r.key == s.key) || deletes.contains(&s.key)
+            let touches = |k: &AppKey| upserts.iter().any(|r| r.key == *k) || deletes.contains(k);
+            let touches_open = match &mut m.screen {
+                Screen::App(s) => touches(&s.key),
+                Screen::Diff(d, _) => {
+                    // Reloading under the reader would move the text; say it changed instead.
+                    if touches(&d.key) && d.docs.ready().is_some() {
+                        d.stale = true;
+                    }
+                    false
                 }
                 Screen::Fleet => false,
             };
@@ -297,6 +338,7 @@ fn act(m: &mut Model, mode: Mode, a: Action) -> Vec<Effect> {
         }
         Mode::Fleet | Mode::Global => fleet_act(m, a),
         Mode::App => app_act(m, a),
+        Mode::Diff => diff_act(m, a),
     }
 }
 
@@ -379,6 +421,11 @@ fn fleet_act(m: &mut Model, a: Action) -> Vec<Effect> {
                 return open_app(m, key);
             }
         }
+        Action::Diff => {
+            if let Some(key) = m.view.selected.clone() {
+                return open_diff(m, key, None);
+            }
+        }
         _ => {}
     }
     vec![]
@@ -447,6 +494,194 @@ fn app_act(m: &mut Model, a: Action) -> Vec<Effect> {
             move_list(&mut s.cursor, &mut s.offset, len, page, a);
         }
         Action::Reload => return refetch(m, true),
+        Action::Diff => {
+            let key = s.key.clone();
+            let Screen::App(app) = std::mem::replace(&mut m.screen, Screen::Fleet) else {
+                return vec![];
+            };
+            return open_diff(m, key, Some(app));
+        }
+        _ => {}
+    }
+    vec![]
+}
+
+/// Opens the diff screen of `key`, remembering the app screen to return to.
+pub fn open_diff(m: &mut Model, key: AppKey, back: Option<Box<AppScreen>>) -> Vec<Effect> {
+    let req = m.req();
+    m.screen = Screen::Diff(
+        Box::new(crate::tui::diffview::DiffScreen::new(key.clone(), req)),
+        back,
+    );
+    vec![Effect::FetchDiff { req, key }]
+}
+
+fn diff_act(m: &mut Model, a: Action) -> Vec<Effect> {
+    use crate::tui::diffview::Row;
+    let page = ui::layout::diff_page(m.size);
+    let Screen::Diff(d, back) = &mut m.screen else {
+        return vec![];
+    };
+    let rows = d.rows();
+    let len = rows.len();
+    let docs: Vec<crate::tui::diffview::DiffDoc> = d.docs.ready().cloned().unwrap_or_default();
+    let cur_doc = rows.get(d.cursor).map(Row::doc);
+    match a {
+        Action::ToggleHelp => m.overlay = Overlay::Help { scroll: 0 },
+        Action::Back => {
+            let fx = vec![Effect::Cancel(d.req)];
+            m.screen = match back.take() {
+                Some(app) => Screen::App(app),
+                None => Screen::Fleet,
+            };
+            return fx;
+        }
+        Action::SelectNext
+        | Action::SelectPrev
+        | Action::PageDown
+        | Action::PageUp
+        | Action::SelectFirst
+        | Action::SelectLast => {
+            move_list(&mut d.cursor, &mut d.offset, len, page, a);
+        }
+        Action::NextHunk | Action::PrevHunk | Action::NextResource | Action::PrevResource => {
+            let is_target = |i: usize| -> bool {
+                match a {
+                    Action::NextResource | Action::PrevResource => {
+                        matches!(rows[i], Row::Header(_))
+                    }
+                    _ => {
+                        // The first row of each hunk.
+                        rows[i].hunk().is_some()
+                            && (i == 0
+                                || rows[i - 1].hunk() != rows[i].hunk()
+                                || rows[i - 1].doc() != rows[i].doc())
+                    }
+                }
+            };
+            let found = if matches!(a, Action::NextHunk | Action::NextResource) {
+                (d.cursor + 1..len).find(|&i| is_target(i))
+            } else {
+                (0..d.cursor).rev().find(|&i| is_target(i))
+            };
+            match found {
+                Some(i) => {
+                    d.cursor = i;
+                    // Show a little context above the target.
+                    d.offset = i.saturating_sub(2).min(len.saturating_sub(page.max(1)));
+                    if d.cursor < d.offset {
+                        d.offset = d.cursor;
+                    }
+                }
+                None => {
+                    let what = if matches!(a, Action::NextHunk | Action::PrevHunk) {
+                        "change"
+                    } else {
+                        "resource"
+                    };
+                    flash(m, format!("no more {what}s that way"), false);
+                }
+            }
+        }
+        Action::ToggleFold => match rows.get(d.cursor) {
+            Some(Row::Fold(f)) => {
+                d.expanded.insert((f.doc, f.gap));
+            }
+            Some(r) => {
+                let doc = r.doc();
+                if !d.folded.remove(&doc) {
+                    d.folded.insert(doc);
+                }
+                // Keep the cursor on the header of the resource just folded.
+                if let Some(i) = d.rows().iter().position(|r| *r == Row::Header(doc)) {
+                    d.cursor = i;
+                    let len = d.rows().len();
+                    clamp_list(&mut d.cursor, &mut d.offset, len, page);
+                }
+            }
+            None => {}
+        },
+        Action::ToggleView => {
+            d.view = match d.view {
+                crate::tui::diffview::View::Unified => crate::tui::diffview::View::Split,
+                crate::tui::diffview::View::Split => crate::tui::diffview::View::Unified,
+            };
+            // Stay on the same resource.
+            if let Some(doc) = cur_doc {
+                d.cursor = d
+                    .rows()
+                    .iter()
+                    .position(|r| *r == Row::Header(doc))
+                    .unwrap_or(0);
+                d.offset = d.cursor;
+            }
+        }
+        Action::ToggleAll => {
+            d.all = !d.all;
+            d.cursor = 0;
+            d.offset = 0;
+        }
+        Action::CopyHunk => {
+            let Some(row) = rows.get(d.cursor) else {
+                return vec![];
+            };
+            let doc = &docs[row.doc()];
+            let text = match row.hunk() {
+                Some(h) => {
+                    let id = doc.diff.id.label().replace(' ', "/");
+                    crate::diff::compute::unified(
+                        &format!("live/{id}"),
+                        &format!("desired/{id}"),
+                        std::slice::from_ref(&doc.hunks[h]),
+                    )
+                }
+                None => doc.unified(),
+            };
+            if text.is_empty() {
+                flash(m, "nothing to copy here".into(), false);
+                return vec![];
+            }
+            let n = text.lines().count();
+            flash(m, format!("copied {n} lines to the clipboard"), false);
+            return vec![Effect::Clipboard(text)];
+        }
+        Action::CopyDiff | Action::OpenPager => {
+            let text: String = d.shown().iter().map(|&i| docs[i].unified()).collect();
+            if text.is_empty() {
+                flash(m, "no difference to show".into(), false);
+                return vec![];
+            }
+            if a == Action::CopyDiff {
+                let n = text.lines().count();
+                flash(
+                    m,
+                    format!("copied the diff ({n} lines) to the clipboard"),
+                    false,
+                );
+                return vec![Effect::Clipboard(text)];
+            }
+            return vec![Effect::Pager(text)];
+        }
+        Action::ExternalDiff => {
+            let Some(doc) = cur_doc.and_then(|i| docs.get(i)) else {
+                return vec![];
+            };
+            return vec![Effect::ExternalDiff {
+                name: doc.diff.id.label().replace(['/', ' '], "_"),
+                live: doc.old.join("\n") + "\n",
+                desired: doc.new.join("\n") + "\n",
+            }];
+        }
+        Action::Reload => {
+            let key = d.key.clone();
+            let old = d.req;
+            let req = m.req();
+            if let Screen::Diff(d, _) = &mut m.screen {
+                d.req = req;
+                d.docs = Load::Loading;
+            }
+            return vec![Effect::Cancel(old), Effect::FetchDiff { req, key }];
+        }
         _ => {}
     }
     vec![]
@@ -1030,5 +1265,152 @@ mod tests {
         let fx = keys(&mut m, "q");
         assert_eq!(fx, vec![Effect::Quit]);
         assert!(m.quit);
+    }
+
+    fn diff_docs() -> Vec<crate::tui::diffview::DiffDoc> {
+        use serde_json::json;
+        let mk = |name: &str, changed: bool| {
+            let mut data = serde_json::Map::new();
+            for i in 0..30 {
+                data.insert(format!("k{i:02}"), json!(format!("v{i}")));
+            }
+            let live = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data.clone()});
+            let mut desired = live.clone();
+            if changed {
+                desired["data"]["k05"] = json!("changed");
+                desired["data"]["k25"] = json!("changed too");
+            }
+            crate::tui::diffview::DiffDoc::new(
+                crate::diff::diff(
+                    Some(&desired),
+                    Some(&live),
+                    &crate::diff::Normalizer::default(),
+                )
+                .unwrap(),
+            )
+        };
+        vec![mk("a", true), mk("b", false), mk("c", true)]
+    }
+
+    fn open_diff_loaded(m: &mut Model) -> Vec<Effect> {
+        listed(m);
+        let fx = keys(m, "d");
+        let Some(Effect::FetchDiff { req, .. }) = fx.first().cloned() else {
+            panic!("{fx:?}")
+        };
+        let km = Keymap::default();
+        update(
+            m,
+            &km,
+            Msg::DiffLoaded {
+                req,
+                result: Ok(diff_docs()),
+            },
+        );
+        fx
+    }
+
+    #[test]
+    fn the_diff_screen_moves_by_hunk_and_resource() {
+        let mut m = model();
+        open_diff_loaded(&mut m);
+        assert_eq!(m.mode(), Mode::Diff);
+        let Screen::Diff(d, _) = &m.screen else {
+            panic!()
+        };
+        assert_eq!(d.shown(), vec![0, 2], "the in-sync resource is hidden");
+        let rows = d.rows();
+        assert!(matches!(rows[0], crate::tui::diffview::Row::Header(0)));
+        keys(&mut m, "n");
+        let Screen::Diff(d, _) = &m.screen else {
+            panic!()
+        };
+        let first_hunk = d.cursor;
+        assert!(d.rows()[first_hunk].hunk().is_some());
+        keys(&mut m, "n");
+        let Screen::Diff(d, _) = &m.screen else {
+            panic!()
+        };
+        assert!(d.cursor > first_hunk);
+        assert_ne!(d.rows()[d.cursor].hunk(), None);
+        keys(&mut m, "]");
+        let Screen::Diff(d, _) = &m.screen else {
+            panic!()
+        };
+        assert_eq!(d.rows()[d.cursor], crate::tui::diffview::Row::Header(2));
+        keys(&mut m, "[");
+        let Screen::Diff(d, _) = &m.screen else {
+            panic!()
+        };
+        assert_eq!(d.rows()[d.cursor], crate::tui::diffview::Row::Header(0));
+    }
+
+    #[test]
+    fn folding_views_and_copying() {
+        let mut m = model();
+        open_diff_loaded(&mut m);
+        keys(&mut m, "space");
+        let Screen::Diff(d, _) = &m.screen else {
+            panic!()
+        };
+        assert!(d.folded.contains(&0));
+        keys(&mut m, "space v");
+        let Screen::Diff(d, _) = &m.screen else {
+            panic!()
+        };
+        assert!(d.folded.is_empty());
+        assert_eq!(d.view, crate::tui::diffview::View::Split);
+        // Unfold hidden context: move to the first fold marker and press enter.
+        let fold = d
+            .rows()
+            .iter()
+            .position(|r| matches!(r, crate::tui::diffview::Row::Fold(_)))
+            .unwrap();
+        for _ in 0..fold {
+            keys(&mut m, "j");
+        }
+        keys(&mut m, "enter");
+        let Screen::Diff(d, _) = &m.screen else {
+            panic!()
+        };
+        assert_eq!(d.expanded.len(), 1);
+        keys(&mut m, "g g n");
+        let fx = keys(&mut m, "y");
+        match fx.as_slice() {
+            [Effect::Clipboard(t)] => {
+                assert!(t.starts_with("--- live/ConfigMap/a"), "{t}");
+                assert!(
+                    t.contains("+  k05: changed") && !t.contains("k25"),
+                    "only the hunk under the cursor: {t}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let fx = keys(&mut m, "Y");
+        let [Effect::Clipboard(all)] = fx.as_slice() else {
+            panic!()
+        };
+        assert!(all.contains("ConfigMap/a") && all.contains("ConfigMap/c"));
+        let fx = keys(&mut m, "p");
+        assert!(matches!(fx.as_slice(), [Effect::Pager(_)]));
+        let fx = keys(&mut m, "e");
+        assert!(matches!(fx.as_slice(), [Effect::ExternalDiff { .. }]));
+        let fx = keys(&mut m, "esc");
+        assert!(matches!(m.screen, Screen::Fleet), "back where it came from");
+        assert!(matches!(fx.as_slice(), [Effect::Cancel(_)]));
+    }
+
+    #[test]
+    fn the_diff_opened_from_the_app_screen_returns_to_it() {
+        let mut m = model();
+        listed(&mut m);
+        keys(&mut m, "enter 3");
+        keys(&mut m, "d");
+        assert_eq!(m.mode(), Mode::Diff);
+        keys(&mut m, "esc");
+        let Screen::App(s) = &m.screen else {
+            panic!("{:?}", m.screen)
+        };
+        assert_eq!(s.tab, AppTab::History, "the app screen as it was");
     }
 }

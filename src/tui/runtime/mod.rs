@@ -106,6 +106,50 @@ fn effect_req(e: &Effect) -> Option<u64> {
     }
 }
 
+/// What the event loop must do after a batch of effects.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub quit: bool,
+    pub terminal: Vec<Effect>,
+}
+
+/// Fetches an app's managed resources and computes their diffs off the event loop; then, when
+/// `highlight`, the syntax tokens. Returns the messages in order.
+pub async fn fetch_diff(client: ArgoClient, req: u64, key: AppKey, highlight: bool) -> Vec<Msg> {
+    use crate::tui::diffview::DiffDoc;
+    let docs: Result<Vec<DiffDoc>, String> =
+        match client.managed_resources(&key.name, ns(&key)).await {
+            Ok(mr) => tokio::task::spawn_blocking(move || {
+                crate::diff::from_managed(&mr.items)
+                    .map(|v| v.into_iter().map(DiffDoc::new).collect())
+            })
+            .await
+            .unwrap_or_else(|e| Err(format!("the diff computation failed: {e}"))),
+            Err(e) => Err(e.to_string()),
+        };
+    let mut out = vec![Msg::DiffLoaded {
+        req,
+        result: docs.clone(),
+    }];
+    if let (true, Ok(docs)) = (highlight, docs) {
+        let toks = tokio::task::spawn_blocking(move || {
+            docs.iter()
+                .map(|d| {
+                    (
+                        crate::diff::highlight::yaml(&d.old.join("\n")),
+                        crate::diff::highlight::yaml(&d.new.join("\n")),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .await;
+        if let Ok(toks) = toks {
+            out.push(Msg::DiffHighlighted { req, toks });
+        }
+    }
+    out
+}
+
 /// The interactive runtime: long-lived watchers and cancellable requests.
 pub struct Runtime {
     tx: mpsc::Sender<Msg>,
@@ -126,12 +170,30 @@ impl Runtime {
         }
     }
 
-    /// Runs effects; returns false when one of them is `Quit`.
-    pub fn run(&mut self, effects: Vec<Effect>) -> bool {
-        let mut go_on = true;
+    /// Runs effects. Returns the ones only the event loop can perform (they need the terminal:
+    /// clipboard, pager, external diff tool) and whether to quit.
+    pub fn run(&mut self, effects: Vec<Effect>) -> Outcome {
+        let mut out = Outcome::default();
         for e in effects {
             match e {
-                Effect::Quit => go_on = false,
+                Effect::Quit => out.quit = true,
+                Effect::Clipboard(_) | Effect::Pager(_) | Effect::ExternalDiff { .. } => {
+                    out.terminal.push(e)
+                }
+                Effect::FetchDiff { req, key } => {
+                    let Some(client) = self.inst.client(key.instance).cloned() else {
+                        continue;
+                    };
+                    let tx = self.tx.clone();
+                    let h = tokio::spawn(async move {
+                        for msg in fetch_diff(client, req, key, true).await {
+                            if tx.send(msg).await.is_err() {
+                                return;
+                            }
+                        }
+                    });
+                    self.tasks.insert(req, h.abort_handle());
+                }
                 Effect::WatchInstance(id) => {
                     if let Some(client) = self.inst.client(id).cloned() {
                         let query = self.inst.queries[id as usize].clone();
@@ -169,7 +231,7 @@ impl Runtime {
         if self.tasks.len() > 64 {
             self.tasks.retain(|_, h| !h.is_finished());
         }
-        go_on
+        out
     }
 }
 
@@ -189,7 +251,7 @@ pub struct Headless {
 
 impl Headless {
     pub async fn run(&mut self, effects: Vec<Effect>) -> Vec<Msg> {
-        let mut futs = Vec::new();
+        let mut futs: Vec<tokio::task::JoinHandle<Vec<Msg>>> = Vec::new();
         for e in effects {
             match e {
                 Effect::WatchInstance(id) => {
@@ -198,10 +260,20 @@ impl Headless {
                     };
                     let query = self.inst.queries[id as usize].clone();
                     futs.push(tokio::spawn(async move {
-                        Some(list_once(&client, id, &query).await)
+                        vec![list_once(&client, id, &query).await]
                     }));
                 }
-                Effect::Quit | Effect::Cancel(_) => {}
+                Effect::Quit
+                | Effect::Cancel(_)
+                | Effect::Clipboard(_)
+                | Effect::Pager(_)
+                | Effect::ExternalDiff { .. } => {}
+                Effect::FetchDiff { req, key } => {
+                    let Some(client) = self.inst.client(key.instance).cloned() else {
+                        continue;
+                    };
+                    futs.push(tokio::spawn(fetch_diff(client, req, key, true)));
+                }
                 e => {
                     let Some(id) = effect_instance(&e) else {
                         continue;
@@ -209,14 +281,16 @@ impl Headless {
                     let Some(client) = self.inst.client(id).cloned() else {
                         continue;
                     };
-                    futs.push(tokio::spawn(fetch(client, e)));
+                    futs.push(tokio::spawn(async move {
+                        fetch(client, e).await.into_iter().collect()
+                    }));
                 }
             }
         }
         let mut out = Vec::new();
         for f in futs {
-            if let Ok(Some(m)) = f.await {
-                out.push(m);
+            if let Ok(msgs) = f.await {
+                out.extend(msgs);
             }
         }
         out

@@ -37,6 +37,30 @@ pub fn restore() {
     }
 }
 
+/// Hands the terminal to another program (a pager, a diff tool): normal screen, cooked mode.
+pub fn suspend() {
+    restore();
+}
+
+/// Takes the terminal back after `suspend`.
+pub fn resume() -> std::io::Result<()> {
+    crossterm::terminal::enable_raw_mode()?;
+    ACTIVE.store(true, Ordering::SeqCst);
+    let mut out = std::io::stdout();
+    out.write_all(b"\x1b[?1049h\x1b[?25l\x1b[?2004h\x1b[?7l\x1b[H\x1b[2J")?;
+    out.flush()
+}
+
+/// Puts text on the terminal's clipboard with OSC 52 (works over SSH and in tmux with
+/// `set-clipboard on`).
+pub fn osc52(text: &str) -> std::io::Result<()> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+    let mut out = std::io::stdout();
+    write!(out, "\x1b]52;c;{b64}\x07")?;
+    out.flush()
+}
+
 /// A panic hook that restores the terminal first, then logs, then runs the original hook.
 pub fn install_panic_hook() {
     let original = std::panic::take_hook();

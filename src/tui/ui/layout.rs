@@ -109,3 +109,24 @@ pub fn facets_page(size: (u16, u16)) -> usize {
         .height
         .saturating_sub(3) as usize
 }
+
+/// Areas of the diff screen: a title line, the body, the status bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DiffLayout {
+    pub title: Rect,
+    pub body: Rect,
+    pub status: Rect,
+}
+
+pub fn diff(size: (u16, u16)) -> DiffLayout {
+    let (w, h) = size;
+    DiffLayout {
+        title: Rect::new(0, 0, w, 1.min(h)),
+        body: Rect::new(0, 1.min(h), w, h.saturating_sub(2)),
+        status: Rect::new(0, h.saturating_sub(1), w, 1),
+    }
+}
+
+pub fn diff_page(size: (u16, u16)) -> usize {
+    diff(size).body.height as usize
+}

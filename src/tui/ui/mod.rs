@@ -2,6 +2,7 @@
 //! I/O. The same function renders the TUI, `snapshot --output text|ansi|svg` and the tests.
 
 pub mod app;
+pub mod diff;
 pub mod fleet;
 pub mod layout;
 pub mod overlay;
@@ -45,6 +46,7 @@ pub fn draw(buf: &mut Buffer, m: &Model, theme: &Theme, km: &Keymap) {
     match &m.screen {
         Screen::Fleet => fleet::draw(buf, m, theme, km),
         Screen::App(s) => app::draw(buf, m, s, theme, km),
+        Screen::Diff(d, _) => diff::draw(buf, m, d, theme, km),
     }
     match &m.overlay {
         Overlay::None => {}

@@ -57,6 +57,7 @@ pub fn help_lines(m: &Model, km: &Keymap) -> Vec<(String, String, bool)> {
     let here = match m.screen {
         Screen::Fleet => Mode::Fleet,
         Screen::App(_) => Mode::App,
+        Screen::Diff(..) => Mode::Diff,
     };
     let mut out = Vec::new();
     for mode in [here, Mode::Global, Mode::Filter, Mode::Facets] {
@@ -67,6 +68,7 @@ pub fn help_lines(m: &Model, km: &Keymap) -> Vec<(String, String, bool)> {
         let title = match mode {
             Mode::Fleet => "Fleet",
             Mode::App => "Application",
+            Mode::Diff => "Diff",
             Mode::Global => "Everywhere",
             Mode::Filter => "Typing a filter",
             Mode::Facets => "Facet picker",
