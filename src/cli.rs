@@ -157,6 +157,16 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// Diff figures: a pair of large manifests normalized, diffed and highlighted; scrolling the
+    /// diff; compared with `diff -u`.
+    Diff {
+        /// Lines of YAML per manifest.
+        #[arg(long, default_value_t = 5000)]
+        lines: usize,
+        /// Repetitions (the median is reported).
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+    },
     /// Fleet figures: first frame, filter keystroke, stream absorption, memory, scroll bytes.
     Fleet {
         #[arg(long, default_value_t = 10_000)]

@@ -438,6 +438,16 @@ pub fn print_default(kind: DefaultKind, name: Option<&str>) -> u8 {
 /// `driftdeck bench ...`.
 pub async fn bench(which: &BenchCommand) -> u8 {
     match which {
+        BenchCommand::Diff { lines, runs } => match crate::headless::bench::diff(*lines, *runs) {
+            Ok(report) => {
+                print!("{report}");
+                0
+            }
+            Err(e) => {
+                eprintln!("driftdeck: bench failed: {e}");
+                2
+            }
+        },
         BenchCommand::Fleet {
             apps,
             clusters,

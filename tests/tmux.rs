@@ -68,13 +68,17 @@ fn tmux_available() -> bool {
 }
 
 fn start(label: &str, term: &str, extra: &str) -> (Tmux, tempfile::TempDir) {
+    start_env(label, term, extra, "")
+}
+
+fn start_env(label: &str, term: &str, extra: &str, env: &str) -> (Tmux, tempfile::TempDir) {
     let home = tempfile::tempdir().unwrap();
     let t = Tmux {
         socket: format!("driftdeck-test-{}-{label}", std::process::id()),
     };
     let bin = env!("CARGO_BIN_EXE_driftdeck");
     let cmd = format!(
-        "env -u COLORTERM -u NO_COLOR TERM={term} HOME={h} XDG_CONFIG_HOME={h}/config XDG_DATA_HOME={h}/data DRIFTDECK_LOG_DIR={h}/logs {bin} demo --apps 80 --clusters 4 --instances 2 --drift-every 0 {extra}; echo DRIFTDECK-EXITED $?; sleep 60",
+        "env -u COLORTERM -u NO_COLOR {env} TERM={term} HOME={h} XDG_CONFIG_HOME={h}/config XDG_DATA_HOME={h}/data DRIFTDECK_LOG_DIR={h}/logs {bin} demo --apps 80 --clusters 4 --instances 2 --drift-every 0 {extra}; echo DRIFTDECK-EXITED $?; sleep 60",
         h = home.path().display()
     );
     t.run(&[
@@ -90,6 +94,8 @@ fn start(label: &str, term: &str, extra: &str) -> (Tmux, tempfile::TempDir) {
         "40",
         &cmd,
     ]);
+    // Applications may set tmux's clipboard with OSC 52 (what driftdeck's copy uses).
+    t.run(&["set", "-s", "set-clipboard", "on"]);
     (t, home)
 }
 
@@ -189,4 +195,61 @@ fn sigterm_restores_the_terminal() {
             .trim(),
         "0"
     );
+}
+
+#[test]
+fn diff_screen_copy_and_pager() {
+    if !tmux_available() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let pager_file = out.path().join("pager.txt");
+    let env = format!("PAGER='tee {}'", pager_file.display());
+    let (t, _home) = start_env("diff", "xterm-256color", "", &env);
+    t.wait_for("live", 30);
+    // Only drifted apps, then the diff of the first.
+    t.keys(&[
+        "/", "s", "y", "n", "c", ":", "O", "u", "t", "O", "f", "S", "y", "n", "c", "Enter",
+    ]);
+    t.wait_for("filter: sync:OutOfSync", 10);
+    t.keys(&["d"]);
+    let s = t.wait_for("resources differ", 10);
+    assert!(s.contains("≠ modified"), "{s}");
+    assert!(s.contains("unified"), "{s}");
+    t.keys(&["n"]);
+    t.keys(&["y"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let copied = loop {
+        let b = t.run(&["show-buffer"]);
+        if b.contains("--- live/") || std::time::Instant::now() > deadline {
+            break b;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(
+        copied.contains("--- live/") && copied.contains("+++ desired/") && copied.contains("@@"),
+        "OSC 52 reached tmux: {copied:?}\nbuffers: {}\nscreen:\n{}",
+        t.run(&["list-buffers"]),
+        t.screen()
+    );
+    t.keys(&["v"]);
+    t.wait_for("side by side", 10);
+    t.keys(&["p"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !pager_file.exists()
+        || std::fs::read_to_string(&pager_file)
+            .unwrap_or_default()
+            .is_empty()
+    {
+        assert!(std::time::Instant::now() < deadline, "the pager never ran");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let paged = std::fs::read_to_string(&pager_file).unwrap();
+    assert!(paged.starts_with("--- live/"), "{paged}");
+    // The pager (tee) ends at the end of its input; the TUI takes the terminal back.
+    t.wait_for("side by side", 10);
+    t.keys(&["Escape"]);
+    t.wait_for("/ filter", 10);
+    t.keys(&["q"]);
+    t.wait_for("DRIFTDECK-EXITED 0", 10);
 }

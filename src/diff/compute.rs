@@ -34,8 +34,11 @@ pub struct Hunk {
     pub lines: Vec<Line>,
 }
 
+/// Byte ranges of a line.
+pub type Ranges = Vec<(usize, usize)>;
+
 /// Word-level changes between two lines: emphasized byte ranges in each.
-pub fn word_changes(old: &str, new: &str) -> (Vec<(usize, usize)>, Vec<(usize, usize)>) {
+pub fn word_changes(old: &str, new: &str) -> (Ranges, Ranges) {
     let d = TextDiff::configure()
         .algorithm(Algorithm::Myers)
         .diff_words(old, new);
@@ -66,11 +69,11 @@ pub fn word_changes(old: &str, new: &str) -> (Vec<(usize, usize)>, Vec<(usize, u
 }
 
 fn push_range(v: &mut Vec<(usize, usize)>, s: usize, e: usize) {
-    if let Some(last) = v.last_mut() {
-        if last.1 == s {
-            last.1 = e;
-            return;
-        }
+    if let Some(last) = v.last_mut()
+        && last.1 == s
+    {
+        last.1 = e;
+        return;
     }
     v.push((s, e));
 }

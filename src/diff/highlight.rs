@@ -137,13 +137,63 @@ pub fn yaml(text: &str) -> Vec<LineToks> {
 }
 
 fn push_tok(toks: &mut LineToks, t: Tok, r: Range<usize>) {
-    if let Some((lt, lr)) = toks.last_mut() {
-        if *lt == t && lr.end == r.start {
-            lr.end = r.end;
-            return;
-        }
+    if let Some((lt, lr)) = toks.last_mut()
+        && *lt == t
+        && lr.end == r.start
+    {
+        lr.end = r.end;
+        return;
     }
     toks.push((t, r));
+}
+
+/// Whether a line can start a fresh parse: not inside a block scalar (`|`, `>`) of an earlier
+/// line. Lines are driftdeck's own YAML rendering, so a block starts on a line ending in `|`,
+/// `|-`, `|+` (or `>` forms) and holds the more-indented lines after it.
+fn safe_starts(lines: &[String]) -> Vec<bool> {
+    let mut out = Vec::with_capacity(lines.len());
+    let mut block: Option<usize> = None;
+    for l in lines {
+        let ind = l.len() - l.trim_start().len();
+        let in_block = match block {
+            Some(b) => l.trim().is_empty() || ind > b,
+            None => false,
+        };
+        if !in_block {
+            block = None;
+        }
+        out.push(!in_block);
+        let t = l.trim_end();
+        let opens = ["|", "|-", "|+", ">", ">-", ">+"].iter().any(|m| {
+            t.strip_suffix(m).is_some_and(|head| {
+                head.is_empty()
+                    || head.trim_start().is_empty()
+                    || head.ends_with(": ")
+                    || head.ends_with("- ")
+            })
+        });
+        if !in_block && opens {
+            block = Some(ind);
+        }
+    }
+    out
+}
+
+/// Highlights `range` of `lines`, parsing from the nearest safe line at or before its start
+/// (so a region deep in a large manifest costs its own size, not the whole file).
+pub fn yaml_region(lines: &[String], range: Range<usize>) -> Vec<LineToks> {
+    let end = range.end.min(lines.len());
+    if range.start >= end {
+        return Vec::new();
+    }
+    let safe = safe_starts(&lines[..end]);
+    let mut start = range.start;
+    while start > 0 && !safe[start] {
+        start -= 1;
+    }
+    let text: String = lines[start..end].iter().map(|l| format!("{l}\n")).collect();
+    let toks = yaml(&text);
+    toks.into_iter().skip(range.start - start).collect()
 }
 
 /// Starts loading the grammar in the background (it takes a few milliseconds).
@@ -156,6 +206,22 @@ pub fn warm_up() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn regions_match_whole_file_highlighting() {
+        let text = "a:\n  b: 1\n  s: |\n    line one: not a key\n    two\n  c: true\nd: x\n";
+        let lines: Vec<String> = text.lines().map(str::to_string).collect();
+        let whole = yaml(text);
+        for start in 0..lines.len() {
+            for end in start + 1..=lines.len() {
+                assert_eq!(
+                    yaml_region(&lines, start..end),
+                    whole[start..end].to_vec(),
+                    "{start}..{end}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn yaml_tokens() {

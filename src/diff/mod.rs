@@ -125,10 +125,10 @@ pub fn diff(
     norm: &Normalizer,
 ) -> Result<ResourceDiff, DiffError> {
     for (v, what) in [(desired, "the desired object"), (live, "the live object")] {
-        if let Some(v) = v {
-            if kind_of(v).is_none() {
-                return Err(DiffError::NoKind { what: what.into() });
-            }
+        if let Some(v) = v
+            && kind_of(v).is_none()
+        {
+            return Err(DiffError::NoKind { what: what.into() });
         }
     }
     if let (Some(d), Some(l)) = (desired, live) {

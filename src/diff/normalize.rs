@@ -149,10 +149,10 @@ impl Normalizer {
     /// gitops-engine's `Normalize` plus the ignore rules (pointers and jq), in place.
     pub fn normalize(&self, obj: &mut Value) {
         builtin(obj, self.ignore_aggregated_roles);
-        if self.ignore_status {
-            if let Some(m) = obj.as_object_mut() {
-                m.shift_remove("status");
-            }
+        if self.ignore_status
+            && let Some(m) = obj.as_object_mut()
+        {
+            m.shift_remove("status");
         }
         let rules: Vec<Rule> = self.matching(obj).cloned().collect();
         for r in &rules {
@@ -217,10 +217,10 @@ pub fn remove_pointer(obj: &mut Value, pointer: &str) {
             m.shift_remove(&last);
         }
         Some(Value::Array(a)) => {
-            if let Ok(i) = last.parse::<usize>() {
-                if i < a.len() {
-                    a.remove(i);
-                }
+            if let Ok(i) = last.parse::<usize>()
+                && i < a.len()
+            {
+                a.remove(i);
             }
         }
         _ => {}

@@ -115,10 +115,10 @@ impl Merger<'_> {
             }
             (Value::Array(c), Some(Value::Array(l))) if self.keyed => {
                 let p: Vec<&str> = path.iter().map(String::as_str).collect();
-                if let Some(keys) = merge_key(self.kind, &p) {
-                    if c.iter().chain(l.iter()).all(Value::is_object) {
-                        return Value::Array(self.merge_keyed(orig, c, l, keys, path));
-                    }
+                if let Some(keys) = merge_key(self.kind, &p)
+                    && c.iter().chain(l.iter()).all(Value::is_object)
+                {
+                    return Value::Array(self.merge_keyed(orig, c, l, keys, path));
                 }
                 if set_list(&p) {
                     let orig_items: Vec<&Value> = orig
@@ -502,10 +502,10 @@ pub fn default(group: &str, version: &str, kind: &str, obj: &mut Value) {
             }
             each_obj(obj, &["spec", "ports"], |p| {
                 set_default(p, "protocol", json!("TCP"));
-                if p.get("targetPort").is_none_or(Value::is_null) {
-                    if let Some(port) = p.get("port").cloned() {
-                        p.insert("targetPort".into(), port);
-                    }
+                if p.get("targetPort").is_none_or(Value::is_null)
+                    && let Some(port) = p.get("port").cloned()
+                {
+                    p.insert("targetPort".into(), port);
                 }
             });
         }
@@ -561,14 +561,14 @@ pub fn default(group: &str, version: &str, kind: &str, obj: &mut Value) {
             });
         }
         ("networking.k8s.io", "NetworkPolicy") => {
-            if let Some(spec) = obj_at(obj, &["spec"]) {
-                if spec.get("policyTypes").is_none_or(Value::is_null) {
-                    let mut t = vec![json!("Ingress")];
-                    if spec.get("egress").is_some_and(|e| !e.is_null()) {
-                        t.push(json!("Egress"));
-                    }
-                    spec.insert("policyTypes".into(), Value::Array(t));
+            if let Some(spec) = obj_at(obj, &["spec"])
+                && spec.get("policyTypes").is_none_or(Value::is_null)
+            {
+                let mut t = vec![json!("Ingress")];
+                if spec.get("egress").is_some_and(|e| !e.is_null()) {
+                    t.push(json!("Egress"));
                 }
+                spec.insert("policyTypes".into(), Value::Array(t));
             }
         }
         _ => {}

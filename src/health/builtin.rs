@@ -37,17 +37,18 @@ fn unsupported(thing: &str, group: &str, version: &str, kind: &str) -> Option<As
 /// Fields that must have a JSON type for the typed decode to succeed.
 fn typed(thing: &str, obj: &Value, ints: &[&[&str]]) -> Result<(), Assessment> {
     for p in ints {
-        if let Some(v) = get(obj, p) {
-            if !v.is_i64() && !v.is_u64() {
-                return Err(Assessment::new(
-                    Unknown,
-                    format!(
-                        "failed to convert unstructured {thing} to typed: json: cannot unmarshal {} into Go struct field {} of type int",
-                        json_type(v),
-                        p.join(".")
-                    ),
-                ));
-            }
+        if let Some(v) = get(obj, p)
+            && !v.is_i64()
+            && !v.is_u64()
+        {
+            return Err(Assessment::new(
+                Unknown,
+                format!(
+                    "failed to convert unstructured {thing} to typed: json: cannot unmarshal {} into Go struct field {} of type int",
+                    json_type(v),
+                    p.join(".")
+                ),
+            ));
         }
     }
     Ok(())
@@ -172,15 +173,15 @@ fn deployment(o: &Value) -> Assessment {
                 format!("Deployment {} exceeded its progress deadline", q(name)),
             );
         }
-        if let Some(want) = opt_i(o, &["spec", "replicas"]) {
-            if updated < want {
-                return Assessment::new(
-                    Progressing,
-                    format!(
-                        "Waiting for rollout to finish: {updated} out of {want} new replicas have been updated..."
-                    ),
-                );
-            }
+        if let Some(want) = opt_i(o, &["spec", "replicas"])
+            && updated < want
+        {
+            return Assessment::new(
+                Progressing,
+                format!(
+                    "Waiting for rollout to finish: {updated} out of {want} new replicas have been updated..."
+                ),
+            );
         }
         if replicas > updated {
             return Assessment::new(
@@ -232,13 +233,13 @@ fn statefulset(o: &Value) -> Assessment {
     let replicas = opt_i(o, &["spec", "replicas"]);
     let ready = i(o, &["status", "readyReplicas"]);
     let updated = i(o, &["status", "updatedReplicas"]);
-    if let Some(r) = replicas {
-        if ready < r {
-            return Assessment::new(
-                Progressing,
-                format!("Waiting for {} pods to be ready...", r - ready),
-            );
-        }
+    if let Some(r) = replicas
+        && ready < r
+    {
+        return Assessment::new(
+            Progressing,
+            format!("Waiting for {} pods to be ready...", r - ready),
+        );
     }
     let strategy = s(o, &["spec", "updateStrategy", "type"]).unwrap_or("");
     if strategy == "RollingUpdate" && get(o, &["spec", "updateStrategy", "rollingUpdate"]).is_some()
@@ -348,13 +349,13 @@ fn replicaset(o: &Value) -> Assessment {
         let cond = list(o, &["status", "conditions"])
             .iter()
             .find(|c| c.get("type").and_then(Value::as_str) == Some("ReplicaFailure"));
-        if let Some(c) = cond {
-            if c.get("status").and_then(Value::as_str) == Some("True") {
-                return Assessment::new(
-                    Degraded,
-                    c.get("message").and_then(Value::as_str).unwrap_or(""),
-                );
-            }
+        if let Some(c) = cond
+            && c.get("status").and_then(Value::as_str) == Some("True")
+        {
+            return Assessment::new(
+                Degraded,
+                c.get("message").and_then(Value::as_str).unwrap_or(""),
+            );
         }
         if let Some(want) = opt_i(o, &["spec", "replicas"]) {
             let available = i(o, &["status", "availableReplicas"]);

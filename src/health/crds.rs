@@ -267,7 +267,7 @@ fn rollout(o: &Value) -> Assessment {
     let observed = match tonumber(status.get("observedGeneration")) {
         None => true,
         Some(og) => match generation {
-            Some(g) => og > g || og == g,
+            Some(g) => og >= g,
             None => false,
         },
     };

@@ -3,6 +3,8 @@
 //! draws it.
 
 use std::collections::HashSet;
+use std::ops::Range;
+use std::sync::Arc;
 
 use crate::diff::ResourceDiff;
 use crate::diff::compute::{self, Hunk, Tag};
@@ -18,25 +20,106 @@ pub const CONTEXT: usize = 3;
 #[derive(Debug, Clone, PartialEq)]
 pub struct DiffDoc {
     pub diff: ResourceDiff,
-    pub old: Vec<String>,
-    pub new: Vec<String>,
+    pub old: Arc<Vec<String>>,
+    pub new: Arc<Vec<String>>,
     pub hunks: Vec<Hunk>,
-    /// Syntax tokens per line, once highlighted (off the event loop).
-    pub old_toks: Option<Vec<LineToks>>,
-    pub new_toks: Option<Vec<LineToks>>,
+    /// Syntax tokens per line where highlighted (off the event loop): the hunks first, folded
+    /// context when it is opened.
+    pub old_toks: Vec<Option<LineToks>>,
+    pub new_toks: Vec<Option<LineToks>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Old,
+    New,
+}
+
+/// A region of one side of one document to highlight.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HighlightJob {
+    pub doc: usize,
+    pub side: Side,
+    pub lines: Arc<Vec<String>>,
+    pub range: Range<usize>,
+}
+
+/// Highlighted lines of a job, to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Highlighted {
+    pub doc: usize,
+    pub side: Side,
+    pub start: usize,
+    pub toks: Vec<LineToks>,
+}
+
+impl HighlightJob {
+    pub fn run(&self) -> Highlighted {
+        Highlighted {
+            doc: self.doc,
+            side: self.side,
+            start: self.range.start,
+            toks: crate::diff::highlight::yaml_region(&self.lines, self.range.clone()),
+        }
+    }
+}
+
+/// The jobs that highlight every hunk of every document.
+pub fn hunk_jobs(docs: &[DiffDoc]) -> Vec<HighlightJob> {
+    let mut jobs = Vec::new();
+    for (i, d) in docs.iter().enumerate() {
+        for h in &d.hunks {
+            let old = h.old_start.saturating_sub(1)..(h.old_start.saturating_sub(1) + h.old_len);
+            let new = h.new_start.saturating_sub(1)..(h.new_start.saturating_sub(1) + h.new_len);
+            if !old.is_empty() {
+                jobs.push(HighlightJob {
+                    doc: i,
+                    side: Side::Old,
+                    lines: d.old.clone(),
+                    range: old,
+                });
+            }
+            if !new.is_empty() {
+                jobs.push(HighlightJob {
+                    doc: i,
+                    side: Side::New,
+                    lines: d.new.clone(),
+                    range: new,
+                });
+            }
+        }
+    }
+    jobs
+}
+
+impl DiffDoc {
+    /// Stores highlighted lines.
+    pub fn store(&mut self, h: Highlighted) {
+        let slots = match h.side {
+            Side::Old => &mut self.old_toks,
+            Side::New => &mut self.new_toks,
+        };
+        for (k, t) in h.toks.into_iter().enumerate() {
+            if let Some(s) = slots.get_mut(h.start + k) {
+                *s = Some(t);
+            }
+        }
+    }
 }
 
 impl DiffDoc {
     pub fn new(diff: ResourceDiff) -> DiffDoc {
         let (old, new) = diff.yaml();
         let hunks = compute::hunks(&old, &new, CONTEXT);
+        let old: Vec<String> = old.lines().map(str::to_string).collect();
+        let new: Vec<String> = new.lines().map(str::to_string).collect();
         DiffDoc {
             diff,
-            old: old.lines().map(str::to_string).collect(),
-            new: new.lines().map(str::to_string).collect(),
+            old_toks: vec![None; old.len()],
+            new_toks: vec![None; new.len()],
+            old: Arc::new(old),
+            new: Arc::new(new),
             hunks,
-            old_toks: None,
-            new_toks: None,
         }
     }
 

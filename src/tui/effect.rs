@@ -24,6 +24,11 @@ pub enum Effect {
         req: u64,
         key: AppKey,
     },
+    /// Highlight regions of the diff (opened context), off the event loop.
+    Highlight {
+        req: u64,
+        jobs: Vec<crate::tui::diffview::HighlightJob>,
+    },
     /// Abandon a request whose result is no longer wanted.
     Cancel(u64),
     /// Put text on the clipboard of the terminal (OSC 52; works over SSH).

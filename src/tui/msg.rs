@@ -36,10 +36,7 @@ pub enum Msg {
     /// Syntax tokens of the diffs (old, new) per document, in the same order.
     DiffHighlighted {
         req: u64,
-        toks: Vec<(
-            Vec<crate::diff::highlight::LineToks>,
-            Vec<crate::diff::highlight::LineToks>,
-        )>,
+        toks: Vec<crate::tui::diffview::Highlighted>,
     },
     /// A program the TUI handed the terminal to has ended.
     Resumed {

@@ -103,30 +103,31 @@ pub fn update(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
             vec![]
         }
         Msg::DiffLoaded { req, result } => {
-            if let Screen::Diff(d, _) = &mut m.screen {
-                if d.req == req {
-                    d.docs = match result {
-                        Ok(docs) => Load::Ready(docs),
-                        Err(e) => Load::Failed(e),
-                    };
-                    let len = d.rows().len();
-                    d.cursor = d.cursor.min(len.saturating_sub(1));
-                    m.dirty = true;
-                }
+            if let Screen::Diff(d, _) = &mut m.screen
+                && d.req == req
+            {
+                d.docs = match result {
+                    Ok(docs) => Load::Ready(docs),
+                    Err(e) => Load::Failed(e),
+                };
+                let len = d.rows().len();
+                d.cursor = d.cursor.min(len.saturating_sub(1));
+                m.dirty = true;
             }
             vec![]
         }
         Msg::DiffHighlighted { req, toks } => {
-            if let Screen::Diff(d, _) = &mut m.screen {
-                if d.req == req {
-                    if let Load::Ready(docs) = &mut d.docs {
-                        for (doc, (o, n)) in docs.iter_mut().zip(toks) {
-                            doc.old_toks = Some(o);
-                            doc.new_toks = Some(n);
+            if let Screen::Diff(d, _) = &mut m.screen
+                && d.req == req
+            {
+                if let Load::Ready(docs) = &mut d.docs {
+                    for h in toks {
+                        if let Some(doc) = docs.get_mut(h.doc) {
+                            doc.store(h);
                         }
                     }
-                    m.dirty = true;
                 }
+                m.dirty = true;
             }
             vec![]
         }
@@ -524,7 +525,11 @@ fn diff_act(m: &mut Model, a: Action) -> Vec<Effect> {
     };
     let rows = d.rows();
     let len = rows.len();
-    let docs: Vec<crate::tui::diffview::DiffDoc> = d.docs.ready().cloned().unwrap_or_default();
+    let no_docs = Vec::new();
+    let docs: &Vec<crate::tui::diffview::DiffDoc> = match &d.docs {
+        Load::Ready(v) => v,
+        _ => &no_docs,
+    };
     let cur_doc = rows.get(d.cursor).map(Row::doc);
     match a {
         Action::ToggleHelp => m.overlay = Overlay::Help { scroll: 0 },
@@ -586,6 +591,16 @@ fn diff_act(m: &mut Model, a: Action) -> Vec<Effect> {
         Action::ToggleFold => match rows.get(d.cursor) {
             Some(Row::Fold(f)) => {
                 d.expanded.insert((f.doc, f.gap));
+                // The opened lines get their colours off the event loop.
+                if let Some(doc) = docs.get(f.doc) {
+                    let jobs = vec![crate::tui::diffview::HighlightJob {
+                        doc: f.doc,
+                        side: crate::tui::diffview::Side::Old,
+                        lines: doc.old.clone(),
+                        range: f.old..f.old + f.count,
+                    }];
+                    return vec![Effect::Highlight { req: d.req, jobs }];
+                }
             }
             Some(r) => {
                 let doc = r.doc();

@@ -127,27 +127,28 @@ pub async fn fetch_diff(client: ArgoClient, req: u64, key: AppKey, highlight: bo
             .unwrap_or_else(|e| Err(format!("the diff computation failed: {e}"))),
             Err(e) => Err(e.to_string()),
         };
-    let mut out = vec![Msg::DiffLoaded {
-        req,
-        result: docs.clone(),
-    }];
-    if let (true, Ok(docs)) = (highlight, docs) {
-        let toks = tokio::task::spawn_blocking(move || {
-            docs.iter()
-                .map(|d| {
-                    (
-                        crate::diff::highlight::yaml(&d.old.join("\n")),
-                        crate::diff::highlight::yaml(&d.new.join("\n")),
-                    )
-                })
-                .collect::<Vec<_>>()
-        })
-        .await;
-        if let Ok(toks) = toks {
-            out.push(Msg::DiffHighlighted { req, toks });
-        }
+    let jobs = match (&docs, highlight) {
+        (Ok(d), true) => crate::tui::diffview::hunk_jobs(d),
+        _ => Vec::new(),
+    };
+    let mut out = vec![Msg::DiffLoaded { req, result: docs }];
+    if !jobs.is_empty()
+        && let Ok(toks) =
+            tokio::task::spawn_blocking(move || jobs.iter().map(|j| j.run()).collect::<Vec<_>>())
+                .await
+    {
+        out.push(Msg::DiffHighlighted { req, toks });
     }
     out
+}
+
+/// Highlights regions off the event loop.
+pub async fn highlight(req: u64, jobs: Vec<crate::tui::diffview::HighlightJob>) -> Option<Msg> {
+    let toks =
+        tokio::task::spawn_blocking(move || jobs.iter().map(|j| j.run()).collect::<Vec<_>>())
+            .await
+            .ok()?;
+    Some(Msg::DiffHighlighted { req, toks })
 }
 
 /// The interactive runtime: long-lived watchers and cancellable requests.
@@ -179,6 +180,14 @@ impl Runtime {
                 Effect::Quit => out.quit = true,
                 Effect::Clipboard(_) | Effect::Pager(_) | Effect::ExternalDiff { .. } => {
                     out.terminal.push(e)
+                }
+                Effect::Highlight { req, jobs } => {
+                    let tx = self.tx.clone();
+                    tokio::spawn(async move {
+                        if let Some(m) = highlight(req, jobs).await {
+                            let _ = tx.send(m).await;
+                        }
+                    });
                 }
                 Effect::FetchDiff { req, key } => {
                     let Some(client) = self.inst.client(key.instance).cloned() else {
@@ -273,6 +282,11 @@ impl Headless {
                         continue;
                     };
                     futs.push(tokio::spawn(fetch_diff(client, req, key, true)));
+                }
+                Effect::Highlight { req, jobs } => {
+                    futs.push(tokio::spawn(async move {
+                        highlight(req, jobs).await.into_iter().collect()
+                    }));
                 }
                 e => {
                     let Some(id) = effect_instance(&e) else {

@@ -316,10 +316,12 @@ fn toks_of<'a>(d: &'a DiffDoc, l: &Line) -> Option<&'a LineToks> {
     match l.tag {
         Tag::Insert => l
             .new
-            .and_then(|n| d.new_toks.as_ref().and_then(|t| t.get(n - 1))),
+            .and_then(|n| d.new_toks.get(n - 1))
+            .and_then(Option::as_ref),
         _ => l
             .old
-            .and_then(|n| d.old_toks.as_ref().and_then(|t| t.get(n - 1))),
+            .and_then(|n| d.old_toks.get(n - 1))
+            .and_then(Option::as_ref),
     }
 }
 
@@ -446,7 +448,7 @@ fn side_line(
 }
 
 /// Draws a line of YAML: syntax colours when known, the line's background, emphasized ranges;
-/// cut with `…` when too wide.
+/// cut with `…` when too wide. Styles are resolved once per segment, not per character.
 #[allow(clippy::too_many_arguments)]
 fn code_text(
     buf: &mut Buffer,
@@ -459,40 +461,56 @@ fn code_text(
     theme: &Theme,
 ) {
     let width = area.width as usize;
-    let total: usize = text.chars().map(|c| c.width().unwrap_or(0)).sum();
+    let mut cuts: Vec<usize> = vec![0, text.len()];
+    if let Some(t) = toks {
+        for (_, r) in t {
+            cuts.push(r.start.min(text.len()));
+            cuts.push(r.end.min(text.len()));
+        }
+    }
+    for (a, b) in emph {
+        cuts.push((*a).min(text.len()));
+        cuts.push((*b).min(text.len()));
+    }
+    cuts.retain(|c| text.is_char_boundary(*c));
+    cuts.sort_unstable();
+    cuts.dedup();
+    let total: usize = text
+        .chars()
+        .map(|c| if c == '\t' { 1 } else { c.width().unwrap_or(0) })
+        .sum();
     let mut x = area.x;
     let mut used = 0usize;
-    let mut byte = 0usize;
-    for c in text.chars() {
-        let cw = c.width().unwrap_or(0);
-        if cw == 0 && c != '\t' {
-            byte += c.len_utf8();
-            continue;
-        }
-        let (glyph, cw) = if c == '\t' { (' ', 1) } else { (c, cw) };
-        let cut = total > width && used + cw >= width;
+    for w in cuts.windows(2) {
+        let (from, to) = (w[0], w[1]);
         let tok = toks
-            .and_then(|t| t.iter().find(|(_, r)| r.start <= byte && byte < r.end))
+            .and_then(|t| t.iter().find(|(_, r)| r.start <= from && from < r.end))
             .map(|(t, _)| *t);
         let mut style = match tok {
             Some(t) => theme.style(t.role()),
             None => theme.style("syntax.plain"),
         };
         style.bg = bg.or(style.bg);
-        if emph.iter().any(|(a, b)| *a <= byte && byte < *b) {
+        if emph.iter().any(|(a, b)| *a <= from && from < *b) {
             style = style.patch(emph_style);
         }
-        if cut {
-            put(buf, x, area.y, "…", 1, style);
-            return;
+        for c in text[from..to].chars() {
+            let (glyph, cw) = if c == '\t' {
+                (' ', 1)
+            } else {
+                (c, c.width().unwrap_or(0))
+            };
+            if cw == 0 {
+                continue;
+            }
+            if total > width && used + cw >= width {
+                put(buf, x, area.y, "…", 1, style);
+                return;
+            }
+            let mut tmp = [0u8; 4];
+            put(buf, x, area.y, glyph.encode_utf8(&mut tmp), cw, style);
+            x += cw as u16;
+            used += cw;
         }
-        if used + cw > width {
-            return;
-        }
-        let mut tmp = [0u8; 4];
-        put(buf, x, area.y, glyph.encode_utf8(&mut tmp), cw, style);
-        x += cw as u16;
-        used += cw;
-        byte += c.len_utf8();
     }
 }
