@@ -73,6 +73,7 @@ pub enum DefaultKind {
     Theme,
     Keymap,
     Config,
+    Policy,
 }
 
 #[derive(Debug, Subcommand)]
@@ -147,6 +148,50 @@ pub enum Command {
         kind: DefaultKind,
         /// Which one (for themes and keymaps).
         name: Option<String>,
+    },
+    /// When an automated sync is allowed, by Argo CD's sync windows (JSON: matches, active,
+    /// can_sync_auto, can_sync_manual, error, next_auto_sync).
+    Windows {
+        /// The AppProject (JSON or YAML), or just its spec with syncWindows.
+        #[arg(long, value_name = "FILE")]
+        project: PathBuf,
+        /// The Application (JSON or YAML).
+        #[arg(long, value_name = "FILE")]
+        app: PathBuf,
+        /// The instant to evaluate (RFC 3339; default now).
+        #[arg(long, value_name = "RFC3339")]
+        at: Option<String>,
+        #[arg(long, value_enum, default_value = "json")]
+        output: crate::headless::decide::Output,
+    },
+    /// Decide a drift scenario (docs/policy.md); the decision is appended to the journal.
+    Decide {
+        #[arg(long, value_name = "FILE")]
+        scenario: PathBuf,
+        /// shadow, advisory or autonomous (default: the config's, else advisory).
+        #[arg(long, value_name = "MODE")]
+        mode: Option<crate::decide::decider::Mode>,
+        #[arg(long, value_enum, default_value = "json")]
+        output: crate::headless::decide::Output,
+        /// Do not append the decision to the journal.
+        #[arg(long)]
+        no_journal: bool,
+    },
+    /// Decide every scenario of a folder and score the decisions against their labels.
+    Replay {
+        dir: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        output: crate::headless::decide::Output,
+    },
+    /// The decision journal.
+    Journal {
+        #[command(subcommand)]
+        which: crate::headless::decide::JournalCommand,
+    },
+    /// The Rego policy bundle.
+    Policy {
+        #[command(subcommand)]
+        which: crate::headless::decide::PolicyCommand,
     },
     /// Measure what docs/performance.md reports.
     Bench {

@@ -415,6 +415,34 @@ pub fn print_default(kind: DefaultKind, name: Option<&str>) -> u8 {
                 2
             }
         },
+        DefaultKind::Policy => {
+            use crate::decide::policy::DEFAULT_FILES;
+            if name == "default" {
+                for (file, text) in DEFAULT_FILES {
+                    println!("# ==> assets/policies/{file} <==");
+                    print!("{text}");
+                    println!();
+                }
+                return 0;
+            }
+            match DEFAULT_FILES.iter().find(|(f, _)| *f == name) {
+                Some((_, text)) => {
+                    print!("{text}");
+                    0
+                }
+                None => {
+                    eprintln!(
+                        "driftdeck: no policy file `{name}`; files: {}",
+                        DEFAULT_FILES
+                            .iter()
+                            .map(|(f, _)| *f)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                    2
+                }
+            }
+        }
         DefaultKind::Keymap => match keymap::Keymap::builtin(name) {
             Some(k) => {
                 print!("{}", k.to_toml());
@@ -432,6 +460,58 @@ pub fn print_default(kind: DefaultKind, name: Option<&str>) -> u8 {
                 2
             }
         },
+    }
+}
+
+/// The config for a headless command: absent is fine, broken is an error (exit 2).
+fn config_or_exit(paths: &Paths) -> Result<Option<Config>, u8> {
+    load_config(paths).map_err(|errs| {
+        print_errors(&errs);
+        2
+    })
+}
+
+/// `driftdeck decide --scenario FILE`.
+pub async fn decide(
+    paths: &Paths,
+    scenario: &std::path::Path,
+    mode: Option<crate::decide::decider::Mode>,
+    output: crate::headless::decide::Output,
+    journal: bool,
+) -> u8 {
+    match config_or_exit(paths) {
+        Ok(cfg) => {
+            crate::headless::decide::decide_cmd(
+                cfg.as_ref(),
+                paths,
+                scenario,
+                mode,
+                output,
+                journal,
+            )
+            .await
+        }
+        Err(code) => code,
+    }
+}
+
+/// `driftdeck replay DIR`.
+pub async fn replay(
+    paths: &Paths,
+    dir: &std::path::Path,
+    output: crate::headless::decide::Output,
+) -> u8 {
+    match config_or_exit(paths) {
+        Ok(cfg) => crate::headless::decide::replay_cmd(cfg.as_ref(), dir, output).await,
+        Err(code) => code,
+    }
+}
+
+/// `driftdeck policy test [DIR]`.
+pub fn policy(paths: &Paths, which: &crate::headless::decide::PolicyCommand) -> u8 {
+    match config_or_exit(paths) {
+        Ok(cfg) => crate::headless::decide::policy_cmd(cfg.as_ref(), which),
+        Err(code) => code,
     }
 }
 

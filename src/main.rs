@@ -78,6 +78,25 @@ fn main() -> ExitCode {
                 commands::print_default(kind, name.as_deref())
             }
             Some(Command::Bench { ref which }) => commands::bench(which).await,
+            Some(Command::Windows {
+                ref project,
+                ref app,
+                ref at,
+                output,
+            }) => driftdeck::headless::decide::windows_cmd(project, app, at.as_deref(), output),
+            Some(Command::Decide {
+                ref scenario,
+                mode,
+                output,
+                no_journal,
+            }) => commands::decide(&paths, scenario, mode, output, !no_journal).await,
+            Some(Command::Replay { ref dir, output }) => {
+                commands::replay(&paths, dir, output).await
+            }
+            Some(Command::Journal { ref which }) => {
+                driftdeck::headless::decide::journal_cmd(&paths, which)
+            }
+            Some(Command::Policy { ref which }) => commands::policy(&paths, which),
         }
     });
     // Background tasks (demo servers, watchers) must not keep the process alive.

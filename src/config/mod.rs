@@ -34,6 +34,15 @@ pub struct Config {
     pub instances: Vec<InstanceConfig>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kube: Option<KubeConfig>,
+    /// The Rego policy bundle: the builtin one, extended or replaced.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<crate::decide::policy::PolicyConfig>,
+    /// Mode, threshold, advisor, autonomy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decide: Option<crate::decide::settings::DecideConfig>,
+    /// Context sources for decisions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<crate::decide::settings::ContextConfig>,
 }
 
 /// One Argo CD API server.
@@ -200,6 +209,41 @@ impl Config {
                     }
                     Ok(_) => {}
                     Err(m) => err(format!("instance `{}`: token_command: {m}", inst.name)),
+                }
+            }
+        }
+        let section_line = |section: &str, key: &str| {
+            let start = text.find(section)?;
+            let rel = text[start..].find(key).map(|i| start + i).unwrap_or(start);
+            Some(text[..rel].matches('\n').count() + 1)
+        };
+        if let Some(d) = &self.decide {
+            for (key, m) in d.problems() {
+                errs.push(FileError::new(path, section_line("[decide", key), m));
+            }
+        }
+        if let Some(c) = &self.context {
+            for (key, m) in c.problems() {
+                errs.push(FileError::new(path, section_line("[context", key), m));
+            }
+        }
+        if let Some(p) = &self.policy {
+            if let Some(dir) = &p.dir
+                && !dir.is_dir()
+            {
+                errs.push(FileError::new(
+                    path,
+                    section_line("[policy", "dir"),
+                    format!("the policy directory {} does not exist", dir.display()),
+                ));
+            }
+            for f in &p.data {
+                if !f.is_file() {
+                    errs.push(FileError::new(
+                        path,
+                        section_line("[policy", "data"),
+                        format!("the policy data file {} does not exist", f.display()),
+                    ));
                 }
             }
         }

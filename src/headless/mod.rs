@@ -1,5 +1,6 @@
-//! The non-interactive commands' work: snapshots and benchmarks.
+//! The non-interactive commands' work: snapshots, decisions, benchmarks.
 pub mod bench;
+pub mod decide;
 pub mod diffout;
 pub mod files;
 pub mod snapshot;

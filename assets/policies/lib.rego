@@ -1,0 +1,277 @@
+# Helpers of the default drift policy: reading the input document and recognising what a
+# change is. The input is described in docs/policy.md; the tunables are data.driftdeck.config
+# (assets/policies/data.json). Every function here has one value per argument.
+package driftdeck.lib
+
+cfg := data.driftdeck.config
+
+order := {"allow": 0, "defer": 1, "enforce": 2, "needs-human": 3}
+
+verdicts := ["allow", "defer", "enforce", "needs-human"]
+
+# The strictest of a non-empty collection of verdicts.
+strictest(vs) := verdicts[max({order[v] | some v in vs})]
+
+# --- Values ----------------------------------------------------------------------------------
+
+# A value as lowercase text.
+lc(v) := lower(v) if is_string(v)
+
+lc(v) := lower(sprintf("%v", [v])) if not is_string(v)
+
+falsy(v) if {
+	v != null
+	lc(v) in cfg.falsy_values
+}
+
+truthy(v) if {
+	v != null
+	lc(v) in cfg.truthy_values
+}
+
+# The last segment of a JSON pointer, unescaped: a label, annotation or field name.
+leaf(path) := k if {
+	parts := split(path, "/")
+	k := replace(replace(parts[count(parts) - 1], "~1", "/"), "~0", "~")
+}
+
+as_list(v) := v if is_array(v)
+
+as_list(v) := [v] if {
+	not is_array(v)
+	v != null
+}
+
+as_list(v) := [] if v == null
+
+# --- The app's situation ----------------------------------------------------------------------
+
+production if input.app.production
+
+incident_for_app if input.context.open_incident_for_app
+
+alert_for_app if input.context.firing_alert_for_app
+
+metrics_unreliable if input.context.metrics in {"stale", "failed"}
+
+load_spike if {
+	is_number(input.context.max_load_ratio)
+	input.context.max_load_ratio >= cfg.scaling_ratio
+}
+
+low_traffic if {
+	is_number(input.context.min_load_ratio)
+	input.context.min_load_ratio <= cfg.low_traffic_ratio
+}
+
+# What justifies scaling up, as sentences.
+scaling_reason contains sprintf("load at %.1f× its baseline", [input.context.max_load_ratio]) if load_spike
+
+scaling_reason contains sprintf("open incident %s on this service", [i.id]) if {
+	some i in input.context.incidents
+	i.open
+	i.concerns_app
+}
+
+scaling_reason contains sprintf("alert %s firing for this service", [a.name]) if {
+	some a in input.context.alerts
+	a.concerns_app
+}
+
+# --- Quantities -------------------------------------------------------------------------------
+
+# "up", "down" or "same" for a replicas or resources change. A limit removed lifts the
+# ceiling (up), a limit added lowers it; a request or a replica count added raises it.
+direction(c) := "up" if {
+	is_number(c.quantity.old)
+	is_number(c.quantity.new)
+	c.quantity.new > c.quantity.old
+}
+
+direction(c) := "down" if {
+	is_number(c.quantity.old)
+	is_number(c.quantity.new)
+	c.quantity.new < c.quantity.old
+}
+
+direction(c) := "same" if {
+	is_number(c.quantity.old)
+	is_number(c.quantity.new)
+	c.quantity.new == c.quantity.old
+}
+
+direction(c) := "up" if {
+	c.op == "remove"
+	contains(c.path, "/limits/")
+}
+
+direction(c) := "down" if {
+	c.op == "add"
+	contains(c.path, "/limits/")
+}
+
+direction(c) := "up" if {
+	c.op == "add"
+	not contains(c.path, "/limits/")
+}
+
+direction(c) := "down" if {
+	c.op == "remove"
+	not contains(c.path, "/limits/")
+}
+
+scaled_to_zero(c) if {
+	c.category == "replicas"
+	c.quantity.new == 0
+	c.quantity.old != 0
+}
+
+autoscaler_manager(c) if {
+	is_string(c.manager)
+	regex.match(cfg.autoscaler_managers, c.manager)
+}
+
+# --- RBAC --------------------------------------------------------------------------------------
+
+rules_of(obj) := object.get(obj, "rules", []) if is_object(obj)
+
+rules_of(obj) := [] if not is_object(obj)
+
+grants_all(list, x) if x in list
+
+grants_all(list, _) if "*" in list
+
+names_covered(dr, _) if count(object.get(dr, "resourceNames", [])) == 0
+
+names_covered(dr, lr) if {
+	dn := object.get(dr, "resourceNames", [])
+	count(dn) > 0
+	ln := object.get(lr, "resourceNames", [])
+	count(ln) > 0
+	every n in ln {
+		n in dn
+	}
+}
+
+grants(dr, g, res, v, lr) if {
+	grants_all(object.get(dr, "apiGroups", []), g)
+	grants_all(object.get(dr, "resources", []), res)
+	grants_all(object.get(dr, "verbs", []), v)
+	names_covered(dr, lr)
+}
+
+resources_covered(lr, drules) if {
+	every g in object.get(lr, "apiGroups", [""]) {
+		every res in object.get(lr, "resources", []) {
+			every v in object.get(lr, "verbs", []) {
+				some dr in drules
+				grants(dr, g, res, v, lr)
+			}
+		}
+	}
+}
+
+urls_covered(lr, drules) if {
+	every u in object.get(lr, "nonResourceURLs", []) {
+		every v in object.get(lr, "verbs", []) {
+			some dr in drules
+			grants_all(object.get(dr, "nonResourceURLs", []), u)
+			grants_all(object.get(dr, "verbs", []), v)
+		}
+	}
+}
+
+# A live rule that Git's rules already grant in full.
+rule_covered(lr, drules) if {
+	resources_covered(lr, drules)
+	urls_covered(lr, drules)
+}
+
+# The live rules that grant more than Git's.
+extra_grants(r) := [lr | some lr in rules_of(r.live); not rule_covered(lr, rules_of(r.desired))]
+
+subjects_of(obj) := object.get(obj, "subjects", []) if is_object(obj)
+
+subjects_of(obj) := [] if not is_object(obj)
+
+subject_key(s) := sprintf("%s %s/%s", [object.get(s, "kind", ""), object.get(s, "namespace", ""), object.get(s, "name", "")])
+
+added_subjects(r) := {subject_key(s) | some s in subjects_of(r.live)} - {subject_key(s) | some s in subjects_of(r.desired)}
+
+# --- NetworkPolicies --------------------------------------------------------------------------
+
+# Live only narrows Git's policy: the same pods selected, the same policy types, and every live
+# rule one of Git's rules (rules were only removed).
+netpol_only_narrowed(r) if {
+	r.state == "modified"
+	object.get(r.live.spec, "podSelector", {}) == object.get(r.desired.spec, "podSelector", {})
+	object.get(r.live.spec, "policyTypes", []) == object.get(r.desired.spec, "policyTypes", [])
+	every dir in ["ingress", "egress"] {
+		every rule in object.get(r.live.spec, dir, []) {
+			rule in object.get(r.desired.spec, dir, [])
+		}
+	}
+}
+
+# --- Metadata ----------------------------------------------------------------------------------
+
+operational_key(k) if regex.match(cfg.operational_metadata, k)
+
+security_metadata_key(k) if regex.match(cfg.security_metadata, k)
+
+# --- Configuration settings --------------------------------------------------------------------
+
+security_setting(s) if regex.match(cfg.security_key, s.key)
+
+negative_setting(s) if regex.match(cfg.negative_security_key, s.key)
+
+origin_setting(s) if regex.match(`(?i)(cors|origin)`, s.key)
+
+tls_version_setting(s) if regex.match(`(?i)((tls|ssl).*(min|version|protocol)|(min|version).*(tls|ssl))`, s.key)
+
+version_number(v) := to_number(m[0]) if {
+	m := regex.find_n(`[0-9]+(\.[0-9]+)?`, sprintf("%v", [v]), 1)
+	count(m) == 1
+}
+
+setting_weakened(s) if {
+	security_setting(s)
+	negative_setting(s)
+	truthy(s.new)
+	not truthy(s.old)
+}
+
+setting_weakened(s) if {
+	security_setting(s)
+	not negative_setting(s)
+	not origin_setting(s)
+	falsy(s.new)
+	not falsy(s.old)
+}
+
+setting_weakened(s) if {
+	origin_setting(s)
+	contains(sprintf("%v", [s.new]), "*")
+	not contains(sprintf("%v", [s.old]), "*")
+}
+
+setting_weakened(s) if {
+	tls_version_setting(s)
+	version_number(s.new) < version_number(s.old)
+}
+
+# --- Secrets -----------------------------------------------------------------------------------
+
+# A secret controller (ExternalSecret, SealedSecret, ...) owns the Secret and wrote every
+# changed field of it.
+controller_owned(r, o) if {
+	r.kind == "Secret"
+	some ctl in cfg.secret_controllers
+	o.kind == ctl.owner_kind
+	every c in r.changes {
+		is_string(c.manager)
+		regex.match(ctl.managers, c.manager)
+	}
+}
+
+secret_controller(r) := {sprintf("%s/%s", [o.kind, o.name]) | some o in r.owners; controller_owned(r, o)}

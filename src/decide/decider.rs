@@ -1,0 +1,334 @@
+//! Putting a decision together: the facts, the policy's hard bound, the advisors, and the
+//! guardrails that hold whatever the advisors say. The guardrails are code, not prompts:
+//! - the final verdict is never looser than the policy's;
+//! - a policy verdict that is not `hard` and that the advisor contradicts goes to a human;
+//! - the heuristic and the LLM disagreeing goes to a human;
+//! - a confidence under the threshold goes to a human;
+//! - a drift that deleted, or whose revert would delete, a resource is never allowed unless the
+//!   policy itself allows it, and a remedy that deletes is never automatic;
+//! - a defer needs a window that opens: without one, a human decides.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::Verdict;
+use super::advisor::heuristic::Heuristic;
+use super::advisor::{Advice, Advisor, AdvisorError};
+use super::facts::{self, Facts, ResState};
+use super::policy::{Bundle, PolicyError, PolicyResult};
+use super::scenario::Scenario;
+use crate::windows::WindowState;
+
+/// How much the cockpit may do on its own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Record only; nothing changes.
+    Shadow,
+    /// Show the decision and wait for an operator.
+    #[default]
+    Advisory,
+    /// Act within the policy's allowance and the sync windows, rate-limited.
+    Autonomous,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Shadow => "shadow",
+            Mode::Advisory => "advisory",
+            Mode::Autonomous => "autonomous",
+        }
+    }
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "shadow" => Ok(Mode::Shadow),
+            "advisory" => Ok(Mode::Advisory),
+            "autonomous" => Ok(Mode::Autonomous),
+            o => Err(format!(
+                "`{o}` is not a mode: use shadow, advisory or autonomous"
+            )),
+        }
+    }
+}
+
+/// The default confidence threshold.
+pub const THRESHOLD: f64 = 0.80;
+
+/// The policy's part of a decision.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PolicyPart {
+    pub verdict: Verdict,
+    pub rule: String,
+    pub reasons: Vec<String>,
+    pub hard: bool,
+    /// Why it could not be evaluated (the verdict is then `needs-human`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A decision, as `driftdeck decide` prints it and the journal records it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision {
+    pub scenario: String,
+    pub verdict: Verdict,
+    pub confidence: f64,
+    /// For `defer`: the next instant an automated sync is allowed.
+    pub not_before: Option<DateTime<Utc>>,
+    pub policy: PolicyPart,
+    /// The advisor in charge (the LLM when configured, else the heuristic).
+    pub advisor: Advice,
+    /// The heuristic's own answer when an LLM advised.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cross_check: Option<Advice>,
+    /// The guardrails that applied, as sentences.
+    pub guardrails: Vec<String>,
+    pub mode: Mode,
+    /// Whether the remedy may run without an operator (autonomous mode still checks the
+    /// windows and its rate).
+    pub automatic: bool,
+    /// The sync windows at the decision instant.
+    pub window: WindowState,
+    /// The decision instant.
+    pub now: DateTime<Utc>,
+}
+
+/// Decides drifts.
+pub struct Decider {
+    pub bundle: Bundle,
+    pub heuristic: Heuristic,
+    pub llm: Option<Box<dyn Advisor>>,
+    pub threshold: f64,
+}
+
+impl Decider {
+    pub fn new(bundle: Bundle) -> Self {
+        let heuristic = Heuristic::new(bundle.tuning.clone());
+        Decider {
+            bundle,
+            heuristic,
+            llm: None,
+            threshold: THRESHOLD,
+        }
+    }
+
+    /// The facts of a scenario (an error means the scenario's objects could not be read).
+    pub fn facts(&self, sc: &Scenario) -> Result<Facts, String> {
+        facts::build(sc, &self.bundle.tuning)
+    }
+
+    /// Decides a scenario.
+    pub async fn decide(&self, sc: &Scenario, mode: Mode) -> Result<Decision, String> {
+        let facts = self.facts(sc)?;
+        let policy = self.bundle.evaluate(&facts.input_json());
+        let heuristic = self.heuristic.assess(&facts);
+        let llm = match &self.llm {
+            Some(a) => Some(a.advise(&facts).await),
+            None => None,
+        };
+        Ok(combine(
+            &sc.name,
+            &facts,
+            policy,
+            heuristic,
+            llm,
+            self.threshold,
+            mode,
+        ))
+    }
+}
+
+/// The guardrails.
+pub fn combine(
+    name: &str,
+    facts: &Facts,
+    policy: Result<PolicyResult, PolicyError>,
+    heuristic: Advice,
+    llm: Option<Result<Advice, AdvisorError>>,
+    threshold: f64,
+    mode: Mode,
+) -> Decision {
+    let mut guardrails = Vec::new();
+    let input = &facts.input;
+    let policy_part = match &policy {
+        Ok(p) => PolicyPart {
+            verdict: p.verdict,
+            rule: p.rule.clone(),
+            reasons: p.reasons.clone(),
+            hard: p.hard,
+            error: None,
+        },
+        Err(e) => PolicyPart {
+            verdict: Verdict::NeedsHuman,
+            rule: e
+                .rule
+                .clone()
+                .unwrap_or_else(|| super::policy::ENTRYPOINT.into()),
+            reasons: vec![format!("the policy could not be evaluated: {e}")],
+            hard: true,
+            error: Some(e.to_string()),
+        },
+    };
+    if policy.is_err() {
+        guardrails.push("the policy could not be evaluated, so a human decides".to_string());
+    }
+
+    // The advisor in charge, and the cross-check.
+    let (advisor, cross_check) = match llm {
+        None => (heuristic.clone(), None),
+        Some(Ok(a)) => (a, Some(heuristic.clone())),
+        Some(Err(e)) => {
+            guardrails.push(format!(
+                "the LLM advisor gave no usable answer ({e}), so a human decides"
+            ));
+            (
+                Advice {
+                    name: "llm".into(),
+                    verdict: Verdict::NeedsHuman,
+                    confidence: 0.0,
+                    reasoning: e.to_string(),
+                    evidence: Vec::new(),
+                },
+                Some(heuristic.clone()),
+            )
+        }
+    };
+
+    let mut verdict = policy_part.verdict;
+    let mut confidence = advisor.confidence;
+    if advisor.verdict > policy_part.verdict {
+        guardrails.push(format!(
+            "the advisor is stricter than the policy: {} instead of {}",
+            advisor.verdict, policy_part.verdict
+        ));
+        verdict = advisor.verdict;
+    } else if advisor.verdict < policy_part.verdict {
+        guardrails.push(format!(
+            "the policy's {} is a bound the advisor cannot loosen (it said {})",
+            policy_part.verdict, advisor.verdict
+        ));
+        if !policy_part.hard && policy_part.verdict != Verdict::NeedsHuman {
+            guardrails.push(format!(
+                "the policy ({}) and the advisor ({}) disagree on a rule that is not hard, so a human decides",
+                policy_part.verdict, advisor.verdict
+            ));
+            verdict = Verdict::NeedsHuman;
+        }
+    }
+    if let Some(h) = &cross_check
+        && advisor.name != "heuristic"
+        && advisor.confidence > 0.0
+        && h.verdict != advisor.verdict
+    {
+        guardrails.push(format!(
+            "the heuristic ({}) and the LLM ({}) disagree, so a human decides",
+            h.verdict, advisor.verdict
+        ));
+        verdict = Verdict::NeedsHuman;
+        confidence = confidence.min(h.confidence);
+    }
+    if confidence < threshold && verdict != Verdict::NeedsHuman {
+        guardrails.push(format!(
+            "confidence {confidence:.2} is under the threshold {threshold:.2}, so a human decides"
+        ));
+        verdict = Verdict::NeedsHuman;
+    }
+
+    // Deletions.
+    let deleted: Vec<&str> = input
+        .resources
+        .iter()
+        .filter(|r| r.state == ResState::Missing)
+        .map(|r| r.short.as_str())
+        .collect();
+    let extra: Vec<&str> = input
+        .resources
+        .iter()
+        .filter(|r| r.state == ResState::Extra)
+        .map(|r| r.short.as_str())
+        .collect();
+    if verdict == Verdict::Allow
+        && (!deleted.is_empty() || !extra.is_empty())
+        && policy_part.verdict != Verdict::Allow
+    {
+        guardrails.push(
+            "a drift that deleted a resource, or whose revert would delete one, is never allowed by the advisor alone"
+                .to_string(),
+        );
+        verdict = Verdict::NeedsHuman;
+    }
+    let mut automatic = matches!(verdict, Verdict::Enforce | Verdict::Defer | Verdict::Allow);
+    if !extra.is_empty() && matches!(verdict, Verdict::Enforce | Verdict::Defer) {
+        guardrails.push(format!(
+            "reverting deletes {}: never automatic, an operator must confirm the prune",
+            extra.join(", ")
+        ));
+        automatic = false;
+    }
+
+    // Defer waits for the window.
+    let mut not_before = None;
+    let window = input.window.clone();
+    if verdict == Verdict::Defer {
+        match (&window.error, window.next_auto_sync) {
+            (Some(e), _) => {
+                guardrails.push(format!(
+                    "the sync windows cannot be evaluated ({e}), so there is no instant to defer to and a human decides"
+                ));
+                verdict = Verdict::NeedsHuman;
+            }
+            (None, None) => {
+                guardrails.push(
+                    "no sync window allows an automated sync within a year, so a human decides"
+                        .to_string(),
+                );
+                verdict = Verdict::NeedsHuman;
+            }
+            (None, Some(t)) => not_before = Some(t),
+        }
+    }
+    if verdict == Verdict::Enforce && !window.can_sync_auto && window.error.is_none() {
+        guardrails.push(format!(
+            "the sync windows block automated syncs now{}; a manual sync is {}",
+            window
+                .next_auto_sync
+                .map(|t| format!(" (until {})", t.to_rfc3339()))
+                .unwrap_or_default(),
+            if window.can_sync_manual {
+                "allowed"
+            } else {
+                "blocked too"
+            }
+        ));
+    }
+    if verdict == Verdict::NeedsHuman {
+        automatic = false;
+    }
+    match mode {
+        Mode::Shadow => guardrails.push("shadow mode: recorded only, nothing changes".into()),
+        Mode::Advisory => guardrails.push("advisory mode: waits for an operator".into()),
+        Mode::Autonomous if !automatic => {
+            guardrails.push("autonomous mode: this one waits for an operator".into())
+        }
+        Mode::Autonomous => {}
+    }
+
+    Decision {
+        scenario: name.to_string(),
+        verdict,
+        confidence: (confidence.clamp(0.0, 1.0) * 100.0).round() / 100.0,
+        not_before,
+        policy: policy_part,
+        advisor,
+        cross_check,
+        guardrails,
+        mode,
+        automatic,
+        window,
+        now: input.now,
+    }
+}

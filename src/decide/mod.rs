@@ -1,0 +1,19 @@
+//! Drift decisions: the policy input built from the facts of a drift, the Rego policy
+//! (a hard bound), the advisors (heuristic, LLM), the guardrails that combine them, the modes
+//! (shadow, advisory, autonomous), the journal, and scenario replay with scoring.
+
+pub mod advisor;
+pub mod decider;
+pub mod facts;
+pub mod journal;
+pub mod policy;
+pub mod replay;
+pub mod scenario;
+pub mod settings;
+pub mod tuning;
+pub mod verdict;
+
+pub use verdict::Verdict;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,252 @@
+//! The config sections of decisions: `[decide]` (mode, threshold, advisor, LLM, autonomy) and
+//! `[context]` (Prometheus, Alertmanager, PagerDuty, Kubernetes events).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::decider::Mode;
+
+/// `[decide]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DecideConfig {
+    /// shadow (record only), advisory (default: suggest, an operator acts), autonomous.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Mode>,
+    /// Under this confidence a human decides (default 0.80).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confidence_threshold: Option<f64>,
+    /// `heuristic` (default, offline) or `llm` (the heuristic still cross-checks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advisor: Option<AdvisorKind>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub llm: Option<LlmConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub autonomous: Option<AutonomyConfig>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AdvisorKind {
+    #[default]
+    Heuristic,
+    Llm,
+}
+
+/// An OpenAI-compatible chat-completions endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LlmConfig {
+    /// e.g. `https://api.openai.com/v1` or `http://localhost:11434/v1`.
+    pub base_url: String,
+    pub model: String,
+    /// The environment variable that holds the API key (never the key itself).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_key_env: Option<String>,
+    /// Give up after this long (default 20s).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+    /// Ask for `response_format: json_schema` (default true; some servers only know
+    /// `json_object`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub json_schema: Option<bool>,
+}
+
+/// Limits of autonomous mode.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AutonomyConfig {
+    /// At most this many actions in any hour (default 6).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_actions_per_hour: Option<u32>,
+    /// Fall back to advisory when agreement with operators drops under this (default 0.9).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_agreement: Option<f64>,
+    /// Over this many of the latest operator reviews (default 20; at least 5 before judging).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agreement_window: Option<usize>,
+}
+
+/// `[context]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContextConfig {
+    /// Each source's time limit (default 2s).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<PrometheusConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alertmanager: Option<AlertmanagerConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pagerduty: Option<PagerDutyConfig>,
+    /// Kubernetes events of the drifted objects, through the Argo CD API (default on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrometheusConfig {
+    pub url: String,
+    /// A sample older than this is stale (default 5m).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stale_after: Option<String>,
+    /// Signals for every app: name → queries. Templates may use `{app}`, `{namespace}`,
+    /// `{service}`, `{project}`, `{cluster}`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub signals: BTreeMap<String, SignalQuery>,
+    /// Per-app signals, replacing those of the same name: app name → name → queries.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub apps: BTreeMap<String, BTreeMap<String, SignalQuery>>,
+    /// A bearer token's environment variable, if the server wants one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_env: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SignalQuery {
+    /// PromQL for the current value.
+    pub query: String,
+    /// PromQL for the usual value (e.g. the same with `offset 1w`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertmanagerConfig {
+    pub url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_env: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PagerDutyConfig {
+    /// Default `https://api.pagerduty.com`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The environment variable holding the REST API key.
+    pub token_env: String,
+    /// The Application annotation that names its PagerDuty service id (default
+    /// `driftdeck.io/pagerduty-service`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub annotation: Option<String>,
+    /// App name → PagerDuty service id, where the annotation is not set.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub services: BTreeMap<String, String>,
+}
+
+impl DecideConfig {
+    pub fn mode(&self) -> Mode {
+        self.mode.unwrap_or_default()
+    }
+
+    pub fn threshold(&self) -> f64 {
+        self.confidence_threshold
+            .unwrap_or(super::decider::THRESHOLD)
+    }
+
+    /// Problems with the values (types are serde's job): (key, message).
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if let Some(t) = self.confidence_threshold
+            && !(0.0..=1.0).contains(&t)
+        {
+            out.push((
+                "confidence_threshold",
+                format!("confidence_threshold {t} must be between 0 and 1"),
+            ));
+        }
+        if self.advisor == Some(AdvisorKind::Llm) && self.llm.is_none() {
+            out.push((
+                "advisor",
+                "advisor = \"llm\" needs a [decide.llm] section with base_url and model".into(),
+            ));
+        }
+        if let Some(l) = &self.llm {
+            if l.base_url.is_empty() || l.model.is_empty() {
+                out.push((
+                    "[decide.llm]",
+                    "[decide.llm] needs base_url and model".into(),
+                ));
+            }
+            if let Some(t) = &l.timeout
+                && crate::util::parse_duration(t).is_err()
+            {
+                out.push((
+                    "timeout",
+                    format!("[decide.llm] timeout `{t}` is not a duration (e.g. 20s)"),
+                ));
+            }
+        }
+        if let Some(a) = &self.autonomous {
+            if let Some(m) = a.min_agreement
+                && !(0.0..=1.0).contains(&m)
+            {
+                out.push((
+                    "min_agreement",
+                    "min_agreement must be between 0 and 1".into(),
+                ));
+            }
+            if a.max_actions_per_hour == Some(0) {
+                out.push(("max_actions_per_hour", "max_actions_per_hour 0 would forbid every action: use mode = \"advisory\" instead".into()));
+            }
+        }
+        out
+    }
+}
+
+impl ContextConfig {
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let dur = |k: &'static str, v: &Option<String>, out: &mut Vec<(&'static str, String)>| {
+            if let Some(t) = v
+                && crate::util::parse_duration(t).is_err()
+            {
+                out.push((k, format!("`{t}` is not a duration (e.g. 2s, 5m)")));
+            }
+        };
+        dur("timeout", &self.timeout, &mut out);
+        if let Some(p) = &self.prometheus {
+            dur("stale_after", &p.stale_after, &mut out);
+            if p.url.is_empty() {
+                out.push((
+                    "[context.prometheus]",
+                    "[context.prometheus] needs a url".into(),
+                ));
+            }
+            for (name, q) in p
+                .signals
+                .iter()
+                .chain(p.apps.values().flat_map(|m| m.iter()))
+            {
+                if q.query.trim().is_empty() {
+                    out.push(("query", format!("signal `{name}` has an empty query")));
+                }
+            }
+        }
+        if let Some(a) = &self.alertmanager
+            && a.url.is_empty()
+        {
+            out.push((
+                "[context.alertmanager]",
+                "[context.alertmanager] needs a url".into(),
+            ));
+        }
+        if let Some(p) = &self.pagerduty
+            && p.token_env.is_empty()
+        {
+            out.push((
+                "[context.pagerduty]",
+                "[context.pagerduty] needs token_env: the variable that holds the API key".into(),
+            ));
+        }
+        out
+    }
+}

@@ -1,0 +1,611 @@
+//! The decision commands: `windows`, `decide`, `replay`, `journal`, `policy test`.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use crate::config::Config;
+use crate::config::paths::Paths;
+use crate::decide::decider::{Decider, Decision, Mode};
+use crate::decide::journal::Journal;
+use crate::decide::policy::{Bundle, TestOutcome};
+use crate::decide::replay::{self, Scored};
+use crate::decide::scenario::{self, Scenario};
+use crate::decide::settings::AdvisorKind;
+use crate::decide::{Verdict, advisor::llm::LlmAdvisor, facts};
+use crate::model::app::{AppProject, Application};
+use crate::windows::{self, AppTarget};
+
+/// Output of the decision commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    Json,
+    Text,
+}
+
+/// The decider the config describes: its policy bundle, threshold and advisor.
+pub fn decider_from(cfg: Option<&Config>) -> Result<Decider, String> {
+    let policy = cfg.and_then(|c| c.policy.clone()).unwrap_or_default();
+    let bundle = Bundle::load(&policy).map_err(|e| format!("the policy bundle: {e}"))?;
+    let mut d = Decider::new(bundle);
+    if let Some(dc) = cfg.and_then(|c| c.decide.as_ref()) {
+        d.threshold = dc.threshold();
+        if dc.advisor == Some(AdvisorKind::Llm) {
+            let llm = dc
+                .llm
+                .as_ref()
+                .ok_or("advisor = \"llm\" needs a [decide.llm] section")?;
+            d.llm = Some(Box::new(LlmAdvisor::from_config(llm)?));
+        }
+    }
+    Ok(d)
+}
+
+fn mode_from(cfg: Option<&Config>, flag: Option<Mode>) -> Mode {
+    flag.or_else(|| cfg.and_then(|c| c.decide.as_ref()).and_then(|d| d.mode))
+        .unwrap_or_default()
+}
+
+/// `driftdeck windows --project FILE --app FILE [--at T]`.
+pub fn windows_cmd(project: &Path, app: &Path, at: Option<&str>, output: Output) -> u8 {
+    let read = |p: &Path| -> Result<Value, String> {
+        let docs = super::files::documents(p).map_err(|e| e.to_string())?;
+        match docs.len() {
+            1 if docs[0].is_object() => Ok(docs.into_iter().next().unwrap_or_default()),
+            1 => Err(format!(
+                "{}: holds a list or a scalar, not an object",
+                p.display()
+            )),
+            0 => Err(format!("{}: is empty", p.display())),
+            n => Err(format!(
+                "{}: holds {n} documents; give one object",
+                p.display()
+            )),
+        }
+    };
+    let result = (|| -> Result<(AppProject, Application, DateTime<Utc>), String> {
+        let pv = read(project)?;
+        let av = read(app)?;
+        // A project file may be the AppProject or just its spec.
+        let pv = if pv.get("spec").is_none() && pv.get("syncWindows").is_some() {
+            json!({"spec": pv})
+        } else {
+            pv
+        };
+        let project: AppProject = serde_json::from_value(pv)
+            .map_err(|e| format!("{}: not an AppProject: {e}", project.display()))?;
+        let application: Application = serde_json::from_value(av)
+            .map_err(|e| format!("{}: not an Application: {e}", app.display()))?;
+        if application.metadata.name.is_empty() {
+            return Err(format!(
+                "{}: the Application has no metadata.name",
+                app.display()
+            ));
+        }
+        let now = match at {
+            Some(t) => DateTime::parse_from_rfc3339(t)
+                .map_err(|e| {
+                    format!(
+                        "--at `{t}` is not an RFC 3339 instant (e.g. 2026-11-20T16:05:00Z): {e}"
+                    )
+                })?
+                .with_timezone(&Utc),
+            None => Utc::now(),
+        };
+        Ok((project, application, now))
+    })();
+    let (project, application, now) = match result {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("driftdeck: {e}");
+            return 2;
+        }
+    };
+    let state = windows::evaluate(
+        &project.spec.sync_windows,
+        &AppTarget::of(&application),
+        now,
+    );
+    match output {
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&state).unwrap_or_default()
+        ),
+        Output::Text => {
+            println!(
+                "{}: {}",
+                application.metadata.name,
+                if state.matches {
+                    "sync windows apply"
+                } else {
+                    "no sync window applies"
+                }
+            );
+            if let Some(e) = &state.error {
+                println!("error: {e} (automated syncs are blocked, as Argo CD does)");
+            }
+            println!(
+                "active now: {}",
+                if state.active.is_empty() {
+                    "none".into()
+                } else {
+                    state.active.join(", ")
+                }
+            );
+            println!(
+                "automated sync allowed now: {}",
+                if state.can_sync_auto { "yes" } else { "no" }
+            );
+            println!(
+                "manual sync allowed now: {}",
+                if state.can_sync_manual { "yes" } else { "no" }
+            );
+            match state.next_auto_sync {
+                Some(t) => println!("next automated sync: {}", t.to_rfc3339()),
+                None => println!("next automated sync: none within a year"),
+            }
+        }
+    }
+    0
+}
+
+/// The journal record of a decision: the scenario with its secrets masked, and the decision.
+pub fn decision_record(
+    sc: &Scenario,
+    d: &Decision,
+    tuning: &crate::decide::tuning::Tuning,
+    origin: &str,
+) -> Value {
+    json!({
+        "origin": origin,
+        "scenario": facts::sanitize(sc, tuning),
+        "decision": d,
+    })
+}
+
+fn print_decision_text(d: &Decision) {
+    println!(
+        "{}: {} (confidence {:.2}, {} mode)",
+        d.scenario,
+        d.verdict.as_str().to_uppercase(),
+        d.confidence,
+        d.mode.as_str()
+    );
+    if let Some(t) = d.not_before {
+        println!("  not before  {}", t.to_rfc3339());
+    }
+    println!(
+        "  policy      {} by {}{}",
+        d.policy.verdict,
+        d.policy.rule,
+        if d.policy.hard { " (hard)" } else { "" }
+    );
+    for r in &d.policy.reasons {
+        println!("              - {r}");
+    }
+    println!(
+        "  advisor     {}: {} at {:.2}",
+        d.advisor.name, d.advisor.verdict, d.advisor.confidence
+    );
+    println!("              {}", d.advisor.reasoning);
+    if !d.advisor.evidence.is_empty() {
+        println!("  evidence    {}", d.advisor.evidence.join(", "));
+    }
+    if let Some(c) = &d.cross_check {
+        println!(
+            "  cross-check {}: {} at {:.2}",
+            c.name, c.verdict, c.confidence
+        );
+    }
+    for g in &d.guardrails {
+        println!("  guardrail   {g}");
+    }
+}
+
+/// `driftdeck decide --scenario FILE`.
+pub async fn decide_cmd(
+    cfg: Option<&Config>,
+    paths: &Paths,
+    file: &Path,
+    mode: Option<Mode>,
+    output: Output,
+    journal: bool,
+) -> u8 {
+    let sc = match Scenario::load(file) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("driftdeck: {e}");
+            return 2;
+        }
+    };
+    let decider = match decider_from(cfg) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("driftdeck: {e}");
+            return 2;
+        }
+    };
+    let mode = mode_from(cfg, mode);
+    let d = match decider.decide(&sc, mode).await {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("driftdeck: {}: {e}", file.display());
+            return 2;
+        }
+    };
+    if journal {
+        let j = Journal::in_dir(&paths.data_dir);
+        if let Err(e) = j.append(
+            "decision",
+            decision_record(&sc, &d, &decider.bundle.tuning, "cli"),
+        ) {
+            eprintln!("driftdeck: the decision was made but not recorded: {e}");
+            match output {
+                Output::Json => {
+                    println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default())
+                }
+                Output::Text => print_decision_text(&d),
+            }
+            return 2;
+        }
+    }
+    match output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default()),
+        Output::Text => print_decision_text(&d),
+    }
+    if let Some(e) = &d.policy.error {
+        eprintln!("driftdeck: {e}");
+        return 2;
+    }
+    0
+}
+
+/// `driftdeck replay DIR`.
+pub async fn replay_cmd(cfg: Option<&Config>, dir: &Path, output: Output) -> u8 {
+    let scenarios = match scenario::load_dir(dir) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("driftdeck: {e}");
+            return 2;
+        }
+    };
+    let decider = match decider_from(cfg) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("driftdeck: {e}");
+            return 2;
+        }
+    };
+    let mode = mode_from(cfg, Some(Mode::Shadow));
+    let mut results = Vec::new();
+    let mut scored = Vec::new();
+    let mut unlabelled = 0;
+    let mut failed = false;
+    for (path, sc) in &scenarios {
+        let d = match decider.decide(sc, mode).await {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("driftdeck: {}: {e}", path.display());
+                return 2;
+            }
+        };
+        if d.policy.error.is_some() {
+            failed = true;
+        }
+        let expected = sc.expect.as_ref().map(|e| e.verdict);
+        match expected {
+            Some(e) => scored.push(Scored {
+                expected: e,
+                decided: d.verdict,
+                confidence: d.confidence,
+            }),
+            None => unlabelled += 1,
+        }
+        results.push((path.clone(), expected, d));
+    }
+    let summary = replay::score(&scored, unlabelled);
+    match output {
+        Output::Json => {
+            let results: Vec<Value> = results
+                .iter()
+                .map(|(p, e, d)| {
+                    let mut v = serde_json::to_value(d).unwrap_or(Value::Null);
+                    if let Some(m) = v.as_object_mut() {
+                        m.insert(
+                            "file".into(),
+                            json!(p.file_name().map(|n| n.to_string_lossy().to_string())),
+                        );
+                        m.insert("expected".into(), json!(e));
+                        m.insert("correct".into(), json!(e.map(|e| e == d.verdict)));
+                    }
+                    v
+                })
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({"results": results, "summary": summary}))
+                    .unwrap_or_default()
+            );
+        }
+        Output::Text => {
+            for (p, e, d) in &results {
+                let mark = match e {
+                    Some(e) if *e == d.verdict => "ok  ",
+                    Some(_) => "MISS",
+                    None => "    ",
+                };
+                println!(
+                    "{mark} {:<48} {:<12} {:.2}{}",
+                    p.file_name()
+                        .map(|n| n.to_string_lossy().to_string())
+                        .unwrap_or_default(),
+                    d.verdict.as_str(),
+                    d.confidence,
+                    e.filter(|e| *e != d.verdict)
+                        .map(|e| format!("  (expected {e})"))
+                        .unwrap_or_default()
+                );
+            }
+            println!();
+            print!("{}", summary.text());
+        }
+    }
+    if failed { 2 } else { 0 }
+}
+
+/// `driftdeck journal verify|tail|export`.
+pub fn journal_cmd(paths: &Paths, which: &JournalCommand) -> u8 {
+    let j = Journal::in_dir(&paths.data_dir);
+    match which {
+        JournalCommand::Verify => match j.verify() {
+            Ok(v) => {
+                if v.intact() {
+                    println!(
+                        "{}: {} good records, chain intact",
+                        j.path.display(),
+                        v.good
+                    );
+                } else {
+                    println!("{}: {} good records, DAMAGED", j.path.display(), v.good);
+                }
+                for n in &v.torn {
+                    println!("line {n}: torn by an interrupted write, skipped");
+                }
+                for (n, what) in &v.damaged {
+                    println!("line {n}: {what}");
+                }
+                if v.intact() { 0 } else { 1 }
+            }
+            Err(e) => {
+                eprintln!("driftdeck: {e}");
+                2
+            }
+        },
+        JournalCommand::Tail { lines, output } => match j.records() {
+            Ok(recs) => {
+                let start = recs.len().saturating_sub(*lines);
+                for r in &recs[start..] {
+                    match output {
+                        Output::Json => {
+                            println!("{}", serde_json::to_string(r).unwrap_or_default())
+                        }
+                        Output::Text => println!("{}", summarize(r)),
+                    }
+                }
+                0
+            }
+            Err(e) => {
+                eprintln!("driftdeck: {e}");
+                2
+            }
+        },
+        JournalCommand::Export { out } => match j.records() {
+            Ok(recs) => export(&recs, out.as_deref()),
+            Err(e) => {
+                eprintln!("driftdeck: {e}");
+                2
+            }
+        },
+    }
+}
+
+/// One line per record.
+pub fn summarize(r: &crate::decide::journal::Record) -> String {
+    let b = &r.body;
+    let s = |p: &str| {
+        b.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    match r.kind.as_str() {
+        "decision" => format!(
+            "#{} {} decision {} {} {:.2} ({})",
+            r.seq,
+            r.time.format("%Y-%m-%d %H:%M:%S"),
+            s("/decision/scenario"),
+            s("/decision/verdict"),
+            b.pointer("/decision/confidence")
+                .and_then(Value::as_f64)
+                .unwrap_or(0.0),
+            s("/decision/mode"),
+        ),
+        "action" => format!(
+            "#{} {} action {} on {} by {}{}",
+            r.seq,
+            r.time.format("%Y-%m-%d %H:%M:%S"),
+            s("/action"),
+            s("/app"),
+            s("/operator"),
+            b.get("decision_seq")
+                .and_then(Value::as_u64)
+                .map(|n| format!(" (decision #{n})"))
+                .unwrap_or_default()
+        ),
+        other => format!("#{} {} {other}", r.seq, r.time.format("%Y-%m-%d %H:%M:%S")),
+    }
+}
+
+/// Decisions back into scenario files; an operator's later action on a decision becomes its
+/// label.
+fn export(recs: &[crate::decide::journal::Record], out: Option<&Path>) -> u8 {
+    if let Some(dir) = out
+        && let Err(e) = std::fs::create_dir_all(dir)
+    {
+        eprintln!("driftdeck: cannot create {}: {e}", dir.display());
+        return 2;
+    }
+    let mut n = 0;
+    for r in recs.iter().filter(|r| r.kind == "decision") {
+        let Some(sv) = r.body.get("scenario") else {
+            continue;
+        };
+        let mut sc: Scenario = match serde_json::from_value(sv.clone()) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!(
+                    "driftdeck: record #{} holds no readable scenario ({e}); skipped",
+                    r.seq
+                );
+                continue;
+            }
+        };
+        // The operator's verdict, if one acted on this decision.
+        if let Some(a) = recs.iter().find(|a| {
+            a.kind == "action" && a.body.get("decision_seq").and_then(Value::as_u64) == Some(r.seq)
+        }) && let Some(v) = a
+            .body
+            .get("verdict")
+            .and_then(Value::as_str)
+            .and_then(|v| v.parse::<Verdict>().ok())
+        {
+            sc.expect = Some(scenario::Expect {
+                verdict: v,
+                why: Some(format!(
+                    "operator {} chose {}{}",
+                    a.body
+                        .get("operator")
+                        .and_then(Value::as_str)
+                        .unwrap_or("?"),
+                    a.body.get("action").and_then(Value::as_str).unwrap_or("?"),
+                    a.body
+                        .get("reason")
+                        .and_then(Value::as_str)
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default()
+                )),
+            });
+        }
+        let yaml = sc.to_yaml();
+        match out {
+            Some(dir) => {
+                let path = dir.join(format!("{:06}-{}", r.seq, sc.file_name()));
+                if let Err(e) = std::fs::write(&path, yaml) {
+                    eprintln!("driftdeck: cannot write {}: {e}", path.display());
+                    return 2;
+                }
+            }
+            None => {
+                println!("---");
+                print!("{yaml}");
+            }
+        }
+        n += 1;
+    }
+    if let Some(dir) = out {
+        eprintln!("{n} scenarios written to {}", dir.display());
+    }
+    0
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum JournalCommand {
+    /// Check the hash chain; print the count of good records. Exit 0 intact, 1 damaged.
+    Verify,
+    /// The latest records.
+    Tail {
+        /// How many.
+        #[arg(short = 'n', long, default_value_t = 20)]
+        lines: usize,
+        #[arg(long, value_enum, default_value = "text")]
+        output: Output,
+    },
+    /// Turn the recorded decisions back into scenario files (labelled by the operator's
+    /// action where there was one).
+    Export {
+        /// A folder for the files (default: a YAML stream on standard output).
+        #[arg(long, value_name = "DIR")]
+        out: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum PolicyCommand {
+    /// Run the `test_` rules of a bundle (default: the configured one). Exit 0 all pass, 1
+    /// failures.
+    Test {
+        /// A bundle directory.
+        dir: Option<std::path::PathBuf>,
+        /// Show every test, not only the failures.
+        #[arg(short, long)]
+        verbose: bool,
+    },
+}
+
+/// `driftdeck policy test [DIR]`.
+pub fn policy_cmd(cfg: Option<&Config>, which: &PolicyCommand) -> u8 {
+    let PolicyCommand::Test { dir, verbose } = which;
+    let bundle = match dir {
+        Some(d) => Bundle::from_dir(d),
+        None => Bundle::load(&cfg.and_then(|c| c.policy.clone()).unwrap_or_default()),
+    };
+    let bundle = match bundle {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("driftdeck: {e}");
+            return 2;
+        }
+    };
+    let results = match bundle.run_tests() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("driftdeck: {e}");
+            return 2;
+        }
+    };
+    let mut failed = 0;
+    for r in &results {
+        let (tag, detail) = match &r.outcome {
+            TestOutcome::Pass => ("PASS", String::new()),
+            TestOutcome::Fail(v) => ("FAIL", format!(": got {v}")),
+            TestOutcome::Error(e) => ("ERROR", format!(": {e}")),
+        };
+        if r.outcome != TestOutcome::Pass {
+            failed += 1;
+        }
+        if *verbose || r.outcome != TestOutcome::Pass {
+            println!(
+                "{tag} {} ({}:{}) {:.1} ms{detail}",
+                r.name,
+                r.file,
+                r.line,
+                r.duration.as_secs_f64() * 1000.0
+            );
+            for p in &r.prints {
+                println!("     {p}");
+            }
+        }
+    }
+    println!(
+        "{}: {} passed, {} failed ({} tests)",
+        bundle.origin,
+        results.len() - failed,
+        failed,
+        results.len()
+    );
+    if results.is_empty() {
+        println!("no test_ rules found");
+    }
+    if failed == 0 { 0 } else { 1 }
+}
