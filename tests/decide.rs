@@ -36,3 +36,34 @@ async fn every_shared_scenario_is_decided_right() {
     }
     assert!(wrong.is_empty(), "wrong: {wrong:?}");
 }
+
+/// Our own labelled set (tests/scenarios), written from the principles by someone who had not
+/// seen the policy.
+#[tokio::test]
+async fn our_labelled_scenarios_are_decided_right() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
+    let decider = Decider::new(Bundle::builtin().unwrap());
+    let mut scored = Vec::new();
+    let mut wrong = Vec::new();
+    for (path, sc) in scenario::load_dir(&dir).unwrap() {
+        let d = decider.decide(&sc, Mode::Shadow).await.unwrap();
+        let want = sc.expect.as_ref().expect("labelled").verdict;
+        if d.verdict != want {
+            wrong.push(format!(
+                "{}: want {want}, got {} ({})",
+                path.display(),
+                d.verdict,
+                d.advisor.reasoning
+            ));
+        }
+        scored.push(driftdeck::decide::replay::Scored {
+            expected: want,
+            decided: d.verdict,
+            confidence: d.confidence,
+        });
+    }
+    let summary = driftdeck::decide::replay::score(&scored, 0);
+    assert_eq!(summary.unsafe_allows, 0);
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    assert!(scored.len() >= 30);
+}

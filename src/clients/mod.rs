@@ -1,3 +1,6 @@
 //! Clients of outside systems, each with typed errors and no knowledge of the screen.
+pub mod alertmanager;
 pub mod argocd;
 pub mod http;
+pub mod pagerduty;
+pub mod prometheus;

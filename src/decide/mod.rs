@@ -3,6 +3,7 @@
 //! (shadow, advisory, autonomous), the journal, and scenario replay with scoring.
 
 pub mod advisor;
+pub mod context;
 pub mod decider;
 pub mod facts;
 pub mod journal;

@@ -132,7 +132,11 @@ pub struct PagerDutyConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// The environment variable holding the REST API key.
-    pub token_env: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_env: Option<String>,
+    /// The key itself (prefer `token_env`; the demo writes it here).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
     /// The Application annotation that names its PagerDuty service id (default
     /// `driftdeck.io/pagerduty-service`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -240,11 +244,11 @@ impl ContextConfig {
             ));
         }
         if let Some(p) = &self.pagerduty
-            && p.token_env.is_empty()
+            && p.token_env.is_none() == p.token.is_none()
         {
             out.push((
                 "[context.pagerduty]",
-                "[context.pagerduty] needs token_env: the variable that holds the API key".into(),
+                "[context.pagerduty] needs one of token_env (the variable that holds the API key) or token".into(),
             ));
         }
         out

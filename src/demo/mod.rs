@@ -3,6 +3,7 @@
 //! the servers; tests use it as their Argo CD.
 
 pub mod argocd;
+pub mod context;
 pub mod drift;
 pub mod generator;
 pub mod resources;
@@ -50,6 +51,8 @@ impl Default for DemoOptions {
 /// The running demo fleet.
 pub struct DemoFleet {
     pub servers: Vec<ArgoServer>,
+    /// Prometheus, Alertmanager and PagerDuty for the fleet's decisions.
+    pub context: context::ContextServer,
     pub tokens: Vec<String>,
     /// Password of the `admin` account on every demo instance.
     pub password: String,
@@ -89,8 +92,18 @@ impl DemoFleet {
                 }
             })
         });
+        let insts: Vec<Arc<Instance>> = servers.iter().map(|s| s.instance().clone()).collect();
+        let ctx_addr = SocketAddr::new(
+            servers
+                .first()
+                .map(|s| s.addr.ip())
+                .unwrap_or_else(|| [127, 0, 0, 1].into()),
+            0,
+        );
+        let context = context::ContextServer::start(insts, ctx_addr, opts.spec.seed).await?;
         Ok(DemoFleet {
             servers,
+            context,
             tokens,
             password,
             drift,
@@ -119,6 +132,7 @@ impl DemoFleet {
                     ..Default::default()
                 })
                 .collect(),
+            context: Some(self.context.config()),
             ..Default::default()
         }
     }

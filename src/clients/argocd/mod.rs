@@ -573,6 +573,28 @@ impl ArgoClient {
         .await
     }
 
+    /// Kubernetes events of one resource of an application.
+    pub async fn resource_events(
+        &self,
+        name: &str,
+        app_namespace: Option<&str>,
+        resource_namespace: &str,
+        resource_name: &str,
+        resource_uid: &str,
+    ) -> Result<EventList, ArgoError> {
+        let mut q = ns_query(app_namespace);
+        q.push(("resourceNamespace", resource_namespace.to_string()));
+        q.push(("resourceName", resource_name.to_string()));
+        q.push(("resourceUID", resource_uid.to_string()));
+        self.call(
+            Method::GET,
+            &format!("/api/v1/applications/{}/events", enc(name)),
+            &q,
+            None,
+        )
+        .await
+    }
+
     pub async fn revision_metadata(
         &self,
         name: &str,

@@ -1,0 +1,535 @@
+//! Context gathering against real servers: Prometheus (data backfilled with promtool) and
+//! Alertmanager started on loopback, PagerDuty as the demo's API, and sources that fail, time
+//! out or go stale. Without the Debian packages the real-server tests skip with a notice; with
+//! CI=true they must run.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeZone, Utc};
+use driftdeck::decide::Verdict;
+use driftdeck::decide::context::{ObjRef, Sources};
+use driftdeck::decide::decider::{Decider, Mode};
+use driftdeck::decide::policy::Bundle;
+use driftdeck::decide::scenario::{DriftedResource, Scenario, SourceState};
+use driftdeck::decide::settings::*;
+use driftdeck::model::app::Application;
+use serde_json::json;
+
+fn which(bin: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(bin))
+            .find(|p| p.is_file())
+    })
+}
+
+/// The binary, or None with a notice (a panic under CI=true).
+fn need(bin: &str) -> Option<PathBuf> {
+    match which(bin) {
+        Some(p) => Some(p),
+        None if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!(
+                "CI=true but `{bin}` is not installed (.ci/run installs prometheus and prometheus-alertmanager)"
+            )
+        }
+        None => {
+            eprintln!(
+                "skipped: `{bin}` is not installed (apt-get install prometheus prometheus-alertmanager)"
+            );
+            None
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Server {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn wait_ready(url: &str, child: &mut Child, what: &str) {
+    let start = Instant::now();
+    let http = reqwest::Client::new();
+    loop {
+        if let Ok(r) = http.get(format!("{url}/-/ready")).send().await
+            && r.status().is_success()
+        {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited before it was ready: {status}");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{what} not ready after 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The decision instant of these tests: a whole minute, half an hour ago.
+fn t0() -> DateTime<Utc> {
+    let now = Utc::now().timestamp();
+    Utc.timestamp_opt(now - now % 60 - 1800, 0).unwrap()
+}
+
+fn openmetrics(t0: i64) -> String {
+    let mut s = String::new();
+    s.push_str("# TYPE app_request_rate gauge\n");
+    let week = 7 * 86_400;
+    // Ordered by series, then time: a week ago (the baseline) and the last half hour.
+    for (labels, now_value, week_value) in [
+        ("{service=\"other-api\",namespace=\"other\"}", 100.0, 100.0),
+        (
+            "{service=\"payments-api\",namespace=\"payments\"}",
+            3150.0,
+            780.0,
+        ),
+    ] {
+        for m in (0..=30).rev() {
+            s.push_str(&format!(
+                "app_request_rate{labels} {week_value} {}\n",
+                t0 - week - m * 60
+            ));
+        }
+        for m in (0..=30).rev() {
+            s.push_str(&format!(
+                "app_request_rate{labels} {now_value} {}\n",
+                t0 - m * 60
+            ));
+        }
+    }
+    // CPU stopped being scraped twenty minutes before t0.
+    s.push_str("# TYPE app_cpu gauge\n");
+    for m in (20..=60).rev() {
+        s.push_str(&format!(
+            "app_cpu{{service=\"payments-api\",namespace=\"payments\"}} 0.91 {}\n",
+            t0 - m * 60
+        ));
+    }
+    s.push_str("# EOF\n");
+    s
+}
+
+async fn start_prometheus(t0: i64) -> Option<Server> {
+    let prom = need("prometheus")?;
+    let promtool = need("promtool")?;
+    let dir = tempfile::tempdir().unwrap();
+    let om = dir.path().join("data.om");
+    std::fs::write(&om, openmetrics(t0)).unwrap();
+    let tsdb = dir.path().join("tsdb");
+    let out = Command::new(&promtool)
+        .args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(&om)
+        .arg(&tsdb)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cfg = dir.path().join("prometheus.yml");
+    std::fs::write(&cfg, "global:\n  scrape_interval: 1h\n").unwrap();
+    let port = free_port();
+    let mut child = Command::new(prom)
+        .arg(format!("--config.file={}", cfg.display()))
+        .arg(format!("--storage.tsdb.path={}", tsdb.display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--storage.tsdb.retention.time=100y")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    wait_ready(&url, &mut child, "prometheus").await;
+    Some(Server {
+        child,
+        url,
+        _dir: dir,
+    })
+}
+
+async fn start_alertmanager() -> Option<Server> {
+    let am = need("prometheus-alertmanager").or_else(|| which("alertmanager"))?;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("alertmanager.yml");
+    std::fs::write(
+        &cfg,
+        "route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let mut child = Command::new(am)
+        .arg(format!("--config.file={}", cfg.display()))
+        .arg(format!(
+            "--storage.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--cluster.listen-address=")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    wait_ready(&url, &mut child, "alertmanager").await;
+    Some(Server {
+        child,
+        url,
+        _dir: dir,
+    })
+}
+
+fn app() -> Application {
+    serde_json::from_value(json!({
+        "metadata": {"name": "payments-api", "namespace": "argocd", "labels": {"env": "prod"}},
+        "spec": {"project": "payments", "destination": {"server": "https://prod.example", "namespace": "payments"}}
+    }))
+    .unwrap()
+}
+
+fn signal(query: &str, baseline: Option<&str>) -> SignalQuery {
+    SignalQuery {
+        query: query.into(),
+        baseline: baseline.map(str::to_string),
+        unit: None,
+    }
+}
+
+fn prom_config(url: &str) -> PrometheusConfig {
+    PrometheusConfig {
+        url: url.into(),
+        stale_after: Some("30m".into()),
+        signals: [
+            (
+                "request_rate".to_string(),
+                signal(
+                    "app_request_rate{service=\"{service}\"}",
+                    Some("app_request_rate{service=\"{service}\"} offset 1w"),
+                ),
+            ),
+            (
+                "cpu_utilisation".to_string(),
+                signal("app_cpu{service=\"{service}\"}", None),
+            ),
+        ]
+        .into_iter()
+        .collect(),
+        ..Default::default()
+    }
+}
+
+/// A scenario of `app()` scaled up by hand, with the given context.
+fn scaled_up(now: DateTime<Utc>, context: driftdeck::decide::scenario::Context) -> Scenario {
+    let deploy = |replicas: i64, manager: bool| {
+        let mut d = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "payments-api", "namespace": "payments"},
+            "spec": {"replicas": replicas}});
+        if manager {
+            d["metadata"]["managedFields"] = json!([{"manager": "kubectl-scale", "operation": "Update",
+                "subresource": "scale", "time": now.to_rfc3339(), "fieldsType": "FieldsV1",
+                "fieldsV1": {"f:spec": {"f:replicas": {}}}}]);
+        }
+        d
+    };
+    Scenario {
+        name: "payments-scaled-up".into(),
+        description: None,
+        now,
+        app: serde_json::to_value(app()).unwrap(),
+        project: None,
+        resources: vec![DriftedResource {
+            desired: Some(deploy(6, false)),
+            live: Some(deploy(18, true)),
+        }],
+        context: Some(context),
+        expect: None,
+    }
+}
+
+#[tokio::test]
+async fn prometheus_signals_baselines_and_staleness() {
+    let t0 = t0();
+    let Some(prom) = start_prometheus(t0.timestamp()).await else {
+        return;
+    };
+    let sources = Sources::from_config(Some(&ContextConfig {
+        prometheus: Some(prom_config(&prom.url)),
+        ..Default::default()
+    }))
+    .unwrap();
+    let g = sources.gather(&app(), None, &[], t0).await;
+    let rr = &g.context.signals["request_rate"];
+    assert_eq!(rr.value, 3150.0);
+    assert_eq!(rr.baseline, Some(780.0));
+    // The CPU series stopped 20 minutes ago: reported stale, with its last value.
+    assert_eq!(
+        g.context.sources["prometheus"],
+        SourceState::Stale,
+        "{:?}",
+        g.report
+    );
+    assert_eq!(g.context.signals["cpu_utilisation"].value, 0.91);
+    assert!(
+        g.report[0]
+            .detail
+            .as_deref()
+            .unwrap()
+            .contains("cpu_utilisation")
+    );
+
+    // Scaling decided on stale metrics goes to a human; with fresh ones it is allowed.
+    let decider = Decider::new(Bundle::builtin().unwrap());
+    let d = decider
+        .decide(&scaled_up(t0, g.context.clone()), Mode::Advisory)
+        .await
+        .unwrap();
+    assert_eq!(d.verdict, Verdict::NeedsHuman, "{:?}", d.guardrails);
+    let mut fresh = g.context.clone();
+    fresh.sources.insert("prometheus".into(), SourceState::Ok);
+    fresh.signals.remove("cpu_utilisation");
+    let d = decider
+        .decide(&scaled_up(t0, fresh), Mode::Advisory)
+        .await
+        .unwrap();
+    assert_eq!(
+        d.verdict,
+        Verdict::Allow,
+        "{:?} {}",
+        d.guardrails,
+        d.advisor.reasoning
+    );
+    assert!(
+        d.advisor
+            .evidence
+            .contains(&"signal:request_rate".to_string())
+    );
+
+    // A query Prometheus refuses fails the source, with Prometheus' own message.
+    let mut bad = prom_config(&prom.url);
+    bad.signals.insert(
+        "broken".into(),
+        signal("sum(rate(app_request_rate[5m]", None),
+    );
+    let sources = Sources::from_config(Some(&ContextConfig {
+        prometheus: Some(bad),
+        ..Default::default()
+    }))
+    .unwrap();
+    let g = sources.gather(&app(), None, &[], t0).await;
+    assert_eq!(g.context.sources["prometheus"], SourceState::Failed);
+    let detail = g.report[0].detail.clone().unwrap();
+    assert!(
+        detail.contains("broken") && detail.contains("bad_data"),
+        "{detail}"
+    );
+}
+
+#[tokio::test]
+async fn alertmanager_firing_alerts_of_the_app() {
+    let Some(am) = start_alertmanager().await else {
+        return;
+    };
+    let now = Utc::now();
+    let http = reqwest::Client::new();
+    let post = json!([
+        {"labels": {"alertname": "PaymentsHighRequestRate", "service": "payments-api", "severity": "warning"},
+         "startsAt": (now - chrono::Duration::minutes(10)).to_rfc3339(), "endsAt": (now + chrono::Duration::hours(1)).to_rfc3339()},
+        {"labels": {"alertname": "CheckoutDown", "service": "checkout", "severity": "critical"},
+         "startsAt": (now - chrono::Duration::minutes(5)).to_rfc3339(), "endsAt": (now + chrono::Duration::hours(1)).to_rfc3339()},
+        {"labels": {"alertname": "NamespaceQuotaNearlyFull", "namespace": "payments", "severity": "info"},
+         "startsAt": (now - chrono::Duration::minutes(5)).to_rfc3339(), "endsAt": (now + chrono::Duration::hours(1)).to_rfc3339()}
+    ]);
+    let r = http
+        .post(format!("{}/api/v2/alerts", am.url))
+        .json(&post)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let sources = Sources::from_config(Some(&ContextConfig {
+        alertmanager: Some(AlertmanagerConfig {
+            url: am.url.clone(),
+            token_env: None,
+        }),
+        ..Default::default()
+    }))
+    .unwrap();
+    // Alertmanager processes posted alerts asynchronously.
+    let start = Instant::now();
+    let g = loop {
+        let g = sources.gather(&app(), None, &[], now).await;
+        if g.context.alerts.len() >= 2 || start.elapsed() > Duration::from_secs(10) {
+            break g;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(g.context.sources["alertmanager"], SourceState::Ok);
+    let names: Vec<&str> = g.context.alerts.iter().map(|a| a.name.as_str()).collect();
+    assert!(names.contains(&"PaymentsHighRequestRate"), "{names:?}");
+    assert!(names.contains(&"NamespaceQuotaNearlyFull"), "{names:?}");
+    assert!(
+        !names.contains(&"CheckoutDown"),
+        "another service's alert: {names:?}"
+    );
+    let a = g
+        .context
+        .alerts
+        .iter()
+        .find(|a| a.name == "PaymentsHighRequestRate")
+        .unwrap();
+    assert_eq!(a.severity.as_deref(), Some("warning"));
+    assert!(a.starts_at.is_some());
+}
+
+#[tokio::test]
+async fn pagerduty_incidents_and_events_from_the_demo() {
+    let fleet = common::demo(40, 3, 2).await;
+    let cfg = fleet.context.config();
+    let sources = Sources::from_config(Some(&cfg)).unwrap();
+    // An app with an incident in the demo's situation.
+    let (app, _) = {
+        let mut found = None;
+        for i in 0..fleet.servers.len() {
+            let st = fleet.instance(i).read();
+            for a in st.apps.values() {
+                if driftdeck::demo::context::situation(a).incident.is_some() {
+                    found = Some((a.app.clone(), i));
+                    break;
+                }
+            }
+            if found.is_some() {
+                break;
+            }
+        }
+        found.expect("the demo fleet has an app with an incident")
+    };
+    let g = sources.gather(&app, None, &[], Utc::now()).await;
+    assert_eq!(
+        g.context.sources["pagerduty"],
+        SourceState::Ok,
+        "{:?}",
+        g.report
+    );
+    assert!(!g.context.incidents.is_empty());
+    assert!(
+        g.context
+            .incidents
+            .iter()
+            .all(|i| i.status == "triggered" || i.status == "acknowledged")
+    );
+    assert!(g.context.incidents.iter().any(|i| i.id.starts_with("PD-")));
+    // A wrong key: the source fails with a sentence about the key.
+    let mut bad = cfg.clone();
+    bad.pagerduty.as_mut().unwrap().token = Some("wrong".into());
+    let g = Sources::from_config(Some(&bad))
+        .unwrap()
+        .gather(&app, None, &[], Utc::now())
+        .await;
+    assert_eq!(g.context.sources["pagerduty"], SourceState::Failed);
+    assert!(
+        g.report
+            .iter()
+            .any(|r| r.detail.as_deref().is_some_and(|d| d.contains("API key")))
+    );
+}
+
+#[tokio::test]
+async fn slow_and_dead_sources_fail_within_the_time_limit() {
+    // A server that accepts connections and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    let _hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        loop {
+            if let Ok((s, _)) = silent.accept().await {
+                held.push(s);
+            }
+        }
+    });
+    let dead_port = free_port();
+    let cfg = ContextConfig {
+        timeout: Some("300ms".into()),
+        prometheus: Some(prom_config(&format!("http://{silent_addr}"))),
+        alertmanager: Some(AlertmanagerConfig {
+            url: format!("http://127.0.0.1:{dead_port}"),
+            token_env: None,
+        }),
+        ..Default::default()
+    };
+    let sources = Sources::from_config(Some(&cfg)).unwrap();
+    let start = Instant::now();
+    let g = sources.gather(&app(), None, &[], Utc::now()).await;
+    assert!(
+        start.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(g.context.sources["prometheus"], SourceState::Failed);
+    assert_eq!(g.context.sources["alertmanager"], SourceState::Failed);
+    for r in &g.report {
+        assert!(r.detail.is_some(), "{r:?}");
+    }
+    // Failed sources never loosen a decision: scaling with no metrics goes to a human.
+    let decider = Decider::new(Bundle::builtin().unwrap());
+    let d = decider
+        .decide(&scaled_up(Utc::now(), g.context), Mode::Advisory)
+        .await
+        .unwrap();
+    assert_eq!(d.verdict, Verdict::NeedsHuman);
+}
+
+#[tokio::test]
+async fn the_demo_sources_answer_through_the_real_clients() {
+    let fleet = common::demo(30, 3, 1).await;
+    let sources = Sources::from_config(Some(&fleet.context.config())).unwrap();
+    let client = driftdeck::clients::argocd::ArgoClient::new(&fleet.config().instances[0]).unwrap();
+    let app = {
+        let st = fleet.instance(0).read();
+        st.apps.values().next().unwrap().app.clone()
+    };
+    let drifted = vec![ObjRef {
+        kind: "Deployment".into(),
+        namespace: app.spec.destination.namespace.clone(),
+        name: app.metadata.name.clone(),
+        uid: String::new(),
+    }];
+    let g = sources
+        .gather(&app, Some(&client), &drifted, Utc::now())
+        .await;
+    for name in [
+        "prometheus",
+        "alertmanager",
+        "pagerduty",
+        "kubernetes-events",
+    ] {
+        assert_eq!(
+            g.context.sources.get(name),
+            Some(&SourceState::Ok),
+            "{name}: {:?}",
+            g.report
+        );
+    }
+    assert!(g.context.signals.contains_key("request_rate"));
+    assert!(g.context.signals["request_rate"].baseline.is_some());
+}
