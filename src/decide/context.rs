@@ -573,7 +573,7 @@ async fn kube_events(
             });
         }
     }
-    out.sort_by(|a, b| a.time.cmp(&b.time));
+    out.sort_by_key(|e| e.time);
     Ok(out)
 }
 
