@@ -634,7 +634,8 @@ impl Heuristic {
                     ),
                 )
                 .covering(c)
-                .cite(input.context.sources.keys().map(|k| format!("source:{k}"))),
+                .cite(input.context.sources.keys().map(|k| format!("source:{k}")))
+                .leaning(Leans::Metrics),
             ];
         }
         let events = sit.events_of(&r.short);
