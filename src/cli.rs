@@ -202,6 +202,19 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// Decision figures: policy decisions per second on one core, full live decisions with
+    /// every context source answering.
+    Decide {
+        /// Seconds of each throughput run.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        /// Apps in the demo fleet.
+        #[arg(long, default_value_t = 200)]
+        apps: usize,
+        /// Latency of each context source, in milliseconds.
+        #[arg(long, default_value_t = 0)]
+        source_latency: u64,
+    },
     /// Diff figures: a pair of large manifests normalized, diffed and highlighted; scrolling the
     /// diff; compared with `diff -u`.
     Diff {

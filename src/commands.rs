@@ -518,6 +518,20 @@ pub fn policy(paths: &Paths, which: &crate::headless::decide::PolicyCommand) -> 
 /// `driftdeck bench ...`.
 pub async fn bench(which: &BenchCommand) -> u8 {
     match which {
+        BenchCommand::Decide {
+            seconds,
+            apps,
+            source_latency,
+        } => match crate::headless::bench::decide(*seconds, *apps, *source_latency).await {
+            Ok(text) => {
+                print!("{text}");
+                0
+            }
+            Err(e) => {
+                eprintln!("driftdeck: bench decide: {e}");
+                2
+            }
+        },
         BenchCommand::Diff { lines, runs } => match crate::headless::bench::diff(*lines, *runs) {
             Ok(report) => {
                 print!("{report}");

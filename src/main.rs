@@ -8,6 +8,11 @@ use driftdeck::cli::{Cli, Command};
 use driftdeck::commands;
 use driftdeck::config::paths::Paths;
 
+/// mimalloc: the policy engine and the diff builder allocate many small values; glibc's
+/// allocator took a third of a policy decision's time (docs/performance.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let paths = Paths::resolve(cli.config.as_deref());

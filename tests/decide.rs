@@ -67,3 +67,166 @@ async fn our_labelled_scenarios_are_decided_right() {
     assert!(wrong.is_empty(), "{wrong:#?}");
     assert!(scored.len() >= 30);
 }
+
+/// The compiled program (regorus's virtual machine) decides exactly as the interpreter does,
+/// on every scenario we have and on each of their resources alone.
+#[test]
+fn compiled_policy_agrees_with_the_interpreter() {
+    let bundle = Bundle::builtin().unwrap();
+    assert!(bundle.compiled(), "the default bundle compiles for the VM");
+    let decider = Decider::new(bundle.clone());
+    let mut dirs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios")];
+    if let Some(d) = common::shared("scenarios") {
+        dirs.push(d);
+    }
+    let mut vm = bundle.evaluator();
+    let mut interp = bundle.interpreter();
+    let mut n = 0;
+    for dir in dirs {
+        for (path, sc) in scenario::load_dir(&dir).unwrap() {
+            let input = decider.facts(&sc).unwrap().input_json();
+            let a = vm.evaluate(&input).unwrap();
+            let b = interp.evaluate(&input).unwrap();
+            assert_eq!(a, b, "{}", path.display());
+            n += 1;
+        }
+    }
+    assert!(n >= 30, "{n} scenarios");
+}
+
+/// Autonomous mode's gate, on real decisions: it syncs only automatic enforce decisions inside
+/// the windows, leaves allowed and deferred drift alone, stops at its hourly rate, and falls
+/// back to advisory when operators stop agreeing with it.
+#[tokio::test]
+async fn the_autonomous_gate_holds_its_limits() {
+    use driftdeck::decide::Verdict;
+    use driftdeck::decide::autonomy::{self, AUTONOMOUS_OPERATOR, Gate, Limits};
+    use driftdeck::decide::journal::Journal;
+
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
+    let decider = Decider::new(Bundle::builtin().unwrap());
+    let limits = Limits::from_config(None);
+    let mut by_verdict = std::collections::HashMap::new();
+    for (_, sc) in scenario::load_dir(&dir).unwrap() {
+        let d = decider.decide(&sc, Mode::Autonomous).await.unwrap();
+        by_verdict.entry((d.verdict, d.automatic)).or_insert(d);
+    }
+    let enforce = by_verdict[&(Verdict::Enforce, true)].clone();
+    assert!(enforce.window.can_sync_auto);
+    let now = enforce.now;
+    let tmp = tempfile::tempdir().unwrap();
+    let j = Journal::at(&tmp.path().join("journal.jsonl"));
+
+    // An empty journal: nothing to judge by yet, so it acts.
+    assert_eq!(autonomy::gate(&enforce, &[], &limits, now), Gate::Sync);
+    // Not in autonomous mode, not automatic, needs-human: held.
+    let mut advisory = enforce.clone();
+    advisory.mode = Mode::Advisory;
+    assert!(matches!(
+        autonomy::gate(&advisory, &[], &limits, now),
+        Gate::Hold { .. }
+    ));
+    let mut manual = enforce.clone();
+    manual.automatic = false;
+    assert!(matches!(
+        autonomy::gate(&manual, &[], &limits, now),
+        Gate::Hold { .. }
+    ));
+    if let Some(nh) = by_verdict.get(&(Verdict::NeedsHuman, false)) {
+        assert!(matches!(
+            autonomy::gate(nh, &[], &limits, now),
+            Gate::Hold { .. }
+        ));
+    }
+    // Allowed drift stays; a defer before its instant waits.
+    let allow = &by_verdict[&(Verdict::Allow, true)];
+    assert!(matches!(
+        autonomy::gate(allow, &[], &limits, allow.now),
+        Gate::Leave { .. }
+    ));
+    let mut defer = enforce.clone();
+    defer.verdict = Verdict::Defer;
+    defer.not_before = Some(now + chrono::Duration::minutes(30));
+    assert!(matches!(
+        autonomy::gate(&defer, &[], &limits, now),
+        Gate::Leave { .. }
+    ));
+    assert_eq!(
+        autonomy::gate(&defer, &[], &limits, now + chrono::Duration::minutes(31)),
+        Gate::Sync
+    );
+    // A window that blocks automated syncs holds it.
+    let mut blocked = enforce.clone();
+    blocked.window.can_sync_auto = false;
+    assert!(matches!(
+        autonomy::gate(&blocked, &[], &limits, now),
+        Gate::Hold { .. }
+    ));
+
+    // The rate: six autonomous syncs within the hour, then it holds.
+    for i in 0..limits.max_actions_per_hour {
+        let recs = j.records().unwrap();
+        assert_eq!(
+            autonomy::gate(&enforce, &recs, &limits, chrono::Utc::now()),
+            Gate::Sync,
+            "action {i}"
+        );
+        j.append(
+            "action",
+            autonomy::action_record(
+                None,
+                "a",
+                "i",
+                "sync",
+                Verdict::Enforce,
+                AUTONOMOUS_OPERATOR,
+                "",
+            ),
+        )
+        .unwrap();
+    }
+    let recs = j.records().unwrap();
+    let Gate::Hold { why } = autonomy::gate(&enforce, &recs, &limits, chrono::Utc::now()) else {
+        panic!("the rate limit did not hold");
+    };
+    assert!(why.contains("rate limit"), "{why}");
+    // An hour later the rate allows it again.
+    assert_eq!(
+        autonomy::gate(
+            &enforce,
+            &recs,
+            &limits,
+            chrono::Utc::now() + chrono::Duration::minutes(61)
+        ),
+        Gate::Sync
+    );
+
+    // Operators overruling the advice: under 90% agreement over the window, it falls back.
+    let tmp2 = tempfile::tempdir().unwrap();
+    let j2 = Journal::at(&tmp2.path().join("journal.jsonl"));
+    for i in 0..10 {
+        let d = j2
+            .append("decision", serde_json::json!({"decision": enforce}))
+            .unwrap();
+        let chosen = if i < 8 {
+            Verdict::Enforce
+        } else {
+            Verdict::Allow
+        };
+        j2.append(
+            "action",
+            autonomy::action_record(Some(d.seq), "a", "i", "review", chosen, "ana", ""),
+        )
+        .unwrap();
+    }
+    let recs = j2.records().unwrap();
+    let Gate::Hold { why } = autonomy::gate(&enforce, &recs, &limits, now) else {
+        panic!("80% agreement did not fall back to advisory");
+    };
+    assert!(why.contains("falls back to advisory"), "{why}");
+    let lenient = Limits {
+        min_agreement: 0.75,
+        ..limits
+    };
+    assert_eq!(autonomy::gate(&enforce, &recs, &lenient, now), Gate::Sync);
+}

@@ -18,9 +18,18 @@ use proptest::prelude::*;
 
 fn scenarios() -> Vec<Scenario> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
-    let mut out: Vec<Scenario> = scenario::load_dir(&dir).unwrap().into_iter().map(|(_, s)| s).collect();
+    let mut out: Vec<Scenario> = scenario::load_dir(&dir)
+        .unwrap()
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect();
     if let Some(shared) = common::shared("scenarios") {
-        out.extend(scenario::load_dir(&shared).unwrap().into_iter().map(|(_, s)| s));
+        out.extend(
+            scenario::load_dir(&shared)
+                .unwrap()
+                .into_iter()
+                .map(|(_, s)| s),
+        );
     }
     out
 }
@@ -45,7 +54,11 @@ fn advice(name: &'static str) -> impl Strategy<Value = Advice> {
 }
 
 fn mode() -> impl Strategy<Value = Mode> {
-    prop_oneof![Just(Mode::Shadow), Just(Mode::Advisory), Just(Mode::Autonomous)]
+    prop_oneof![
+        Just(Mode::Shadow),
+        Just(Mode::Advisory),
+        Just(Mode::Autonomous)
+    ]
 }
 
 /// Facts of a scenario, with some resources turned missing or extra.

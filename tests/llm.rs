@@ -39,31 +39,36 @@ async fn fake() -> Fake {
     let (s2, r2) = (seen.clone(), reply.clone());
     tokio::spawn(async move {
         loop {
-            let Ok((sock, _)) = listener.accept().await else { continue };
+            let Ok((sock, _)) = listener.accept().await else {
+                continue;
+            };
             let (seen, reply) = (s2.clone(), r2.clone());
             tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let (seen, reply) = (seen.clone(), reply.clone());
-                    async move {
-                        let path = req.uri().path().to_string();
-                        let auth = req
-                            .headers()
-                            .get("authorization")
-                            .map(|v| v.to_str().unwrap_or("").to_string());
-                        let body = req.into_body().collect().await.unwrap().to_bytes();
-                        *seen.lock().unwrap() = Seen {
-                            body: serde_json::from_slice(&body).ok(),
-                            auth,
-                            path,
-                        };
-                        let (status, text, delay) = reply.lock().unwrap().clone();
-                        tokio::time::sleep(delay).await;
-                        let mut r = hyper::Response::new(Full::new(Bytes::from(text)));
-                        *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
-                        r.headers_mut().insert("content-type", "application/json".parse().unwrap());
-                        Ok::<_, Infallible>(r)
-                    }
-                });
+                let svc = hyper::service::service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| {
+                        let (seen, reply) = (seen.clone(), reply.clone());
+                        async move {
+                            let path = req.uri().path().to_string();
+                            let auth = req
+                                .headers()
+                                .get("authorization")
+                                .map(|v| v.to_str().unwrap_or("").to_string());
+                            let body = req.into_body().collect().await.unwrap().to_bytes();
+                            *seen.lock().unwrap() = Seen {
+                                body: serde_json::from_slice(&body).ok(),
+                                auth,
+                                path,
+                            };
+                            let (status, text, delay) = reply.lock().unwrap().clone();
+                            tokio::time::sleep(delay).await;
+                            let mut r = hyper::Response::new(Full::new(Bytes::from(text)));
+                            *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+                            r.headers_mut()
+                                .insert("content-type", "application/json".parse().unwrap());
+                            Ok::<_, Infallible>(r)
+                        }
+                    },
+                );
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(sock), svc)
                     .await;
@@ -94,7 +99,9 @@ impl Fake {
 }
 
 fn scenario(name: &str) -> Scenario {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios").join(name);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/scenarios")
+        .join(name);
     Scenario::load(&p).unwrap()
 }
 
@@ -137,7 +144,11 @@ async fn an_agreeing_answer_is_used_and_the_request_is_clean() {
     assert_eq!(dec.verdict, Verdict::NeedsHuman);
     assert_eq!(dec.advisor.name, "llm");
     assert_eq!(dec.cross_check.as_ref().unwrap().name, "heuristic");
-    assert!(!dec.guardrails.iter().any(|g| g.contains("disagree")), "{:?}", dec.guardrails);
+    assert!(
+        !dec.guardrails.iter().any(|g| g.contains("disagree")),
+        "{:?}",
+        dec.guardrails
+    );
 
     let seen = f.seen.lock().unwrap().clone();
     assert_eq!(seen.path, "/v1/chat/completions");
@@ -146,10 +157,18 @@ async fn an_agreeing_answer_is_used_and_the_request_is_clean() {
     assert_eq!(body["model"], "test-model");
     assert_eq!(body["temperature"], 0);
     assert_eq!(body["response_format"]["type"], "json_schema");
-    assert_eq!(body["response_format"]["json_schema"]["schema"]["properties"]["verdict"]["enum"][3], "needs-human");
+    assert_eq!(
+        body["response_format"]["json_schema"]["schema"]["properties"]["verdict"]["enum"][3],
+        "needs-human"
+    );
     // No secret value leaves the machine: not the raw base64, not its decoding.
     let text = body.to_string();
-    for obj in sc.resources.iter().flat_map(|r| [r.desired.as_ref(), r.live.as_ref()]).flatten() {
+    for obj in sc
+        .resources
+        .iter()
+        .flat_map(|r| [r.desired.as_ref(), r.live.as_ref()])
+        .flatten()
+    {
         if let Some(data) = obj.get("data").and_then(Value::as_object) {
             for v in data.values() {
                 let raw = v.as_str().unwrap();
@@ -157,7 +176,10 @@ async fn an_agreeing_answer_is_used_and_the_request_is_clean() {
                 use base64::Engine;
                 if let Ok(plain) = base64::engine::general_purpose::STANDARD.decode(raw) {
                     let plain = String::from_utf8_lossy(&plain).to_string();
-                    assert!(plain.len() < 4 || !text.contains(&plain), "decoded secret sent");
+                    assert!(
+                        plain.len() < 4 || !text.contains(&plain),
+                        "decoded secret sent"
+                    );
                 }
             }
         }
@@ -170,13 +192,27 @@ async fn a_disagreeing_answer_goes_to_a_human() {
     let sc = scenario("p05-grafana-service-nodeport.yaml");
     let d = decider(&f.url, "5s");
     let facts = d.facts(&sc).unwrap();
-    let id = facts.evidence.iter().find(|e| e.id.starts_with("change:")).unwrap().id.clone();
+    let id = facts
+        .evidence
+        .iter()
+        .find(|e| e.id.starts_with("change:"))
+        .unwrap()
+        .id
+        .clone();
     f.answer(json!({"verdict": "allow", "confidence": 0.95, "reasoning": "Looks fine.", "evidence": [id]}));
     let dec = d.decide(&sc, Mode::Advisory).await.unwrap();
     // The policy's enforce is a bound: allow cannot pass, and the disagreement escalates.
     assert_eq!(dec.verdict, Verdict::NeedsHuman);
-    assert!(dec.guardrails.iter().any(|g| g.contains("disagree")), "{:?}", dec.guardrails);
-    assert!(dec.guardrails.iter().any(|g| g.contains("bound")), "{:?}", dec.guardrails);
+    assert!(
+        dec.guardrails.iter().any(|g| g.contains("disagree")),
+        "{:?}",
+        dec.guardrails
+    );
+    assert!(
+        dec.guardrails.iter().any(|g| g.contains("bound")),
+        "{:?}",
+        dec.guardrails
+    );
 }
 
 #[tokio::test]
@@ -185,20 +221,47 @@ async fn invented_evidence_or_numbers_and_broken_answers_are_not_answers() {
     let sc = scenario("p01-presence-statefulset-cpu-spike.yaml");
     let d = decider(&f.url, "5s");
     let facts = d.facts(&sc).unwrap();
-    let signal = facts.evidence.iter().find(|e| e.id.starts_with("signal:cpu")).unwrap().clone();
+    let signal = facts
+        .evidence
+        .iter()
+        .find(|e| e.id.starts_with("signal:cpu"))
+        .unwrap()
+        .clone();
     let cases: Vec<(Value, &str)> = vec![
-        (json!({"verdict": "allow", "confidence": 0.9, "reasoning": "CPU spike.", "evidence": ["signal:made_up"]}), "not in the evidence"),
-        (json!({"verdict": "allow", "confidence": 0.9, "reasoning": "CPU is at 7.3x its baseline.", "evidence": [signal.id]}), "7.3"),
-        (json!({"verdict": "allow", "confidence": 1.4, "reasoning": "x", "evidence": [signal.id]}), "between 0 and 1"),
-        (json!({"verdict": "maybe", "confidence": 0.9, "reasoning": "x", "evidence": [signal.id]}), "not a verdict"),
-        (json!({"verdict": "allow", "confidence": 0.9, "reasoning": "x", "evidence": []}), "no evidence"),
-        (json!({"verdict": "allow", "confidence": 0.9, "reasoning": "x", "evidence": [signal.id], "action": "delete"}), "unexpected field"),
+        (
+            json!({"verdict": "allow", "confidence": 0.9, "reasoning": "CPU spike.", "evidence": ["signal:made_up"]}),
+            "not in the evidence",
+        ),
+        (
+            json!({"verdict": "allow", "confidence": 0.9, "reasoning": "CPU is at 7.3x its baseline.", "evidence": [signal.id]}),
+            "7.3",
+        ),
+        (
+            json!({"verdict": "allow", "confidence": 1.4, "reasoning": "x", "evidence": [signal.id]}),
+            "between 0 and 1",
+        ),
+        (
+            json!({"verdict": "maybe", "confidence": 0.9, "reasoning": "x", "evidence": [signal.id]}),
+            "not a verdict",
+        ),
+        (
+            json!({"verdict": "allow", "confidence": 0.9, "reasoning": "x", "evidence": []}),
+            "no evidence",
+        ),
+        (
+            json!({"verdict": "allow", "confidence": 0.9, "reasoning": "x", "evidence": [signal.id], "action": "delete"}),
+            "unexpected field",
+        ),
     ];
     for (answer, why) in cases {
         f.answer(answer.clone());
         let dec = d.decide(&sc, Mode::Advisory).await.unwrap();
         assert_eq!(dec.verdict, Verdict::NeedsHuman, "{answer}");
-        assert!(dec.guardrails.iter().any(|g| g.contains(why)), "{why}: {:?}", dec.guardrails);
+        assert!(
+            dec.guardrails.iter().any(|g| g.contains(why)),
+            "{why}: {:?}",
+            dec.guardrails
+        );
     }
     // Numbers that are in the facts are fine (the value, the baseline, the ratio).
     let first = signal.numbers[0];
@@ -209,19 +272,44 @@ async fn invented_evidence_or_numbers_and_broken_answers_are_not_answers() {
     assert_eq!(dec.verdict, Verdict::Allow, "{:?}", dec.guardrails);
 
     // Not JSON; an HTTP error; a timeout.
-    f.raw(200, r#"{"choices":[{"message":{"content":"I think you should allow it"}}]}"#, Duration::ZERO);
+    f.raw(
+        200,
+        r#"{"choices":[{"message":{"content":"I think you should allow it"}}]}"#,
+        Duration::ZERO,
+    );
     let dec = d.decide(&sc, Mode::Advisory).await.unwrap();
     assert_eq!(dec.verdict, Verdict::NeedsHuman);
-    assert!(dec.guardrails.iter().any(|g| g.contains("not JSON")), "{:?}", dec.guardrails);
-    f.raw(401, r#"{"error":{"message":"Incorrect API key provided","type":"invalid_request_error"}}"#, Duration::ZERO);
+    assert!(
+        dec.guardrails.iter().any(|g| g.contains("not JSON")),
+        "{:?}",
+        dec.guardrails
+    );
+    f.raw(
+        401,
+        r#"{"error":{"message":"Incorrect API key provided","type":"invalid_request_error"}}"#,
+        Duration::ZERO,
+    );
     let dec = d.decide(&sc, Mode::Advisory).await.unwrap();
-    assert!(dec.guardrails.iter().any(|g| g.contains("Incorrect API key")), "{:?}", dec.guardrails);
-    assert!(!format!("{dec:?}").contains("sk-test-123"), "the key leaked into the decision");
+    assert!(
+        dec.guardrails
+            .iter()
+            .any(|g| g.contains("Incorrect API key")),
+        "{:?}",
+        dec.guardrails
+    );
+    assert!(
+        !format!("{dec:?}").contains("sk-test-123"),
+        "the key leaked into the decision"
+    );
     let slow = decider(&f.url, "300ms");
     f.raw(200, "{}", Duration::from_secs(3));
     let start = std::time::Instant::now();
     let dec = slow.decide(&sc, Mode::Advisory).await.unwrap();
     assert!(start.elapsed() < Duration::from_secs(2));
     assert_eq!(dec.verdict, Verdict::NeedsHuman);
-    assert!(dec.guardrails.iter().any(|g| g.contains("did not answer")), "{:?}", dec.guardrails);
+    assert!(
+        dec.guardrails.iter().any(|g| g.contains("did not answer")),
+        "{:?}",
+        dec.guardrails
+    );
 }

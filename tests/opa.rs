@@ -25,9 +25,13 @@ fn bindings() -> Option<PathBuf> {
         }
     }
     if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("CI=true but the OPA wheel is not unpacked in target/opa-wheel (.ci/run fetches it)");
+        panic!(
+            "CI=true but the OPA wheel is not unpacked in target/opa-wheel (.ci/run fetches it)"
+        );
     }
-    eprintln!("skipped: the OPA Python bindings are not here (run .ci/run, or set DRIFTDECK_OPA_BINDINGS)");
+    eprintln!(
+        "skipped: the OPA Python bindings are not here (run .ci/run, or set DRIFTDECK_OPA_BINDINGS)"
+    );
     None
 }
 
@@ -70,9 +74,18 @@ fn regorus_and_opa_agree_on_every_scenario_and_test() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("python3");
-    child.stdin.take().unwrap().write_all(job.to_string().as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(job.to_string().as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "OPA: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "OPA: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let res: Value = serde_json::from_slice(&out.stdout).unwrap();
     let results = res["results"].as_array().unwrap();
     assert_eq!(results.len(), ours.len());
@@ -81,18 +94,33 @@ fn regorus_and_opa_agree_on_every_scenario_and_test() {
         assert_eq!(opa["verdict"], r.verdict.as_str(), "{name}");
         assert_eq!(opa["rule"], r.rule, "{name}");
         assert_eq!(opa["hard"], r.hard, "{name}");
-        let mut a: Vec<String> = opa["reasons"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect();
+        let mut a: Vec<String> = opa["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap().to_string())
+            .collect();
         let mut b = r.reasons.clone();
         a.sort();
         b.sort();
         assert_eq!(a, b, "{name}: reasons differ");
-        assert_eq!(opa["findings"].as_array().unwrap().len(), r.findings.len(), "{name}: findings differ");
+        assert_eq!(
+            opa["findings"].as_array().unwrap().len(),
+            r.findings.len(),
+            "{name}: findings differ"
+        );
         for (x, y) in opa["findings"].as_array().unwrap().iter().zip(&r.findings) {
             assert_eq!(x, y, "{name}: a finding differs");
         }
     }
     let tests = &res["tests"];
-    assert!(tests["failed"].as_array().unwrap().is_empty(), "OPA: {tests}");
-    assert!(tests["errors"].as_array().unwrap().is_empty(), "OPA: {tests}");
+    assert!(
+        tests["failed"].as_array().unwrap().is_empty(),
+        "OPA: {tests}"
+    );
+    assert!(
+        tests["errors"].as_array().unwrap().is_empty(),
+        "OPA: {tests}"
+    );
     assert!(tests["passed"].as_array().unwrap().len() >= 20, "{tests}");
 }

@@ -9,7 +9,57 @@ package driftdeck.drift
 
 import data.driftdeck.lib
 
-cfg := lib.cfg
+cfg := data.driftdeck.config
+
+# ============================================================================================
+# The situation of the app.
+# ============================================================================================
+
+production if input.app.production
+
+incident_for_app if input.context.open_incident_for_app
+
+metrics_unreliable if input.context.metrics in {"stale", "failed"}
+
+load_spike if {
+	is_number(input.context.max_load_ratio)
+	input.context.max_load_ratio >= cfg.scaling_ratio
+}
+
+low_traffic if {
+	is_number(input.context.min_load_ratio)
+	input.context.min_load_ratio <= cfg.low_traffic_ratio
+}
+
+# What justifies scaling up, as sentences.
+scaling_reason contains sprintf("load at %.1f× its baseline", [input.context.max_load_ratio]) if load_spike
+
+scaling_reason contains sprintf("open incident %s on this service", [i.id]) if {
+	some i in input.context.incidents
+	i.open
+	i.concerns_app
+}
+
+scaling_reason contains sprintf("alert %s firing for this service", [a.name]) if {
+	some a in input.context.alerts
+	a.concerns_app
+}
+
+# ============================================================================================
+# Indexes, built in one pass, so that each rule below visits only what concerns it.
+# ============================================================================================
+
+# [resource index, change index] of every change, by category.
+by_category := {cat: {[i, j] | some i, x in input.resources; some j, y in x.changes; y.category == cat} |
+	some r in input.resources
+	some c in r.changes
+	cat := c.category
+}
+
+# Resource indexes by kind and by state.
+by_kind := {k: {i | some i, x in input.resources; x.kind == k} | some r in input.resources; k := r.kind}
+
+by_state := {st: {i | some i, x in input.resources; x.state == st} | some r in input.resources; st := r.state}
 
 # ============================================================================================
 # Principle 5: security-weakening drift is enforced, in every environment.
@@ -19,8 +69,9 @@ cfg := lib.cfg
 describe_rule(rule) := sprintf("%s on %s", [concat(",", object.get(rule, "verbs", [])), concat(",", array.concat(object.get(rule, "resources", []), object.get(rule, "nonResourceURLs", [])))])
 
 security contains {"resource": r.key, "rule": "p5.rbac_broadened", "reason": msg} if {
-	some r in input.resources
-	r.kind in cfg.rbac_kinds
+	some k in cfg.rbac_kinds
+	some i in by_kind[k]
+	r := input.resources[i]
 	r.state == "modified"
 	extra := lib.extra_grants(r)
 	count(extra) > 0
@@ -28,16 +79,18 @@ security contains {"resource": r.key, "rule": "p5.rbac_broadened", "reason": msg
 }
 
 security contains {"resource": r.key, "rule": "p5.rbac_aggregation", "reason": msg} if {
-	some r in input.resources
-	r.kind in cfg.rbac_kinds
+	some k in cfg.rbac_kinds
+	some i in by_kind[k]
+	r := input.resources[i]
 	some c in r.changes
 	startswith(c.path, "/aggregationRule")
 	msg := sprintf("%s aggregates other roles differently from Git", [r.short])
 }
 
 security contains {"resource": r.key, "rule": "p5.binding_subjects_added", "reason": msg} if {
-	some r in input.resources
-	r.kind in cfg.binding_kinds
+	some k in cfg.binding_kinds
+	some i in by_kind[k]
+	r := input.resources[i]
 	r.state == "modified"
 	added := lib.added_subjects(r)
 	count(added) > 0
@@ -45,8 +98,9 @@ security contains {"resource": r.key, "rule": "p5.binding_subjects_added", "reas
 }
 
 security contains {"resource": r.key, "rule": "p5.binding_role_changed", "reason": msg} if {
-	some r in input.resources
-	r.kind in cfg.binding_kinds
+	some k in cfg.binding_kinds
+	some i in by_kind[k]
+	r := input.resources[i]
 	some c in r.changes
 	startswith(c.path, "/roleRef")
 	msg := sprintf("%s refers to another role (%s: %v → %v)", [r.short, c.path, c.old, c.new])
@@ -54,83 +108,91 @@ security contains {"resource": r.key, "rule": "p5.binding_role_changed", "reason
 
 # Pods and pod templates.
 pod_security(c) := "runs a privileged container" if {
+	c.leaf == "privileged"
 	endswith(c.path, "/securityContext/privileged")
 	c.new == true
 }
 
 pod_security(c) := "allows privilege escalation" if {
+	c.leaf == "allowPrivilegeEscalation"
 	endswith(c.path, "/securityContext/allowPrivilegeEscalation")
 	c.new == true
 }
 
-pod_security(c) := sprintf("shares the node's %s namespace", [trim_prefix(lib.leaf(c.path), "host")]) if {
-	lib.leaf(c.path) in {"hostNetwork", "hostPID", "hostIPC"}
+pod_security(c) := sprintf("shares the node's %s namespace", [trim_prefix(c.leaf, "host")]) if {
+	c.leaf in {"hostNetwork", "hostPID", "hostIPC"}
 	c.new == true
 }
 
 pod_security(c) := sprintf("adds the capabilities %v", [sort(added)]) if {
+	c.leaf == "add"
 	contains(c.path, "/capabilities/add")
 	added := {x | some x in lib.as_list(c.new)} - {x | some x in lib.as_list(c.old)}
 	count(added) > 0
 }
 
 pod_security(c) := sprintf("no longer drops the capabilities %v", [sort(kept)]) if {
+	c.leaf == "drop"
 	contains(c.path, "/capabilities/drop")
 	kept := {x | some x in lib.as_list(c.old)} - {x | some x in lib.as_list(c.new)}
 	count(kept) > 0
 }
 
 pod_security(c) := "runs as root (runAsUser: 0)" if {
-	lib.leaf(c.path) == "runAsUser"
+	c.leaf == "runAsUser"
 	c.new == 0
 }
 
 pod_security(c) := "no longer requires a non-root user (runAsNonRoot)" if {
-	lib.leaf(c.path) == "runAsNonRoot"
+	c.leaf == "runAsNonRoot"
 	c.old == true
 	c.new != true
 }
 
 pod_security(c) := "has a writable root filesystem" if {
-	lib.leaf(c.path) == "readOnlyRootFilesystem"
+	c.leaf == "readOnlyRootFilesystem"
 	c.old == true
 	c.new != true
 }
 
 pod_security(c) := "runs without a seccomp profile" if {
+	c.leaf == "type"
 	endswith(c.path, "/seccompProfile/type")
 	c.new == "Unconfined"
 }
 
 pod_security(c) := "mounts a directory of the node (hostPath)" if {
+	c.leaf == "path"
 	regex.match(`/volumes/[0-9]+/hostPath/path$`, c.path)
 	c.new != null
 }
 
 pod_security(c) := "opens a port on the node (hostPort)" if {
-	lib.leaf(c.path) == "hostPort"
+	c.leaf == "hostPort"
 	c.new != null
 }
 
 pod_security(c) := sprintf("runs under another service account (%v → %v)", [c.old, c.new]) if {
+	c.leaf in {"serviceAccountName", "serviceAccount"}
 	regex.match(`spec/(serviceAccountName|serviceAccount)$`, c.path)
 	c.op == "replace"
 }
 
 pod_security(c) := "mounts the service account token again" if {
-	lib.leaf(c.path) == "automountServiceAccountToken"
+	c.leaf == "automountServiceAccountToken"
 	c.old == false
 	c.new != false
 }
 
 pod_security(c) := "unmasks /proc" if {
-	lib.leaf(c.path) == "procMount"
+	c.leaf == "procMount"
 	c.new == "Unmasked"
 }
 
 security contains {"resource": r.key, "rule": "p5.pod_security", "reason": msg} if {
-	some r in input.resources
-	some c in r.changes
+	some [i, j] in by_category.other
+	r := input.resources[i]
+	c := r.changes[j]
 	what := pod_security(c)
 	msg := sprintf("%s %s (%s)", [r.short, what, c.path])
 }
@@ -141,8 +203,8 @@ service_type(t) := "ClusterIP" if t == null
 service_type(t) := t if t != null
 
 security contains {"resource": r.key, "rule": "p5.service_exposed", "reason": msg} if {
-	some r in input.resources
-	r.kind == "Service"
+	some i in by_kind.Service
+	r := input.resources[i]
 	some c in r.changes
 	c.path == "/spec/type"
 	c.new in {"LoadBalancer", "NodePort"}
@@ -153,8 +215,8 @@ security contains {"resource": r.key, "rule": "p5.service_exposed", "reason": ms
 }
 
 security contains {"resource": r.key, "rule": "p5.service_exposed", "reason": msg} if {
-	some r in input.resources
-	r.kind == "Service"
+	some i in by_kind.Service
+	r := input.resources[i]
 	some c in r.changes
 	startswith(c.path, "/spec/externalIPs")
 	c.new != null
@@ -162,8 +224,8 @@ security contains {"resource": r.key, "rule": "p5.service_exposed", "reason": ms
 }
 
 security contains {"resource": r.key, "rule": "p5.service_exposed", "reason": msg} if {
-	some r in input.resources
-	r.kind == "Service"
+	some i in by_kind.Service
+	r := input.resources[i]
 	some c in r.changes
 	startswith(c.path, "/spec/loadBalancerSourceRanges")
 	widened(c)
@@ -178,8 +240,8 @@ widened(c) if {
 }
 
 security contains {"resource": r.key, "rule": "p5.ingress_exposed", "reason": msg} if {
-	some r in input.resources
-	r.kind == "Ingress"
+	some i in by_kind.Ingress
+	r := input.resources[i]
 	some c in r.changes
 	startswith(c.path, "/spec/rules")
 	c.op == "add"
@@ -187,8 +249,8 @@ security contains {"resource": r.key, "rule": "p5.ingress_exposed", "reason": ms
 }
 
 security contains {"resource": r.key, "rule": "p5.ingress_tls_removed", "reason": msg} if {
-	some r in input.resources
-	r.kind == "Ingress"
+	some i in by_kind.Ingress
+	r := input.resources[i]
 	some c in r.changes
 	startswith(c.path, "/spec/tls")
 	c.op == "remove"
@@ -197,16 +259,18 @@ security contains {"resource": r.key, "rule": "p5.ingress_tls_removed", "reason"
 
 # Security resources: network policies, admission control, mesh authentication.
 security contains {"resource": r.key, "rule": "p5.security_resource", "reason": msg} if {
-	some r in input.resources
-	r.kind in cfg.security_kinds
+	some k in cfg.security_kinds
+	some i in by_kind[k]
+	r := input.resources[i]
 	r.state == "modified"
 	not only_narrowed(r)
 	msg := sprintf("%s, a security control, differs from Git", [r.short])
 }
 
 security contains {"resource": r.key, "rule": "p5.security_resource_deleted", "reason": msg} if {
-	some r in input.resources
-	r.kind in cfg.security_kinds
+	some k in cfg.security_kinds
+	some i in by_kind[k]
+	r := input.resources[i]
 	r.state == "missing"
 	msg := sprintf("%s, a security control, was deleted", [r.short])
 }
@@ -235,10 +299,10 @@ security contains {"resource": r.key, "rule": "p5.config_weakened", "reason": ms
 
 # Security labels and annotations (pod security, mesh injection, internal load balancers).
 security contains {"resource": r.key, "rule": "p5.metadata_weakened", "reason": msg} if {
-	some r in input.resources
-	some c in r.changes
-	c.category == "metadata"
-	k := lib.leaf(c.path)
+	some [i, j] in by_category.metadata
+	r := input.resources[i]
+	c := r.changes[j]
+	k := c.leaf
 	lib.security_metadata_key(k)
 	metadata_weakened(k, c)
 	msg := sprintf("%s: the %s annotation or label changed from %v to %v", [r.short, k, c.old, c.new])
@@ -287,16 +351,16 @@ base contains f if {
 # --- Principle 6: a resource missing live is recreated. -------------------------------------
 
 base contains f if {
-	some r in input.resources
-	r.state == "missing"
+	some i in by_state.missing
+	r := input.resources[i]
 	msg := sprintf("%s is declared in Git and missing in the cluster: recreate it", [r.short])
 	f := finding_of(r, "enforce", 6, "p6.missing_live", msg, [], true, true)
 }
 
 # A resource only in the cluster: reverting it is a delete, and deletes are never automatic.
 base contains f if {
-	some r in input.resources
-	r.state == "extra"
+	some i in by_state.extra
+	r := input.resources[i]
 	msg := sprintf("%s exists in the cluster but not in Git: reverting it means deleting it, which is never automatic", [r.short])
 	f := finding_of(r, "needs-human", 8, "p8.extra_live", msg, [], true, true)
 }
@@ -334,9 +398,9 @@ autoscaler_of(r, c) := r.autoscaler if {
 }
 
 base contains f if {
-	some r in input.resources
-	some c in r.changes
-	c.category == "replicas"
+	some [i, j] in by_category.replicas
+	r := input.resources[i]
+	c := r.changes[j]
 	autoscaled(r, c)
 	msg := sprintf("%s: %s is %v because the autoscaler (%s) set it", [r.short, c.path, c.new, autoscaler_of(r, c)])
 	f := finding_of(r, "allow", 2, "p2.autoscaler", msg, [c.id], false, false)
@@ -352,33 +416,39 @@ scaling(r, c) if {
 scaling_change(r, c) := sprintf("%s: %s %v → %v", [r.short, c.path, c.old, c.new])
 
 base contains f if {
-	some r in input.resources
-	some c in r.changes
+	some cat in ["replicas", "resources"]
+	some [i, j] in by_category[cat]
+	r := input.resources[i]
+	c := r.changes[j]
 	scaling(r, c)
 	lib.direction(c) in {"up", "down"}
-	lib.metrics_unreliable
+	metrics_unreliable
 	msg := sprintf("%s while the metrics source is %s: whether load justifies it cannot be checked", [scaling_change(r, c), input.context.metrics])
 	f := finding_of(r, "needs-human", 8, "p8.scaling_metrics_unreliable", msg, [], false, false)
 }
 
 base contains f if {
-	some r in input.resources
-	some c in r.changes
+	some cat in ["replicas", "resources"]
+	some [i, j] in by_category[cat]
+	r := input.resources[i]
+	c := r.changes[j]
 	scaling(r, c)
 	lib.direction(c) == "up"
-	not lib.metrics_unreliable
-	count(lib.scaling_reason) > 0
-	msg := sprintf("%s, with %s: reverting it could cause an outage", [scaling_change(r, c), concat(" and ", sort(lib.scaling_reason))])
+	not metrics_unreliable
+	count(scaling_reason) > 0
+	msg := sprintf("%s, with %s: reverting it could cause an outage", [scaling_change(r, c), concat(" and ", sort(scaling_reason))])
 	f := finding_of(r, "allow", 1, "p1.legitimate_scaling", msg, [c.id], false, false)
 }
 
 base contains f if {
-	some r in input.resources
-	some c in r.changes
+	some cat in ["replicas", "resources"]
+	some [i, j] in by_category[cat]
+	r := input.resources[i]
+	c := r.changes[j]
 	scaling(r, c)
 	lib.direction(c) == "up"
-	not lib.metrics_unreliable
-	count(lib.scaling_reason) == 0
+	not metrics_unreliable
+	count(scaling_reason) == 0
 	msg := sprintf("%s with no evidence that justifies it%s", [scaling_change(r, c), elsewhere])
 	f := finding_of(r, "needs-human", 8, "p8.scaling_unjustified", msg, [], false, false)
 }
@@ -390,49 +460,57 @@ elsewhere := sprintf(" (the open incidents concern other services: %s)", [concat
 } else := ""
 
 base contains f if {
-	some r in input.resources
-	some c in r.changes
+	some cat in ["replicas", "resources"]
+	some [i, j] in by_category[cat]
+	r := input.resources[i]
+	c := r.changes[j]
 	scaling(r, c)
 	lib.scaled_to_zero(c)
-	lib.production
-	not lib.metrics_unreliable
-	not lib.incident_for_app
+	production
+	not metrics_unreliable
+	not incident_for_app
 	msg := sprintf("%s: scaled to zero in production with no incident to explain it", [scaling_change(r, c)])
 	f := finding_of(r, "needs-human", 8, "p8.scaled_to_zero", msg, [], false, false)
 }
 
 base contains f if {
-	some r in input.resources
-	some c in r.changes
+	some cat in ["replicas", "resources"]
+	some [i, j] in by_category[cat]
+	r := input.resources[i]
+	c := r.changes[j]
 	scaling(r, c)
 	lib.direction(c) == "down"
-	not lib.metrics_unreliable
-	lib.incident_for_app
+	not metrics_unreliable
+	incident_for_app
 	msg := sprintf("%s during an open incident on this service: a mitigation, not to be undone now", [scaling_change(r, c)])
 	f := finding_of(r, "allow", 9, "p9.lowered_during_incident", msg, [c.id], false, false)
 }
 
 base contains f if {
-	some r in input.resources
-	some c in r.changes
+	some cat in ["replicas", "resources"]
+	some [i, j] in by_category[cat]
+	r := input.resources[i]
+	c := r.changes[j]
 	scaling(r, c)
 	lib.direction(c) == "down"
 	not lib.scaled_to_zero(c)
-	not lib.metrics_unreliable
-	not lib.incident_for_app
-	lib.low_traffic
+	not metrics_unreliable
+	not incident_for_app
+	low_traffic
 	msg := sprintf("%s while load is at %.1f× its baseline: a traffic reason", [scaling_change(r, c), input.context.min_load_ratio])
 	f := finding_of(r, "allow", 9, "p9.lowered_low_traffic", msg, [c.id], false, false)
 }
 
 base contains f if {
-	some r in input.resources
-	some c in r.changes
+	some cat in ["replicas", "resources"]
+	some [i, j] in by_category[cat]
+	r := input.resources[i]
+	c := r.changes[j]
 	scaling(r, c)
 	lib.direction(c) == "down"
-	not lib.metrics_unreliable
-	not lib.incident_for_app
-	not lib.low_traffic
+	not metrics_unreliable
+	not incident_for_app
+	not low_traffic
 	not zero_in_production(c)
 	msg := sprintf("%s with no traffic reason and no incident: restore it at the next sync window", [scaling_change(r, c)])
 	f := finding_of(r, "defer", 9, "p9.lowered", msg, [c.id], false, false)
@@ -440,13 +518,14 @@ base contains f if {
 
 zero_in_production(c) if {
 	lib.scaled_to_zero(c)
-	lib.production
+	production
 }
 
 base contains f if {
-	some r in input.resources
-	some c in r.changes
-	c.category in {"replicas", "resources"}
+	some cat in ["replicas", "resources"]
+	some [i, j] in by_category[cat]
+	r := input.resources[i]
+	c := r.changes[j]
 	lib.direction(c) == "same"
 	msg := sprintf("%s: the same quantity written differently", [scaling_change(r, c)])
 	f := finding_of(r, "allow", 4, "p4.same_quantity", msg, [c.id], false, false)
@@ -454,19 +533,19 @@ base contains f if {
 
 # Suspending a job is scaling it to zero.
 base contains f if {
-	some r in input.resources
-	some c in r.changes
-	c.category == "suspend"
+	some [i, j] in by_category.suspend
+	r := input.resources[i]
+	c := r.changes[j]
 	c.new == true
-	lib.incident_for_app
+	incident_for_app
 	msg := sprintf("%s was suspended during an open incident on this service: a mitigation", [r.short])
 	f := finding_of(r, "allow", 9, "p9.suspended_during_incident", msg, [c.id], false, false)
 }
 
 base contains f if {
-	some r in input.resources
-	some c in r.changes
-	c.category == "suspend"
+	some [i, j] in by_category.suspend
+	r := input.resources[i]
+	c := r.changes[j]
 	not suspended_in_incident(c)
 	msg := sprintf("%s: suspend changed from %v to %v with no incident to explain it", [r.short, c.old, c.new])
 	f := finding_of(r, "needs-human", 8, "p8.suspended", msg, [], false, false)
@@ -474,7 +553,7 @@ base contains f if {
 
 suspended_in_incident(c) if {
 	c.new == true
-	lib.incident_for_app
+	incident_for_app
 }
 
 # --- Principle 3: plain configuration drift waits for the window. ----------------------------
@@ -513,15 +592,15 @@ plain_setting(s) if {
 }
 
 base contains f if {
-	some r in input.resources
-	some c in r.changes
-	c.category == "config"
+	some [i, j] in by_category.config
+	r := input.resources[i]
+	c := r.changes[j]
 	settings := settings_of(r, c)
 	count(settings) > 0
 	every s in settings {
 		plain_setting(s)
 	}
-	not lib.incident_for_app
+	not incident_for_app
 	msg := sprintf("%s: %s changed by hand (%s); nothing security-related and no incident, so restore it at the next sync window", [r.short, concat(", ", sort({s.key | some s in settings})), describe_settings(settings)])
 	f := finding_of(r, "defer", 3, "p3.config", msg, [c.id], false, false)
 }
@@ -529,18 +608,18 @@ base contains f if {
 describe_settings(settings) := concat(", ", sort({sprintf("%s %v → %v", [s.key, s.old, s.new]) | some s in settings}))
 
 base contains f if {
-	some r in input.resources
-	some c in r.changes
-	c.category == "config"
-	lib.incident_for_app
+	some [i, j] in by_category.config
+	r := input.resources[i]
+	c := r.changes[j]
+	incident_for_app
 	msg := sprintf("%s: configuration changed during an open incident on this service (%s): possibly a mitigation", [r.short, c.path])
 	f := finding_of(r, "needs-human", 8, "p8.config_during_incident", msg, [], false, false)
 }
 
 base contains f if {
-	some r in input.resources
-	some c in r.changes
-	c.category == "config"
+	some [i, j] in by_category.config
+	r := input.resources[i]
+	c := r.changes[j]
 	count(settings_of(r, c)) == 0
 	msg := sprintf("%s: %s changed (%v → %v), which is not a plain setting", [r.short, c.path, c.old, c.new])
 	f := finding_of(r, "needs-human", 8, "p8.config_reference", msg, [], false, false)
@@ -549,10 +628,10 @@ base contains f if {
 # --- Principle 4: operational metadata is allowed. --------------------------------------------
 
 base contains f if {
-	some r in input.resources
-	some c in r.changes
-	c.category == "metadata"
-	k := lib.leaf(c.path)
+	some [i, j] in by_category.metadata
+	r := input.resources[i]
+	c := r.changes[j]
+	k := c.leaf
 	not lib.security_metadata_key(k)
 	lib.operational_key(k)
 	msg := sprintf("%s: %s is operational metadata (%v → %v)", [r.short, k, c.old, c.new])
@@ -560,11 +639,11 @@ base contains f if {
 }
 
 base contains f if {
-	some r in input.resources
-	some c in r.changes
-	c.category == "metadata"
+	some [i, j] in by_category.metadata
+	r := input.resources[i]
+	c := r.changes[j]
 	c.op == "add"
-	k := lib.leaf(c.path)
+	k := c.leaf
 	not lib.security_metadata_key(k)
 	not lib.operational_key(k)
 	msg := sprintf("%s: the label or annotation %s was added (%v)", [r.short, k, c.new])
@@ -572,11 +651,11 @@ base contains f if {
 }
 
 base contains f if {
-	some r in input.resources
-	some c in r.changes
-	c.category == "metadata"
+	some [i, j] in by_category.metadata
+	r := input.resources[i]
+	c := r.changes[j]
 	c.op != "add"
-	k := lib.leaf(c.path)
+	k := c.leaf
 	not lib.security_metadata_key(k)
 	not lib.operational_key(k)
 	msg := sprintf("%s: the label or annotation %s changed (%v → %v): restore it at the next sync window", [r.short, k, c.old, c.new])
@@ -584,10 +663,10 @@ base contains f if {
 }
 
 base contains f if {
-	some r in input.resources
-	some c in r.changes
-	c.category == "metadata"
-	k := lib.leaf(c.path)
+	some [i, j] in by_category.metadata
+	r := input.resources[i]
+	c := r.changes[j]
+	k := c.leaf
 	lib.security_metadata_key(k)
 	not metadata_weakened(k, c)
 	msg := sprintf("%s: the security label or annotation %s changed (%v → %v)", [r.short, k, c.old, c.new])
@@ -613,7 +692,7 @@ base contains f if {
 	i.registry_known
 	not i.digest_pin
 	i.in_history
-	lib.incident_for_app
+	incident_for_app
 	msg := sprintf("%s, exactly the image of a previous deployment, during an open incident on this service: a hot rollback", [image_change(r, i)])
 	f := finding_of(r, "allow", 7, "p7.hot_rollback", msg, [i_change(r, i)], false, false)
 }
@@ -625,7 +704,7 @@ base contains f if {
 	i.registry_known
 	not i.digest_pin
 	not i.in_history
-	lib.incident_for_app
+	incident_for_app
 	msg := sprintf("%s, an image never deployed before, during an open incident on this service", [image_change(r, i)])
 	f := finding_of(r, "needs-human", 8, "p8.image_during_incident", msg, [], false, false)
 }
@@ -635,7 +714,7 @@ base contains f if {
 	some i in r.images
 	i.registry_known
 	not i.digest_pin
-	not lib.incident_for_app
+	not incident_for_app
 	msg := sprintf("%s, changed by hand with no incident on the service: restore Git's image", [image_change(r, i)])
 	f := finding_of(r, "enforce", 7, "p7.image_hand_edit", msg, [], false, false)
 }
@@ -648,10 +727,9 @@ i_change(r, i) := c.id if {
 # --- Principles 8 and 10: Secrets. ----------------------------------------------------------
 
 base contains f if {
-	some r in input.resources
-	r.kind == "Secret"
-	some c in r.changes
-	c.category == "secret-data"
+	some [i, j] in by_category["secret-data"]
+	r := input.resources[i]
+	c := r.changes[j]
 	owners := lib.secret_controller(r)
 	count(owners) > 0
 	msg := sprintf("%s was rewritten by its controller (%s owns it): a legitimate rotation", [r.short, concat(", ", sort(owners))])
@@ -659,12 +737,11 @@ base contains f if {
 }
 
 base contains f if {
-	some r in input.resources
-	r.kind == "Secret"
-	some c in r.changes
-	c.category == "secret-data"
+	some [i, j] in by_category["secret-data"]
+	r := input.resources[i]
+	c := r.changes[j]
 	count(lib.secret_controller(r)) == 0
-	msg := sprintf("%s: Secret data (%s) was changed%s, outside any secret controller", [r.short, lib.leaf(c.path), by(c)])
+	msg := sprintf("%s: Secret data (%s) was changed%s, outside any secret controller", [r.short, c.leaf, by(c)])
 	f := finding_of(r, "needs-human", 8, "p8.secret_edited", msg, [], false, true)
 }
 
@@ -701,28 +778,17 @@ finding := base | unclassified
 # Principle 11: non-production is relaxed (principle 5 and the protected findings still hold).
 # ============================================================================================
 
-effective contains f if {
-	some g in finding
-	not lib.production
-	not g.protected
-	g.verdict != "allow"
-	f := object.union(g, {"verdict": "allow", "relaxed_from": g.verdict, "reason": sprintf("%s; allowed because %s is not production (%s)", [g.reason, input.app.name, input.app.environment])})
-}
+effective := {relax(f) | some f in finding}
 
-effective contains f if {
-	some f in finding
-	lib.production
-}
-
-effective contains f if {
-	some f in finding
-	f.protected
-}
-
-effective contains f if {
-	some f in finding
-	f.verdict == "allow"
-}
+relax(f) := object.union(f, {
+	"verdict": "allow",
+	"relaxed_from": f.verdict,
+	"reason": sprintf("%s; allowed because %s is not production (%s)", [f.reason, input.app.name, input.app.environment]),
+}) if {
+	not production
+	not f.protected
+	f.verdict != "allow"
+} else := f
 
 # ============================================================================================
 # The decision: the strictest finding wins (allow < defer < enforce < needs-human).

@@ -42,9 +42,15 @@ res(kind, changes) := {
 	"live": {},
 }
 
+leaf_of(path) := k if {
+	parts := split(path, "/")
+	k := replace(replace(parts[count(parts) - 1], "~1", "/"), "~0", "~")
+}
+
 change(path, category, old, new, manager) := {
 	"id": sprintf("change:x%s", [path]),
 	"path": path,
+	"leaf": leaf_of(path),
 	"op": "replace",
 	"old": old,
 	"new": new,

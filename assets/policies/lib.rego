@@ -1,9 +1,7 @@
-# Helpers of the default drift policy: reading the input document and recognising what a
-# change is. The input is described in docs/policy.md; the tunables are data.driftdeck.config
-# (assets/policies/data.json). Every function here has one value per argument.
+# Helpers of the default drift policy: functions and constants only (no rule here reads the
+# input, so nothing in this package is evaluated until a function is called). The input is
+# described in docs/policy.md; the tunables are data.driftdeck.config (data.json).
 package driftdeck.lib
-
-cfg := data.driftdeck.config
 
 order := {"allow": 0, "defer": 1, "enforce": 2, "needs-human": 3}
 
@@ -21,18 +19,12 @@ lc(v) := lower(sprintf("%v", [v])) if not is_string(v)
 
 falsy(v) if {
 	v != null
-	lc(v) in cfg.falsy_values
+	lc(v) in data.driftdeck.config.falsy_values
 }
 
 truthy(v) if {
 	v != null
-	lc(v) in cfg.truthy_values
-}
-
-# The last segment of a JSON pointer, unescaped: a label, annotation or field name.
-leaf(path) := k if {
-	parts := split(path, "/")
-	k := replace(replace(parts[count(parts) - 1], "~1", "/"), "~0", "~")
+	lc(v) in data.driftdeck.config.truthy_values
 }
 
 as_list(v) := v if is_array(v)
@@ -43,40 +35,6 @@ as_list(v) := [v] if {
 }
 
 as_list(v) := [] if v == null
-
-# --- The app's situation ----------------------------------------------------------------------
-
-production if input.app.production
-
-incident_for_app if input.context.open_incident_for_app
-
-alert_for_app if input.context.firing_alert_for_app
-
-metrics_unreliable if input.context.metrics in {"stale", "failed"}
-
-load_spike if {
-	is_number(input.context.max_load_ratio)
-	input.context.max_load_ratio >= cfg.scaling_ratio
-}
-
-low_traffic if {
-	is_number(input.context.min_load_ratio)
-	input.context.min_load_ratio <= cfg.low_traffic_ratio
-}
-
-# What justifies scaling up, as sentences.
-scaling_reason contains sprintf("load at %.1f× its baseline", [input.context.max_load_ratio]) if load_spike
-
-scaling_reason contains sprintf("open incident %s on this service", [i.id]) if {
-	some i in input.context.incidents
-	i.open
-	i.concerns_app
-}
-
-scaling_reason contains sprintf("alert %s firing for this service", [a.name]) if {
-	some a in input.context.alerts
-	a.concerns_app
-}
 
 # --- Quantities -------------------------------------------------------------------------------
 
@@ -128,7 +86,7 @@ scaled_to_zero(c) if {
 
 autoscaler_manager(c) if {
 	is_string(c.manager)
-	regex.match(cfg.autoscaler_managers, c.manager)
+	regex.match(data.driftdeck.config.autoscaler_managers, c.manager)
 }
 
 # --- RBAC --------------------------------------------------------------------------------------
@@ -215,15 +173,15 @@ netpol_only_narrowed(r) if {
 
 # --- Metadata ----------------------------------------------------------------------------------
 
-operational_key(k) if regex.match(cfg.operational_metadata, k)
+operational_key(k) if regex.match(data.driftdeck.config.operational_metadata, k)
 
-security_metadata_key(k) if regex.match(cfg.security_metadata, k)
+security_metadata_key(k) if regex.match(data.driftdeck.config.security_metadata, k)
 
 # --- Configuration settings --------------------------------------------------------------------
 
-security_setting(s) if regex.match(cfg.security_key, s.key)
+security_setting(s) if regex.match(data.driftdeck.config.security_key, s.key)
 
-negative_setting(s) if regex.match(cfg.negative_security_key, s.key)
+negative_setting(s) if regex.match(data.driftdeck.config.negative_security_key, s.key)
 
 origin_setting(s) if regex.match(`(?i)(cors|origin)`, s.key)
 
@@ -266,7 +224,7 @@ setting_weakened(s) if {
 # changed field of it.
 controller_owned(r, o) if {
 	r.kind == "Secret"
-	some ctl in cfg.secret_controllers
+	some ctl in data.driftdeck.config.secret_controllers
 	o.kind == ctl.owner_kind
 	every c in r.changes {
 		is_string(c.manager)

@@ -103,6 +103,8 @@ pub struct Decider {
     pub heuristic: Heuristic,
     pub llm: Option<Box<dyn Advisor>>,
     pub threshold: f64,
+    /// A warm evaluator, reused between decisions (building one costs more than a decision).
+    evaluator: std::sync::Mutex<Option<super::policy::Evaluator>>,
 }
 
 impl Decider {
@@ -113,6 +115,7 @@ impl Decider {
             heuristic,
             llm: None,
             threshold: THRESHOLD,
+            evaluator: std::sync::Mutex::new(None),
         }
     }
 
@@ -121,10 +124,23 @@ impl Decider {
         facts::build(sc, &self.bundle.tuning)
     }
 
+    /// The policy's answer for an input document.
+    pub fn evaluate(&self, input: &serde_json::Value) -> Result<PolicyResult, PolicyError> {
+        // Taken out of the lock while it runs, so that concurrent decisions never wait on each
+        // other: a second caller builds its own.
+        let taken = self.evaluator.lock().ok().and_then(|mut g| g.take());
+        let mut ev = taken.unwrap_or_else(|| self.bundle.evaluator());
+        let r = ev.evaluate(input);
+        if let Ok(mut g) = self.evaluator.lock() {
+            *g = Some(ev);
+        }
+        r
+    }
+
     /// Decides a scenario.
     pub async fn decide(&self, sc: &Scenario, mode: Mode) -> Result<Decision, String> {
         let facts = self.facts(sc)?;
-        let policy = self.bundle.evaluate(&facts.input_json());
+        let policy = self.evaluate(&facts.input_json());
         let heuristic = self.heuristic.assess(&facts);
         let llm = match &self.llm {
             Some(a) => Some(a.advise(&facts).await),

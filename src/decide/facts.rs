@@ -128,6 +128,8 @@ pub struct ChangeFacts {
     /// Evidence id: `change:Kind/name/json/pointer`.
     pub id: String,
     pub path: String,
+    /// The last segment of the path, unescaped: the field, label or annotation name.
+    pub leaf: String,
     /// `add` (only live has it), `remove` (only Git has it), `replace`.
     pub op: &'static str,
     pub old: Value,
@@ -847,6 +849,7 @@ fn resource(
                 changes.push(ChangeFacts {
                     id: format!("change:{short}{path}"),
                     path: path.to_string(),
+                    leaf: unescape(path.rsplit('/').next().unwrap_or("")),
                     op,
                     old: old.cloned().unwrap_or(Value::Null),
                     new: new.cloned().unwrap_or(Value::Null),

@@ -3,10 +3,12 @@
 //! (shadow, advisory, autonomous), the journal, and scenario replay with scoring.
 
 pub mod advisor;
+pub mod autonomy;
 pub mod context;
 pub mod decider;
 pub mod facts;
 pub mod journal;
+pub mod live;
 pub mod policy;
 pub mod replay;
 pub mod scenario;

@@ -243,6 +243,7 @@ pub fn parse_query(q: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+#[derive(Default)]
 struct Query(Vec<(String, String)>);
 
 impl Query {
@@ -808,6 +809,7 @@ async fn route(
         }),
         (Method::GET, ["v1", "applications"]) => list(inst, q),
         (Method::GET, ["v1", "applications", name]) => get_app(inst, name, q, now),
+        (Method::POST, ["v1", "applications", name, "sync"]) => sync_app(inst, name, body, now),
         (Method::GET, ["v1", "applications", name, "managed-resources"]) => {
             with_app(inst, name, q, |a| {
                 let mut mr = resources::managed_resources(a, now);
@@ -829,7 +831,16 @@ async fn route(
             with_app(inst, name, q, |a| json_reply(&resources::tree(a, now)))
         }
         (Method::GET, ["v1", "applications", name, "events"]) => {
-            with_app(inst, name, q, |a| json_reply(&resources::app_events(a)))
+            with_app(inst, name, q, |a| {
+                match q.get("resourceName").filter(|n| !n.is_empty()) {
+                    Some(res) => json_reply(&resources::resource_events(
+                        a,
+                        res,
+                        q.get("resourceNamespace").unwrap_or(""),
+                    )),
+                    None => json_reply(&resources::app_events(a)),
+                }
+            })
         }
         (Method::GET, ["v1", "applications", name, "revisions", rev, "metadata"]) => {
             with_app(inst, name, q, |a| match revision_metadata(a, rev) {
@@ -959,6 +970,65 @@ fn login(inst: &Instance, body: &Bytes, now: i64) -> Response<Body> {
             .expect("header"),
     );
     r
+}
+
+/// `POST /api/v1/applications/{name}/sync`: starts a sync operation, which ends a few
+/// seconds later with live matching Git (the demo's resources have no hooks to run).
+fn sync_app(inst: &Arc<Instance>, name: &str, body: &Bytes, now: i64) -> Response<Body> {
+    let req: crate::model::app::SyncRequest = match serde_json::from_slice(body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error(
+                grpc::INVALID_ARGUMENT,
+                &format!("invalid request body: {e}"),
+            );
+        }
+    };
+    let (exists, running) = {
+        let st = inst.read();
+        match st.apps.get(name) {
+            Some(a) => (true, super::drift::running(a)),
+            None => (false, false),
+        }
+    };
+    if !exists {
+        return not_found_app(name);
+    }
+    if running {
+        return error(
+            grpc::FAILED_PRECONDITION,
+            "another operation is already in progress",
+        );
+    }
+    if req.dry_run {
+        return with_app(inst, name, &Query::default(), |a| json_reply(&a.app));
+    }
+    let mut rng = crate::util::Rng::new(now as u64 ^ name.len() as u64);
+    inst.modify(name, |a| {
+        super::drift::start_operation(a, now, false, &mut rng);
+        if let Some(op) = a.app.status.operation_state.as_mut() {
+            op.operation.initiated_by = Some(crate::model::app::OperationInitiator {
+                username: "admin".into(),
+                automated: false,
+            });
+            if let Some(s) = op.operation.sync.as_mut() {
+                s.resources = req.resources.clone();
+                s.prune = req.prune;
+            }
+            a.app.operation = Some(op.operation.clone());
+        }
+    });
+    let i = inst.clone();
+    let n = name.to_string();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        let t = i.now();
+        i.modify(&n, |a| {
+            super::drift::finish_operation(a, t);
+            a.app.operation = None;
+        });
+    });
+    with_app(inst, name, &Query::default(), |a| json_reply(&a.app))
 }
 
 fn not_found_app(name: &str) -> Response<Body> {

@@ -137,6 +137,10 @@ pub fn situation(a: &DemoApp) -> Situation {
     }
 }
 
+/// An environment variable that makes every demo context source answer after this many
+/// milliseconds (for `driftdeck bench decide`).
+pub const DELAY_ENV: &str = "DRIFTDECK_DEMO_CONTEXT_DELAY_MS";
+
 impl ContextServer {
     pub async fn start(
         instances: Vec<Arc<Instance>>,
@@ -150,7 +154,22 @@ impl ContextServer {
             instances,
             pd_token: pd_token.clone(),
             posted: Mutex::new(Vec::new()),
-            faults: Mutex::new(Faults::default()),
+            faults: Mutex::new({
+                let delay = std::env::var(DELAY_ENV)
+                    .ok()
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .map(Duration::from_millis)
+                    .unwrap_or_default();
+                let f = SourceFaults {
+                    delay,
+                    ..Default::default()
+                };
+                Faults {
+                    prometheus: f.clone(),
+                    alertmanager: f.clone(),
+                    pagerduty: f,
+                }
+            }),
         });
         let s2 = shared.clone();
         let task = tokio::spawn(async move {

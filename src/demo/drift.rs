@@ -198,7 +198,7 @@ impl DriftEngine {
     }
 }
 
-fn running(a: &super::generator::DemoApp) -> bool {
+pub(crate) fn running(a: &super::generator::DemoApp) -> bool {
     a.app
         .status
         .operation_state

@@ -1174,6 +1174,95 @@ pub fn app_events(app: &DemoApp) -> EventList {
     }
 }
 
+/// Kubernetes events of one of the app's objects (`resourceName` of the events endpoint): the
+/// workload's scaling and rollouts, the autoscaler's rescales.
+pub fn resource_events(app: &DemoApp, name: &str, namespace: &str) -> EventList {
+    let w = &app.w;
+    let kind = match w.kind {
+        WorkloadKind::Deployment => "Deployment",
+        WorkloadKind::StatefulSet => "StatefulSet",
+        WorkloadKind::CronJob => "CronJob",
+    };
+    let mut items = Vec::new();
+    let mut push = |obj_kind: &str, reason: &str, message: String, at: i64, component: &str| {
+        let n = items.len() as u64;
+        items.push(Event {
+            metadata: ObjectMeta {
+                name: format!("{name}.{:x}", 0x18b0_0000_0000u64 + at as u64 * 31 + n),
+                namespace: namespace.to_string(),
+                uid: uid(w.salt ^ (at as u64).wrapping_mul(7) ^ n, "kevent"),
+                creation_timestamp: Some(ts(at)),
+                ..Default::default()
+            },
+            involved_object: ObjectReference {
+                kind: obj_kind.into(),
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+                ..Default::default()
+            },
+            reason: reason.into(),
+            message,
+            source: Some(EventSource {
+                component: component.into(),
+                host: String::new(),
+            }),
+            first_timestamp: Some(ts(at)),
+            last_timestamp: Some(ts(at)),
+            count: 1,
+            kind: "Normal".into(),
+            reporting_component: String::new(),
+        });
+    };
+    if name != w.name || namespace != w.namespace {
+        return EventList::default();
+    }
+    let rs = format!("{}-{:x}", w.name, w.salt % 0xfff_ffff);
+    for d in &w.drifts {
+        match d {
+            Drift::Replicas { to, by_hpa, at } => {
+                if *by_hpa {
+                    push(
+                        "HorizontalPodAutoscaler",
+                        "SuccessfulRescale",
+                        format!(
+                            "New size: {to}; reason: cpu resource utilization (percentage of request) above target"
+                        ),
+                        *at,
+                        "horizontal-pod-autoscaler",
+                    );
+                }
+                let dir = if *to > w.replicas { "up" } else { "down" };
+                push(
+                    kind,
+                    "ScalingReplicaSet",
+                    format!("Scaled {dir} replica set {rs} to {to} from {}", w.replicas),
+                    at + 1,
+                    "deployment-controller",
+                );
+            }
+            Drift::Image { tag, at } => push(
+                kind,
+                "ScalingReplicaSet",
+                format!("Scaled up replica set {}-{tag} to 1", w.name),
+                *at + 1,
+                "deployment-controller",
+            ),
+            Drift::Restarted { at } => push(
+                kind,
+                "ScalingReplicaSet",
+                format!("Scaled up replica set {rs}-r to 1"),
+                *at + 1,
+                "deployment-controller",
+            ),
+            _ => {}
+        }
+    }
+    EventList {
+        items,
+        ..Default::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -74,8 +74,22 @@ async fn serve_child(
     clusters: usize,
     instances: usize,
 ) -> Result<(tokio::process::Child, Config), String> {
+    serve_child_with(apps, clusters, instances, 0).await
+}
+
+/// The same, with every demo context source answering after `source_latency_ms`.
+async fn serve_child_with(
+    apps: usize,
+    clusters: usize,
+    instances: usize,
+    source_latency_ms: u64,
+) -> Result<(tokio::process::Child, Config), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut child = tokio::process::Command::new(exe)
+        .env(
+            crate::demo::context::DELAY_ENV,
+            source_latency_ms.to_string(),
+        )
         .args([
             "demo",
             "--serve",
@@ -572,5 +586,116 @@ pub fn diff(lines: usize, runs: usize) -> Result<String, String> {
             mine / diff_u
         );
     }
+    Ok(out)
+}
+
+/// `driftdeck bench decide`: policy decisions per second on one core, and full live decisions
+/// (fetch the app, its managed resources and project, gather Prometheus, Alertmanager,
+/// PagerDuty and events in parallel, decide) against the demo servers in another process.
+pub async fn decide(seconds: f64, apps: usize, source_latency_ms: u64) -> Result<String, String> {
+    use crate::decide::context::Sources;
+    use crate::decide::decider::{Decider, Mode};
+    use crate::decide::policy::Bundle;
+
+    let mut out = String::new();
+    let (child, cfg) = serve_child_with(apps, 4, 1, source_latency_ms).await?;
+    let sources = Sources::from_config(cfg.context.as_ref())?;
+    let client = ArgoClient::new(&cfg.instances[0]).map_err(|e| e.to_string())?;
+    let decider = Decider::new(Bundle::builtin().map_err(|e| e.to_string())?);
+    let list = client
+        .list_apps(&AppQuery::default(), None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let drifted: Vec<String> = list
+        .items
+        .iter()
+        .filter(|a| a.status.sync.status == "OutOfSync")
+        .map(|a| a.metadata.name.clone())
+        .collect();
+    let _ = writeln!(
+        out,
+        "driftdeck bench decide: {} apps, {} drifted; context sources answer after {source_latency_ms} ms",
+        list.items.len(),
+        drifted.len()
+    );
+
+    // Full decisions, one after the other (each one's sources in parallel).
+    let mut times = Vec::new();
+    let mut scenarios = Vec::new();
+    let mut verdicts = std::collections::BTreeMap::new();
+    for name in &drifted {
+        let t = Instant::now();
+        let (sc, _report) =
+            match crate::decide::live::fetch(&client, name, None, &sources, chrono::Utc::now())
+                .await
+            {
+                Ok(x) => x,
+                Err(e) if e.contains("no drifted resource") => continue,
+                Err(e) => return Err(e),
+            };
+        let d = decider.decide(&sc, Mode::Shadow).await?;
+        times.push(ms(t.elapsed()));
+        *verdicts.entry(d.verdict.as_str()).or_insert(0usize) += 1;
+        scenarios.push(sc);
+    }
+    drop(child);
+    if scenarios.is_empty() {
+        return Err("no drifted app to decide in the demo fleet".into());
+    }
+    let n = times.len();
+    let _ = writeln!(
+        out,
+        "full decision with context: median {:.1} ms, p95 {:.1} ms, max {:.1} ms over {n} apps ({verdicts:?})",
+        percentile(&mut times.clone(), 0.5),
+        percentile(&mut times.clone(), 0.95),
+        percentile(&mut times, 1.0),
+    );
+
+    // Policy throughput on one core: the inputs of those decisions, evaluated in a loop.
+    let inputs: Vec<serde_json::Value> = scenarios
+        .iter()
+        .filter_map(|sc| decider.facts(sc).ok())
+        .map(|f| f.input_json())
+        .collect();
+    let bundle = decider.bundle.clone();
+    let secs = seconds;
+    let policy_rate = std::thread::spawn(move || -> Result<(f64, usize), String> {
+        let mut ev = bundle.evaluator();
+        let start = Instant::now();
+        let mut n = 0usize;
+        while start.elapsed().as_secs_f64() < secs {
+            for i in &inputs {
+                ev.evaluate(i).map_err(|e| e.to_string())?;
+                n += 1;
+            }
+        }
+        Ok((n as f64 / start.elapsed().as_secs_f64(), n))
+    })
+    .join()
+    .map_err(|_| "the policy thread panicked")??;
+    let _ = writeln!(
+        out,
+        "policy decisions on one core: {:.0}/s ({} evaluations of {} distinct inputs)",
+        policy_rate.0,
+        policy_rate.1,
+        scenarios.len()
+    );
+
+    // The whole local pipeline (facts, policy, heuristic, guardrails) on one core.
+    let local_rate = {
+        let start = Instant::now();
+        let mut n = 0usize;
+        while start.elapsed().as_secs_f64() < seconds {
+            for sc in &scenarios {
+                decider.decide(sc, Mode::Shadow).await?;
+                n += 1;
+            }
+        }
+        n as f64 / start.elapsed().as_secs_f64()
+    };
+    let _ = writeln!(
+        out,
+        "local decisions (facts + policy + heuristic + guardrails) on one core: {local_rate:.0}/s"
+    );
     Ok(out)
 }

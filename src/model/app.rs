@@ -877,3 +877,20 @@ impl Application {
             .count()
     }
 }
+
+/// The body of `POST /api/v1/applications/{name}/sync` (`ApplicationSyncRequest`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct SyncRequest {
+    pub name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub revision: String,
+    #[serde(skip_serializing_if = "is_false")]
+    pub dry_run: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub prune: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<SyncOperationResource>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub app_namespace: String,
+}

@@ -527,6 +527,26 @@ impl ArgoClient {
         .await
     }
 
+    /// Starts a sync (`POST .../sync`); the reply is the Application with its operation set.
+    /// Not retried: a sync is not idempotent.
+    pub async fn sync_app(
+        &self,
+        req: &crate::model::app::SyncRequest,
+    ) -> Result<Application, ArgoError> {
+        let body = serde_json::to_vec(req).map_err(|e| ArgoError::Malformed {
+            server: self.inner.server.clone(),
+            what: "sync request".into(),
+            detail: e.to_string(),
+        })?;
+        self.call(
+            Method::POST,
+            &format!("/api/v1/applications/{}/sync", enc(&req.name)),
+            &[],
+            Some(body),
+        )
+        .await
+    }
+
     pub async fn managed_resources(
         &self,
         name: &str,
