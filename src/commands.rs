@@ -76,6 +76,7 @@ fn tui_options(cli: &Cli, cfg: &Config, paths: &Paths, title: &str) -> TuiOption
             .as_deref()
             .and_then(|t| crate::util::split_command(t).ok())
             .filter(|w| !w.is_empty()),
+        data_dir: paths.data_dir.clone(),
     }
 }
 
@@ -306,6 +307,7 @@ pub async fn snapshot(
         ascii: cli.ascii,
         title: title.into(),
         now_ms: None,
+        data_dir: Some(paths.data_dir.clone()),
     };
     match snapshot::snapshot(&cfg, o).await {
         Ok(s) => {

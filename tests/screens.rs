@@ -31,6 +31,7 @@ async fn screen_of(
         ascii: false,
         title: "driftdeck demo".into(),
         now_ms: Some(NOW * 1000),
+        data_dir: None,
     };
     let out = snapshot(&fleet.config(), o).await.unwrap().stdout;
     // Loopback ports change from run to run.
@@ -134,7 +135,7 @@ async fn colours_of_a_few_cells() {
     let cfg = fleet.config();
     let inst = Instances::from_config(&cfg);
     let mut m = Model::new(inst.views.clone(), (120, 40), NOW * 1000);
-    let mut rt = Headless { inst };
+    let mut rt = Headless { inst, decide: None };
     let km = Keymap::default();
     let fx = init(&mut m);
     for msg in rt.run(fx).await {

@@ -34,6 +34,9 @@ pub struct SnapshotOptions {
     pub title: String,
     /// A fixed clock (ms) instead of the wall clock, for reproducible output.
     pub now_ms: Option<i64>,
+    /// Where decisions made while the keys run are journaled. Snapshots decide in shadow mode
+    /// whatever the config says: a snapshot never changes anything.
+    pub data_dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Serialize)]
@@ -112,7 +115,20 @@ pub async fn snapshot(cfg: &Config, o: SnapshotOptions) -> Result<Snapshot, Stri
     let mut m = Model::new(inst.views.clone(), o.size, o.now_ms.unwrap_or_else(now_ms));
     m.symbols.ascii = o.ascii;
     m.title = o.title.clone();
-    let mut rt = Headless { inst };
+    let kit = match &o.data_dir {
+        Some(dir) => {
+            crate::tui::decisions::DecideKit::from_config(cfg, dir.clone()).map(|mut k| {
+                k.mode = crate::decide::decider::Mode::Shadow;
+                std::sync::Arc::new(k)
+            })
+        }
+        None => Err("this snapshot has no data directory to journal decisions in".to_string()),
+    };
+    m.decide = kit.as_ref().map(|k| k.mode).map_err(Clone::clone);
+    let mut rt = Headless {
+        inst,
+        decide: kit.ok(),
+    };
     let fx = init(&mut m);
     settle(&mut m, &o.keymap, &mut rt, fx).await;
     if let Some(f) = filter {

@@ -50,6 +50,13 @@ actions! {
     TabConditions => "tab_conditions", "conditions tab";
     TabHistory => "tab_history", "history tab";
     TabEvents => "tab_events", "events tab";
+    TabDecision => "tab_decision", "decision tab: what to do about the drift, and why";
+    DriftQueue => "drift_queue", "the drift queue: every drifted app, most urgent first";
+    ShadowReport => "shadow_report", "the shadow report: how often the advice matched operators";
+    Approve => "approve", "record that you agree with the advice";
+    ChooseAllow => "choose_allow", "record your verdict: allow the drift";
+    ChooseDefer => "choose_defer", "record your verdict: defer the revert";
+    ChooseEnforce => "choose_enforce", "record your verdict: enforce Git";
     Reload => "reload", "reload the app's details now";
     Diff => "diff", "show the live-vs-Git diff of the app";
     NextHunk => "next_hunk", "next change";

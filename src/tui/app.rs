@@ -42,6 +42,8 @@ pub struct TuiOptions {
     pub pager: Vec<String>,
     /// The external diff tool command, if configured.
     pub diff_tool: Option<Vec<String>>,
+    /// Where the decision journal lives.
+    pub data_dir: std::path::PathBuf,
 }
 
 /// The pager: the config's, else `$PAGER`, else `less -R`.
@@ -228,6 +230,16 @@ pub async fn run(cfg: &Config, opts: TuiOptions) -> anyhow::Result<()> {
 
     let guard = TerminalGuard::enter()?;
     let mut runtime = Runtime::new(inst, tx);
+    match crate::tui::decisions::DecideKit::from_config(cfg, opts.data_dir.clone()) {
+        Ok(kit) => {
+            model.decide = Ok(kit.mode);
+            runtime.decide = Some(std::sync::Arc::new(kit));
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "decisions unavailable");
+            model.decide = Err(e);
+        }
+    }
     let fx = init(&mut model);
     runtime.run(fx);
     let mut events = crossterm::event::EventStream::new();

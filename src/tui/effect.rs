@@ -29,6 +29,23 @@ pub enum Effect {
         req: u64,
         jobs: Vec<crate::tui::diffview::HighlightJob>,
     },
+    /// Decide an app's drift (fetch, context, policy, advisor, journal; in autonomous mode the
+    /// gate and its action), off the event loop.
+    Decide {
+        req: u64,
+        key: AppKey,
+    },
+    /// Journal an operator's verdict on a decision.
+    Review {
+        key: AppKey,
+        decision_seq: u64,
+        advised: crate::decide::Verdict,
+        chosen: crate::decide::Verdict,
+    },
+    /// Read the journal for the shadow report.
+    LoadShadow {
+        req: u64,
+    },
     /// Abandon a request whose result is no longer wanted.
     Cancel(u64),
     /// Put text on the clipboard of the terminal (OSC 52; works over SSH).

@@ -230,10 +230,12 @@ pub enum Mode {
     Filter,
     Facets,
     Help,
+    Queue,
+    Report,
 }
 
 impl Mode {
-    pub const ALL: [Mode; 7] = [
+    pub const ALL: [Mode; 9] = [
         Mode::Global,
         Mode::Fleet,
         Mode::App,
@@ -241,6 +243,8 @@ impl Mode {
         Mode::Filter,
         Mode::Facets,
         Mode::Help,
+        Mode::Queue,
+        Mode::Report,
     ];
 
     pub fn section(self) -> &'static str {
@@ -252,6 +256,8 @@ impl Mode {
             Mode::Filter => "filter",
             Mode::Facets => "facets",
             Mode::Help => "help",
+            Mode::Queue => "queue",
+            Mode::Report => "report",
         }
     }
     fn from_section(s: &str) -> Option<Mode> {

@@ -496,14 +496,16 @@ pub enum AppTab {
     Conditions,
     History,
     Events,
+    Decision,
 }
 
 impl AppTab {
-    pub const ALL: [AppTab; 4] = [
+    pub const ALL: [AppTab; 5] = [
         AppTab::Resources,
         AppTab::Conditions,
         AppTab::History,
         AppTab::Events,
+        AppTab::Decision,
     ];
     pub fn title(self) -> &'static str {
         match self {
@@ -511,6 +513,7 @@ impl AppTab {
             AppTab::Conditions => "Conditions",
             AppTab::History => "History",
             AppTab::Events => "Events",
+            AppTab::Decision => "Decision",
         }
     }
     pub fn index(self) -> usize {
@@ -534,6 +537,10 @@ pub struct AppScreen {
     pub offset: usize,
     /// The fleet stream saw a change of this app while a fetch was in flight.
     pub stale: bool,
+    /// Opened from the drift queue: back returns there.
+    pub from_queue: bool,
+    /// Lines of the decision tab (set when the decision arrives).
+    pub decision_len: usize,
 }
 
 /// One choice in the facet picker.
@@ -583,6 +590,10 @@ pub enum Screen {
         Box<crate::tui::diffview::DiffScreen>,
         Option<Box<AppScreen>>,
     ),
+    /// Every drifted app of the fleet, most urgent first.
+    Queue(crate::tui::decisions::QueueScreen),
+    /// How often the advice matched what operators did.
+    Shadow(Box<crate::tui::decisions::ShadowScreen>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -679,6 +690,10 @@ pub struct Model {
     pub complete: bool,
     /// Demo mode shows it in the title.
     pub title: String,
+    /// Decisions per app (made off the event loop, journaled).
+    pub decisions: HashMap<AppKey, crate::tui::decisions::DecisionView>,
+    /// The decision mode, or why decisions are unavailable (a bad policy or config).
+    pub decide: Result<crate::decide::decider::Mode, String>,
 }
 
 impl Model {
@@ -702,6 +717,8 @@ impl Model {
             read_only: false,
             complete: false,
             title: "driftdeck".into(),
+            decisions: HashMap::new(),
+            decide: Ok(crate::decide::decider::Mode::default()),
         }
     }
 
@@ -730,6 +747,8 @@ impl Model {
             (_, Some(_), _) => Mode::Filter,
             (_, _, Screen::App(_)) => Mode::App,
             (_, _, Screen::Diff(..)) => Mode::Diff,
+            (_, _, Screen::Queue(_)) => Mode::Queue,
+            (_, _, Screen::Shadow(_)) => Mode::Report,
             _ => Mode::Fleet,
         }
     }

@@ -38,6 +38,20 @@ pub enum Msg {
         req: u64,
         toks: Vec<crate::tui::diffview::Highlighted>,
     },
+    Decided {
+        req: u64,
+        key: crate::model::fleet::AppKey,
+        result: Result<Box<crate::tui::decisions::DecisionInfo>, String>,
+    },
+    Reviewed {
+        key: crate::model::fleet::AppKey,
+        chosen: crate::decide::Verdict,
+        result: Result<u64, String>,
+    },
+    ShadowLoaded {
+        req: u64,
+        result: Result<Box<crate::tui::decisions::ShadowReport>, String>,
+    },
     /// A program the TUI handed the terminal to has ended.
     Resumed {
         what: String,

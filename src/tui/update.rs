@@ -102,6 +102,62 @@ pub fn update(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
             }
             vec![]
         }
+        Msg::Decided { req, key, result } => {
+            let Some(v) = m.decisions.get_mut(&key) else {
+                return vec![];
+            };
+            if v.req != req {
+                return vec![];
+            }
+            v.state = match result {
+                Ok(i) => Load::Ready(i),
+                Err(e) => Load::Failed(e),
+            };
+            let v = m.decisions.get(&key).cloned();
+            let drifted = m.fleet.get(&key).is_some_and(|r| r.sync == Sync::OutOfSync);
+            let page = ui::layout::app_page(m.size);
+            if let Screen::App(s) = &mut m.screen
+                && s.key == key
+            {
+                s.decision_len =
+                    crate::tui::decisions::decision_lines(v.as_ref(), &m.decide, drifted, m.now_ms)
+                        .len();
+                let len = ui::app::list_len(s);
+                clamp_list(&mut s.cursor, &mut s.offset, len, page);
+            }
+            m.dirty = true;
+            vec![]
+        }
+        Msg::Reviewed {
+            key,
+            chosen,
+            result,
+        } => {
+            match result {
+                Ok(seq) => flash(
+                    m,
+                    format!(
+                        "recorded: you chose {chosen} for {} (journal #{seq})",
+                        key.name
+                    ),
+                    false,
+                ),
+                Err(e) => flash(m, format!("the review was not recorded: {e}"), true),
+            }
+            vec![]
+        }
+        Msg::ShadowLoaded { req, result } => {
+            if let Screen::Shadow(s) = &mut m.screen
+                && s.req == req
+            {
+                s.report = match result {
+                    Ok(r) => Load::Ready(r),
+                    Err(e) => Load::Failed(e),
+                };
+                m.dirty = true;
+            }
+            vec![]
+        }
         Msg::DiffLoaded { req, result } => {
             if let Screen::Diff(d, _) = &mut m.screen
                 && d.req == req
@@ -201,13 +257,21 @@ fn fleet_update(m: &mut Model, id: u16, u: FleetUpdate) -> Vec<Effect> {
                     }
                     false
                 }
-                Screen::Fleet => false,
+                Screen::Fleet | Screen::Queue(_) | Screen::Shadow(_) => false,
             };
+            let changed: Vec<AppKey> = upserts.iter().map(|r| r.key.clone()).collect();
             m.fleet.apply(&name, upserts, &deletes, m.now_ms);
             m.recompute_view();
             if touches_open {
                 fx = refetch(m, false);
             }
+            // Decisions follow the drift while someone looks at them.
+            let watching: Vec<AppKey> = match &m.screen {
+                Screen::Queue(_) => changed,
+                Screen::App(s) => changed.into_iter().filter(|k| *k == s.key).collect(),
+                _ => vec![],
+            };
+            fx.extend(ask_decisions(m, watching, false));
         }
         FleetUpdate::Down { error, retry_in } => {
             m.instances[id as usize].state = ConnState::Down {
@@ -340,6 +404,8 @@ fn act(m: &mut Model, mode: Mode, a: Action) -> Vec<Effect> {
         Mode::Fleet | Mode::Global => fleet_act(m, a),
         Mode::App => app_act(m, a),
         Mode::Diff => diff_act(m, a),
+        Mode::Queue => queue_act(m, a),
+        Mode::Report => report_act(m, a),
     }
 }
 
@@ -427,6 +493,173 @@ fn fleet_act(m: &mut Model, a: Action) -> Vec<Effect> {
                 return open_diff(m, key, None);
             }
         }
+        Action::DriftQueue => return open_queue(m),
+        Action::ShadowReport => return open_shadow(m),
+        _ => {}
+    }
+    vec![]
+}
+
+/// Asks for decisions of `keys` where one is wanted (`force`: of every drifted one).
+pub fn ask_decisions(m: &mut Model, keys: Vec<AppKey>, force: bool) -> Vec<Effect> {
+    use crate::tui::decisions::{DecisionView, basis, wants_decision};
+    if m.decide.is_err() {
+        return vec![];
+    }
+    let mut fx = vec![];
+    for k in keys {
+        let Some(row) = m.fleet.get(&k) else {
+            continue;
+        };
+        if row.sync != Sync::OutOfSync {
+            continue;
+        }
+        let want = force || wants_decision(row, m.decisions.get(&k), m.now_ms);
+        if !want {
+            continue;
+        }
+        let b = basis(row);
+        if let Some(old) = m.decisions.get(&k)
+            && matches!(old.state, Load::Loading)
+        {
+            fx.push(Effect::Cancel(old.req));
+        }
+        let req = m.req();
+        m.decisions.insert(
+            k.clone(),
+            DecisionView {
+                req,
+                state: Load::Loading,
+                asked_ms: m.now_ms,
+                basis: b,
+            },
+        );
+        fx.push(Effect::Decide { req, key: k });
+    }
+    fx
+}
+
+/// Opens the drift queue and asks for the decisions it lacks.
+pub fn open_queue(m: &mut Model) -> Vec<Effect> {
+    m.screen = Screen::Queue(crate::tui::decisions::QueueScreen::default());
+    let keys: Vec<AppKey> = m
+        .fleet
+        .rows
+        .iter()
+        .filter(|r| r.sync == Sync::OutOfSync)
+        .map(|r| r.key.clone())
+        .collect();
+    ask_decisions(m, keys, false)
+}
+
+/// Opens the shadow report.
+pub fn open_shadow(m: &mut Model) -> Vec<Effect> {
+    let req = m.req();
+    m.screen = Screen::Shadow(Box::new(crate::tui::decisions::ShadowScreen {
+        req,
+        report: Load::Loading,
+        scroll: 0,
+    }));
+    vec![Effect::LoadShadow { req }]
+}
+
+/// Records the operator's verdict on the app's decision (`None`: the advice's own).
+fn review(m: &mut Model, key: &AppKey, chosen: Option<crate::decide::Verdict>) -> Vec<Effect> {
+    let info = m.decisions.get(key).and_then(|v| v.info());
+    let Some(i) = info else {
+        flash(m, "there is no decision to review yet".to_string(), true);
+        return vec![];
+    };
+    let Some(seq) = i.seq else {
+        flash(
+            m,
+            "this decision is not in the journal, so a review cannot refer to it; fix the journal and decide again (ctrl-r)".to_string(),
+            true,
+        );
+        return vec![];
+    };
+    let advised = i.decision.verdict;
+    vec![Effect::Review {
+        key: key.clone(),
+        decision_seq: seq,
+        advised,
+        chosen: chosen.unwrap_or(advised),
+    }]
+}
+
+fn chosen_of(a: Action) -> Option<Option<crate::decide::Verdict>> {
+    use crate::decide::Verdict;
+    match a {
+        Action::Approve => Some(None),
+        Action::ChooseAllow => Some(Some(Verdict::Allow)),
+        Action::ChooseDefer => Some(Some(Verdict::Defer)),
+        Action::ChooseEnforce => Some(Some(Verdict::Enforce)),
+        _ => None,
+    }
+}
+
+fn queue_act(m: &mut Model, a: Action) -> Vec<Effect> {
+    let rows = crate::tui::decisions::queue(&m.fleet.rows, &m.decisions);
+    // The list is the body less its header line.
+    let page = ui::layout::diff_page(m.size).saturating_sub(1);
+    let Screen::Queue(q) = &mut m.screen else {
+        return vec![];
+    };
+    let selected = rows.get(q.cursor).map(|r| r.key.clone());
+    if let Some(c) = chosen_of(a) {
+        return match selected {
+            Some(k) => review(m, &k, c),
+            None => vec![],
+        };
+    }
+    match a {
+        Action::ToggleHelp => m.overlay = Overlay::Help { scroll: 0 },
+        Action::Back => m.screen = Screen::Fleet,
+        Action::SelectNext
+        | Action::SelectPrev
+        | Action::PageDown
+        | Action::PageUp
+        | Action::SelectFirst
+        | Action::SelectLast => move_list(&mut q.cursor, &mut q.offset, rows.len(), page, a),
+        Action::OpenApp | Action::TabDecision => {
+            if let Some(k) = selected {
+                let fx = open_app(m, k);
+                if let Screen::App(s) = &mut m.screen {
+                    s.tab = AppTab::Decision;
+                    s.from_queue = true;
+                }
+                return fx;
+            }
+        }
+        Action::Diff => {
+            if let Some(k) = selected {
+                return open_diff(m, k, None);
+            }
+        }
+        Action::Reload => {
+            let keys = rows.into_iter().map(|r| r.key).collect();
+            return ask_decisions(m, keys, true);
+        }
+        Action::ShadowReport => return open_shadow(m),
+        _ => {}
+    }
+    vec![]
+}
+
+fn report_act(m: &mut Model, a: Action) -> Vec<Effect> {
+    let Screen::Shadow(s) = &mut m.screen else {
+        return vec![];
+    };
+    match a {
+        Action::ToggleHelp => m.overlay = Overlay::Help { scroll: 0 },
+        Action::Back => m.screen = Screen::Fleet,
+        Action::SelectNext => s.scroll += 1,
+        Action::SelectPrev => s.scroll = s.scroll.saturating_sub(1),
+        Action::PageDown => s.scroll += 10,
+        Action::PageUp => s.scroll = s.scroll.saturating_sub(10),
+        Action::SelectFirst => s.scroll = 0,
+        Action::Reload => return open_shadow(m),
+        Action::DriftQueue => return open_queue(m),
         _ => {}
     }
     vec![]
@@ -435,7 +668,7 @@ fn fleet_act(m: &mut Model, a: Action) -> Vec<Effect> {
 /// Opens the app screen for `key` and fetches its details.
 pub fn open_app(m: &mut Model, key: AppKey) -> Vec<Effect> {
     m.screen = Screen::App(Box::new(AppScreen {
-        key,
+        key: key.clone(),
         tab: AppTab::Resources,
         app: Load::Loading,
         tree: Load::Loading,
@@ -446,8 +679,32 @@ pub fn open_app(m: &mut Model, key: AppKey) -> Vec<Effect> {
         cursor: 0,
         offset: 0,
         stale: false,
+        from_queue: false,
+        decision_len: 0,
     }));
-    refetch(m, true)
+    let mut fx = refetch(m, true);
+    fx.extend(ask_decisions(m, vec![key.clone()], false));
+    set_decision_len(m);
+    fx
+}
+
+/// Keeps the decision tab's line count in step with the model.
+fn set_decision_len(m: &mut Model) {
+    let Screen::App(s) = &m.screen else { return };
+    let drifted = m
+        .fleet
+        .get(&s.key)
+        .is_some_and(|r| r.sync == Sync::OutOfSync);
+    let n = crate::tui::decisions::decision_lines(
+        m.decisions.get(&s.key),
+        &m.decide,
+        drifted,
+        m.now_ms,
+    )
+    .len();
+    if let Screen::App(s) = &mut m.screen {
+        s.decision_len = n;
+    }
 }
 
 fn app_act(m: &mut Model, a: Action) -> Vec<Effect> {
@@ -463,7 +720,24 @@ fn app_act(m: &mut Model, a: Action) -> Vec<Effect> {
                 Effect::Cancel(s.req_tree),
                 Effect::Cancel(s.req_events),
             ];
-            m.screen = Screen::Fleet;
+            m.screen = if s.from_queue {
+                Screen::Queue(crate::tui::decisions::QueueScreen::default())
+            } else {
+                Screen::Fleet
+            };
+            return fx;
+        }
+        Action::Approve | Action::ChooseAllow | Action::ChooseDefer | Action::ChooseEnforce => {
+            let key = s.key.clone();
+            return review(m, &key, chosen_of(a).flatten());
+        }
+        Action::DriftQueue => return open_queue(m),
+        Action::ShadowReport => return open_shadow(m),
+        Action::Reload if s.tab == AppTab::Decision => {
+            let key = s.key.clone();
+            let mut fx = refetch(m, true);
+            fx.extend(ask_decisions(m, vec![key], true));
+            set_decision_len(m);
             return fx;
         }
         Action::NextTab
@@ -471,7 +745,8 @@ fn app_act(m: &mut Model, a: Action) -> Vec<Effect> {
         | Action::TabResources
         | Action::TabConditions
         | Action::TabHistory
-        | Action::TabEvents => {
+        | Action::TabEvents
+        | Action::TabDecision => {
             let i = s.tab.index();
             let n = AppTab::ALL.len();
             s.tab = match a {
@@ -480,7 +755,8 @@ fn app_act(m: &mut Model, a: Action) -> Vec<Effect> {
                 Action::TabResources => AppTab::Resources,
                 Action::TabConditions => AppTab::Conditions,
                 Action::TabHistory => AppTab::History,
-                _ => AppTab::Events,
+                Action::TabEvents => AppTab::Events,
+                _ => AppTab::Decision,
             };
             s.cursor = 0;
             s.offset = 0;

@@ -153,6 +153,8 @@ pub async fn highlight(req: u64, jobs: Vec<crate::tui::diffview::HighlightJob>) 
 
 /// The interactive runtime: long-lived watchers and cancellable requests.
 pub struct Runtime {
+    /// Deciding, journaling, reviews (absent: decisions unavailable, and the model says why).
+    pub decide: Option<std::sync::Arc<crate::tui::decisions::DecideKit>>,
     tx: mpsc::Sender<Msg>,
     inst: Instances,
     tasks: HashMap<u64, AbortHandle>,
@@ -163,6 +165,7 @@ pub struct Runtime {
 impl Runtime {
     pub fn new(inst: Instances, tx: mpsc::Sender<Msg>) -> Runtime {
         Runtime {
+            decide: None,
             tx,
             inst,
             tasks: HashMap::new(),
@@ -220,6 +223,24 @@ impl Runtime {
                         h.abort();
                     }
                 }
+                Effect::Decide { .. } | Effect::Review { .. } | Effect::LoadShadow { .. } => {
+                    let req = match &e {
+                        Effect::Decide { req, .. } | Effect::LoadShadow { req } => Some(*req),
+                        _ => None,
+                    };
+                    let Some(fut) = decision_effect(self.decide.clone(), &self.inst, e) else {
+                        continue;
+                    };
+                    let tx = self.tx.clone();
+                    let h = tokio::spawn(async move {
+                        if let Some(m) = fut.await {
+                            let _ = tx.send(m).await;
+                        }
+                    });
+                    if let Some(req) = req {
+                        self.tasks.insert(req, h.abort_handle());
+                    }
+                }
                 e => {
                     let (Some(id), Some(req)) = (effect_instance(&e), effect_req(&e)) else {
                         continue;
@@ -252,10 +273,86 @@ impl Drop for Runtime {
     }
 }
 
+type MsgFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Option<Msg>> + Send>>;
+
+/// The work of a decision effect, ready to spawn; `None` when there is nothing to do.
+fn decision_effect(
+    kit: Option<std::sync::Arc<crate::tui::decisions::DecideKit>>,
+    inst: &Instances,
+    e: Effect,
+) -> Option<MsgFuture> {
+    use crate::tui::decisions;
+    match e {
+        Effect::Decide { req, key } => {
+            let client = inst.client(key.instance).cloned();
+            Some(Box::pin(async move {
+                let result = match (kit, client) {
+                    (Some(kit), Some(client)) => {
+                        decisions::decide_app(kit, client, key.clone()).await
+                    }
+                    (None, _) => Err("decisions are not set up".to_string()),
+                    (_, None) => Err("the instance has no usable client".to_string()),
+                };
+                Some(Msg::Decided { req, key, result })
+            }))
+        }
+        Effect::Review {
+            key,
+            decision_seq,
+            advised,
+            chosen,
+        } => {
+            let instance = inst
+                .views
+                .get(key.instance as usize)
+                .map(|v| v.name.clone())
+                .unwrap_or_default();
+            Some(Box::pin(async move {
+                let result = match kit {
+                    Some(kit) => tokio::task::spawn_blocking({
+                        let key = key.clone();
+                        move || {
+                            decisions::record_review(
+                                &kit,
+                                &key,
+                                &instance,
+                                decision_seq,
+                                advised,
+                                chosen,
+                            )
+                        }
+                    })
+                    .await
+                    .unwrap_or_else(|e| Err(e.to_string())),
+                    None => Err("decisions are not set up".to_string()),
+                };
+                Some(Msg::Reviewed {
+                    key,
+                    chosen,
+                    result,
+                })
+            }))
+        }
+        Effect::LoadShadow { req } => Some(Box::pin(async move {
+            let result = match kit {
+                Some(kit) => tokio::task::spawn_blocking(move || {
+                    decisions::shadow_report(&kit.journal, kit.limits).map(Box::new)
+                })
+                .await
+                .unwrap_or_else(|e| Err(e.to_string())),
+                None => Err("decisions are not set up".to_string()),
+            };
+            Some(Msg::ShadowLoaded { req, result })
+        })),
+        _ => None,
+    }
+}
+
 /// The headless runtime of `snapshot`: every effect is awaited before the next key, and an
 /// instance is listed once instead of watched.
 pub struct Headless {
     pub inst: Instances,
+    pub decide: Option<std::sync::Arc<crate::tui::decisions::DecideKit>>,
 }
 
 impl Headless {
@@ -287,6 +384,11 @@ impl Headless {
                     futs.push(tokio::spawn(async move {
                         highlight(req, jobs).await.into_iter().collect()
                     }));
+                }
+                Effect::Decide { .. } | Effect::Review { .. } | Effect::LoadShadow { .. } => {
+                    if let Some(fut) = decision_effect(self.decide.clone(), &self.inst, e) {
+                        futs.push(tokio::spawn(async move { fut.await.into_iter().collect() }));
+                    }
                 }
                 e => {
                     let Some(id) = effect_instance(&e) else {

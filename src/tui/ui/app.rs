@@ -199,6 +199,7 @@ pub fn list_len(s: &AppScreen) -> usize {
             .unwrap_or(0),
         AppTab::History => s.app.ready().map(|a| a.status.history.len()).unwrap_or(0),
         AppTab::Events => s.events.ready().map(|e| e.items.len()).unwrap_or(0),
+        AppTab::Decision => s.decision_len,
     }
 }
 
@@ -211,6 +212,18 @@ pub fn draw(buf: &mut Buffer, m: &Model, s: &AppScreen, theme: &Theme, km: &Keym
         AppTab::Conditions => conditions(buf, l.list_header, l.body, m, s, theme),
         AppTab::History => history(buf, l.list_header, l.body, m, s, theme),
         AppTab::Events => events(buf, l.list_header, l.body, m, s, theme),
+        AppTab::Decision => {
+            buf.set_style(l.list_header, theme.style("header"));
+            super::put(
+                buf,
+                l.list_header.x + 1,
+                l.list_header.y,
+                "DECISION: what to do about the drift, and why",
+                l.list_header.width as usize,
+                theme.style("header"),
+            );
+            super::decide::decision_tab(buf, l.body, m, s, theme)
+        }
     }
     let left = if m.pending.is_empty() {
         hints(
@@ -453,6 +466,14 @@ fn tabs(buf: &mut Buffer, area: Rect, m: &Model, s: &AppScreen, theme: &Theme) {
                 Some(e) => e.items.len(),
                 None => return String::new(),
             },
+            AppTab::Decision => {
+                return match m.decisions.get(&s.key).map(|v| &v.state) {
+                    Some(Load::Ready(i)) => format!(" ({})", i.decision.verdict),
+                    Some(Load::Loading) => " (…)".into(),
+                    Some(Load::Failed(_)) => " (!)".into(),
+                    None => String::new(),
+                };
+            }
         };
         format!(" ({n})")
     };

@@ -2,6 +2,7 @@
 //! I/O. The same function renders the TUI, `snapshot --output text|ansi|svg` and the tests.
 
 pub mod app;
+pub mod decide;
 pub mod diff;
 pub mod fleet;
 pub mod layout;
@@ -47,6 +48,8 @@ pub fn draw(buf: &mut Buffer, m: &Model, theme: &Theme, km: &Keymap) {
         Screen::Fleet => fleet::draw(buf, m, theme, km),
         Screen::App(s) => app::draw(buf, m, s, theme, km),
         Screen::Diff(d, _) => diff::draw(buf, m, d, theme, km),
+        Screen::Queue(q) => decide::queue_screen(buf, m, q, theme, km),
+        Screen::Shadow(s) => decide::shadow_screen(buf, m, s, theme, km),
     }
     match &m.overlay {
         Overlay::None => {}

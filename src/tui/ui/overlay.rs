@@ -58,6 +58,8 @@ pub fn help_lines(m: &Model, km: &Keymap) -> Vec<(String, String, bool)> {
         Screen::Fleet => Mode::Fleet,
         Screen::App(_) => Mode::App,
         Screen::Diff(..) => Mode::Diff,
+        Screen::Queue(_) => Mode::Queue,
+        Screen::Shadow(_) => Mode::Report,
     };
     let mut out = Vec::new();
     for mode in [here, Mode::Global, Mode::Filter, Mode::Facets] {
@@ -73,6 +75,8 @@ pub fn help_lines(m: &Model, km: &Keymap) -> Vec<(String, String, bool)> {
             Mode::Filter => "Typing a filter",
             Mode::Facets => "Facet picker",
             Mode::Help => "Help",
+            Mode::Queue => "Drift queue",
+            Mode::Report => "Shadow report",
         };
         out.push((title.to_string(), String::new(), true));
         for (action, keys) in b {

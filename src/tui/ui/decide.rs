@@ -1,0 +1,407 @@
+//! The decision tab of the app screen, the drift queue and the shadow report.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+
+use super::{Piece, fit, hints, layout, pad, put, status_bar, wrap};
+use crate::decide::Verdict;
+use crate::tui::action::Action;
+use crate::tui::decisions::{
+    DecisionView, QueueScreen, ShadowScreen, countdown, decision_lines, queue, role_of,
+};
+use crate::tui::keymap::{Keymap, Mode};
+use crate::tui::model::{AppScreen, Load, Model};
+use crate::tui::theme::Theme;
+
+/// The decision tab: logical lines scrolled by `s.offset`, each wrapped to the width.
+pub fn decision_tab(buf: &mut Buffer, body: Rect, m: &Model, s: &AppScreen, theme: &Theme) {
+    let drifted = m
+        .fleet
+        .get(&s.key)
+        .is_some_and(|r| r.sync == crate::model::status::Sync::OutOfSync);
+    let lines = decision_lines(m.decisions.get(&s.key), &m.decide, drifted, m.now_ms);
+    let w = (body.width as usize).saturating_sub(3).max(10);
+    let mut y = body.y;
+    for (i, (text, role)) in lines.iter().enumerate().skip(s.offset) {
+        let style = if i == s.cursor {
+            theme.selected(role)
+        } else {
+            theme.style(role)
+        };
+        // Keep the indentation of detail lines on every wrapped row.
+        let lead = text.len() - text.trim_start().len();
+        let parts = if text.trim().is_empty() {
+            vec![String::new()]
+        } else {
+            wrap(text.trim_start(), w.saturating_sub(lead).max(10))
+        };
+        for (j, part) in parts.iter().enumerate() {
+            if y >= body.bottom() {
+                return;
+            }
+            if i == s.cursor {
+                buf.set_style(
+                    Rect {
+                        y,
+                        height: 1,
+                        ..body
+                    },
+                    theme.selected("text"),
+                );
+            }
+            let indent = lead as u16 + if j > 0 { 2 } else { 0 };
+            put(buf, body.x + 1 + indent, y, part, w, style);
+            y += 1;
+        }
+    }
+}
+
+/// A short cell for a verdict.
+fn verdict_cell(v: Option<&DecisionView>) -> (String, &'static str) {
+    match v.map(|v| &v.state) {
+        None => ("—".into(), "text.dim"),
+        Some(Load::Loading) => ("deciding…".into(), "text.dim"),
+        Some(Load::Failed(_)) => ("needs-human!".into(), "verdict.needs_human"),
+        Some(Load::Ready(i)) => (
+            i.decision.verdict.as_str().to_string(),
+            role_of(i.decision.verdict),
+        ),
+    }
+}
+
+pub fn queue_screen(buf: &mut Buffer, m: &Model, q: &QueueScreen, theme: &Theme, km: &Keymap) {
+    let l = layout::diff(m.size);
+    let rows = queue(&m.fleet.rows, &m.decisions);
+    let mode = match &m.decide {
+        Ok(md) => format!("{} mode", md.as_str()),
+        Err(e) => format!("decisions unavailable: {e}"),
+    };
+    let deciding = rows
+        .iter()
+        .filter(|r| {
+            m.decisions
+                .get(&r.key)
+                .is_some_and(|v| matches!(v.state, Load::Loading))
+        })
+        .count();
+    let title = format!(
+        " Drift queue: {} drifted app{}, most urgent first  ·  {mode}{}",
+        rows.len(),
+        if rows.len() == 1 { "" } else { "s" },
+        if deciding > 0 {
+            format!("  ·  deciding {deciding}")
+        } else {
+            String::new()
+        }
+    );
+    buf.set_style(l.title, theme.style("title"));
+    put(
+        buf,
+        0,
+        l.title.y,
+        &title,
+        l.title.width as usize,
+        theme.style("title"),
+    );
+
+    let body = l.body;
+    let w = body.width as usize;
+    let head = Rect { height: 1, ..body };
+    let list = Rect {
+        y: body.y + 1,
+        height: body.height.saturating_sub(1),
+        ..body
+    };
+    // URGENCY 16, VERDICT 12, CONF 4, NOT BEFORE 10, HEALTH 11, APP flexible, RULE rest.
+    let fixed = 16 + 12 + 5 + 10 + 11 + 6;
+    let flex = w.saturating_sub(fixed + 2);
+    let app_w = (flex * 2 / 5).max(12);
+    let rule_w = flex.saturating_sub(app_w).max(4);
+    let cols: [(&str, usize); 7] = [
+        ("URGENCY", 16),
+        ("APP", app_w),
+        ("VERDICT", 12),
+        ("CONF", 4),
+        ("NOT BEFORE", 10),
+        ("HEALTH", 11),
+        ("RULE / REASON", rule_w),
+    ];
+    buf.set_style(head, theme.style("header"));
+    let mut x = head.x + 1;
+    for (t, cw) in cols {
+        put(buf, x, head.y, &pad(t, cw), cw, theme.style("header"));
+        x += cw as u16 + 1;
+    }
+    if rows.is_empty() {
+        put(
+            buf,
+            list.x + 2,
+            list.y,
+            "No drift: every app of the fleet matches Git.",
+            w,
+            theme.style("text.dim"),
+        );
+    }
+    for (i, r) in rows
+        .iter()
+        .enumerate()
+        .skip(q.offset)
+        .take(list.height as usize)
+    {
+        let y = list.y + (i - q.offset) as u16;
+        let sel = i == q.cursor;
+        let st = |role: &str| {
+            if sel {
+                theme.selected(role)
+            } else {
+                theme.style(role)
+            }
+        };
+        if sel {
+            buf.set_style(
+                Rect {
+                    y,
+                    height: 1,
+                    ..list
+                },
+                theme.selected("text"),
+            );
+        }
+        let v = m.decisions.get(&r.key);
+        let info = v.and_then(DecisionView::info);
+        let row = m.fleet.get(&r.key);
+        let urgency_role = match r.rank {
+            0 => "verdict.enforce",
+            1 => "verdict.needs_human",
+            _ => "text",
+        };
+        let (vtext, vrole) = verdict_cell(v);
+        let conf = info
+            .map(|i| format!("{:.2}", i.decision.confidence))
+            .unwrap_or_default();
+        let nb = info
+            .and_then(|i| i.decision.not_before)
+            .map(|t| countdown(t.timestamp() - m.now_ms.div_euclid(1000)))
+            .unwrap_or_default();
+        let health = row.map(|r| format!("{:?}", r.health)).unwrap_or_default();
+        let rule = match (info, v.map(|v| &v.state)) {
+            (Some(i), _) => format!(
+                "{}: {}",
+                i.decision.policy.rule,
+                i.decision
+                    .policy
+                    .reasons
+                    .first()
+                    .cloned()
+                    .unwrap_or_default()
+            ),
+            (None, Some(Load::Failed(e))) => e.clone(),
+            _ => String::new(),
+        };
+        let name = if m.instances.len() > 1 {
+            format!("{}/{}", m.instance_name(r.key.instance), r.key.name)
+        } else {
+            r.key.name.clone()
+        };
+        let cells: [(String, &str); 7] = [
+            (r.why.to_string(), urgency_role),
+            (name, "text"),
+            (vtext, vrole),
+            (conf, "text"),
+            (nb, "verdict.defer"),
+            (health, "text.dim"),
+            (rule, "text.dim"),
+        ];
+        let mut x = list.x + 1;
+        for ((text, role), (_, cw)) in cells.iter().zip(cols.iter()) {
+            put(buf, x, y, &fit(text, *cw), *cw, st(role));
+            x += *cw as u16 + 1;
+        }
+    }
+    let left = hints(
+        km,
+        Mode::Queue,
+        &[
+            (Action::Back, "back"),
+            (Action::OpenApp, "open"),
+            (Action::Approve, "approve"),
+            (Action::Diff, "diff"),
+            (Action::Reload, "decide again"),
+            (Action::ShadowReport, "shadow report"),
+            (Action::ToggleHelp, "help"),
+        ],
+        theme,
+    );
+    let right: Vec<Piece> = match &m.flash {
+        Some(f) => vec![(
+            format!(" {} ", f.text),
+            theme.style(if f.error { "bar.error" } else { "bar.message" }),
+        )],
+        None => vec![],
+    };
+    status_bar(buf, l.status, &left, &right, theme);
+}
+
+/// The shadow report's lines.
+pub fn shadow_lines(s: &ShadowScreen) -> Vec<(String, &'static str)> {
+    let mut out: Vec<(String, &'static str)> = Vec::new();
+    let r = match &s.report {
+        Load::Loading => {
+            out.push(("Reading the journal…".into(), "text.dim"));
+            return out;
+        }
+        Load::Failed(e) => {
+            out.push((format!("Cannot read the journal: {e}"), "error"));
+            return out;
+        }
+        Load::Ready(r) => r,
+    };
+    let pct = |x: Option<f64>| {
+        x.map(|v| format!("{:.0}%", v * 100.0))
+            .unwrap_or("—".into())
+    };
+    out.push((format!("Journal   {}", r.journal), "text.dim"));
+    if !r.intact {
+        out.push((
+            "The hash chain does not verify: run `driftdeck journal verify`.".into(),
+            "error",
+        ));
+    }
+    let modes: Vec<String> = r.by_mode.iter().map(|(m, n)| format!("{n} {m}")).collect();
+    out.push((
+        format!(
+            "Decisions {}{}",
+            r.decisions,
+            if modes.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", modes.join(", "))
+            }
+        ),
+        "text",
+    ));
+    out.push((
+        format!("Autonomous actions {}", r.autonomous_actions),
+        "text",
+    ));
+    out.push((String::new(), "text"));
+    out.push(("Agreement with operators".into(), "header"));
+    if r.all.reviews == 0 {
+        out.push((
+            "  No operator has reviewed a decision yet: on a decision, y approves the advice and A, F, E record your own verdict.".into(),
+            "text.dim",
+        ));
+    }
+    out.push((
+        format!(
+            "  all reviews       {} of {} agreed ({})",
+            r.all.agreed,
+            r.all.reviews,
+            pct(r.all.rate)
+        ),
+        "text",
+    ));
+    let judged = r.latest.reviews >= crate::decide::autonomy::MIN_REVIEWS;
+    let low = judged && r.latest.rate.is_some_and(|x| x < r.limits.min_agreement);
+    out.push((
+        format!(
+            "  latest {:<3}        {} of {} agreed ({}); autonomous mode needs {:.0}%{}",
+            r.limits.agreement_window,
+            r.latest.agreed,
+            r.latest.reviews,
+            pct(r.latest.rate),
+            r.limits.min_agreement * 100.0,
+            if low {
+                ": autonomous mode falls back to advisory"
+            } else if !judged {
+                " (too few reviews to judge)"
+            } else {
+                ""
+            }
+        ),
+        if low { "warning" } else { "text" },
+    ));
+    out.push((String::new(), "text"));
+    out.push((
+        "Advised (rows) vs what operators chose (columns)".into(),
+        "header",
+    ));
+    let name = |v: Verdict| format!("{:>12}", v.as_str());
+    let mut head = format!("  {:12}", "");
+    for v in Verdict::ALL {
+        head.push_str(&name(v));
+    }
+    out.push((head, "text.dim"));
+    for (i, v) in Verdict::ALL.iter().enumerate() {
+        let mut line = format!("  {:12}", v.as_str());
+        for n in r.all.matrix[i] {
+            line.push_str(&format!("{n:>12}"));
+        }
+        out.push((line, role_of(*v)));
+    }
+    out.push((String::new(), "text"));
+    out.push(("Latest disagreements".into(), "header"));
+    if r.disagreements.is_empty() {
+        out.push(("  none".into(), "text.dim"));
+    }
+    for d in &r.disagreements {
+        out.push((
+            format!(
+                "  {}  {}  advised {} ({:.2}), {} chose {}  (decision #{})",
+                d.time.format("%Y-%m-%d %H:%M"),
+                d.app,
+                d.advised,
+                d.confidence,
+                d.operator,
+                d.chosen,
+                d.decision_seq
+            ),
+            "text",
+        ));
+    }
+    out
+}
+
+pub fn shadow_screen(buf: &mut Buffer, m: &Model, s: &ShadowScreen, theme: &Theme, km: &Keymap) {
+    let l = layout::diff(m.size);
+    buf.set_style(l.title, theme.style("title"));
+    put(
+        buf,
+        0,
+        l.title.y,
+        " Shadow report: how often the advice matched what operators did",
+        l.title.width as usize,
+        theme.style("title"),
+    );
+    let lines = shadow_lines(s);
+    let w = (l.body.width as usize).saturating_sub(2);
+    let max = lines.len().saturating_sub(l.body.height as usize);
+    for (i, (text, role)) in lines
+        .iter()
+        .skip(s.scroll.min(max))
+        .take(l.body.height as usize)
+        .enumerate()
+    {
+        put(
+            buf,
+            l.body.x + 1,
+            l.body.y + i as u16,
+            &fit(text, w),
+            w,
+            theme.style(role),
+        );
+    }
+    let left = hints(
+        km,
+        Mode::Report,
+        &[
+            (Action::Back, "back"),
+            (Action::SelectNext, "scroll"),
+            (Action::Reload, "reload"),
+            (Action::DriftQueue, "drift queue"),
+            (Action::ToggleHelp, "help"),
+        ],
+        theme,
+    );
+    status_bar(buf, l.status, &left, &[], theme);
+}
