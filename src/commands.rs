@@ -338,6 +338,37 @@ pub fn check_config(paths: &Paths) -> u8 {
     let (_, ke) = load::keymap(cfg.as_ref().and_then(|c| c.keymap.as_deref()), &dir);
     errs.extend(te);
     errs.extend(ke);
+    // The decision sections: the policy bundle loads and passes its own checks, the LLM and
+    // context sources can be built.
+    if let Some(c) = &cfg {
+        let policy = c.policy.clone().unwrap_or_default();
+        if let Err(e) = crate::decide::policy::Bundle::load(&policy) {
+            let path = e
+                .file
+                .as_ref()
+                .map(std::path::PathBuf::from)
+                .or_else(|| policy.dir.clone())
+                .unwrap_or_else(|| paths.config_file.clone());
+            errs.push(FileError::new(
+                &path,
+                e.line,
+                format!("the policy bundle: {e}"),
+            ));
+        } else if let Err(e) = crate::headless::decide::decider_from(Some(c)) {
+            errs.push(FileError::new(
+                &paths.config_file,
+                None,
+                format!("[decide]: {e}"),
+            ));
+        }
+        if let Err(e) = crate::decide::context::Sources::from_config(c.context.as_ref()) {
+            errs.push(FileError::new(
+                &paths.config_file,
+                None,
+                format!("[context]: {e}"),
+            ));
+        }
+    }
     // Every user theme and keymap file present is checked, chosen or not.
     for (kind, is_theme) in [("themes", true), ("keymaps", false)] {
         let Ok(rd) = std::fs::read_dir(dir.join(kind)) else {

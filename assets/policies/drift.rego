@@ -61,6 +61,15 @@ by_kind := {k: {i | some i, x in input.resources; x.kind == k} | some r in input
 
 by_state := {st: {i | some i, x in input.resources; x.state == st} | some r in input.resources; st := r.state}
 
+# Resource indexes of the RBAC, binding and security kinds of the config.
+of_kinds(kinds) := {i | some k, idx in by_kind; k in kinds; some i in idx}
+
+rbac_resources := of_kinds(cfg.rbac_kinds)
+
+binding_resources := of_kinds(cfg.binding_kinds)
+
+security_kind_resources := of_kinds(cfg.security_kinds)
+
 # ============================================================================================
 # Principle 5: security-weakening drift is enforced, in every environment.
 # Each element: {"resource", "rule", "reason"}.
@@ -68,45 +77,53 @@ by_state := {st: {i | some i, x in input.resources; x.state == st} | some r in i
 
 describe_rule(rule) := sprintf("%s on %s", [concat(",", object.get(rule, "verbs", [])), concat(",", array.concat(object.get(rule, "resources", []), object.get(rule, "nonResourceURLs", [])))])
 
-security contains {"resource": r.key, "rule": "p5.rbac_broadened", "reason": msg} if {
-	some k in cfg.rbac_kinds
-	some i in by_kind[k]
+# Roles: broadened grants (per role) and aggregation changes (per change). One rule per kind
+# group: each rule has a fixed cost whatever it finds.
+security contains x if {
+	some i in rbac_resources
 	r := input.resources[i]
+	some x in rbac_findings(r)
+}
+
+rbac_findings(r) := {x |
 	r.state == "modified"
 	extra := lib.extra_grants(r)
 	count(extra) > 0
-	msg := sprintf("%s was broadened: it now grants %s, which Git does not", [r.short, concat("; ", [describe_rule(x) | some x in extra])])
-}
-
-security contains {"resource": r.key, "rule": "p5.rbac_aggregation", "reason": msg} if {
-	some k in cfg.rbac_kinds
-	some i in by_kind[k]
-	r := input.resources[i]
+	msg := sprintf("%s was broadened: it now grants %s, which Git does not", [r.short, concat("; ", [describe_rule(g) | some g in extra])])
+	x := {"resource": r.key, "rule": "p5.rbac_broadened", "reason": msg}
+} | {x |
 	some c in r.changes
 	startswith(c.path, "/aggregationRule")
 	msg := sprintf("%s aggregates other roles differently from Git", [r.short])
+	x := {"resource": r.key, "rule": "p5.rbac_aggregation", "reason": msg}
 }
 
-security contains {"resource": r.key, "rule": "p5.binding_subjects_added", "reason": msg} if {
-	some k in cfg.binding_kinds
-	some i in by_kind[k]
+security contains x if {
+	some i in binding_resources
 	r := input.resources[i]
+	some x in binding_findings(r)
+}
+
+binding_findings(r) := {x |
 	r.state == "modified"
 	added := lib.added_subjects(r)
 	count(added) > 0
 	msg := sprintf("%s binds subjects Git does not: %s", [r.short, concat(", ", sort(added))])
-}
-
-security contains {"resource": r.key, "rule": "p5.binding_role_changed", "reason": msg} if {
-	some k in cfg.binding_kinds
-	some i in by_kind[k]
-	r := input.resources[i]
+	x := {"resource": r.key, "rule": "p5.binding_subjects_added", "reason": msg}
+} | {x |
 	some c in r.changes
 	startswith(c.path, "/roleRef")
 	msg := sprintf("%s refers to another role (%s: %v → %v)", [r.short, c.path, c.old, c.new])
+	x := {"resource": r.key, "rule": "p5.binding_role_changed", "reason": msg}
 }
 
-# Pods and pod templates.
+# Pods and pod templates. Only these leaves can weaken a pod (checked before the functions).
+pod_security_leaves := {
+	"privileged", "allowPrivilegeEscalation", "hostNetwork", "hostPID", "hostIPC", "add", "drop",
+	"runAsUser", "runAsNonRoot", "readOnlyRootFilesystem", "type", "path", "hostPort",
+	"serviceAccountName", "serviceAccount", "automountServiceAccountToken", "procMount",
+}
+
 pod_security(c) := "runs a privileged container" if {
 	c.leaf == "privileged"
 	endswith(c.path, "/securityContext/privileged")
@@ -193,6 +210,7 @@ security contains {"resource": r.key, "rule": "p5.pod_security", "reason": msg} 
 	some [i, j] in by_category.other
 	r := input.resources[i]
 	c := r.changes[j]
+	c.leaf in pod_security_leaves
 	what := pod_security(c)
 	msg := sprintf("%s %s (%s)", [r.short, what, c.path])
 }
@@ -206,30 +224,22 @@ security contains {"resource": r.key, "rule": "p5.service_exposed", "reason": ms
 	some i in by_kind.Service
 	r := input.resources[i]
 	some c in r.changes
+	msg := service_exposure(r, c)
+}
+
+# The cases concern different paths, so they exclude each other.
+service_exposure(r, c) := sprintf("%s was exposed: its type changed from %s to %s", [r.short, old, c.new]) if {
 	c.path == "/spec/type"
 	c.new in {"LoadBalancer", "NodePort"}
 	old := service_type(c.old)
 	not [old, c.new] == ["LoadBalancer", "NodePort"]
 	old != c.new
-	msg := sprintf("%s was exposed: its type changed from %s to %s", [r.short, old, c.new])
-}
-
-security contains {"resource": r.key, "rule": "p5.service_exposed", "reason": msg} if {
-	some i in by_kind.Service
-	r := input.resources[i]
-	some c in r.changes
+} else := sprintf("%s was given external IPs (%v)", [r.short, c.new]) if {
 	startswith(c.path, "/spec/externalIPs")
 	c.new != null
-	msg := sprintf("%s was given external IPs (%v)", [r.short, c.new])
-}
-
-security contains {"resource": r.key, "rule": "p5.service_exposed", "reason": msg} if {
-	some i in by_kind.Service
-	r := input.resources[i]
-	some c in r.changes
+} else := sprintf("%s accepts traffic from more sources (%s)", [r.short, c.path]) if {
 	startswith(c.path, "/spec/loadBalancerSourceRanges")
 	widened(c)
-	msg := sprintf("%s accepts traffic from more sources (%s)", [r.short, c.path])
 }
 
 widened(c) if c.op == "remove"
@@ -239,40 +249,33 @@ widened(c) if {
 	x in {"0.0.0.0/0", "::/0"}
 }
 
-security contains {"resource": r.key, "rule": "p5.ingress_exposed", "reason": msg} if {
+security contains {"resource": r.key, "rule": rule, "reason": msg} if {
 	some i in by_kind.Ingress
 	r := input.resources[i]
 	some c in r.changes
-	startswith(c.path, "/spec/rules")
-	c.op == "add"
-	msg := sprintf("%s routes a new host or path (%s: %v)", [r.short, c.path, c.new])
+	[rule, msg] := ingress_exposure(r, c)
 }
 
-security contains {"resource": r.key, "rule": "p5.ingress_tls_removed", "reason": msg} if {
-	some i in by_kind.Ingress
-	r := input.resources[i]
-	some c in r.changes
+ingress_exposure(r, c) := ["p5.ingress_exposed", sprintf("%s routes a new host or path (%s: %v)", [r.short, c.path, c.new])] if {
+	startswith(c.path, "/spec/rules")
+	c.op == "add"
+} else := ["p5.ingress_tls_removed", sprintf("%s no longer terminates TLS for part of its traffic (%s)", [r.short, c.path])] if {
 	startswith(c.path, "/spec/tls")
 	c.op == "remove"
-	msg := sprintf("%s no longer terminates TLS for part of its traffic (%s)", [r.short, c.path])
 }
 
 # Security resources: network policies, admission control, mesh authentication.
-security contains {"resource": r.key, "rule": "p5.security_resource", "reason": msg} if {
-	some k in cfg.security_kinds
-	some i in by_kind[k]
+security contains {"resource": r.key, "rule": rule, "reason": msg} if {
+	some i in security_kind_resources
 	r := input.resources[i]
-	r.state == "modified"
-	not only_narrowed(r)
-	msg := sprintf("%s, a security control, differs from Git", [r.short])
+	[rule, msg] := security_resource_change(r)
 }
 
-security contains {"resource": r.key, "rule": "p5.security_resource_deleted", "reason": msg} if {
-	some k in cfg.security_kinds
-	some i in by_kind[k]
-	r := input.resources[i]
+security_resource_change(r) := ["p5.security_resource", sprintf("%s, a security control, differs from Git", [r.short])] if {
+	r.state == "modified"
+	not only_narrowed(r)
+} else := ["p5.security_resource_deleted", sprintf("%s, a security control, was deleted", [r.short])] if {
 	r.state == "missing"
-	msg := sprintf("%s, a security control, was deleted", [r.short])
 }
 
 only_narrowed(r) if {
@@ -290,10 +293,23 @@ security contains {"resource": r.key, "rule": "p5.image_registry", "reason": msg
 }
 
 # Configuration that switches a security control off.
-security contains {"resource": r.key, "rule": "p5.config_weakened", "reason": msg} if {
-	some r in input.resources
-	some s in r.settings
+# Settings classified once per input: [resource index, setting index].
+security_settings := {[i, j] |
+	some i, r in input.resources
+	some j, s in r.settings
+	lib.security_setting(s)
+}
+
+weakened_settings := {[i, j] |
+	some i, r in input.resources
+	some j, s in r.settings
 	lib.setting_weakened(s)
+}
+
+security contains {"resource": r.key, "rule": "p5.config_weakened", "reason": msg} if {
+	some [i, j] in weakened_settings
+	r := input.resources[i]
+	s := r.settings[j]
 	msg := sprintf("%s: %s changed from %v to %v, which switches a security control off", [r.short, s.key, s.old, s.new])
 }
 
@@ -303,7 +319,7 @@ security contains {"resource": r.key, "rule": "p5.metadata_weakened", "reason": 
 	r := input.resources[i]
 	c := r.changes[j]
 	k := c.leaf
-	lib.security_metadata_key(k)
+	lib.security_metadata_change(c)
 	metadata_weakened(k, c)
 	msg := sprintf("%s: the %s annotation or label changed from %v to %v", [r.short, k, c.old, c.new])
 }
@@ -368,21 +384,15 @@ base contains f if {
 # Security resources changed in the stricter direction only (rules removed, subjects
 # removed): possibly an incident response, not to be undone automatically.
 base contains f if {
-	some r in input.resources
+	some i in (rbac_resources | binding_resources) | security_kind_resources
+	r := input.resources[i]
 	r.state == "modified"
-	narrowing_kind(r.kind)
 	not r.key in security_resource
 	some c in r.changes
 	not startswith(c.path, "/metadata/")
 	msg := sprintf("%s was narrowed by hand (access or traffic removed): possibly incident response, so a human decides", [r.short])
 	f := finding_of(r, "needs-human", 8, "p8.security_narrowed", msg, [], false, true)
 }
-
-narrowing_kind(k) if k in cfg.rbac_kinds
-
-narrowing_kind(k) if k in cfg.binding_kinds
-
-narrowing_kind(k) if k in cfg.security_kinds
 
 # --- Principle 2: autoscaler-owned replicas are allowed. ------------------------------------
 
@@ -397,60 +407,82 @@ autoscaler_of(r, c) := r.autoscaler if {
 	r.autoscaled
 }
 
+# Scaling changes classified once per input.
+autoscaled_changes := {[i, j] |
+	some cat in ["replicas", "resources"]
+	some [i, j] in by_category[cat]
+	r := input.resources[i]
+	autoscaled(r, r.changes[j])
+}
+
+# Scaling by hand: [resource index, change index, direction].
+scalings := {[i, j, d] |
+	some cat in ["replicas", "resources"]
+	some [i, j] in by_category[cat]
+	not [i, j] in autoscaled_changes
+	d := lib.direction(input.resources[i].changes[j])
+}
+
 base contains f if {
 	some [i, j] in by_category.replicas
+	[i, j] in autoscaled_changes
 	r := input.resources[i]
 	c := r.changes[j]
-	autoscaled(r, c)
 	msg := sprintf("%s: %s is %v because the autoscaler (%s) set it", [r.short, c.path, c.new, autoscaler_of(r, c)])
 	f := finding_of(r, "allow", 2, "p2.autoscaler", msg, [c.id], false, false)
 }
 
 # --- Principles 1, 8 and 9: scaling. ----------------------------------------------------------
 
-scaling(r, c) if {
-	c.category in {"replicas", "resources"}
-	not autoscaled(r, c)
-}
-
 scaling_change(r, c) := sprintf("%s: %s %v → %v", [r.short, c.path, c.old, c.new])
 
+# One finding at most per hand scaling: the cases below exclude each other, so they are one
+# rule (each rule has a fixed cost, whatever it finds).
 base contains f if {
-	some cat in ["replicas", "resources"]
-	some [i, j] in by_category[cat]
+	some [i, j, d] in scalings
 	r := input.resources[i]
-	c := r.changes[j]
-	scaling(r, c)
-	lib.direction(c) in {"up", "down"}
-	metrics_unreliable
-	msg := sprintf("%s while the metrics source is %s: whether load justifies it cannot be checked", [scaling_change(r, c), input.context.metrics])
-	f := finding_of(r, "needs-human", 8, "p8.scaling_metrics_unreliable", msg, [], false, false)
+	f := scaling_finding(r, r.changes[j], d)
 }
 
-base contains f if {
-	some cat in ["replicas", "resources"]
-	some [i, j] in by_category[cat]
-	r := input.resources[i]
-	c := r.changes[j]
-	scaling(r, c)
-	lib.direction(c) == "up"
+scaling_finding(r, c, d) := finding_of(r, "needs-human", 8, "p8.scaling_metrics_unreliable", msg, [], false, false) if {
+	d in {"up", "down"}
+	metrics_unreliable
+	msg := sprintf("%s while the metrics source is %s: whether load justifies it cannot be checked", [scaling_change(r, c), input.context.metrics])
+} else := finding_of(r, "allow", 1, "p1.legitimate_scaling", msg, [c.id], false, false) if {
+	d == "up"
 	not metrics_unreliable
 	count(scaling_reason) > 0
 	msg := sprintf("%s, with %s: reverting it could cause an outage", [scaling_change(r, c), concat(" and ", sort(scaling_reason))])
-	f := finding_of(r, "allow", 1, "p1.legitimate_scaling", msg, [c.id], false, false)
-}
-
-base contains f if {
-	some cat in ["replicas", "resources"]
-	some [i, j] in by_category[cat]
-	r := input.resources[i]
-	c := r.changes[j]
-	scaling(r, c)
-	lib.direction(c) == "up"
+} else := finding_of(r, "needs-human", 8, "p8.scaling_unjustified", msg, [], false, false) if {
+	d == "up"
 	not metrics_unreliable
 	count(scaling_reason) == 0
 	msg := sprintf("%s with no evidence that justifies it%s", [scaling_change(r, c), elsewhere])
-	f := finding_of(r, "needs-human", 8, "p8.scaling_unjustified", msg, [], false, false)
+} else := finding_of(r, "needs-human", 8, "p8.scaled_to_zero", msg, [], false, false) if {
+	lib.scaled_to_zero(c)
+	production
+	not metrics_unreliable
+	not incident_for_app
+	msg := sprintf("%s: scaled to zero in production with no incident to explain it", [scaling_change(r, c)])
+} else := finding_of(r, "allow", 9, "p9.lowered_during_incident", msg, [c.id], false, false) if {
+	d == "down"
+	not metrics_unreliable
+	incident_for_app
+	msg := sprintf("%s during an open incident on this service: a mitigation, not to be undone now", [scaling_change(r, c)])
+} else := finding_of(r, "allow", 9, "p9.lowered_low_traffic", msg, [c.id], false, false) if {
+	d == "down"
+	not lib.scaled_to_zero(c)
+	not metrics_unreliable
+	not incident_for_app
+	low_traffic
+	msg := sprintf("%s while load is at %.1f× its baseline: a traffic reason", [scaling_change(r, c), input.context.min_load_ratio])
+} else := finding_of(r, "defer", 9, "p9.lowered", msg, [c.id], false, false) if {
+	d == "down"
+	not metrics_unreliable
+	not incident_for_app
+	not low_traffic
+	not zero_in_production(c)
+	msg := sprintf("%s with no traffic reason and no incident: restore it at the next sync window", [scaling_change(r, c)])
 }
 
 # "(an incident on another service justifies nothing)"
@@ -458,63 +490,6 @@ elsewhere := sprintf(" (the open incidents concern other services: %s)", [concat
 	other := {i.id | some i in input.context.incidents; i.open; not i.concerns_app}
 	count(other) > 0
 } else := ""
-
-base contains f if {
-	some cat in ["replicas", "resources"]
-	some [i, j] in by_category[cat]
-	r := input.resources[i]
-	c := r.changes[j]
-	scaling(r, c)
-	lib.scaled_to_zero(c)
-	production
-	not metrics_unreliable
-	not incident_for_app
-	msg := sprintf("%s: scaled to zero in production with no incident to explain it", [scaling_change(r, c)])
-	f := finding_of(r, "needs-human", 8, "p8.scaled_to_zero", msg, [], false, false)
-}
-
-base contains f if {
-	some cat in ["replicas", "resources"]
-	some [i, j] in by_category[cat]
-	r := input.resources[i]
-	c := r.changes[j]
-	scaling(r, c)
-	lib.direction(c) == "down"
-	not metrics_unreliable
-	incident_for_app
-	msg := sprintf("%s during an open incident on this service: a mitigation, not to be undone now", [scaling_change(r, c)])
-	f := finding_of(r, "allow", 9, "p9.lowered_during_incident", msg, [c.id], false, false)
-}
-
-base contains f if {
-	some cat in ["replicas", "resources"]
-	some [i, j] in by_category[cat]
-	r := input.resources[i]
-	c := r.changes[j]
-	scaling(r, c)
-	lib.direction(c) == "down"
-	not lib.scaled_to_zero(c)
-	not metrics_unreliable
-	not incident_for_app
-	low_traffic
-	msg := sprintf("%s while load is at %.1f× its baseline: a traffic reason", [scaling_change(r, c), input.context.min_load_ratio])
-	f := finding_of(r, "allow", 9, "p9.lowered_low_traffic", msg, [c.id], false, false)
-}
-
-base contains f if {
-	some cat in ["replicas", "resources"]
-	some [i, j] in by_category[cat]
-	r := input.resources[i]
-	c := r.changes[j]
-	scaling(r, c)
-	lib.direction(c) == "down"
-	not metrics_unreliable
-	not incident_for_app
-	not low_traffic
-	not zero_in_production(c)
-	msg := sprintf("%s with no traffic reason and no incident: restore it at the next sync window", [scaling_change(r, c)])
-	f := finding_of(r, "defer", 9, "p9.lowered", msg, [c.id], false, false)
-}
 
 zero_in_production(c) if {
 	lib.scaled_to_zero(c)
@@ -535,20 +510,14 @@ base contains f if {
 base contains f if {
 	some [i, j] in by_category.suspend
 	r := input.resources[i]
-	c := r.changes[j]
-	c.new == true
-	incident_for_app
-	msg := sprintf("%s was suspended during an open incident on this service: a mitigation", [r.short])
-	f := finding_of(r, "allow", 9, "p9.suspended_during_incident", msg, [c.id], false, false)
+	f := suspend_finding(r, r.changes[j])
 }
 
-base contains f if {
-	some [i, j] in by_category.suspend
-	r := input.resources[i]
-	c := r.changes[j]
-	not suspended_in_incident(c)
+suspend_finding(r, c) := finding_of(r, "allow", 9, "p9.suspended_during_incident", msg, [c.id], false, false) if {
+	suspended_in_incident(c)
+	msg := sprintf("%s was suspended during an open incident on this service: a mitigation", [r.short])
+} else := finding_of(r, "needs-human", 8, "p8.suspended", msg, [], false, false) if {
 	msg := sprintf("%s: suspend changed from %v to %v with no incident to explain it", [r.short, c.old, c.new])
-	f := finding_of(r, "needs-human", 8, "p8.suspended", msg, [], false, false)
 }
 
 suspended_in_incident(c) if {
@@ -558,7 +527,13 @@ suspended_in_incident(c) if {
 
 # --- Principle 3: plain configuration drift waits for the window. ----------------------------
 
-settings_of(r, c) := [s | some s in r.settings; s.path == c.path; not superseded(r, s)]
+# The settings a config change touched: [resource index, change index] -> setting indexes.
+config_settings := {[i, j]: idx |
+	some [i, j] in by_category.config
+	r := input.resources[i]
+	c := r.changes[j]
+	idx := [k | some k, s in r.settings; s.path == c.path; not superseded(r, s)]
+}
 
 # A ConfigMap key whose value is a file is judged by the keys inside it.
 superseded(r, s) if {
@@ -577,29 +552,29 @@ base contains f if {
 }
 
 base contains f if {
-	some r in input.resources
-	some s in r.settings
+	some [i, j] in security_settings
+	not [i, j] in weakened_settings
+	r := input.resources[i]
+	s := r.settings[j]
 	not s.credential
-	lib.security_setting(s)
-	not lib.setting_weakened(s)
 	msg := sprintf("%s: the security setting %s changed from %v to %v", [r.short, s.key, s.old, s.new])
 	f := finding_of(r, "needs-human", 8, "p8.security_setting", msg, [], false, true)
 }
 
-plain_setting(s) if {
-	not s.credential
-	not lib.security_setting(s)
+plain_setting(i, k) if {
+	not input.resources[i].settings[k].credential
+	not [i, k] in security_settings
 }
 
 base contains f if {
-	some [i, j] in by_category.config
+	some [i, j], idx in config_settings
+	count(idx) > 0
+	every k in idx {
+		plain_setting(i, k)
+	}
 	r := input.resources[i]
 	c := r.changes[j]
-	settings := settings_of(r, c)
-	count(settings) > 0
-	every s in settings {
-		plain_setting(s)
-	}
+	settings := [r.settings[k] | some k in idx]
 	not incident_for_app
 	msg := sprintf("%s: %s changed by hand (%s); nothing security-related and no incident, so restore it at the next sync window", [r.short, concat(", ", sort({s.key | some s in settings})), describe_settings(settings)])
 	f := finding_of(r, "defer", 3, "p3.config", msg, [c.id], false, false)
@@ -617,10 +592,10 @@ base contains f if {
 }
 
 base contains f if {
-	some [i, j] in by_category.config
+	some [i, j], idx in config_settings
+	count(idx) == 0
 	r := input.resources[i]
 	c := r.changes[j]
-	count(settings_of(r, c)) == 0
 	msg := sprintf("%s: %s changed (%v → %v), which is not a plain setting", [r.short, c.path, c.old, c.new])
 	f := finding_of(r, "needs-human", 8, "p8.config_reference", msg, [], false, false)
 }
@@ -630,47 +605,28 @@ base contains f if {
 base contains f if {
 	some [i, j] in by_category.metadata
 	r := input.resources[i]
-	c := r.changes[j]
-	k := c.leaf
-	not lib.security_metadata_key(k)
-	lib.operational_key(k)
-	msg := sprintf("%s: %s is operational metadata (%v → %v)", [r.short, k, c.old, c.new])
-	f := finding_of(r, "allow", 4, "p4.operational_metadata", msg, [c.id], false, false)
+	f := metadata_finding(r, r.changes[j])
 }
 
-base contains f if {
-	some [i, j] in by_category.metadata
-	r := input.resources[i]
-	c := r.changes[j]
+# A weakened security label or annotation is principle 5's (above); the cases exclude each other.
+metadata_finding(r, c) := finding_of(r, "needs-human", 8, "p8.security_metadata", msg, [], false, true) if {
+	lib.security_metadata_change(c)
+	not metadata_weakened(c.leaf, c)
+	msg := sprintf("%s: the security label or annotation %s changed (%v → %v)", [r.short, c.leaf, c.old, c.new])
+} else := finding_of(r, "allow", 4, "p4.operational_metadata", msg, [c.id], false, false) if {
+	not lib.security_metadata_change(c)
+	lib.operational_change(c)
+	msg := sprintf("%s: %s is operational metadata (%v → %v)", [r.short, c.leaf, c.old, c.new])
+} else := finding_of(r, "allow", 4, "p4.metadata_added", msg, [c.id], false, false) if {
+	not lib.security_metadata_change(c)
+	not lib.operational_change(c)
 	c.op == "add"
-	k := c.leaf
-	not lib.security_metadata_key(k)
-	not lib.operational_key(k)
-	msg := sprintf("%s: the label or annotation %s was added (%v)", [r.short, k, c.new])
-	f := finding_of(r, "allow", 4, "p4.metadata_added", msg, [c.id], false, false)
-}
-
-base contains f if {
-	some [i, j] in by_category.metadata
-	r := input.resources[i]
-	c := r.changes[j]
+	msg := sprintf("%s: the label or annotation %s was added (%v)", [r.short, c.leaf, c.new])
+} else := finding_of(r, "defer", 4, "p4.metadata_changed", msg, [c.id], false, false) if {
+	not lib.security_metadata_change(c)
+	not lib.operational_change(c)
 	c.op != "add"
-	k := c.leaf
-	not lib.security_metadata_key(k)
-	not lib.operational_key(k)
-	msg := sprintf("%s: the label or annotation %s changed (%v → %v): restore it at the next sync window", [r.short, k, c.old, c.new])
-	f := finding_of(r, "defer", 4, "p4.metadata_changed", msg, [c.id], false, false)
-}
-
-base contains f if {
-	some [i, j] in by_category.metadata
-	r := input.resources[i]
-	c := r.changes[j]
-	k := c.leaf
-	lib.security_metadata_key(k)
-	not metadata_weakened(k, c)
-	msg := sprintf("%s: the security label or annotation %s changed (%v → %v)", [r.short, k, c.old, c.new])
-	f := finding_of(r, "needs-human", 8, "p8.security_metadata", msg, [], false, true)
+	msg := sprintf("%s: the label or annotation %s changed (%v → %v): restore it at the next sync window", [r.short, c.leaf, c.old, c.new])
 }
 
 # --- Principle 7: hand-edited images are reverted, except a hot rollback. ---------------------
@@ -681,42 +637,27 @@ base contains f if {
 	some r in input.resources
 	some i in r.images
 	i.registry_known
-	i.digest_pin
-	msg := sprintf("%s: the same image pinned to its digest", [image_change(r, i)])
-	f := finding_of(r, "allow", 4, "p4.digest_pin", msg, [i_change(r, i)], false, false)
+	f := image_finding(r, i)
 }
 
-base contains f if {
-	some r in input.resources
-	some i in r.images
-	i.registry_known
+image_finding(r, i) := finding_of(r, "allow", 4, "p4.digest_pin", msg, [i_change(r, i)], false, false) if {
+	i.digest_pin
+	msg := sprintf("%s: the same image pinned to its digest", [image_change(r, i)])
+} else := finding_of(r, "allow", 7, "p7.hot_rollback", msg, [i_change(r, i)], false, false) if {
 	not i.digest_pin
 	i.in_history
 	incident_for_app
 	msg := sprintf("%s, exactly the image of a previous deployment, during an open incident on this service: a hot rollback", [image_change(r, i)])
-	f := finding_of(r, "allow", 7, "p7.hot_rollback", msg, [i_change(r, i)], false, false)
-}
-
-base contains f if {
-	some r in input.resources
-	some i in r.images
+} else := finding_of(r, "needs-human", 8, "p8.image_during_incident", msg, [], false, false) if {
 	i.new != null
-	i.registry_known
 	not i.digest_pin
 	not i.in_history
 	incident_for_app
 	msg := sprintf("%s, an image never deployed before, during an open incident on this service", [image_change(r, i)])
-	f := finding_of(r, "needs-human", 8, "p8.image_during_incident", msg, [], false, false)
-}
-
-base contains f if {
-	some r in input.resources
-	some i in r.images
-	i.registry_known
+} else := finding_of(r, "enforce", 7, "p7.image_hand_edit", msg, [], false, false) if {
 	not i.digest_pin
 	not incident_for_app
 	msg := sprintf("%s, changed by hand with no incident on the service: restore Git's image", [image_change(r, i)])
-	f := finding_of(r, "enforce", 7, "p7.image_hand_edit", msg, [], false, false)
 }
 
 i_change(r, i) := c.id if {
@@ -729,20 +670,14 @@ i_change(r, i) := c.id if {
 base contains f if {
 	some [i, j] in by_category["secret-data"]
 	r := input.resources[i]
-	c := r.changes[j]
-	owners := lib.secret_controller(r)
-	count(owners) > 0
-	msg := sprintf("%s was rewritten by its controller (%s owns it): a legitimate rotation", [r.short, concat(", ", sort(owners))])
-	f := finding_of(r, "allow", 10, "p10.controller_secret", msg, [x.id | some x in r.changes], false, true)
+	f := secret_finding(r, r.changes[j], lib.secret_controller(r))
 }
 
-base contains f if {
-	some [i, j] in by_category["secret-data"]
-	r := input.resources[i]
-	c := r.changes[j]
-	count(lib.secret_controller(r)) == 0
+secret_finding(r, c, owners) := finding_of(r, "allow", 10, "p10.controller_secret", msg, [x.id | some x in r.changes], false, true) if {
+	count(owners) > 0
+	msg := sprintf("%s was rewritten by its controller (%s owns it): a legitimate rotation", [r.short, concat(", ", sort(owners))])
+} else := finding_of(r, "needs-human", 8, "p8.secret_edited", msg, [], false, true) if {
 	msg := sprintf("%s: Secret data (%s) was changed%s, outside any secret controller", [r.short, c.leaf, by(c)])
-	f := finding_of(r, "needs-human", 8, "p8.secret_edited", msg, [], false, true)
 }
 
 by(c) := sprintf(" by %s", [c.manager]) if is_string(c.manager)

@@ -47,6 +47,12 @@ leaf_of(path) := k if {
 	k := replace(replace(parts[count(parts) - 1], "~1", "/"), "~0", "~")
 }
 
+# The pattern flags driftdeck computes for each change and setting (docs/policy.md).
+flag(pattern, s) := true if {
+	is_string(s)
+	regex.match(pattern, s)
+} else := false
+
 change(path, category, old, new, manager) := {
 	"id": sprintf("change:x%s", [path]),
 	"path": path,
@@ -57,6 +63,20 @@ change(path, category, old, new, manager) := {
 	"category": category,
 	"manager": manager,
 	"quantity": {"old": old, "new": new},
+	"autoscaler_manager": flag(data.driftdeck.config.autoscaler_managers, manager),
+	"security_metadata": flag(data.driftdeck.config.security_metadata, leaf_of(path)),
+	"operational_metadata": flag(data.driftdeck.config.operational_metadata, leaf_of(path)),
+}
+
+setting(key, old, new) := {
+	"source": "configmap",
+	"key": key,
+	"old": old,
+	"new": new,
+	"path": sprintf("/data/%s", [key]),
+	"credential": false,
+	"security": flag(data.driftdeck.config.security_key, key),
+	"negative": flag(data.driftdeck.config.negative_security_key, key),
 }
 
 replicas(old, new, manager) := res("Deployment", [change("/spec/replicas", "replicas", old, new, manager)])
@@ -153,7 +173,7 @@ test_extra_resource_is_never_deleted_automatically if {
 	d.verdict == "needs-human"
 }
 
-config_change := object.union(res("ConfigMap", [change("/data/LOG_LEVEL", "config", "info", "debug", "kubectl-edit")]), {"settings": [{"source": "configmap", "key": "LOG_LEVEL", "old": "info", "new": "debug", "path": "/data/LOG_LEVEL", "credential": false}]})
+config_change := object.union(res("ConfigMap", [change("/data/LOG_LEVEL", "config", "info", "debug", "kubectl-edit")]), {"settings": [setting("LOG_LEVEL", "info", "debug")]})
 
 test_plain_config_is_deferred if {
 	d := decide(prod, [config_change], quiet)
@@ -167,7 +187,7 @@ test_plain_config_in_dev_is_allowed if {
 }
 
 test_tls_verification_off_is_enforced if {
-	r := object.union(res("ConfigMap", [change("/data/TLS_VERIFY", "config", "true", "false", "kubectl-edit")]), {"settings": [{"source": "configmap", "key": "TLS_VERIFY", "old": "true", "new": "false", "path": "/data/TLS_VERIFY", "credential": false}]})
+	r := object.union(res("ConfigMap", [change("/data/TLS_VERIFY", "config", "true", "false", "kubectl-edit")]), {"settings": [setting("TLS_VERIFY", "true", "false")]})
 	d := decide(dev, [r], quiet)
 	d.verdict == "enforce"
 	d.rule == "p5.config_weakened"

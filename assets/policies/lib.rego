@@ -40,42 +40,28 @@ as_list(v) := [] if v == null
 
 # "up", "down" or "same" for a replicas or resources change. A limit removed lifts the
 # ceiling (up), a limit added lowers it; a request or a replica count added raises it.
+# The cases exclude each other; an else-chain stops at the first that holds.
 direction(c) := "up" if {
 	is_number(c.quantity.old)
 	is_number(c.quantity.new)
 	c.quantity.new > c.quantity.old
-}
-
-direction(c) := "down" if {
+} else := "down" if {
 	is_number(c.quantity.old)
 	is_number(c.quantity.new)
 	c.quantity.new < c.quantity.old
-}
-
-direction(c) := "same" if {
+} else := "same" if {
 	is_number(c.quantity.old)
 	is_number(c.quantity.new)
-	c.quantity.new == c.quantity.old
-}
-
-direction(c) := "up" if {
+} else := "up" if {
 	c.op == "remove"
 	contains(c.path, "/limits/")
-}
-
-direction(c) := "down" if {
+} else := "down" if {
 	c.op == "add"
 	contains(c.path, "/limits/")
-}
-
-direction(c) := "up" if {
+} else := "up" if {
 	c.op == "add"
-	not contains(c.path, "/limits/")
-}
-
-direction(c) := "down" if {
+} else := "down" if {
 	c.op == "remove"
-	not contains(c.path, "/limits/")
 }
 
 scaled_to_zero(c) if {
@@ -84,10 +70,11 @@ scaled_to_zero(c) if {
 	c.quantity.old != 0
 }
 
-autoscaler_manager(c) if {
-	is_string(c.manager)
-	regex.match(data.driftdeck.config.autoscaler_managers, c.manager)
-}
+# The pattern matches of data.driftdeck.config (autoscaler_managers, security_metadata,
+# operational_metadata, security_key, negative_security_key) are computed once per input by
+# driftdeck, with these same patterns, and given as flags on each change and setting
+# (docs/policy.md): a regex match is the costliest step a rule takes.
+autoscaler_manager(c) if c.autoscaler_manager
 
 # --- RBAC --------------------------------------------------------------------------------------
 
@@ -173,44 +160,51 @@ netpol_only_narrowed(r) if {
 
 # --- Metadata ----------------------------------------------------------------------------------
 
-operational_key(k) if regex.match(data.driftdeck.config.operational_metadata, k)
+operational_change(c) if c.operational_metadata
 
-security_metadata_key(k) if regex.match(data.driftdeck.config.security_metadata, k)
+security_metadata_change(c) if c.security_metadata
 
 # --- Configuration settings --------------------------------------------------------------------
 
-security_setting(s) if regex.match(data.driftdeck.config.security_key, s.key)
+security_setting(s) if s.security
 
-negative_setting(s) if regex.match(data.driftdeck.config.negative_security_key, s.key)
+negative_setting(s) if s.negative
 
-origin_setting(s) if regex.match(`(?i)(cors|origin)`, s.key)
+origin_setting(s) if contains(lower(s.key), "cors")
 
-tls_version_setting(s) if regex.match(`(?i)((tls|ssl).*(min|version|protocol)|(min|version).*(tls|ssl))`, s.key)
+origin_setting(s) if contains(lower(s.key), "origin")
+
+tls_version_setting(s) if {
+	k := lower(s.key)
+	regex.match(`(tls|ssl)`, k)
+	regex.match(`((tls|ssl).*(min|version|protocol)|(min|version).*(tls|ssl))`, k)
+}
 
 version_number(v) := to_number(m[0]) if {
 	m := regex.find_n(`[0-9]+(\.[0-9]+)?`, sprintf("%v", [v]), 1)
 	count(m) == 1
 }
 
+# Cheap checks of the values first: most settings are neither truthy nor falsy.
 setting_weakened(s) if {
-	security_setting(s)
-	negative_setting(s)
 	truthy(s.new)
 	not truthy(s.old)
+	security_setting(s)
+	negative_setting(s)
 }
 
 setting_weakened(s) if {
+	falsy(s.new)
+	not falsy(s.old)
 	security_setting(s)
 	not negative_setting(s)
 	not origin_setting(s)
-	falsy(s.new)
-	not falsy(s.old)
 }
 
 setting_weakened(s) if {
-	origin_setting(s)
 	contains(sprintf("%v", [s.new]), "*")
 	not contains(sprintf("%v", [s.old]), "*")
+	origin_setting(s)
 }
 
 setting_weakened(s) if {

@@ -108,9 +108,16 @@ pub struct ResourceFacts {
     pub namespace: String,
     pub name: String,
     pub state: ResState,
-    /// Normalized and masked.
+    /// Normalized and masked (kept for the advisor; the policy input has them only for the
+    /// kinds of `Tuning::objects_in_input`, as `desired` and `live`).
+    #[serde(skip)]
     pub desired: Option<Value>,
+    #[serde(skip)]
     pub live: Option<Value>,
+    #[serde(rename = "desired", skip_serializing_if = "Option::is_none")]
+    pub input_desired: Option<Value>,
+    #[serde(rename = "live", skip_serializing_if = "Option::is_none")]
+    pub input_live: Option<Value>,
     pub changes: Vec<ChangeFacts>,
     pub managers: Vec<ManagerFacts>,
     pub owners: Vec<OwnerFacts>,
@@ -143,6 +150,12 @@ pub struct ChangeFacts {
     pub time: Option<String>,
     /// For replicas and resource quantities: the numbers (`500m` → 0.5, `1Gi` → 1073741824).
     pub quantity: Option<Quantity>,
+    /// The manager matches the policy data's `autoscaler_managers` pattern.
+    pub autoscaler_manager: bool,
+    /// For metadata changes: the leaf (label or annotation name) matches the policy data's
+    /// `security_metadata` / `operational_metadata` patterns.
+    pub security_metadata: bool,
+    pub operational_metadata: bool,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]
@@ -201,6 +214,9 @@ pub struct SettingChange {
     pub manager: Option<String>,
     /// The key names a credential (its values are masked).
     pub credential: bool,
+    /// The key matches the policy data's `security_key` / `negative_security_key` patterns.
+    pub security: bool,
+    pub negative: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -861,6 +877,9 @@ fn resource(
                         .filter(|s| !s.is_empty()),
                     time: owner.and_then(|o| o.time.clone()),
                     quantity,
+                    autoscaler_manager: false,
+                    security_metadata: false,
+                    operational_metadata: false,
                 });
             },
         );
@@ -897,7 +916,7 @@ fn resource(
                 .collect()
         })
         .unwrap_or_default();
-    let settings = settings(
+    let mut settings = settings(
         &kind,
         &changes,
         d.as_ref(),
@@ -905,7 +924,36 @@ fn resource(
         tuning,
         &credential_masks,
     );
+    // The pattern classifications of the policy data, once per input rather than once per
+    // rule that asks (a regex match is the costliest thing a rule does).
+    let mut changes = changes;
+    for c in &mut changes {
+        c.autoscaler_manager = c
+            .manager
+            .as_deref()
+            .is_some_and(|m| tuning.autoscaler_managers.is_match(m));
+        if c.category == "metadata" {
+            c.security_metadata = tuning.security_metadata.is_match(&c.leaf);
+            c.operational_metadata = tuning.operational_metadata.is_match(&c.leaf);
+        }
+    }
+    for st in &mut settings {
+        st.security = tuning.security_key.is_match(&st.key);
+        st.negative = tuning.negative_security_key.is_match(&st.key);
+    }
+    let objects = tuning.objects_in_input(&kind);
+    let (input_desired, input_live) = if objects {
+        // `null` where a side is absent, as before the split.
+        (
+            Some(d.clone().unwrap_or(Value::Null)),
+            Some(l.clone().unwrap_or(Value::Null)),
+        )
+    } else {
+        (None, None)
+    };
     Ok(ResourceFacts {
+        input_desired,
+        input_live,
         key: format!("{group}/{kind}/{namespace}/{name}"),
         short,
         group,
@@ -1187,6 +1235,8 @@ fn settings(
                 path: c.path.clone(),
                 manager: c.manager.clone(),
                 credential,
+                security: false,
+                negative: false,
             });
             if let (Some(o), Some(n)) = (c.old.as_str(), c.new.as_str()) {
                 for (k, ov, nv) in file_changes(o, n) {
@@ -1208,6 +1258,8 @@ fn settings(
                         path: c.path.clone(),
                         manager: c.manager.clone(),
                         credential,
+                        security: false,
+                        negative: false,
                     });
                 }
             }
@@ -1237,6 +1289,8 @@ fn settings(
                 container: Some(container.clone()),
                 file: None,
                 credential: masked.contains(&key) || tuning.credential_key.is_match(&key),
+                security: false,
+                negative: false,
                 key,
                 old: c.old.clone(),
                 new: c.new.clone(),
@@ -1262,6 +1316,8 @@ fn settings(
                     path: c.path.clone(),
                     manager: c.manager.clone(),
                     credential: tuning.credential_key.is_match(k),
+                    security: false,
+                    negative: false,
                 });
             }
         }

@@ -30,6 +30,8 @@ struct Raw {
     binding_kinds: Vec<String>,
     #[serde(default)]
     trusted_registries: Vec<String>,
+    #[serde(default)]
+    object_kinds: Vec<String>,
 }
 
 /// A controller that owns Secrets and the field managers it writes them as.
@@ -63,6 +65,8 @@ pub struct Tuning {
     pub rbac_kinds: Vec<String>,
     pub binding_kinds: Vec<String>,
     pub trusted_registries: Vec<String>,
+    /// More kinds whose whole objects go into the policy input (`*`: every kind).
+    pub object_kinds: Vec<String>,
 }
 
 impl Tuning {
@@ -115,7 +119,20 @@ impl Tuning {
             rbac_kinds: raw.rbac_kinds,
             binding_kinds: raw.binding_kinds,
             trusted_registries: raw.trusted_registries,
+            object_kinds: raw.object_kinds,
         })
+    }
+
+    /// Whether the policy input carries the whole `desired` and `live` objects of a kind: the
+    /// RBAC, binding and security kinds (their rules compare objects), and `object_kinds`.
+    /// Every other kind is described by its changes, settings, images, owners and managers,
+    /// which keeps the input small (converting it is a third of a policy decision).
+    pub fn objects_in_input(&self, kind: &str) -> bool {
+        let has = |l: &[String]| l.iter().any(|k| k == kind || k == "*");
+        has(&self.rbac_kinds)
+            || has(&self.binding_kinds)
+            || has(&self.security_kinds)
+            || has(&self.object_kinds)
     }
 
     /// The tunables shipped in `assets/policies/data.json`.

@@ -73,8 +73,26 @@ async fn serve_child(
     apps: usize,
     clusters: usize,
     instances: usize,
-) -> Result<(tokio::process::Child, Config), String> {
+) -> Result<(ServeChild, Config), String> {
     serve_child_with(apps, clusters, instances, 0).await
+}
+
+/// The demo servers' process. Dropping it kills them (kill_on_drop) and removes the config
+/// directory they wrote, which a killed process cannot clean up itself.
+pub struct ServeChild {
+    _child: tokio::process::Child,
+    dir: Option<std::path::PathBuf>,
+}
+
+impl Drop for ServeChild {
+    fn drop(&mut self) {
+        if let Some(d) = &self.dir
+            && d.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("driftdeck-demo-"))
+        {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
 }
 
 /// The same, with every demo context source answering after `source_latency_ms`.
@@ -83,7 +101,7 @@ async fn serve_child_with(
     clusters: usize,
     instances: usize,
     source_latency_ms: u64,
-) -> Result<(tokio::process::Child, Config), String> {
+) -> Result<(ServeChild, Config), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut child = tokio::process::Command::new(exe)
         .env(
@@ -115,7 +133,10 @@ async fn serve_child_with(
         .map_err(|e| e.to_string())?
         .ok_or("the demo servers exited")?;
     let cfg = Config::load(std::path::Path::new(&path)).map_err(|e| format!("{e:?}"))?;
-    Ok((child, cfg))
+    let dir = std::path::Path::new(&path)
+        .parent()
+        .map(|p| p.to_path_buf());
+    Ok((ServeChild { _child: child, dir }, cfg))
 }
 
 pub async fn fleet(
