@@ -349,10 +349,15 @@ pub fn check_config(paths: &Paths) -> u8 {
                 .map(std::path::PathBuf::from)
                 .or_else(|| policy.dir.clone())
                 .unwrap_or_else(|| paths.config_file.clone());
+            let rule = e
+                .rule
+                .as_deref()
+                .map(|r| format!(" (rule {r})"))
+                .unwrap_or_default();
             errs.push(FileError::new(
                 &path,
                 e.line,
-                format!("the policy bundle: {e}"),
+                format!("the policy bundle{rule}: {}", e.message),
             ));
         } else if let Err(e) = crate::headless::decide::decider_from(Some(c)) {
             errs.push(FileError::new(
@@ -362,11 +367,7 @@ pub fn check_config(paths: &Paths) -> u8 {
             ));
         }
         if let Err(e) = crate::decide::context::Sources::from_config(c.context.as_ref()) {
-            errs.push(FileError::new(
-                &paths.config_file,
-                None,
-                format!("[context]: {e}"),
-            ));
+            errs.push(FileError::new(&paths.config_file, None, e.to_string()));
         }
     }
     // Every user theme and keymap file present is checked, chosen or not.

@@ -287,6 +287,28 @@ fn check_config_and_print_default() {
         "{out}"
     );
 
+    // The decision sections: a broken policy bundle is named with its file and line; an LLM
+    // advisor without its section is refused.
+    let pol = dir.path().join("policy");
+    std::fs::create_dir_all(&pol).unwrap();
+    std::fs::write(
+        pol.join("extra.rego"),
+        "package driftdeck.extra\n\nx := 1\n\ny if {\n\tx ==\n}\n",
+    )
+    .unwrap();
+    std::fs::write(&cfg, format!("[policy]\ndir = \"{}\"\n", pol.display())).unwrap();
+    let o = run(&["--config", cfg.to_str().unwrap(), "check-config"]);
+    assert_eq!(code(&o), 1);
+    let out = stdout(&o);
+    assert!(
+        out.contains("extra.rego:7: the policy bundle: expecting expression"),
+        "{out}"
+    );
+    std::fs::write(&cfg, "[decide]\nadvisor = \"llm\"\n").unwrap();
+    let o = run(&["--config", cfg.to_str().unwrap(), "check-config"]);
+    assert_eq!(code(&o), 1);
+    assert!(stdout(&o).contains("[decide.llm]"), "{}", stdout(&o));
+
     let o = run(&["print-default", "keymap"]);
     assert_eq!(code(&o), 0);
     for a in driftdeck::tui::action::Action::ALL {
