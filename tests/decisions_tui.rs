@@ -135,3 +135,52 @@ async fn operator_reviews_are_journaled_and_scored_in_the_shadow_report() {
     assert!(report.contains("too few reviews to judge"), "{report}");
     assert!(j.verify().unwrap().intact());
 }
+
+/// A broken policy bundle: the TUI still runs, and every drift goes to a human with the reason
+/// (file and line), in the queue and on the decision tab.
+#[tokio::test]
+async fn a_broken_bundle_sends_every_drift_to_a_human_with_the_reason() {
+    let fleet = common::demo(60, 3, 1).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let pol = tmp.path().join("policy");
+    std::fs::create_dir_all(&pol).unwrap();
+    std::fs::write(
+        pol.join("bad.rego"),
+        "package driftdeck.drift\n\ndecision := {\n",
+    )
+    .unwrap();
+    let mut cfg = fleet.config();
+    cfg.policy = Some(driftdeck::decide::policy::PolicyConfig {
+        dir: Some(pol.clone()),
+        ..Default::default()
+    });
+    let shot = |keys: &str| {
+        let o = SnapshotOptions {
+            output: Output::Text,
+            size: (160, 48),
+            keys: parse_keys(keys).unwrap(),
+            filter: None,
+            theme: Theme::default(),
+            keymap: Keymap::default(),
+            depth: Depth::TrueColor,
+            ascii: false,
+            title: "driftdeck demo".into(),
+            now_ms: Some(common::NOW * 1000),
+            data_dir: Some(tmp.path().to_path_buf()),
+        };
+        let cfg = cfg.clone();
+        async move { snapshot(&cfg, o).await.unwrap().stdout }
+    };
+    let queue = shot("u").await;
+    println!("{queue}");
+    assert!(queue.contains("needs-human!"), "{queue}");
+    assert!(queue.contains("bad.rego"), "{queue}");
+    assert!(!queue.contains(" enforce "), "{queue}");
+    let panel = shot("u enter").await;
+    println!("{panel}");
+    assert!(
+        panel.contains("NEEDS-HUMAN: no decision can be made"),
+        "{panel}"
+    );
+    assert!(panel.contains("bad.rego:"), "{panel}");
+}

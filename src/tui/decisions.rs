@@ -118,7 +118,16 @@ pub fn decision_lines(
     let mode = match mode {
         Ok(m) => *m,
         Err(e) => {
-            out.push((format!("Decisions are unavailable: {e}"), "error"));
+            // A broken bundle or config: every drift goes to a human, and says why.
+            out.push((
+                "NEEDS-HUMAN: no decision can be made, so an operator decides.".into(),
+                "verdict.needs_human",
+            ));
+            out.push((e.clone(), "error"));
+            out.push((
+                "Fix it (`driftdeck check-config` names the file and line), then restart.".into(),
+                "text.dim",
+            ));
             return out;
         }
     };

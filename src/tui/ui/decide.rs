@@ -175,7 +175,10 @@ pub fn queue_screen(buf: &mut Buffer, m: &Model, q: &QueueScreen, theme: &Theme,
             1 => "verdict.needs_human",
             _ => "text",
         };
-        let (vtext, vrole) = verdict_cell(v);
+        let (vtext, vrole) = match &m.decide {
+            Err(_) => ("needs-human!".to_string(), "verdict.needs_human"),
+            Ok(_) => verdict_cell(v),
+        };
         let conf = info
             .map(|i| format!("{:.2}", i.decision.confidence))
             .unwrap_or_default();
@@ -185,6 +188,7 @@ pub fn queue_screen(buf: &mut Buffer, m: &Model, q: &QueueScreen, theme: &Theme,
             .unwrap_or_default();
         let health = row.map(|r| format!("{:?}", r.health)).unwrap_or_default();
         let rule = match (info, v.map(|v| &v.state)) {
+            _ if m.decide.is_err() => m.decide.clone().err().unwrap_or_default(),
             (Some(i), _) => format!(
                 "{}: {}",
                 i.decision.policy.rule,
@@ -203,8 +207,13 @@ pub fn queue_screen(buf: &mut Buffer, m: &Model, q: &QueueScreen, theme: &Theme,
         } else {
             r.key.name.clone()
         };
+        let (why, urgency_role) = if m.decide.is_err() {
+            ("needs a human", "verdict.needs_human")
+        } else {
+            (r.why, urgency_role)
+        };
         let cells: [(String, &str); 7] = [
-            (r.why.to_string(), urgency_role),
+            (why.to_string(), urgency_role),
             (name, "text"),
             (vtext, vrole),
             (conf, "text"),
