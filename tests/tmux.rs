@@ -105,6 +105,8 @@ fn start_filter_open_back_quit_and_restore() {
         return;
     }
     let (t, home) = start("flow", "xterm-256color", "");
+    // Both instances listed (the counts) and streaming; under load they arrive in any order.
+    t.wait_for("80 apps", 30);
     let s = t.wait_for("● argocd-us live", 30);
     assert!(s.contains("80 apps"), "{s}");
     assert!(s.contains("NAME↑"), "{s}");

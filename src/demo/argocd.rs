@@ -810,6 +810,12 @@ async fn route(
         (Method::GET, ["v1", "applications"]) => list(inst, q),
         (Method::GET, ["v1", "applications", name]) => get_app(inst, name, q, now),
         (Method::POST, ["v1", "applications", name, "sync"]) => sync_app(inst, name, body, now),
+        (Method::POST, ["v1", "applications", name, "rollback"]) => {
+            rollback_app(inst, name, body, now)
+        }
+        (Method::DELETE, ["v1", "applications", name, "operation"]) => {
+            terminate_operation(inst, name, now)
+        }
         (Method::GET, ["v1", "applications", name, "managed-resources"]) => {
             with_app(inst, name, q, |a| {
                 let mut mr = resources::managed_resources(a, now);
@@ -1000,6 +1006,9 @@ fn sync_app(inst: &Arc<Instance>, name: &str, body: &Bytes, now: i64) -> Respons
             "another operation is already in progress",
         );
     }
+    if let Some(refusal) = window_refusal(inst, name, now) {
+        return refusal;
+    }
     if req.dry_run {
         return with_app(inst, name, &Query::default(), |a| json_reply(&a.app));
     }
@@ -1018,17 +1027,160 @@ fn sync_app(inst: &Arc<Instance>, name: &str, body: &Bytes, now: i64) -> Respons
             a.app.operation = Some(op.operation.clone());
         }
     });
+    finish_later(inst, name);
+    with_app(inst, name, &Query::default(), |a| json_reply(&a.app))
+}
+
+/// A manual sync inside a deny window that does not allow manual syncs is refused as Argo CD
+/// refuses it.
+fn window_refusal(inst: &Instance, name: &str, now: i64) -> Option<Response<Body>> {
+    let st = inst.read();
+    let app = &st.apps.get(name)?.app;
+    let project = st
+        .projects
+        .iter()
+        .find(|p| p.metadata.name == app.spec.project)?;
+    let at = chrono::DateTime::from_timestamp(now, 0)?;
+    let w = crate::windows::evaluate(
+        &project.spec.sync_windows,
+        &crate::windows::AppTarget::of(app),
+        at,
+    );
+    (!w.can_sync_manual).then(|| {
+        error(
+            grpc::PERMISSION_DENIED,
+            "cannot sync: blocked by sync window",
+        )
+    })
+}
+
+/// Ends a started operation a moment later (the demo's resources have no hooks to run).
+fn finish_later(inst: &Arc<Instance>, name: &str) {
     let i = inst.clone();
     let n = name.to_string();
     tokio::spawn(async move {
         tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
         let t = i.now();
         i.modify(&n, |a| {
-            super::drift::finish_operation(a, t);
+            if a.app
+                .status
+                .operation_state
+                .as_ref()
+                .is_some_and(|o| o.phase == "Terminating")
+            {
+                if let Some(o) = a.app.status.operation_state.as_mut() {
+                    o.phase = "Failed".into();
+                    o.message = "Operation terminated".into();
+                    o.finished_at = Some(crate::demo::generator::ts(t));
+                }
+                a.w.rolling = false;
+            } else {
+                super::drift::finish_operation(a, t);
+            }
             a.app.operation = None;
         });
     });
+}
+
+/// `POST /api/v1/applications/{name}/rollback`: a sync to a deployment of the history, refused
+/// while auto-sync is on, as Argo CD refuses it.
+fn rollback_app(inst: &Arc<Instance>, name: &str, body: &Bytes, now: i64) -> Response<Body> {
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default, rename_all = "camelCase")]
+    struct RollbackRequest {
+        id: i64,
+        dry_run: bool,
+    }
+    let req: RollbackRequest = match serde_json::from_slice(body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error(
+                grpc::INVALID_ARGUMENT,
+                &format!("invalid request body: {e}"),
+            );
+        }
+    };
+    let (target, auto, running) = {
+        let st = inst.read();
+        let Some(a) = st.apps.get(name) else {
+            return not_found_app(name);
+        };
+        (
+            a.app
+                .status
+                .history
+                .iter()
+                .find(|h| h.id == req.id)
+                .cloned(),
+            a.app.auto_sync(),
+            super::drift::running(a),
+        )
+    };
+    if auto {
+        return error(
+            grpc::INVALID_ARGUMENT,
+            "rollback cannot be initiated when auto-sync is enabled",
+        );
+    }
+    let Some(target) = target else {
+        return error(
+            grpc::INVALID_ARGUMENT,
+            &format!(
+                "application {name} does not have deployment with id {}",
+                req.id
+            ),
+        );
+    };
+    if running {
+        return error(
+            grpc::FAILED_PRECONDITION,
+            "another operation is already in progress",
+        );
+    }
+    if req.dry_run {
+        return with_app(inst, name, &Query::default(), |a| json_reply(&a.app));
+    }
+    let mut rng = crate::util::Rng::new(now as u64 ^ req.id as u64);
+    inst.modify(name, |a| {
+        super::drift::start_operation(a, now, false, &mut rng);
+        if let Some(op) = a.app.status.operation_state.as_mut() {
+            op.operation.initiated_by = Some(crate::model::app::OperationInitiator {
+                username: "admin".into(),
+                automated: false,
+            });
+            if let Some(s) = op.operation.sync.as_mut() {
+                s.revision = target.revision.clone();
+                s.source = target.source.clone();
+            }
+            a.app.operation = Some(op.operation.clone());
+        }
+    });
+    finish_later(inst, name);
     with_app(inst, name, &Query::default(), |a| json_reply(&a.app))
+}
+
+/// `DELETE /api/v1/applications/{name}/operation`.
+fn terminate_operation(inst: &Arc<Instance>, name: &str, _now: i64) -> Response<Body> {
+    let running = {
+        let st = inst.read();
+        match st.apps.get(name) {
+            Some(a) => super::drift::running(a),
+            None => return not_found_app(name),
+        }
+    };
+    if !running {
+        return error(
+            grpc::INVALID_ARGUMENT,
+            "Unable to terminate operation. No operation is in progress",
+        );
+    }
+    inst.modify(name, |a| {
+        if let Some(o) = a.app.status.operation_state.as_mut() {
+            o.phase = "Terminating".into();
+        }
+    });
+    finish_later(inst, name);
+    json_reply(&serde_json::json!({}))
 }
 
 fn not_found_app(name: &str) -> Response<Body> {

@@ -547,6 +547,51 @@ impl ArgoClient {
         .await
     }
 
+    /// Rolls back to a deployment of the history (`POST .../rollback`); Argo CD refuses it while
+    /// auto-sync is on. Not retried.
+    pub async fn rollback_app(
+        &self,
+        name: &str,
+        app_namespace: Option<&str>,
+        id: i64,
+        dry_run: bool,
+    ) -> Result<Application, ArgoError> {
+        let body = serde_json::json!({
+            "name": name,
+            "id": id,
+            "dryRun": dry_run,
+            "appNamespace": app_namespace.unwrap_or(""),
+        });
+        self.call(
+            Method::POST,
+            &format!("/api/v1/applications/{}/rollback", enc(name)),
+            &[],
+            Some(body.to_string().into_bytes()),
+        )
+        .await
+    }
+
+    /// Terminates the running operation (`DELETE .../operation`).
+    pub async fn terminate_operation(
+        &self,
+        name: &str,
+        app_namespace: Option<&str>,
+    ) -> Result<(), ArgoError> {
+        let mut q = Vec::new();
+        if let Some(ns) = app_namespace {
+            q.push(("appNamespace", ns.to_string()));
+        }
+        let _: serde_json::Value = self
+            .call(
+                Method::DELETE,
+                &format!("/api/v1/applications/{}/operation", enc(name)),
+                &q,
+                None,
+            )
+            .await?;
+        Ok(())
+    }
+
     pub async fn managed_resources(
         &self,
         name: &str,
