@@ -10,6 +10,10 @@ use driftdeck::tui::keymap::Keymap;
 use driftdeck::tui::theme::Theme;
 
 async fn screen(fleet: &driftdeck::demo::DemoFleet, dir: &std::path::Path, keys: &str) -> String {
+    screen_of(&fleet.config(), dir, keys).await
+}
+
+async fn screen_of(cfg: &driftdeck::config::Config, dir: &std::path::Path, keys: &str) -> String {
     let o = SnapshotOptions {
         output: Output::Text,
         size: (160, 48),
@@ -23,7 +27,7 @@ async fn screen(fleet: &driftdeck::demo::DemoFleet, dir: &std::path::Path, keys:
         now_ms: Some(common::NOW * 1000),
         data_dir: Some(dir.to_path_buf()),
     };
-    snapshot(&fleet.config(), o).await.unwrap().stdout
+    snapshot(cfg, o).await.unwrap().stdout
 }
 
 #[tokio::test]
@@ -154,29 +158,12 @@ async fn a_broken_bundle_sends_every_drift_to_a_human_with_the_reason() {
         dir: Some(pol.clone()),
         ..Default::default()
     });
-    let shot = |keys: &str| {
-        let o = SnapshotOptions {
-            output: Output::Text,
-            size: (160, 48),
-            keys: parse_keys(keys).unwrap(),
-            filter: None,
-            theme: Theme::default(),
-            keymap: Keymap::default(),
-            depth: Depth::TrueColor,
-            ascii: false,
-            title: "driftdeck demo".into(),
-            now_ms: Some(common::NOW * 1000),
-            data_dir: Some(tmp.path().to_path_buf()),
-        };
-        let cfg = cfg.clone();
-        async move { snapshot(&cfg, o).await.unwrap().stdout }
-    };
-    let queue = shot("u").await;
+    let queue = screen_of(&cfg, tmp.path(), "u").await;
     println!("{queue}");
     assert!(queue.contains("needs-human!"), "{queue}");
     assert!(queue.contains("bad.rego"), "{queue}");
     assert!(!queue.contains(" enforce "), "{queue}");
-    let panel = shot("u enter").await;
+    let panel = screen_of(&cfg, tmp.path(), "u enter").await;
     println!("{panel}");
     assert!(
         panel.contains("NEEDS-HUMAN: no decision can be made"),

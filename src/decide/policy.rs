@@ -374,11 +374,6 @@ impl Bundle {
         }
     }
 
-    /// Evaluates the decision for an input document.
-    pub fn evaluate(&self, input: &Value) -> Result<PolicyResult, PolicyError> {
-        self.evaluator().evaluate(input)
-    }
-
     fn evaluate_value(&mut self, input: &Value) -> Result<regorus::Value, PolicyError> {
         let mut e = self.engine.clone();
         e.set_input(regorus::Value::from(input.clone()));

@@ -230,6 +230,10 @@ pub async fn run(cfg: &Config, opts: TuiOptions) -> anyhow::Result<()> {
 
     let guard = TerminalGuard::enter()?;
     let mut runtime = Runtime::new(inst, tx);
+    let fx = init(&mut model);
+    runtime.run(fx);
+    // Loading and compiling the policy bundle happens while the instances are being listed,
+    // not before their requests leave.
     match crate::tui::decisions::DecideKit::from_config(cfg, opts.data_dir.clone()) {
         Ok(kit) => {
             model.decide = Ok(kit.mode);
@@ -240,8 +244,6 @@ pub async fn run(cfg: &Config, opts: TuiOptions) -> anyhow::Result<()> {
             model.decide = Err(e);
         }
     }
-    let fx = init(&mut model);
-    runtime.run(fx);
     let mut events = crossterm::event::EventStream::new();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);

@@ -75,18 +75,14 @@ pub fn wants_decision(row: &AppRow, have: Option<&DecisionView>, now_ms: i64) ->
     }
 }
 
-fn verdict_role(v: Verdict) -> &'static str {
+/// The theme role of a verdict.
+pub fn role_of(v: Verdict) -> &'static str {
     match v {
         Verdict::Allow => "verdict.allow",
         Verdict::Defer => "verdict.defer",
         Verdict::Enforce => "verdict.enforce",
         Verdict::NeedsHuman => "verdict.needs_human",
     }
-}
-
-/// The theme role of a verdict.
-pub fn role_of(v: Verdict) -> &'static str {
-    verdict_role(v)
 }
 
 /// `1h 02m`, `4m 10s`, `12s`; `due` when past.
@@ -170,7 +166,7 @@ pub fn decision_lines(
             d.mode.as_str(),
             if d.automatic { ", automatic" } else { "" }
         ),
-        verdict_role(d.verdict),
+        role_of(d.verdict),
     ));
     match d.not_before {
         Some(t) => out.push((

@@ -539,8 +539,6 @@ pub struct AppScreen {
     pub stale: bool,
     /// Opened from the drift queue: back returns there.
     pub from_queue: bool,
-    /// Lines of the decision tab (set when the decision arrives).
-    pub decision_len: usize,
 }
 
 /// One choice in the facet picker.

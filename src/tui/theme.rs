@@ -251,6 +251,15 @@ impl Theme {
     }
 
     /// The style of a role drawn on a selected row: `ROLE.selected`, or the role over `selection`.
+    /// The role's style on a selected row, else its plain style.
+    pub fn pick(&self, role: &str, selected: bool) -> Style {
+        if selected {
+            self.selected(role)
+        } else {
+            self.style(role)
+        }
+    }
+
     pub fn selected(&self, role: &str) -> Style {
         let key = format!("{role}.selected");
         if self.styles.contains_key(&key) {

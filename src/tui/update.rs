@@ -39,9 +39,10 @@ pub fn update(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
             m.size = (w, h);
             let page = ui::layout::fleet_page(m);
             m.view.scroll_into_view(page);
+            let dlen = decision_len(m);
             if let Screen::App(s) = &mut m.screen {
                 let page = ui::layout::app_page((w, h));
-                let len = ui::app::list_len(s);
+                let len = ui::app::list_len(s, dlen);
                 clamp_list(&mut s.cursor, &mut s.offset, len, page);
             }
             m.dirty = true;
@@ -88,6 +89,7 @@ pub fn update(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
             fx
         }
         Msg::TreeLoaded { req, result } => {
+            let dlen = decision_len(m);
             if let Screen::App(s) = &mut m.screen
                 && s.req_tree == req
             {
@@ -96,7 +98,7 @@ pub fn update(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
                     Err(e) => Load::Failed(e.to_string()),
                 };
                 let page = ui::layout::app_page(m.size);
-                let len = ui::app::list_len(s);
+                let len = ui::app::list_len(s, dlen);
                 clamp_list(&mut s.cursor, &mut s.offset, len, page);
                 m.dirty = true;
             }
@@ -113,16 +115,12 @@ pub fn update(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
                 Ok(i) => Load::Ready(i),
                 Err(e) => Load::Failed(e),
             };
-            let v = m.decisions.get(&key).cloned();
-            let drifted = m.fleet.get(&key).is_some_and(|r| r.sync == Sync::OutOfSync);
             let page = ui::layout::app_page(m.size);
+            let dlen = decision_len(m);
             if let Screen::App(s) = &mut m.screen
                 && s.key == key
             {
-                s.decision_len =
-                    crate::tui::decisions::decision_lines(v.as_ref(), &m.decide, drifted, m.now_ms)
-                        .len();
-                let len = ui::app::list_len(s);
+                let len = ui::app::list_len(s, dlen);
                 clamp_list(&mut s.cursor, &mut s.offset, len, page);
             }
             m.dirty = true;
@@ -680,35 +678,26 @@ pub fn open_app(m: &mut Model, key: AppKey) -> Vec<Effect> {
         offset: 0,
         stale: false,
         from_queue: false,
-        decision_len: 0,
     }));
     let mut fx = refetch(m, true);
     fx.extend(ask_decisions(m, vec![key.clone()], false));
-    set_decision_len(m);
     fx
 }
 
-/// Keeps the decision tab's line count in step with the model.
-fn set_decision_len(m: &mut Model) {
-    let Screen::App(s) = &m.screen else { return };
+/// The lines of the open app's decision tab (derived from the model, never stored).
+fn decision_len(m: &Model) -> usize {
+    let Screen::App(s) = &m.screen else { return 0 };
     let drifted = m
         .fleet
         .get(&s.key)
         .is_some_and(|r| r.sync == Sync::OutOfSync);
-    let n = crate::tui::decisions::decision_lines(
-        m.decisions.get(&s.key),
-        &m.decide,
-        drifted,
-        m.now_ms,
-    )
-    .len();
-    if let Screen::App(s) = &mut m.screen {
-        s.decision_len = n;
-    }
+    crate::tui::decisions::decision_lines(m.decisions.get(&s.key), &m.decide, drifted, m.now_ms)
+        .len()
 }
 
 fn app_act(m: &mut Model, a: Action) -> Vec<Effect> {
     let page = ui::layout::app_page(m.size);
+    let dlen = decision_len(m);
     let Screen::App(s) = &mut m.screen else {
         return vec![];
     };
@@ -737,7 +726,6 @@ fn app_act(m: &mut Model, a: Action) -> Vec<Effect> {
             let key = s.key.clone();
             let mut fx = refetch(m, true);
             fx.extend(ask_decisions(m, vec![key], true));
-            set_decision_len(m);
             return fx;
         }
         Action::NextTab
@@ -767,7 +755,7 @@ fn app_act(m: &mut Model, a: Action) -> Vec<Effect> {
         | Action::PageUp
         | Action::SelectFirst
         | Action::SelectLast => {
-            let len = ui::app::list_len(s);
+            let len = ui::app::list_len(s, dlen);
             move_list(&mut s.cursor, &mut s.offset, len, page, a);
         }
         Action::Reload => return refetch(m, true),

@@ -188,8 +188,9 @@ impl TreeWalk<'_> {
     }
 }
 
-/// Number of lines of the current tab's list (for scrolling in `update`).
-pub fn list_len(s: &AppScreen) -> usize {
+/// Number of lines of the current tab's list (for scrolling in `update`); the decision tab's
+/// count comes from the model (`decision_lines`).
+pub fn list_len(s: &AppScreen, decision_lines: usize) -> usize {
     match s.tab {
         AppTab::Resources => resource_lines(s, false).len(),
         AppTab::Conditions => s
@@ -199,7 +200,7 @@ pub fn list_len(s: &AppScreen) -> usize {
             .unwrap_or(0),
         AppTab::History => s.app.ready().map(|a| a.status.history.len()).unwrap_or(0),
         AppTab::Events => s.events.ready().map(|e| e.items.len()).unwrap_or(0),
-        AppTab::Decision => s.decision_len,
+        AppTab::Decision => decision_lines,
     }
 }
 
@@ -565,13 +566,7 @@ fn resources(buf: &mut Buffer, head: Rect, body: Rect, m: &Model, s: &AppScreen,
     {
         let y = body.y + (row - s.offset) as u16;
         let sel = row == s.cursor;
-        let st = |role: &str| {
-            if sel {
-                theme.selected(role)
-            } else {
-                theme.style(role)
-            }
-        };
+        let st = |role: &str| theme.pick(role, sel);
         if sel {
             buf.set_style(
                 Rect {
@@ -650,13 +645,7 @@ fn conditions(buf: &mut Buffer, head: Rect, body: Rect, m: &Model, s: &AppScreen
     {
         let y = body.y + (row - s.offset) as u16;
         let sel = row == s.cursor;
-        let st = |role: &str| {
-            if sel {
-                theme.selected(role)
-            } else {
-                theme.style(role)
-            }
-        };
+        let st = |role: &str| theme.pick(role, sel);
         if sel {
             buf.set_style(
                 Rect {
@@ -731,13 +720,7 @@ fn history(buf: &mut Buffer, head: Rect, body: Rect, m: &Model, s: &AppScreen, t
     {
         let y = body.y + (row - s.offset) as u16;
         let sel = row == s.cursor;
-        let st = |role: &str| {
-            if sel {
-                theme.selected(role)
-            } else {
-                theme.style(role)
-            }
-        };
+        let st = |role: &str| theme.pick(role, sel);
         if sel {
             buf.set_style(
                 Rect {
@@ -831,13 +814,7 @@ fn events(buf: &mut Buffer, head: Rect, body: Rect, m: &Model, s: &AppScreen, th
     {
         let y = body.y + (row - s.offset) as u16;
         let sel = row == s.cursor;
-        let st = |role: &str| {
-            if sel {
-                theme.selected(role)
-            } else {
-                theme.style(role)
-            }
-        };
+        let st = |role: &str| theme.pick(role, sel);
         if sel {
             buf.set_style(
                 Rect {

@@ -23,11 +23,7 @@ pub fn decision_tab(buf: &mut Buffer, body: Rect, m: &Model, s: &AppScreen, them
     let w = (body.width as usize).saturating_sub(3).max(10);
     let mut y = body.y;
     for (i, (text, role)) in lines.iter().enumerate().skip(s.offset) {
-        let style = if i == s.cursor {
-            theme.selected(role)
-        } else {
-            theme.style(role)
-        };
+        let style = theme.pick(role, i == s.cursor);
         // Keep the indentation of detail lines on every wrapped row.
         let lead = text.len() - text.trim_start().len();
         let parts = if text.trim().is_empty() {
@@ -150,13 +146,7 @@ pub fn queue_screen(buf: &mut Buffer, m: &Model, q: &QueueScreen, theme: &Theme,
     {
         let y = list.y + (i - q.offset) as u16;
         let sel = i == q.cursor;
-        let st = |role: &str| {
-            if sel {
-                theme.selected(role)
-            } else {
-                theme.style(role)
-            }
-        };
+        let st = |role: &str| theme.pick(role, sel);
         if sel {
             buf.set_style(
                 Rect {

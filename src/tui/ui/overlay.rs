@@ -192,13 +192,7 @@ pub fn facets(buf: &mut Buffer, m: &Model, p: &FacetPicker, theme: &Theme, km: &
             } => {
                 let on = p.draft.has(*facet, value);
                 let sel = row == p.cursor;
-                let st = |role: &str| {
-                    if sel {
-                        theme.selected(role)
-                    } else {
-                        theme.style(role)
-                    }
-                };
+                let st = |role: &str| theme.pick(role, sel);
                 if sel {
                     buf.set_style(
                         Rect {
