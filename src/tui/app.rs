@@ -237,6 +237,10 @@ pub async fn run(cfg: &Config, opts: TuiOptions) -> anyhow::Result<()> {
     match crate::tui::decisions::DecideKit::from_config(cfg, opts.data_dir.clone()) {
         Ok(kit) => {
             model.decide = Ok(kit.mode);
+            model.decide_fleet = matches!(
+                kit.mode,
+                crate::decide::decider::Mode::Shadow | crate::decide::decider::Mode::Autonomous
+            );
             runtime.decide = Some(std::sync::Arc::new(kit));
         }
         Err(e) => {

@@ -692,6 +692,9 @@ pub struct Model {
     pub decisions: HashMap<AppKey, crate::tui::decisions::DecisionView>,
     /// The decision mode, or why decisions are unavailable (a bad policy or config).
     pub decide: Result<crate::decide::decider::Mode, String>,
+    /// Decide every drift as it appears, not only those looked at: the TUI in shadow mode
+    /// (to record what the advice would have been) and autonomous mode (to act on it).
+    pub decide_fleet: bool,
 }
 
 impl Model {
@@ -717,6 +720,7 @@ impl Model {
             title: "driftdeck".into(),
             decisions: HashMap::new(),
             decide: Ok(crate::decide::decider::Mode::default()),
+            decide_fleet: false,
         }
     }
 

@@ -234,13 +234,22 @@ fn fleet_update(m: &mut Model, id: u16, u: FleetUpdate) -> Vec<Effect> {
             if version.is_some() {
                 inst.version = version;
             }
+            let keys: Vec<AppKey> = if m.decide_fleet {
+                rows.iter()
+                    .filter(|r| r.sync == Sync::OutOfSync)
+                    .map(|r| r.key.clone())
+                    .collect()
+            } else {
+                vec![]
+            };
             m.fleet.replace_instance(id, &name, rows);
             m.recompute_view();
             check_complete(m);
+            fx.extend(ask_decisions(m, keys, false));
             if let Screen::App(s) = &m.screen
                 && s.key.instance == id
             {
-                fx = refetch(m, false);
+                fx.extend(refetch(m, false));
             }
         }
         FleetUpdate::Live => m.instances[id as usize].state = ConnState::Live,
@@ -265,6 +274,7 @@ fn fleet_update(m: &mut Model, id: u16, u: FleetUpdate) -> Vec<Effect> {
             }
             // Decisions follow the drift while someone looks at them.
             let watching: Vec<AppKey> = match &m.screen {
+                _ if m.decide_fleet => changed,
                 Screen::Queue(_) => changed,
                 Screen::App(s) => changed.into_iter().filter(|k| *k == s.key).collect(),
                 _ => vec![],
@@ -1268,6 +1278,46 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn shadow_and_autonomous_modes_decide_every_drift_others_only_what_is_looked_at() {
+        let decides = |fx: &[Effect]| -> Vec<String> {
+            fx.iter()
+                .filter_map(|e| match e {
+                    Effect::Decide { key, .. } => Some(key.name.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        let km = Keymap::default();
+        let listing = |m: &mut Model| {
+            update(
+                m,
+                &km,
+                Msg::Fleet(
+                    0,
+                    FleetUpdate::Listed {
+                        rows: vec![
+                            row(0, "payments", "OutOfSync", "Healthy", "prod"),
+                            row(0, "orders", "Synced", "Degraded", "prod"),
+                        ],
+                        resource_version: "10".into(),
+                        version: None,
+                    },
+                ),
+            )
+        };
+        let mut advisory = model();
+        assert!(decides(&listing(&mut advisory)).is_empty());
+        let mut sweeping = model();
+        sweeping.decide_fleet = true;
+        assert_eq!(
+            decides(&listing(&mut sweeping)),
+            vec!["payments".to_string()]
+        );
+        // Asked once: the same state does not ask again.
+        assert!(decides(&listing(&mut sweeping)).is_empty());
     }
 
     #[test]
