@@ -68,6 +68,39 @@ pub enum HealthOutput {
     Text,
 }
 
+/// Flags every action takes.
+#[derive(Debug, Clone, Args)]
+pub struct ActArgs {
+    /// The instance of the app when several have an app of that name.
+    #[arg(long, value_name = "NAME")]
+    pub instance: Option<String>,
+    /// Print the plan; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Act (without it a dangerous action prints its plan and exits 1).
+    #[arg(long)]
+    pub yes: bool,
+    /// For a protected app: its name, typed again.
+    #[arg(long, value_name = "APP")]
+    pub confirm: Option<String>,
+    /// How long to follow an operation (e.g. 5m).
+    #[arg(long, default_value = "5m", value_name = "DURATION")]
+    pub timeout: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DeferralsCommand {
+    List,
+    Apply,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AdoptOutput {
+    Ignore,
+    Patch,
+    Both,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DefaultKind {
     Theme,
@@ -192,6 +225,111 @@ pub enum Command {
     Policy {
         #[command(subcommand)]
         which: crate::headless::decide::PolicyCommand,
+    },
+    /// Sync apps (exit 0 done, 1 refused, 2 error). Without --yes: print the plan, exit 1.
+    Sync {
+        /// The apps to sync.
+        #[arg(required = true, value_name = "APP")]
+        apps: Vec<String>,
+        #[command(flatten)]
+        act: ActArgs,
+        /// Delete live resources Git no longer has (confirm with --yes; listed in the plan).
+        #[arg(long)]
+        prune: bool,
+        /// Replace resources that cannot be patched.
+        #[arg(long)]
+        force: bool,
+        /// Apply only: skip the hooks.
+        #[arg(long)]
+        apply_only: bool,
+        /// Only this resource (repeatable): GROUP:KIND:NAMESPACE/NAME.
+        #[arg(long = "resource", value_name = "GROUP:KIND:NAMESPACE/NAME")]
+        resources: Vec<String>,
+        /// A sync option (repeatable), e.g. ServerSideApply=true, Validate=false.
+        #[arg(long = "sync-option", value_name = "K=V")]
+        sync_options: Vec<String>,
+        /// Sync to this revision instead of the target revision.
+        #[arg(long, value_name = "REV")]
+        revision: Option<String>,
+    },
+    /// Refresh an app (--hard re-renders its manifests).
+    Refresh {
+        app: String,
+        #[command(flatten)]
+        act: ActArgs,
+        #[arg(long)]
+        hard: bool,
+    },
+    /// Terminate the running operation of an app.
+    Terminate {
+        app: String,
+        #[command(flatten)]
+        act: ActArgs,
+    },
+    /// Guided rollback: terminate a running operation, pause auto-sync (recording the policy
+    /// and the reason), roll back, follow health.
+    Rollback {
+        app: String,
+        #[command(flatten)]
+        act: ActArgs,
+        /// The history id to roll back to (default: the previous deployment).
+        #[arg(long, value_name = "HISTORY_ID")]
+        id: Option<i64>,
+        /// Why (recorded on the Application when auto-sync is paused, and in the journal).
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+        /// Turn auto-sync back on (as it was) once health has settled.
+        #[arg(long)]
+        restore_auto_sync: bool,
+        /// Roll nothing back: only turn back on the auto-sync an earlier rollback paused.
+        #[arg(long, conflicts_with_all = ["id", "restore_auto_sync"])]
+        restore_only: bool,
+    },
+    /// Defer the revert of an app's drift: pause self-heal until a time, with a reason.
+    Defer {
+        app: String,
+        #[command(flatten)]
+        act: ActArgs,
+        /// Why the drift may stay for now (required).
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+        /// When the deferral ends (RFC 3339; default: the decision's not_before).
+        #[arg(long, value_name = "RFC3339")]
+        until: Option<String>,
+    },
+    /// Annotate an app with an incident (and label its drifted live resources).
+    Annotate {
+        app: String,
+        #[command(flatten)]
+        act: ActArgs,
+        /// The incident id, e.g. INC-1234 (required).
+        #[arg(long, value_name = "ID")]
+        incident: Option<String>,
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
+        /// Also label the drifted live resources with driftdeck.io/incident.
+        #[arg(long)]
+        label_resources: bool,
+    },
+    /// Deferrals recorded on the Applications: list them, or restore every one that is due.
+    Deferrals {
+        #[arg(value_enum)]
+        which: DeferralsCommand,
+        /// Only this instance.
+        #[arg(long, value_name = "NAME")]
+        instance: Option<String>,
+        /// With apply: print what would be restored, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// What would make Git match live for an allowed drift: ignoreDifferences entries and a
+    /// patch of the manifests (driftdeck never writes to Git).
+    Adopt {
+        app: String,
+        #[arg(long, value_name = "NAME")]
+        instance: Option<String>,
+        #[arg(long, value_enum, default_value = "both")]
+        output: AdoptOutput,
     },
     /// Measure what docs/performance.md reports.
     Bench {

@@ -28,7 +28,7 @@ fn print_errors(errs: &[FileError]) {
 
 /// Loads the config file. A missing default config is not an error for commands that do not
 /// need instances; a missing explicit one is.
-fn load_config(paths: &Paths) -> Result<Option<Config>, Vec<FileError>> {
+pub fn load_config(paths: &Paths) -> Result<Option<Config>, Vec<FileError>> {
     if !paths.config_file.exists() {
         if paths.config_explicit {
             return Err(vec![FileError::new(

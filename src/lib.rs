@@ -13,6 +13,7 @@
 //! - `util`      secrets, deterministic PRNG, durations, command splitting
 #![forbid(unsafe_code)]
 
+pub mod actions;
 pub mod cli;
 pub mod clients;
 pub mod commands;

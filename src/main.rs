@@ -7,6 +7,7 @@ use clap::Parser;
 use driftdeck::cli::{Cli, Command};
 use driftdeck::commands;
 use driftdeck::config::paths::Paths;
+use driftdeck::headless::act;
 
 /// mimalloc: the policy engine and the diff builder allocate many small values; glibc's
 /// allocator took a third of a policy decision's time (docs/performance.md).
@@ -102,6 +103,102 @@ fn main() -> ExitCode {
                 driftdeck::headless::decide::journal_cmd(&paths, which)
             }
             Some(Command::Policy { ref which }) => commands::policy(&paths, which),
+            Some(Command::Sync {
+                ref apps,
+                ref act,
+                prune,
+                force,
+                apply_only,
+                ref resources,
+                ref sync_options,
+                ref revision,
+            }) => {
+                act::sync(
+                    &paths,
+                    cli.read_only,
+                    apps,
+                    act,
+                    prune,
+                    force,
+                    apply_only,
+                    resources,
+                    sync_options,
+                    revision.as_deref(),
+                )
+                .await
+            }
+            Some(Command::Refresh {
+                ref app,
+                ref act,
+                hard,
+            }) => act::refresh(&paths, cli.read_only, app, act, hard).await,
+            Some(Command::Terminate { ref app, ref act }) => {
+                act::terminate(&paths, cli.read_only, app, act).await
+            }
+            Some(Command::Rollback {
+                ref app,
+                ref act,
+                id,
+                ref reason,
+                restore_auto_sync,
+                restore_only,
+            }) => {
+                act::rollback(
+                    &paths,
+                    cli.read_only,
+                    app,
+                    act,
+                    id,
+                    reason.as_deref(),
+                    restore_auto_sync,
+                    restore_only,
+                )
+                .await
+            }
+            Some(Command::Defer {
+                ref app,
+                ref act,
+                ref reason,
+                ref until,
+            }) => {
+                act::defer(
+                    &paths,
+                    cli.read_only,
+                    app,
+                    act,
+                    reason.as_deref(),
+                    until.as_deref(),
+                )
+                .await
+            }
+            Some(Command::Annotate {
+                ref app,
+                ref act,
+                ref incident,
+                ref note,
+                label_resources,
+            }) => {
+                act::annotate(
+                    &paths,
+                    cli.read_only,
+                    app,
+                    act,
+                    incident.as_deref(),
+                    note.as_deref(),
+                    label_resources,
+                )
+                .await
+            }
+            Some(Command::Deferrals {
+                which,
+                ref instance,
+                dry_run,
+            }) => act::deferrals(&paths, cli.read_only, which, instance.as_deref(), dry_run).await,
+            Some(Command::Adopt {
+                ref app,
+                ref instance,
+                output,
+            }) => act::adopt(&paths, app, instance.as_deref(), output).await,
         }
     });
     // Background tasks (demo servers, watchers) must not keep the process alive.

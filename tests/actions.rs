@@ -91,7 +91,16 @@ async fn rollback_is_refused_with_auto_sync_and_performed_without() {
         .rollback_app(name, None, target.id, true)
         .await
         .unwrap();
-    assert!(idle(&dry), "a dry run starts nothing");
+    let op = dry.status.operation_state.as_ref().unwrap();
+    assert!(
+        op.operation.sync.as_ref().unwrap().dry_run,
+        "a dry run is an operation marked dryRun, as Argo CD runs it"
+    );
+    let done = wait_phase(&client, name, "Succeeded").await;
+    assert_eq!(
+        done.status.history, manual.status.history,
+        "a dry run deploys nothing"
+    );
     let started = client
         .rollback_app(name, None, target.id, false)
         .await
@@ -187,4 +196,561 @@ async fn a_manual_sync_inside_a_deny_window_is_refused() {
     assert!(err.to_string().contains("blocked by sync window"), "{err}");
     let after = client.get_app(&name, None, None).await.unwrap();
     assert_eq!(after.status.operation_state, app.status.operation_state);
+}
+
+// ---- the actions library (src/actions) against the demo, over HTTP ----
+
+use driftdeck::actions::sync::{Change, SyncSpec};
+use driftdeck::actions::{self, ActionError, Session, Target};
+use driftdeck::decide::journal::Journal;
+use driftdeck::demo::generator::Drift;
+
+fn session(fleet: &driftdeck::demo::DemoFleet, journal: &std::path::Path) -> Session {
+    let client = common::client(&fleet.config().instances[0]);
+    Session::new(client, false, vec![])
+        .with_journal(Some(std::sync::Arc::new(Journal::in_dir(journal))))
+}
+
+fn target(s: &Session, name: &str) -> Target {
+    Target {
+        instance: s.instance.clone(),
+        name: name.to_string(),
+        app_namespace: "argocd".into(),
+    }
+}
+
+/// An idle app with a Deployment and at least two deployments in its history, manual or
+/// auto-synced as asked.
+async fn pick(s: &Session, auto: bool) -> Application {
+    let list = s
+        .client
+        .list_apps(&AppQuery::default(), None)
+        .await
+        .unwrap();
+    for a in &list.items {
+        let full = s
+            .client
+            .get_app(&a.metadata.name, None, None)
+            .await
+            .unwrap();
+        let deployment = full.status.resources.iter().any(|r| r.kind == "Deployment")
+            && !full
+                .status
+                .resources
+                .iter()
+                .any(|r| r.kind == "HorizontalPodAutoscaler");
+        if idle(&full)
+            && deployment
+            && full.status.history.len() >= 2
+            && full.auto_sync() == auto
+            && (!auto || full.self_heal())
+        {
+            return full;
+        }
+    }
+    panic!("no idle app with auto-sync {auto}");
+}
+
+fn journal_actions(dir: &std::path::Path) -> Vec<serde_json::Value> {
+    Journal::in_dir(dir)
+        .records()
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.kind == "action")
+        .map(|r| r.body)
+        .collect()
+}
+
+#[tokio::test]
+async fn sync_of_selected_resources_then_with_prune_confirmed() {
+    let fleet = common::demo(40, 3, 1).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let s = session(&fleet, tmp.path());
+    let app = pick(&s, false).await;
+    let name = app.metadata.name.clone();
+    let inst = fleet.servers[0].instance().clone();
+    // Someone scaled the Deployment and edited the ConfigMap; Git dropped a ConfigMap.
+    assert!(inst.modify(&name, |a| {
+        a.w.drifts.push(Drift::Replicas {
+            to: a.w.replicas + 7,
+            by_hpa: false,
+            at: common::NOW,
+        });
+        a.w.drifts.push(Drift::ConfigValue {
+            key: "LOG_LEVEL".into(),
+            value: "trace".into(),
+            at: common::NOW,
+        });
+        a.w.orphans.push(format!("{}-legacy-config", a.w.name));
+    }));
+    let t = target(&s, &name);
+    let plan = actions::sync::plan(&s, &t, SyncSpec::default())
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = plan.changes.iter().map(|c| c.kind.as_str()).collect();
+    assert!(
+        kinds.contains(&"Deployment") && kinds.contains(&"ConfigMap"),
+        "{kinds:?}"
+    );
+    assert_eq!(plan.prunable.len(), 1);
+    assert_eq!(plan.prunable[0].change, Change::Prune);
+    assert!(
+        plan.lines()
+            .iter()
+            .any(|l| l.contains("need pruning and are left alone"))
+    );
+
+    // Only the ConfigMap: the Deployment stays drifted, nothing is pruned.
+    let cm = plan.changes.iter().find(|c| c.kind == "ConfigMap").unwrap();
+    let spec = SyncSpec {
+        resources: vec![cm.resource()],
+        options: vec!["Validate=false".into()],
+        ..Default::default()
+    };
+    let plan = actions::sync::plan(&s, &t, spec).await.unwrap();
+    assert_eq!(plan.changes.len(), 1);
+    let mut phases = Vec::new();
+    let op = actions::sync::run(&s, &plan, std::time::Duration::from_secs(20), |o| {
+        phases.push(o.phase.clone())
+    })
+    .await
+    .unwrap();
+    assert_eq!(op.phase, "Succeeded");
+    assert_eq!(
+        phases.first().map(String::as_str),
+        Some("Running"),
+        "{phases:?}"
+    );
+    let after = s.client.get_app(&name, None, None).await.unwrap();
+    let status = |kind: &str| {
+        after
+            .status
+            .resources
+            .iter()
+            .find(|r| r.kind == kind && !r.requires_pruning)
+            .map(|r| r.status.clone())
+            .unwrap()
+    };
+    assert_eq!(status("ConfigMap"), "Synced");
+    assert_eq!(status("Deployment"), "OutOfSync");
+    assert!(after.status.resources.iter().any(|r| r.requires_pruning));
+    assert_eq!(
+        after.status.history.len(),
+        app.status.history.len().min(9) + 1
+    );
+    let sync_op = after.status.operation_state.as_ref().unwrap();
+    assert_eq!(
+        sync_op.operation.sync.as_ref().unwrap().sync_options,
+        vec!["Validate=false"]
+    );
+
+    // Everything with prune: Synced, the orphan gone.
+    let spec = SyncSpec {
+        prune: true,
+        ..Default::default()
+    };
+    let plan = actions::sync::plan(&s, &t, spec).await.unwrap();
+    assert!(plan.lines().iter().any(|l| l.contains("DELETED (prune)")));
+    let op = actions::sync::run(&s, &plan, std::time::Duration::from_secs(20), |_| {})
+        .await
+        .unwrap();
+    let res = op.sync_result.unwrap().resources;
+    assert!(res.iter().any(|r| r.status == "Pruned"), "{res:?}");
+    let after = s.client.get_app(&name, None, None).await.unwrap();
+    assert_eq!(after.status.sync.status, "Synced");
+    assert!(!after.status.resources.iter().any(|r| r.requires_pruning));
+
+    let j = journal_actions(tmp.path());
+    let syncs = j.iter().filter(|b| b["action"] == "sync").count();
+    let finished: Vec<_> = j
+        .iter()
+        .filter(|b| b["action"] == "sync-finished")
+        .collect();
+    assert_eq!((syncs, finished.len()), (2, 2), "{j:?}");
+    assert!(
+        finished[1]["outcome"]
+            .as_str()
+            .unwrap()
+            .starts_with("Succeeded")
+    );
+    assert_eq!(j[0]["instance"], s.instance.as_str());
+}
+
+#[tokio::test]
+async fn refusals_change_nothing_read_only_rbac_running_unknown_resource() {
+    let fleet = common::demo(40, 3, 1).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let s = session(&fleet, tmp.path());
+    let app = pick(&s, false).await;
+    let name = app.metadata.name.clone();
+    let t = target(&s, &name);
+
+    let mut ro = s.clone();
+    ro.read_only = true;
+    let e = actions::sync::plan(&ro, &t, SyncSpec::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, ActionError::Refused(m) if m.contains("read-only")),
+        "{e}"
+    );
+    let e = actions::defer::defer(
+        &ro,
+        &t,
+        chrono::Utc::now() + chrono::Duration::hours(1),
+        "x",
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.exit_code(), 1);
+
+    // RBAC: can-i says no, and the server refuses the action itself too.
+    let inst = fleet.servers[0].instance().clone();
+    inst.write()
+        .denied
+        .push(("sync".into(), format!("{}/*", app.spec.project)));
+    assert!(
+        !s.client
+            .can_i("applications", "sync", &actions::rbac_object(&app))
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.client
+            .can_i("applications", "get", &actions::rbac_object(&app))
+            .await
+            .unwrap()
+    );
+    let e = actions::sync::plan(&s, &t, SyncSpec::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, ActionError::Refused(m) if m.contains("can-i says no")),
+        "{e}"
+    );
+    let e = s
+        .client
+        .sync_app(&SyncRequest {
+            name: name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("permission denied: applications, sync"),
+        "{e}"
+    );
+    inst.write().denied.clear();
+
+    // A resource the app does not have.
+    let spec = SyncSpec {
+        resources: vec![actions::sync::parse_resource("apps:Deployment:nowhere/ghost").unwrap()],
+        ..Default::default()
+    };
+    let e = actions::sync::plan(&s, &t, spec).await.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("has no resource apps:Deployment:nowhere/ghost"),
+        "{e}"
+    );
+    assert!(actions::sync::parse_resource("Deployment").is_err());
+
+    // A running operation: the plan says so and the sync is refused before asking.
+    s.client
+        .sync_app(&SyncRequest {
+            name: name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let plan = actions::sync::plan(&s, &t, SyncSpec::default())
+        .await
+        .unwrap();
+    assert!(
+        plan.blocked()
+            .unwrap()
+            .contains("another operation is already in progress")
+    );
+    let e = actions::sync::start(&s, &plan).await.unwrap_err();
+    assert_eq!(e.exit_code(), 1);
+    let op = actions::sync::terminate(&s, &t, std::time::Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        (op.phase.as_str(), op.message.as_str()),
+        ("Failed", "Operation terminated")
+    );
+    let e = actions::sync::terminate(&s, &t, std::time::Duration::from_secs(10))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("no operation in progress"), "{e}");
+    let after = s.client.get_app(&name, None, None).await.unwrap();
+    assert_eq!(after.spec, app.spec);
+}
+
+#[tokio::test]
+async fn guided_rollback_pauses_auto_sync_records_why_and_restores_it_exactly() {
+    let fleet = common::demo(40, 3, 1).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let s = session(&fleet, tmp.path());
+    let app = pick(&s, true).await;
+    let name = app.metadata.name.clone();
+    let t = target(&s, &name);
+    let (_, history) = actions::rollback::history(&s, &t).await.unwrap();
+    assert!(history[0].current && !history[1].current);
+    assert!(
+        !history[1].author.is_empty() && !history[1].message.is_empty(),
+        "{history:?}"
+    );
+    let entry = history[1].clone();
+    let before = s.client.get_app(&name, None, None).await.unwrap();
+    let diffs = actions::rollback::diff_to(&s, &t, &before, &entry.revision)
+        .await
+        .unwrap();
+    let plan = actions::rollback::plan(&s, &t, &before, entry.clone(), diffs.len())
+        .await
+        .unwrap();
+    let lines = plan.lines("bad release");
+    assert!(
+        lines.iter().any(|l| l.contains("pause auto-sync")),
+        "{lines:?}"
+    );
+    // A running operation is terminated first.
+    s.client
+        .sync_app(&SyncRequest {
+            name: name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut steps = Vec::new();
+    let out = actions::rollback::run(
+        &s,
+        &plan,
+        "bad release",
+        std::time::Duration::from_secs(20),
+        |st| steps.push(st.step.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        steps,
+        vec![
+            "terminate the running operation".to_string(),
+            "pause auto-sync".to_string(),
+            format!("roll back to #{}", entry.id),
+            "follow health".to_string(),
+        ]
+    );
+    assert!(out.paused);
+    let after = s.client.get_app(&name, None, None).await.unwrap();
+    assert!(!after.auto_sync());
+    assert_eq!(
+        after.metadata.annotations[actions::PAUSE_REASON],
+        "bad release"
+    );
+    let recorded: Option<driftdeck::model::app::SyncPolicy> =
+        serde_json::from_str(&after.metadata.annotations[actions::PAUSED_POLICY]).unwrap();
+    assert_eq!(recorded, before.spec.sync_policy);
+    assert_eq!(
+        after.status.history.last().unwrap().revision,
+        entry.revision
+    );
+    // The older image runs live: Argo CD reports the app OutOfSync with Git.
+    assert_eq!(after.status.sync.status, "OutOfSync");
+
+    let restored = actions::defer::restore_auto_sync(&s, &t).await.unwrap();
+    assert_eq!(restored.spec.sync_policy, before.spec.sync_policy);
+    assert!(
+        !restored
+            .metadata
+            .annotations
+            .contains_key(actions::PAUSED_POLICY)
+    );
+    assert!(
+        !restored
+            .metadata
+            .annotations
+            .contains_key(actions::PAUSE_REASON)
+    );
+    let j = journal_actions(tmp.path());
+    assert_eq!(
+        j.iter().filter(|b| b["action"] == "rollback").count(),
+        4,
+        "{j:?}"
+    );
+    assert!(j.iter().any(|b| b["action"] == "restore-auto-sync"));
+}
+
+#[tokio::test]
+async fn defer_pauses_self_heal_until_due_and_restores_the_policy() {
+    let fleet = common::demo(40, 3, 1).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let s = session(&fleet, tmp.path());
+    let app = pick(&s, true).await;
+    let name = app.metadata.name.clone();
+    let t = target(&s, &name);
+    let now = chrono::Utc::now();
+    let e = actions::defer::defer(&s, &t, now + chrono::Duration::hours(2), "  ", now)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("needs a reason"));
+    let until = now + chrono::Duration::hours(2);
+    let a = actions::defer::defer(&s, &t, until, "load test tonight", now)
+        .await
+        .unwrap();
+    assert!(a.auto_sync() && !a.self_heal());
+    let d = actions::defer::deferral_of(&a).unwrap().unwrap();
+    assert_eq!(d.until.timestamp(), until.timestamp());
+    assert_eq!(d.reason, "load test tonight");
+    assert_eq!(d.previous, app.spec.sync_policy);
+    // Deferring again keeps the first recorded policy (self-heal on), not the paused one.
+    let a = actions::defer::defer(&s, &t, until + chrono::Duration::hours(1), "longer", now)
+        .await
+        .unwrap();
+    assert_eq!(
+        actions::defer::deferral_of(&a).unwrap().unwrap().previous,
+        app.spec.sync_policy
+    );
+    let found = actions::defer::list(&s).await.unwrap();
+    let f = found.iter().find(|f| f.target.name == name).unwrap();
+    assert!(!f.due(now) && f.due(until + chrono::Duration::hours(2)));
+    let r = actions::defer::restore(&s, &t).await.unwrap();
+    assert_eq!(r.spec.sync_policy, app.spec.sync_policy);
+    assert!(r.self_heal());
+    assert!(
+        !r.metadata
+            .annotations
+            .keys()
+            .any(|k| k.starts_with("driftdeck.io/"))
+    );
+}
+
+#[tokio::test]
+async fn annotate_incident_labels_the_drifted_live_resources() {
+    let fleet = common::demo(40, 3, 1).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let s = session(&fleet, tmp.path());
+    let app = pick(&s, false).await;
+    let name = app.metadata.name.clone();
+    fleet.servers[0].instance().modify(&name, |a| {
+        let key = a.w.config.keys().next().cloned().unwrap();
+        a.w.drifts.push(Drift::ConfigValue {
+            key,
+            value: "changed-by-hand".into(),
+            at: common::NOW,
+        })
+    });
+    let t = target(&s, &name);
+    let e = actions::annotate::annotate(&s, &t, "INC 12!", "", true)
+        .await
+        .unwrap_err();
+    assert_eq!(e.exit_code(), 1);
+    let out = actions::annotate::annotate(&s, &t, "INC-1234", "scaled by hand", true)
+        .await
+        .unwrap();
+    assert!(!out.labelled.is_empty());
+    let a = s.client.get_app(&name, None, None).await.unwrap();
+    assert_eq!(a.metadata.annotations[actions::INCIDENT], "INC-1234");
+    assert_eq!(
+        a.metadata.annotations[actions::INCIDENT_NOTE],
+        "scaled by hand"
+    );
+    let mr = s.client.managed_resources(&name, None).await.unwrap();
+    let cm = actions::annotate::drifted_live(&mr.items)
+        .into_iter()
+        .find(|r| r.kind == "ConfigMap")
+        .unwrap();
+    let live = s.client.live_resource(&name, None, &cm).await.unwrap();
+    assert_eq!(
+        live["metadata"]["labels"]["driftdeck.io/incident"],
+        "INC-1234"
+    );
+    // The label is not drift: the app's sync state is what it was.
+    let cm_status = a
+        .status
+        .resources
+        .iter()
+        .find(|r| r.kind == "ConfigMap")
+        .unwrap();
+    assert_eq!(cm_status.status, "OutOfSync");
+}
+
+#[tokio::test]
+async fn patch_refresh_and_adopt_speak_argo_cd() {
+    let fleet = common::demo(40, 3, 1).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let s = session(&fleet, tmp.path());
+    let app = pick(&s, false).await;
+    let name = app.metadata.name.clone();
+    // A JSON patch whose test fails changes nothing (the optimistic lock of every action).
+    let e = s
+        .client
+        .patch_app(
+            &name,
+            None,
+            &serde_json::json!([
+                {"op": "test", "path": "/metadata/resourceVersion", "value": "1"},
+                {"op": "add", "path": "/metadata/labels/x", "value": "y"}
+            ]),
+            "json",
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("test failed"), "{e}");
+    let a = s
+        .client
+        .patch_app(
+            &name,
+            None,
+            &serde_json::json!({"metadata": {"labels": {"team": "sre"}}}),
+            "merge",
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.metadata.labels["team"], "sre");
+    assert_eq!(a.status.history, app.status.history);
+    let e = s
+        .client
+        .patch_app(&name, None, &serde_json::json!({}), "yaml")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("not supported"), "{e}");
+
+    let t = target(&s, &name);
+    let r = actions::sync::refresh(&s, &t, true).await.unwrap();
+    assert_eq!(
+        r.status.reconciled_at.as_deref(),
+        Some("2026-11-18T11:06:40Z")
+    );
+
+    fleet.servers[0].instance().modify(&name, |a| {
+        a.w.drifts.push(Drift::Replicas {
+            to: 17,
+            by_hpa: false,
+            at: common::NOW,
+        })
+    });
+    let mr = s.client.managed_resources(&name, None).await.unwrap();
+    let ad = actions::adopt::adoption(&mr.items).unwrap();
+    assert!(
+        ad.ignore_differences.contains("/spec/replicas"),
+        "{}",
+        ad.ignore_differences
+    );
+    assert!(ad.patch.contains("+  replicas: 17"), "{}", ad.patch);
+    assert!(ad.patch.contains("--- a/"), "{}", ad.patch);
+
+    // The manifests endpoint: Git at an older revision of the history.
+    let old = &app.status.history[0].revision;
+    let m = s.client.manifests(&name, None, old).await.unwrap();
+    assert!(m.iter().any(|o| o["kind"] == "ConfigMap"));
+    let e = s
+        .client
+        .manifests(&name, None, "no-such-rev")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("unable to resolve"), "{e}");
 }

@@ -537,3 +537,144 @@ fn diff_of_a_live_app() {
         .unwrap();
     child.wait().unwrap();
 }
+
+/// The headless actions against `demo --serve`: plans without --yes (exit 1), --dry-run
+/// (exit 0, nothing changed), acting with --yes, refusals (exit 1), errors (exit 2), and
+/// `deferrals apply` restoring a due deferral.
+#[test]
+fn headless_actions_plan_refuse_and_act() {
+    let mut child = bin()
+        .args([
+            "demo",
+            "--serve",
+            "--apps",
+            "40",
+            "--instances",
+            "1",
+            "--drift-every",
+            "0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let cfg = first.trim().to_string();
+    let data = tempfile::tempdir().unwrap();
+    let act = |args: &[&str]| {
+        bin()
+            .env("DRIFTDECK_DATA_DIR", data.path())
+            .args(["--config", &cfg])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let state = |name: &str| -> serde_json::Value {
+        let o = act(&["snapshot"]);
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        v["apps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    let o = act(&["snapshot", "--filter", "sync:OutOfSync auto:off"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let app = v["apps"][0]["name"].as_str().unwrap().to_string();
+
+    let o = act(&["sync", &app]);
+    assert_eq!(code(&o), 1, "without --yes: the plan, exit 1");
+    assert!(
+        stdout(&o).contains(&format!("sync {app} on instance")),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stdout(&o).contains("sync windows:"), "{}", stdout(&o));
+    assert!(stderr(&o).contains("add --yes"), "{}", stderr(&o));
+    let o = act(&["sync", &app, "--dry-run"]);
+    assert_eq!(code(&o), 0);
+    assert_eq!(state(&app)["sync"], "OutOfSync");
+    let o = act(&["--read-only", "sync", &app, "--yes"]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("read-only"), "{}", stderr(&o));
+    let o = act(&["sync", &app, "--resource", "nonsense", "--yes"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let o = act(&["sync", "no-such-app", "--yes"]);
+    assert_eq!(code(&o), 2);
+    let o = act(&["sync", &app, "--yes", "--sync-option", "Validate=false"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("Succeeded"), "{}", stdout(&o));
+    assert_eq!(state(&app)["sync"], "Synced");
+    let o = act(&["terminate", &app, "--yes"]);
+    assert_eq!(code(&o), 1, "nothing to terminate: {}", stderr(&o));
+
+    let o = act(&["refresh", &app, "--hard"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("refreshed (hard)"));
+
+    let o = act(&[
+        "annotate",
+        &app,
+        "--incident",
+        "INC-7",
+        "--note",
+        "drill",
+        "--yes",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = act(&["annotate", &app, "--yes"]);
+    assert_eq!(code(&o), 2, "--incident is required");
+
+    let o = act(&["defer", &app, "--until", "2099-01-01T00:00:00Z", "--yes"]);
+    assert_eq!(code(&o), 2, "--reason is required: {}", stderr(&o));
+    let soon = (chrono::Utc::now() + chrono::Duration::seconds(2))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let o = act(&[
+        "defer", &app, "--reason", "game day", "--until", &soon, "--yes",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = act(&["deferrals", "list"]);
+    assert_eq!(code(&o), 0);
+    assert!(
+        stdout(&o).contains(&app) && stdout(&o).contains("game day"),
+        "{}",
+        stdout(&o)
+    );
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let o = act(&["deferrals", "apply", "--dry-run"]);
+    assert!(stdout(&o).contains("would restore"), "{}", stdout(&o));
+    let o = act(&["deferrals", "apply"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("restored"), "{}", stdout(&o));
+    let o = act(&["deferrals", "list"]);
+    assert!(!stdout(&o).contains(&app), "{}", stdout(&o));
+
+    let o = act(&["rollback", &app, "--reason", "drill", "--yes"]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("ok roll back to #"), "{}", stdout(&o));
+    let o = act(&["rollback", &app, "--id", "9999", "--yes"]);
+    assert_eq!(code(&o), 1);
+
+    // Every action is in the journal.
+    let o = act(&["journal", "tail"]);
+    let t = stdout(&o);
+    for a in [
+        "action sync",
+        "action annotate",
+        "action defer",
+        "action restore-deferral",
+        "action rollback",
+    ] {
+        assert!(t.contains(a), "{a} missing: {t}");
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+}

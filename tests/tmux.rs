@@ -255,3 +255,83 @@ fn diff_screen_copy_and_pager() {
     t.keys(&["q"]);
     t.wait_for("DRIFTDECK-EXITED 0", 10);
 }
+
+#[test]
+fn sync_an_out_of_sync_app_from_the_keyboard() {
+    if !tmux_available() {
+        return;
+    }
+    let (t, home) = start("sync", "xterm-256color", "");
+    t.wait_for("80 apps", 30);
+    t.wait_for("● argocd-us live", 30);
+    t.keys(&[
+        "/", "s", "y", "n", "c", ":", "O", "u", "t", "O", "f", "S", "y", "n", "c", "Enter",
+    ]);
+    let s = t.wait_for("filter: sync:OutOfSync", 10);
+    let lines: Vec<&str> = s.lines().collect();
+    let header = lines.iter().find(|l| l.contains("NAME")).unwrap();
+    let col = header[..header.find("NAME").unwrap()].chars().count();
+    let row = lines
+        .iter()
+        .find(|l| l.starts_with(" argocd-") && l.contains("OutOfSync"))
+        .unwrap_or_else(|| panic!("an OutOfSync row:\n{s}"));
+    let rest: String = row.chars().skip(col).collect();
+    let name: String = rest.split_whitespace().next().unwrap().to_string();
+    // Only that app, then sync it.
+    t.keys(&["/", "C-u"]);
+    t.keys(&["-l", &name]);
+    t.keys(&["Enter"]);
+    t.wait_for(&format!("filter: {name}"), 10);
+    t.keys(&["s"]);
+    let s = t.wait_for("resources change", 15);
+    assert!(s.contains(&format!("Sync {name}")), "{s}");
+    assert!(s.contains("sync windows:"), "{s}");
+    assert!(s.contains("[ ] prune"), "prune is off by default: {s}");
+    t.keys(&["Enter"]);
+    t.wait_for(&format!("✓ sync {name}"), 20);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let s = t.screen();
+        let synced = s
+            .lines()
+            .any(|l| l.contains(&name) && l.contains("Synced") && !l.contains("✓ sync"));
+        if synced {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} never showed Synced:\n{s}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    t.keys(&["q"]);
+    t.wait_for("DRIFTDECK-EXITED 0", 10);
+    let journal = std::fs::read_to_string(home.path().join("data/driftdeck/journal.jsonl"))
+        .or_else(|_| {
+            // The data dir is the platform's; find the journal wherever it is under HOME.
+            let mut found = String::new();
+            for e in walk(home.path()) {
+                if e.ends_with("journal.jsonl") {
+                    found = std::fs::read_to_string(&e).unwrap_or_default();
+                }
+            }
+            Ok::<String, ()>(found)
+        })
+        .unwrap();
+    assert!(journal.contains("\"sync-finished\""), "journal: {journal}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}

@@ -23,6 +23,10 @@ pub struct Config {
     /// No animation, fewer redraws: for slow SSH links.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub low_bandwidth: bool,
+    /// Apps (globs of their names, e.g. "payments-*") whose dangerous actions want the app's
+    /// name typed; the label `driftdeck.io/protected: "true"` on an Application does the same.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub protected: Vec<String>,
     /// The pager for `p` in the diff screen (default: $PAGER, else `less -R`). Run without a shell.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pager: Option<String>,

@@ -809,6 +809,19 @@ async fn route(
         }),
         (Method::GET, ["v1", "applications"]) => list(inst, q),
         (Method::GET, ["v1", "applications", name]) => get_app(inst, name, q, now),
+        (Method::PATCH, ["v1", "applications", name]) => patch_app(inst, name, body),
+        (Method::GET, ["v1", "applications", name, "manifests"]) => with_app(inst, name, q, |a| {
+            manifests(a, q.get("revision").unwrap_or(""))
+        }),
+        (Method::GET, ["v1", "applications", name, "resource"]) => {
+            with_app(inst, name, q, |a| match find_live(a, q, now) {
+                Ok(v) => json_reply(&json!({"manifest": v.to_string()})),
+                Err(r) => r,
+            })
+        }
+        (Method::POST, ["v1", "applications", name, "resource"]) => {
+            patch_resource(inst, name, q, body, now)
+        }
         (Method::POST, ["v1", "applications", name, "sync"]) => sync_app(inst, name, body, now),
         (Method::POST, ["v1", "applications", name, "rollback"]) => {
             rollback_app(inst, name, body, now)
@@ -918,8 +931,9 @@ async fn route(
                 ),
             }
         }
-        (Method::GET, ["v1", "account", "can-i", _resource, _action, _sub]) => {
-            json_reply(&json!({"value": "yes"}))
+        (Method::GET, ["v1", "account", "can-i", resource, action, sub]) => {
+            let yes = *resource != "applications" || inst.read().can(action, sub);
+            json_reply(&json!({"value": if yes { "yes" } else { "no" }}))
         }
         _ => error(grpc::NOT_FOUND, "Not Found"),
     }
@@ -978,8 +992,8 @@ fn login(inst: &Instance, body: &Bytes, now: i64) -> Response<Body> {
     r
 }
 
-/// `POST /api/v1/applications/{name}/sync`: starts a sync operation, which ends a few
-/// seconds later with live matching Git (the demo's resources have no hooks to run).
+/// `POST /api/v1/applications/{name}/sync`: starts a sync operation (a dry run too, as Argo CD
+/// runs it), which goes through its phases over the next seconds (see [`finish_later`]).
 fn sync_app(inst: &Arc<Instance>, name: &str, body: &Bytes, now: i64) -> Response<Body> {
     let req: crate::model::app::SyncRequest = match serde_json::from_slice(body) {
         Ok(r) => r,
@@ -990,27 +1004,11 @@ fn sync_app(inst: &Arc<Instance>, name: &str, body: &Bytes, now: i64) -> Respons
             );
         }
     };
-    let (exists, running) = {
-        let st = inst.read();
-        match st.apps.get(name) {
-            Some(a) => (true, super::drift::running(a)),
-            None => (false, false),
-        }
-    };
-    if !exists {
-        return not_found_app(name);
-    }
-    if running {
-        return error(
-            grpc::FAILED_PRECONDITION,
-            "another operation is already in progress",
-        );
+    if let Some(refusal) = refuse(inst, name, "sync") {
+        return refusal;
     }
     if let Some(refusal) = window_refusal(inst, name, now) {
         return refusal;
-    }
-    if req.dry_run {
-        return with_app(inst, name, &Query::default(), |a| json_reply(&a.app));
     }
     let mut rng = crate::util::Rng::new(now as u64 ^ name.len() as u64);
     inst.modify(name, |a| {
@@ -1023,12 +1021,41 @@ fn sync_app(inst: &Arc<Instance>, name: &str, body: &Bytes, now: i64) -> Respons
             if let Some(s) = op.operation.sync.as_mut() {
                 s.resources = req.resources.clone();
                 s.prune = req.prune;
+                s.dry_run = req.dry_run;
+                s.sync_strategy = req.strategy.clone();
+                if let Some(o) = &req.sync_options {
+                    s.sync_options = o.items.clone();
+                }
             }
             a.app.operation = Some(op.operation.clone());
         }
+        a.w.op_tag = None;
     });
     finish_later(inst, name);
     with_app(inst, name, &Query::default(), |a| json_reply(&a.app))
+}
+
+/// Refuses an action on an app that is missing, that the admin's RBAC denies, or that already
+/// runs an operation, with Argo CD's errors.
+fn refuse(inst: &Instance, name: &str, action: &str) -> Option<Response<Body>> {
+    let st = inst.read();
+    let Some(a) = st.apps.get(name) else {
+        return Some(not_found_app(name));
+    };
+    let object = format!("{}/{}", a.app.spec.project, name);
+    if !st.can(action, &object) {
+        return Some(error(
+            grpc::PERMISSION_DENIED,
+            &format!("permission denied: applications, {action}, {object}, sub: admin"),
+        ));
+    }
+    if action == "sync" && super::drift::running(a) {
+        return Some(error(
+            grpc::FAILED_PRECONDITION,
+            "another operation is already in progress",
+        ));
+    }
+    None
 }
 
 /// A manual sync inside a deny window that does not allow manual syncs is refused as Argo CD
@@ -1054,12 +1081,23 @@ fn window_refusal(inst: &Instance, name: &str, now: i64) -> Option<Response<Body
     })
 }
 
-/// Ends a started operation a moment later (the demo's resources have no hooks to run).
+/// Moves a started operation through its phases as the controller does: resources applied
+/// first (the message counts them), then the end a moment later; a terminated operation
+/// fails with "Operation terminated".
 fn finish_later(inst: &Arc<Instance>, name: &str) {
     let i = inst.clone();
     let n = name.to_string();
     tokio::spawn(async move {
-        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        i.modify(&n, |a| {
+            let total = resources::resources(&a.w).len() + a.w.orphans.len();
+            if let Some(o) = a.app.status.operation_state.as_mut()
+                && o.phase == "Running"
+            {
+                o.message = format!("waiting for healthy state of {total} resources (all applied)");
+            }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(900)).await;
         let t = i.now();
         i.modify(&n, |a| {
             if a.app
@@ -1074,6 +1112,7 @@ fn finish_later(inst: &Arc<Instance>, name: &str) {
                     o.finished_at = Some(crate::demo::generator::ts(t));
                 }
                 a.w.rolling = false;
+                a.w.op_tag = None;
             } else {
                 super::drift::finish_operation(a, t);
             }
@@ -1090,6 +1129,7 @@ fn rollback_app(inst: &Arc<Instance>, name: &str, body: &Bytes, now: i64) -> Res
     struct RollbackRequest {
         id: i64,
         dry_run: bool,
+        prune: bool,
     }
     let req: RollbackRequest = match serde_json::from_slice(body) {
         Ok(r) => r,
@@ -1100,18 +1140,22 @@ fn rollback_app(inst: &Arc<Instance>, name: &str, body: &Bytes, now: i64) -> Res
             );
         }
     };
-    let (target, auto, running) = {
+    let (target, tag, auto, running) = {
         let st = inst.read();
         let Some(a) = st.apps.get(name) else {
             return not_found_app(name);
         };
+        let object = format!("{}/{}", a.app.spec.project, name);
+        if !st.can("sync", &object) {
+            return error(
+                grpc::PERMISSION_DENIED,
+                &format!("permission denied: applications, sync, {object}, sub: admin"),
+            );
+        }
+        let idx = a.app.status.history.iter().position(|h| h.id == req.id);
         (
-            a.app
-                .status
-                .history
-                .iter()
-                .find(|h| h.id == req.id)
-                .cloned(),
+            idx.map(|i| a.app.status.history[i].clone()),
+            idx.and_then(|i| a.w.tag_history.get(i).cloned()),
             a.app.auto_sync(),
             super::drift::running(a),
         )
@@ -1137,9 +1181,6 @@ fn rollback_app(inst: &Arc<Instance>, name: &str, body: &Bytes, now: i64) -> Res
             "another operation is already in progress",
         );
     }
-    if req.dry_run {
-        return with_app(inst, name, &Query::default(), |a| json_reply(&a.app));
-    }
     let mut rng = crate::util::Rng::new(now as u64 ^ req.id as u64);
     inst.modify(name, |a| {
         super::drift::start_operation(a, now, false, &mut rng);
@@ -1151,9 +1192,16 @@ fn rollback_app(inst: &Arc<Instance>, name: &str, body: &Bytes, now: i64) -> Res
             if let Some(s) = op.operation.sync.as_mut() {
                 s.revision = target.revision.clone();
                 s.source = target.source.clone();
+                s.prune = req.prune;
+                s.dry_run = req.dry_run;
+                s.sync_strategy = Some(SyncStrategy {
+                    apply: Some(SyncStrategyApply::default()),
+                    hook: None,
+                });
             }
             a.app.operation = Some(op.operation.clone());
         }
+        a.w.op_tag = tag.clone();
     });
     finish_later(inst, name);
     with_app(inst, name, &Query::default(), |a| json_reply(&a.app))
@@ -1164,7 +1212,16 @@ fn terminate_operation(inst: &Arc<Instance>, name: &str, _now: i64) -> Response<
     let running = {
         let st = inst.read();
         match st.apps.get(name) {
-            Some(a) => super::drift::running(a),
+            Some(a) => {
+                let object = format!("{}/{}", a.app.spec.project, name);
+                if !st.can("sync", &object) {
+                    return error(
+                        grpc::PERMISSION_DENIED,
+                        &format!("permission denied: applications, sync, {object}, sub: admin"),
+                    );
+                }
+                super::drift::running(a)
+            }
             None => return not_found_app(name),
         }
     };
@@ -1181,6 +1238,220 @@ fn terminate_operation(inst: &Arc<Instance>, name: &str, _now: i64) -> Response<
     });
     finish_later(inst, name);
     json_reply(&serde_json::json!({}))
+}
+
+/// `PATCH /api/v1/applications/{name}` (`ApplicationPatchRequest`): a merge or JSON patch of
+/// the Application's metadata and spec; the status is the controller's and stays.
+fn patch_app(inst: &Arc<Instance>, name: &str, body: &Bytes) -> Response<Body> {
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default, rename_all = "camelCase")]
+    struct PatchRequest {
+        patch: String,
+        patch_type: String,
+    }
+    let req: PatchRequest = match serde_json::from_slice(body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error(
+                grpc::INVALID_ARGUMENT,
+                &format!("invalid request body: {e}"),
+            );
+        }
+    };
+    if let Some(refusal) = refuse(inst, name, "update") {
+        return refusal;
+    }
+    let patch: Value = match serde_json::from_str(&req.patch) {
+        Ok(v) => v,
+        Err(e) => {
+            return error(
+                grpc::INVALID_ARGUMENT,
+                &format!("error unmarshaling patch: {e}"),
+            );
+        }
+    };
+    let current = match inst.read().apps.get(name) {
+        Some(a) => a.app.clone(),
+        None => return not_found_app(name),
+    };
+    let mut doc = serde_json::to_value(&current).unwrap_or_default();
+    match req.patch_type.as_str() {
+        "json" | "" => {
+            if let Err(e) = super::patch::json_patch(&mut doc, &patch) {
+                return error(grpc::INVALID_ARGUMENT, &e);
+            }
+        }
+        "merge" => super::patch::merge(&mut doc, &patch),
+        other => {
+            return error(
+                grpc::INVALID_ARGUMENT,
+                &format!("Patch type '{other}' is not supported"),
+            );
+        }
+    }
+    let patched: Application = match serde_json::from_value(doc) {
+        Ok(a) => a,
+        Err(e) => {
+            return error(
+                grpc::INVALID_ARGUMENT,
+                &format!("the patched application is not valid: {e}"),
+            );
+        }
+    };
+    if patched.metadata.name != current.metadata.name || patched.spec.project.is_empty() {
+        return error(
+            grpc::INVALID_ARGUMENT,
+            "the patch may not change the application's name or clear its project",
+        );
+    }
+    inst.modify(name, |a| {
+        a.app.metadata.labels = patched.metadata.labels.clone();
+        a.app.metadata.annotations = patched.metadata.annotations.clone();
+        a.app.spec = patched.spec.clone();
+    });
+    with_app(inst, name, &Query::default(), |a| json_reply(&a.app))
+}
+
+/// `GET /api/v1/applications/{name}/manifests?revision=`: the manifests Git has at a revision
+/// of the app's history (the current target when none is given).
+fn manifests(a: &super::generator::DemoApp, revision: &str) -> Response<Body> {
+    let mut w = a.w.clone();
+    let mut resolved = a.app.status.sync.revision.clone();
+    if !revision.is_empty() && revision != a.app.status.sync.revision {
+        let idx = a
+            .app
+            .status
+            .history
+            .iter()
+            .rposition(|h| h.revision == revision);
+        match idx.and_then(|i| a.w.tag_history.get(i)) {
+            Some(tag) => w.tag = tag.clone(),
+            None => {
+                return error(
+                    grpc::UNKNOWN,
+                    &format!("unable to resolve '{revision}' to a commit SHA"),
+                );
+            }
+        }
+        resolved = revision.to_string();
+    }
+    let manifests: Vec<String> = resources::resources(&w)
+        .iter()
+        .map(|r| resources::target(&a.app.metadata.name, &w, r).to_string())
+        .collect();
+    json_reply(&json!({
+        "manifests": manifests,
+        "namespace": a.w.namespace,
+        "server": a.app.spec.destination.server,
+        "revision": resolved,
+        "sourceType": if a.app.spec.source.as_ref().is_some_and(|s| s.helm.is_some()) { "Helm" } else { "Directory" },
+    }))
+}
+
+/// The live object a resource query names, or Argo CD's error.
+#[allow(clippy::result_large_err)]
+fn find_live(a: &super::generator::DemoApp, q: &Query, now: i64) -> Result<Value, Response<Body>> {
+    let kind = q.get("kind").unwrap_or("");
+    let rname = q.get("resourceName").unwrap_or("");
+    let group = q.get("group").unwrap_or("");
+    let ns = q.get("namespace").unwrap_or("");
+    let nf = || {
+        error(
+            grpc::NOT_FOUND,
+            &format!(
+                "{kind} {rname} not found as part of application {}",
+                a.app.metadata.name
+            ),
+        )
+    };
+    if !ns.is_empty() && ns != a.w.namespace {
+        return Err(nf());
+    }
+    if kind == "ConfigMap" && group.is_empty() && a.w.orphans.iter().any(|o| o == rname) {
+        return Ok(resources::orphan_live(a, rname));
+    }
+    resources::resources(&a.w)
+        .iter()
+        .find(|r| r.kind == kind && r.name == rname && r.group == group)
+        .and_then(|r| resources::live(a, r, now))
+        .ok_or_else(nf)
+}
+
+/// `POST /api/v1/applications/{name}/resource`: patches a live object of the app. The body is
+/// the patch as a JSON string (grpc-gateway's `body: "patch"`). The demo's clusters take
+/// patches of `metadata.labels` and `metadata.annotations`.
+fn patch_resource(
+    inst: &Arc<Instance>,
+    name: &str,
+    q: &Query,
+    body: &Bytes,
+    now: i64,
+) -> Response<Body> {
+    let patch_str: String = match serde_json::from_slice(body) {
+        Ok(s) => s,
+        Err(e) => {
+            return error(
+                grpc::INVALID_ARGUMENT,
+                &format!("the body must be the patch as a JSON string: {e}"),
+            );
+        }
+    };
+    let patch: Value = match serde_json::from_str(&patch_str) {
+        Ok(v) => v,
+        Err(e) => {
+            return error(
+                grpc::INVALID_ARGUMENT,
+                &format!("error unmarshaling patch: {e}"),
+            );
+        }
+    };
+    let pt = q.get("patchType").unwrap_or("");
+    if !matches!(
+        pt,
+        "application/merge-patch+json" | "application/strategic-merge-patch+json" | "merge"
+    ) {
+        return error(
+            grpc::INVALID_ARGUMENT,
+            &format!("the demo cluster takes merge and strategic merge patches, not {pt:?}"),
+        );
+    }
+    let only_meta = patch.as_object().is_some_and(|m| {
+        m.keys().all(|k| k == "metadata")
+            && m.get("metadata")
+                .and_then(Value::as_object)
+                .is_some_and(|mm| mm.keys().all(|k| k == "labels" || k == "annotations"))
+    });
+    if !only_meta {
+        return error(
+            grpc::INVALID_ARGUMENT,
+            "the demo cluster patches metadata.labels and metadata.annotations only",
+        );
+    }
+    if let Some(refusal) = refuse(inst, name, "update") {
+        return refusal;
+    }
+    let key = {
+        let st = inst.read();
+        let Some(a) = st.apps.get(name) else {
+            return not_found_app(name);
+        };
+        if let Err(r) = find_live(a, q, now) {
+            return r;
+        }
+        format!(
+            "{}/{}",
+            q.get("kind").unwrap_or(""),
+            q.get("resourceName").unwrap_or("")
+        )
+    };
+    inst.modify(name, |a| {
+        let entry = a.w.live_meta.entry(key).or_insert_with(|| json!({}));
+        super::patch::merge(entry, &patch["metadata"]);
+    });
+    with_app(inst, name, q, |a| match find_live(a, q, now) {
+        Ok(v) => json_reply(&json!({"manifest": v.to_string()})),
+        Err(r) => r,
+    })
 }
 
 fn not_found_app(name: &str) -> Response<Body> {

@@ -84,6 +84,10 @@ impl DriftEngine {
                     return;
                 }
                 a.w.tag = bump(&a.w.tag, tag_rng);
+                if tag_rng.is_multiple_of(9) && a.w.orphans.is_empty() {
+                    // The commit drops a ConfigMap; auto-sync without prune leaves it live.
+                    a.w.orphans.push(format!("{}-legacy-config", a.w.name));
+                }
                 if let Some(src) = a.app.spec.source.as_mut()
                     && let Some(h) = src.helm.as_mut()
                 {
@@ -274,33 +278,127 @@ pub fn start_operation(
     });
 }
 
-/// Completes the running operation: live matches Git again, history grows.
+/// Completes the running operation as Argo CD's controller does: the selected resources (all
+/// when none were named) match Git again, orphans are pruned when the sync prunes (else they are
+/// skipped), a rollback leaves its older image live, and the history grows (not for a dry run).
 pub fn finish_operation(a: &mut super::generator::DemoApp, now: i64) {
+    use super::resources::{ResId, drift_modifies, resources, rolled_back};
     let Some(op) = a.app.status.operation_state.as_mut() else {
         return;
     };
     if op.phase != "Running" {
         return;
     }
+    let sync = op.operation.sync.clone().unwrap_or_default();
+    let selected = |group: &str, kind: &str, name: &str| {
+        sync.resources.is_empty()
+            || sync
+                .resources
+                .iter()
+                .any(|s| s.group == group && s.kind == kind && s.name == name)
+    };
+    let w = &a.w;
+    let all = resources(w);
+    let chosen: Vec<&ResId> = all
+        .iter()
+        .filter(|r| selected(r.group, r.kind, &r.name))
+        .collect();
+    let mut results = Vec::new();
+    for r in &chosen {
+        let changed = w.drifts.iter().any(|d| drift_modifies(d, r, w)) || rolled_back(r, w);
+        results.push(ResourceResult {
+            group: r.group.into(),
+            version: r.version.into(),
+            kind: r.kind.into(),
+            namespace: w.namespace.clone(),
+            name: r.name.clone(),
+            status: "Synced".into(),
+            message: if sync.dry_run {
+                format!(
+                    "{} (dry run)",
+                    if changed { "configured" } else { "unchanged" }
+                )
+            } else if changed {
+                "configured".into()
+            } else {
+                "unchanged".into()
+            },
+            hook_phase: "Succeeded".into(),
+            sync_phase: "Sync".into(),
+            ..Default::default()
+        });
+    }
+    let mut pruned = Vec::new();
+    for o in &w.orphans {
+        if !selected("", "ConfigMap", o) {
+            continue;
+        }
+        let prune = sync.prune;
+        results.push(ResourceResult {
+            version: "v1".into(),
+            kind: "ConfigMap".into(),
+            namespace: w.namespace.clone(),
+            name: o.clone(),
+            status: if prune { "Pruned" } else { "PruneSkipped" }.into(),
+            message: if !prune {
+                "ignored (requires pruning)".into()
+            } else if sync.dry_run {
+                "pruned (dry run)".into()
+            } else {
+                "pruned".into()
+            },
+            hook_phase: "Succeeded".into(),
+            sync_phase: "Sync".into(),
+            ..Default::default()
+        });
+        if prune {
+            pruned.push(o.clone());
+        }
+    }
+    let workload_chosen = chosen
+        .iter()
+        .any(|r| matches!(r.kind, "Deployment" | "StatefulSet" | "CronJob"));
     op.phase = "Succeeded".into();
     op.message = "successfully synced (all tasks run)".into();
     op.finished_at = Some(ts(now));
-    let revision = op
-        .operation
-        .sync
-        .as_ref()
-        .map(|s| s.revision.clone())
-        .unwrap_or_default();
+    let revision = sync.revision.clone();
     op.sync_result = Some(SyncOperationResult {
-        resources: vec![],
+        resources: results,
         revision: revision.clone(),
         source: a.app.spec.source.clone(),
     });
     let initiated_by = op.operation.initiated_by.clone();
     let started = op.started_at.clone();
-    a.w.drifts
-        .retain(|d| matches!(d, Drift::Replicas { by_hpa: true, .. }));
-    a.w.rolling = false;
+    let op_tag = a.w.op_tag.take();
+    if sync.dry_run {
+        return;
+    }
+    let w = &mut a.w;
+    let touched: Vec<ResId> = chosen.into_iter().cloned().collect();
+    let kept: Vec<Drift> = w
+        .drifts
+        .iter()
+        .filter(|d| {
+            matches!(d, Drift::Replicas { by_hpa: true, .. })
+                || !touched.iter().any(|r| {
+                    drift_modifies(d, r, w)
+                        || (matches!(r.kind, "Deployment" | "StatefulSet" | "CronJob")
+                            && matches!(
+                                d,
+                                Drift::Restarted { .. }
+                                    | Drift::Replicas { .. }
+                                    | Drift::Image { .. }
+                            ))
+                })
+        })
+        .cloned()
+        .collect();
+    w.drifts = kept;
+    w.orphans.retain(|o| !pruned.contains(o));
+    if workload_chosen {
+        w.deployed_tag = op_tag.clone().filter(|t| *t != w.tag);
+    }
+    w.rolling = false;
     let id = a.app.status.history.last().map(|h| h.id + 1).unwrap_or(0);
     a.app.status.history.push(RevisionHistory {
         revision: revision.clone(),
@@ -311,7 +409,8 @@ pub fn finish_operation(a: &mut super::generator::DemoApp, now: i64) {
         initiated_by,
         revisions: vec![],
     });
-    a.w.tag_history.push(a.w.tag.clone());
+    let deployed = op_tag.unwrap_or_else(|| a.w.tag.clone());
+    a.w.tag_history.push(deployed);
     let limit = a.app.spec.revision_history_limit.unwrap_or(10).max(1) as usize;
     while a.app.status.history.len() > limit {
         a.app.status.history.remove(0);

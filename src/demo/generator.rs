@@ -210,6 +210,15 @@ pub struct Workload {
     pub created: i64,
     /// Seed for names and uids of this app's live objects.
     pub salt: u64,
+    /// The image tag the last sync deployed when it is not Git's (a rollback to an older
+    /// deployment).
+    pub deployed_tag: Option<String>,
+    /// The tag the running operation deploys when it is not Git's (set by a rollback).
+    pub op_tag: Option<String>,
+    /// ConfigMaps still live that Git no longer declares: they need pruning.
+    pub orphans: Vec<String>,
+    /// Metadata patched onto live objects (`Kind/name` to `{"labels":..,"annotations":..}`).
+    pub live_meta: BTreeMap<String, serde_json::Value>,
 }
 
 /// A generated demo cluster.
@@ -588,6 +597,10 @@ fn make_app(
         rolling: false,
         created: now - rng.range(130 * 86_400, 700 * 86_400) as i64,
         salt: rng.next_u64(),
+        deployed_tag: None,
+        op_tag: None,
+        orphans: Vec::new(),
+        live_meta: BTreeMap::new(),
     };
 
     let auto = rng.chance(if prod { 0.55 } else { 0.8 });

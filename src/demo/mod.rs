@@ -6,6 +6,7 @@ pub mod argocd;
 pub mod context;
 pub mod drift;
 pub mod generator;
+pub mod patch;
 pub mod resources;
 pub mod state;
 

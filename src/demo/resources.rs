@@ -385,7 +385,7 @@ pub fn live_replicas(w: &Workload) -> i64 {
 
 /// The live image tag of the workload, after drifts.
 pub fn live_tag(w: &Workload) -> String {
-    let mut t = w.tag.clone();
+    let mut t = w.deployed_tag.clone().unwrap_or_else(|| w.tag.clone());
     for d in &w.drifts {
         if let Drift::Image { tag, .. } = d {
             t = tag.clone();
@@ -434,6 +434,18 @@ pub fn live(app: &DemoApp, r: &ResId, now: i64) -> Option<Value> {
             );
         }
     }
+    if let Some(tag) = w.deployed_tag.as_ref().filter(|t| **t != w.tag) {
+        set_image(&mut obj, r.kind, &image(w, tag));
+    }
+    if let Some(extra) = w.live_meta.get(&format!("{}/{}", r.kind, r.name)) {
+        for part in ["labels", "annotations"] {
+            if let Some(m) = extra[part].as_object() {
+                for (k, v) in m {
+                    obj["metadata"][part][k] = v.clone();
+                }
+            }
+        }
+    }
     let mut managed = Vec::new();
     for d in &w.drifts {
         match d {
@@ -449,13 +461,7 @@ pub fn live(app: &DemoApp, r: &ResId, now: i64) -> Option<Value> {
                     {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "patch"]}
                 ]);
             }
-            Drift::Image { tag, .. } if matches!(r.kind, "Deployment" | "StatefulSet") => {
-                obj["spec"]["template"]["spec"]["containers"][0]["image"] = json!(image(w, tag));
-            }
-            Drift::Image { tag, .. } if r.kind == "CronJob" => {
-                obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["image"] =
-                    json!(image(w, tag));
-            }
+            Drift::Image { tag, .. } => set_image(&mut obj, r.kind, &image(w, tag)),
             Drift::Restarted { at } if matches!(r.kind, "Deployment" | "StatefulSet") => {
                 obj["spec"]["template"]["metadata"]["annotations"] =
                     json!({"kubectl.kubernetes.io/restartedAt": ts(*at)});
@@ -548,6 +554,59 @@ pub fn live(app: &DemoApp, r: &ResId, now: i64) -> Option<Value> {
         obj["spec"]["ipFamilyPolicy"] = json!("SingleStack");
     }
     Some(obj)
+}
+
+/// Sets the image of the main container of a workload object (other kinds are left alone).
+fn set_image(obj: &mut Value, kind: &str, img: &str) {
+    match kind {
+        "Deployment" | "StatefulSet" => {
+            obj["spec"]["template"]["spec"]["containers"][0]["image"] = json!(img)
+        }
+        "CronJob" => {
+            obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["image"] =
+                json!(img)
+        }
+        _ => {}
+    }
+}
+
+/// Whether the workload object `r` runs another image than Git's because a rollback deployed
+/// an older one.
+pub fn rolled_back(r: &ResId, w: &Workload) -> bool {
+    matches!(r.kind, "Deployment" | "StatefulSet" | "CronJob")
+        && w.deployed_tag.as_ref().is_some_and(|t| *t != w.tag)
+}
+
+/// A ConfigMap Git no longer declares, as it still is in the cluster.
+pub fn orphan_live(app: &DemoApp, name: &str) -> Value {
+    let w = &app.w;
+    let mut obj = json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": name,
+            "namespace": w.namespace,
+            "uid": uid(w.salt, &format!("ConfigMap/{name}")),
+            "resourceVersion": (1_000_000 + (w.salt % 9_000_000)).to_string(),
+            "creationTimestamp": ts(w.created),
+            "labels": {"app.kubernetes.io/name": w.name, "app.kubernetes.io/part-of": w.team},
+            "annotations": {
+                "argocd.argoproj.io/tracking-id":
+                    format!("{}:/ConfigMap:{}/{name}", app.app.metadata.name, w.namespace)
+            }
+        },
+        "data": {"LEGACY_MODE": "true"}
+    });
+    if let Some(extra) = w.live_meta.get(&format!("ConfigMap/{name}")) {
+        for part in ["labels", "annotations"] {
+            if let Some(m) = extra[part].as_object() {
+                for (k, v) in m {
+                    obj["metadata"][part][k] = v.clone();
+                }
+            }
+        }
+    }
+    obj
 }
 
 /// `metadata.generation` of a live object (and the generation its controller observed).
@@ -717,7 +776,7 @@ pub fn refresh_status(app: &mut DemoApp, now: i64) {
     let mut list = Vec::new();
     let mut lives = Vec::new();
     for r in resources(w) {
-        let modified = w.drifts.iter().any(|d| drift_modifies(d, &r, w));
+        let modified = w.drifts.iter().any(|d| drift_modifies(d, &r, w)) || rolled_back(&r, w);
         let live_obj = health_object(app, &r, now);
         let health = match &live_obj {
             None => Some(HealthStatus {
@@ -741,6 +800,18 @@ pub fn refresh_status(app: &mut DemoApp, now: i64) {
             ..Default::default()
         });
         lives.push(live_obj);
+    }
+    for name in &w.orphans {
+        list.push(ResourceStatus {
+            version: "v1".into(),
+            kind: "ConfigMap".into(),
+            namespace: w.namespace.clone(),
+            name: name.clone(),
+            status: "OutOfSync".into(),
+            requires_pruning: true,
+            ..Default::default()
+        });
+        lives.push(Some(orphan_live(app, name)));
     }
     let managed: Vec<crate::health::Managed> = list
         .iter()
@@ -838,6 +909,30 @@ pub fn managed_resources(app: &DemoApp, now: i64) -> ManagedResourcesResponse {
             ..Default::default()
         });
     }
+    for o in &w.orphans {
+        let lv = orphan_live(app, o);
+        let norm_live = crate::diff::diff(None, Some(&lv), &norm)
+            .ok()
+            .and_then(|d| d.live)
+            .unwrap_or_else(|| lv.clone());
+        let s = serde_json::to_string(&lv).unwrap_or_default();
+        items.push(ResourceDiff {
+            group: String::new(),
+            kind: "ConfigMap".into(),
+            namespace: w.namespace.clone(),
+            name: o.clone(),
+            target_state: "null".into(),
+            live_state: s,
+            normalized_live_state: serde_json::to_string(&norm_live).unwrap_or_default(),
+            predicted_live_state: "null".into(),
+            resource_version: lv["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            modified: true,
+            ..Default::default()
+        });
+    }
     ManagedResourcesResponse { items }
 }
 
@@ -884,6 +979,14 @@ pub fn tree(app: &DemoApp, now: i64) -> ApplicationTree {
             n.images = vec![image(w, &live_tag(w))];
         }
         nodes.push(n);
+    }
+    for o in &w.orphans {
+        nodes.push(ResourceNode {
+            reference: node_ref("", "v1", "ConfigMap", o),
+            resource_version: (1_000_000 + (w.salt % 9_000_000)).to_string(),
+            created_at: Some(created.clone()),
+            ..Default::default()
+        });
     }
     let replicas = live_replicas(w);
     // Pod health is assessed from the pod's status with Argo CD's rules.

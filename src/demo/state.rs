@@ -42,6 +42,35 @@ pub struct InstanceState {
     tokens: HashSet<String>,
     expired: HashSet<String>,
     pub password: String,
+    /// RBAC of the demo's admin: `(action, object)` pairs it is denied on `applications`, where
+    /// the object is `project/app` and `*` matches any run of characters (as Argo CD's globs).
+    pub denied: Vec<(String, String)>,
+}
+
+impl InstanceState {
+    /// Whether the admin may do `action` on the app (Argo CD's `can-i applications ACTION
+    /// project/app`).
+    pub fn can(&self, action: &str, object: &str) -> bool {
+        !self
+            .denied
+            .iter()
+            .any(|(a, o)| (a == "*" || a == action) && glob(o, object))
+    }
+}
+
+/// `*`-glob matching, as Argo CD's RBAC matches objects.
+pub fn glob(pattern: &str, s: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == s,
+        Some((head, rest)) => {
+            let Some(tail) = s.strip_prefix(head) else {
+                return false;
+            };
+            (0..=tail.len())
+                .filter(|i| tail.is_char_boundary(*i))
+                .any(|i| glob(rest, &tail[i..]))
+        }
+    }
 }
 
 pub struct Instance {
@@ -91,6 +120,7 @@ impl Instance {
                 tokens: HashSet::new(),
                 expired: HashSet::new(),
                 password,
+                denied: Vec::new(),
             }),
             events,
             faults: RwLock::new(Faults::default()),

@@ -1,4 +1,5 @@
 //! The non-interactive commands' work: snapshots, decisions, benchmarks.
+pub mod act;
 pub mod bench;
 pub mod decide;
 pub mod diffout;

@@ -893,4 +893,17 @@ pub struct SyncRequest {
     pub resources: Vec<SyncOperationResource>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub app_namespace: String,
+    /// `{"apply":{"force":..}}` (apply only) or `{"hook":{"force":..}}` (with hooks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<SyncStrategy>,
+    /// Sync options, wrapped as the server wants them: `{"items":["Validate=false",..]}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sync_options: Option<SyncOptionItems>,
+}
+
+/// `ApplicationSyncRequest.syncOptions`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SyncOptionItems {
+    pub items: Vec<String>,
 }

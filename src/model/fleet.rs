@@ -45,6 +45,10 @@ pub struct AppRow {
     pub repo: String,
     pub revision: String,
     pub resource_version: String,
+    /// A driftdeck deferral recorded on the Application ends then (unix seconds).
+    pub deferred_until: Option<i64>,
+    /// The incident the app's drift is annotated with.
+    pub incident: String,
 }
 
 impl AppRow {
@@ -89,6 +93,17 @@ impl AppRow {
             repo: source.map(|s| s.repo_url.clone()).unwrap_or_default(),
             revision: app.status.sync.revision.clone(),
             resource_version: app.metadata.resource_version.clone(),
+            deferred_until: app
+                .metadata
+                .annotations
+                .get("driftdeck.io/deferred-until")
+                .and_then(|t| parse_time(t)),
+            incident: app
+                .metadata
+                .annotations
+                .get("driftdeck.io/incident")
+                .cloned()
+                .unwrap_or_default(),
         }
     }
 

@@ -58,6 +58,15 @@ actions! {
     ChooseDefer => "choose_defer", "record your verdict: defer the revert";
     ChooseEnforce => "choose_enforce", "record your verdict: enforce Git";
     Reload => "reload", "reload the app's details now";
+    Sync => "sync", "sync the app (or the marked apps): plan, options, confirm";
+    Refresh => "refresh", "refresh the app (or the marked apps) from Git";
+    HardRefresh => "hard_refresh", "hard refresh: re-render the manifests";
+    Terminate => "terminate", "terminate the running operation";
+    Rollback => "rollback", "roll back to the deployment under the cursor (history tab)";
+    Defer => "defer", "defer the revert: pause self-heal until a time, with a reason";
+    Annotate => "annotate", "annotate incident drift: incident id, note, label live resources";
+    Adopt => "adopt", "adopt allowed drift: the ignoreDifferences entry and the Git patch";
+    ToggleMark => "toggle_mark", "mark or unmark the app for an action on several";
     Diff => "diff", "show the live-vs-Git diff of the app";
     NextHunk => "next_hunk", "next change";
     PrevHunk => "prev_hunk", "previous change";

@@ -230,6 +230,12 @@ pub async fn run(cfg: &Config, opts: TuiOptions) -> anyhow::Result<()> {
 
     let guard = TerminalGuard::enter()?;
     let mut runtime = Runtime::new(inst, tx);
+    runtime.acts = crate::tui::runtime::ops::ActKit {
+        protected: cfg.protected.clone(),
+        journal: Some(std::sync::Arc::new(
+            crate::decide::journal::Journal::in_dir(&opts.data_dir),
+        )),
+    };
     let fx = init(&mut model);
     runtime.run(fx);
     // Loading and compiling the policy bundle happens while the instances are being listed,

@@ -46,6 +46,21 @@ pub enum Effect {
     LoadShadow {
         req: u64,
     },
+    /// Read what a dialog shows before an action: the plan, the RBAC answer (`can-i`).
+    Prepare {
+        req: u64,
+        what: crate::tui::ops::Prepare,
+    },
+    /// Perform a confirmed action, reporting progress until it ends.
+    Act {
+        op: u64,
+        act: crate::tui::ops::Act,
+    },
+    /// Read revision metadata (author, date, message) of the revisions of an app's history.
+    FetchHistory {
+        req: u64,
+        key: AppKey,
+    },
     /// Abandon a request whose result is no longer wanted.
     Cancel(u64),
     /// Put text on the clipboard of the terminal (OSC 52; works over SSH).

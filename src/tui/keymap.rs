@@ -232,10 +232,11 @@ pub enum Mode {
     Help,
     Queue,
     Report,
+    Dialog,
 }
 
 impl Mode {
-    pub const ALL: [Mode; 9] = [
+    pub const ALL: [Mode; 10] = [
         Mode::Global,
         Mode::Fleet,
         Mode::App,
@@ -245,6 +246,7 @@ impl Mode {
         Mode::Help,
         Mode::Queue,
         Mode::Report,
+        Mode::Dialog,
     ];
 
     pub fn section(self) -> &'static str {
@@ -258,6 +260,7 @@ impl Mode {
             Mode::Help => "help",
             Mode::Queue => "queue",
             Mode::Report => "report",
+            Mode::Dialog => "dialog",
         }
     }
     fn from_section(s: &str) -> Option<Mode> {
@@ -265,7 +268,7 @@ impl Mode {
     }
     /// Text modes take unbound printable keys as input and ignore the global section.
     pub fn is_text(self) -> bool {
-        matches!(self, Mode::Filter)
+        matches!(self, Mode::Filter | Mode::Dialog)
     }
 }
 

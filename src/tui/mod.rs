@@ -10,6 +10,7 @@ pub mod keymap;
 pub mod load;
 pub mod model;
 pub mod msg;
+pub mod ops;
 pub mod runtime;
 pub mod theme;
 pub mod ui;

@@ -539,6 +539,9 @@ pub struct AppScreen {
     pub stale: bool,
     /// Opened from the drift queue: back returns there.
     pub from_queue: bool,
+    /// The history with each revision's author, date and message (once read).
+    pub history: Option<Vec<crate::actions::rollback::HistoryEntry>>,
+    pub req_history: u64,
 }
 
 /// One choice in the facet picker.
@@ -564,8 +567,12 @@ pub struct FacetPicker {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Overlay {
     None,
-    Help { scroll: usize },
+    Help {
+        scroll: usize,
+    },
     Facets(FacetPicker),
+    /// A plan to confirm, a form to fill, or text to read.
+    Dialog(Box<crate::tui::ops::Dialog>),
 }
 
 /// The filter being typed.
@@ -695,6 +702,12 @@ pub struct Model {
     /// Decide every drift as it appears, not only those looked at: the TUI in shadow mode
     /// (to record what the advice would have been) and autonomous mode (to act on it).
     pub decide_fleet: bool,
+    /// Operations started here, with their progress.
+    pub ops: Vec<crate::tui::ops::OpView>,
+    /// Apps marked for an action on several at once.
+    pub marked: std::collections::BTreeSet<AppKey>,
+    /// Deferrals whose restore has been asked for (not asked again).
+    pub restoring: std::collections::HashSet<AppKey>,
 }
 
 impl Model {
@@ -721,6 +734,9 @@ impl Model {
             decisions: HashMap::new(),
             decide: Ok(crate::decide::decider::Mode::default()),
             decide_fleet: false,
+            ops: Vec::new(),
+            marked: std::collections::BTreeSet::new(),
+            restoring: std::collections::HashSet::new(),
         }
     }
 
@@ -746,6 +762,7 @@ impl Model {
         match (&self.overlay, &self.input, &self.screen) {
             (Overlay::Help { .. }, _, _) => Mode::Help,
             (Overlay::Facets(_), _, _) => Mode::Facets,
+            (Overlay::Dialog(_), _, _) => Mode::Dialog,
             (_, Some(_), _) => Mode::Filter,
             (_, _, Screen::App(_)) => Mode::App,
             (_, _, Screen::Diff(..)) => Mode::Diff,

@@ -52,6 +52,24 @@ pub enum Msg {
         req: u64,
         result: Result<Box<crate::tui::decisions::ShadowReport>, String>,
     },
+    Prepared {
+        req: u64,
+        result: Result<crate::tui::ops::Prepared, String>,
+    },
+    /// A step or phase of a running operation.
+    ActProgress {
+        op: u64,
+        text: String,
+    },
+    ActDone {
+        op: u64,
+        result: Result<String, String>,
+        then: Option<crate::tui::ops::Then>,
+    },
+    HistoryLoaded {
+        req: u64,
+        entries: Vec<crate::actions::rollback::HistoryEntry>,
+    },
     /// A program the TUI handed the terminal to has ended.
     Resumed {
         what: String,

@@ -26,14 +26,16 @@ pub fn update(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
         Msg::Tick(now) => {
             let prev = m.now_ms;
             m.now_ms = now;
+            let mut fx = vec![];
             if prev.div_euclid(1000) != now.div_euclid(1000) {
                 m.dirty = true;
+                fx = super::ops::tick(m);
             }
             if m.flash.as_ref().is_some_and(|f| f.until_ms <= now) {
                 m.flash = None;
                 m.dirty = true;
             }
-            vec![]
+            fx
         }
         Msg::Resize(w, h) => {
             m.size = (w, h);
@@ -185,6 +187,21 @@ pub fn update(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
             }
             vec![]
         }
+        Msg::Prepared { req, result } => super::ops::prepared(m, req, result),
+        Msg::ActProgress { op, text } => {
+            super::ops::progress(m, op, text);
+            vec![]
+        }
+        Msg::ActDone { op, result, then } => super::ops::done(m, op, result, then),
+        Msg::HistoryLoaded { req, entries } => {
+            if let Screen::App(s) = &mut m.screen
+                && s.req_history == req
+            {
+                s.history = Some(entries);
+                m.dirty = true;
+            }
+            vec![]
+        }
         Msg::Resumed { what, result } => {
             m.dirty = true;
             if let Err(e) = result {
@@ -292,6 +309,25 @@ fn fleet_update(m: &mut Model, id: u16, u: FleetUpdate) -> Vec<Effect> {
     fx
 }
 
+/// Re-fetches everything the open app screen shows (after an action on it).
+pub fn reload_open(m: &mut Model) -> Vec<Effect> {
+    let mut fx = refetch(m, true);
+    if let Screen::App(s) = &mut m.screen
+        && s.history.is_some()
+    {
+        s.history = None;
+        if s.tab == AppTab::History {
+            let key = s.key.clone();
+            let req = m.req();
+            if let Screen::App(s) = &mut m.screen {
+                s.req_history = req;
+            }
+            fx.push(Effect::FetchHistory { req, key });
+        }
+    }
+    fx
+}
+
 /// Re-fetches the open app's object and tree (and events when `all`), replacing requests in
 /// flight; while the app object is loading, a further change only marks it stale.
 fn refetch(m: &mut Model, all: bool) -> Vec<Effect> {
@@ -342,7 +378,12 @@ fn key(m: &mut Model, km: &Keymap, k: Key) -> Vec<Effect> {
             let was_pending = !m.pending.is_empty();
             m.pending.clear();
             m.pending_next.clear();
-            if mode.is_text()
+            if mode == Mode::Dialog
+                && !was_pending
+                && let Some(c) = k.text()
+            {
+                super::ops::type_char(m, c);
+            } else if mode.is_text()
                 && !was_pending
                 && let (Some(c), Some(input)) = (k.text(), m.input.as_mut())
             {
@@ -386,7 +427,24 @@ fn act(m: &mut Model, mode: Mode, a: Action) -> Vec<Effect> {
         m.quit = true;
         return vec![Effect::Quit];
     }
+    if mode != Mode::Dialog
+        && matches!(
+            a,
+            Action::Sync
+                | Action::Refresh
+                | Action::HardRefresh
+                | Action::Terminate
+                | Action::Rollback
+                | Action::Defer
+                | Action::Annotate
+                | Action::Adopt
+                | Action::ToggleMark
+        )
+    {
+        return super::ops::start(m, a);
+    }
     match mode {
+        Mode::Dialog => super::ops::dialog_act(m, a),
         Mode::Help => {
             match a {
                 Action::ToggleHelp | Action::Back | Action::Cancel => m.overlay = Overlay::None,
@@ -688,6 +746,8 @@ pub fn open_app(m: &mut Model, key: AppKey) -> Vec<Effect> {
         offset: 0,
         stale: false,
         from_queue: false,
+        history: None,
+        req_history: 0,
     }));
     let mut fx = refetch(m, true);
     fx.extend(ask_decisions(m, vec![key.clone()], false));
@@ -758,6 +818,14 @@ fn app_act(m: &mut Model, a: Action) -> Vec<Effect> {
             };
             s.cursor = 0;
             s.offset = 0;
+            if s.tab == AppTab::History && s.history.is_none() {
+                let key = s.key.clone();
+                let req = m.req();
+                if let Screen::App(s) = &mut m.screen {
+                    s.req_history = req;
+                }
+                return vec![Effect::FetchHistory { req, key }];
+            }
         }
         Action::SelectNext
         | Action::SelectPrev

@@ -592,6 +592,142 @@ impl ArgoClient {
         Ok(())
     }
 
+    /// Patches the Application (`PATCH /api/v1/applications/{name}`) with a merge patch
+    /// (`patch_type` "merge") or a JSON patch ("json"); the reply is the patched Application.
+    /// Not retried.
+    pub async fn patch_app(
+        &self,
+        name: &str,
+        app_namespace: Option<&str>,
+        patch: &serde_json::Value,
+        patch_type: &str,
+    ) -> Result<Application, ArgoError> {
+        let body = serde_json::json!({
+            "name": name,
+            "appNamespace": app_namespace.unwrap_or(""),
+            "patch": patch.to_string(),
+            "patchType": patch_type,
+        });
+        self.call(
+            Method::PATCH,
+            &format!("/api/v1/applications/{}", enc(name)),
+            &[],
+            Some(body.to_string().into_bytes()),
+        )
+        .await
+    }
+
+    /// Patches a live resource of the app through Argo CD (`POST .../resource`) with a merge
+    /// patch; the reply is the patched object. Not retried.
+    pub async fn patch_resource(
+        &self,
+        app: &str,
+        app_namespace: Option<&str>,
+        res: &ResourceId,
+        patch: &serde_json::Value,
+    ) -> Result<serde_json::Value, ArgoError> {
+        let mut q = ns_query(app_namespace);
+        q.push(("namespace", res.namespace.clone()));
+        q.push(("resourceName", res.name.clone()));
+        q.push(("version", res.version.clone()));
+        q.push(("group", res.group.clone()));
+        q.push(("kind", res.kind.clone()));
+        q.push(("patchType", "application/merge-patch+json".to_string()));
+        let body = serde_json::to_vec(&patch.to_string()).unwrap_or_default();
+        let r: ResourceManifest = self
+            .call(
+                Method::POST,
+                &format!("/api/v1/applications/{}/resource", enc(app)),
+                &q,
+                Some(body),
+            )
+            .await?;
+        self.parse_manifest(&r.manifest)
+    }
+
+    /// One live resource of the app (`GET .../resource`).
+    pub async fn live_resource(
+        &self,
+        app: &str,
+        app_namespace: Option<&str>,
+        res: &ResourceId,
+    ) -> Result<serde_json::Value, ArgoError> {
+        let mut q = ns_query(app_namespace);
+        q.push(("namespace", res.namespace.clone()));
+        q.push(("resourceName", res.name.clone()));
+        q.push(("version", res.version.clone()));
+        q.push(("group", res.group.clone()));
+        q.push(("kind", res.kind.clone()));
+        let r: ResourceManifest = self
+            .call(
+                Method::GET,
+                &format!("/api/v1/applications/{}/resource", enc(app)),
+                &q,
+                None,
+            )
+            .await?;
+        self.parse_manifest(&r.manifest)
+    }
+
+    fn parse_manifest(&self, m: &str) -> Result<serde_json::Value, ArgoError> {
+        serde_json::from_str(m).map_err(|e| ArgoError::Malformed {
+            server: self.inner.server.clone(),
+            what: "resource manifest".into(),
+            detail: e.to_string(),
+        })
+    }
+
+    /// Whether the session may do `action` on `object` of `resource` (`GET
+    /// /api/v1/account/can-i/...`), e.g. `("applications", "sync", "team/app")`.
+    pub async fn can_i(
+        &self,
+        resource: &str,
+        action: &str,
+        object: &str,
+    ) -> Result<bool, ArgoError> {
+        let r: serde_json::Value = self
+            .call(
+                Method::GET,
+                &format!(
+                    "/api/v1/account/can-i/{}/{}/{}",
+                    enc(resource),
+                    enc(action),
+                    enc(object)
+                ),
+                &[],
+                None,
+            )
+            .await?;
+        Ok(r["value"].as_str() == Some("yes"))
+    }
+
+    /// The manifests Git has for the app at `revision` (`GET .../manifests`), parsed.
+    pub async fn manifests(
+        &self,
+        name: &str,
+        app_namespace: Option<&str>,
+        revision: &str,
+    ) -> Result<Vec<serde_json::Value>, ArgoError> {
+        let mut q = ns_query(app_namespace);
+        if !revision.is_empty() {
+            q.push(("revision", revision.to_string()));
+        }
+        #[derive(serde::Deserialize, Default)]
+        #[serde(default)]
+        struct Manifests {
+            manifests: Vec<String>,
+        }
+        let r: Manifests = self
+            .call(
+                Method::GET,
+                &format!("/api/v1/applications/{}/manifests", enc(name)),
+                &q,
+                None,
+            )
+            .await?;
+        r.manifests.iter().map(|m| self.parse_manifest(m)).collect()
+    }
+
     pub async fn managed_resources(
         &self,
         name: &str,
@@ -850,4 +986,20 @@ impl AppStream {
             }
         }
     }
+}
+
+/// Which live resource of an app (the query of Argo CD's resource endpoints).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ResourceId {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct ResourceManifest {
+    manifest: String,
 }

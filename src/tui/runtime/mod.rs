@@ -1,6 +1,7 @@
 //! Performing effects. The only place that spawns tasks: each owns its inputs and ends by
 //! sending a `Msg` over the one bounded channel. A superseded request is aborted.
 
+pub mod ops;
 pub mod screen;
 pub mod terminal;
 
@@ -155,6 +156,8 @@ pub async fn highlight(req: u64, jobs: Vec<crate::tui::diffview::HighlightJob>) 
 pub struct Runtime {
     /// Deciding, journaling, reviews (absent: decisions unavailable, and the model says why).
     pub decide: Option<std::sync::Arc<crate::tui::decisions::DecideKit>>,
+    /// Protected apps and the journal, for actions.
+    pub acts: ops::ActKit,
     tx: mpsc::Sender<Msg>,
     inst: Instances,
     tasks: HashMap<u64, AbortHandle>,
@@ -166,6 +169,7 @@ impl Runtime {
     pub fn new(inst: Instances, tx: mpsc::Sender<Msg>) -> Runtime {
         Runtime {
             decide: None,
+            acts: ops::ActKit::default(),
             tx,
             inst,
             tasks: HashMap::new(),
@@ -217,6 +221,44 @@ impl Runtime {
                         });
                         self.watchers.push(h.abort_handle());
                     }
+                }
+                Effect::Prepare { req, what } => {
+                    let keys: Vec<AppKey> = match &what {
+                        crate::tui::ops::Prepare::Sync(keys) => keys.clone(),
+                        crate::tui::ops::Prepare::Rollback { key, .. }
+                        | crate::tui::ops::Prepare::Terminate(key)
+                        | crate::tui::ops::Prepare::Defer(key)
+                        | crate::tui::ops::Prepare::Annotate(key)
+                        | crate::tui::ops::Prepare::Adopt(key) => vec![key.clone()],
+                    };
+                    let sessions = keys
+                        .into_iter()
+                        .map(|k| {
+                            let s = ops::session(&self.inst, &self.acts, k.instance);
+                            (k, s)
+                        })
+                        .collect();
+                    let tx = self.tx.clone();
+                    let h = tokio::spawn(async move {
+                        let result = ops::prepare(sessions, what).await;
+                        let _ = tx.send(Msg::Prepared { req, result }).await;
+                    });
+                    self.tasks.insert(req, h.abort_handle());
+                }
+                Effect::Act { op, act } => {
+                    // Not cancellable: an action, once confirmed, is followed to its end.
+                    let s = ops::session(&self.inst, &self.acts, act.key().instance);
+                    tokio::spawn(ops::act(s, op, act, self.tx.clone()));
+                }
+                Effect::FetchHistory { req, key } => {
+                    let s = ops::session(&self.inst, &self.acts, key.instance);
+                    let tx = self.tx.clone();
+                    let h = tokio::spawn(async move {
+                        if let Some(m) = ops::history(s, req, key).await {
+                            let _ = tx.send(m).await;
+                        }
+                    });
+                    self.tasks.insert(req, h.abort_handle());
                 }
                 Effect::Cancel(req) => {
                     if let Some(h) = self.tasks.remove(&req) {
@@ -369,6 +411,14 @@ impl Headless {
                         vec![list_once(&client, id, &query).await]
                     }));
                 }
+                Effect::FetchHistory { req, key } => {
+                    let s = ops::session(&self.inst, &ops::ActKit::default(), key.instance);
+                    futs.push(tokio::spawn(async move {
+                        ops::history(s, req, key).await.into_iter().collect()
+                    }));
+                }
+                // A snapshot never acts and never prepares an action.
+                Effect::Prepare { .. } | Effect::Act { .. } => {}
                 Effect::Quit
                 | Effect::Cancel(_)
                 | Effect::Clipboard(_)

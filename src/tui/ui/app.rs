@@ -230,14 +230,23 @@ pub fn draw(buf: &mut Buffer, m: &Model, s: &AppScreen, theme: &Theme, km: &Keym
         hints(
             km,
             Mode::App,
-            &[
-                (Action::Back, "back"),
-                (Action::NextTab, "next tab"),
-                (Action::SelectNext, "down"),
-                (Action::Reload, "reload"),
-                (Action::ToggleHelp, "help"),
-                (Action::Quit, "quit"),
-            ],
+            &{
+                let mut h = vec![
+                    (Action::Back, "back"),
+                    (Action::NextTab, "next tab"),
+                    (Action::SelectNext, "down"),
+                    (Action::Reload, "reload"),
+                    (Action::ToggleHelp, "help"),
+                    (Action::Quit, "quit"),
+                ];
+                if !m.read_only {
+                    h.insert(h.len() - 2, (Action::Sync, "sync"));
+                    if s.tab == crate::tui::model::AppTab::History {
+                        h.insert(h.len() - 2, (Action::Rollback, "rollback"));
+                    }
+                }
+                h
+            },
             theme,
         )
     } else {
@@ -691,8 +700,15 @@ fn history(buf: &mut Buffer, head: Rect, body: Rect, m: &Model, s: &AppScreen, t
         ("REVISION", 10),
         ("DEPLOYED", 20),
         ("AGE", 5),
-        ("BY", 20),
-        ("SOURCE", w.saturating_sub(65)),
+        (if s.history.is_some() { "AUTHOR" } else { "BY" }, 20),
+        (
+            if s.history.is_some() {
+                "MESSAGE"
+            } else {
+                "SOURCE"
+            },
+            w.saturating_sub(65),
+        ),
     ];
     list_header(buf, head, &cols, theme);
     if loading_or(buf, body, &s.app, "the application", theme) {
@@ -758,6 +774,19 @@ fn history(buf: &mut Buffer, head: Rect, body: Rect, m: &Model, s: &AppScreen, t
                 }
             })
             .unwrap_or_default();
+        // With the revision metadata read: who wrote the commit and what it says.
+        let meta = s
+            .history
+            .as_ref()
+            .and_then(|hs| hs.iter().find(|e| e.id == h.id))
+            .filter(|e| !e.author.is_empty() || !e.message.is_empty());
+        let (by, src) = match meta {
+            Some(e) => (
+                e.author.split(" <").next().unwrap_or(&e.author).to_string(),
+                e.message.lines().next().unwrap_or("").to_string(),
+            ),
+            None => (by, src),
+        };
         let mut x = body.x + 1;
         for (text, width, role) in [
             (h.id.to_string(), 4, "text"),

@@ -323,7 +323,29 @@ fn cell(m: &Model, r: &AppRow, c: Column) -> (String, &'static str) {
         Column::Cluster => (r.cluster.clone(), "text"),
         Column::Namespace => (r.dest_namespace.clone(), "text.dim"),
         Column::Project => (r.project.clone(), "text"),
-        Column::Name => (r.key.name.clone(), "text"),
+        Column::Name => {
+            let mut n = String::new();
+            if m.marked.contains(&r.key) {
+                n.push_str(if s.ascii { "* " } else { "● " });
+            }
+            n.push_str(&r.key.name);
+            if let Some(t) = r.deferred_until {
+                n.push_str(&format!(
+                    " {}{}",
+                    if s.ascii { "deferred " } else { "⏸ " },
+                    crate::tui::decisions::countdown(t - m.now_ms.div_euclid(1000))
+                ));
+            }
+            if !r.incident.is_empty() {
+                n.push_str(&format!(" [{}]", r.incident));
+            }
+            let role = if m.marked.contains(&r.key) {
+                "header.sorted"
+            } else {
+                "text"
+            };
+            (n, role)
+        }
         Column::Sync => (format!("{} {}", s.sync(r.sync), r.sync), sync_role(r.sync)),
         Column::Health => (
             format!("{} {}", s.health(r.health), r.health),
@@ -474,17 +496,23 @@ fn bottom(buf: &mut Buffer, area: Rect, m: &Model, theme: &Theme, km: &Keymap) {
         hints(
             km,
             Mode::Fleet,
-            &[
-                (Action::SelectNext, "down"),
-                (Action::Filter, "filter"),
-                (Action::Facets, "facets"),
-                (Action::ToggleAttention, "attention"),
-                (Action::SortNext, "sort"),
-                (Action::GroupNext, "group"),
-                (Action::OpenApp, "open"),
-                (Action::ToggleHelp, "help"),
-                (Action::Quit, "quit"),
-            ],
+            &{
+                let mut h = vec![
+                    (Action::SelectNext, "down"),
+                    (Action::Filter, "filter"),
+                    (Action::Facets, "facets"),
+                    (Action::ToggleAttention, "attention"),
+                    (Action::SortNext, "sort"),
+                    (Action::GroupNext, "group"),
+                    (Action::OpenApp, "open"),
+                    (Action::ToggleHelp, "help"),
+                    (Action::Quit, "quit"),
+                ];
+                if !m.read_only {
+                    h.insert(h.len() - 2, (Action::Sync, "sync"));
+                }
+                h
+            },
             theme,
         )
     };

@@ -55,7 +55,9 @@ pub fn draw(buf: &mut Buffer, m: &Model, theme: &Theme, km: &Keymap) {
         Overlay::None => {}
         Overlay::Help { scroll } => overlay::help(buf, m, *scroll, theme, km),
         Overlay::Facets(p) => overlay::facets(buf, m, p, theme, km),
+        Overlay::Dialog(d) => overlay::dialog(buf, m, d, theme),
     }
+    overlay::operations(buf, m, theme);
 }
 
 /// Display width of a string in cells.

@@ -62,7 +62,7 @@ pub fn help_lines(m: &Model, km: &Keymap) -> Vec<(String, String, bool)> {
         Screen::Shadow(_) => Mode::Report,
     };
     let mut out = Vec::new();
-    for mode in [here, Mode::Global, Mode::Filter, Mode::Facets] {
+    for mode in [here, Mode::Global, Mode::Dialog, Mode::Filter, Mode::Facets] {
         let b = km.bindings(mode);
         if b.is_empty() {
             continue;
@@ -77,6 +77,7 @@ pub fn help_lines(m: &Model, km: &Keymap) -> Vec<(String, String, bool)> {
             Mode::Help => "Help",
             Mode::Queue => "Drift queue",
             Mode::Report => "Shadow report",
+            Mode::Dialog => "A dialog (plan, confirmation, form)",
         };
         out.push((title.to_string(), String::new(), true));
         for (action, keys) in b {
@@ -254,4 +255,164 @@ pub fn facets(buf: &mut Buffer, m: &Model, p: &FacetPicker, theme: &Theme, km: &
         inner.width as usize - 1,
         theme.style("text.dim"),
     );
+}
+
+/// A dialog: the plan (or form, or text), its fields, an error, the keys that answer it.
+pub fn dialog(buf: &mut Buffer, m: &Model, d: &crate::tui::ops::Dialog, theme: &Theme) {
+    use crate::tui::ops::{DialogKind, FieldValue};
+    let (w, h) = m.size;
+    let area = layout::overlay(m.size, w.saturating_sub(8).min(110), h.saturating_sub(4));
+    let inner = frame(buf, area, &d.title, theme, m.symbols.ascii);
+    let width = inner.width as usize;
+    let mut lines: Vec<(String, &str)> = Vec::new();
+    for l in &d.lines {
+        let role = if l.starts_with("BLOCKED") || l.starts_with("PRUNE") || l.contains("DELETED") {
+            "error"
+        } else if l.starts_with("  prune ") {
+            "warning"
+        } else {
+            "text"
+        };
+        for wl in super::wrap(l, width.saturating_sub(2)) {
+            lines.push((wl, role));
+        }
+    }
+    let prune_step = matches!(
+        d.kind,
+        DialogKind::Sync {
+            prune_step: true,
+            ..
+        }
+    );
+    let mut field_rows = Vec::new();
+    if !prune_step {
+        for (i, f) in d.fields.iter().enumerate() {
+            let focus = i == d.focus;
+            let text = match &f.value {
+                FieldValue::Toggle(on) => format!(
+                    "{} {}",
+                    match (on, m.symbols.ascii) {
+                        (true, _) => "[x]",
+                        (false, _) => "[ ]",
+                    },
+                    f.label
+                ),
+                FieldValue::Text(t) => {
+                    format!("{}: {}{}", f.label, t, if focus { "_" } else { "" })
+                }
+            };
+            field_rows.push((text, focus));
+        }
+    }
+    let footer = match (&d.kind, prune_step) {
+        (DialogKind::Loading, _) => "esc cancel",
+        (DialogKind::Info { copy: Some(_) }, _) => {
+            "enter copy (OSC 52) and close · esc close · pgup/pgdn scroll"
+        }
+        (DialogKind::Info { .. }, _) => "esc close",
+        (_, true) => "enter DELETE and sync · esc back",
+        (_, false) if d.fields.is_empty() => "enter confirm · esc cancel",
+        _ => "enter confirm · esc cancel · tab/↑↓ field · space toggle · type into text fields",
+    };
+    let fixed = field_rows.len() + 2 + usize::from(d.error.is_some());
+    let room = (inner.height as usize).saturating_sub(fixed);
+    let scroll = d.scroll.min(lines.len().saturating_sub(room));
+    let mut y = inner.y;
+    for (l, role) in lines.iter().skip(scroll).take(room) {
+        put(
+            buf,
+            inner.x + 1,
+            y,
+            l,
+            width.saturating_sub(2),
+            theme.style(role),
+        );
+        y += 1;
+    }
+    if lines.len() > room + scroll {
+        put(
+            buf,
+            inner.x + 1,
+            y.saturating_sub(1),
+            &format!("… {} more lines (pgdn)", lines.len() - room - scroll),
+            width.saturating_sub(2),
+            theme.style("text.dim"),
+        );
+    }
+    let mut y = inner.y + inner.height - fixed as u16;
+    y += 1;
+    for (text, focus) in &field_rows {
+        put(
+            buf,
+            inner.x + 1,
+            y,
+            &pad(text, width.saturating_sub(2)),
+            width.saturating_sub(2),
+            theme.pick("text", *focus),
+        );
+        y += 1;
+    }
+    if let Some(e) = &d.error {
+        put(
+            buf,
+            inner.x + 1,
+            y,
+            e,
+            width.saturating_sub(2),
+            theme.style("error"),
+        );
+        y += 1;
+    }
+    put(
+        buf,
+        inner.x + 1,
+        y,
+        footer,
+        width.saturating_sub(2),
+        theme.style("text.dim"),
+    );
+}
+
+/// The operations started here: one line each above the status bar while they run, and for
+/// a while after they end.
+pub fn operations(buf: &mut Buffer, m: &Model, theme: &Theme) {
+    if m.ops.is_empty() {
+        return;
+    }
+    let (w, h) = m.size;
+    let shown: Vec<_> = m.ops.iter().rev().take(4).collect();
+    let top = h.saturating_sub(1 + shown.len() as u16);
+    for (i, o) in shown.iter().rev().enumerate() {
+        let y = top + i as u16;
+        let (mark, role, text) = match &o.done {
+            None => (
+                if m.symbols.ascii { "..." } else { "⟳" },
+                "warning",
+                o.progress.clone(),
+            ),
+            Some(Ok(s)) => (
+                if m.symbols.ascii { "ok" } else { "✓" },
+                "success",
+                s.clone(),
+            ),
+            Some(Err(e)) => (if m.symbols.ascii { "!!" } else { "✗" }, "error", e.clone()),
+        };
+        let line = format!(
+            " {mark} {} {} ({}): {text}",
+            o.verb,
+            o.key.name,
+            m.instance_name(o.key.instance)
+        );
+        let area = Rect {
+            x: 0,
+            y,
+            width: w,
+            height: 1,
+        };
+        buf.set_style(area, theme.style("text"));
+        for x in 0..w {
+            buf[(x, y)].set_symbol(" ");
+        }
+        put(buf, 0, y, &line, w as usize, theme.style(role));
+    }
 }

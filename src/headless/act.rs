@@ -1,0 +1,681 @@
+//! The headless actions: `sync`, `refresh`, `terminate`, `rollback`, `defer`, `annotate`,
+//! `deferrals` and `adopt` (`../shared/docs/cli.md`). They never prompt: a dangerous action
+//! without `--yes` prints its plan and exits 1. Results go to stdout, diagnostics to stderr.
+//! Exit 0 done, 1 refused, 2 error.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::actions::sync::SyncSpec;
+use crate::actions::{self, ActionError, Session, Target};
+use crate::cli::{ActArgs, AdoptOutput, DeferralsCommand};
+use crate::config::Config;
+use crate::config::paths::Paths;
+use crate::decide::journal::Journal;
+
+fn fail(e: impl std::fmt::Display) -> u8 {
+    eprintln!("driftdeck: {e}");
+    2
+}
+
+fn refused(e: impl std::fmt::Display) -> u8 {
+    eprintln!("driftdeck: {e}");
+    1
+}
+
+fn report(e: &ActionError) -> u8 {
+    eprintln!("driftdeck: {e}");
+    e.exit_code()
+}
+
+fn config(paths: &Paths) -> Result<Config, u8> {
+    match crate::commands::load_config(paths) {
+        Ok(Some(c)) if !c.instances.is_empty() => Ok(c),
+        Ok(_) => Err(fail(format!(
+            "no instances configured (config: {}); actions need an Argo CD server: add an \
+             [[instances]] table, or try `driftdeck demo --serve`",
+            paths.config_file.display()
+        ))),
+        Err(errs) => {
+            for e in &errs {
+                eprintln!("driftdeck: {e}");
+            }
+            Err(2)
+        }
+    }
+}
+
+/// The session and target of one app, or the exit code.
+async fn open(
+    paths: &Paths,
+    cli_read_only: bool,
+    name: &str,
+    instance: Option<&str>,
+) -> Result<(Session, Target, Config), u8> {
+    let cfg = config(paths)?;
+    let (ic, client, target) = actions::locate(&cfg, name, instance).await.map_err(fail)?;
+    let session = Session::new(
+        client,
+        cli_read_only || cfg.read_only || ic.read_only,
+        cfg.protected.clone(),
+    )
+    .with_journal(Some(Arc::new(Journal::in_dir(&paths.data_dir))));
+    Ok((session, target, cfg))
+}
+
+fn timeout(act: &ActArgs) -> Result<Duration, u8> {
+    crate::util::parse_duration(&act.timeout).map_err(|e| fail(format!("--timeout: {e}")))
+}
+
+/// Whether a planned dangerous action may go ahead: `--yes`, and for a protected app its name
+/// again with `--confirm`. Prints why not.
+fn go_ahead(act: &ActArgs, name: &str, protected: bool) -> bool {
+    if act.dry_run {
+        return false;
+    }
+    if !act.yes {
+        eprintln!("driftdeck: nothing was done; add --yes to act (or --dry-run to only plan)");
+        return false;
+    }
+    if protected && act.confirm.as_deref() != Some(name) {
+        eprintln!(
+            "driftdeck: {name} is protected; add --confirm {name} to act on it (nothing was done)"
+        );
+        return false;
+    }
+    true
+}
+
+fn print_lines(lines: &[String]) {
+    for l in lines {
+        println!("{l}");
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn sync(
+    paths: &Paths,
+    cli_read_only: bool,
+    apps: &[String],
+    act: &ActArgs,
+    prune: bool,
+    force: bool,
+    apply_only: bool,
+    resources: &[String],
+    sync_options: &[String],
+    revision: Option<&str>,
+) -> u8 {
+    let resources = match resources
+        .iter()
+        .map(|r| actions::sync::parse_resource(r))
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let options = match sync_options
+        .iter()
+        .map(|o| actions::sync::parse_option(o))
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(o) => o,
+        Err(e) => return fail(e),
+    };
+    let timeout = match timeout(act) {
+        Ok(t) => t,
+        Err(c) => return c,
+    };
+    let spec = SyncSpec {
+        prune,
+        force,
+        apply_only,
+        dry_run: false,
+        resources,
+        options,
+        revision: revision.unwrap_or_default().to_string(),
+    };
+    // Plan every app first: nothing starts unless every plan is acceptable.
+    let mut plans = Vec::new();
+    let mut worst = 0u8;
+    for name in apps {
+        let (session, target, _) =
+            match open(paths, cli_read_only, name, act.instance.as_deref()).await {
+                Ok(x) => x,
+                Err(c) => {
+                    worst = worst.max(c);
+                    continue;
+                }
+            };
+        match actions::sync::plan(&session, &target, spec.clone()).await {
+            Ok(p) => {
+                print_lines(&p.lines());
+                println!();
+                plans.push((session, p));
+            }
+            Err(e) => {
+                eprintln!("driftdeck: {name}: {e}");
+                worst = worst.max(e.exit_code());
+            }
+        }
+    }
+    if worst != 0 {
+        eprintln!("driftdeck: nothing was synced");
+        return worst;
+    }
+    let protected = plans.iter().any(|(_, p)| p.protected);
+    let names = apps.join(",");
+    if !go_ahead(act, &names, protected) {
+        return if act.dry_run { 0 } else { 1 };
+    }
+    // Start them all, then follow them all: several apps sync at once.
+    let mut handles = Vec::new();
+    for (session, plan) in plans {
+        handles.push(tokio::spawn(async move {
+            let name = plan.target.name.clone();
+            let r = actions::sync::run(&session, &plan, timeout, |op| {
+                eprintln!("{name}: {} {}", op.phase, op.message);
+            })
+            .await;
+            (name, r)
+        }));
+    }
+    let mut code = 0;
+    for h in handles {
+        match h.await {
+            Ok((name, Ok(op))) => {
+                println!("{name}: {}: {}", op.phase, op.message);
+                if let Some(r) = &op.sync_result {
+                    for res in &r.resources {
+                        println!(
+                            "  {} {}/{}: {} {}",
+                            res.kind, res.namespace, res.name, res.status, res.message
+                        );
+                    }
+                }
+            }
+            Ok((name, Err(e))) => {
+                eprintln!("driftdeck: {name}: {e}");
+                code = code.max(e.exit_code());
+            }
+            Err(e) => code = code.max(fail(e)),
+        }
+    }
+    code
+}
+
+pub async fn refresh(
+    paths: &Paths,
+    cli_read_only: bool,
+    app: &str,
+    act: &ActArgs,
+    hard: bool,
+) -> u8 {
+    let (session, target, _) = match open(paths, cli_read_only, app, act.instance.as_deref()).await
+    {
+        Ok(x) => x,
+        Err(c) => return c,
+    };
+    if act.dry_run {
+        println!(
+            "{} refresh of {} on instance {}",
+            if hard { "hard" } else { "normal" },
+            target.name,
+            target.instance
+        );
+        return 0;
+    }
+    match actions::sync::refresh(&session, &target, hard).await {
+        Ok(a) => {
+            println!(
+                "{}: refreshed{}: {} {}",
+                a.metadata.name,
+                if hard { " (hard)" } else { "" },
+                a.status.sync.status,
+                a.status.health.status
+            );
+            0
+        }
+        Err(e) => report(&e),
+    }
+}
+
+pub async fn terminate(paths: &Paths, cli_read_only: bool, app: &str, act: &ActArgs) -> u8 {
+    let (session, target, _) = match open(paths, cli_read_only, app, act.instance.as_deref()).await
+    {
+        Ok(x) => x,
+        Err(c) => return c,
+    };
+    let timeout = match timeout(act) {
+        Ok(t) => t,
+        Err(c) => return c,
+    };
+    let a = match session.app(&target).await {
+        Ok(a) => a,
+        Err(e) => return report(&e),
+    };
+    let op = a.status.operation_state.as_ref();
+    println!(
+        "terminate the operation of {} ({}): {}",
+        actions::place(&target.instance, &a),
+        op.map(|o| o.phase.as_str()).unwrap_or("none"),
+        op.map(|o| o.message.as_str()).unwrap_or("")
+    );
+    if !go_ahead(act, app, session.is_protected(&a)) {
+        return if act.dry_run { 0 } else { 1 };
+    }
+    match actions::sync::terminate(&session, &target, timeout).await {
+        Ok(op) => {
+            println!("{}: {}: {}", target.name, op.phase, op.message);
+            0
+        }
+        Err(e) => report(&e),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn rollback(
+    paths: &Paths,
+    cli_read_only: bool,
+    app: &str,
+    act: &ActArgs,
+    id: Option<i64>,
+    reason: Option<&str>,
+    restore: bool,
+    restore_only: bool,
+) -> u8 {
+    let (session, target, _) = match open(paths, cli_read_only, app, act.instance.as_deref()).await
+    {
+        Ok(x) => x,
+        Err(c) => return c,
+    };
+    if restore_only {
+        let a = match session.app(&target).await {
+            Ok(a) => a,
+            Err(e) => return report(&e),
+        };
+        let previous = actions::defer::previous_policy(&a).unwrap_or(None);
+        println!(
+            "restore the sync policy of {} recorded before the rollback: {}",
+            actions::place(&target.instance, &a),
+            serde_json::to_string(&previous).unwrap_or_default()
+        );
+        if !go_ahead(act, app, session.is_protected(&a)) {
+            return if act.dry_run { 0 } else { 1 };
+        }
+        return match actions::defer::restore_auto_sync(&session, &target).await {
+            Ok(a) => {
+                println!(
+                    "{app}: auto-sync {}, self-heal {}",
+                    if a.auto_sync() { "on" } else { "off" },
+                    if a.self_heal() { "on" } else { "off" }
+                );
+                0
+            }
+            Err(e) => report(&e),
+        };
+    }
+    let timeout = match timeout(act) {
+        Ok(t) => t,
+        Err(c) => return c,
+    };
+    let (a, history) = match actions::rollback::history(&session, &target).await {
+        Ok(x) => x,
+        Err(e) => return report(&e),
+    };
+    let entry = match id {
+        Some(id) => history.iter().find(|h| h.id == id),
+        None => history.iter().find(|h| !h.current),
+    };
+    let Some(entry) = entry.cloned() else {
+        return refused(match id {
+            Some(id) => format!(
+                "{app} has no deployment #{id}; its history: {}",
+                history
+                    .iter()
+                    .map(|h| h.id.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None => format!("{app} has no earlier deployment to roll back to"),
+        });
+    };
+    let diffs = match actions::rollback::diff_to(&session, &target, &a, &entry.revision).await {
+        Ok(d) => d,
+        Err(e) => return report(&e),
+    };
+    let plan = match actions::rollback::plan(&session, &target, &a, entry, diffs.len()).await {
+        Ok(p) => p,
+        Err(e) => return report(&e),
+    };
+    let reason = reason.unwrap_or("rollback from driftdeck");
+    print_lines(&plan.lines(reason));
+    for d in &diffs {
+        println!("  differs: {} {}/{}", d.id.kind, d.id.namespace, d.id.name);
+        for c in d.changes.iter().take(5) {
+            println!(
+                "    {}: {} -> {}",
+                c.path,
+                c.live
+                    .as_ref()
+                    .map(|v| v.to_string())
+                    .unwrap_or("(none)".into()),
+                c.desired
+                    .as_ref()
+                    .map(|v| v.to_string())
+                    .unwrap_or("(none)".into())
+            );
+        }
+    }
+    if !go_ahead(act, app, plan.protected) {
+        return if act.dry_run { 0 } else { 1 };
+    }
+    let out = actions::rollback::run(&session, &plan, reason, timeout, |s| {
+        println!(
+            "{} {}: {}",
+            if s.ok { "ok" } else { "FAILED" },
+            s.step,
+            s.detail
+        );
+    })
+    .await;
+    match out {
+        Ok(o) => {
+            println!("{}: health {}", target.name, o.health);
+            if o.paused {
+                if restore {
+                    match actions::defer::restore_auto_sync(&session, &target).await {
+                        Ok(_) => println!("ok restore auto-sync: as it was before the rollback"),
+                        Err(e) => return report(&e),
+                    }
+                } else {
+                    println!(
+                        "auto-sync stays paused (it would undo the rollback); once the fix is \
+                         in Git, restore it with `driftdeck rollback {app} --restore-only --yes` \
+                         or from the TUI"
+                    );
+                }
+            }
+            0
+        }
+        Err(e) => report(&e),
+    }
+}
+
+/// The default end of a deferral: the `not_before` of a fresh decision on the app.
+async fn decision_not_before(
+    cfg: &Config,
+    session: &Session,
+    t: &Target,
+) -> Result<DateTime<Utc>, String> {
+    let decider = crate::headless::decide::decider_from(Some(cfg))?;
+    let sources = crate::decide::context::Sources::from_config(cfg.context.as_ref())?;
+    let now = Utc::now();
+    let (sc, _) =
+        crate::decide::live::fetch(&session.client, &t.name, t.ns(), &sources, now).await?;
+    let d = decider
+        .decide(&sc, crate::decide::decider::Mode::Shadow)
+        .await?;
+    d.not_before.ok_or_else(|| {
+        format!(
+            "the decision on {} ({}) has no not_before; give the end with --until",
+            t.name, d.verdict
+        )
+    })
+}
+
+pub async fn defer(
+    paths: &Paths,
+    cli_read_only: bool,
+    app: &str,
+    act: &ActArgs,
+    reason: Option<&str>,
+    until: Option<&str>,
+) -> u8 {
+    let Some(reason) = reason.filter(|r| !r.trim().is_empty()) else {
+        return fail("defer needs --reason TEXT: why the drift may stay for now");
+    };
+    let (session, target, cfg) =
+        match open(paths, cli_read_only, app, act.instance.as_deref()).await {
+            Ok(x) => x,
+            Err(c) => return c,
+        };
+    let until = match until {
+        Some(u) => match DateTime::parse_from_rfc3339(u) {
+            Ok(t) => t.with_timezone(&Utc),
+            Err(e) => return fail(format!("--until {u:?} is not an RFC 3339 time: {e}")),
+        },
+        None => match decision_not_before(&cfg, &session, &target).await {
+            Ok(t) => t,
+            Err(e) => return refused(e),
+        },
+    };
+    let a = match session.app(&target).await {
+        Ok(a) => a,
+        Err(e) => return report(&e),
+    };
+    println!(
+        "defer the drift of {} until {} ({})",
+        actions::place(&target.instance, &a),
+        until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        reason
+    );
+    println!(
+        "self-heal: {} -> off until then; the sync policy in force is recorded in {}",
+        if a.self_heal() { "on" } else { "off" },
+        actions::PAUSED_POLICY
+    );
+    if !go_ahead(act, app, session.is_protected(&a)) {
+        return if act.dry_run { 0 } else { 1 };
+    }
+    match actions::defer::defer(&session, &target, until, reason, Utc::now()).await {
+        Ok(_) => {
+            println!("{app}: deferred until {}", until.to_rfc3339());
+            0
+        }
+        Err(e) => report(&e),
+    }
+}
+
+pub async fn annotate(
+    paths: &Paths,
+    cli_read_only: bool,
+    app: &str,
+    act: &ActArgs,
+    incident: Option<&str>,
+    note: Option<&str>,
+    label_resources: bool,
+) -> u8 {
+    let Some(incident) = incident else {
+        return fail("annotate needs --incident ID, e.g. --incident INC-1234");
+    };
+    if let Err(e) = actions::annotate::check_incident(incident) {
+        return fail(e);
+    }
+    let (session, target, _) = match open(paths, cli_read_only, app, act.instance.as_deref()).await
+    {
+        Ok(x) => x,
+        Err(c) => return c,
+    };
+    let a = match session.app(&target).await {
+        Ok(a) => a,
+        Err(e) => return report(&e),
+    };
+    println!(
+        "annotate {} with {}={incident}{}",
+        actions::place(&target.instance, &a),
+        actions::INCIDENT,
+        note.map(|n| format!(", {}={n}", actions::INCIDENT_NOTE))
+            .unwrap_or_default()
+    );
+    if label_resources {
+        match session
+            .client
+            .managed_resources(&target.name, target.ns())
+            .await
+        {
+            Ok(m) => {
+                for r in actions::annotate::drifted_live(&m.items) {
+                    println!(
+                        "label {} {}/{} with {}={incident}",
+                        r.kind,
+                        r.namespace,
+                        r.name,
+                        actions::annotate::INCIDENT_LABEL
+                    );
+                }
+            }
+            Err(e) => return fail(e),
+        }
+    }
+    if !go_ahead(act, app, false) {
+        return if act.dry_run { 0 } else { 1 };
+    }
+    match actions::annotate::annotate(
+        &session,
+        &target,
+        incident,
+        note.unwrap_or(""),
+        label_resources,
+    )
+    .await
+    {
+        Ok(o) => {
+            println!("{app}: annotated with {incident}");
+            for l in &o.labelled {
+                println!("  labelled {l}");
+            }
+            0
+        }
+        Err(e) => report(&e),
+    }
+}
+
+pub async fn deferrals(
+    paths: &Paths,
+    cli_read_only: bool,
+    which: DeferralsCommand,
+    instance: Option<&str>,
+    dry_run: bool,
+) -> u8 {
+    let cfg = match config(paths) {
+        Ok(c) => c,
+        Err(c) => return c,
+    };
+    let journal = Some(Arc::new(Journal::in_dir(&paths.data_dir)));
+    let now = Utc::now();
+    let mut code = 0u8;
+    let mut any = false;
+    for ic in cfg
+        .instances
+        .iter()
+        .filter(|i| instance.is_none_or(|n| n == i.name))
+    {
+        any = true;
+        let client = match crate::clients::argocd::ArgoClient::new(ic) {
+            Ok(c) => c,
+            Err(e) => {
+                code = code.max(fail(format!("{}: {e}", ic.name)));
+                continue;
+            }
+        };
+        let session = Session::new(
+            client,
+            cli_read_only || cfg.read_only || ic.read_only,
+            cfg.protected.clone(),
+        )
+        .with_journal(journal.clone());
+        let found = match actions::defer::list(&session).await {
+            Ok(f) => f,
+            Err(e) => {
+                code = code.max(fail(format!("{}: {e}", ic.name)));
+                continue;
+            }
+        };
+        for f in found {
+            let t = &f.target;
+            match &f.deferral {
+                Err(e) => {
+                    code = code.max(fail(format!("{}/{}: {e}", t.instance, t.name)));
+                    continue;
+                }
+                Ok(d) => {
+                    let due = f.due(now);
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        t.instance,
+                        t.name,
+                        d.until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        if due {
+                            "due".to_string()
+                        } else {
+                            format!(
+                                "in {}",
+                                crate::tui::decisions::countdown((d.until - now).num_seconds())
+                            )
+                        },
+                        d.reason
+                    );
+                    if which == DeferralsCommand::Apply && due {
+                        if dry_run {
+                            println!("  would restore the sync policy of {}", t.name);
+                            continue;
+                        }
+                        match actions::defer::restore(&session, t).await {
+                            Ok(a) => println!(
+                                "  restored: auto-sync {}, self-heal {}",
+                                if a.auto_sync() { "on" } else { "off" },
+                                if a.self_heal() { "on" } else { "off" }
+                            ),
+                            Err(e) => {
+                                eprintln!("driftdeck: {}/{}: {e}", t.instance, t.name);
+                                code = code.max(e.exit_code());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if !any {
+        return fail(format!(
+            "no instance named `{}` in the config",
+            instance.unwrap_or("")
+        ));
+    }
+    code
+}
+
+pub async fn adopt(paths: &Paths, app: &str, instance: Option<&str>, output: AdoptOutput) -> u8 {
+    let (session, target, _) = match open(paths, true, app, instance).await {
+        Ok(x) => x,
+        Err(c) => return c,
+    };
+    let managed = match session
+        .client
+        .managed_resources(&target.name, target.ns())
+        .await
+    {
+        Ok(m) => m,
+        Err(e) => return fail(e),
+    };
+    let a = match actions::adopt::adoption(&managed.items) {
+        Ok(a) => a,
+        Err(e) => return fail(e),
+    };
+    if a.resources == 0 {
+        eprintln!("driftdeck: {app} does not differ from Git; nothing to adopt");
+        return 0;
+    }
+    if output != AdoptOutput::Patch {
+        print!("{}", a.ignore_differences);
+    }
+    if output == AdoptOutput::Both {
+        println!();
+    }
+    if output != AdoptOutput::Ignore {
+        print!("{}", a.patch);
+    }
+    0
+}

@@ -1,0 +1,1011 @@
+//! Acting from the TUI: the dialogs that show a plan and ask for confirmation, and the
+//! operations running in the background with their live progress. `update` only builds
+//! dialogs and effects from what the runtime prepared; the work is in `crate::actions`.
+
+use crate::actions::rollback::RollbackPlan;
+use crate::actions::sync::SyncPlan;
+use crate::model::fleet::AppKey;
+
+/// What a dialog field stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldId {
+    Prune,
+    DryRun,
+    Force,
+    ApplyOnly,
+    /// A sync option, e.g. `ServerSideApply=true`.
+    SyncOption(&'static str),
+    /// The n-th changing resource of a one-app sync (off: left out of the sync).
+    Resource(usize),
+    Reason,
+    Until,
+    Incident,
+    Note,
+    LabelResources,
+    /// The app's name, typed to confirm an action on a protected app.
+    ConfirmName,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldValue {
+    Toggle(bool),
+    Text(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    pub id: FieldId,
+    pub label: String,
+    pub value: FieldValue,
+}
+
+impl Field {
+    pub fn toggle(id: FieldId, label: impl Into<String>, on: bool) -> Field {
+        Field {
+            id,
+            label: label.into(),
+            value: FieldValue::Toggle(on),
+        }
+    }
+    pub fn text(id: FieldId, label: impl Into<String>, value: impl Into<String>) -> Field {
+        Field {
+            id,
+            label: label.into(),
+            value: FieldValue::Text(value.into()),
+        }
+    }
+}
+
+/// The sync options offered as toggles.
+pub const SYNC_OPTIONS: &[&str] = &[
+    "ServerSideApply=true",
+    "Validate=false",
+    "Replace=true",
+    "PruneLast=true",
+    "ApplyOutOfSyncOnly=true",
+];
+
+/// What accepting a dialog does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DialogKind {
+    /// Waiting for the plan (and the RBAC answer).
+    Loading,
+    Sync {
+        plans: Vec<(AppKey, SyncPlan)>,
+        /// Apps that cannot be synced, and why (shown; the others can go ahead).
+        refused: Vec<(AppKey, String)>,
+        /// The prune has been asked for and is on its own confirmation step.
+        prune_step: bool,
+    },
+    Rollback {
+        key: AppKey,
+        plan: Box<RollbackPlan>,
+    },
+    RestoreAutoSync {
+        key: AppKey,
+    },
+    Terminate {
+        key: AppKey,
+    },
+    Defer {
+        key: AppKey,
+    },
+    Annotate {
+        key: AppKey,
+    },
+    /// Text to read (and copy with enter): adoption, or why an action cannot be offered.
+    Info {
+        copy: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dialog {
+    /// The request whose answer fills the dialog.
+    pub req: u64,
+    pub title: String,
+    pub lines: Vec<String>,
+    pub fields: Vec<Field>,
+    pub focus: usize,
+    pub error: Option<String>,
+    pub kind: DialogKind,
+    pub scroll: usize,
+    /// The name a protected app wants typed.
+    pub confirm_name: Option<String>,
+}
+
+impl Dialog {
+    pub fn loading(req: u64, title: impl Into<String>, what: &str) -> Dialog {
+        Dialog {
+            req,
+            title: title.into(),
+            lines: vec![format!("{what}…")],
+            fields: vec![],
+            focus: 0,
+            error: None,
+            kind: DialogKind::Loading,
+            scroll: 0,
+            confirm_name: None,
+        }
+    }
+
+    pub fn toggle(&self, id: FieldId) -> bool {
+        self.fields
+            .iter()
+            .any(|f| f.id == id && f.value == FieldValue::Toggle(true))
+    }
+
+    pub fn text(&self, id: FieldId) -> &str {
+        self.fields
+            .iter()
+            .find(|f| f.id == id)
+            .and_then(|f| match &f.value {
+                FieldValue::Text(t) => Some(t.as_str()),
+                _ => None,
+            })
+            .unwrap_or("")
+    }
+
+    /// The focused field when it takes text.
+    pub fn text_focus(&mut self) -> Option<&mut String> {
+        match self.fields.get_mut(self.focus).map(|f| &mut f.value) {
+            Some(FieldValue::Text(t)) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+/// What the runtime prepares before a dialog can be shown (each asks Argo CD's `can-i`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Prepare {
+    Sync(Vec<AppKey>),
+    Rollback { key: AppKey, id: i64 },
+    Terminate(AppKey),
+    Defer(AppKey),
+    Annotate(AppKey),
+    Adopt(AppKey),
+}
+
+/// What it prepared.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Prepared {
+    Sync(Vec<(AppKey, Result<SyncPlan, String>)>),
+    Rollback {
+        key: AppKey,
+        plan: Box<RollbackPlan>,
+        /// The diff between live and the chosen deployment, as lines.
+        diff: Vec<String>,
+    },
+    /// The plan lines of a simpler action, and whether the app is protected.
+    Simple {
+        prepare: Prepare,
+        lines: Vec<String>,
+        protected: bool,
+    },
+    Adopt {
+        text: String,
+        resources: usize,
+    },
+}
+
+/// An action confirmed in a dialog (or a refresh, which needs none).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Act {
+    Sync {
+        key: AppKey,
+        plan: Box<SyncPlan>,
+    },
+    Refresh {
+        key: AppKey,
+        hard: bool,
+    },
+    Terminate {
+        key: AppKey,
+    },
+    Rollback {
+        key: AppKey,
+        plan: Box<RollbackPlan>,
+        reason: String,
+    },
+    RestoreAutoSync {
+        key: AppKey,
+    },
+    Defer {
+        key: AppKey,
+        until: chrono::DateTime<chrono::Utc>,
+        reason: String,
+    },
+    RestoreDeferral {
+        key: AppKey,
+    },
+    Annotate {
+        key: AppKey,
+        incident: String,
+        note: String,
+        label: bool,
+    },
+}
+
+impl Act {
+    pub fn key(&self) -> &AppKey {
+        match self {
+            Act::Sync { key, .. }
+            | Act::Refresh { key, .. }
+            | Act::Terminate { key }
+            | Act::Rollback { key, .. }
+            | Act::RestoreAutoSync { key }
+            | Act::Defer { key, .. }
+            | Act::RestoreDeferral { key }
+            | Act::Annotate { key, .. } => key,
+        }
+    }
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Act::Sync { plan, .. } if plan.spec.dry_run => "dry-run sync",
+            Act::Sync { .. } => "sync",
+            Act::Refresh { hard: true, .. } => "hard refresh",
+            Act::Refresh { .. } => "refresh",
+            Act::Terminate { .. } => "terminate",
+            Act::Rollback { .. } => "rollback",
+            Act::RestoreAutoSync { .. } => "restore auto-sync",
+            Act::Defer { .. } => "defer",
+            Act::RestoreDeferral { .. } => "end deferral",
+            Act::Annotate { .. } => "annotate",
+        }
+    }
+}
+
+/// What to offer when an operation ends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Then {
+    /// The rollback paused auto-sync: offer to restore it.
+    OfferRestore(AppKey),
+}
+
+/// An operation started from the TUI, with its live progress.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpView {
+    pub id: u64,
+    pub key: AppKey,
+    pub verb: &'static str,
+    pub progress: String,
+    /// `Some(Ok(summary))` or `Some(Err(why))` once it has ended.
+    pub done: Option<Result<String, String>>,
+    pub ended_ms: i64,
+}
+
+/// How long a finished operation stays on screen.
+pub const OP_LINGER_MS: i64 = 20_000;
+
+// ---- update: pure, no I/O ----
+
+use super::action::Action;
+use super::effect::Effect;
+use super::model::{AppTab, Model, Overlay, Screen};
+
+/// The app the cursor is on (or the open app).
+pub fn current_key(m: &Model) -> Option<AppKey> {
+    match &m.screen {
+        Screen::Fleet => m.view.selected.clone(),
+        Screen::App(s) => Some(s.key.clone()),
+        Screen::Diff(d, _) => Some(d.key.clone()),
+        Screen::Queue(q) => crate::tui::decisions::queue(&m.fleet.rows, &m.decisions)
+            .get(q.cursor)
+            .map(|r| r.key.clone()),
+        Screen::Shadow(_) => None,
+    }
+}
+
+/// The apps an action is for: the marked ones on the fleet screen, else the current one.
+pub fn targets(m: &Model) -> Vec<AppKey> {
+    if matches!(m.screen, Screen::Fleet) && !m.marked.is_empty() {
+        return m.marked.iter().cloned().collect();
+    }
+    current_key(m).into_iter().collect()
+}
+
+/// Why actions are not offered on these apps' instances, if they are not.
+fn read_only_reason(m: &Model, keys: &[AppKey]) -> Option<String> {
+    if m.read_only {
+        return Some("read-only (--read-only or `read_only = true`): actions are off".into());
+    }
+    keys.iter()
+        .find(|k| {
+            m.instances
+                .get(k.instance as usize)
+                .is_some_and(|i| i.read_only)
+        })
+        .map(|k| {
+            format!(
+                "{} is read-only in the config: actions are off there",
+                m.instance_name(k.instance)
+            )
+        })
+}
+
+fn flash(m: &mut Model, text: String, error: bool) {
+    m.flash = Some(super::model::Flash {
+        text,
+        error,
+        until_ms: m.now_ms + 6000,
+    });
+    m.dirty = true;
+}
+
+fn new_op(m: &mut Model, act: Act) -> Effect {
+    let op = m.req();
+    m.ops.push(OpView {
+        id: op,
+        key: act.key().clone(),
+        verb: act.verb(),
+        progress: "starting".into(),
+        done: None,
+        ended_ms: 0,
+    });
+    Effect::Act { op, act }
+}
+
+fn open_loading(m: &mut Model, title: &str, what: Prepare) -> Vec<Effect> {
+    let req = m.req();
+    m.overlay = Overlay::Dialog(Box::new(Dialog::loading(
+        req,
+        title,
+        "reading the app, its plan and your RBAC (can-i)",
+    )));
+    vec![Effect::Prepare { req, what }]
+}
+
+/// Starts the action bound to `a` from the current screen.
+pub fn start(m: &mut Model, a: Action) -> Vec<Effect> {
+    if a == Action::ToggleMark {
+        if let Some(k) = m.view.selected.clone()
+            && !m.marked.remove(&k)
+        {
+            m.marked.insert(k);
+        }
+        let page = crate::tui::ui::layout::fleet_page(m);
+        m.view.move_by(1, &m.fleet, page);
+        return vec![];
+    }
+    let keys = targets(m);
+    let Some(first) = keys.first().cloned() else {
+        flash(m, "no app selected".into(), true);
+        return vec![];
+    };
+    if a != Action::Adopt
+        && let Some(why) = read_only_reason(m, &keys)
+    {
+        flash(m, why, true);
+        return vec![];
+    }
+    match a {
+        Action::Refresh | Action::HardRefresh => {
+            let n = keys.len();
+            let fx = keys
+                .into_iter()
+                .map(|key| {
+                    new_op(
+                        m,
+                        Act::Refresh {
+                            key,
+                            hard: a == Action::HardRefresh,
+                        },
+                    )
+                })
+                .collect();
+            if n > 1 {
+                m.marked.clear();
+            }
+            fx
+        }
+        Action::Sync => {
+            let title = if keys.len() > 1 {
+                format!("Sync {} apps", keys.len())
+            } else {
+                format!("Sync {}", first.name)
+            };
+            open_loading(m, &title, Prepare::Sync(keys))
+        }
+        Action::Terminate => open_loading(
+            m,
+            &format!("Terminate the operation of {}", first.name),
+            Prepare::Terminate(first),
+        ),
+        Action::Defer => open_loading(m, &format!("Defer {}", first.name), Prepare::Defer(first)),
+        Action::Annotate => open_loading(
+            m,
+            &format!("Annotate incident drift of {}", first.name),
+            Prepare::Annotate(first),
+        ),
+        Action::Adopt => {
+            let verdict = m
+                .decisions
+                .get(&first)
+                .and_then(|d| d.info())
+                .map(|i| i.decision.verdict);
+            match verdict {
+                Some(crate::decide::Verdict::Allow) => open_loading(
+                    m,
+                    &format!("Adopt the drift of {}", first.name),
+                    Prepare::Adopt(first),
+                ),
+                Some(v) => {
+                    flash(
+                        m,
+                        format!(
+                            "adopt is for drift the decision allows; {} is `{v}` (record your own verdict with A first if you disagree)",
+                            first.name
+                        ),
+                        true,
+                    );
+                    vec![]
+                }
+                None => {
+                    flash(
+                        m,
+                        "adopt needs a decision that allows the drift: open the decision tab (5) first".into(),
+                        true,
+                    );
+                    vec![]
+                }
+            }
+        }
+        Action::Rollback => {
+            let Screen::App(s) = &m.screen else {
+                flash(
+                    m,
+                    "rollback: open the app, its History tab (3), choose a deployment, then b"
+                        .into(),
+                    true,
+                );
+                return vec![];
+            };
+            let id = match (&s.tab, s.app.ready()) {
+                (AppTab::History, Some(app)) => {
+                    app.status.history.iter().rev().nth(s.cursor).map(|h| h.id)
+                }
+                _ => None,
+            };
+            match id {
+                Some(id) => open_loading(
+                    m,
+                    &format!("Roll back {} to #{id}", first.name),
+                    Prepare::Rollback { key: first, id },
+                ),
+                None => {
+                    flash(
+                        m,
+                        "rollback: on the History tab (3), put the cursor on a deployment, then b"
+                            .into(),
+                        true,
+                    );
+                    vec![]
+                }
+            }
+        }
+        _ => vec![],
+    }
+}
+
+fn sync_fields(plans: &[(AppKey, SyncPlan)]) -> Vec<Field> {
+    let mut f = vec![
+        Field::toggle(
+            FieldId::Prune,
+            "prune: delete live resources Git no longer has",
+            false,
+        ),
+        Field::toggle(FieldId::DryRun, "dry run", false),
+        Field::toggle(
+            FieldId::Force,
+            "force (replace what cannot be patched)",
+            false,
+        ),
+        Field::toggle(FieldId::ApplyOnly, "apply only (skip hooks)", false),
+    ];
+    for o in SYNC_OPTIONS {
+        f.push(Field::toggle(FieldId::SyncOption(o), *o, false));
+    }
+    if let [(_, p)] = plans {
+        for (i, c) in p.changes.iter().chain(&p.prunable).enumerate() {
+            let verb = match c.change {
+                crate::actions::sync::Change::Create => "create",
+                crate::actions::sync::Change::Prune => "prune",
+                crate::actions::sync::Change::Update => "update",
+            };
+            f.push(Field::toggle(
+                FieldId::Resource(i),
+                format!("{verb} {}", c.label()),
+                true,
+            ));
+        }
+    }
+    f
+}
+
+/// The plans with the dialog's options applied (and, for one app, its resource selection).
+pub fn effective(d: &Dialog) -> Vec<(AppKey, SyncPlan)> {
+    let DialogKind::Sync { plans, .. } = &d.kind else {
+        return vec![];
+    };
+    plans
+        .iter()
+        .map(|(k, p)| {
+            let mut p = p.clone();
+            p.spec.prune = d.toggle(FieldId::Prune);
+            p.spec.dry_run = d.toggle(FieldId::DryRun);
+            p.spec.force = d.toggle(FieldId::Force);
+            p.spec.apply_only = d.toggle(FieldId::ApplyOnly);
+            p.spec.options = SYNC_OPTIONS
+                .iter()
+                .filter(|o| d.toggle(FieldId::SyncOption(o)))
+                .map(|o| o.to_string())
+                .collect();
+            if plans.len() == 1 {
+                let all: Vec<_> = p.changes.iter().chain(&p.prunable).cloned().collect();
+                let chosen: Vec<bool> = (0..all.len())
+                    .map(|i| d.toggle(FieldId::Resource(i)))
+                    .collect();
+                if chosen.iter().any(|c| !c) {
+                    p.spec.resources = all
+                        .iter()
+                        .zip(&chosen)
+                        .filter(|(_, c)| **c)
+                        .map(|(i, _)| i.resource())
+                        .collect();
+                    let keep = |i: &crate::actions::sync::PlanItem| {
+                        p.spec.resources.iter().any(|r| *r == i.resource())
+                    };
+                    let changes: Vec<_> = p.changes.iter().filter(|i| keep(i)).cloned().collect();
+                    let prunable: Vec<_> = p.prunable.iter().filter(|i| keep(i)).cloned().collect();
+                    p.changes = changes;
+                    p.prunable = prunable;
+                }
+            }
+            (k.clone(), p)
+        })
+        .collect()
+}
+
+/// Recomputes the lines of a sync dialog from its plans and options.
+pub fn sync_lines(d: &mut Dialog) {
+    let DialogKind::Sync {
+        refused,
+        prune_step,
+        ..
+    } = &d.kind
+    else {
+        return;
+    };
+    let (refused, prune_step) = (refused.clone(), *prune_step);
+    let eff = effective(d);
+    let mut lines = Vec::new();
+    if prune_step {
+        lines.push("PRUNE: these live resources will be DELETED from their clusters:".into());
+        for (_, p) in &eff {
+            for i in &p.prunable {
+                lines.push(format!(
+                    "  {} / {} / {}: {}",
+                    p.target.instance,
+                    p.cluster,
+                    p.target.name,
+                    i.label()
+                ));
+            }
+        }
+        lines.push(String::new());
+        lines.push("enter: delete them and sync · esc: back to the plan".into());
+    } else {
+        for (_, p) in &eff {
+            lines.extend(p.lines());
+            if let Some(b) = p.blocked() {
+                lines.push(format!("BLOCKED: {b}"));
+            }
+            lines.push(String::new());
+        }
+        for (k, why) in &refused {
+            lines.push(format!("{}: not offered: {why}", k.name));
+        }
+    }
+    d.lines = lines;
+}
+
+/// Builds the dialog from what the runtime prepared.
+pub fn prepared(m: &mut Model, req: u64, result: Result<Prepared, String>) -> Vec<Effect> {
+    let Overlay::Dialog(d) = &mut m.overlay else {
+        return vec![];
+    };
+    if d.req != req {
+        return vec![];
+    }
+    m.dirty = true;
+    let prepared = match result {
+        Ok(p) => p,
+        Err(e) => {
+            d.lines = vec![e];
+            d.kind = DialogKind::Info { copy: None };
+            return vec![];
+        }
+    };
+    match prepared {
+        Prepared::Sync(results) => {
+            let mut plans = Vec::new();
+            let mut refused = Vec::new();
+            for (k, r) in results {
+                match r {
+                    Ok(p) => plans.push((k, p)),
+                    Err(e) => refused.push((k, e)),
+                }
+            }
+            if plans.is_empty() {
+                d.lines = refused
+                    .iter()
+                    .map(|(k, e)| format!("{}: {e}", k.name))
+                    .collect();
+                d.kind = DialogKind::Info { copy: None };
+                return vec![];
+            }
+            let protected: Vec<String> = plans
+                .iter()
+                .filter(|(_, p)| p.protected)
+                .map(|(k, _)| k.name.clone())
+                .collect();
+            d.fields = sync_fields(&plans);
+            if !protected.is_empty() {
+                let name = protected.join(",");
+                d.fields.push(Field::text(
+                    FieldId::ConfirmName,
+                    format!("protected: type {name} to confirm"),
+                    "",
+                ));
+                d.confirm_name = Some(name);
+            }
+            d.kind = DialogKind::Sync {
+                plans,
+                refused,
+                prune_step: false,
+            };
+            sync_lines(d);
+        }
+        Prepared::Rollback { key, plan, diff } => {
+            let reason = "rollback from driftdeck";
+            d.lines = plan.lines(reason);
+            d.lines.push(String::new());
+            d.lines.extend(diff);
+            d.fields = vec![Field::text(FieldId::Reason, "reason", reason)];
+            if plan.protected {
+                d.fields.push(Field::text(
+                    FieldId::ConfirmName,
+                    format!("protected: type {} to confirm", key.name),
+                    "",
+                ));
+                d.confirm_name = Some(key.name.clone());
+            }
+            d.kind = DialogKind::Rollback { key, plan };
+        }
+        Prepared::Simple {
+            prepare,
+            lines,
+            protected,
+        } => {
+            d.lines = lines;
+            let (kind, key) = match prepare {
+                Prepare::Terminate(key) => (DialogKind::Terminate { key: key.clone() }, key),
+                Prepare::Defer(key) => {
+                    let now = chrono::DateTime::from_timestamp_millis(m.now_ms).unwrap_or_default();
+                    let until = m
+                        .decisions
+                        .get(&key)
+                        .and_then(|d| d.info())
+                        .and_then(|i| i.decision.not_before)
+                        .filter(|t| *t > now)
+                        .unwrap_or(now + chrono::Duration::hours(1));
+                    d.fields = vec![
+                        Field::text(
+                            FieldId::Until,
+                            "until (RFC 3339)",
+                            until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        ),
+                        Field::text(FieldId::Reason, "reason (required)", ""),
+                    ];
+                    d.focus = 1;
+                    (DialogKind::Defer { key: key.clone() }, key)
+                }
+                Prepare::Annotate(key) => {
+                    d.fields = vec![
+                        Field::text(FieldId::Incident, "incident id (required)", ""),
+                        Field::text(FieldId::Note, "note", ""),
+                        Field::toggle(
+                            FieldId::LabelResources,
+                            "label the drifted live resources",
+                            true,
+                        ),
+                    ];
+                    (DialogKind::Annotate { key: key.clone() }, key)
+                }
+                _ => return vec![],
+            };
+            if protected && !matches!(kind, DialogKind::Annotate { .. }) {
+                d.fields.push(Field::text(
+                    FieldId::ConfirmName,
+                    format!("protected: type {} to confirm", key.name),
+                    "",
+                ));
+                d.confirm_name = Some(key.name.clone());
+            }
+            d.kind = kind;
+        }
+        Prepared::Adopt { text, resources } => {
+            d.lines = vec![format!(
+                "{resources} resources: commit one of these to Git (enter copies both, OSC 52); driftdeck never writes to Git"
+            )];
+            d.lines.push(String::new());
+            d.lines.extend(text.lines().map(str::to_string));
+            d.kind = DialogKind::Info { copy: Some(text) };
+        }
+    }
+    vec![]
+}
+
+/// Keys while a dialog is open.
+pub fn dialog_act(m: &mut Model, a: Action) -> Vec<Effect> {
+    let Overlay::Dialog(d) = &mut m.overlay else {
+        return vec![];
+    };
+    match a {
+        Action::Cancel | Action::Back => {
+            if let DialogKind::Sync { prune_step, .. } = &mut d.kind
+                && *prune_step
+            {
+                *prune_step = false;
+                sync_lines(d);
+                return vec![];
+            }
+            m.overlay = Overlay::None;
+        }
+        Action::SelectNext | Action::SelectPrev => {
+            let n = d.fields.len();
+            if n > 0 {
+                d.focus = if a == Action::SelectNext {
+                    (d.focus + 1) % n
+                } else {
+                    (d.focus + n - 1) % n
+                };
+            }
+        }
+        Action::PageDown => d.scroll += 10,
+        Action::PageUp => d.scroll = d.scroll.saturating_sub(10),
+        Action::ToggleItem => {
+            let focus = d.focus;
+            match d.fields.get_mut(focus).map(|f| &mut f.value) {
+                Some(FieldValue::Toggle(on)) => *on = !*on,
+                Some(FieldValue::Text(t)) => t.push(' '),
+                None => {}
+            }
+            d.error = None;
+            sync_lines(d);
+        }
+        Action::DeleteChar => {
+            if let Some(t) = d.text_focus() {
+                t.pop();
+            }
+        }
+        Action::DeleteWord => {
+            if let Some(t) = d.text_focus() {
+                let trimmed = t.trim_end().len();
+                t.truncate(trimmed);
+                let cut = t.rfind(' ').map(|i| i + 1).unwrap_or(0);
+                t.truncate(cut);
+            }
+        }
+        Action::ClearLine => {
+            if let Some(t) = d.text_focus() {
+                t.clear();
+            }
+        }
+        Action::Accept => return accept(m),
+        _ => {}
+    }
+    vec![]
+}
+
+/// A typed character goes to the focused text field.
+pub fn type_char(m: &mut Model, c: char) {
+    if let Overlay::Dialog(d) = &mut m.overlay
+        && let Some(t) = d.text_focus()
+    {
+        t.push(c);
+        d.error = None;
+    }
+}
+
+fn accept(m: &mut Model) -> Vec<Effect> {
+    let Overlay::Dialog(d) = &mut m.overlay else {
+        return vec![];
+    };
+    if let Some(name) = &d.confirm_name
+        && d.text(FieldId::ConfirmName) != name
+    {
+        d.error = Some(format!("{name} is protected: type its name to confirm"));
+        d.focus = d
+            .fields
+            .iter()
+            .position(|f| f.id == FieldId::ConfirmName)
+            .unwrap_or(d.focus);
+        return vec![];
+    }
+    let kind = d.kind.clone();
+    let acts: Vec<Act> = match kind {
+        DialogKind::Loading => return vec![],
+        DialogKind::Info { copy } => {
+            m.overlay = Overlay::None;
+            return copy.map(Effect::Clipboard).into_iter().collect();
+        }
+        DialogKind::Sync { prune_step, .. } => {
+            let eff = effective(d);
+            let go: Vec<_> = eff
+                .iter()
+                .filter(|(_, p)| p.blocked().is_none())
+                .cloned()
+                .collect();
+            if go.is_empty() {
+                d.error = Some(
+                    "every selected app is blocked (see BLOCKED above); nothing was started".into(),
+                );
+                return vec![];
+            }
+            let prunes = go
+                .iter()
+                .any(|(_, p)| p.spec.prune && !p.prunable.is_empty());
+            if prunes && !prune_step {
+                if let DialogKind::Sync { prune_step, .. } = &mut d.kind {
+                    *prune_step = true;
+                }
+                sync_lines(d);
+                return vec![];
+            }
+            m.marked.clear();
+            go.into_iter()
+                .map(|(key, plan)| Act::Sync {
+                    key,
+                    plan: Box::new(plan),
+                })
+                .collect()
+        }
+        DialogKind::Rollback { key, plan } => {
+            let reason = d.text(FieldId::Reason).trim().to_string();
+            if reason.is_empty() {
+                d.error =
+                    Some("a rollback needs a reason (it is recorded on the Application)".into());
+                return vec![];
+            }
+            vec![Act::Rollback { key, plan, reason }]
+        }
+        DialogKind::RestoreAutoSync { key } => vec![Act::RestoreAutoSync { key }],
+        DialogKind::Terminate { key } => vec![Act::Terminate { key }],
+        DialogKind::Defer { key } => {
+            let until = d.text(FieldId::Until).trim().to_string();
+            let reason = d.text(FieldId::Reason).trim().to_string();
+            let until = match chrono::DateTime::parse_from_rfc3339(&until) {
+                Ok(t) => t.with_timezone(&chrono::Utc),
+                Err(e) => {
+                    d.error = Some(format!("until: {until:?} is not an RFC 3339 time ({e})"));
+                    return vec![];
+                }
+            };
+            if until.timestamp_millis() <= m.now_ms {
+                d.error = Some("until: the end of a deferral must be in the future".into());
+                return vec![];
+            }
+            if reason.is_empty() {
+                d.error =
+                    Some("a deferral needs a reason (it is recorded on the Application)".into());
+                d.focus = 1;
+                return vec![];
+            }
+            vec![Act::Defer { key, until, reason }]
+        }
+        DialogKind::Annotate { key } => {
+            let incident = d.text(FieldId::Incident).trim().to_string();
+            if let Err(e) = crate::actions::annotate::check_incident(&incident) {
+                d.error = Some(e);
+                d.focus = 0;
+                return vec![];
+            }
+            vec![Act::Annotate {
+                key,
+                incident,
+                note: d.text(FieldId::Note).trim().to_string(),
+                label: d.toggle(FieldId::LabelResources),
+            }]
+        }
+    };
+    m.overlay = Overlay::None;
+    acts.into_iter().map(|a| new_op(m, a)).collect()
+}
+
+pub fn progress(m: &mut Model, op: u64, text: String) {
+    if let Some(o) = m.ops.iter_mut().find(|o| o.id == op) {
+        o.progress = text;
+        m.dirty = true;
+    }
+}
+
+pub fn done(
+    m: &mut Model,
+    op: u64,
+    result: Result<String, String>,
+    then: Option<Then>,
+) -> Vec<Effect> {
+    let now = m.now_ms;
+    let Some(o) = m.ops.iter_mut().find(|o| o.id == op) else {
+        return vec![];
+    };
+    o.done = Some(result.clone());
+    o.ended_ms = now;
+    let key = o.key.clone();
+    let verb = o.verb;
+    m.dirty = true;
+    if verb == "end deferral" {
+        m.restoring.remove(&key);
+    }
+    match then {
+        Some(Then::OfferRestore(k)) if matches!(m.overlay, Overlay::None) => {
+            let req = m.req();
+            m.overlay = Overlay::Dialog(Box::new(Dialog {
+                req,
+                title: format!("Restore auto-sync of {}?", k.name),
+                lines: vec![
+                    format!("The rollback of {} is done: {}", k.name, result.clone().unwrap_or_default()),
+                    "Auto-sync is paused; turned back on, it syncs Git's revision again and undoes the rollback.".into(),
+                    "Restore it once the fix is in Git. The previous policy is recorded on the Application.".into(),
+                    String::new(),
+                    "enter: restore auto-sync now · esc: keep it paused".into(),
+                ],
+                fields: vec![],
+                focus: 0,
+                error: None,
+                kind: DialogKind::RestoreAutoSync { key: k },
+                scroll: 0,
+                confirm_name: None,
+            }));
+        }
+        _ => {}
+    }
+    // The open app shows the result at once.
+    if matches!(&m.screen, Screen::App(s) if s.key == key) {
+        return super::update::reload_open(m);
+    }
+    vec![]
+}
+
+/// Each second: forget finished operations after a while, and end the deferrals that are
+/// due (unless read-only).
+pub fn tick(m: &mut Model) -> Vec<Effect> {
+    let now = m.now_ms;
+    let before = m.ops.len();
+    m.ops
+        .retain(|o| o.done.is_none() || now - o.ended_ms < OP_LINGER_MS);
+    if m.ops.len() != before {
+        m.dirty = true;
+    }
+    let due: Vec<AppKey> = m
+        .fleet
+        .rows
+        .iter()
+        .filter(|r| r.deferred_until.is_some_and(|t| t * 1000 <= now))
+        .filter(|r| !m.restoring.contains(&r.key))
+        .filter(|r| {
+            !m.read_only
+                && m.instances
+                    .get(r.key.instance as usize)
+                    .is_some_and(|i| !i.read_only)
+        })
+        .map(|r| r.key.clone())
+        .collect();
+    let mut fx = Vec::new();
+    for key in due {
+        m.restoring.insert(key.clone());
+        fx.push(new_op(m, Act::RestoreDeferral { key }));
+    }
+    fx
+}

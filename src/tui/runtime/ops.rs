@@ -1,0 +1,326 @@
+//! Performing the TUI's actions: preparing dialogs (plans, `can-i`) and running confirmed
+//! actions with their progress, through `crate::actions`.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use super::Instances;
+use crate::actions::{self, Session, Target};
+use crate::model::fleet::AppKey;
+use crate::tui::msg::Msg;
+use crate::tui::ops::{Act, Prepare, Prepared, Then};
+
+/// What every action needs besides the instance's client.
+#[derive(Clone, Default)]
+pub struct ActKit {
+    pub protected: Vec<String>,
+    pub journal: Option<Arc<crate::decide::journal::Journal>>,
+}
+
+/// The session of an instance (its client, read-only flag, protected apps, journal).
+pub fn session(inst: &Instances, kit: &ActKit, id: u16) -> Option<Session> {
+    let client = inst.client(id)?.clone();
+    let read_only = inst.views.get(id as usize).is_none_or(|v| v.read_only);
+    Some(Session::new(client, read_only, kit.protected.clone()).with_journal(kit.journal.clone()))
+}
+
+fn target(s: &Session, key: &AppKey) -> Target {
+    Target {
+        instance: s.instance.clone(),
+        name: key.name.clone(),
+        app_namespace: key.namespace.clone(),
+    }
+}
+
+fn no_client(key: &AppKey) -> String {
+    format!("{}: the instance has no usable client", key.name)
+}
+
+/// Reads what a dialog shows.
+pub async fn prepare(
+    sessions: Vec<(AppKey, Option<Session>)>,
+    what: Prepare,
+) -> Result<Prepared, String> {
+    let one = || {
+        sessions
+            .first()
+            .cloned()
+            .ok_or_else(|| "no app".to_string())
+    };
+    match what {
+        Prepare::Sync(_) => {
+            let futs = sessions.into_iter().map(|(key, s)| async move {
+                let r = match s {
+                    Some(s) => actions::sync::plan(&s, &target(&s, &key), Default::default())
+                        .await
+                        .map_err(|e| e.to_string()),
+                    None => Err(no_client(&key)),
+                };
+                (key, r)
+            });
+            Ok(Prepared::Sync(futures::future::join_all(futs).await))
+        }
+        Prepare::Rollback { key, id } => {
+            let (_, s) = one()?;
+            let s = s.ok_or_else(|| no_client(&key))?;
+            let t = target(&s, &key);
+            let (app, history) = actions::rollback::history(&s, &t)
+                .await
+                .map_err(|e| e.to_string())?;
+            let entry = history
+                .into_iter()
+                .find(|h| h.id == id)
+                .ok_or_else(|| format!("{} has no deployment #{id} any more", key.name))?;
+            let diffs = actions::rollback::diff_to(&s, &t, &app, &entry.revision)
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut diff = vec![format!("Live now vs deployment #{id}:")];
+            for d in &diffs {
+                diff.push(format!("  {} {}/{}", d.id.kind, d.id.namespace, d.id.name));
+                for c in d.changes.iter().take(8) {
+                    let v = |x: &Option<serde_json::Value>| {
+                        x.as_ref().map(|v| v.to_string()).unwrap_or("(none)".into())
+                    };
+                    diff.push(format!(
+                        "    {}: {} → {}",
+                        c.path,
+                        v(&c.live),
+                        v(&c.desired)
+                    ));
+                }
+            }
+            if diffs.is_empty() {
+                diff.push("  nothing differs".into());
+            }
+            let plan = actions::rollback::plan(&s, &t, &app, entry, diffs.len())
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(Prepared::Rollback {
+                key,
+                plan: Box::new(plan),
+                diff,
+            })
+        }
+        Prepare::Terminate(ref key) | Prepare::Defer(ref key) | Prepare::Annotate(ref key) => {
+            let (_, s) = one()?;
+            let s = s.ok_or_else(|| no_client(key))?;
+            let t = target(&s, key);
+            let app = s.app(&t).await.map_err(|e| e.to_string())?;
+            let rbac = if matches!(what, Prepare::Terminate(_)) {
+                "sync"
+            } else {
+                "update"
+            };
+            s.check(&app, rbac).await.map_err(|e| e.to_string())?;
+            let place = actions::place(&s.instance, &app);
+            let mut lines = Vec::new();
+            match &what {
+                Prepare::Terminate(_) => {
+                    let op = app
+                        .status
+                        .operation_state
+                        .as_ref()
+                        .filter(|o| o.phase == "Running" || o.phase == "Terminating")
+                        .ok_or_else(|| {
+                            format!(
+                                "{} has no operation in progress; nothing to terminate",
+                                key.name
+                            )
+                        })?;
+                    lines.push(format!("terminate the operation of {place}"));
+                    lines.push(format!(
+                        "it is {} since {}: {}",
+                        op.phase, op.started_at, op.message
+                    ));
+                    lines.push("the resources already applied stay as they are".into());
+                }
+                Prepare::Defer(_) => {
+                    lines.push(format!("defer the revert of the drift of {place}"));
+                    lines.push(format!(
+                        "self-heal is {}: it goes off until the end you give, and comes back on by itself then (this TUI, or `driftdeck deferrals apply` from cron)",
+                        if app.self_heal() { "on" } else { "already off" }
+                    ));
+                    lines.push(format!(
+                        "recorded on the Application: {}, {}, {}",
+                        actions::DEFERRED_UNTIL,
+                        actions::DEFER_REASON,
+                        actions::PAUSED_POLICY
+                    ));
+                    if let Some(Ok(d)) = actions::defer::deferral_of(&app) {
+                        lines.push(format!(
+                            "already deferred until {} ({})",
+                            d.until.to_rfc3339(),
+                            d.reason
+                        ));
+                    }
+                }
+                _ => {
+                    lines.push(format!(
+                        "annotate {place} with {} and {}",
+                        actions::INCIDENT,
+                        actions::INCIDENT_NOTE
+                    ));
+                    if let Some(i) = app.metadata.annotations.get(actions::INCIDENT) {
+                        lines.push(format!("it is annotated with {i} now"));
+                    }
+                    let managed = s
+                        .client
+                        .managed_resources(&t.name, t.ns())
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let drifted = actions::annotate::drifted_live(&managed.items);
+                    lines.push(format!(
+                        "{} drifted live resources get the label {} (through Argo CD's resource patch):",
+                        drifted.len(),
+                        actions::annotate::INCIDENT_LABEL
+                    ));
+                    for r in drifted {
+                        lines.push(format!("  {} {}/{}", r.kind, r.namespace, r.name));
+                    }
+                }
+            }
+            Ok(Prepared::Simple {
+                protected: s.is_protected(&app),
+                prepare: what.clone(),
+                lines,
+            })
+        }
+        Prepare::Adopt(key) => {
+            let (_, s) = one()?;
+            let s = s.ok_or_else(|| no_client(&key))?;
+            let managed = s
+                .client
+                .managed_resources(&key.name, target(&s, &key).ns())
+                .await
+                .map_err(|e| e.to_string())?;
+            let a = actions::adopt::adoption(&managed.items)?;
+            if a.resources == 0 {
+                return Err(format!(
+                    "{} does not differ from Git; nothing to adopt",
+                    key.name
+                ));
+            }
+            Ok(Prepared::Adopt {
+                text: format!("{}\n{}", a.ignore_differences, a.patch),
+                resources: a.resources,
+            })
+        }
+    }
+}
+
+/// Runs a confirmed action, sending its progress and its end.
+pub async fn act(session: Option<Session>, op: u64, act: Act, tx: mpsc::Sender<Msg>) {
+    let Some(s) = session else {
+        let _ = tx
+            .send(Msg::ActDone {
+                op,
+                result: Err(no_client(act.key())),
+                then: None,
+            })
+            .await;
+        return;
+    };
+    let timeout = std::time::Duration::from_secs(600);
+    let t = target(&s, act.key());
+    let say = |text: String| {
+        let _ = tx.try_send(Msg::ActProgress { op, text });
+    };
+    let mut then = None;
+    let result: Result<String, String> = match act {
+        Act::Sync { plan, .. } => actions::sync::run(&s, &plan, timeout, |o| {
+            say(format!("{}: {}", o.phase, o.message))
+        })
+        .await
+        .map(|o| {
+            let n = o
+                .sync_result
+                .as_ref()
+                .map(|r| r.resources.len())
+                .unwrap_or(0);
+            format!("{}: {} ({n} resources)", o.phase, o.message)
+        }),
+        Act::Refresh { hard, .. } => actions::sync::refresh(&s, &t, hard)
+            .await
+            .map(|a| format!("{} and {}", a.status.sync.status, a.status.health.status)),
+        Act::Terminate { .. } => actions::sync::terminate(&s, &t, timeout)
+            .await
+            .map(|o| format!("{}: {}", o.phase, o.message)),
+        Act::Rollback { plan, reason, key } => {
+            let r = actions::rollback::run(&s, &plan, &reason, timeout, |st| {
+                say(format!(
+                    "{} {}: {}",
+                    if st.ok { "done" } else { "FAILED" },
+                    st.step,
+                    st.detail
+                ))
+            })
+            .await;
+            if let Ok(o) = &r
+                && o.paused
+            {
+                then = Some(Then::OfferRestore(key));
+            }
+            r.map(|o| {
+                format!(
+                    "rolled back to #{}; health {}{}",
+                    plan.entry.id,
+                    o.health,
+                    if o.paused { "; auto-sync paused" } else { "" }
+                )
+            })
+        }
+        Act::RestoreAutoSync { .. } => actions::defer::restore_auto_sync(&s, &t).await.map(|a| {
+            format!(
+                "auto-sync {}",
+                if a.auto_sync() {
+                    "on again"
+                } else {
+                    "as it was (off)"
+                }
+            )
+        }),
+        Act::Defer { until, reason, .. } => {
+            actions::defer::defer(&s, &t, until, &reason, chrono::Utc::now())
+                .await
+                .map(|_| {
+                    format!(
+                        "deferred until {}",
+                        until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    )
+                })
+        }
+        Act::RestoreDeferral { .. } => actions::defer::restore(&s, &t).await.map(|a| {
+            format!(
+                "deferral ended; self-heal {}",
+                if a.self_heal() { "on" } else { "off" }
+            )
+        }),
+        Act::Annotate {
+            incident,
+            note,
+            label,
+            ..
+        } => actions::annotate::annotate(&s, &t, &incident, &note, label)
+            .await
+            .map(|o| {
+                format!(
+                    "annotated with {incident}; {} live resources labelled",
+                    o.labelled.len()
+                )
+            }),
+    }
+    .map_err(|e| e.to_string());
+    let _ = tx.send(Msg::ActDone { op, result, then }).await;
+}
+
+/// Reads the revision metadata of an app's history.
+pub async fn history(session: Option<Session>, req: u64, key: AppKey) -> Option<Msg> {
+    let s = session?;
+    let t = target(&s, &key);
+    let entries = actions::rollback::history(&s, &t)
+        .await
+        .map(|(_, e)| e)
+        .unwrap_or_default();
+    Some(Msg::HistoryLoaded { req, entries })
+}

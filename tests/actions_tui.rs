@@ -1,0 +1,401 @@
+//! The TUI's action flows through the pure `update`: keys open a dialog that waits for the
+//! prepared plan, options and confirmations (prune on its own step, a protected app's typed
+//! name, a blocked window, read-only), then the confirmed action as an effect, its progress,
+//! the offer to restore auto-sync after a rollback, and deferrals ended when due.
+
+use driftdeck::actions::sync::{Change, PlanItem, SyncPlan, SyncSpec};
+use driftdeck::actions::{Target, WindowInfo};
+use driftdeck::clients::argocd::watch::FleetUpdate;
+use driftdeck::model::app::Application;
+use driftdeck::model::fleet::{AppKey, AppRow};
+use driftdeck::tui::effect::Effect;
+use driftdeck::tui::keymap::{Key, Keymap};
+use driftdeck::tui::model::{ConnState, InstanceView, Model, Overlay};
+use driftdeck::tui::msg::Msg;
+use driftdeck::tui::ops::{Act, DialogKind, Prepare, Prepared, Then};
+use driftdeck::tui::update::update;
+
+const NOW_MS: i64 = 1_795_000_000_000;
+
+fn row(name: &str, deferred_until: Option<&str>) -> AppRow {
+    let mut a = Application::default();
+    a.metadata.name = name.into();
+    a.metadata.namespace = "argocd".into();
+    a.status.sync.status = "OutOfSync".into();
+    a.status.health.status = "Healthy".into();
+    a.spec.destination.name = "prod-eu-west-1-1".into();
+    a.spec.project = "shop".into();
+    if let Some(t) = deferred_until {
+        a.metadata
+            .annotations
+            .insert("driftdeck.io/deferred-until".into(), t.into());
+    }
+    AppRow::from_app(0, &a)
+}
+
+fn model(rows: Vec<AppRow>) -> (Model, Keymap) {
+    let km = Keymap::default();
+    let mut m = Model::new(
+        vec![InstanceView {
+            name: "eu".into(),
+            url: "https://eu".into(),
+            state: ConnState::Connecting { attempt: 0 },
+            version: None,
+            listed: false,
+            insecure: false,
+            read_only: false,
+        }],
+        (120, 40),
+        NOW_MS,
+    );
+    update(
+        &mut m,
+        &km,
+        Msg::Fleet(
+            0,
+            FleetUpdate::Listed {
+                rows,
+                resource_version: "1".into(),
+                version: None,
+            },
+        ),
+    );
+    (m, km)
+}
+
+fn keys(m: &mut Model, km: &Keymap, ks: &str) -> Vec<Effect> {
+    let mut fx = Vec::new();
+    for k in ks.split_whitespace() {
+        fx.extend(update(m, km, Msg::Key(Key::parse(k).unwrap())));
+    }
+    fx
+}
+
+fn key(name: &str) -> AppKey {
+    AppKey {
+        instance: 0,
+        namespace: "argocd".into(),
+        name: name.into(),
+    }
+}
+
+fn item(kind: &str, name: &str, change: Change) -> PlanItem {
+    PlanItem {
+        group: String::new(),
+        kind: kind.into(),
+        namespace: "shop".into(),
+        name: name.into(),
+        change,
+    }
+}
+
+fn plan(name: &str, protected: bool, can_sync: bool) -> SyncPlan {
+    SyncPlan {
+        target: Target {
+            instance: "eu".into(),
+            name: name.into(),
+            app_namespace: "argocd".into(),
+        },
+        project: "shop".into(),
+        cluster: "prod-eu-west-1-1".into(),
+        changes: vec![item("ConfigMap", "checkout-config", Change::Update)],
+        prunable: vec![item("ConfigMap", "checkout-legacy", Change::Prune)],
+        window: WindowInfo {
+            can_sync_manual: can_sync,
+            can_sync_auto: can_sync,
+            active: if can_sync {
+                vec![]
+            } else {
+                vec!["deny `0 22 * * *` for 8h".into()]
+            },
+            error: None,
+        },
+        running: None,
+        auto_sync: false,
+        protected,
+        revision: "abc".into(),
+        spec: SyncSpec::default(),
+    }
+}
+
+/// Presses `s` on the selected app and answers the Prepare effect with `p`.
+fn open_sync(m: &mut Model, km: &Keymap, p: SyncPlan) {
+    let fx = keys(m, km, "s");
+    let Some(Effect::Prepare { req, what }) = fx.first().cloned() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(what, Prepare::Sync(vec![key(&p.target.name)]));
+    assert!(matches!(&m.overlay, Overlay::Dialog(d) if d.kind == DialogKind::Loading));
+    update(
+        m,
+        km,
+        Msg::Prepared {
+            req,
+            result: Ok(Prepared::Sync(vec![(key(&p.target.name), Ok(p))])),
+        },
+    );
+}
+
+fn dialog_text(m: &Model) -> String {
+    match &m.overlay {
+        Overlay::Dialog(d) => d.lines.join("\n"),
+        o => panic!("no dialog: {o:?}"),
+    }
+}
+
+#[test]
+fn a_prune_needs_its_own_confirmation() {
+    let (mut m, km) = model(vec![row("checkout", None)]);
+    open_sync(&mut m, &km, plan("checkout", false, true));
+    let t = dialog_text(&m);
+    assert!(t.contains("need pruning and are left alone"), "{t}");
+    assert!(t.contains("sync windows: no sync window is active"), "{t}");
+    // Prune is the first field, off by default.
+    keys(&mut m, &km, "space");
+    assert!(dialog_text(&m).contains("DELETED (prune)"));
+    assert!(
+        keys(&mut m, &km, "enter").is_empty(),
+        "the prune step comes first"
+    );
+    assert!(dialog_text(&m).contains("PRUNE: these live resources will be DELETED"));
+    assert!(dialog_text(&m).contains("checkout-legacy"));
+    keys(&mut m, &km, "esc");
+    assert!(
+        !dialog_text(&m).starts_with("PRUNE"),
+        "esc goes back to the plan"
+    );
+    keys(&mut m, &km, "enter");
+    let fx = keys(&mut m, &km, "enter");
+    let [
+        Effect::Act {
+            act: Act::Sync { key: k, plan },
+            ..
+        },
+    ] = fx.as_slice()
+    else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(k, &key("checkout"));
+    assert!(plan.spec.prune);
+    assert!(matches!(m.overlay, Overlay::None));
+    assert_eq!(m.ops.len(), 1);
+}
+
+#[test]
+fn options_and_resource_selection_shape_the_request() {
+    let (mut m, km) = model(vec![row("checkout", None)]);
+    open_sync(&mut m, &km, plan("checkout", false, true));
+    // Fields: prune, dry run, force, apply only, 5 sync options, then the 2 resources.
+    keys(&mut m, &km, "tab space tab tab space tab space");
+    keys(&mut m, &km, "tab tab tab tab tab space");
+    let fx = keys(&mut m, &km, "enter");
+    let [
+        Effect::Act {
+            act: Act::Sync { plan, .. },
+            ..
+        },
+    ] = fx.as_slice()
+    else {
+        panic!("{fx:?}")
+    };
+    assert!(plan.spec.dry_run && plan.spec.apply_only && !plan.spec.prune);
+    assert_eq!(plan.spec.options, vec!["ServerSideApply=true".to_string()]);
+    // The ConfigMap update was unticked: only the prunable one is named.
+    assert_eq!(plan.spec.resources.len(), 1);
+    assert_eq!(plan.spec.resources[0].name, "checkout-legacy");
+    let req = plan.request();
+    assert!(req.dry_run);
+    assert!(req.strategy.unwrap().apply.is_some());
+}
+
+#[test]
+fn a_protected_app_wants_its_name_typed() {
+    let (mut m, km) = model(vec![row("payments", None)]);
+    open_sync(&mut m, &km, plan("payments", true, true));
+    assert!(keys(&mut m, &km, "enter").is_empty());
+    let Overlay::Dialog(d) = &m.overlay else {
+        panic!()
+    };
+    assert!(
+        d.error
+            .as_deref()
+            .unwrap()
+            .contains("payments is protected")
+    );
+    keys(&mut m, &km, "p a y m e n t");
+    assert!(
+        keys(&mut m, &km, "enter").is_empty(),
+        "a wrong name is refused"
+    );
+    keys(&mut m, &km, "s");
+    let fx = keys(&mut m, &km, "enter");
+    assert!(matches!(fx.as_slice(), [Effect::Act { .. }]), "{fx:?}");
+}
+
+#[test]
+fn a_blocked_window_is_explained_and_nothing_starts() {
+    let (mut m, km) = model(vec![row("checkout", None)]);
+    open_sync(&mut m, &km, plan("checkout", false, false));
+    let t = dialog_text(&m);
+    assert!(
+        t.contains("BLOCKED") && t.contains("deny `0 22 * * *`"),
+        "{t}"
+    );
+    assert!(keys(&mut m, &km, "enter").is_empty());
+    let Overlay::Dialog(d) = &m.overlay else {
+        panic!()
+    };
+    assert!(d.error.as_deref().unwrap().contains("blocked"));
+}
+
+#[test]
+fn read_only_offers_no_action() {
+    let (mut m, km) = model(vec![row("checkout", None)]);
+    m.read_only = true;
+    for k in ["s", "r", "X", "z", "i"] {
+        assert!(keys(&mut m, &km, k).is_empty(), "{k}");
+        assert!(matches!(m.overlay, Overlay::None));
+        assert!(m.flash.as_ref().unwrap().text.contains("read-only"));
+    }
+    let (mut m, km) = model(vec![row("checkout", None)]);
+    m.instances[0].read_only = true;
+    assert!(keys(&mut m, &km, "s").is_empty());
+    assert!(m.flash.as_ref().unwrap().text.contains("eu is read-only"));
+}
+
+#[test]
+fn marked_apps_sync_together() {
+    let (mut m, km) = model(vec![row("a", None), row("b", None), row("c", None)]);
+    keys(&mut m, &km, "space space");
+    assert_eq!(m.marked.len(), 2);
+    let fx = keys(&mut m, &km, "s");
+    let [
+        Effect::Prepare {
+            what: Prepare::Sync(ks),
+            ..
+        },
+    ] = fx.as_slice()
+    else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(ks.len(), 2);
+    let fx = keys(&mut m, &km, "esc r");
+    assert_eq!(
+        fx.iter()
+            .filter(|e| matches!(
+                e,
+                Effect::Act {
+                    act: Act::Refresh { .. },
+                    ..
+                }
+            ))
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn defer_wants_a_reason_and_a_time() {
+    let (mut m, km) = model(vec![row("checkout", None)]);
+    let fx = keys(&mut m, &km, "z");
+    let [Effect::Prepare { req, what }] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    update(
+        &mut m,
+        &km,
+        Msg::Prepared {
+            req: *req,
+            result: Ok(Prepared::Simple {
+                prepare: what.clone(),
+                lines: vec!["defer the revert".into()],
+                protected: false,
+            }),
+        },
+    );
+    assert!(keys(&mut m, &km, "enter").is_empty());
+    let Overlay::Dialog(d) = &m.overlay else {
+        panic!()
+    };
+    assert!(d.error.as_deref().unwrap().contains("needs a reason"));
+    keys(&mut m, &km, "l o a d space t e s t");
+    let fx = keys(&mut m, &km, "enter");
+    let [
+        Effect::Act {
+            act: Act::Defer { until, reason, .. },
+            ..
+        },
+    ] = fx.as_slice()
+    else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(reason, "load test");
+    assert_eq!(
+        until.timestamp_millis(),
+        NOW_MS + 3_600_000,
+        "default: in an hour"
+    );
+}
+
+#[test]
+fn rollback_progress_then_the_offer_to_restore_auto_sync() {
+    let (mut m, km) = model(vec![row("checkout", None)]);
+    m.ops.push(driftdeck::tui::ops::OpView {
+        id: 77,
+        key: key("checkout"),
+        verb: "rollback",
+        progress: "starting".into(),
+        done: None,
+        ended_ms: 0,
+    });
+    update(
+        &mut m,
+        &km,
+        Msg::ActProgress {
+            op: 77,
+            text: "done pause auto-sync".into(),
+        },
+    );
+    assert_eq!(m.ops[0].progress, "done pause auto-sync");
+    update(
+        &mut m,
+        &km,
+        Msg::ActDone {
+            op: 77,
+            result: Ok("rolled back to #3".into()),
+            then: Some(Then::OfferRestore(key("checkout"))),
+        },
+    );
+    assert!(dialog_text(&m).contains("Auto-sync is paused"));
+    let fx = keys(&mut m, &km, "enter");
+    assert!(
+        matches!(
+            fx.as_slice(),
+            [Effect::Act {
+                act: Act::RestoreAutoSync { .. },
+                ..
+            }]
+        ),
+        "{fx:?}"
+    );
+    // Finished operations leave the screen after a while.
+    update(&mut m, &km, Msg::Tick(NOW_MS + 60_000));
+    assert!(m.ops.iter().all(|o| o.done.is_none()));
+}
+
+#[test]
+fn a_due_deferral_is_ended_once() {
+    let (mut m, km) = model(vec![
+        row("due", Some("2026-11-18T11:00:00Z")),
+        row("later", Some("2026-11-18T13:00:00Z")),
+    ]);
+    let fx = update(&mut m, &km, Msg::Tick(NOW_MS + 1000));
+    assert!(
+        matches!(fx.as_slice(), [Effect::Act { act: Act::RestoreDeferral { key: k }, .. }] if k.name == "due"),
+        "{fx:?}"
+    );
+    assert!(
+        update(&mut m, &km, Msg::Tick(NOW_MS + 2000)).is_empty(),
+        "asked once"
+    );
+}
