@@ -160,6 +160,19 @@ async fn every_demo_reply_matches_the_real_spec() {
         .to_string();
     let project = app["spec"]["project"].as_str().unwrap().to_string();
     let cluster = fleet.instance(0).read().clusters[0].name.clone();
+    let cm = app["status"]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "ConfigMap")
+        .unwrap();
+    let res_query = format!(
+        "namespace={}&resourceName={}&version=v1&kind=ConfigMap",
+        cm["namespace"].as_str().unwrap(),
+        cm["name"].as_str().unwrap()
+    );
+    let res_patch_query = format!("{res_query}&patchType=application%2Fmerge-patch%2Bjson");
+    let manifests_query = format!("revision={rev}");
     let mut calls: Vec<(&str, String, Option<&str>, Option<&str>)> = vec![
         ("get", "/api/version".into(), None, None),
         ("get", "/api/v1/settings".into(), None, None),
@@ -232,6 +245,38 @@ async fn every_demo_reply_matches_the_real_spec() {
             None,
         ),
         (
+            "get",
+            format!("/api/v1/applications/{name}/manifests"),
+            Some(manifests_query.as_str()),
+            None,
+        ),
+        (
+            "get",
+            format!("/api/v1/applications/{name}/resource"),
+            Some(res_query.as_str()),
+            None,
+        ),
+        (
+            "post",
+            format!("/api/v1/applications/{name}/resource"),
+            Some(res_patch_query.as_str()),
+            Some(r#""{\"metadata\":{\"labels\":{\"driftdeck.io/incident\":\"INC-1\"}}}""#),
+        ),
+        (
+            "patch",
+            format!("/api/v1/applications/{name}"),
+            None,
+            Some(
+                r#"{"patch":"{\"metadata\":{\"labels\":{\"team\":\"sre\"}}}","patchType":"merge"}"#,
+            ),
+        ),
+        (
+            "post",
+            format!("/api/v1/applications/{name}/sync"),
+            None,
+            Some(r#"{"dryRun":true}"#),
+        ),
+        (
             "post",
             "/api/v1/session".into(),
             None,
@@ -281,6 +326,10 @@ async fn every_demo_reply_matches_the_real_spec() {
         let req = match *method {
             "post" => http
                 .post(&url)
+                .header("Content-Type", "application/json")
+                .body(body.unwrap_or("{}").to_string()),
+            "patch" => http
+                .patch(&url)
                 .header("Content-Type", "application/json")
                 .body(body.unwrap_or("{}").to_string()),
             _ => http.get(&url),
