@@ -683,7 +683,6 @@ async fn diff_app(
     output: DiffOutput,
     render: &dyn Fn(&[crate::diff::ResourceDiff]) -> String,
 ) -> u8 {
-    use crate::clients::argocd::{AppQuery, ArgoClient};
     let fail = |e: String| {
         eprintln!("driftdeck: {e}");
         2
@@ -701,61 +700,9 @@ async fn diff_app(
             return 2;
         }
     };
-    let candidates: Vec<&crate::config::InstanceConfig> = cfg
-        .instances
-        .iter()
-        .filter(|i| instance.is_none_or(|n| n == i.name))
-        .collect();
-    if candidates.is_empty() {
-        return fail(format!(
-            "no instance named `{}` in the config",
-            instance.unwrap_or("")
-        ));
-    }
-    let mut found = Vec::new();
-    let mut unreachable = Vec::new();
-    for ic in candidates {
-        let client = match ArgoClient::new(ic) {
-            Ok(c) => c,
-            Err(e) => {
-                unreachable.push(format!("{}: {e}", ic.name));
-                continue;
-            }
-        };
-        match client
-            .list_apps(
-                &AppQuery {
-                    name: Some(name.to_string()),
-                    ..Default::default()
-                },
-                Some(&["items.metadata.name", "items.metadata.namespace"]),
-            )
-            .await
-        {
-            Ok(l) if !l.items.is_empty() => {
-                found.push((client, l.items[0].metadata.namespace.clone()))
-            }
-            Ok(_) => {}
-            Err(e) => unreachable.push(format!("{}: {e}", ic.name)),
-        }
-    }
-    let (client, app_ns) = match found.len() {
-        0 => {
-            for u in &unreachable {
-                eprintln!("driftdeck: {u}");
-            }
-            return fail(format!(
-                "no application `{name}` on the configured instances"
-            ));
-        }
-        1 => found.remove(0),
-        _ => {
-            let names: Vec<&str> = found.iter().map(|(c, _)| c.instance()).collect();
-            return fail(format!(
-                "`{name}` exists on {}; choose one with --instance",
-                names.join(" and ")
-            ));
-        }
+    let (client, app_ns) = match crate::actions::locate(&cfg, name, instance).await {
+        Ok((_, client, t)) => (client, t.app_namespace),
+        Err(e) => return fail(e),
     };
     let ns = (!app_ns.is_empty()).then_some(app_ns.as_str());
     let mr = match client.managed_resources(name, ns).await {

@@ -105,6 +105,8 @@ pub struct Session {
     pub journal: Option<Arc<Journal>>,
     /// Who acts (the local user), for the journal and the annotations.
     pub operator: String,
+    /// Cluster names by server URL, read once.
+    clusters: Arc<tokio::sync::OnceCell<std::collections::HashMap<String, String>>>,
 }
 
 impl Session {
@@ -116,7 +118,47 @@ impl Session {
             protected,
             journal: None,
             operator: operator(),
+            clusters: Arc::new(tokio::sync::OnceCell::new()),
         }
+    }
+
+    /// The name of the app's destination cluster (Argo CD's cluster list maps a server URL to
+    /// its name), else its server URL.
+    pub async fn cluster_name(&self, app: &Application) -> String {
+        let d = &app.spec.destination;
+        if !d.name.is_empty() {
+            return d.name.clone();
+        }
+        let names = self
+            .clusters
+            .get_or_init(|| async {
+                self.client
+                    .clusters()
+                    .await
+                    .map(|l| {
+                        l.items
+                            .into_iter()
+                            .filter(|c| !c.name.is_empty())
+                            .map(|c| (c.server, c.name))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            })
+            .await;
+        names
+            .get(&d.server)
+            .cloned()
+            .unwrap_or_else(|| d.server.clone())
+    }
+
+    /// "instance I, cluster C, app A" for confirmations and reports.
+    pub async fn place(&self, app: &Application) -> String {
+        format!(
+            "instance {}, cluster {}, app {}",
+            self.instance,
+            self.cluster_name(app).await,
+            app.metadata.name
+        )
     }
 
     pub fn with_journal(mut self, journal: Option<Arc<Journal>>) -> Session {
@@ -210,7 +252,7 @@ pub fn is_protected(app: &Application, globs: &[String]) -> bool {
         .is_some_and(|v| v == "true")
         || globs
             .iter()
-            .any(|g| crate::demo::state::glob(g, &app.metadata.name))
+            .any(|g| crate::util::glob_match(g, &app.metadata.name))
 }
 
 /// The sync-window state of an app now, for the plan of a sync.
@@ -302,15 +344,6 @@ pub fn cluster_of(app: &Application) -> String {
     } else {
         d.server.clone()
     }
-}
-
-/// "instance / cluster / app" for confirmations and reports.
-pub fn place(instance: &str, app: &Application) -> String {
-    format!(
-        "instance {instance}, cluster {}, app {}",
-        cluster_of(app),
-        app.metadata.name
-    )
 }
 
 /// Finds an app by name on the configured instances (one of them when `instance` is given).

@@ -217,7 +217,7 @@ pub async fn plan(
     }
     Ok(RollbackPlan {
         target: t.clone(),
-        cluster: super::cluster_of(app),
+        cluster: session.cluster_name(app).await,
         running: app
             .status
             .operation_state

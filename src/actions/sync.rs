@@ -278,7 +278,9 @@ pub async fn plan(session: &Session, t: &Target, spec: SyncSpec) -> Result<SyncP
     );
     let managed = managed?;
     let window = window?;
-    plan_from(session, t, &app, &managed.items, window, spec)
+    let mut p = plan_from(session, t, &app, &managed.items, window, spec)?;
+    p.cluster = session.cluster_name(&app).await;
+    Ok(p)
 }
 
 /// The plan from what was read (pure, for tests and the TUI).

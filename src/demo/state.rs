@@ -54,22 +54,7 @@ impl InstanceState {
         !self
             .denied
             .iter()
-            .any(|(a, o)| (a == "*" || a == action) && glob(o, object))
-    }
-}
-
-/// `*`-glob matching, as Argo CD's RBAC matches objects.
-pub fn glob(pattern: &str, s: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == s,
-        Some((head, rest)) => {
-            let Some(tail) = s.strip_prefix(head) else {
-                return false;
-            };
-            (0..=tail.len())
-                .filter(|i| tail.is_char_boundary(*i))
-                .any(|i| glob(rest, &tail[i..]))
-        }
+            .any(|(a, o)| (a == "*" || a == action) && crate::util::glob_match(o, object))
     }
 }
 

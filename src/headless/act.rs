@@ -258,7 +258,7 @@ pub async fn terminate(paths: &Paths, cli_read_only: bool, app: &str, act: &ActA
     let op = a.status.operation_state.as_ref();
     println!(
         "terminate the operation of {} ({}): {}",
-        actions::place(&target.instance, &a),
+        session.place(&a).await,
         op.map(|o| o.phase.as_str()).unwrap_or("none"),
         op.map(|o| o.message.as_str()).unwrap_or("")
     );
@@ -298,7 +298,7 @@ pub async fn rollback(
         let previous = actions::defer::previous_policy(&a).unwrap_or(None);
         println!(
             "restore the sync policy of {} recorded before the rollback: {}",
-            actions::place(&target.instance, &a),
+            session.place(&a).await,
             serde_json::to_string(&previous).unwrap_or_default()
         );
         if !go_ahead(act, app, session.is_protected(&a)) {
@@ -457,7 +457,7 @@ pub async fn defer(
     };
     println!(
         "defer the drift of {} until {} ({})",
-        actions::place(&target.instance, &a),
+        session.place(&a).await,
         until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         reason
     );
@@ -504,7 +504,7 @@ pub async fn annotate(
     };
     println!(
         "annotate {} with {}={incident}{}",
-        actions::place(&target.instance, &a),
+        session.place(&a).await,
         actions::INCIDENT,
         note.map(|n| format!(", {}={n}", actions::INCIDENT_NOTE))
             .unwrap_or_default()

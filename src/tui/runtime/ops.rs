@@ -113,7 +113,7 @@ pub async fn prepare(
                 "update"
             };
             s.check(&app, rbac).await.map_err(|e| e.to_string())?;
-            let place = actions::place(&s.instance, &app);
+            let place = s.place(&app).await;
             let mut lines = Vec::new();
             match &what {
                 Prepare::Terminate(_) => {
