@@ -626,12 +626,7 @@ impl ArgoClient {
         res: &ResourceId,
         patch: &serde_json::Value,
     ) -> Result<serde_json::Value, ArgoError> {
-        let mut q = ns_query(app_namespace);
-        q.push(("namespace", res.namespace.clone()));
-        q.push(("resourceName", res.name.clone()));
-        q.push(("version", res.version.clone()));
-        q.push(("group", res.group.clone()));
-        q.push(("kind", res.kind.clone()));
+        let mut q = resource_query(app_namespace, res);
         q.push(("patchType", "application/merge-patch+json".to_string()));
         let body = serde_json::to_vec(&patch.to_string()).unwrap_or_default();
         let r: ResourceManifest = self
@@ -652,12 +647,7 @@ impl ArgoClient {
         app_namespace: Option<&str>,
         res: &ResourceId,
     ) -> Result<serde_json::Value, ArgoError> {
-        let mut q = ns_query(app_namespace);
-        q.push(("namespace", res.namespace.clone()));
-        q.push(("resourceName", res.name.clone()));
-        q.push(("version", res.version.clone()));
-        q.push(("group", res.group.clone()));
-        q.push(("kind", res.kind.clone()));
+        let q = resource_query(app_namespace, res);
         let r: ResourceManifest = self
             .call(
                 Method::GET,
@@ -996,6 +986,17 @@ pub struct ResourceId {
     pub kind: String,
     pub namespace: String,
     pub name: String,
+}
+
+/// The query of Argo CD's resource endpoints.
+fn resource_query(app_namespace: Option<&str>, res: &ResourceId) -> Vec<(&'static str, String)> {
+    let mut q = ns_query(app_namespace);
+    q.push(("namespace", res.namespace.clone()));
+    q.push(("resourceName", res.name.clone()));
+    q.push(("version", res.version.clone()));
+    q.push(("group", res.group.clone()));
+    q.push(("kind", res.kind.clone()));
+    q
 }
 
 #[derive(serde::Deserialize, Default)]
