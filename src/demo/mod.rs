@@ -6,6 +6,7 @@ pub mod argocd;
 pub mod context;
 pub mod drift;
 pub mod generator;
+pub mod kube;
 pub mod patch;
 pub mod resources;
 pub mod state;
@@ -57,6 +58,10 @@ pub struct DemoFleet {
     pub tokens: Vec<String>,
     /// Password of the `admin` account on every demo instance.
     pub password: String,
+    /// One Kubernetes API server per demo cluster.
+    pub kube: Vec<kube::KubeServer>,
+    /// The bearer token the demo clusters accept.
+    pub kube_token: String,
     drift: Option<JoinHandle<()>>,
 }
 
@@ -101,12 +106,38 @@ impl DemoFleet {
                 .unwrap_or_else(|| [127, 0, 0, 1].into()),
             0,
         );
+        // One Kubernetes API per cluster, serving the apps of every instance that deploys there.
+        let kube_token = format!(
+            "demo-kube-{:016x}",
+            opts.spec.seed.wrapping_mul(0x9E3779B97F4A7C15) ^ 0x6b75_6265
+        );
+        let mut clusters: Vec<kube::Cluster> = Vec::new();
+        for inst in &insts {
+            let cs = inst.read().clusters.clone();
+            for c in cs {
+                match clusters.iter_mut().find(|k| k.name == c.name) {
+                    Some(k) => k.insts.push(inst.clone()),
+                    None => clusters.push(kube::Cluster {
+                        name: c.name.clone(),
+                        server: c.server.clone(),
+                        insts: vec![inst.clone()],
+                        token: kube_token.clone(),
+                    }),
+                }
+            }
+        }
+        let mut kube = Vec::new();
+        for c in clusters {
+            kube.push(kube::KubeServer::start(Arc::new(c), ctx_addr).await?);
+        }
         let context = context::ContextServer::start(insts, ctx_addr, opts.spec.seed).await?;
         Ok(DemoFleet {
             servers,
             context,
             tokens,
             password,
+            kube,
+            kube_token,
             drift,
         })
     }
@@ -138,14 +169,29 @@ impl DemoFleet {
         }
     }
 
-    /// Writes the config into `dir` (mode 0600: it holds tokens) and returns its path.
+    /// The kubeconfig of the demo clusters: one context per cluster, named after it.
+    pub fn kubeconfig(&self) -> String {
+        let servers: Vec<(String, SocketAddr)> =
+            self.kube.iter().map(|k| (k.name.clone(), k.addr)).collect();
+        kube::kubeconfig(&servers, &self.kube_token)
+    }
+
+    /// Writes the config and the kubeconfig into `dir` (mode 0600: they hold tokens) and
+    /// returns the config's path.
     pub fn write_config(&self, dir: &Path) -> std::io::Result<PathBuf> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join("config.toml");
+        let kc = dir.join("kubeconfig");
+        write_private(&kc, self.kubeconfig().as_bytes())?;
+        let mut cfg = self.config();
+        cfg.kube = Some(crate::config::KubeConfig {
+            kubeconfig: Some(kc),
+        });
         let text = format!(
-            "# driftdeck demo fleet: {} instances. Generated; deleted when the demo stops.\n{}",
+            "# driftdeck demo fleet: {} instances, {} clusters. Generated; deleted when the demo stops.\n{}",
             self.servers.len(),
-            toml::to_string_pretty(&self.config()).map_err(std::io::Error::other)?
+            self.kube.len(),
+            toml::to_string_pretty(&cfg).map_err(std::io::Error::other)?
         );
         write_private(&path, text.as_bytes())?;
         Ok(path)

@@ -1,0 +1,381 @@
+//! The demo Kubernetes API: discovery, list, get, watch and patch as a kube-apiserver answers
+//! them, its `Status` errors, agreement with the demo Argo CD (a live edit through the
+//! Kubernetes API becomes drift in the fleet), and the real `kubectl` against it (when it is
+//! installed; under `CI=true` it must be).
+mod common;
+
+use std::process::Command;
+
+use driftdeck::clients::argocd::AppQuery;
+use serde_json::{Value, json};
+
+fn http() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+/// A demo app whose cluster serves it, with a Deployment and no HPA: (app, namespace,
+/// workload name, kube API base URL).
+async fn pick(fleet: &driftdeck::demo::DemoFleet) -> (String, String, String, String) {
+    let client = common::client(&fleet.config().instances[0]);
+    let list = client.list_apps(&AppQuery::default(), None).await.unwrap();
+    for a in &list.items {
+        let kinds: Vec<&str> = a.status.resources.iter().map(|r| r.kind.as_str()).collect();
+        if a.status.sync.status == "Synced"
+            && kinds.contains(&"Deployment")
+            && !kinds.contains(&"HorizontalPodAutoscaler")
+        {
+            let server = &a.spec.destination.server;
+            let cluster = fleet
+                .instance(0)
+                .read()
+                .clusters
+                .iter()
+                .find(|c| c.server == *server)
+                .unwrap()
+                .name
+                .clone();
+            let k = fleet.kube.iter().find(|k| k.name == cluster).unwrap();
+            let d = a
+                .status
+                .resources
+                .iter()
+                .find(|r| r.kind == "Deployment")
+                .unwrap();
+            return (
+                a.metadata.name.clone(),
+                d.namespace.clone(),
+                d.name.clone(),
+                format!("http://{}", k.addr),
+            );
+        }
+    }
+    panic!("no synced app with a Deployment");
+}
+
+#[tokio::test]
+async fn discovery_list_get_and_status_errors() {
+    let fleet = common::demo(40, 3, 1).await;
+    let (_, ns, name, base) = pick(&fleet).await;
+    let get = |p: String| {
+        let url = format!("{base}{p}");
+        async move {
+            let r = http().get(&url).send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (s, v) = get("/version".into()).await;
+    assert_eq!((s, v["major"].as_str()), (200, Some("1")));
+    let (_, v) = get("/api".into()).await;
+    assert_eq!(v["kind"], "APIVersions");
+    let (_, v) = get("/apis".into()).await;
+    assert_eq!(v["kind"], "APIGroupList");
+    assert!(
+        v["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["name"] == "apps")
+    );
+    let (_, v) = get("/apis/apps/v1".into()).await;
+    let names: Vec<&str> = v["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"deployments") && names.contains(&"deployments/scale"),
+        "{names:?}"
+    );
+
+    let (s, v) = get(format!("/apis/apps/v1/namespaces/{ns}/deployments")).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["kind"], "DeploymentList");
+    let items = v["items"].as_array().unwrap();
+    assert!(items.iter().any(|i| i["metadata"]["name"] == name.as_str()));
+    assert!(
+        items[0].get("kind").is_none(),
+        "list items carry no kind, as the real server"
+    );
+    let (_, v) = get(format!(
+        "/apis/apps/v1/deployments?labelSelector=app.kubernetes.io%2Fname%3D{name}"
+    ))
+    .await;
+    assert!(
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["metadata"]["labels"]["app.kubernetes.io/name"] == name.as_str())
+    );
+    let (s, v) = get(format!("/apis/apps/v1/namespaces/{ns}/deployments/{name}")).await;
+    assert_eq!((s, v["kind"].as_str()), (200, Some("Deployment")));
+    let (s, v) = get(format!("/apis/apps/v1/namespaces/{ns}/deployments/nope")).await;
+    assert_eq!(s, 404);
+    assert_eq!(v["kind"], "Status");
+    assert_eq!(v["reason"], "NotFound");
+    assert_eq!(v["message"], "deployments.apps \"nope\" not found");
+    let (s, v) = get("/apis/nothing.example/v1/widgets".into()).await;
+    assert_eq!((s, v["kind"].as_str()), (404, Some("Status")));
+    let r = http()
+        .get(format!("{base}/api/v1/namespaces"))
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let r = http()
+        .get(format!("{base}/api/v1/namespaces"))
+        .bearer_auth(&fleet.kube_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn a_live_edit_through_the_kubernetes_api_becomes_drift_in_argo_cd_and_the_fleet() {
+    let fleet = common::demo(40, 3, 1).await;
+    let (app, ns, name, base) = pick(&fleet).await;
+    let url = format!("{base}/api/v1/namespaces/{ns}/configmaps/{name}-config");
+    let cm: Value = http().get(&url).send().await.unwrap().json().await.unwrap();
+    let key = cm["data"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+
+    // A watch sees the change.
+    let watch_url = format!(
+        "{base}/api/v1/namespaces/{ns}/configmaps?watch=true&timeoutSeconds=10&fieldSelector=metadata.name%3D{name}-config"
+    );
+    let mut watch = http().get(&watch_url).send().await.unwrap();
+    let first = watch.chunk().await.unwrap().unwrap();
+    let ev: Value = serde_json::from_slice(first.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(ev["type"], "ADDED");
+
+    let r = http()
+        .patch(&url)
+        .header("Content-Type", "application/merge-patch+json")
+        .body(json!({"data": {key.clone(): "edited-by-hand"}}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let patched: Value = r.json().await.unwrap();
+    assert_eq!(patched["data"][&key], "edited-by-hand");
+    let mut got = String::new();
+    while !got.contains("MODIFIED") {
+        let c = tokio::time::timeout(std::time::Duration::from_secs(5), watch.chunk())
+            .await
+            .expect("a MODIFIED event")
+            .unwrap()
+            .unwrap();
+        got.push_str(&String::from_utf8_lossy(&c));
+    }
+    assert!(got.contains("edited-by-hand"), "{got}");
+
+    // Argo CD sees it: managed-resources says modified, the app is OutOfSync.
+    let client = common::client(&fleet.config().instances[0]);
+    let a = client.get_app(&app, None, None).await.unwrap();
+    assert_eq!(a.status.sync.status, "OutOfSync");
+    let mr = client.managed_resources(&app, None).await.unwrap();
+    let item = mr
+        .items
+        .iter()
+        .find(|i| i.kind == "ConfigMap" && i.name == format!("{name}-config"))
+        .unwrap();
+    assert!(item.modified);
+    assert!(item.live_state.contains("edited-by-hand"));
+
+    // And the fleet view shows it.
+    let o = driftdeck::headless::snapshot::SnapshotOptions {
+        output: driftdeck::headless::snapshot::Output::Json,
+        size: (120, 40),
+        keys: vec![],
+        filter: Some(app.clone()),
+        theme: driftdeck::tui::theme::Theme::default(),
+        keymap: driftdeck::tui::keymap::Keymap::default(),
+        depth: driftdeck::tui::color::Depth::TrueColor,
+        ascii: false,
+        title: "t".into(),
+        now_ms: Some(common::NOW * 1000),
+        data_dir: None,
+    };
+    let out = driftdeck::headless::snapshot::snapshot(&fleet.config(), o)
+        .await
+        .unwrap();
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    let row = v["apps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == app.as_str())
+        .unwrap();
+    assert_eq!(row["sync"], "OutOfSync");
+    assert_eq!(row["drift"], 1);
+
+    // Scaling through the scale subresource is drift too; labels are not.
+    let r = http()
+        .patch(format!(
+            "{base}/apis/apps/v1/namespaces/{ns}/deployments/{name}/scale"
+        ))
+        .header("Content-Type", "application/merge-patch+json")
+        .body(r#"{"spec":{"replicas":11}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["spec"]["replicas"], 11);
+    let r = http()
+        .patch(format!(
+            "{base}/apis/apps/v1/namespaces/{ns}/deployments/{name}"
+        ))
+        .header("Content-Type", "application/strategic-merge-patch+json")
+        .body(r#"{"metadata":{"labels":{"driftdeck.io/incident":"INC-5"}}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let mr = client.managed_resources(&app, None).await.unwrap();
+    let d = mr.items.iter().find(|i| i.kind == "Deployment").unwrap();
+    assert!(
+        d.modified && d.live_state.contains("\"replicas\":11") && d.live_state.contains("INC-5")
+    );
+
+    // What the demo cannot change is refused whole, with Kubernetes' errors.
+    let r = http()
+        .patch(format!(
+            "{base}/apis/apps/v1/namespaces/{ns}/deployments/{name}"
+        ))
+        .header("Content-Type", "application/merge-patch+json")
+        .body(r#"{"spec":{"paused":true},"metadata":{"labels":{"x":"y"}}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    assert_eq!(r.json::<Value>().await.unwrap()["reason"], "Invalid");
+    let r = http()
+        .patch(format!(
+            "{base}/apis/apps/v1/namespaces/{ns}/deployments/{name}"
+        ))
+        .header("Content-Type", "application/apply-patch+yaml")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 415);
+    let live: Value = http()
+        .get(format!(
+            "{base}/apis/apps/v1/namespaces/{ns}/deployments/{name}"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        live["metadata"]["labels"].get("x").is_none(),
+        "a refused patch changes nothing"
+    );
+}
+
+fn kubectl_available() -> bool {
+    let ok = Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("CI=true but kubectl is not installed (.ci/run installs kubernetes-client)");
+        }
+        eprintln!("skipped: kubectl is not installed");
+    }
+    ok
+}
+
+// kubectl runs blocking on one worker while the demo servers answer on the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_real_kubectl_works_against_the_demo_clusters() {
+    if !kubectl_available() {
+        return;
+    }
+    let fleet = common::demo(40, 3, 1).await;
+    let (app, ns, name, _) = pick(&fleet).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = fleet.write_config(dir.path()).unwrap();
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(text.contains("kubeconfig = "), "{text}");
+    let kc = dir.path().join("kubeconfig");
+    let client = common::client(&fleet.config().instances[0]);
+    let a = client.get_app(&app, None, None).await.unwrap();
+    let context = fleet
+        .instance(0)
+        .read()
+        .clusters
+        .iter()
+        .find(|c| c.server == a.spec.destination.server)
+        .unwrap()
+        .name
+        .clone();
+    let cache = dir.path().join("kube-cache");
+    let kubectl = |args: &[&str]| {
+        let out = Command::new("kubectl")
+            .env("KUBECONFIG", &kc)
+            .env("HOME", dir.path())
+            .arg("--cache-dir")
+            .arg(&cache)
+            .args(["--context", &context])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (c, out, err) = kubectl(&["get", "deployments", "-A"]);
+    assert_eq!(c, 0, "{err}");
+    assert!(out.contains(&name), "{out}");
+    let (c, out, err) = kubectl(&["-n", &ns, "get", "deployment", &name, "-o", "json"]);
+    assert_eq!(c, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["kind"], "Deployment");
+    assert_eq!(v["metadata"]["name"], name.as_str());
+    let (c, _, err) = kubectl(&["-n", &ns, "annotate", "deployment", &name, "owner=sre"]);
+    assert_eq!(c, 0, "{err}");
+    let (c, _, err) = kubectl(&["-n", &ns, "label", "deployment", &name, "incident=INC-9"]);
+    assert_eq!(c, 0, "{err}");
+    let (c, out, _) = kubectl(&[
+        "-n",
+        &ns,
+        "get",
+        "deployment",
+        &name,
+        "-o",
+        "jsonpath={.metadata.labels.incident} {.metadata.annotations.owner}",
+    ]);
+    assert_eq!((c, out.as_str()), (0, "INC-9 sre"));
+    let (c, _, err) = kubectl(&["-n", &ns, "scale", "deployment", &name, "--replicas=7"]);
+    assert_eq!(c, 0, "{err}");
+    let (c, _, err) = kubectl(&["-n", &ns, "get", "deployment", "nope"]);
+    assert_eq!(c, 1);
+    assert!(
+        err.contains("NotFound") && err.contains("\"nope\" not found"),
+        "{err}"
+    );
+    // The scale is drift in Argo CD; the label and the annotation are not.
+    let mr = client.managed_resources(&app, None).await.unwrap();
+    let d = mr.items.iter().find(|i| i.kind == "Deployment").unwrap();
+    assert!(d.modified && d.live_state.contains("\"replicas\":7"));
+    let drift = driftdeck::diff::from_managed(&mr.items).unwrap();
+    let paths: Vec<&str> = drift
+        .iter()
+        .flat_map(|r| r.changes.iter().map(|c| c.path.as_str()))
+        .collect();
+    assert_eq!(paths, vec!["/spec/replicas"], "{paths:?}");
+}
