@@ -379,3 +379,79 @@ async fn the_real_kubectl_works_against_the_demo_clusters() {
         .collect();
     assert_eq!(paths, vec!["/spec/replicas"], "{paths:?}");
 }
+
+#[tokio::test]
+async fn the_kube_client_reads_pods_events_and_logs_and_an_unreachable_cluster_says_so() {
+    use driftdeck::clients::kube::{self, Clusters};
+    let mut fleet = common::demo(40, 3, 1).await;
+    let (app, ns, _, _) = pick(&fleet).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg_path = fleet.write_config(dir.path()).unwrap();
+    let cfg = driftdeck::config::Config::load(&cfg_path).unwrap();
+    let clusters = Clusters::load(cfg.kube.as_ref());
+    let client = common::client(&fleet.config().instances[0]);
+    let a = client.get_app(&app, None, None).await.unwrap();
+    let dest = &a.spec.destination;
+    // The kubeconfig's contexts are named after the clusters; the app's destination is a
+    // server URL that Argo CD's cluster list names.
+    let cluster_name = fleet
+        .instance(0)
+        .read()
+        .clusters
+        .iter()
+        .find(|c| c.server == dest.server)
+        .unwrap()
+        .name
+        .clone();
+    assert!(clusters.context_for(&dest.name, &dest.server).is_err());
+    let ctx = clusters.context_for(&cluster_name, &dest.server).unwrap();
+    assert_eq!(ctx, cluster_name);
+    assert!(
+        clusters
+            .context_for("", "https://nowhere:6443")
+            .unwrap_err()
+            .contains("no kube context")
+    );
+
+    let tree = client.resource_tree(&app, None).await.unwrap();
+    let names: Vec<String> = tree
+        .nodes
+        .iter()
+        .filter(|n| n.reference.kind == "Pod")
+        .map(|n| n.reference.name.clone())
+        .collect();
+    let v = kube::view(&clusters, &cluster_name, &ctx, &ns, &names)
+        .await
+        .unwrap();
+    let got: Vec<&str> = v.pods.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(v.pods.len(), names.len(), "{got:?} vs {names:?}");
+    assert!(
+        v.pods
+            .iter()
+            .all(|p| p.ready.ends_with("/1") && !p.containers.is_empty())
+    );
+    let p = &v.pods[0];
+    let log = kube::logs(&clusters, &ctx, &ns, &p.name, &p.containers[0], 5)
+        .await
+        .unwrap();
+    assert_eq!(log.lines().count(), 5, "{log}");
+    let e = kube::logs(&clusters, &ctx, &ns, &p.name, "nope", 5)
+        .await
+        .unwrap_err();
+    assert!(e.contains("not valid"), "{e}");
+
+    // The cluster goes away: the call fails with a sentence, within the time limit.
+    let k = fleet
+        .kube
+        .iter_mut()
+        .find(|k| k.name == cluster_name)
+        .unwrap();
+    k.stop();
+    let t = std::time::Instant::now();
+    let fresh = Clusters::load(cfg.kube.as_ref());
+    let e = kube::view(&fresh, &cluster_name, &ctx, &ns, &names)
+        .await
+        .unwrap_err();
+    assert!(t.elapsed() < std::time::Duration::from_secs(10));
+    assert!(e.contains(&cluster_name), "{e}");
+}

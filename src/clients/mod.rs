@@ -2,5 +2,6 @@
 pub mod alertmanager;
 pub mod argocd;
 pub mod http;
+pub mod kube;
 pub mod pagerduty;
 pub mod prometheus;

@@ -104,6 +104,10 @@ pub struct KubeConfig {
     /// A kubeconfig with one context per cluster; the context name is the cluster's name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kubeconfig: Option<PathBuf>,
+    /// Argo CD destinations (cluster name or server URL) to kubeconfig contexts, where the
+    /// context is not named after the cluster and its server differs.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub contexts: std::collections::BTreeMap<String, String>,
 }
 
 /// A problem in a user file, located.

@@ -69,6 +69,8 @@ pub const KINDS: &[Kind] = &[
         scale: false,
     },
     k("", "v1", "ConfigMap", "configmaps", &["cm"], false),
+    k("", "v1", "Pod", "pods", &["po"], false),
+    k("", "v1", "Event", "events", &["ev"], false),
     k(
         "",
         "v1",
@@ -291,6 +293,30 @@ impl Cluster {
                         });
                     }
                 }
+                if kind.kind == "Pod" {
+                    for v in pods(a, now) {
+                        out.push(Obj {
+                            inst: inst.clone(),
+                            app: name.clone(),
+                            res: None,
+                            value: finish(v, a),
+                        });
+                    }
+                }
+                if kind.kind == "Event" {
+                    let evs = resources::resource_events(a, &a.w.name, &a.w.namespace);
+                    for e in evs.items {
+                        let mut v = serde_json::to_value(&e).unwrap_or_default();
+                        v["apiVersion"] = json!("v1");
+                        v["kind"] = json!("Event");
+                        out.push(Obj {
+                            inst: inst.clone(),
+                            app: name.clone(),
+                            res: None,
+                            value: v,
+                        });
+                    }
+                }
                 if kind.kind == "ConfigMap" {
                     for o in &a.w.orphans {
                         out.push(Obj {
@@ -346,6 +372,137 @@ impl Cluster {
     fn rv(&self) -> u64 {
         self.insts.iter().map(|i| i.read().rv).sum()
     }
+}
+
+/// The pods of an app as its cluster has them: the same pods, states and restarts Argo CD's
+/// resource tree shows.
+pub fn pods(a: &DemoApp, now: i64) -> Vec<Value> {
+    let w = &a.w;
+    let tree = resources::tree(a, now);
+    let ctr = resources::container_name(w);
+    tree.nodes
+        .iter()
+        .filter(|n| n.reference.kind == "Pod")
+        .map(|n| {
+            let info = |k: &str| {
+                n.info
+                    .iter()
+                    .find(|i| i.name == k)
+                    .map(|i| i.value.clone())
+                    .unwrap_or_default()
+            };
+            let reason = info("Status Reason");
+            let restarts: i64 = info("Restart Count").parse().unwrap_or(0);
+            let ready = info("Containers") == "1/1";
+            let message = n
+                .health
+                .as_ref()
+                .map(|h| h.message.clone())
+                .unwrap_or_default();
+            let state = if reason == "Running" {
+                json!({"running": {"startedAt": n.created_at}})
+            } else {
+                json!({"waiting": {"reason": reason, "message": message}})
+            };
+            let crash = reason == "CrashLoopBackOff";
+            let last = if restarts > 0 {
+                json!({"terminated": {
+                    "exitCode": if crash { 1 } else { 0 },
+                    "reason": if crash { "Error" } else { "Completed" },
+                    "startedAt": super::generator::ts(now - 400),
+                    "finishedAt": super::generator::ts(now - 340),
+                }})
+            } else {
+                json!({})
+            };
+            let owners: Vec<Value> = n
+                .parent_refs
+                .iter()
+                .map(|o| {
+                    json!({
+                        "apiVersion": gv(&o.group, &o.version),
+                        "kind": o.kind,
+                        "name": o.name,
+                        "uid": o.uid,
+                        "controller": true,
+                    })
+                })
+                .collect();
+            json!({
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {
+                    "name": n.reference.name,
+                    "namespace": w.namespace,
+                    "uid": n.reference.uid,
+                    "creationTimestamp": n.created_at,
+                    "labels": {"app.kubernetes.io/name": w.name},
+                    "ownerReferences": owners,
+                },
+                "spec": {
+                    "nodeName": info("Node"),
+                    "restartPolicy": "Always",
+                    "containers": [{"name": ctr, "image": n.images.first()}],
+                },
+                "status": {
+                    "phase": if reason == "Running" || crash { "Running" } else { "Pending" },
+                    "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}],
+                    "containerStatuses": [{
+                        "name": ctr,
+                        "image": n.images.first(),
+                        "ready": ready,
+                        "restartCount": restarts,
+                        "state": state,
+                        "lastState": last,
+                    }],
+                },
+            })
+        })
+        .collect()
+}
+
+/// The log of a pod's container: what the demo workload prints in its state (a crash loop
+/// ends in the error that kills it; a container that never started has none).
+pub fn log_lines(pod: &Value, tail: usize) -> String {
+    let name = pod["metadata"]["name"].as_str().unwrap_or("");
+    let st = &pod["status"]["containerStatuses"][0];
+    let waiting = st["state"]["waiting"]["reason"].as_str();
+    let seed = name
+        .bytes()
+        .fold(17u64, |a, b| a.wrapping_mul(31).wrapping_add(b as u64));
+    let mut rng = crate::util::Rng::new(seed);
+    let mut lines = Vec::new();
+    let started = pod["metadata"]["creationTimestamp"]
+        .as_str()
+        .and_then(crate::model::fleet::parse_time)
+        .unwrap_or(0);
+    if !matches!(waiting, Some("ContainerCreating" | "ImagePullBackOff")) {
+        let t = |s: i64| super::generator::ts(started + s);
+        lines.push(format!("{} INFO starting {name}", t(1)));
+        for i in 0..40 {
+            let path =
+                ["/healthz", "/api/v1/items", "/api/v1/orders", "/metrics"][rng.below(4) as usize];
+            let code = if rng.below(20) == 0 { 503 } else { 200 };
+            lines.push(format!(
+                "{} INFO GET {path} {code} {}ms",
+                t(10 + i * 13),
+                1 + rng.below(90)
+            ));
+        }
+        if waiting == Some("CrashLoopBackOff") {
+            lines.push(format!(
+                "{} ERROR cannot connect to the database: dial tcp 10.96.4.12:5432: connect: connection refused",
+                t(560)
+            ));
+            lines.push(format!("{} FATAL exiting with status 1", t(560)));
+        }
+    }
+    let start = lines.len().saturating_sub(tail);
+    let mut out = lines[start..].join("\n");
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    out
 }
 
 /// The object as the cluster serves it: its resourceVersion follows the app's changes.
@@ -418,7 +575,7 @@ fn resource_list(group: &str, version: &str) -> Option<Value> {
     let mut resources = Vec::new();
     for k in kinds {
         let mut verbs = vec!["get", "list", "watch", "patch"];
-        if k.kind == "Namespace" {
+        if matches!(k.kind, "Namespace" | "Pod" | "Event") {
             verbs = vec!["get", "list", "watch"];
         }
         resources.push(json!({
@@ -429,6 +586,15 @@ fn resource_list(group: &str, version: &str) -> Option<Value> {
             "verbs": verbs,
             "shortNames": k.short,
         }));
+        if k.kind == "Pod" {
+            resources.push(json!({
+                "name": "pods/log",
+                "singularName": "",
+                "namespaced": true,
+                "kind": "Pod",
+                "verbs": ["get"],
+            }));
+        }
         if k.scale {
             resources.push(json!({
                 "name": format!("{}/scale", k.plural),
@@ -627,6 +793,38 @@ async fn route(
             Some(o) => ok(&o.value),
             None => not_found(kind, n),
         },
+        (Method::GET, Some(n), Some("log")) if kind.kind == "Pod" => match find(c, kind, ns, n) {
+            Some(o) => {
+                let want = q.get("container").cloned().unwrap_or_default();
+                let have = o.value["spec"]["containers"][0]["name"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string();
+                if !want.is_empty() && want != have {
+                    return status(
+                        400,
+                        "BadRequest",
+                        &format!("container {want} is not valid for pod {n}"),
+                        None,
+                    );
+                }
+                let tail = q
+                    .get("tailLines")
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(usize::MAX);
+                let mut r = Response::new(
+                    Full::new(Bytes::from(log_lines(&o.value, tail)))
+                        .map_err(|never| match never {})
+                        .boxed(),
+                );
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    header::HeaderValue::from_static("text/plain"),
+                );
+                r
+            }
+            None => not_found(kind, n),
+        },
         (Method::GET, Some(n), Some("scale")) if kind.scale => match find(c, kind, ns, n) {
             Some(o) => ok(&scale_of(&o.value)),
             None => not_found(kind, n),
@@ -635,11 +833,11 @@ async fn route(
             let Some(o) = find(c, kind, ns, n) else {
                 return not_found(kind, n);
             };
-            if kind.kind == "Namespace" {
+            if matches!(kind.kind, "Namespace" | "Pod" | "Event") {
                 return status(
                     405,
                     "MethodNotAllowed",
-                    "the demo cluster's namespaces are read-only",
+                    &format!("the demo cluster's {} are read-only", kind.plural),
                     None,
                 );
             }

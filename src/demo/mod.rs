@@ -116,6 +116,7 @@ impl DemoFleet {
             let cs = inst.read().clusters.clone();
             for c in cs {
                 match clusters.iter_mut().find(|k| k.name == c.name) {
+                    Some(k) if k.insts.iter().any(|i| Arc::ptr_eq(i, inst)) => {}
                     Some(k) => k.insts.push(inst.clone()),
                     None => clusters.push(kube::Cluster {
                         name: c.name.clone(),
@@ -186,6 +187,7 @@ impl DemoFleet {
         let mut cfg = self.config();
         cfg.kube = Some(crate::config::KubeConfig {
             kubeconfig: Some(kc),
+            ..Default::default()
         });
         let text = format!(
             "# driftdeck demo fleet: {} instances, {} clusters. Generated; deleted when the demo stops.\n{}",

@@ -261,7 +261,7 @@ fn drift_write(d: &Drift, r: &ResId, w: &Workload) -> Option<(&'static str, Vec<
     }
 }
 
-fn container_name(w: &Workload) -> String {
+pub fn container_name(w: &Workload) -> String {
     w.name.split('-').next().unwrap_or("app").to_string()
 }
 

@@ -1,0 +1,305 @@
+//! The Kubernetes clusters behind Argo CD's destinations, through kube-rs: kubeconfig contexts
+//! mapped to destinations (a context named after the cluster, else one whose server is the
+//! destination's, or the config's `[kube] contexts` map), and for an app its pods with
+//! container states and restarts, its namespace's events, and a container's log tail. A
+//! cluster that cannot be reached says so and holds nothing else up (every call has a time
+//! limit).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Event, Pod};
+use kube::api::{ListParams, LogParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client};
+
+/// How long one request to a cluster may take.
+const TIMEOUT: Duration = Duration::from_secs(8);
+
+/// The kubeconfig and the clients made from it, per context.
+pub struct Clusters {
+    kubeconfig: Option<Kubeconfig>,
+    /// Why there is no kubeconfig (a sentence), when one was asked for.
+    error: Option<String>,
+    /// Destination (cluster name or server URL) to context name, from the config.
+    overrides: std::collections::BTreeMap<String, String>,
+    clients: tokio::sync::Mutex<HashMap<String, Client>>,
+}
+
+impl Clusters {
+    /// From the config's `[kube]` (its kubeconfig, else `$KUBECONFIG`, else
+    /// `~/.kube/config`). A missing default kubeconfig is no error: there are no contexts.
+    pub fn load(cfg: Option<&crate::config::KubeConfig>) -> Clusters {
+        let explicit = cfg.and_then(|c| c.kubeconfig.clone());
+        let path = explicit
+            .clone()
+            .or_else(|| std::env::var_os("KUBECONFIG").map(std::path::PathBuf::from))
+            .or_else(|| directories::BaseDirs::new().map(|b| b.home_dir().join(".kube/config")));
+        let overrides = cfg.map(|c| c.contexts.clone()).unwrap_or_default();
+        let (kubeconfig, error) = match path {
+            Some(p) if p.exists() => match Kubeconfig::read_from(&p) {
+                Ok(k) => (Some(k), None),
+                Err(e) => (
+                    None,
+                    Some(format!(
+                        "the kubeconfig {} cannot be read: {e}; fix it or point [kube] kubeconfig elsewhere",
+                        p.display()
+                    )),
+                ),
+            },
+            Some(p) if explicit.is_some() => (
+                None,
+                Some(format!(
+                    "the kubeconfig {} does not exist; fix [kube] kubeconfig in the config",
+                    p.display()
+                )),
+            ),
+            _ => (None, None),
+        };
+        Clusters {
+            kubeconfig,
+            error,
+            overrides,
+            clients: tokio::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The context of an Argo CD destination, or why there is none.
+    pub fn context_for(&self, dest_name: &str, dest_server: &str) -> Result<String, String> {
+        if let Some(c) = self
+            .overrides
+            .get(dest_name)
+            .or_else(|| self.overrides.get(dest_server))
+        {
+            return Ok(c.clone());
+        }
+        let Some(kc) = &self.kubeconfig else {
+            return Err(self.error.clone().unwrap_or_else(|| {
+                "no kubeconfig: set [kube] kubeconfig in the config (or $KUBECONFIG) to see the live cluster".into()
+            }));
+        };
+        if !dest_name.is_empty() && kc.contexts.iter().any(|c| c.name == dest_name) {
+            return Ok(dest_name.to_string());
+        }
+        let server_of = |cluster: &str| {
+            kc.clusters
+                .iter()
+                .find(|c| c.name == cluster)
+                .and_then(|c| c.cluster.as_ref())
+                .and_then(|c| c.server.clone())
+        };
+        for ctx in &kc.contexts {
+            if let Some(c) = &ctx.context
+                && server_of(&c.cluster).as_deref() == Some(dest_server)
+            {
+                return Ok(ctx.name.clone());
+            }
+        }
+        let label = if dest_name.is_empty() {
+            dest_server
+        } else {
+            dest_name
+        };
+        Err(format!(
+            "no kube context for cluster {label}: add one named {label} to the kubeconfig, or map it in the config's [kube] contexts"
+        ))
+    }
+
+    /// The client of a context (made once).
+    pub async fn client(&self, context: &str) -> Result<Client, String> {
+        let mut clients = self.clients.lock().await;
+        if let Some(c) = clients.get(context) {
+            return Ok(c.clone());
+        }
+        let kc = self
+            .kubeconfig
+            .clone()
+            .ok_or_else(|| format!("no kubeconfig for context {context}"))?;
+        let opts = KubeConfigOptions {
+            context: Some(context.to_string()),
+            ..Default::default()
+        };
+        let mut config = kube::Config::from_custom_kubeconfig(kc, &opts)
+            .await
+            .map_err(|e| format!("kube context {context}: {e}"))?;
+        config.connect_timeout = Some(Duration::from_secs(4));
+        config.read_timeout = Some(TIMEOUT);
+        let client =
+            Client::try_from(config).map_err(|e| format!("kube context {context}: {e}"))?;
+        clients.insert(context.to_string(), client.clone());
+        Ok(client)
+    }
+}
+
+/// One pod as the live view shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PodInfo {
+    pub name: String,
+    pub phase: String,
+    /// `1/1`.
+    pub ready: String,
+    /// The most telling state: `Running`, or the waiting or terminated reason.
+    pub state: String,
+    pub message: String,
+    pub restarts: i32,
+    pub node: String,
+    pub created: Option<i64>,
+    pub containers: Vec<String>,
+}
+
+/// One event of the namespace.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventInfo {
+    pub kind: String,
+    pub reason: String,
+    pub object: String,
+    pub message: String,
+    pub count: i32,
+    pub last: Option<i64>,
+}
+
+/// What the app's cluster says about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterView {
+    pub cluster: String,
+    pub context: String,
+    pub pods: Vec<PodInfo>,
+    pub events: Vec<EventInfo>,
+}
+
+async fn limited<T>(
+    what: &str,
+    f: impl std::future::Future<Output = Result<T, kube::Error>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(TIMEOUT, f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(format!("{what}: {e}")),
+        Err(_) => Err(format!(
+            "{what}: no answer within {} s; the cluster may be unreachable",
+            TIMEOUT.as_secs()
+        )),
+    }
+}
+
+fn pod_info(p: &Pod) -> PodInfo {
+    let st = p.status.clone().unwrap_or_default();
+    let cs = st.container_statuses.unwrap_or_default();
+    let ready = cs.iter().filter(|c| c.ready).count();
+    let restarts = cs.iter().map(|c| c.restart_count).sum();
+    let (state, message) = cs
+        .iter()
+        .find_map(|c| {
+            let s = c.state.as_ref()?;
+            if let Some(w) = &s.waiting {
+                return Some((
+                    w.reason.clone().unwrap_or_else(|| "Waiting".into()),
+                    w.message.clone().unwrap_or_default(),
+                ));
+            }
+            if let Some(t) = &s.terminated {
+                return Some((
+                    t.reason.clone().unwrap_or_else(|| "Terminated".into()),
+                    t.message.clone().unwrap_or_default(),
+                ));
+            }
+            None
+        })
+        .unwrap_or_else(|| (st.phase.clone().unwrap_or_default(), String::new()));
+    PodInfo {
+        name: p.metadata.name.clone().unwrap_or_default(),
+        phase: st.phase.unwrap_or_default(),
+        ready: format!("{ready}/{}", cs.len()),
+        state,
+        message,
+        restarts,
+        node: p
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_name.clone())
+            .unwrap_or_default(),
+        created: p
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .map(|t| t.0.as_second()),
+        containers: p
+            .spec
+            .as_ref()
+            .map(|s| s.containers.iter().map(|c| c.name.clone()).collect())
+            .unwrap_or_default(),
+    }
+}
+
+/// The pods (only those named, when names are given: the app's pods from its resource tree)
+/// and the events of a namespace.
+pub async fn view(
+    clusters: &Clusters,
+    cluster: &str,
+    context: &str,
+    namespace: &str,
+    pod_names: &[String],
+) -> Result<ClusterView, String> {
+    let client = clusters.client(context).await?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let events: Api<Event> = Api::namespaced(client, namespace);
+    let lp = ListParams::default();
+    let (pw, ew) = (
+        format!("the pods of {namespace} on {cluster}"),
+        format!("the events of {namespace} on {cluster}"),
+    );
+    let (p, e) = tokio::join!(limited(&pw, pods.list(&lp)), limited(&ew, events.list(&lp)));
+    let mut pods: Vec<PodInfo> = p?
+        .items
+        .iter()
+        .map(pod_info)
+        .filter(|p| pod_names.is_empty() || pod_names.contains(&p.name))
+        .collect();
+    pods.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut events: Vec<EventInfo> = e
+        .map(|l| l.items)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|ev| EventInfo {
+            kind: ev.type_.unwrap_or_default(),
+            reason: ev.reason.unwrap_or_default(),
+            object: format!(
+                "{}/{}",
+                ev.involved_object.kind.unwrap_or_default(),
+                ev.involved_object.name.unwrap_or_default()
+            ),
+            message: ev.message.unwrap_or_default(),
+            count: ev.count.unwrap_or(1),
+            last: ev
+                .last_timestamp
+                .map(|t| t.0.as_second())
+                .or_else(|| ev.metadata.creation_timestamp.map(|t| t.0.as_second())),
+        })
+        .collect();
+    events.sort_by_key(|e| std::cmp::Reverse(e.last));
+    Ok(ClusterView {
+        cluster: cluster.to_string(),
+        context: context.to_string(),
+        pods,
+        events,
+    })
+}
+
+/// The last `lines` lines of a container's log.
+pub async fn logs(
+    clusters: &Clusters,
+    context: &str,
+    namespace: &str,
+    pod: &str,
+    container: &str,
+    lines: i64,
+) -> Result<String, String> {
+    let client = clusters.client(context).await?;
+    let pods: Api<Pod> = Api::namespaced(client, namespace);
+    let p = LogParams {
+        container: (!container.is_empty()).then(|| container.to_string()),
+        tail_lines: Some(lines),
+        ..Default::default()
+    };
+    let what = format!("the log of {pod}/{container}");
+    limited(&what, pods.logs(pod, &p)).await
+}
