@@ -455,3 +455,43 @@ async fn the_kube_client_reads_pods_events_and_logs_and_an_unreachable_cluster_s
     assert!(t.elapsed() < std::time::Duration::from_secs(10));
     assert!(e.contains(&cluster_name), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cluster_tab_shows_pods_events_and_a_log_tail() {
+    use driftdeck::headless::snapshot::{Output, SnapshotOptions, parse_keys, snapshot};
+    let fleet = common::demo(40, 3, 1).await;
+    let (app, _, name, _) = pick(&fleet).await;
+    let screen = |keys: &str| {
+        let cfg = fleet.config();
+        let keys = parse_keys(keys).unwrap();
+        let app = app.clone();
+        async move {
+            snapshot(
+                &cfg,
+                SnapshotOptions {
+                    output: Output::Text,
+                    size: (140, 40),
+                    keys,
+                    filter: Some(app),
+                    theme: driftdeck::tui::theme::Theme::default(),
+                    keymap: driftdeck::tui::keymap::Keymap::default(),
+                    depth: driftdeck::tui::color::Depth::TrueColor,
+                    ascii: false,
+                    title: "t".into(),
+                    now_ms: Some(common::NOW * 1000),
+                    data_dir: None,
+                },
+            )
+            .await
+            .unwrap()
+            .stdout
+        }
+    };
+    let s = screen("enter 6").await;
+    assert!(s.contains("6 Cluster ("), "{s}");
+    assert!(s.contains(&format!("{name}-")), "the app's pods: {s}");
+    assert!(s.contains("Running"), "{s}");
+    assert!(s.contains("Events of the namespace (kube context"), "{s}");
+    let s = screen("enter 6 enter").await;
+    assert!(s.contains("Log of ") && s.contains("INFO GET"), "{s}");
+}

@@ -135,7 +135,11 @@ async fn colours_of_a_few_cells() {
     let cfg = fleet.config();
     let inst = Instances::from_config(&cfg);
     let mut m = Model::new(inst.views.clone(), (120, 40), NOW * 1000);
-    let mut rt = Headless { inst, decide: None };
+    let mut rt = Headless {
+        inst,
+        kube: std::sync::Arc::new(driftdeck::clients::kube::Clusters::load(cfg.kube.as_ref())),
+        decide: None,
+    };
     let km = Keymap::default();
     let fx = init(&mut m);
     for msg in rt.run(fx).await {

@@ -62,6 +62,8 @@ pub struct DemoFleet {
     pub kube: Vec<kube::KubeServer>,
     /// The bearer token the demo clusters accept.
     pub kube_token: String,
+    /// A private directory holding the kubeconfig of [`DemoFleet::config`]; removed on drop.
+    kube_dir: PathBuf,
     drift: Option<JoinHandle<()>>,
 }
 
@@ -132,15 +134,28 @@ impl DemoFleet {
             kube.push(kube::KubeServer::start(Arc::new(c), ctx_addr).await?);
         }
         let context = context::ContextServer::start(insts, ctx_addr, opts.spec.seed).await?;
-        Ok(DemoFleet {
+        static FLEETS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let kube_dir = std::env::temp_dir().join(format!(
+            "driftdeck-kube-{}-{}",
+            std::process::id(),
+            FLEETS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        let fleet = DemoFleet {
             servers,
             context,
             tokens,
             password,
             kube,
             kube_token,
+            kube_dir,
             drift,
-        })
+        };
+        std::fs::create_dir_all(&fleet.kube_dir)?;
+        write_private(
+            &fleet.kube_dir.join("kubeconfig"),
+            fleet.kubeconfig().as_bytes(),
+        )?;
+        Ok(fleet)
     }
 
     pub fn instance(&self, i: usize) -> &Arc<Instance> {
@@ -166,6 +181,10 @@ impl DemoFleet {
                 })
                 .collect(),
             context: Some(self.context.config()),
+            kube: Some(crate::config::KubeConfig {
+                kubeconfig: Some(self.kube_dir.join("kubeconfig")),
+                ..Default::default()
+            }),
             ..Default::default()
         }
     }
@@ -205,6 +224,7 @@ impl Drop for DemoFleet {
         if let Some(d) = self.drift.take() {
             d.abort();
         }
+        let _ = std::fs::remove_dir_all(&self.kube_dir);
     }
 }
 

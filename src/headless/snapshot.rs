@@ -127,6 +127,7 @@ pub async fn snapshot(cfg: &Config, o: SnapshotOptions) -> Result<Snapshot, Stri
     m.decide = kit.as_ref().map(|k| k.mode).map_err(Clone::clone);
     let mut rt = Headless {
         inst,
+        kube: std::sync::Arc::new(crate::clients::kube::Clusters::load(cfg.kube.as_ref())),
         decide: kit.ok(),
     };
     let fx = init(&mut m);

@@ -230,6 +230,7 @@ pub async fn run(cfg: &Config, opts: TuiOptions) -> anyhow::Result<()> {
 
     let guard = TerminalGuard::enter()?;
     let mut runtime = Runtime::new(inst, tx);
+    runtime.kube = std::sync::Arc::new(crate::clients::kube::Clusters::load(cfg.kube.as_ref()));
     runtime.acts = crate::tui::runtime::ops::ActKit {
         protected: cfg.protected.clone(),
         journal: Some(std::sync::Arc::new(

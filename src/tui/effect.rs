@@ -2,6 +2,16 @@
 
 use crate::model::fleet::{AppKey, InstanceId};
 
+/// Where an app runs: its cluster as Argo CD names it, the server URL, the namespace, and the
+/// app's pods (from its resource tree; empty: every pod of the namespace).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterTarget {
+    pub cluster: String,
+    pub server: String,
+    pub namespace: String,
+    pub pods: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     Quit,
@@ -60,6 +70,18 @@ pub enum Effect {
     FetchHistory {
         req: u64,
         key: AppKey,
+    },
+    /// Read the app's pods and its namespace's events from its cluster (kube API).
+    FetchCluster {
+        req: u64,
+        target: ClusterTarget,
+    },
+    /// Read the log tail of a pod's container.
+    FetchLogs {
+        req: u64,
+        target: ClusterTarget,
+        pod: String,
+        container: String,
     },
     /// Abandon a request whose result is no longer wanted.
     Cancel(u64),

@@ -497,15 +497,18 @@ pub enum AppTab {
     History,
     Events,
     Decision,
+    /// The live cluster: pods, container states, restarts, the namespace's events.
+    Cluster,
 }
 
 impl AppTab {
-    pub const ALL: [AppTab; 5] = [
+    pub const ALL: [AppTab; 6] = [
         AppTab::Resources,
         AppTab::Conditions,
         AppTab::History,
         AppTab::Events,
         AppTab::Decision,
+        AppTab::Cluster,
     ];
     pub fn title(self) -> &'static str {
         match self {
@@ -514,6 +517,7 @@ impl AppTab {
             AppTab::History => "History",
             AppTab::Events => "Events",
             AppTab::Decision => "Decision",
+            AppTab::Cluster => "Cluster",
         }
     }
     pub fn index(self) -> usize {
@@ -542,6 +546,10 @@ pub struct AppScreen {
     /// The history with each revision's author, date and message (once read).
     pub history: Option<Vec<crate::actions::rollback::HistoryEntry>>,
     pub req_history: u64,
+    /// What the app's cluster says (once the Cluster tab was opened).
+    pub cluster: Option<Load<crate::clients::kube::ClusterView>>,
+    pub req_cluster: u64,
+    pub req_logs: u64,
 }
 
 /// One choice in the facet picker.

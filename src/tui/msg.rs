@@ -66,6 +66,15 @@ pub enum Msg {
         result: Result<String, String>,
         then: Option<crate::tui::ops::Then>,
     },
+    ClusterLoaded {
+        req: u64,
+        result: Result<crate::clients::kube::ClusterView, String>,
+    },
+    LogsLoaded {
+        req: u64,
+        title: String,
+        result: Result<String, String>,
+    },
     HistoryLoaded {
         req: u64,
         entries: Vec<crate::actions::rollback::HistoryEntry>,

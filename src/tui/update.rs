@@ -193,6 +193,43 @@ pub fn update(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
             vec![]
         }
         Msg::ActDone { op, result, then } => super::ops::done(m, op, result, then),
+        Msg::ClusterLoaded { req, result } => {
+            if let Screen::App(s) = &mut m.screen
+                && s.req_cluster == req
+            {
+                s.cluster = Some(match result {
+                    Ok(v) => Load::Ready(v),
+                    Err(e) => Load::Failed(e),
+                });
+                let page = ui::layout::app_page(m.size);
+                let len = ui::app::list_len(s, 0);
+                clamp_list(&mut s.cursor, &mut s.offset, len, page);
+                m.dirty = true;
+            }
+            vec![]
+        }
+        Msg::LogsLoaded { req, title, result } => {
+            if let Screen::App(s) = &m.screen
+                && s.req_logs == req
+                && matches!(m.overlay, Overlay::None)
+            {
+                let (lines, copy) = match result {
+                    Ok(t) if t.is_empty() => (
+                        vec!["(the container has written nothing)".to_string()],
+                        None,
+                    ),
+                    Ok(t) => (t.lines().map(str::to_string).collect(), Some(t)),
+                    Err(e) => (vec![e], None),
+                };
+                let mut d = super::ops::Dialog::loading(req, title, "");
+                d.lines = lines;
+                d.scroll = d.lines.len();
+                d.kind = super::ops::DialogKind::Info { copy };
+                m.overlay = Overlay::Dialog(Box::new(d));
+                m.dirty = true;
+            }
+            vec![]
+        }
         Msg::HistoryLoaded { req, entries } => {
             if let Screen::App(s) = &mut m.screen
                 && s.req_history == req
@@ -307,6 +344,78 @@ fn fleet_update(m: &mut Model, id: u16, u: FleetUpdate) -> Vec<Effect> {
         }
     }
     fx
+}
+
+/// Where the open app runs, for the kube API.
+fn cluster_target(m: &Model) -> Option<crate::tui::effect::ClusterTarget> {
+    let Screen::App(s) = &m.screen else {
+        return None;
+    };
+    let row = m.fleet.rows.iter().find(|r| r.key == s.key);
+    let app = s.app.ready();
+    let pods = match &s.tree {
+        Load::Ready(t) => t
+            .nodes
+            .iter()
+            .filter(|n| n.reference.kind == "Pod")
+            .map(|n| n.reference.name.clone())
+            .collect(),
+        _ => vec![],
+    };
+    Some(crate::tui::effect::ClusterTarget {
+        cluster: row.map(|r| r.cluster.clone()).unwrap_or_default(),
+        server: app
+            .map(|a| a.spec.destination.server.clone())
+            .unwrap_or_default(),
+        namespace: app
+            .map(|a| a.spec.destination.namespace.clone())
+            .or_else(|| row.map(|r| r.dest_namespace.clone()))
+            .unwrap_or_default(),
+        pods,
+    })
+}
+
+/// Reads the open app's pods and events from its cluster.
+fn fetch_cluster(m: &mut Model) -> Vec<Effect> {
+    let Some(target) = cluster_target(m) else {
+        return vec![];
+    };
+    let req = m.req();
+    let Screen::App(s) = &mut m.screen else {
+        return vec![];
+    };
+    let old = s.req_cluster;
+    s.req_cluster = req;
+    s.cluster = Some(Load::Loading);
+    vec![Effect::Cancel(old), Effect::FetchCluster { req, target }]
+}
+
+/// The log tail of the pod under the cursor on the Cluster tab.
+fn fetch_logs(m: &mut Model) -> Vec<Effect> {
+    let Some(target) = cluster_target(m) else {
+        return vec![];
+    };
+    let req = m.req();
+    let Screen::App(s) = &mut m.screen else {
+        return vec![];
+    };
+    let Some(Load::Ready(v)) = &s.cluster else {
+        return vec![];
+    };
+    let Some(p) = v.pods.get(s.cursor) else {
+        return vec![];
+    };
+    let (pod, container) = (
+        p.name.clone(),
+        p.containers.first().cloned().unwrap_or_default(),
+    );
+    s.req_logs = req;
+    vec![Effect::FetchLogs {
+        req,
+        target,
+        pod,
+        container,
+    }]
 }
 
 /// Re-fetches everything the open app screen shows (after an action on it).
@@ -748,6 +857,9 @@ pub fn open_app(m: &mut Model, key: AppKey) -> Vec<Effect> {
         from_queue: false,
         history: None,
         req_history: 0,
+        cluster: None,
+        req_cluster: 0,
+        req_logs: 0,
     }));
     let mut fx = refetch(m, true);
     fx.extend(ask_decisions(m, vec![key.clone()], false));
@@ -792,6 +904,20 @@ fn app_act(m: &mut Model, a: Action) -> Vec<Effect> {
         }
         Action::DriftQueue => return open_queue(m),
         Action::ShadowReport => return open_shadow(m),
+        Action::Reload if s.tab == AppTab::Cluster => {
+            let mut fx = refetch(m, true);
+            fx.extend(fetch_cluster(m));
+            return fx;
+        }
+        Action::Logs if s.tab == AppTab::Cluster => return fetch_logs(m),
+        Action::Logs => {
+            flash(
+                m,
+                "logs: on the Cluster tab (6), put the cursor on a pod, then enter".into(),
+                true,
+            );
+            return vec![];
+        }
         Action::Reload if s.tab == AppTab::Decision => {
             let key = s.key.clone();
             let mut fx = refetch(m, true);
@@ -804,6 +930,7 @@ fn app_act(m: &mut Model, a: Action) -> Vec<Effect> {
         | Action::TabConditions
         | Action::TabHistory
         | Action::TabEvents
+        | Action::TabCluster
         | Action::TabDecision => {
             let i = s.tab.index();
             let n = AppTab::ALL.len();
@@ -814,10 +941,14 @@ fn app_act(m: &mut Model, a: Action) -> Vec<Effect> {
                 Action::TabConditions => AppTab::Conditions,
                 Action::TabHistory => AppTab::History,
                 Action::TabEvents => AppTab::Events,
+                Action::TabCluster => AppTab::Cluster,
                 _ => AppTab::Decision,
             };
             s.cursor = 0;
             s.offset = 0;
+            if s.tab == AppTab::Cluster && s.cluster.is_none() {
+                return fetch_cluster(m);
+            }
             if s.tab == AppTab::History && s.history.is_none() {
                 let key = s.key.clone();
                 let req = m.req();

@@ -158,6 +158,8 @@ pub struct Runtime {
     pub decide: Option<std::sync::Arc<crate::tui::decisions::DecideKit>>,
     /// Protected apps and the journal, for actions.
     pub acts: ops::ActKit,
+    /// The kube contexts of the clusters.
+    pub kube: std::sync::Arc<crate::clients::kube::Clusters>,
     tx: mpsc::Sender<Msg>,
     inst: Instances,
     tasks: HashMap<u64, AbortHandle>,
@@ -170,6 +172,7 @@ impl Runtime {
         Runtime {
             decide: None,
             acts: ops::ActKit::default(),
+            kube: std::sync::Arc::new(crate::clients::kube::Clusters::load(None)),
             tx,
             inst,
             tasks: HashMap::new(),
@@ -249,6 +252,20 @@ impl Runtime {
                     // Not cancellable: an action, once confirmed, is followed to its end.
                     let s = ops::session(&self.inst, &self.acts, act.key().instance);
                     tokio::spawn(ops::act(s, op, act, self.tx.clone()));
+                }
+                Effect::FetchCluster { .. } | Effect::FetchLogs { .. } => {
+                    let req = match &e {
+                        Effect::FetchCluster { req, .. } | Effect::FetchLogs { req, .. } => *req,
+                        _ => 0,
+                    };
+                    let kube = self.kube.clone();
+                    let tx = self.tx.clone();
+                    let h = tokio::spawn(async move {
+                        if let Some(m) = cluster_effect(kube, e).await {
+                            let _ = tx.send(m).await;
+                        }
+                    });
+                    self.tasks.insert(req, h.abort_handle());
                 }
                 Effect::FetchHistory { req, key } => {
                     let s = ops::session(&self.inst, &self.acts, key.instance);
@@ -394,6 +411,7 @@ fn decision_effect(
 /// instance is listed once instead of watched.
 pub struct Headless {
     pub inst: Instances,
+    pub kube: std::sync::Arc<crate::clients::kube::Clusters>,
     pub decide: Option<std::sync::Arc<crate::tui::decisions::DecideKit>>,
 }
 
@@ -415,6 +433,12 @@ impl Headless {
                     let s = ops::session(&self.inst, &ops::ActKit::default(), key.instance);
                     futs.push(tokio::spawn(async move {
                         ops::history(s, req, key).await.into_iter().collect()
+                    }));
+                }
+                Effect::FetchCluster { .. } | Effect::FetchLogs { .. } => {
+                    let kube = self.kube.clone();
+                    futs.push(tokio::spawn(async move {
+                        cluster_effect(kube, e).await.into_iter().collect()
                     }));
                 }
                 // A snapshot never acts and never prepares an action.
@@ -460,6 +484,49 @@ impl Headless {
             }
         }
         out
+    }
+}
+
+/// Reads from an app's cluster (pods and events, or a log tail).
+async fn cluster_effect(
+    kube: std::sync::Arc<crate::clients::kube::Clusters>,
+    e: Effect,
+) -> Option<Msg> {
+    use crate::clients::kube;
+    match e {
+        Effect::FetchCluster { req, target } => {
+            let result = match kube.context_for(&target.cluster, &target.server) {
+                Ok(ctx) => {
+                    kube::view(
+                        &kube,
+                        &target.cluster,
+                        &ctx,
+                        &target.namespace,
+                        &target.pods,
+                    )
+                    .await
+                }
+                Err(e) => Err(e),
+            };
+            Some(Msg::ClusterLoaded { req, result })
+        }
+        Effect::FetchLogs {
+            req,
+            target,
+            pod,
+            container,
+        } => {
+            let result = match kube.context_for(&target.cluster, &target.server) {
+                Ok(ctx) => kube::logs(&kube, &ctx, &target.namespace, &pod, &container, 200).await,
+                Err(e) => Err(e),
+            };
+            Some(Msg::LogsLoaded {
+                req,
+                title: format!("Log of {pod}/{container} (last 200 lines)"),
+                result,
+            })
+        }
+        _ => None,
     }
 }
 

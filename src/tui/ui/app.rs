@@ -201,6 +201,10 @@ pub fn list_len(s: &AppScreen, decision_lines: usize) -> usize {
         AppTab::History => s.app.ready().map(|a| a.status.history.len()).unwrap_or(0),
         AppTab::Events => s.events.ready().map(|e| e.items.len()).unwrap_or(0),
         AppTab::Decision => decision_lines,
+        AppTab::Cluster => match &s.cluster {
+            Some(Load::Ready(v)) => v.pods.len(),
+            _ => 0,
+        },
     }
 }
 
@@ -213,6 +217,7 @@ pub fn draw(buf: &mut Buffer, m: &Model, s: &AppScreen, theme: &Theme, km: &Keym
         AppTab::Conditions => conditions(buf, l.list_header, l.body, m, s, theme),
         AppTab::History => history(buf, l.list_header, l.body, m, s, theme),
         AppTab::Events => events(buf, l.list_header, l.body, m, s, theme),
+        AppTab::Cluster => cluster(buf, l.list_header, l.body, m, s, theme),
         AppTab::Decision => {
             buf.set_style(l.list_header, theme.style("header"));
             super::put(
@@ -475,6 +480,11 @@ fn tabs(buf: &mut Buffer, area: Rect, m: &Model, s: &AppScreen, theme: &Theme) {
             AppTab::Events => match s.events.ready() {
                 Some(e) => e.items.len(),
                 None => return String::new(),
+            },
+            AppTab::Cluster => match &s.cluster {
+                Some(Load::Ready(v)) => v.pods.len(),
+                Some(Load::Failed(_)) => return " (!)".into(),
+                _ => return String::new(),
             },
             AppTab::Decision => {
                 return match m.decisions.get(&s.key).map(|v| &v.state) {
@@ -806,6 +816,167 @@ fn history(buf: &mut Buffer, head: Rect, body: Rect, m: &Model, s: &AppScreen, t
             put(buf, x, y, &fit(&text, width), width, st(role));
             x += width as u16 + 1;
         }
+    }
+}
+
+/// The live cluster: the app's pods (container state, restarts) and its namespace's events,
+/// read from the cluster through its kube context.
+fn cluster(buf: &mut Buffer, head: Rect, body: Rect, m: &Model, s: &AppScreen, theme: &Theme) {
+    let w = body.width as usize;
+    let cols = [
+        ("POD", 40),
+        ("READY", 5),
+        ("STATE", 18),
+        ("RESTARTS", 8),
+        ("AGE", 5),
+        ("NODE", w.saturating_sub(82)),
+    ];
+    list_header(buf, head, &cols, theme);
+    let v = match &s.cluster {
+        None | Some(Load::Loading) => {
+            put(
+                buf,
+                body.x + 2,
+                body.y,
+                "Reading the cluster…",
+                w,
+                theme.style("text.dim"),
+            );
+            return;
+        }
+        Some(Load::Failed(e)) => {
+            let mut y = body.y;
+            for l in super::wrap(e, w.saturating_sub(4)) {
+                put(buf, body.x + 2, y, &l, w, theme.style("warning"));
+                y += 1;
+            }
+            put(
+                buf,
+                body.x + 2,
+                y + 1,
+                "Argo CD's view (Resources, Events) does not depend on it. ctrl-r tries again.",
+                w,
+                theme.style("text.dim"),
+            );
+            return;
+        }
+        Some(Load::Ready(v)) => v,
+    };
+    let pods_room = (body.height as usize).saturating_sub(4).max(1);
+    if v.pods.is_empty() {
+        put(
+            buf,
+            body.x + 2,
+            body.y,
+            &format!(
+                "No pods of this app in {} on {}.",
+                s.app
+                    .ready()
+                    .map(|a| a.spec.destination.namespace.as_str())
+                    .unwrap_or(""),
+                v.cluster
+            ),
+            w,
+            theme.style("text.dim"),
+        );
+    }
+    for (row, p) in v
+        .pods
+        .iter()
+        .enumerate()
+        .skip(s.offset)
+        .take(pods_room.min(v.pods.len()))
+    {
+        let y = body.y + (row - s.offset) as u16;
+        let sel = row == s.cursor;
+        let st = |role: &str| theme.pick(role, sel);
+        if sel {
+            buf.set_style(
+                Rect {
+                    y,
+                    height: 1,
+                    ..body
+                },
+                theme.selected("text"),
+            );
+        }
+        let state_role = match p.state.as_str() {
+            "Running" | "Completed" => "text",
+            "ContainerCreating" | "Pending" | "PodInitializing" => "warning",
+            _ => "error",
+        };
+        let mut x = body.x + 1;
+        for (text, width, role) in [
+            (p.name.clone(), 40, "text"),
+            (p.ready.clone(), 5, "text"),
+            (p.state.clone(), 18, state_role),
+            (
+                p.restarts.to_string(),
+                8,
+                if p.restarts > 3 {
+                    "warning"
+                } else {
+                    "text.dim"
+                },
+            ),
+            (ago(m.now_ms, p.created), 5, "text.dim"),
+            (p.node.clone(), w.saturating_sub(82), "text.dim"),
+        ] {
+            put(buf, x, y, &fit(&text, width), width, st(role));
+            x += width as u16 + 1;
+        }
+    }
+    let shown = v.pods.len().saturating_sub(s.offset).min(pods_room);
+    let mut y = body.y + shown.max(1) as u16 + 1;
+    if y >= body.y + body.height {
+        return;
+    }
+    put(
+        buf,
+        body.x + 1,
+        y,
+        &format!(
+            "Events of the namespace (kube context {}; enter on a pod: its log)",
+            v.context
+        ),
+        w,
+        theme.style("header"),
+    );
+    y += 1;
+    for e in &v.events {
+        if y >= body.y + body.height {
+            break;
+        }
+        let role = if e.kind == "Warning" {
+            "warning"
+        } else {
+            "text.dim"
+        };
+        let line = format!(
+            "{:>5} {:<8} {:<18} {} {}{}",
+            ago(m.now_ms, e.last),
+            e.kind,
+            e.reason,
+            e.object,
+            e.message,
+            if e.count > 1 {
+                format!(" (x{})", e.count)
+            } else {
+                String::new()
+            }
+        );
+        put(
+            buf,
+            body.x + 1,
+            y,
+            &fit(&line, w.saturating_sub(2)),
+            w,
+            theme.style(role),
+        );
+        y += 1;
+    }
+    if v.events.is_empty() {
+        put(buf, body.x + 2, y, "No events.", w, theme.style("text.dim"));
     }
 }
 
