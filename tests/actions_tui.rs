@@ -399,3 +399,51 @@ fn a_due_deferral_is_ended_once() {
         "asked once"
     );
 }
+
+#[test]
+fn c_narrows_the_fleet_to_one_instance_at_a_time_then_all() {
+    let km = Keymap::default();
+    let view = |n: &str| InstanceView {
+        name: n.into(),
+        url: format!("https://{n}"),
+        state: ConnState::Connecting { attempt: 0 },
+        version: None,
+        listed: false,
+        insecure: false,
+        read_only: false,
+    };
+    let mut m = Model::new(vec![view("eu"), view("us")], (120, 40), NOW_MS);
+    for (id, names) in [(0u16, ["a", "b"]), (1u16, ["a", "c"])] {
+        let rows = names
+            .iter()
+            .map(|n| {
+                let mut r = row(n, None);
+                r.key.instance = id;
+                r
+            })
+            .collect();
+        update(
+            &mut m,
+            &km,
+            Msg::Fleet(
+                id,
+                FleetUpdate::Listed {
+                    rows,
+                    resource_version: "1".into(),
+                    version: None,
+                },
+            ),
+        );
+    }
+    assert_eq!(m.view.matched, 4);
+    keys(&mut m, &km, "c");
+    assert_eq!(m.view.matched, 2);
+    assert!(m.flash.as_ref().unwrap().text.contains("instance eu only"));
+    keys(&mut m, &km, "c");
+    assert_eq!(m.view.matched, 2);
+    assert!(m.flash.as_ref().unwrap().text.contains("instance us only"));
+    // The same app name on both instances stays two apps; the one selected is us's.
+    assert_eq!(m.view.selected.as_ref().unwrap().instance, 1);
+    keys(&mut m, &km, "c");
+    assert_eq!(m.view.matched, 4);
+}

@@ -495,3 +495,49 @@ async fn the_cluster_tab_shows_pods_events_and_a_log_tail() {
     let s = screen("enter 6 enter").await;
     assert!(s.contains("Log of ") && s.contains("INFO GET"), "{s}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incident_labels_go_through_the_kube_context_where_there_is_one() {
+    use driftdeck::actions::{Session, Target};
+    use driftdeck::demo::generator::Drift;
+    let fleet = common::demo(40, 3, 1).await;
+    let (app, ns, name, base) = pick(&fleet).await;
+    fleet.instance(0).modify(&app, |a| {
+        a.w.drifts.push(Drift::Replicas {
+            to: a.w.replicas + 3,
+            by_hpa: false,
+            at: common::NOW,
+        })
+    });
+    let cfg = fleet.config();
+    let s = Session::new(common::client(&cfg.instances[0]), false, vec![]).with_kube(Some(
+        std::sync::Arc::new(driftdeck::clients::kube::Clusters::load(cfg.kube.as_ref())),
+    ));
+    let t = Target {
+        instance: s.instance.clone(),
+        name: app.clone(),
+        app_namespace: "argocd".into(),
+    };
+    let out = driftdeck::actions::annotate::annotate(&s, &t, "INC-77", "", true)
+        .await
+        .unwrap();
+    assert!(out.via.starts_with("kube context "), "{}", out.via);
+    assert!(
+        out.labelled.iter().any(|l| l.starts_with("Deployment")),
+        "{out:?}"
+    );
+    let live: Value = http()
+        .get(format!(
+            "{base}/apis/apps/v1/namespaces/{ns}/deployments/{name}"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        live["metadata"]["labels"]["driftdeck.io/incident"],
+        "INC-77"
+    );
+}

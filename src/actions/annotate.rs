@@ -37,6 +37,8 @@ pub struct AnnotateOutcome {
     pub labelled: Vec<String>,
     /// Live resources that could not be labelled, and why.
     pub failed: Vec<(String, String)>,
+    /// How the labels went: the kube context, or Argo CD's resource patch endpoint.
+    pub via: String,
 }
 
 /// The drifted resources of an app that exist live (what gets the label).
@@ -78,24 +80,47 @@ pub async fn annotate(
     } else {
         set.push((INCIDENT_NOTE, note.trim().to_string()));
     }
+    // Through the cluster's own API where a kube context reaches it, else through Argo CD.
+    let via_kube = match &session.kube {
+        Some(k) => {
+            let cluster = session.cluster_name(&app).await;
+            k.context_for(&cluster, &app.spec.destination.server)
+                .ok()
+                .map(|ctx| (k.clone(), ctx))
+        }
+        None => None,
+    };
     let res =
         super::defer::patch_fresh(session, t, app, |a| Ok(annotation_ops(a, &set, &remove))).await;
     let mut out = AnnotateOutcome {
         labelled: vec![],
         failed: vec![],
+        via: match &via_kube {
+            Some((_, ctx)) => format!("kube context {ctx}"),
+            None => "Argo CD's resource patch endpoint".into(),
+        },
     };
     if res.is_ok() && label_resources {
         let managed = session.client.managed_resources(&t.name, t.ns()).await?;
         for r in drifted_live(&managed.items) {
             let label = format!("{} {}/{}", r.kind, r.namespace, r.name);
-            let patch = json!({"metadata": {"labels": {INCIDENT_LABEL: incident}}});
-            match session
-                .client
-                .patch_resource(&t.name, t.ns(), &r, &patch)
-                .await
-            {
-                Ok(_) => out.labelled.push(label),
-                Err(e) => out.failed.push((label, e.to_string())),
+            let done = match &via_kube {
+                Some((k, ctx)) => {
+                    crate::clients::kube::label(k, ctx, &r, INCIDENT_LABEL, incident).await
+                }
+                None => {
+                    let patch = json!({"metadata": {"labels": {INCIDENT_LABEL: incident}}});
+                    session
+                        .client
+                        .patch_resource(&t.name, t.ns(), &r, &patch)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                }
+            };
+            match done {
+                Ok(()) => out.labelled.push(label),
+                Err(e) => out.failed.push((label, e)),
             }
         }
     }
@@ -108,6 +133,7 @@ pub async fn annotate(
             "note": note,
             "labelled": out.labelled,
             "label_failures": out.failed,
+            "labels_via": out.via,
             "outcome": match &res { Ok(_) => "annotated".to_string(), Err(e) => e.to_string() },
         }))
         .await?;

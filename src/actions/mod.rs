@@ -105,6 +105,8 @@ pub struct Session {
     pub journal: Option<Arc<Journal>>,
     /// Who acts (the local user), for the journal and the annotations.
     pub operator: String,
+    /// The kube contexts of the clusters (labels on live resources go through them).
+    pub kube: Option<Arc<crate::clients::kube::Clusters>>,
     /// Cluster names by server URL, read once.
     clusters: Arc<tokio::sync::OnceCell<std::collections::HashMap<String, String>>>,
 }
@@ -118,6 +120,7 @@ impl Session {
             protected,
             journal: None,
             operator: operator(),
+            kube: None,
             clusters: Arc::new(tokio::sync::OnceCell::new()),
         }
     }
@@ -163,6 +166,11 @@ impl Session {
 
     pub fn with_journal(mut self, journal: Option<Arc<Journal>>) -> Session {
         self.journal = journal;
+        self
+    }
+
+    pub fn with_kube(mut self, kube: Option<Arc<crate::clients::kube::Clusters>>) -> Session {
+        self.kube = kube;
         self
     }
 

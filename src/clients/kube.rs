@@ -303,3 +303,37 @@ pub async fn logs(
     let what = format!("the log of {pod}/{container}");
     limited(&what, pods.logs(pod, &p)).await
 }
+
+/// Sets a label on a live resource through its cluster's API (a merge patch; discovery finds
+/// the resource's plural and scope).
+pub async fn label(
+    clusters: &Clusters,
+    context: &str,
+    res: &crate::clients::argocd::ResourceId,
+    key: &str,
+    value: &str,
+) -> Result<(), String> {
+    use kube::api::{DynamicObject, Patch, PatchParams};
+    use kube::core::GroupVersionKind;
+    use kube::discovery::Scope;
+    let client = clusters.client(context).await?;
+    let gvk = GroupVersionKind::gvk(&res.group, &res.version, &res.kind);
+    let what = format!("{} {}/{}", res.kind, res.namespace, res.name);
+    let (ar, caps) = limited(
+        &format!("discovery of {}", res.kind),
+        kube::discovery::pinned_kind(&client, &gvk),
+    )
+    .await?;
+    let api: Api<DynamicObject> = if caps.scope == Scope::Namespaced {
+        Api::namespaced_with(client, &res.namespace, &ar)
+    } else {
+        Api::all_with(client, &ar)
+    };
+    let patch = serde_json::json!({"metadata": {"labels": {key: value}}});
+    limited(
+        &what,
+        api.patch(&res.name, &PatchParams::default(), &Patch::Merge(&patch)),
+    )
+    .await
+    .map(|_| ())
+}

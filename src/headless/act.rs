@@ -61,7 +61,10 @@ async fn open(
         cli_read_only || cfg.read_only || ic.read_only,
         cfg.protected.clone(),
     )
-    .with_journal(Some(Arc::new(Journal::in_dir(&paths.data_dir))));
+    .with_journal(Some(Arc::new(Journal::in_dir(&paths.data_dir))))
+    .with_kube(Some(Arc::new(crate::clients::kube::Clusters::load(
+        cfg.kube.as_ref(),
+    ))));
     Ok((session, target, cfg))
 }
 
@@ -544,7 +547,7 @@ pub async fn annotate(
         Ok(o) => {
             println!("{app}: annotated with {incident}");
             for l in &o.labelled {
-                println!("  labelled {l}");
+                println!("  labelled {l} (through {})", o.via);
             }
             0
         }

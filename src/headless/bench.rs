@@ -69,6 +69,102 @@ impl Frame {
 
 /// Starts `driftdeck demo --serve` as a child process (so the measured process holds only the
 /// client side) and returns it with the config it wrote.
+#[derive(Debug, Clone, Copy)]
+enum Down {
+    /// The port is closed: connections are refused at once.
+    Refused,
+    /// Connections are accepted and never answered (a dead host behind a load balancer).
+    Blackholed,
+}
+
+/// The first frame with the first instance unreachable: when the other instances' apps are
+/// all on screen, and (refused) when the dead one shows as down.
+async fn first_frame_with_one_down(cfg: &Config, how: Down) -> Result<String, String> {
+    let mut cfg = cfg.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let hold = match how {
+        Down::Refused => {
+            drop(listener);
+            None
+        }
+        Down::Blackholed => Some(tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((sock, _)) = listener.accept().await {
+                held.push(sock);
+            }
+        })),
+    };
+    let dead = cfg.instances[0].name.clone();
+    cfg.instances[0].url = format!("http://{addr}");
+    let n = cfg.instances.len();
+    let t0 = Instant::now();
+    let inst = Instances::from_config(&cfg);
+    let mut m = Model::new(inst.views.clone(), (120, 40), now_ms());
+    let km = Keymap::default();
+    let (tx, mut rx) = mpsc::channel::<(u16, Msg)>(16);
+    for id in 0..n as u16 {
+        let c = inst.client(id).cloned().ok_or("no client")?;
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let _ = tx
+                .send((id, list_once(&c, id, &AppQuery::default()).await))
+                .await;
+        });
+    }
+    drop(tx);
+    let mut frame = Frame {
+        buf: Buffer::empty(Rect::new(0, 0, 120, 40)),
+        screen: Screen::new(Depth::TrueColor),
+        theme: Theme::default(),
+        km: Keymap::default(),
+    };
+    let mut others_at = None;
+    let mut down_at = None;
+    let mut listed = 0;
+    let deadline = Duration::from_secs(match how {
+        Down::Refused => 60,
+        Down::Blackholed => 5,
+    });
+    while let Ok(Some((id, msg))) =
+        tokio::time::timeout(deadline.saturating_sub(t0.elapsed()), rx.recv()).await
+    {
+        update(&mut m, &km, msg);
+        if id == 0 {
+            frame.draw(&m);
+            down_at = Some(t0.elapsed());
+        } else {
+            listed += 1;
+            if listed == n - 1 {
+                frame.draw(&m);
+                others_at = Some(t0.elapsed());
+            }
+        }
+        if others_at.is_some() && (down_at.is_some() || matches!(how, Down::Blackholed)) {
+            break;
+        }
+    }
+    if let Some(h) = hold {
+        h.abort();
+    }
+    let others = others_at.ok_or("the other instances were not listed")?;
+    Ok(match (how, down_at) {
+        (Down::Refused, Some(d)) => format!(
+            "with {dead} refusing connections: the other {} apps on screen after {:.0} ms; {dead} shown down after {:.0} ms",
+            m.fleet.len(),
+            ms(others),
+            ms(d)
+        ),
+        (_, _) => format!(
+            "with {dead} not answering at all: the other {} apps on screen after {:.0} ms, {dead} still connecting (its requests time out after 30 s and are retried)",
+            m.fleet.len(),
+            ms(others)
+        ),
+    })
+}
+
 async fn serve_child(
     apps: usize,
     clusters: usize,
@@ -304,6 +400,13 @@ pub async fn fleet(
         "list calls alone (full objects): {:.0} ms",
         ms(t.elapsed())
     );
+
+    // A2. One instance down: the other instances' apps reach the screen as fast, whether the
+    // dead one refuses connections or never answers.
+    for how in [Down::Refused, Down::Blackholed] {
+        let line = first_frame_with_one_down(&cfg, how).await?;
+        let _ = writeln!(out, "{line}");
+    }
 
     drop(child);
 

@@ -53,6 +53,7 @@ actions! {
     TabDecision => "tab_decision", "decision tab: what to do about the drift, and why";
     TabCluster => "tab_cluster", "cluster tab: the live pods, container states, restarts and events";
     Logs => "logs", "the log tail of the pod under the cursor (cluster tab)";
+    NextInstance => "next_instance", "narrow the fleet to the next Argo CD instance (then all again), like k9s's :ctx";
     DriftQueue => "drift_queue", "the drift queue: every drifted app, most urgent first";
     ShadowReport => "shadow_report", "the shadow report: how often the advice matched operators";
     Approve => "approve", "record that you agree with the advice";

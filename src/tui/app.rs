@@ -232,6 +232,7 @@ pub async fn run(cfg: &Config, opts: TuiOptions) -> anyhow::Result<()> {
     let mut runtime = Runtime::new(inst, tx);
     runtime.kube = std::sync::Arc::new(crate::clients::kube::Clusters::load(cfg.kube.as_ref()));
     runtime.acts = crate::tui::runtime::ops::ActKit {
+        kube: Some(runtime.kube.clone()),
         protected: cfg.protected.clone(),
         journal: Some(std::sync::Arc::new(
             crate::decide::journal::Journal::in_dir(&opts.data_dir),

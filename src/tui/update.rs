@@ -670,6 +670,35 @@ fn fleet_act(m: &mut Model, a: Action) -> Vec<Effect> {
         }
         Action::DriftQueue => return open_queue(m),
         Action::ShadowReport => return open_shadow(m),
+        Action::NextInstance => {
+            // All → the first instance → … → the last → all.
+            let names = m.instance_names();
+            let mut f = m.view.filter.clone();
+            let now = f.facets.get(&Facet::Instance).cloned().unwrap_or_default();
+            let next = match now.as_slice() {
+                [one] => names
+                    .iter()
+                    .position(|n| n.eq_ignore_ascii_case(one))
+                    .and_then(|i| names.get(i + 1)),
+                [] => names.first(),
+                _ => None,
+            };
+            match next {
+                Some(n) => {
+                    f.facets.insert(Facet::Instance, vec![n.clone()]);
+                    flash(
+                        m,
+                        format!("instance {n} only (c: the next; all after the last)"),
+                        false,
+                    );
+                }
+                None => {
+                    f.facets.remove(&Facet::Instance);
+                    flash(m, "every instance".into(), false);
+                }
+            }
+            set_filter(m, f);
+        }
         _ => {}
     }
     vec![]

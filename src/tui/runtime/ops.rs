@@ -16,13 +16,18 @@ use crate::tui::ops::{Act, Prepare, Prepared, Then};
 pub struct ActKit {
     pub protected: Vec<String>,
     pub journal: Option<Arc<crate::decide::journal::Journal>>,
+    pub kube: Option<Arc<crate::clients::kube::Clusters>>,
 }
 
 /// The session of an instance (its client, read-only flag, protected apps, journal).
 pub fn session(inst: &Instances, kit: &ActKit, id: u16) -> Option<Session> {
     let client = inst.client(id)?.clone();
     let read_only = inst.views.get(id as usize).is_none_or(|v| v.read_only);
-    Some(Session::new(client, read_only, kit.protected.clone()).with_journal(kit.journal.clone()))
+    Some(
+        Session::new(client, read_only, kit.protected.clone())
+            .with_journal(kit.journal.clone())
+            .with_kube(kit.kube.clone()),
+    )
 }
 
 fn target(s: &Session, key: &AppKey) -> Target {
