@@ -369,6 +369,13 @@ pub fn check_config(paths: &Paths) -> u8 {
         if let Err(e) = crate::decide::context::Sources::from_config(c.context.as_ref()) {
             errs.push(FileError::new(&paths.config_file, None, e.to_string()));
         }
+        if let Some(p) = crate::clients::kube::Clusters::load(c.kube.as_ref()).problem() {
+            errs.push(FileError::new(
+                &paths.config_file,
+                None,
+                format!("[kube]: {p}"),
+            ));
+        }
     }
     // Every user theme and keymap file present is checked, chosen or not.
     for (kind, is_theme) in [("themes", true), ("keymaps", false)] {

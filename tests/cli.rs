@@ -678,3 +678,40 @@ fn headless_actions_plan_refuse_and_act() {
         .unwrap();
     child.wait().unwrap();
 }
+
+#[test]
+fn check_config_names_a_missing_or_broken_kubeconfig() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    let kc = dir.path().join("kubeconfig");
+    let write_cfg = |kubeconfig: &std::path::Path| {
+        std::fs::write(
+            &cfg,
+            format!(
+                "[[instances]]\nname = \"a\"\nurl = \"http://127.0.0.1:1\"\n[kube]\nkubeconfig = \"{}\"\n",
+                kubeconfig.display()
+            ),
+        )
+        .unwrap();
+    };
+    write_cfg(&dir.path().join("nope"));
+    let o = run(&["check-config", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        stdout(&o).contains("[kube]: the kubeconfig") && stdout(&o).contains("does not exist"),
+        "{}",
+        stdout(&o)
+    );
+    std::fs::write(&kc, "clusters: [this is not a kubeconfig").unwrap();
+    write_cfg(&kc);
+    let o = run(&["check-config", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(code(&o), 1);
+    assert!(stdout(&o).contains("cannot be read"), "{}", stdout(&o));
+    std::fs::write(
+        &kc,
+        "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n",
+    )
+    .unwrap();
+    let o = run(&["check-config", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+}

@@ -64,6 +64,11 @@ impl Clusters {
         }
     }
 
+    /// Why the configured kubeconfig cannot be used, if it cannot.
+    pub fn problem(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
     /// The context of an Argo CD destination, or why there is none.
     pub fn context_for(&self, dest_name: &str, dest_server: &str) -> Result<String, String> {
         if let Some(c) = self
