@@ -37,9 +37,15 @@ pub fn load_config(paths: &Paths) -> Result<Option<Config>, Vec<FileError>> {
                 "the config file does not exist; create it (see `driftdeck print-default config`) or try `driftdeck demo`",
             )]);
         }
-        return Ok(None);
+        // No config: the contexts of `argocd login` are the instances, when there are any.
+        let mut cfg = Config::default();
+        return Ok((cfg.add_argocd_contexts() > 0).then_some(cfg));
     }
-    Config::load(&paths.config_file).map(Some)
+    let mut cfg = Config::load(&paths.config_file)?;
+    if cfg.instances.is_empty() || cfg.argocd_contexts {
+        cfg.add_argocd_contexts();
+    }
+    Ok(Some(cfg))
 }
 
 struct Looks {

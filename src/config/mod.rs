@@ -23,6 +23,10 @@ pub struct Config {
     /// No animation, fewer redraws: for slow SSH links.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub low_bandwidth: bool,
+    /// Also watch every context of the `argocd` CLI's config (`argocd login` sessions, SSO
+    /// included) as an instance. Without any `[[instances]]`, they are used anyway.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub argocd_contexts: bool,
     /// Apps (globs of their names, e.g. "payments-*") whose dangerous actions want the app's
     /// name typed; the label `driftdeck.io/protected: "true"` on an Application does the same.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -144,6 +148,43 @@ fn line_of(text: &str, needle: &str) -> Option<usize> {
 }
 
 impl Config {
+    /// Adds an instance for every context of the `argocd` CLI's config that the config does
+    /// not name already (by instance name); returns how many were added.
+    pub fn add_argocd_contexts(&mut self) -> usize {
+        let Some(path) = crate::clients::argocd::auth::argocd_cli_config_path() else {
+            return 0;
+        };
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            return 0;
+        };
+        let Ok(cli) = crate::clients::argocd::auth::ArgocdCliConfig::parse(&text) else {
+            return 0;
+        };
+        let mut added = 0;
+        for ctx in &cli.contexts {
+            if ctx.name.is_empty() || self.instances.iter().any(|i| i.name == ctx.name) {
+                continue;
+            }
+            let server = cli.servers.iter().find(|s| s.server == ctx.server);
+            let plain = server.is_some_and(|s| s.plain_text);
+            let url = if ctx.server.contains("://") {
+                ctx.server.clone()
+            } else {
+                format!("{}://{}", if plain { "http" } else { "https" }, ctx.server)
+            };
+            self.instances.push(InstanceConfig {
+                name: ctx.name.clone(),
+                url,
+                insecure: server.is_some_and(|s| s.insecure),
+                argocd_context: Some(ctx.name.clone()),
+                argocd_config: Some(path.clone()),
+                ..Default::default()
+            });
+            added += 1;
+        }
+        added
+    }
+
     /// Parses and validates a config file's text. Every problem is returned, not just the first.
     pub fn parse(path: &Path, text: &str) -> Result<Config, Vec<FileError>> {
         let cfg: Config =
