@@ -722,7 +722,16 @@ fn check_config_names_a_missing_or_broken_kubeconfig() {
 fn the_contexts_of_the_argocd_cli_are_instances() {
     let mut child = bin()
         .args([
-            "demo", "--serve", "--apps", "30", "--instances", "2", "--clusters", "4", "--drift-every", "0",
+            "demo",
+            "--serve",
+            "--apps",
+            "30",
+            "--instances",
+            "2",
+            "--clusters",
+            "4",
+            "--drift-every",
+            "0",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -732,15 +741,22 @@ fn the_contexts_of_the_argocd_cli_are_instances() {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut first)
         .unwrap();
-    let served: toml::Value = toml::from_str(&std::fs::read_to_string(first.trim()).unwrap()).unwrap();
+    let served: toml::Value =
+        toml::from_str(&std::fs::read_to_string(first.trim()).unwrap()).unwrap();
     let home = tempfile::tempdir().unwrap();
     let mut contexts = String::new();
     let mut servers = String::new();
     let mut users = String::new();
     for (i, inst) in served["instances"].as_array().unwrap().iter().enumerate() {
-        let hostport = inst["url"].as_str().unwrap().trim_start_matches("http://").to_string();
+        let hostport = inst["url"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("http://")
+            .to_string();
         let token = inst["token"].as_str().unwrap();
-        contexts.push_str(&format!("- name: ctx-{i}\n  server: {hostport}\n  user: {hostport}\n"));
+        contexts.push_str(&format!(
+            "- name: ctx-{i}\n  server: {hostport}\n  user: {hostport}\n"
+        ));
         servers.push_str(&format!("- server: {hostport}\n  plain-text: true\n"));
         users.push_str(&format!("- name: {hostport}\n  auth-token: {token}\n"));
     }
@@ -760,7 +776,12 @@ fn the_contexts_of_the_argocd_cli_are_instances() {
         .unwrap();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-    let names: Vec<&str> = v["instances"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = v["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, vec!["ctx-0", "ctx-1"]);
     assert_eq!(v["apps"].as_array().unwrap().len(), 30);
     Command::new("kill")

@@ -494,6 +494,26 @@ async fn the_cluster_tab_shows_pods_events_and_a_log_tail() {
     assert!(s.contains("Events of the namespace (kube context"), "{s}");
     let s = screen("enter 6 enter").await;
     assert!(s.contains("Log of ") && s.contains("INFO GET"), "{s}");
+    // The objects as the cluster has them, with who wrote them last: a scale by hand shows.
+    assert!(s.contains("Log of "));
+    let (_, ns, name, base) = pick(&fleet).await;
+    let r = http()
+        .patch(format!(
+            "{base}/apis/apps/v1/namespaces/{ns}/deployments/{name}/scale"
+        ))
+        .header("Content-Type", "application/merge-patch+json")
+        .body(r#"{"spec":{"replicas":9}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let s = screen("enter 6").await;
+    assert!(s.contains("Objects as the cluster has them"), "{s}");
+    let line = s
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("Deployment {name} ")))
+        .unwrap_or_else(|| panic!("{s}"));
+    assert!(line.contains("kubectl-scale (Update, scale)"), "{line}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -170,6 +170,8 @@ pub struct ClusterView {
     pub context: String,
     pub pods: Vec<PodInfo>,
     pub events: Vec<EventInfo>,
+    /// The app's managed objects as the cluster has them.
+    pub objects: Vec<ObjectInfo>,
 }
 
 async fn limited<T>(
@@ -286,6 +288,7 @@ pub async fn view(
         context: context.to_string(),
         pods,
         events,
+        objects: Vec::new(),
     })
 }
 
@@ -341,4 +344,87 @@ pub async fn label(
     )
     .await
     .map(|_| ())
+}
+
+/// One managed object as its cluster has it: who wrote it last (its managedFields).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectInfo {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    /// Absent from the cluster (deleted, or never created).
+    pub missing: bool,
+    /// The manager of the latest managedFields entry, with its operation and subresource.
+    pub last_writer: String,
+    pub written: Option<i64>,
+    pub error: Option<String>,
+}
+
+/// The app's managed objects as the cluster has them (concurrently, each time-limited).
+pub async fn objects(
+    clusters: &Clusters,
+    context: &str,
+    refs: &[crate::clients::argocd::ResourceId],
+) -> Result<Vec<ObjectInfo>, String> {
+    use kube::api::DynamicObject;
+    use kube::core::GroupVersionKind;
+    use kube::discovery::Scope;
+    let client = clusters.client(context).await?;
+    let futs = refs.iter().map(|r| {
+        let client = client.clone();
+        async move {
+            let mut info = ObjectInfo {
+                kind: r.kind.clone(),
+                namespace: r.namespace.clone(),
+                name: r.name.clone(),
+                missing: false,
+                last_writer: String::new(),
+                written: None,
+                error: None,
+            };
+            let gvk = GroupVersionKind::gvk(&r.group, &r.version, &r.kind);
+            let found = match limited(
+                &format!("discovery of {}", r.kind),
+                kube::discovery::pinned_kind(&client, &gvk),
+            )
+            .await
+            {
+                Ok((ar, caps)) => {
+                    let api: Api<DynamicObject> = if caps.scope == Scope::Namespaced {
+                        Api::namespaced_with(client, &r.namespace, &ar)
+                    } else {
+                        Api::all_with(client, &ar)
+                    };
+                    limited(&format!("{} {}", r.kind, r.name), api.get_opt(&r.name)).await
+                }
+                Err(e) => Err(e),
+            };
+            match found {
+                Ok(None) => info.missing = true,
+                Ok(Some(o)) => {
+                    let last = o
+                        .metadata
+                        .managed_fields
+                        .unwrap_or_default()
+                        .into_iter()
+                        .max_by_key(|m| m.time.as_ref().map(|t| t.0.as_second()));
+                    if let Some(m) = last {
+                        info.written = m.time.as_ref().map(|t| t.0.as_second());
+                        info.last_writer = format!(
+                            "{} ({}{})",
+                            m.manager.unwrap_or_default(),
+                            m.operation.unwrap_or_default(),
+                            m.subresource
+                                .filter(|s| !s.is_empty())
+                                .map(|s| format!(", {s}"))
+                                .unwrap_or_default()
+                        );
+                    }
+                }
+                Err(e) => info.error = Some(e),
+            }
+            info
+        }
+    });
+    Ok(futures::future::join_all(futs).await)
 }

@@ -10,6 +10,8 @@ pub struct ClusterTarget {
     pub server: String,
     pub namespace: String,
     pub pods: Vec<String>,
+    /// The app's managed resources (from Argo CD), to read as the cluster has them.
+    pub resources: Vec<crate::clients::argocd::ResourceId>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

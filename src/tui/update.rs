@@ -372,6 +372,21 @@ fn cluster_target(m: &Model) -> Option<crate::tui::effect::ClusterTarget> {
             .or_else(|| row.map(|r| r.dest_namespace.clone()))
             .unwrap_or_default(),
         pods,
+        resources: app
+            .map(|a| {
+                a.status
+                    .resources
+                    .iter()
+                    .map(|r| crate::clients::argocd::ResourceId {
+                        group: r.group.clone(),
+                        version: r.version.clone(),
+                        kind: r.kind.clone(),
+                        namespace: r.namespace.clone(),
+                        name: r.name.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     })
 }
 

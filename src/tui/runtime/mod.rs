@@ -497,14 +497,20 @@ async fn cluster_effect(
         Effect::FetchCluster { req, target } => {
             let result = match kube.context_for(&target.cluster, &target.server) {
                 Ok(ctx) => {
-                    kube::view(
-                        &kube,
-                        &target.cluster,
-                        &ctx,
-                        &target.namespace,
-                        &target.pods,
-                    )
-                    .await
+                    let (v, o) = tokio::join!(
+                        kube::view(
+                            &kube,
+                            &target.cluster,
+                            &ctx,
+                            &target.namespace,
+                            &target.pods
+                        ),
+                        kube::objects(&kube, &ctx, &target.resources)
+                    );
+                    v.map(|mut v| {
+                        v.objects = o.unwrap_or_default();
+                        v
+                    })
                 }
                 Err(e) => Err(e),
             };

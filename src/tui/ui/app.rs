@@ -931,6 +931,44 @@ fn cluster(buf: &mut Buffer, head: Rect, body: Rect, m: &Model, s: &AppScreen, t
     if y >= body.y + body.height {
         return;
     }
+    if !v.objects.is_empty() {
+        put(
+            buf,
+            body.x + 1,
+            y,
+            "Objects as the cluster has them (last writer)",
+            w,
+            theme.style("header"),
+        );
+        y += 1;
+        for o in &v.objects {
+            if y + 2 >= body.y + body.height {
+                break;
+            }
+            let (what, role) = match (&o.error, o.missing) {
+                (Some(e), _) => (e.clone(), "warning"),
+                (None, true) => ("missing from the cluster".to_string(), "error"),
+                (None, false) => (
+                    format!("{} {}", o.last_writer, ago(m.now_ms, o.written)),
+                    "text.dim",
+                ),
+            };
+            let line = format!("{:<42} {what}", format!("{} {}", o.kind, o.name));
+            put(
+                buf,
+                body.x + 1,
+                y,
+                &fit(&line, w.saturating_sub(2)),
+                w,
+                theme.style(role),
+            );
+            y += 1;
+        }
+        y += 1;
+        if y >= body.y + body.height {
+            return;
+        }
+    }
     put(
         buf,
         body.x + 1,
