@@ -368,6 +368,34 @@ async fn the_real_kubectl_works_against_the_demo_clusters() {
         err.contains("NotFound") && err.contains("\"nope\" not found"),
         "{err}"
     );
+    // The instance's control plane serves its Application objects, as Argo CD lists them.
+    let instance = fleet.instance(0).read().name.clone();
+    let out = Command::new("kubectl")
+        .env("KUBECONFIG", &kc)
+        .env("HOME", dir.path())
+        .arg("--cache-dir")
+        .arg(&cache)
+        .args([
+            "--context",
+            &instance,
+            "get",
+            "applications",
+            "-n",
+            "argocd",
+            "-o",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let listed = client.list_apps(&AppQuery::default(), None).await.unwrap();
+    assert_eq!(v["items"].as_array().unwrap().len(), listed.items.len());
+    assert_eq!(v["items"][0]["kind"], "Application");
     // The scale is drift in Argo CD; the label and the annotation are not.
     let mr = client.managed_resources(&app, None).await.unwrap();
     let d = mr.items.iter().find(|i| i.kind == "Deployment").unwrap();

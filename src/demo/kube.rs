@@ -123,6 +123,14 @@ pub const KINDS: &[Kind] = &[
         &["pdb"],
         false,
     ),
+    k(
+        "argoproj.io",
+        "v1alpha1",
+        "Application",
+        "applications",
+        &["app", "apps"],
+        false,
+    ),
 ];
 
 fn gv(group: &str, version: &str) -> String {
@@ -140,6 +148,9 @@ pub struct Cluster {
     pub server: String,
     pub insts: Vec<Arc<Instance>>,
     pub token: String,
+    /// The control plane of an Argo CD instance: it serves that instance's Application
+    /// objects (in its `argocd` namespace) instead of workloads.
+    pub control_plane: bool,
 }
 
 /// A running demo Kubernetes API server.
@@ -260,6 +271,9 @@ struct Obj {
 impl Cluster {
     /// Every live object of `kind` (in `ns` when given) as the cluster has it now.
     fn objects(&self, kind: &Kind, ns: Option<&str>) -> Vec<Obj> {
+        if self.control_plane {
+            return self.applications(kind, ns);
+        }
         let mut out = Vec::new();
         let mut namespaces = BTreeMap::new();
         for inst in &self.insts {
@@ -367,6 +381,45 @@ impl Cluster {
             key(a).cmp(&key(b))
         });
         out
+    }
+
+    /// A control plane's objects: its instance's Applications, and the `argocd` namespace.
+    fn applications(&self, kind: &Kind, ns: Option<&str>) -> Vec<Obj> {
+        let Some(inst) = self.insts.first() else {
+            return vec![];
+        };
+        let st = inst.read();
+        match kind.kind {
+            "Application" => st
+                .apps
+                .iter()
+                .filter(|(_, a)| ns.is_none_or(|n| n == a.app.metadata.namespace))
+                .map(|(name, a)| {
+                    let mut v = serde_json::to_value(&a.app).unwrap_or_default();
+                    v["apiVersion"] = json!("argoproj.io/v1alpha1");
+                    v["kind"] = json!("Application");
+                    Obj {
+                        inst: inst.clone(),
+                        app: name.clone(),
+                        res: None,
+                        value: v,
+                    }
+                })
+                .collect(),
+            "Namespace" => vec![Obj {
+                inst: inst.clone(),
+                app: String::new(),
+                res: None,
+                value: json!({
+                    "apiVersion": "v1",
+                    "kind": "Namespace",
+                    "metadata": {"name": "argocd", "resourceVersion": "1",
+                                 "labels": {"kubernetes.io/metadata.name": "argocd"}},
+                    "status": {"phase": "Active"},
+                }),
+            }],
+            _ => vec![],
+        }
     }
 
     fn rv(&self) -> u64 {
@@ -575,7 +628,7 @@ fn resource_list(group: &str, version: &str) -> Option<Value> {
     let mut resources = Vec::new();
     for k in kinds {
         let mut verbs = vec!["get", "list", "watch", "patch"];
-        if matches!(k.kind, "Namespace" | "Pod" | "Event") {
+        if matches!(k.kind, "Namespace" | "Pod" | "Event" | "Application") {
             verbs = vec!["get", "list", "watch"];
         }
         resources.push(json!({
@@ -833,7 +886,7 @@ async fn route(
             let Some(o) = find(c, kind, ns, n) else {
                 return not_found(kind, n);
             };
-            if matches!(kind.kind, "Namespace" | "Pod" | "Event") {
+            if matches!(kind.kind, "Namespace" | "Pod" | "Event" | "Application") {
                 return status(
                     405,
                     "MethodNotAllowed",

@@ -125,9 +125,21 @@ impl DemoFleet {
                         server: c.server.clone(),
                         insts: vec![inst.clone()],
                         token: kube_token.clone(),
+                        control_plane: false,
                     }),
                 }
             }
+        }
+        // Each instance's own control plane, where its Application objects live.
+        for inst in &insts {
+            let name = inst.read().name.clone();
+            clusters.push(kube::Cluster {
+                server: format!("https://{name}.control-plane.internal:6443"),
+                name,
+                insts: vec![inst.clone()],
+                token: kube_token.clone(),
+                control_plane: true,
+            });
         }
         let mut kube = Vec::new();
         for c in clusters {
