@@ -257,6 +257,9 @@ pub fn ts(secs: i64) -> String {
 
 fn cluster_names(spec: &FleetSpec) -> Vec<ClusterData> {
     let envs: &[&'static str] = &["prod", "staging", "dev"];
+    // Clusters of the same env and region are numbered 1, 2, ... so every name (and server)
+    // is unique, as in Argo CD's cluster list.
+    let mut seen: std::collections::HashMap<(&str, &str), usize> = Default::default();
     (0..spec.clusters)
         .map(|i| {
             // Half the clusters are production, a third staging, the rest dev.
@@ -268,7 +271,11 @@ fn cluster_names(spec: &FleetSpec) -> Vec<ClusterData> {
                 envs[2]
             };
             let region = REGIONS[(i / 2) % REGIONS.len()];
-            let n = i / (2 * REGIONS.len()) + 1;
+            let n = {
+                let c = seen.entry((env, region)).or_insert(0);
+                *c += 1;
+                *c
+            };
             let name = format!("{env}-{region}-{n}");
             ClusterData {
                 server: format!("https://{name}.k8s.acme.internal:6443"),
