@@ -10,7 +10,11 @@ use super::action::Action;
 use crate::config::FileError;
 
 /// The embedded keymaps, by name.
-pub const BUILTIN: &[(&str, &str)] = &[("default", include_str!("../../keymaps/default.toml"))];
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("default", include_str!("../../keymaps/default.toml")),
+    ("vim", include_str!("../../keymaps/vim.toml")),
+    ("emacs", include_str!("../../keymaps/emacs.toml")),
+];
 
 /// A key, independent of the terminal library (so `--keys` and tests can make them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -297,7 +301,18 @@ impl Default for Keymap {
 impl Keymap {
     pub fn builtin(name: &str) -> Option<Keymap> {
         let text = BUILTIN.iter().find(|(n, _)| *n == name)?.1;
-        Keymap::parse(Path::new(&format!("<builtin keymap {name}>")), text, None).ok()
+        // Every builtin but the default is written over the default, key by key.
+        let parent = if name == "default" {
+            None
+        } else {
+            Some(Keymap::builtin("default")?)
+        };
+        Keymap::parse(
+            Path::new(&format!("<builtin keymap {name}>")),
+            text,
+            parent.as_ref(),
+        )
+        .ok()
     }
 
     /// Parses a keymap file over `parent` (key by key). Every problem is reported.

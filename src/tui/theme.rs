@@ -13,7 +13,16 @@ use serde::Deserialize;
 use crate::config::FileError;
 
 /// The embedded themes, by name.
-pub const BUILTIN: &[(&str, &str)] = &[("default", include_str!("../../themes/default.toml"))];
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("default", include_str!("../../themes/default.toml")),
+    ("light", include_str!("../../themes/light.toml")),
+    (
+        "high-contrast",
+        include_str!("../../themes/high-contrast.toml"),
+    ),
+    ("colorblind", include_str!("../../themes/colorblind.toml")),
+    ("mono", include_str!("../../themes/mono.toml")),
+];
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -201,34 +210,49 @@ impl Theme {
                 Theme::parse_depth(&ppath, &ptext, lookup, depth + 1)?
             };
             styles = parent.styles;
-            palette = parent_palette(lookup, pn);
+            // The ancestors' specs are resolved again with this file's palette, so a theme
+            // that only changes colours changes them everywhere they are used.
+            let (ppal, pspecs) = ancestry(lookup, pn, depth + 1, ppath == path);
+            palette = ppal;
+            palette.extend(file.palette.clone());
+            let mut errs = Vec::new();
+            for (role, spec) in &pspecs {
+                if file.styles.contains_key(role) {
+                    continue;
+                }
+                match resolve(spec, &palette) {
+                    Ok(st) => {
+                        styles.insert(role.clone(), st);
+                    }
+                    Err(ms) => {
+                        for m in ms {
+                            errs.push(FileError::new(
+                                path,
+                                None,
+                                format!("inherited style `{role}` with this palette: {m}"),
+                            ));
+                        }
+                    }
+                }
+            }
+            if !errs.is_empty() {
+                return Err(errs);
+            }
         }
         palette.extend(file.palette.clone());
         let mut errs = Vec::new();
         for (role, spec) in &file.styles {
-            let mut st = Style::default();
-            let line = line_of_key(text, role);
-            let mut err =
-                |m: String| errs.push(FileError::new(path, line, format!("style `{role}`: {m}")));
-            if let Some(fg) = &spec.fg {
-                match parse_color(fg, &palette, 0) {
-                    Ok(c) => st = st.fg(c),
-                    Err(m) => err(m),
+            match resolve(spec, &palette) {
+                Ok(st) => {
+                    styles.insert(role.clone(), st);
+                }
+                Err(ms) => {
+                    let line = line_of_key(text, role);
+                    for m in ms {
+                        errs.push(FileError::new(path, line, format!("style `{role}`: {m}")));
+                    }
                 }
             }
-            if let Some(bg) = &spec.bg {
-                match parse_color(bg, &palette, 0) {
-                    Ok(c) => st = st.bg(c),
-                    Err(m) => err(m),
-                }
-            }
-            for m in &spec.modifiers {
-                match parse_modifier(m) {
-                    Ok(md) => st = st.add_modifier(md),
-                    Err(m) => err(m),
-                }
-            }
-            styles.insert(role.clone(), st);
         }
         if !errs.is_empty() {
             return Err(errs);
@@ -287,19 +311,72 @@ impl Theme {
     }
 }
 
-fn parent_palette(
+/// A style from its spec and a palette; every problem as a sentence.
+fn resolve(spec: &StyleSpec, palette: &HashMap<String, String>) -> Result<Style, Vec<String>> {
+    let mut st = Style::default();
+    let mut errs = Vec::new();
+    if let Some(fg) = &spec.fg {
+        match parse_color(fg, palette, 0) {
+            Ok(c) => st = st.fg(c),
+            Err(m) => errs.push(m),
+        }
+    }
+    if let Some(bg) = &spec.bg {
+        match parse_color(bg, palette, 0) {
+            Ok(c) => st = st.bg(c),
+            Err(m) => errs.push(m),
+        }
+    }
+    for m in &spec.modifiers {
+        match parse_modifier(m) {
+            Ok(md) => st = st.add_modifier(md),
+            Err(m) => errs.push(m),
+        }
+    }
+    if errs.is_empty() { Ok(st) } else { Err(errs) }
+}
+
+/// The palette and raw style specs a theme and its ancestors define, merged from the root
+/// down. `builtin` reads the builtin of that name (a user file named like a builtin inherits
+/// from the builtin).
+fn ancestry(
     lookup: &dyn Fn(&str) -> Option<(std::path::PathBuf, String)>,
     name: &str,
-) -> HashMap<String, String> {
-    let text = lookup(name).map(|(_, t)| t).or_else(|| {
+    depth: u8,
+    builtin: bool,
+) -> (HashMap<String, String>, HashMap<String, StyleSpec>) {
+    if depth > 8 {
+        return Default::default();
+    }
+    let from_builtin = || {
         BUILTIN
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, t)| t.to_string())
-    });
-    text.and_then(|t| toml::from_str::<ThemeFile>(&t).ok())
-        .map(|f| f.palette)
-        .unwrap_or_default()
+    };
+    let text = if builtin {
+        from_builtin()
+    } else {
+        lookup(name).map(|(_, t)| t).or_else(from_builtin)
+    };
+    let Some(f) = text.and_then(|t| toml::from_str::<ThemeFile>(&t).ok()) else {
+        return Default::default();
+    };
+    let own = f.name.clone().unwrap_or_else(|| name.to_string());
+    let parent = f
+        .inherits
+        .clone()
+        .or_else(|| (own != "default").then(|| "default".to_string()));
+    let (mut pal, mut specs) = match parent {
+        Some(p) => {
+            let same = p == name;
+            ancestry(lookup, &p, depth + 1, same)
+        }
+        None => Default::default(),
+    };
+    pal.extend(f.palette);
+    specs.extend(f.styles);
+    (pal, specs)
 }
 
 #[cfg(test)]

@@ -1,0 +1,154 @@
+//! Every builtin theme and keymap parses, and what they resolve to is snapshot-tested; the
+//! mono theme writes no colour; the vim and emacs keymaps keep the default's bindings and add
+//! their own.
+mod common;
+
+use driftdeck::tui::keymap::{Key, Keymap, Mode, Resolution};
+use driftdeck::tui::theme::Theme;
+
+const ROLES: &[&str] = &[
+    "text",
+    "text.dim",
+    "selection",
+    "sync.synced",
+    "sync.outofsync",
+    "health.healthy",
+    "health.degraded",
+    "op.failed",
+    "error",
+    "warning",
+    "bar",
+    "diff.added",
+    "diff.removed",
+    "diff.added.line",
+    "diff.removed.emph",
+];
+
+#[test]
+fn every_builtin_theme_parses_and_resolves() {
+    let mut out = String::new();
+    for (name, _) in driftdeck::tui::theme::BUILTIN {
+        let t = Theme::builtin(name).unwrap_or_else(|| panic!("builtin theme {name} parses"));
+        assert_eq!(t.name, *name);
+        out.push_str(&format!("[{name}]\n"));
+        for r in ROLES {
+            out.push_str(&format!("{r} = {:?}\n", t.style(r)));
+        }
+    }
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn the_mono_theme_has_no_colour_and_the_colorblind_one_marks_bad_states_without_colour() {
+    use ratatui::style::{Color, Modifier};
+    let mono = Theme::builtin("mono").unwrap();
+    for r in ROLES {
+        let s = mono.style(r);
+        assert!(
+            s.fg.is_none_or(|c| c == Color::Reset) && s.bg.is_none_or(|c| c == Color::Reset),
+            "{r}: {s:?}"
+        );
+    }
+    assert!(
+        mono.style("selection")
+            .add_modifier
+            .contains(Modifier::REVERSED)
+    );
+    let cb = Theme::builtin("colorblind").unwrap();
+    for r in [
+        "sync.outofsync",
+        "health.degraded",
+        "op.failed",
+        "diff.removed",
+    ] {
+        assert!(
+            cb.style(r).add_modifier.contains(Modifier::UNDERLINED),
+            "{r} is told apart without colour"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_mono_snapshot_writes_no_colour_codes() {
+    use driftdeck::headless::snapshot::{Output, SnapshotOptions, snapshot};
+    let fleet = common::demo(30, 3, 1).await;
+    let o = SnapshotOptions {
+        output: Output::Ansi,
+        size: (120, 30),
+        keys: vec![],
+        filter: None,
+        theme: Theme::builtin("mono").unwrap(),
+        keymap: Keymap::default(),
+        depth: driftdeck::tui::color::Depth::TrueColor,
+        ascii: false,
+        title: "t".into(),
+        now_ms: Some(common::NOW * 1000),
+        data_dir: None,
+    };
+    let s = snapshot(&fleet.config(), o).await.unwrap().stdout;
+    assert!(s.contains("\u{1b}["), "attributes are still written");
+    for code in ["38;2;", "48;2;", "38;5;", "48;5;"] {
+        assert!(!s.contains(code), "{code} in a mono frame");
+    }
+}
+
+fn binding(km: &Keymap, mode: Mode, keys: &str) -> Option<String> {
+    let mut pending: Vec<Key> = Vec::new();
+    for k in keys.split_whitespace() {
+        let k = Key::parse(k).unwrap();
+        match km.resolve(mode, &pending, k) {
+            Resolution::Matched(a) => return Some(a.name().to_string()),
+            Resolution::Pending(_) => pending.push(k),
+            Resolution::NotFound => return None,
+        }
+    }
+    None
+}
+
+#[test]
+fn every_builtin_keymap_parses_and_vim_and_emacs_add_their_keys() {
+    let mut out = String::new();
+    for (name, _) in driftdeck::tui::keymap::BUILTIN {
+        let km = Keymap::builtin(name).unwrap_or_else(|| panic!("builtin keymap {name} parses"));
+        out.push_str(&format!("[{name}]\n"));
+        for mode in Mode::ALL {
+            for (action, keys) in km.bindings(mode) {
+                out.push_str(&format!(
+                    "{} {} = {}\n",
+                    mode.section(),
+                    action.name(),
+                    keys.join(", ")
+                ));
+            }
+        }
+    }
+    insta::assert_snapshot!(out);
+    let vim = Keymap::builtin("vim").unwrap();
+    assert_eq!(
+        binding(&vim, Mode::Fleet, "ctrl-f").as_deref(),
+        Some("page_down")
+    );
+    assert_eq!(binding(&vim, Mode::Fleet, "Z Z").as_deref(), Some("quit"));
+    assert_eq!(
+        binding(&vim, Mode::Fleet, "j").as_deref(),
+        Some("select_next"),
+        "the default's keys stay"
+    );
+    let emacs = Keymap::builtin("emacs").unwrap();
+    assert_eq!(
+        binding(&emacs, Mode::Fleet, "ctrl-n").as_deref(),
+        Some("select_next")
+    );
+    assert_eq!(
+        binding(&emacs, Mode::Fleet, "ctrl-x ctrl-c").as_deref(),
+        Some("quit")
+    );
+    assert_eq!(
+        binding(&emacs, Mode::Fleet, "ctrl-s").as_deref(),
+        Some("filter")
+    );
+    assert_eq!(
+        binding(&emacs, Mode::Filter, "ctrl-g").as_deref(),
+        Some("cancel")
+    );
+}
