@@ -53,6 +53,7 @@ pub enum SnapshotOutput {
     Json,
     Text,
     Ansi,
+    Svg,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

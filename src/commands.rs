@@ -303,6 +303,7 @@ pub async fn snapshot(
             SnapshotOutput::Json => Output::Json,
             SnapshotOutput::Text => Output::Text,
             SnapshotOutput::Ansi => Output::Ansi,
+            SnapshotOutput::Svg => Output::Svg,
         },
         size,
         keys,

@@ -790,3 +790,27 @@ fn the_contexts_of_the_argocd_cli_are_instances() {
         .unwrap();
     child.wait().unwrap();
 }
+
+#[test]
+fn snapshot_as_svg_keeps_the_colours() {
+    let o = run(&[
+        "snapshot", "--demo", "--output", "svg", "--size", "100x24", "--keys", "j",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let s = stdout(&o);
+    assert!(
+        s.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""),
+        "{}",
+        &s[..80.min(s.len())]
+    );
+    assert!(s.trim_end().ends_with("</svg>"));
+    assert_eq!(s.matches("<text ").count(), s.matches("</text>").count());
+    // The theme's colours: the title's teal, the selection's background.
+    assert!(s.contains("fill=\"#39c5bb\""), "title colour");
+    assert!(s.contains("fill=\"#264f78\""), "selection background");
+    assert!(
+        s.contains(">driftdeck") || s.contains(" driftdeck demo "),
+        "the title text"
+    );
+    assert!(!s.contains('\u{1b}'), "no escape codes in an SVG");
+}

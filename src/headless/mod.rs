@@ -5,3 +5,4 @@ pub mod decide;
 pub mod diffout;
 pub mod files;
 pub mod snapshot;
+pub mod svg;

@@ -20,6 +20,8 @@ pub enum Output {
     Json,
     Text,
     Ansi,
+    /// The rendered frame as an SVG image.
+    Svg,
 }
 
 pub struct SnapshotOptions {
@@ -143,13 +145,15 @@ pub async fn snapshot(cfg: &Config, o: SnapshotOptions) -> Result<Snapshot, Stri
     let unreachable = m.instances.iter().any(|i| !i.listed);
     let stdout = match o.output {
         Output::Json => json(&m)?,
-        Output::Text | Output::Ansi => {
+        Output::Text | Output::Ansi | Output::Svg => {
             let mut buf = ratatui::buffer::Buffer::empty(ratatui::layout::Rect::new(
                 0, 0, o.size.0, o.size.1,
             ));
             render(&mut buf, &m, &o.theme, &o.keymap);
             if o.output == Output::Text {
                 crate::tui::ui::buffer_text(&buf)
+            } else if o.output == Output::Svg {
+                crate::headless::svg::svg(&buf)
             } else {
                 crate::tui::runtime::screen::ansi_lines(&buf, o.depth)
             }
