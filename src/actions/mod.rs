@@ -344,16 +344,6 @@ pub fn window_info(
     }
 }
 
-/// The cluster an app deploys to, as plans name it.
-pub fn cluster_of(app: &Application) -> String {
-    let d = &app.spec.destination;
-    if !d.name.is_empty() {
-        d.name.clone()
-    } else {
-        d.server.clone()
-    }
-}
-
 /// Finds an app by name on the configured instances (one of them when `instance` is given).
 /// Fails with a sentence when there is none, or when the name is on several instances.
 pub async fn locate(

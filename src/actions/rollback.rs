@@ -74,17 +74,7 @@ pub async fn history(
                 id: h.id,
                 revision: h.revision.clone(),
                 deployed_at: h.deployed_at.clone(),
-                initiated_by: h
-                    .initiated_by
-                    .as_ref()
-                    .map(|i| {
-                        if i.automated {
-                            "automated".to_string()
-                        } else {
-                            i.username.clone()
-                        }
-                    })
-                    .unwrap_or_default(),
+                initiated_by: h.initiated_by.as_ref().map(|i| i.who()).unwrap_or_default(),
                 author: m.author,
                 date: m.date.unwrap_or_default(),
                 message: m.message,

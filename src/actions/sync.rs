@@ -278,9 +278,8 @@ pub async fn plan(session: &Session, t: &Target, spec: SyncSpec) -> Result<SyncP
     );
     let managed = managed?;
     let window = window?;
-    let mut p = plan_from(session, t, &app, &managed.items, window, spec)?;
-    p.cluster = session.cluster_name(&app).await;
-    Ok(p)
+    let cluster = session.cluster_name(&app).await;
+    plan_from(session, t, &app, cluster, &managed.items, window, spec)
 }
 
 /// The plan from what was read (pure, for tests and the TUI).
@@ -288,6 +287,7 @@ pub fn plan_from(
     session: &Session,
     t: &Target,
     app: &Application,
+    cluster: String,
     items: &[crate::model::app::ResourceDiff],
     window: WindowInfo,
     spec: SyncSpec,
@@ -353,7 +353,7 @@ pub fn plan_from(
     Ok(SyncPlan {
         target: t.clone(),
         project: app.spec.project.clone(),
-        cluster: super::cluster_of(app),
+        cluster,
         changes,
         prunable,
         window,

@@ -9,7 +9,6 @@
 //! and refuses any other PromQL with Prometheus' own error shape.
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,7 +25,7 @@ use super::generator::{DemoApp, Drift, PodState};
 use super::state::Instance;
 use crate::util::Rng;
 
-type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+use super::Body;
 
 /// Injected trouble, per source (for tests and the fault profiles).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -171,29 +170,7 @@ impl ContextServer {
                 }
             }),
         });
-        let s2 = shared.clone();
-        let task = tokio::spawn(async move {
-            let mut conns = tokio::task::JoinSet::new();
-            loop {
-                tokio::select! {
-                    acc = listener.accept() => {
-                        let Ok((sock, _)) = acc else { continue };
-                        let _ = sock.set_nodelay(true);
-                        let shared = s2.clone();
-                        conns.spawn(async move {
-                            let svc = hyper::service::service_fn(move |req| {
-                                let shared = shared.clone();
-                                async move { Ok::<_, Infallible>(handle(shared, req).await) }
-                            });
-                            let _ = hyper::server::conn::http1::Builder::new()
-                                .serve_connection(hyper_util::rt::TokioIo::new(sock), svc)
-                                .await;
-                        });
-                    }
-                    Some(_) = conns.join_next(), if !conns.is_empty() => {}
-                }
-            }
-        });
+        let task = super::spawn_http(listener, shared.clone(), handle);
         Ok(ContextServer {
             addr,
             pagerduty_token: pd_token,

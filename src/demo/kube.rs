@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
+use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::{Method, Request, Response, StatusCode, header};
 use serde_json::{Value, json};
@@ -24,7 +24,7 @@ use super::generator::{DemoApp, Drift};
 use super::resources::{self, ResId};
 use super::state::Instance;
 
-type Body = BoxBody<Bytes, Infallible>;
+use super::Body;
 
 /// A kind the demo clusters serve.
 #[derive(Debug, Clone, Copy)]
@@ -165,28 +165,7 @@ impl KubeServer {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let name = cluster.name.clone();
-        let task = tokio::spawn(async move {
-            let mut conns = tokio::task::JoinSet::new();
-            loop {
-                tokio::select! {
-                    acc = listener.accept() => {
-                        let Ok((sock, _)) = acc else { continue };
-                        let _ = sock.set_nodelay(true);
-                        let c = cluster.clone();
-                        conns.spawn(async move {
-                            let svc = hyper::service::service_fn(move |req| {
-                                let c = c.clone();
-                                async move { Ok::<_, Infallible>(handle(c, req).await) }
-                            });
-                            let _ = hyper::server::conn::http1::Builder::new()
-                                .serve_connection(hyper_util::rt::TokioIo::new(sock), svc)
-                                .await;
-                        });
-                    }
-                    Some(_) = conns.join_next(), if !conns.is_empty() => {}
-                }
-            }
-        });
+        let task = super::spawn_http(listener, cluster, handle);
         Ok(KubeServer {
             name,
             addr,

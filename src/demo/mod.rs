@@ -240,6 +240,45 @@ impl Drop for DemoFleet {
     }
 }
 
+/// The response body of the demo servers.
+pub type Body = http_body_util::combinators::BoxBody<bytes::Bytes, std::convert::Infallible>;
+
+/// Serves HTTP/1 on `listener`, each connection on its own task, every request answered by
+/// `handle(state, request)`, until the returned task is aborted (which drops the connections).
+pub(crate) fn spawn_http<S, F, Fut>(
+    listener: tokio::net::TcpListener,
+    state: S,
+    handle: F,
+) -> JoinHandle<()>
+where
+    S: Clone + Send + Sync + 'static,
+    F: Fn(S, hyper::Request<hyper::body::Incoming>) -> Fut + Copy + Send + Sync + 'static,
+    Fut: std::future::Future<Output = hyper::Response<Body>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        let mut conns = tokio::task::JoinSet::new();
+        loop {
+            tokio::select! {
+                acc = listener.accept() => {
+                    let Ok((sock, _)) = acc else { continue };
+                    let _ = sock.set_nodelay(true);
+                    let state = state.clone();
+                    conns.spawn(async move {
+                        let svc = hyper::service::service_fn(move |req| {
+                            let fut = handle(state.clone(), req);
+                            async move { Ok::<_, std::convert::Infallible>(fut.await) }
+                        });
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(hyper_util::rt::TokioIo::new(sock), svc)
+                            .await;
+                    });
+                }
+                Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            }
+        }
+    })
+}
+
 /// Writes a file readable by its owner only.
 pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;

@@ -370,6 +370,17 @@ pub struct OperationInitiator {
     pub automated: bool,
 }
 
+impl OperationInitiator {
+    /// Who started it, as history lists show it: `automated`, or the user.
+    pub fn who(&self) -> String {
+        if self.automated {
+            "automated".to_string()
+        } else {
+            self.username.clone()
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct SyncOperation {

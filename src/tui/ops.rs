@@ -945,7 +945,9 @@ pub fn done(
     let key = o.key.clone();
     let verb = o.verb;
     m.dirty = true;
-    if verb == "end deferral" {
+    // An ended deferral leaves the fleet (its annotations are gone); one that could not be
+    // ended stays marked, so it is not asked again every second (the operation line says why).
+    if verb == "end deferral" && result.is_ok() {
         m.restoring.remove(&key);
     }
     match then {

@@ -762,17 +762,7 @@ fn history(buf: &mut Buffer, head: Rect, body: Rect, m: &Model, s: &AppScreen, t
         } else {
             h.revision.clone()
         };
-        let by = h
-            .initiated_by
-            .as_ref()
-            .map(|i| {
-                if i.automated {
-                    "automated".to_string()
-                } else {
-                    i.username.clone()
-                }
-            })
-            .unwrap_or_default();
+        let by = h.initiated_by.as_ref().map(|i| i.who()).unwrap_or_default();
         let src = h
             .source
             .as_ref()
