@@ -22,8 +22,12 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub ascii: bool,
     /// Colours: auto (detect), truecolor, 256, 16 or none.
-    #[arg(long, global = true, value_name = "DEPTH", default_value = "auto")]
+    #[arg(long, global = true, value_name = "DEPTH", default_value = "auto",
+          value_parser = ["auto", "truecolor", "256", "16", "none"])]
     pub colors: String,
+    /// No animation and fewer redraws, for slow links (also `low_bandwidth = true`).
+    #[arg(long, global = true)]
+    pub low_bandwidth: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -363,6 +367,16 @@ pub enum BenchCommand {
         /// Repetitions (the median is reported).
         #[arg(long, default_value_t = 20)]
         runs: usize,
+    },
+    /// Bytes written to the terminal per keystroke (one-row move, scroll, page down) and per
+    /// idle minute, at each colour depth and with --low-bandwidth.
+    Keys {
+        /// Apps in the demo fleet.
+        #[arg(long, default_value_t = 2000)]
+        apps: usize,
+        /// The terminal size.
+        #[arg(long, default_value = "120x40")]
+        size: String,
     },
     /// Fleet figures: first frame, filter keystroke, stream absorption, memory, scroll bytes.
     Fleet {

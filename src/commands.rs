@@ -12,12 +12,36 @@ use crate::tui::app::TuiOptions;
 use crate::tui::color::Depth;
 use crate::tui::{keymap, load, theme};
 
-fn depth(cli: &Cli) -> Depth {
-    let detected = Depth::detect(|k| std::env::var(k).ok());
-    if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
-        return Depth::None;
+fn flag_depth(cli: &Cli) -> Option<Depth> {
+    Depth::parse(&cli.colors)
+}
+
+fn config_depth(cfg: Option<&Config>) -> Option<Depth> {
+    use crate::config::ColorDepth as C;
+    match cfg?.colors? {
+        C::Auto => None,
+        C::Truecolor => Some(Depth::TrueColor),
+        C::C256 => Some(Depth::Ansi256),
+        C::C16 => Some(Depth::Ansi16),
+        C::None => Some(Depth::None),
     }
-    Depth::parse(&cli.colors).unwrap_or(detected)
+}
+
+/// The TUI's colour depth: `NO_COLOR`, `--colors`, the config's `colors`, then detection.
+fn depth(cli: &Cli, cfg: Option<&Config>) -> Depth {
+    Depth::choose(flag_depth(cli), config_depth(cfg), |k| {
+        std::env::var(k).ok()
+    })
+}
+
+/// The depth of coloured output written for later (`--output ansi|svg`): as `depth`, but
+/// truecolor instead of detecting the terminal, which is not where the output goes.
+fn output_depth(cli: &Cli, cfg: Option<&Config>) -> Depth {
+    Depth::choose(flag_depth(cli), config_depth(cfg), |k| match k {
+        "NO_COLOR" => std::env::var(k).ok(),
+        "COLORTERM" => Some("truecolor".into()),
+        _ => None,
+    })
 }
 
 fn print_errors(errs: &[FileError]) {
@@ -68,11 +92,14 @@ fn looks(cfg: Option<&Config>, paths: &Paths) -> Looks {
 
 fn tui_options(cli: &Cli, cfg: &Config, paths: &Paths, title: &str) -> TuiOptions {
     let l = looks(Some(cfg), paths);
+    let depth = depth(cli, Some(cfg));
     TuiOptions {
-        theme: l.theme,
+        theme: l.theme.for_depth(depth),
         keymap: l.keymap,
-        depth: depth(cli),
+        depth,
         ascii: cli.ascii,
+        low_bandwidth: cli.low_bandwidth || cfg.low_bandwidth,
+        mouse: cfg.mouse.unwrap_or(true),
         title: title.to_string(),
         read_only: cli.read_only || cfg.read_only,
         notices: l.notices,
@@ -177,13 +204,17 @@ pub async fn demo(cli: &Cli, paths: &Paths, d: &DemoArgs, serve: bool, listen: &
         return serve_until_signal(&fleet).await;
     }
     let mut cfg = fleet.config();
-    cfg.read_only = cli.read_only;
-    let user_cfg = load_config(paths).ok().flatten();
-    cfg.theme = user_cfg.as_ref().and_then(|c| c.theme.clone());
-    cfg.keymap = user_cfg.as_ref().and_then(|c| c.keymap.clone());
-    cfg.pager = user_cfg.as_ref().and_then(|c| c.pager.clone());
-    cfg.diff_tool = user_cfg.as_ref().and_then(|c| c.diff_tool.clone());
-    let opts = tui_options(cli, &cfg, paths, "driftdeck demo");
+    // The user's own settings (looks, keys, tools) apply to the demo too; a broken config is
+    // said on the first screen, not ignored.
+    let mut config_problems = Vec::new();
+    match load_config(paths) {
+        Ok(Some(u)) => cfg.carry_personal_settings(&u),
+        Ok(None) => {}
+        Err(errs) => config_problems = errs.iter().map(|e| e.to_string()).collect(),
+    }
+    cfg.read_only |= cli.read_only;
+    let mut opts = tui_options(cli, &cfg, paths, "driftdeck demo");
+    opts.notices.splice(0..0, config_problems);
     log_notice(paths);
     match crate::tui::app::run(&cfg, opts).await {
         Ok(()) => 0,
@@ -275,8 +306,9 @@ pub async fn snapshot(
             Err(e) => return fail(format!("cannot start the demo servers: {e}")),
         };
         let mut cfg = fleet.config();
-        cfg.theme = user_cfg.as_ref().and_then(|c| c.theme.clone());
-        cfg.keymap = user_cfg.as_ref().and_then(|c| c.keymap.clone());
+        if let Some(u) = &user_cfg {
+            cfg.carry_personal_settings(u);
+        }
         (Some(fleet), cfg, "driftdeck demo")
     } else {
         match user_cfg {
@@ -293,11 +325,7 @@ pub async fn snapshot(
     for n in &l.notices {
         eprintln!("driftdeck: {n}");
     }
-    let depth = match (output, cli.colors.as_str()) {
-        (_, c) if c != "auto" => depth(cli),
-        _ if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) => Depth::None,
-        _ => Depth::TrueColor,
-    };
+    let depth = output_depth(cli, Some(&cfg));
     let o = SnapshotOptions {
         output: match output {
             SnapshotOutput::Json => Output::Json,
@@ -308,10 +336,11 @@ pub async fn snapshot(
         size,
         keys,
         filter: filter.map(str::to_string),
-        theme: l.theme,
+        theme: l.theme.for_depth(depth),
         keymap: l.keymap,
         depth,
         ascii: cli.ascii,
+        low_bandwidth: cli.low_bandwidth || cfg.low_bandwidth,
         title: title.into(),
         now_ms: None,
         data_dir: Some(paths.data_dir.clone()),
@@ -580,6 +609,25 @@ pub async fn bench(which: &BenchCommand) -> u8 {
                 2
             }
         },
+        BenchCommand::Keys { apps, size } => {
+            let size = match snapshot::parse_size(size) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("driftdeck: {e}");
+                    return 2;
+                }
+            };
+            match crate::headless::bench::keys(*apps, size).await {
+                Ok(report) => {
+                    print!("{report}");
+                    0
+                }
+                Err(e) => {
+                    eprintln!("driftdeck: bench keys: {e}");
+                    2
+                }
+            }
+        }
         BenchCommand::Diff { lines, runs } => match crate::headless::bench::diff(*lines, *runs) {
             Ok(report) => {
                 print!("{report}");
@@ -639,12 +687,9 @@ pub async fn diff(
         },
         None => Normalizer::default(),
     };
-    let theme = looks(load_config(paths).ok().flatten().as_ref(), paths).theme;
-    let depth = if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
-        Depth::None
-    } else {
-        depth_or_truecolor(cli)
-    };
+    let user_cfg = load_config(paths).ok().flatten();
+    let depth = output_depth(cli, user_cfg.as_ref());
+    let theme = looks(user_cfg.as_ref(), paths).theme.for_depth(depth);
     let render = |ds: &[crate::diff::ResourceDiff]| -> String {
         match output {
             DiffOutput::Text => ds.iter().map(diffout::text).collect(),
@@ -679,14 +724,6 @@ pub async fn diff(
         }
         (Some(name), None, None) => diff_app(paths, name, instance, output, &render).await,
         _ => fail("give either APP, or both --live FILE and --desired FILE".into()),
-    }
-}
-
-fn depth_or_truecolor(cli: &Cli) -> Depth {
-    if cli.colors == "auto" {
-        Depth::TrueColor
-    } else {
-        depth(cli)
     }
 }
 

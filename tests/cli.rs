@@ -137,8 +137,9 @@ fn snapshot_filter_and_keys() {
         .env("NO_COLOR", "1")
         .output()
         .unwrap();
-    assert!(
-        !stdout(&o).contains("\x1b[3") && !stdout(&o).contains("\x1b[4"),
+    assert_eq!(
+        colour_kinds(&stdout(&o)),
+        (false, false, false),
         "NO_COLOR: no colour codes"
     );
 }
@@ -813,4 +814,100 @@ fn snapshot_as_svg_keeps_the_colours() {
         "the title text"
     );
     assert!(!s.contains('\u{1b}'), "no escape codes in an SVG");
+}
+
+/// The parameters of every SGR sequence (`ESC [ ... m`) in `s`.
+fn sgr_params(s: &str) -> Vec<Vec<u32>> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("\x1b[") {
+        let after = &rest[i + 2..];
+        let end = after
+            .find(|c: char| c.is_ascii_alphabetic())
+            .unwrap_or(after.len());
+        if after[end..].starts_with('m') {
+            out.push(
+                after[..end]
+                    .split(';')
+                    .map(|p| p.parse().unwrap_or(0))
+                    .collect(),
+            );
+        }
+        rest = &after[end.min(after.len())..];
+    }
+    out
+}
+
+/// The kinds of colour codes used: truecolor, 256-colour, 16-colour.
+fn colour_kinds(s: &str) -> (bool, bool, bool) {
+    let (mut rgb, mut idx, mut basic) = (false, false, false);
+    for p in sgr_params(s) {
+        let mut i = 0;
+        while i < p.len() {
+            match p[i] {
+                38 | 48 if p.get(i + 1) == Some(&2) => {
+                    rgb = true;
+                    i += 5;
+                    continue;
+                }
+                38 | 48 if p.get(i + 1) == Some(&5) => {
+                    idx = true;
+                    i += 3;
+                    continue;
+                }
+                30..=37 | 40..=47 | 90..=97 | 100..=107 => basic = true,
+                _ => {}
+            }
+            i += 1;
+        }
+    }
+    (rgb, idx, basic)
+}
+
+#[test]
+fn colour_depth_comes_from_no_color_then_the_flag_then_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    let snap = |extra: &[&str], no_color: bool| -> String {
+        let mut c = bin();
+        c.args(["--config", cfg.to_str().unwrap()])
+            .args(extra)
+            .args(["snapshot", "--demo", "--output", "ansi", "--size", "100x30"]);
+        if no_color {
+            c.env("NO_COLOR", "1");
+        }
+        let o = c.output().unwrap();
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        stdout(&o)
+    };
+    std::fs::write(&cfg, "colors = \"16\"\n").unwrap();
+    assert_eq!(
+        colour_kinds(&snap(&[], false)),
+        (false, false, true),
+        "config: 16"
+    );
+    assert_eq!(
+        colour_kinds(&snap(&["--colors", "256"], false)),
+        (false, true, false),
+        "the flag wins over the config"
+    );
+    let plain = snap(&["--colors", "truecolor"], true);
+    assert_eq!(colour_kinds(&plain), (false, false, false), "NO_COLOR wins");
+    // Without colour the selection and the status bar are still there, in reverse video.
+    assert!(
+        sgr_params(&plain).iter().any(|p| p.contains(&7)),
+        "reverse video for the selection"
+    );
+
+    std::fs::write(&cfg, "theme = \"light\"\ncolors = \"sixteen\"\n").unwrap();
+    let o = run(&["--config", cfg.to_str().unwrap(), "check-config"]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        stdout(&o).contains("config.toml:2") && stdout(&o).contains("sixteen"),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(&["--colors", "lots", "snapshot", "--demo"]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("truecolor"), "{}", stderr(&o));
 }

@@ -23,6 +23,7 @@ async fn screen_of(cfg: &driftdeck::config::Config, dir: &std::path::Path, keys:
         keymap: Keymap::default(),
         depth: Depth::TrueColor,
         ascii: false,
+        low_bandwidth: false,
         title: "driftdeck demo".into(),
         now_ms: Some(common::NOW * 1000),
         data_dir: Some(dir.to_path_buf()),

@@ -29,6 +29,7 @@ async fn screen_of(
         keymap: Keymap::default(),
         depth: Depth::TrueColor,
         ascii: false,
+        low_bandwidth: false,
         title: "driftdeck demo".into(),
         now_ms: Some(NOW * 1000),
         data_dir: None,
@@ -170,6 +171,33 @@ async fn colours_of_a_few_cells() {
     let (hx, _) = lines[2].char_indices().find(|(_, c)| *c == '↑').unwrap();
     let hx = lines[2][..hx].chars().count() as u16;
     assert_eq!(buf[(hx, 2)].fg, theme.style("header.sorted").fg.unwrap());
+
+    // Low bandwidth: the selection is a marker and the name only, so moving it rewrites a few
+    // cells; times are shown to the minute.
+    m.low_bandwidth = true;
+    render(&mut buf, &m, &theme, &km);
+    let sel_bg = theme.style("selection").bg.unwrap();
+    assert_eq!(buf[(0, sel_y)].symbol(), "▸");
+    assert_eq!(buf[(0, sel_y + 1)].symbol(), " ");
+    let name = &m.view.selected.as_ref().unwrap().name;
+    let sel_line = driftdeck::tui::ui::buffer_text(&buf)
+        .lines()
+        .nth(sel_y as usize)
+        .unwrap()
+        .to_string();
+    let nx = sel_line[..sel_line.find(name.as_str()).unwrap()]
+        .chars()
+        .count() as u16;
+    assert_eq!(buf[(nx, sel_y)].bg, sel_bg, "the name is highlighted");
+    assert_ne!(buf[(119, sel_y)].bg, sel_bg, "the rest of the row is not");
+    let text = driftdeck::tui::ui::buffer_text(&buf);
+    assert!(
+        !text.lines().skip(3).any(|l| {
+            l.split_whitespace()
+                .any(|w| w.ends_with('s') && w[..w.len() - 1].parse::<u32>().is_ok())
+        }),
+        "no ages in seconds:\n{text}"
+    );
 }
 
 snap!(

@@ -81,6 +81,7 @@ async fn a_mono_snapshot_writes_no_colour_codes() {
         keymap: Keymap::default(),
         depth: driftdeck::tui::color::Depth::TrueColor,
         ascii: false,
+        low_bandwidth: false,
         title: "t".into(),
         now_ms: Some(common::NOW * 1000),
         data_dir: None,
@@ -151,4 +152,96 @@ fn every_builtin_keymap_parses_and_vim_and_emacs_add_their_keys() {
         binding(&emacs, Mode::Filter, "ctrl-g").as_deref(),
         Some("cancel")
     );
+}
+
+/// What a cell of `role` looks like at `depth`: colours degraded as the screen writer does.
+fn seen(
+    t: &Theme,
+    role: &str,
+    selected: bool,
+    depth: driftdeck::tui::color::Depth,
+) -> (
+    ratatui::style::Color,
+    ratatui::style::Color,
+    ratatui::style::Modifier,
+) {
+    use driftdeck::tui::color::degrade;
+    use ratatui::style::Color;
+    let s = if selected {
+        t.selected(role)
+    } else {
+        t.style(role)
+    };
+    (
+        degrade(s.fg.unwrap_or(Color::Reset), depth),
+        degrade(s.bg.unwrap_or(Color::Reset), depth),
+        s.add_modifier,
+    )
+}
+
+/// States that call for attention.
+const BAD: &[&str] = &[
+    "sync.outofsync",
+    "health.degraded",
+    "health.missing",
+    "verdict.enforce",
+    "instance.down",
+    "diff.removed",
+];
+
+#[test]
+fn every_theme_keeps_states_apart_at_256_and_16_colours() {
+    use driftdeck::tui::color::Depth;
+    // States that must never look alike, whatever the terminal can show (ssh without COLORTERM
+    // forwarded gets 256; consoles and `TERM=xterm`, 16).
+    let groups: &[&[&str]] = &[
+        &["sync.synced", "sync.outofsync"],
+        &[
+            "health.healthy",
+            "health.progressing",
+            "health.degraded",
+            "health.missing",
+        ],
+        &["diff.added", "diff.removed"],
+        &["verdict.allow", "verdict.defer", "verdict.enforce"],
+        &["instance.live", "instance.down"],
+    ];
+    for (name, _) in driftdeck::tui::theme::BUILTIN {
+        for depth in [Depth::TrueColor, Depth::Ansi256, Depth::Ansi16, Depth::None] {
+            // What the TUI draws with at that depth (no colour: the mono theme stands in for
+            // a theme made of colours).
+            let t = Theme::builtin(name).unwrap().for_depth(depth);
+            for g in groups {
+                for (i, a) in g.iter().enumerate() {
+                    for b in &g[i + 1..] {
+                        // With 16 colours or none, words and symbols tell the states apart
+                        // (healthy and progressing may share a colour); what must stand out
+                        // by its colour or attributes is a bad state next to any other.
+                        let few = depth <= Depth::Ansi16 || !t.uses_colour();
+                        if few && !BAD.contains(b) && !BAD.contains(a) {
+                            continue;
+                        }
+                        for selected in [false, true] {
+                            assert_ne!(
+                                seen(&t, a, selected, depth),
+                                seen(&t, b, selected, depth),
+                                "theme {name} at {depth:?}: {a} and {b} look the same (selected: {selected})"
+                            );
+                        }
+                    }
+                }
+            }
+            // The selection stands out from the rows around it, and its text from its background.
+            let (fg, bg, m) = seen(&t, "text", true, depth);
+            assert_ne!(
+                (fg, bg, m),
+                seen(&t, "text", false, depth),
+                "theme {name} at {depth:?}: the selection is invisible"
+            );
+            assert!(
+                fg != bg || fg == ratatui::style::Color::Reset,
+                "theme {name} at {depth:?}: selected text in its own background colour"
+            );
+        }
+    }
 }

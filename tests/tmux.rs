@@ -72,7 +72,19 @@ fn start(label: &str, term: &str, extra: &str) -> (Tmux, tempfile::TempDir) {
 }
 
 fn start_env(label: &str, term: &str, extra: &str, env: &str) -> (Tmux, tempfile::TempDir) {
+    start_with(label, term, extra, env, |_| {})
+}
+
+/// As `start_env`, with `prep` writing the user's files under the new HOME first.
+fn start_with(
+    label: &str,
+    term: &str,
+    extra: &str,
+    env: &str,
+    prep: impl FnOnce(&std::path::Path),
+) -> (Tmux, tempfile::TempDir) {
     let home = tempfile::tempdir().unwrap();
+    prep(home.path());
     let t = Tmux {
         socket: format!("driftdeck-test-{}-{label}", std::process::id()),
     };
@@ -334,4 +346,182 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// The parameters of every SGR sequence in `s`.
+fn sgr_params(s: &str) -> Vec<Vec<u32>> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("\x1b[") {
+        let after = &rest[i + 2..];
+        let end = after
+            .find(|c: char| c.is_ascii_alphabetic())
+            .unwrap_or(after.len());
+        if after[end..].starts_with('m') {
+            out.push(
+                after[..end]
+                    .split(';')
+                    .map(|p| p.parse().unwrap_or(0))
+                    .collect(),
+            );
+        }
+        rest = &after[end.min(after.len())..];
+    }
+    out
+}
+
+/// The body row (0 = the first app row) that shows the low-bandwidth selection marker.
+fn marked_row(screen: &str) -> Option<usize> {
+    screen.lines().skip(3).position(|l| l.starts_with('▸'))
+}
+
+#[test]
+fn user_keymap_sixteen_colours_low_bandwidth_and_the_mouse() {
+    if !tmux_available() {
+        return;
+    }
+    // The user's files: a keymap over the default (n moves down, j unbound, a sequence of
+    // their own), a broken theme (reported, the builtin kept), low bandwidth (the selection
+    // is a marker, visible in plain text).
+    let (t, _home) = start_with("userkeys", "xterm", "", "", |home| {
+        let dir = home.join("config/driftdeck");
+        std::fs::create_dir_all(dir.join("keymaps")).unwrap();
+        std::fs::create_dir_all(dir.join("themes")).unwrap();
+        std::fs::write(
+            dir.join("config.toml"),
+            "keymap = \"mine\"\ntheme = \"mine\"\nlow_bandwidth = true\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("keymaps/mine.toml"),
+            "[fleet]\n\"n\" = \"select_next\"\n\"j\" = \"none\"\n\"space\" = \"none\"\n\"space x\" = \"select_last\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("themes/mine.toml"),
+            "inherits = \"default\"\n[styles]\n\"text\" = { fg = \"#12345\" }\n",
+        )
+        .unwrap();
+    });
+    // The broken theme is said on the first screen, with its file and line.
+    let s = t.wait_for("mine.toml:3", 30);
+    assert!(s.contains("themes/mine.toml:3"), "{s}");
+    t.wait_for("● argocd-us live", 30);
+    // Both instances' apps are in; the selection follows its app as rows arrive, so it is
+    // wherever that app sorted.
+    t.wait_for("80 apps │", 30);
+    let s = t.wait_for("▸", 10);
+    let r0 = marked_row(&s).unwrap_or_else(|| panic!("a marker on an app row:\n{s}"));
+
+    // j is unbound; n moves.
+    t.keys(&["j"]);
+    t.keys(&["n"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let s = loop {
+        let s = t.screen();
+        if marked_row(&s) == Some(r0 + 1) || Instant::now() > deadline {
+            break s;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(
+        marked_row(&s),
+        Some(r0 + 1),
+        "j did nothing, n moved one row:\n{s}"
+    );
+
+    // A sequence of the user's: the which-key hint names what may follow.
+    t.keys(&["Space"]);
+    let s = t.wait_for("space …", 10);
+    let bar = s.lines().last().unwrap_or_default().to_string();
+    assert!(bar.contains("x select last"), "{bar}");
+    t.keys(&["Escape"]);
+
+    // The help overlay is generated from the loaded keymap: n moves down, j is gone, the
+    // user's sequence is listed.
+    t.keys(&["?"]);
+    let s = t.wait_for("Keys", 10);
+    assert!(s.contains("space x, G, end"), "{s}");
+    assert!(
+        s.lines()
+            .any(|l| l.contains(" n, down ") && l.contains("move down")),
+        "{s}"
+    );
+    t.keys(&["Escape"]);
+
+    // 16 colours: TERM=xterm gets only the 16 ANSI colours, never 256 or RGB.
+    let coloured = t.run(&["capture-pane", "-p", "-e", "-t", "dd"]);
+    let params = sgr_params(&coloured);
+    assert!(
+        params
+            .iter()
+            .flatten()
+            .any(|p| matches!(p, 30..=37 | 90..=97)),
+        "some colour: {coloured:?}"
+    );
+    for p in &params {
+        assert!(
+            !p.windows(2)
+                .any(|w| (w[0] == 38 || w[0] == 48) && (w[1] == 5 || w[1] == 2)),
+            "no 256 or RGB colour with TERM=xterm: {p:?}"
+        );
+    }
+
+    // The mouse: a click on the fourth row selects it (SGR mouse report, 1-based cells).
+    let click = |x: u16, y: u16, press: bool| {
+        let seq = format!(
+            "\x1b[<0;{};{}{}",
+            x + 1,
+            y + 1,
+            if press { 'M' } else { 'm' }
+        );
+        let mut args = vec![
+            "send-keys".to_string(),
+            "-t".into(),
+            "dd".into(),
+            "-H".into(),
+        ];
+        args.extend(seq.bytes().map(|b| format!("{b:02x}")));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        t.run(&args);
+    };
+    let target = if r0 + 1 == 6 { 8 } else { 6 };
+    click(20, 3 + target as u16, true);
+    click(20, 3 + target as u16, false);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let s = loop {
+        let s = t.screen();
+        if marked_row(&s) == Some(target) || Instant::now() > deadline {
+            break s;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(
+        marked_row(&s),
+        Some(target),
+        "the click selected the row:\n{s}"
+    );
+    // A click on the header sorts by that column.
+    let header = s.lines().nth(2).unwrap().to_string();
+    let hx = header[..header.find("HEALTH").expect("a HEALTH column")]
+        .chars()
+        .count() as u16;
+    click(hx + 1, 2, true);
+    click(hx + 1, 2, false);
+    t.wait_for("HEALTH↑", 10);
+    assert_eq!(
+        t.run(&["display", "-p", "-t", "dd", "#{mouse_any_flag}"])
+            .trim(),
+        "1",
+        "the TUI asked for mouse reports"
+    );
+
+    t.keys(&["q"]);
+    t.wait_for("DRIFTDECK-EXITED 0", 10);
+    assert_eq!(
+        t.run(&["display", "-p", "-t", "dd", "#{mouse_any_flag}"])
+            .trim(),
+        "0",
+        "mouse reporting is off again"
+    );
 }

@@ -23,6 +23,14 @@ pub struct Config {
     /// No animation, fewer redraws: for slow SSH links.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub low_bandwidth: bool,
+    /// Colours: `auto` (detect from COLORTERM and TERM), `truecolor`, `256`, `16` or `none`.
+    /// `--colors` overrides it; `NO_COLOR` overrides both.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub colors: Option<ColorDepth>,
+    /// Mouse: click a row, a tab or a column header, scroll with the wheel (default on; hold
+    /// shift to select text in most terminals).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mouse: Option<bool>,
     /// Also watch every context of the `argocd` CLI's config (`argocd login` sessions, SSO
     /// included) as an instance. Without any `[[instances]]`, they are used anyway.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -51,6 +59,20 @@ pub struct Config {
     /// Context sources for decisions.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context: Option<crate::decide::settings::ContextConfig>,
+}
+
+/// The `colors` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColorDepth {
+    Auto,
+    #[serde(alias = "24bit")]
+    Truecolor,
+    #[serde(rename = "256")]
+    C256,
+    #[serde(rename = "16")]
+    C16,
+    None,
 }
 
 /// One Argo CD API server.
@@ -141,6 +163,45 @@ impl FileError {
     }
 }
 
+/// Every problem of a config whose TOML is valid but does not fit: the first with its exact
+/// line (from the parser), then each other top-level key that is wrong on its own, at the line
+/// where that key starts. A syntax error stops at the first one (what follows it is unknown).
+fn every_problem(path: &Path, text: &str, first: &toml::de::Error) -> Vec<FileError> {
+    use serde::Deserialize;
+    let mut errs = vec![FileError::from_toml(path, text, first)];
+    let Ok(table) = text.parse::<toml::Table>() else {
+        return errs;
+    };
+    for (k, v) in &table {
+        let mut one = toml::Table::new();
+        one.insert(k.clone(), v.clone());
+        if let Err(e) = Config::deserialize(toml::Value::Table(one)) {
+            let message = e.message().trim().to_string();
+            if errs.iter().any(|x| x.message == message) {
+                continue;
+            }
+            errs.push(FileError::new(path, key_line(text, k), message));
+        }
+    }
+    errs
+}
+
+/// Line (1-based) where top-level key `k` is set or its table starts.
+fn key_line(text: &str, k: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            let name = l.trim_start_matches('[').trim_start();
+            (l.starts_with('[')
+                && (name.starts_with(&format!("{k}]")) || name.starts_with(&format!("{k}."))))
+                || l.strip_prefix(k)
+                    .is_some_and(|rest| rest.trim_start().starts_with('='))
+                || l.strip_prefix(&format!("\"{k}\""))
+                    .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|i| i + 1)
+}
+
 /// Line (1-based) where a `[[instances]]` entry with this name is declared, for messages.
 fn line_of(text: &str, needle: &str) -> Option<usize> {
     text.find(needle)
@@ -148,6 +209,20 @@ fn line_of(text: &str, needle: &str) -> Option<usize> {
 }
 
 impl Config {
+    /// Takes the operator's own settings from `user` (looks, keys, tools, protections), for a
+    /// config that names other instances (the demo's).
+    pub fn carry_personal_settings(&mut self, user: &Config) {
+        self.theme = user.theme.clone();
+        self.keymap = user.keymap.clone();
+        self.pager = user.pager.clone();
+        self.diff_tool = user.diff_tool.clone();
+        self.colors = user.colors;
+        self.mouse = user.mouse;
+        self.low_bandwidth = user.low_bandwidth;
+        self.read_only |= user.read_only;
+        self.protected.extend(user.protected.iter().cloned());
+    }
+
     /// Adds an instance for every context of the `argocd` CLI's config that the config does
     /// not name already (by instance name); returns how many were added.
     pub fn add_argocd_contexts(&mut self) -> usize {
@@ -187,8 +262,7 @@ impl Config {
 
     /// Parses and validates a config file's text. Every problem is returned, not just the first.
     pub fn parse(path: &Path, text: &str) -> Result<Config, Vec<FileError>> {
-        let cfg: Config =
-            toml::from_str(text).map_err(|e| vec![FileError::from_toml(path, text, &e)])?;
+        let cfg: Config = toml::from_str(text).map_err(|e| every_problem(path, text, &e))?;
         let errs = cfg.validate(path, text);
         if errs.is_empty() { Ok(cfg) } else { Err(errs) }
     }
@@ -344,6 +418,28 @@ mod tests {
 
     fn p() -> PathBuf {
         PathBuf::from("/tmp/config.toml")
+    }
+
+    #[test]
+    fn every_wrong_key_is_reported_with_its_line() {
+        let text =
+            "theme = \"light\"\ncolors = \"lots\"\nmouse = \"yes\"\n\n[kube]\nkubeconfig = 3\n";
+        let errs = Config::parse(&p(), text).unwrap_err();
+        let got: Vec<(Option<usize>, bool)> = errs
+            .iter()
+            .map(|e| (e.line, e.message.is_empty()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![(Some(2), false), (Some(5), false), (Some(3), false)],
+            "{errs:?}"
+        );
+        assert!(errs[0].message.contains("lots"));
+        assert!(errs[1].message.contains("path"));
+        assert!(errs[2].message.contains("boolean"));
+        // A syntax error: only the first (nothing after it can be trusted).
+        let errs = Config::parse(&p(), "colors = \"16\"\nmouse = [\n").unwrap_err();
+        assert_eq!(errs.len(), 1, "{errs:?}");
     }
 
     #[test]

@@ -823,3 +823,173 @@ pub async fn decide(seconds: f64, apps: usize, source_latency_ms: u64) -> Result
     );
     Ok(out)
 }
+
+/// One way of drawing for `bench keys`.
+struct Variant {
+    name: &'static str,
+    depth: Depth,
+    low_bandwidth: bool,
+}
+
+/// What one variant wrote.
+struct KeyBytes {
+    first: usize,
+    move_one: usize,
+    scroll_median: f64,
+    scroll_max: f64,
+    page_median: f64,
+    page_max: f64,
+    idle_minute: usize,
+}
+
+/// Drives `m` through the keystrokes of the measurement, writing each frame as the TUI would.
+fn key_bytes(m: &Model, km: &Keymap, v: &Variant, size: (u16, u16)) -> KeyBytes {
+    let mut m = m.clone();
+    m.low_bandwidth = v.low_bandwidth;
+    m.dirty = true;
+    let mut frame = Frame {
+        buf: Buffer::empty(Rect::new(0, 0, size.0, size.1)),
+        screen: Screen::new(v.depth),
+        // As the TUI draws at that depth (no colour: the mono theme's attributes).
+        theme: Theme::default().for_depth(v.depth),
+        km: km.clone(),
+    };
+    let key = |m: &mut Model, frame: &mut Frame, k: Key| -> usize {
+        update(m, km, Msg::Key(k));
+        frame.draw(m)
+    };
+    let first = frame.draw(&m);
+    let move_one = key(&mut m, &mut frame, Key::ch('j'));
+    let page = crate::tui::ui::layout::fleet_page(&m);
+    for _ in 0..page {
+        key(&mut m, &mut frame, Key::ch('j'));
+    }
+    let mut scroll = Vec::new();
+    for _ in 0..20 {
+        scroll.push(key(&mut m, &mut frame, Key::ch('j')) as f64);
+    }
+    let mut pages = Vec::new();
+    for _ in 0..10 {
+        pages.push(key(
+            &mut m,
+            &mut frame,
+            Key::plain(crate::tui::keymap::KeyCode::PageDown),
+        ) as f64);
+    }
+    // A minute with no input: one tick every 250 ms, a frame whenever the model says so.
+    let mut idle_minute = 0;
+    let t0 = m.now_ms.div_euclid(60_000) * 60_000 + 60_000;
+    for i in 0..240 {
+        update(&mut m, km, Msg::Tick(t0 + i * 250));
+        if m.dirty {
+            idle_minute += frame.draw(&m);
+            m.dirty = false;
+        }
+    }
+    let mut s2 = scroll.clone();
+    let mut p2 = pages.clone();
+    KeyBytes {
+        first,
+        move_one,
+        scroll_median: percentile(&mut s2, 0.5),
+        scroll_max: percentile(&mut scroll, 1.0),
+        page_median: percentile(&mut p2, 0.5),
+        page_max: percentile(&mut pages, 1.0),
+        idle_minute,
+    }
+}
+
+/// `driftdeck bench keys`: bytes written to the terminal per keystroke in the fleet view, at
+/// each colour depth and in low-bandwidth mode, through the same `update`, `draw` and screen
+/// writer as the TUI (the demo fleet in-process, the default theme and keymap).
+pub async fn keys(apps: usize, size: (u16, u16)) -> Result<String, String> {
+    let fleet = DemoFleet::start(DemoOptions {
+        spec: FleetSpec {
+            apps,
+            clusters: 4,
+            instances: 2,
+            seed: 1,
+        },
+        drift_every: None,
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let cfg = fleet.config();
+    let inst = Instances::from_config(&cfg);
+    let mut m = Model::new(inst.views.clone(), size, now_ms());
+    let km = Keymap::default();
+    let fx = init(&mut m);
+    for e in fx {
+        if let crate::tui::effect::Effect::WatchInstance(id) = e {
+            let c = inst.client(id).cloned().ok_or("no client")?;
+            let msg = list_once(&c, id, &AppQuery::default()).await;
+            update(&mut m, &km, msg);
+        }
+    }
+    if m.fleet.len() != apps {
+        return Err(format!("listed {} of {apps} apps", m.fleet.len()));
+    }
+    let variants = [
+        Variant {
+            name: "truecolor",
+            depth: Depth::TrueColor,
+            low_bandwidth: false,
+        },
+        Variant {
+            name: "256 colours",
+            depth: Depth::Ansi256,
+            low_bandwidth: false,
+        },
+        Variant {
+            name: "16 colours",
+            depth: Depth::Ansi16,
+            low_bandwidth: false,
+        },
+        Variant {
+            name: "no colour (NO_COLOR)",
+            depth: Depth::None,
+            low_bandwidth: false,
+        },
+        Variant {
+            name: "--low-bandwidth, truecolor",
+            depth: Depth::TrueColor,
+            low_bandwidth: true,
+        },
+        Variant {
+            name: "--low-bandwidth, 256 colours",
+            depth: Depth::Ansi256,
+            low_bandwidth: true,
+        },
+        Variant {
+            name: "--low-bandwidth, 16 colours",
+            depth: Depth::Ansi16,
+            low_bandwidth: true,
+        },
+    ];
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "driftdeck bench keys: bytes written per keystroke, fleet view, {}x{}, {apps} apps, default theme",
+        size.0, size.1
+    );
+    let _ = writeln!(
+        out,
+        "{:<30} {:>8} {:>9} {:>15} {:>15} {:>12}",
+        "", "first", "j (move)", "j (scroll) med/max", "pgdn med/max", "idle minute"
+    );
+    for v in &variants {
+        let b = key_bytes(&m, &km, v, size);
+        let _ = writeln!(
+            out,
+            "{:<30} {:>8} {:>9} {:>15} {:>15} {:>12}",
+            v.name,
+            b.first,
+            b.move_one,
+            format!("{:.0}/{:.0}", b.scroll_median, b.scroll_max),
+            format!("{:.0}/{:.0}", b.page_median, b.page_max),
+            b.idle_minute
+        );
+    }
+    Ok(out)
+}

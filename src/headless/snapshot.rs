@@ -33,6 +33,8 @@ pub struct SnapshotOptions {
     pub keymap: Keymap,
     pub depth: Depth,
     pub ascii: bool,
+    /// Render as `--low-bandwidth` does (times to the minute, no change highlight).
+    pub low_bandwidth: bool,
     pub title: String,
     /// A fixed clock (ms) instead of the wall clock, for reproducible output.
     pub now_ms: Option<i64>,
@@ -116,6 +118,7 @@ pub async fn snapshot(cfg: &Config, o: SnapshotOptions) -> Result<Snapshot, Stri
     let inst = Instances::from_config(cfg);
     let mut m = Model::new(inst.views.clone(), o.size, o.now_ms.unwrap_or_else(now_ms));
     m.symbols.ascii = o.ascii;
+    m.low_bandwidth = o.low_bandwidth;
     m.title = o.title.clone();
     let kit = match &o.data_dir {
         Some(dir) => {

@@ -27,6 +27,9 @@ use crate::config::Config;
 pub const TICK: Duration = Duration::from_millis(250);
 /// Minimum time between two frames (about 60 a second).
 pub const FRAME: Duration = Duration::from_millis(16);
+/// Minimum time between two frames in low-bandwidth mode: bursts of changes (a fleet of
+/// events, a held-down key) become one frame.
+pub const FRAME_LOW_BANDWIDTH: Duration = Duration::from_millis(100);
 
 /// How the TUI looks and behaves, decided before it starts.
 pub struct TuiOptions {
@@ -34,6 +37,10 @@ pub struct TuiOptions {
     pub keymap: Keymap,
     pub depth: Depth,
     pub ascii: bool,
+    /// Slow links: no animation, times to the minute, fewer frames.
+    pub low_bandwidth: bool,
+    /// Report clicks and the wheel.
+    pub mouse: bool,
     pub title: String,
     pub read_only: bool,
     /// Problems found while loading user files, shown on the first screen.
@@ -187,6 +194,23 @@ pub fn convert_key(k: crossterm::event::KeyEvent) -> Option<Key> {
     )
 }
 
+/// Converts a crossterm mouse event to ours: left clicks and the wheel.
+pub fn convert_mouse(e: crossterm::event::MouseEvent) -> Option<crate::tui::msg::Mouse> {
+    use crate::tui::msg::{Mouse, MouseKind};
+    use crossterm::event::{MouseButton, MouseEventKind as K};
+    let kind = match e.kind {
+        K::Down(MouseButton::Left) => MouseKind::Click,
+        K::ScrollUp => MouseKind::ScrollUp,
+        K::ScrollDown => MouseKind::ScrollDown,
+        _ => return None,
+    };
+    Some(Mouse {
+        kind,
+        x: e.column,
+        y: e.row,
+    })
+}
+
 /// Where the text cursor goes: in the filter input while typing.
 pub fn cursor_position(m: &Model) -> Option<(u16, u16)> {
     let input = m.input.as_ref()?;
@@ -215,6 +239,8 @@ pub async fn run(cfg: &Config, opts: TuiOptions) -> anyhow::Result<()> {
     let size = crossterm::terminal::size().unwrap_or((120, 40));
     let mut model = Model::new(inst.views.clone(), size, now_ms());
     model.symbols.ascii = opts.ascii;
+    model.low_bandwidth = opts.low_bandwidth;
+    model.mouse = opts.mouse;
     model.title = opts.title.clone();
     model.read_only = opts.read_only;
     if !opts.notices.is_empty() {
@@ -228,7 +254,7 @@ pub async fn run(cfg: &Config, opts: TuiOptions) -> anyhow::Result<()> {
     let mut sighup = signal(SignalKind::hangup())?;
     let mut sigint = signal(SignalKind::interrupt())?;
 
-    let guard = TerminalGuard::enter()?;
+    let guard = TerminalGuard::enter(opts.mouse)?;
     let mut runtime = Runtime::new(inst, tx);
     runtime.kube = std::sync::Arc::new(crate::clients::kube::Clusters::load(cfg.kube.as_ref()));
     runtime.acts = crate::tui::runtime::ops::ActKit {
@@ -260,6 +286,13 @@ pub async fn run(cfg: &Config, opts: TuiOptions) -> anyhow::Result<()> {
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut screen = Screen::new(opts.depth);
+    screen.sync_output =
+        crate::tui::runtime::screen::sync_output_for(&std::env::var("TERM").unwrap_or_default());
+    let frame = if opts.low_bandwidth {
+        FRAME_LOW_BANDWIDTH
+    } else {
+        FRAME
+    };
     let mut buf = Buffer::empty(Rect::new(0, 0, size.0, size.1));
     let mut last_draw: Option<Instant> = None;
     let mut logged_complete = false;
@@ -267,7 +300,7 @@ pub async fn run(cfg: &Config, opts: TuiOptions) -> anyhow::Result<()> {
     let reason;
     'outer: loop {
         if model.dirty {
-            let due = last_draw.is_none_or(|t| t.elapsed() >= FRAME);
+            let due = last_draw.is_none_or(|t| t.elapsed() >= frame);
             if due {
                 render(&mut buf, &model, &opts.theme, &opts.keymap);
                 let cursor = cursor_position(&model);
@@ -286,7 +319,7 @@ pub async fn run(cfg: &Config, opts: TuiOptions) -> anyhow::Result<()> {
             }
         }
         let wait = match (model.dirty, last_draw) {
-            (true, Some(t)) => FRAME.saturating_sub(t.elapsed()),
+            (true, Some(t)) => frame.saturating_sub(t.elapsed()),
             _ => Duration::from_secs(3600),
         };
         let mut msgs = Vec::new();
@@ -306,6 +339,11 @@ pub async fn run(cfg: &Config, opts: TuiOptions) -> anyhow::Result<()> {
                     msgs.push(Msg::Resize(w, h));
                 }
                 Some(Ok(crossterm::event::Event::Paste(s))) => msgs.push(Msg::Paste(s)),
+                Some(Ok(crossterm::event::Event::Mouse(e))) => {
+                    if let Some(ev) = convert_mouse(e) {
+                        msgs.push(Msg::Mouse(ev));
+                    }
+                }
                 Some(Ok(_)) => {}
                 Some(Err(e)) => {
                     tracing::warn!(error = %e, "terminal input error");

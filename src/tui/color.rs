@@ -13,7 +13,11 @@ pub enum Depth {
 }
 
 impl Depth {
-    /// Detects the depth from the environment. `NO_COLOR` (any value) wins.
+    /// Detects the depth from the environment. `NO_COLOR` (any value) wins. `COLORTERM` is
+    /// trusted when it says truecolor; otherwise `TERM` decides: terminal types whose terminfo
+    /// entries carry 24-bit colour, `*-256color` (what ssh forwards from most desktop terminals,
+    /// and what tmux and screen set when configured for it), monochrome types (`dumb`, `vt100`,
+    /// `vt220`), and 16 colours for the rest (`xterm`, `screen`, `linux`, `ansi`, unset).
     pub fn detect(env: impl Fn(&str) -> Option<String>) -> Depth {
         if env("NO_COLOR").is_some_and(|v| !v.is_empty()) {
             return Depth::None;
@@ -23,21 +27,47 @@ impl Depth {
             return Depth::TrueColor;
         }
         let term = env("TERM").unwrap_or_default().to_ascii_lowercase();
-        if term == "dumb" {
+        const MONO: [&str; 6] = ["dumb", "vt100", "vt102", "vt220", "vt52", "cons25"];
+        if MONO.contains(&term.as_str()) {
             return Depth::None;
         }
-        if term.contains("direct") || term.contains("truecolor") {
+        // Terminal types whose terminfo entries declare RGB colour.
+        const DIRECT: [&str; 7] = [
+            "xterm-kitty",
+            "xterm-ghostty",
+            "alacritty",
+            "wezterm",
+            "foot",
+            "contour",
+            "iterm2",
+        ];
+        if term.contains("direct")
+            || term.contains("truecolor")
+            || DIRECT
+                .iter()
+                .any(|d| term == *d || term.starts_with(&format!("{d}-")))
+        {
             return Depth::TrueColor;
         }
         if term.contains("256") {
             return Depth::Ansi256;
         }
-        // tmux and screen advertise 256 colours through TERM when configured to; plain
-        // `screen`/`tmux` and ssh sessions without COLORTERM fall through to 16.
-        if term.is_empty() {
-            return Depth::Ansi16;
-        }
+        // `xterm`, `screen`, `tmux`, `linux`, `ansi`, `rxvt` and an unset TERM: the 16 colours
+        // every one of them has.
         Depth::Ansi16
+    }
+
+    /// The depth to draw with: `NO_COLOR` first (it means no colour in any output), then an
+    /// explicit `--colors` (anything but `auto`), then the config's `colors`, then detection.
+    pub fn choose(
+        flag: Option<Depth>,
+        config: Option<Depth>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Depth {
+        if env("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+            return Depth::None;
+        }
+        flag.or(config).unwrap_or_else(|| Depth::detect(env))
     }
 
     pub fn parse(s: &str) -> Option<Depth> {
@@ -337,6 +367,55 @@ mod tests {
             Depth::None
         );
         assert_eq!(Depth::detect(env(&[("TERM", "dumb")])), Depth::None);
+        assert_eq!(Depth::detect(env(&[("TERM", "vt100")])), Depth::None);
+        assert_eq!(Depth::detect(env(&[("TERM", "linux")])), Depth::Ansi16);
+        assert_eq!(Depth::detect(env(&[])), Depth::Ansi16);
+        assert_eq!(
+            Depth::detect(env(&[("TERM", "xterm-kitty")])),
+            Depth::TrueColor
+        );
+        assert_eq!(
+            Depth::detect(env(&[("TERM", "xterm-direct")])),
+            Depth::TrueColor
+        );
+        // ssh without COLORTERM forwarded: TERM still says 256.
+        assert_eq!(
+            Depth::detect(env(&[
+                ("TERM", "xterm-256color"),
+                ("SSH_TTY", "/dev/pts/3")
+            ])),
+            Depth::Ansi256
+        );
+        assert_eq!(
+            Depth::detect(env(&[("TERM", "screen-256color"), ("TMUX", "/tmp/x,1,0")])),
+            Depth::Ansi256
+        );
+        assert_eq!(
+            Depth::detect(env(&[("TERM", "screen"), ("TMUX", "/tmp/x,1,0")])),
+            Depth::Ansi16
+        );
+    }
+
+    #[test]
+    fn choosing_the_depth() {
+        let tc = env(&[("COLORTERM", "truecolor")]);
+        assert_eq!(Depth::choose(None, None, &tc), Depth::TrueColor);
+        assert_eq!(
+            Depth::choose(None, Some(Depth::Ansi256), &tc),
+            Depth::Ansi256,
+            "the config overrides detection"
+        );
+        assert_eq!(
+            Depth::choose(Some(Depth::Ansi16), Some(Depth::Ansi256), &tc),
+            Depth::Ansi16,
+            "the flag overrides the config"
+        );
+        let nc = env(&[("COLORTERM", "truecolor"), ("NO_COLOR", "1")]);
+        assert_eq!(
+            Depth::choose(Some(Depth::TrueColor), Some(Depth::Ansi256), &nc),
+            Depth::None,
+            "NO_COLOR wins"
+        );
     }
 
     #[test]

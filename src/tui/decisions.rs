@@ -87,8 +87,26 @@ pub fn role_of(v: Verdict) -> &'static str {
 
 /// `1h 02m`, `4m 10s`, `12s`; `due` when past.
 pub fn countdown(secs: i64) -> String {
+    countdown_at(secs, false)
+}
+
+/// A countdown; `coarse` (low-bandwidth mode, redrawn once a minute) drops the seconds.
+pub fn countdown_at(secs: i64, coarse: bool) -> String {
     if secs <= 0 {
         return "due".into();
+    }
+    if coarse {
+        let mins = (secs + 59) / 60;
+        let (d, h, m) = (mins / 1440, mins / 60 % 24, mins % 60);
+        return if secs < 60 {
+            "<1m".into()
+        } else if d > 0 {
+            format!("{d}d {h:02}h")
+        } else if h > 0 {
+            format!("{h}h {m:02}m")
+        } else {
+            format!("{m}m")
+        };
     }
     let (d, h, m, s) = (secs / 86400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
     if d > 0 {
@@ -109,6 +127,7 @@ pub fn decision_lines(
     mode: &Result<Mode, String>,
     drifted: bool,
     now_ms: i64,
+    coarse: bool,
 ) -> Vec<(String, &'static str)> {
     let mut out: Vec<(String, &'static str)> = Vec::new();
     let mode = match mode {
@@ -173,14 +192,15 @@ pub fn decision_lines(
             format!(
                 "not before {}  (in {})",
                 t.format("%Y-%m-%d %H:%M:%S UTC"),
-                countdown(t.timestamp() - now_ms.div_euclid(1000))
+                countdown_at(t.timestamp() - now_ms.div_euclid(1000), coarse)
             ),
             "verdict.defer",
         )),
         None => out.push((
             format!(
                 "decided {} ago",
-                countdown(now_ms.div_euclid(1000) - d.now.timestamp()).replace("due", "0s")
+                countdown_at(now_ms.div_euclid(1000) - d.now.timestamp(), coarse)
+                    .replace("due", "0s")
             ),
             "text.dim",
         )),

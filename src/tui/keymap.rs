@@ -399,6 +399,30 @@ impl Keymap {
                 }
             }
         }
+        // A sequence whose beginning is itself bound can never be typed: the shorter binding
+        // fires first.
+        for (mode, map) in &km.bindings {
+            for (seq, _) in map.iter().filter(|(k, _)| k.len() > 1) {
+                for n in 1..seq.len() {
+                    if let Some(a) = map.get(&seq[..n]) {
+                        let spec = seq_to_string(seq);
+                        let prefix = seq_to_string(&seq[..n]);
+                        let line = line_of(&format!("\"{spec}\""))
+                            .or_else(|| line_of(&format!("\"{prefix}\"")));
+                        errs.push(FileError::new(
+                            path,
+                            line,
+                            format!(
+                                "[{}] \"{spec}\" can never be typed: \"{prefix}\" is bound to {}; unbind it (\"{prefix}\" = \"none\") or choose another sequence",
+                                mode.section(),
+                                a.name()
+                            ),
+                        ));
+                        break;
+                    }
+                }
+            }
+        }
         if errs.is_empty() { Ok(km) } else { Err(errs) }
     }
 
@@ -500,6 +524,33 @@ impl Keymap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sequence_behind_a_bound_key_is_reported() {
+        let p = std::path::Path::new("/c/keymaps/mine.toml");
+        let parent = Keymap::default();
+        let errs = Keymap::parse(
+            p,
+            "[fleet]\n\"n\" = \"select_next\"\n\"space x\" = \"select_last\"\n",
+            Some(&parent),
+        )
+        .unwrap_err();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        let e = errs[0].to_string();
+        assert!(e.contains("mine.toml:3"), "{e}");
+        assert!(e.contains("\"space\" is bound to toggle_mark"), "{e}");
+        // Unbinding the prefix makes the sequence typable.
+        let km = Keymap::parse(
+            p,
+            "[fleet]\n\"space\" = \"none\"\n\"space x\" = \"select_last\"\n",
+            Some(&parent),
+        )
+        .unwrap();
+        assert!(matches!(
+            km.resolve(Mode::Fleet, &[], Key::ch(' ')),
+            Resolution::Pending(_)
+        ));
+    }
 
     #[test]
     fn key_specs() {

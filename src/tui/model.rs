@@ -716,9 +716,27 @@ pub struct Model {
     pub marked: std::collections::BTreeSet<AppKey>,
     /// Deferrals whose restore has been asked for (not asked again).
     pub restoring: std::collections::HashSet<AppKey>,
+    /// Slow links: no animation; times shown to the minute and redrawn once a minute.
+    pub low_bandwidth: bool,
+    /// Mouse reporting is on (clicks and the wheel reach `update`).
+    pub mouse: bool,
 }
 
 impl Model {
+    /// `12s`, `4m` ago from unix seconds (`<1m` in low-bandwidth mode), or `-` when unknown.
+    pub fn ago(&self, secs: Option<i64>) -> String {
+        match secs {
+            Some(s) if self.low_bandwidth && self.now_ms / 1000 - s < 60 => "<1m".into(),
+            Some(s) => crate::util::age(self.now_ms / 1000 - s),
+            None => "-".into(),
+        }
+    }
+
+    /// A countdown of `secs`, to the minute in low-bandwidth mode.
+    pub fn countdown(&self, secs: i64) -> String {
+        crate::tui::decisions::countdown_at(secs, self.low_bandwidth)
+    }
+
     pub fn new(instances: Vec<InstanceView>, size: (u16, u16), now_ms: i64) -> Model {
         Model {
             now_ms,
@@ -745,6 +763,8 @@ impl Model {
             ops: Vec::new(),
             marked: std::collections::BTreeSet::new(),
             restoring: std::collections::HashSet::new(),
+            low_bandwidth: false,
+            mouse: false,
         }
     }
 

@@ -6,9 +6,27 @@ use crate::model::app::{Application, ApplicationTree, EventList};
 use crate::model::fleet::InstanceId;
 use crate::tui::keymap::Key;
 
+/// What the mouse did (reporting mode 1000 with SGR coordinates: buttons and the wheel only,
+/// never motion, so an idle mouse costs no bytes on the link).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MouseKind {
+    Click,
+    ScrollUp,
+    ScrollDown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mouse {
+    pub kind: MouseKind,
+    /// The cell, from the top left (0, 0).
+    pub x: u16,
+    pub y: u16,
+}
+
 #[derive(Debug, Clone)]
 pub enum Msg {
     Key(Key),
+    Mouse(Mouse),
     Resize(u16, u16),
     Paste(String),
     /// Wall-clock time in milliseconds since the epoch; `update` never reads the clock itself.

@@ -303,6 +303,26 @@ impl Theme {
         }
     }
 
+    /// Whether any role sets a colour (as opposed to attributes only).
+    pub fn uses_colour(&self) -> bool {
+        use ratatui::style::Color;
+        self.styles.values().any(|s| {
+            s.fg.is_some_and(|c| c != Color::Reset) || s.bg.is_some_and(|c| c != Color::Reset)
+        })
+    }
+
+    /// The theme to draw with at `depth`. Without colour (`NO_COLOR`, `colors = "none"`, a
+    /// monochrome terminal) a theme made of colours would lose its selection bar and state
+    /// colours, so the builtin `mono` theme (the same states told by attributes) takes its
+    /// place; a theme without colours is kept.
+    pub fn for_depth(self, depth: crate::tui::color::Depth) -> Theme {
+        if depth == crate::tui::color::Depth::None && self.uses_colour() {
+            Theme::builtin("mono").unwrap_or(self)
+        } else {
+            self
+        }
+    }
+
     /// Role names defined (for `check-config` and tests).
     pub fn roles(&self) -> Vec<&str> {
         let mut v: Vec<&str> = self.styles.keys().map(String::as_str).collect();

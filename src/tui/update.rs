@@ -28,7 +28,12 @@ pub fn update(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
             m.now_ms = now;
             let mut fx = vec![];
             if prev.div_euclid(1000) != now.div_euclid(1000) {
-                m.dirty = true;
+                // Times on screen change each second; in low-bandwidth mode they are shown to
+                // the minute and redrawn only when the minute changes.
+                let redraw_every = if m.low_bandwidth { 60_000 } else { 1000 };
+                if prev.div_euclid(redraw_every) != now.div_euclid(redraw_every) {
+                    m.dirty = true;
+                }
                 fx = super::ops::tick(m);
             }
             if m.flash.as_ref().is_some_and(|f| f.until_ms <= now) {
@@ -53,6 +58,10 @@ pub fn update(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
         Msg::Key(k) => {
             m.dirty = true;
             key(m, km, k)
+        }
+        Msg::Mouse(ev) => {
+            m.dirty = true;
+            mouse(m, ev)
         }
         Msg::Paste(text) => {
             if let Some(input) = &mut m.input {
@@ -519,6 +528,135 @@ fn key(m: &mut Model, km: &Keymap, k: Key) -> Vec<Effect> {
     }
 }
 
+/// Rows one turn of the wheel moves.
+const WHEEL_ROWS: usize = 3;
+
+/// A click selects the row under it (a click on the selected row opens it), a tab, or the column
+/// to sort by (again: the other direction); the wheel moves the selection. Dialogs ignore the
+/// mouse: what changes something is confirmed from the keyboard.
+fn mouse(m: &mut Model, ev: crate::tui::msg::Mouse) -> Vec<Effect> {
+    use crate::tui::msg::MouseKind;
+    m.pending.clear();
+    m.pending_next.clear();
+    if ui::layout::too_small(m.size) {
+        return vec![];
+    }
+    let mode = m.mode();
+    if matches!(mode, Mode::Dialog | Mode::Filter) {
+        return vec![];
+    }
+    match ev.kind {
+        MouseKind::ScrollDown | MouseKind::ScrollUp => {
+            let a = if ev.kind == MouseKind::ScrollDown {
+                Action::SelectNext
+            } else {
+                Action::SelectPrev
+            };
+            let mut fx = Vec::new();
+            for _ in 0..WHEEL_ROWS {
+                fx.extend(act(m, mode, a));
+            }
+            fx
+        }
+        MouseKind::Click => match mode {
+            Mode::Fleet => fleet_click(m, ev.x, ev.y),
+            Mode::App => app_click(m, ev.x, ev.y),
+            Mode::Queue => {
+                let body = ui::layout::diff(m.size).body;
+                let len = crate::tui::decisions::queue(&m.fleet.rows, &m.decisions).len();
+                let Screen::Queue(q) = &mut m.screen else {
+                    return vec![];
+                };
+                // The list starts below the body's header line.
+                match (ev.y as usize).checked_sub(body.y as usize + 1) {
+                    Some(dy)
+                        if dy < body.height.saturating_sub(1) as usize && q.offset + dy < len =>
+                    {
+                        if q.cursor == q.offset + dy {
+                            return act(m, mode, Action::OpenApp);
+                        }
+                        q.cursor = q.offset + dy;
+                        vec![]
+                    }
+                    _ => vec![],
+                }
+            }
+            _ => vec![],
+        },
+    }
+}
+
+fn fleet_click(m: &mut Model, x: u16, y: u16) -> Vec<Effect> {
+    let l = ui::layout::fleet(m.size, ui::layout::filter_visible(m));
+    if y == l.header.y {
+        let cols = ui::fleet::columns(m, l.header.width.saturating_sub(1) as usize);
+        let mut left = l.header.x + 1;
+        for c in cols {
+            let right = left + c.width as u16;
+            if (left..right).contains(&x) {
+                if m.view.sort == c.col {
+                    m.view.descending = !m.view.descending;
+                } else {
+                    m.view.sort = c.col;
+                    m.view.descending = false;
+                }
+                m.recompute_view();
+                return vec![];
+            }
+            left = right + 1;
+        }
+        return vec![];
+    }
+    if y < l.body.y || y >= l.body.y + l.body.height {
+        return vec![];
+    }
+    let i = m.view.offset + (y - l.body.y) as usize;
+    match m.view.rows.get(i) {
+        Some(crate::tui::model::ViewRow::App(_)) => {
+            if i == m.view.cursor {
+                return fleet_act(m, Action::OpenApp);
+            }
+            m.view.cursor = i;
+            m.view.settle_cursor(1, &m.fleet);
+            vec![]
+        }
+        _ => vec![],
+    }
+}
+
+fn app_click(m: &mut Model, x: u16, y: u16) -> Vec<Effect> {
+    let l = ui::layout::app(m.size);
+    let dlen = decision_len(m);
+    if y == l.tabs.y {
+        let tab = match &m.screen {
+            Screen::App(s) => ui::app::tab_at(m, s, x),
+            _ => None,
+        };
+        let Some(t) = tab else {
+            return vec![];
+        };
+        let a = match t {
+            AppTab::Resources => Action::TabResources,
+            AppTab::Conditions => Action::TabConditions,
+            AppTab::History => Action::TabHistory,
+            AppTab::Events => Action::TabEvents,
+            AppTab::Cluster => Action::TabCluster,
+            AppTab::Decision => Action::TabDecision,
+        };
+        return app_act(m, a);
+    }
+    let Screen::App(s) = &mut m.screen else {
+        return vec![];
+    };
+    if y >= l.body.y && y < l.body.y + l.body.height {
+        let i = s.offset + (y - l.body.y) as usize;
+        if i < ui::app::list_len(s, dlen) {
+            s.cursor = i;
+        }
+    }
+    vec![]
+}
+
 fn clamp_list(cursor: &mut usize, offset: &mut usize, len: usize, page: usize) {
     let page = page.max(1);
     *cursor = (*cursor).min(len.saturating_sub(1));
@@ -917,8 +1055,14 @@ fn decision_len(m: &Model) -> usize {
         .fleet
         .get(&s.key)
         .is_some_and(|r| r.sync == Sync::OutOfSync);
-    crate::tui::decisions::decision_lines(m.decisions.get(&s.key), &m.decide, drifted, m.now_ms)
-        .len()
+    crate::tui::decisions::decision_lines(
+        m.decisions.get(&s.key),
+        &m.decide,
+        drifted,
+        m.now_ms,
+        m.low_bandwidth,
+    )
+    .len()
 }
 
 fn app_act(m: &mut Model, a: Action) -> Vec<Effect> {
@@ -1823,6 +1967,101 @@ mod tests {
         assert!(!m.dirty);
         update(&mut m, &km, Msg::Tick(1_001_000));
         assert!(m.dirty);
+    }
+
+    fn mouse(m: &mut Model, kind: crate::tui::msg::MouseKind, x: u16, y: u16) -> Vec<Effect> {
+        let ev = crate::tui::msg::Mouse { kind, x, y };
+        update(m, &Keymap::default(), Msg::Mouse(ev))
+    }
+
+    #[test]
+    fn the_mouse_selects_opens_sorts_scrolls_and_switches_tabs() {
+        use crate::tui::msg::MouseKind::{Click, ScrollDown, ScrollUp};
+        let mut m = model();
+        listed(&mut m);
+        let l = ui::layout::fleet(m.size, false);
+        assert_eq!(m.view.cursor, 0);
+        // A click on the third row selects it; nothing is opened.
+        let fx = mouse(&mut m, Click, 10, l.body.y + 2);
+        assert!(fx.is_empty());
+        assert_eq!(m.view.cursor, 2);
+        let chosen = m.view.selected.clone().unwrap();
+        // Below the last row: nothing happens.
+        mouse(&mut m, Click, 10, l.body.y + 20);
+        assert_eq!(m.view.cursor, 2);
+        // The wheel moves the selection three rows at a time, within the list.
+        mouse(&mut m, ScrollUp, 10, l.body.y);
+        assert_eq!(m.view.cursor, 0);
+        mouse(&mut m, ScrollDown, 10, l.body.y);
+        assert_eq!(m.view.cursor, 3);
+        // A column header sorts by it; again, the other way round.
+        let cols = ui::fleet::columns(&m, l.header.width as usize - 1);
+        let mut x = 1;
+        let mut health_x = None;
+        for c in &cols {
+            if c.col == Column::Health {
+                health_x = Some(x + 1);
+            }
+            x += c.width as u16 + 1;
+        }
+        let hx = health_x.expect("a health column at 120 columns");
+        mouse(&mut m, Click, hx, l.header.y);
+        assert_eq!((m.view.sort, m.view.descending), (Column::Health, false));
+        mouse(&mut m, Click, hx, l.header.y);
+        assert_eq!((m.view.sort, m.view.descending), (Column::Health, true));
+        // While typing a filter, clicks do nothing.
+        keys(&mut m, "/");
+        let before = m.view.cursor;
+        mouse(&mut m, Click, 10, l.body.y + 1);
+        assert_eq!(m.view.cursor, before);
+        keys(&mut m, "esc");
+        // A click on the selected row opens it.
+        m.view.cursor = 2;
+        m.view.settle_cursor(1, &m.fleet);
+        let chosen2 = m.view.selected.clone().unwrap();
+        assert_ne!(chosen, chosen2, "sorted differently");
+        let fx = mouse(&mut m, Click, 10, l.body.y + 2);
+        assert!(
+            fx.iter().any(|e| matches!(e, Effect::FetchApp { .. })),
+            "{fx:?}"
+        );
+        let Screen::App(s) = &m.screen else {
+            panic!("the app is open")
+        };
+        assert_eq!(s.key, chosen2);
+        // A click on a tab switches to it.
+        let al = ui::layout::app(m.size);
+        let hx = (0..120)
+            .find(|&x| ui::app::tab_at(&m, s, x) == Some(AppTab::Conditions))
+            .expect("the Conditions tab is on the bar");
+        assert_eq!(ui::app::tab_at(&m, s, 0), None, "the margin is no tab");
+        mouse(&mut m, Click, hx, al.tabs.y);
+        let Screen::App(s) = &m.screen else {
+            panic!("still the app")
+        };
+        assert_eq!(s.tab, AppTab::Conditions);
+    }
+
+    #[test]
+    fn low_bandwidth_redraws_times_once_a_minute_and_shows_them_to_the_minute() {
+        let mut m = model();
+        let km = Keymap::default();
+        m.low_bandwidth = true;
+        update(&mut m, &km, Msg::Tick(1_200_500));
+        m.dirty = false;
+        for t in [1_201_000, 1_230_000, 1_259_999] {
+            update(&mut m, &km, Msg::Tick(t));
+            assert!(!m.dirty, "no redraw at {t}");
+        }
+        update(&mut m, &km, Msg::Tick(1_260_000));
+        assert!(m.dirty, "the minute changed");
+        assert_eq!(m.ago(Some(1_250)), "<1m");
+        assert_eq!(m.ago(Some(1_100)), "2m");
+        assert_eq!(m.countdown(30), "<1m");
+        assert_eq!(m.countdown(4 * 60 + 5), "5m");
+        m.low_bandwidth = false;
+        assert_eq!(m.ago(Some(1_250)), "10s");
+        assert_eq!(m.countdown(4 * 60 + 5), "4m 05s");
     }
 
     #[test]

@@ -21,6 +21,18 @@ pub struct Screen {
     pub sync_output: bool,
     /// Use scroll regions to move content instead of redrawing it.
     pub scroll_regions: bool,
+    /// The terminal has been cleared once; later full frames (after a resize or another
+    /// program) overwrite every cell instead of clearing first, so nothing flickers.
+    cleared: bool,
+}
+
+/// Whether synchronized output (DEC mode 2026) is worth sending to this terminal type: the
+/// terminals that implement it hold the frame back until it is complete, the others ignore an
+/// unknown private mode, except the few that print or mishandle it (the Linux console,
+/// monochrome hardware terminals and `dumb`).
+pub fn sync_output_for(term: &str) -> bool {
+    let t = term.to_ascii_lowercase();
+    !(t.is_empty() || t == "dumb" || t == "linux" || t.starts_with("vt") || t == "cons25")
 }
 
 fn row_hash(buf: &Buffer, y: u16) -> u64 {
@@ -116,6 +128,7 @@ impl Screen {
             depth,
             sync_output: true,
             scroll_regions: true,
+            cleared: false,
         }
     }
 
@@ -150,7 +163,10 @@ impl Screen {
         let mut pen = Pen::default();
         s.push_str("\x1b[0m");
         if full {
-            s.push_str("\x1b[H\x1b[2J");
+            if !self.cleared {
+                s.push_str("\x1b[H\x1b[2J");
+                self.cleared = true;
+            }
             self.dirty_rows = vec![true; area.height as usize];
             self.prev = Some(Buffer::empty(area));
         } else if self.scroll_regions {
@@ -357,6 +373,36 @@ mod tests {
 
     fn text(grid: &[Vec<char>]) -> Vec<String> {
         grid.iter().map(|r| r.iter().collect()).collect()
+    }
+
+    #[test]
+    fn a_repaint_after_resize_overwrites_every_cell_without_clearing() {
+        let mut sc = Screen::new(Depth::TrueColor);
+        let mut out = Vec::new();
+        sc.present(&buf_from(&["first frame", "second row"]), None, &mut out)
+            .unwrap();
+        assert!(String::from_utf8_lossy(&out).contains("\x1b[2J"));
+        sc.invalidate();
+        let next = buf_from(&["a b", "", "c"]);
+        let mut out = Vec::new();
+        sc.present(&next, None, &mut out).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&out).contains("\x1b[2J"),
+            "no clear: the old picture is overwritten in place"
+        );
+        // Whatever the terminal showed before, it now shows exactly the frame.
+        let mut grid = vec![vec!['#'; 3]; 3];
+        emulate(&mut grid, &out);
+        assert_eq!(text(&grid), ["a b", "   ", "c  "]);
+    }
+
+    #[test]
+    fn sync_output_is_sent_except_to_terminals_that_mishandle_it() {
+        assert!(sync_output_for("xterm-256color"));
+        assert!(sync_output_for("tmux-256color"));
+        assert!(!sync_output_for("linux"));
+        assert!(!sync_output_for("vt100"));
+        assert!(!sync_output_for(""));
     }
 
     #[test]

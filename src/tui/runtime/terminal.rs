@@ -5,17 +5,27 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static ACTIVE: AtomicBool = AtomicBool::new(false);
+static MOUSE: AtomicBool = AtomicBool::new(false);
+
+/// Mouse reporting: button presses and the wheel (1000), SGR coordinates (1006) so columns past
+/// 223 work. No motion tracking: moving the mouse sends nothing over the link.
+const MOUSE_ON: &[u8] = b"\x1b[?1000h\x1b[?1006h";
+const MOUSE_OFF: &[u8] = b"\x1b[?1006l\x1b[?1000l";
 
 /// Puts the terminal into TUI mode; restores it when dropped.
 pub struct TerminalGuard(());
 
 impl TerminalGuard {
-    pub fn enter() -> std::io::Result<TerminalGuard> {
+    pub fn enter(mouse: bool) -> std::io::Result<TerminalGuard> {
         crossterm::terminal::enable_raw_mode()?;
         ACTIVE.store(true, Ordering::SeqCst);
+        MOUSE.store(mouse, Ordering::SeqCst);
         let mut out = std::io::stdout();
         // Alternate screen, hidden cursor, bracketed paste, no line wrap.
         out.write_all(b"\x1b[?1049h\x1b[?25l\x1b[?2004h\x1b[?7l\x1b[H\x1b[2J")?;
+        if mouse {
+            out.write_all(MOUSE_ON)?;
+        }
         out.flush()?;
         Ok(TerminalGuard(()))
     }
@@ -31,6 +41,9 @@ impl Drop for TerminalGuard {
 pub fn restore() {
     if ACTIVE.swap(false, Ordering::SeqCst) {
         let mut out = std::io::stdout();
+        if MOUSE.load(Ordering::SeqCst) {
+            let _ = out.write_all(MOUSE_OFF);
+        }
         let _ = out.write_all(b"\x1b[?2026l\x1b[r\x1b[0m\x1b[?7h\x1b[?2004l\x1b[?25h\x1b[?1049l");
         let _ = out.flush();
         let _ = crossterm::terminal::disable_raw_mode();
@@ -48,6 +61,9 @@ pub fn resume() -> std::io::Result<()> {
     ACTIVE.store(true, Ordering::SeqCst);
     let mut out = std::io::stdout();
     out.write_all(b"\x1b[?1049h\x1b[?25l\x1b[?2004h\x1b[?7l\x1b[H\x1b[2J")?;
+    if MOUSE.load(Ordering::SeqCst) {
+        out.write_all(MOUSE_ON)?;
+    }
     out.flush()
 }
 

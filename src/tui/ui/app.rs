@@ -7,7 +7,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
 use super::fleet::{health_role, op_role, sync_role};
-use super::{Piece, ago, fit, hints, layout, pad, pending_hint, put, put_pieces, status_bar};
+use super::{Piece, fit, hints, layout, pad, pending_hint, put, put_pieces, status_bar, str_width};
 use crate::model::app::{Application, ResourceNode};
 use crate::model::fleet::parse_time;
 use crate::model::status::{Health, OpPhase, Sync};
@@ -257,7 +257,8 @@ pub fn draw(buf: &mut Buffer, m: &Model, s: &AppScreen, theme: &Theme, km: &Keym
     } else {
         pending_hint(m, theme)
     };
-    let right: Vec<Piece> = match &m.flash {
+    // While a key sequence is pending its hint has the bar; a message waits.
+    let right: Vec<Piece> = match m.flash.as_ref().filter(|_| m.pending.is_empty()) {
         Some(f) => vec![(
             format!(" {} ", f.text),
             theme.style(if f.error { "bar.error" } else { "bar.message" }),
@@ -392,10 +393,7 @@ fn header(buf: &mut Buffer, area: Rect, m: &Model, s: &AppScreen, theme: &Theme)
                 Some(p) => l2.push((format!("{} {}", sym.op(p), p), theme.style(op_role(p)))),
                 None => l2.push((o.phase.clone(), theme.style("text"))),
             }
-            l2.push((
-                format!(" {} ago", ago(m.now_ms, when)),
-                theme.style("text.dim"),
-            ));
+            l2.push((format!(" {} ago", m.ago(when)), theme.style("text.dim")));
             if !who.is_empty() {
                 l2.push((format!(" by {who}"), theme.style("text.dim")));
             }
@@ -461,7 +459,8 @@ fn header(buf: &mut Buffer, area: Rect, m: &Model, s: &AppScreen, theme: &Theme)
     }
 }
 
-fn tabs(buf: &mut Buffer, area: Rect, m: &Model, s: &AppScreen, theme: &Theme) {
+/// The label of each tab, as the tab bar shows it (`1 Resources (12)`).
+pub fn tab_labels(m: &Model, s: &AppScreen) -> Vec<String> {
     let count = |t: AppTab| -> String {
         let n = match t {
             AppTab::Resources => match (&s.tree, s.app.ready()) {
@@ -497,16 +496,35 @@ fn tabs(buf: &mut Buffer, area: Rect, m: &Model, s: &AppScreen, theme: &Theme) {
         };
         format!(" ({n})")
     };
+    AppTab::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, t)| format!("{} {}{}", i + 1, t.title(), count(*t)))
+        .collect()
+}
+
+/// The tab under column `x` of the tab bar (what a mouse click there chooses).
+pub fn tab_at(m: &Model, s: &AppScreen, x: u16) -> Option<AppTab> {
+    let sep = 2 + str_width(m.symbols.sep());
+    let mut left = 1;
+    for (t, label) in AppTab::ALL.iter().zip(tab_labels(m, s)) {
+        let right = left + str_width(&label);
+        if (left..right).contains(&(x as usize)) {
+            return Some(*t);
+        }
+        left = right + sep;
+    }
+    None
+}
+
+fn tabs(buf: &mut Buffer, area: Rect, m: &Model, s: &AppScreen, theme: &Theme) {
     let mut p: Vec<Piece> = vec![(" ".into(), theme.style("text"))];
-    for (i, t) in AppTab::ALL.iter().enumerate() {
+    for (i, (t, label)) in AppTab::ALL.iter().zip(tab_labels(m, s)).enumerate() {
         if i > 0 {
             p.push((format!(" {} ", m.symbols.sep()), theme.style("text.dim")));
         }
         let role = if *t == s.tab { "tab.active" } else { "tab" };
-        p.push((
-            format!("{} {}{}", i + 1, t.title(), count(*t)),
-            theme.style(role),
-        ));
+        p.push((label, theme.style(role)));
     }
     put_pieces(buf, area, &p);
 }
@@ -631,7 +649,7 @@ fn resources(buf: &mut Buffer, head: Rect, body: Rect, m: &Model, s: &AppScreen,
         };
         put(buf, x, y, &fit(&info, info_w), info_w, st("text.dim"));
         x += info_w as u16 + 1;
-        put(buf, x, y, &ago(m.now_ms, line.created), 5, st("text.dim"));
+        put(buf, x, y, &m.ago(line.created), 5, st("text.dim"));
     }
 }
 
@@ -685,10 +703,7 @@ fn conditions(buf: &mut Buffer, head: Rect, body: Rect, m: &Model, s: &AppScreen
             buf,
             body.x + 26,
             y,
-            &ago(
-                m.now_ms,
-                c.last_transition_time.as_deref().and_then(parse_time),
-            ),
+            &m.ago(c.last_transition_time.as_deref().and_then(parse_time)),
             5,
             st("text.dim"),
         );
@@ -799,7 +814,7 @@ fn history(buf: &mut Buffer, head: Rect, body: Rect, m: &Model, s: &AppScreen, t
                 20,
                 "text",
             ),
-            (ago(m.now_ms, parse_time(&h.deployed_at)), 5, "text.dim"),
+            (m.ago(parse_time(&h.deployed_at)), 5, "text.dim"),
             (by, 20, "text.dim"),
             (src, w.saturating_sub(65), "text.dim"),
         ] {
@@ -909,7 +924,7 @@ fn cluster(buf: &mut Buffer, head: Rect, body: Rect, m: &Model, s: &AppScreen, t
                     "text.dim"
                 },
             ),
-            (ago(m.now_ms, p.created), 5, "text.dim"),
+            (m.ago(p.created), 5, "text.dim"),
             (p.node.clone(), w.saturating_sub(82), "text.dim"),
         ] {
             put(buf, x, y, &fit(&text, width), width, st(role));
@@ -939,7 +954,7 @@ fn cluster(buf: &mut Buffer, head: Rect, body: Rect, m: &Model, s: &AppScreen, t
                 (Some(e), _) => (e.clone(), "warning"),
                 (None, true) => ("missing from the cluster".to_string(), "error"),
                 (None, false) => (
-                    format!("{} {}", o.last_writer, ago(m.now_ms, o.written)),
+                    format!("{} {}", o.last_writer, m.ago(o.written)),
                     "text.dim",
                 ),
             };
@@ -982,7 +997,7 @@ fn cluster(buf: &mut Buffer, head: Rect, body: Rect, m: &Model, s: &AppScreen, t
         };
         let line = format!(
             "{:>5} {:<8} {:<18} {} {}{}",
-            ago(m.now_ms, e.last),
+            m.ago(e.last),
             e.kind,
             e.reason,
             e.object,
@@ -1065,7 +1080,7 @@ fn events(buf: &mut Buffer, head: Rect, body: Rect, m: &Model, s: &AppScreen, th
         };
         let mut x = body.x + 1;
         for (text, width, r) in [
-            (ago(m.now_ms, when), 5, "text.dim"),
+            (m.ago(when), 5, "text.dim"),
             (e.kind.clone(), 8, role),
             (e.reason.clone(), 20, "text"),
             (e.count.max(1).to_string(), 5, "text.dim"),

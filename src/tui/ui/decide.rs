@@ -7,7 +7,7 @@ use super::{Piece, fit, hints, layout, pad, put, status_bar, wrap};
 use crate::decide::Verdict;
 use crate::tui::action::Action;
 use crate::tui::decisions::{
-    DecisionView, QueueScreen, ShadowScreen, countdown, decision_lines, queue, role_of,
+    DecisionView, QueueScreen, ShadowScreen, decision_lines, queue, role_of,
 };
 use crate::tui::keymap::{Keymap, Mode};
 use crate::tui::model::{AppScreen, Load, Model};
@@ -19,7 +19,13 @@ pub fn decision_tab(buf: &mut Buffer, body: Rect, m: &Model, s: &AppScreen, them
         .fleet
         .get(&s.key)
         .is_some_and(|r| r.sync == crate::model::status::Sync::OutOfSync);
-    let lines = decision_lines(m.decisions.get(&s.key), &m.decide, drifted, m.now_ms);
+    let lines = decision_lines(
+        m.decisions.get(&s.key),
+        &m.decide,
+        drifted,
+        m.now_ms,
+        m.low_bandwidth,
+    );
     let w = (body.width as usize).saturating_sub(3).max(10);
     let mut y = body.y;
     for (i, (text, role)) in lines.iter().enumerate().skip(s.offset) {
@@ -174,7 +180,7 @@ pub fn queue_screen(buf: &mut Buffer, m: &Model, q: &QueueScreen, theme: &Theme,
             .unwrap_or_default();
         let nb = info
             .and_then(|i| i.decision.not_before)
-            .map(|t| countdown(t.timestamp() - m.now_ms.div_euclid(1000)))
+            .map(|t| m.countdown(t.timestamp() - m.now_ms.div_euclid(1000)))
             .unwrap_or_default();
         let health = row.map(|r| format!("{:?}", r.health)).unwrap_or_default();
         let rule = match (info, v.map(|v| &v.state)) {
@@ -231,7 +237,8 @@ pub fn queue_screen(buf: &mut Buffer, m: &Model, q: &QueueScreen, theme: &Theme,
         ],
         theme,
     );
-    let right: Vec<Piece> = match &m.flash {
+    // While a key sequence is pending its hint has the bar; a message waits.
+    let right: Vec<Piece> = match m.flash.as_ref().filter(|_| m.pending.is_empty()) {
         Some(f) => vec![(
             format!(" {} ", f.text),
             theme.style(if f.error { "bar.error" } else { "bar.message" }),

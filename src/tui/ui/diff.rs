@@ -91,7 +91,8 @@ pub fn draw(buf: &mut Buffer, m: &Model, d: &DiffScreen, theme: &Theme, km: &Key
     } else {
         pending_hint(m, theme)
     };
-    let right: Vec<Piece> = match &m.flash {
+    // While a key sequence is pending its hint has the bar; a message waits.
+    let right: Vec<Piece> = match m.flash.as_ref().filter(|_| m.pending.is_empty()) {
         Some(f) => vec![(
             format!(" {} ", f.text),
             theme.style(if f.error { "bar.error" } else { "bar.message" }),

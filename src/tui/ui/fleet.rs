@@ -4,9 +4,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 
-use super::{
-    Piece, ago, fit, hints, layout, pad, pending_hint, put, put_pieces, status_bar, str_width,
-};
+use super::{Piece, fit, hints, layout, pad, pending_hint, put, put_pieces, status_bar, str_width};
 use crate::model::fleet::AppRow;
 use crate::model::status::{Health, OpPhase, Sync};
 use crate::tui::action::Action;
@@ -123,7 +121,12 @@ fn instances(buf: &mut Buffer, area: Rect, m: &Model, theme: &Theme) {
         let detail = match &inst.state {
             ConnState::Down { error, retry_at_ms } if *retry_at_ms > m.now_ms => {
                 let secs = (retry_at_ms - m.now_ms + 999) / 1000;
-                format!(" {} (retry in {secs}s): {error}", inst.state.label())
+                let when = if m.low_bandwidth {
+                    m.countdown(secs)
+                } else {
+                    format!("{secs}s")
+                };
+                format!(" {} (retry in {when}): {error}", inst.state.label())
             }
             ConnState::Down { error, .. } => format!(" {}: {error}", inst.state.label()),
             ConnState::Failed(error) => format!(" failed: {error}"),
@@ -333,7 +336,7 @@ fn cell(m: &Model, r: &AppRow, c: Column) -> (String, &'static str) {
                 n.push_str(&format!(
                     " {}{}",
                     if s.ascii { "deferred " } else { "⏸ " },
-                    crate::tui::decisions::countdown(t - m.now_ms.div_euclid(1000))
+                    m.countdown(t - m.now_ms.div_euclid(1000))
                 ));
             }
             if !r.incident.is_empty() {
@@ -364,7 +367,7 @@ fn cell(m: &Model, r: &AppRow, c: Column) -> (String, &'static str) {
                 ("off".into(), "auto.off")
             }
         }
-        Column::LastSync => (ago(m.now_ms, r.last_sync), "text.dim"),
+        Column::LastSync => (m.ago(r.last_sync), "text.dim"),
         Column::Drift => {
             if r.drift == 0 {
                 ("-".into(), "drift.none")
@@ -430,10 +433,13 @@ fn body(buf: &mut Buffer, area: Rect, m: &Model, cols: &[Col], theme: &Theme) {
                     .instances
                     .get(r.key.instance as usize)
                     .is_some_and(|inst| !inst.state.is_up());
-                let flashed = m.now_ms - m.fleet.changed_ms[*i] < FLASH_MS;
-                let style_of = |role: &str| -> Style {
+                let flashed = !m.low_bandwidth && m.now_ms - m.fleet.changed_ms[*i] < FLASH_MS;
+                // Low bandwidth: the selection is a marker and the name, not a whole row in
+                // another colour, so moving it rewrites a few cells instead of two rows.
+                let full_row = selected && !m.low_bandwidth;
+                let style_of = |role: &str, highlight: bool| -> Style {
                     let role = if stale { "text.dim" } else { role };
-                    let mut st = if selected {
+                    let mut st = if highlight {
                         theme.selected(role)
                     } else {
                         theme.style(role)
@@ -442,13 +448,13 @@ fn body(buf: &mut Buffer, area: Rect, m: &Model, cols: &[Col], theme: &Theme) {
                         st = st
                             .patch(theme.style("row.changed"))
                             .fg(theme.style(role).fg.unwrap_or_default());
-                        if selected {
+                        if highlight {
                             st = st.bg(theme.selected(role).bg.unwrap_or_default());
                         }
                     }
                     st
                 };
-                if selected {
+                if full_row {
                     buf.set_style(
                         Rect {
                             y,
@@ -458,12 +464,26 @@ fn body(buf: &mut Buffer, area: Rect, m: &Model, cols: &[Col], theme: &Theme) {
                         theme.selected("text"),
                     );
                 }
-                let mark = if flashed { m.symbols.changed() } else { " " };
-                put(buf, area.x, y, mark, 1, style_of("row.changed"));
+                let mark = if flashed {
+                    m.symbols.changed()
+                } else if selected && m.low_bandwidth {
+                    if m.symbols.ascii { ">" } else { "▸" }
+                } else {
+                    " "
+                };
+                put(buf, area.x, y, mark, 1, style_of("row.changed", selected));
                 let mut x = area.x + 1;
                 for c in cols {
                     let (text, role) = cell(m, r, c.col);
-                    put(buf, x, y, &fit(&text, c.width), c.width, style_of(role));
+                    let highlight = full_row || (selected && c.col == Column::Name);
+                    put(
+                        buf,
+                        x,
+                        y,
+                        &fit(&text, c.width),
+                        c.width,
+                        style_of(role, highlight),
+                    );
                     x += c.width as u16 + 1;
                 }
             }
@@ -516,7 +536,8 @@ fn bottom(buf: &mut Buffer, area: Rect, m: &Model, theme: &Theme, km: &Keymap) {
             theme,
         )
     };
-    let right: Vec<Piece> = match &m.flash {
+    // While a key sequence is pending its hint has the bar; a message waits.
+    let right: Vec<Piece> = match m.flash.as_ref().filter(|_| m.pending.is_empty()) {
         Some(f) => vec![(
             format!(" {} ", f.text),
             theme.style(if f.error { "bar.error" } else { "bar.message" }),

@@ -203,14 +203,6 @@ pub fn status_bar(buf: &mut Buffer, area: Rect, left: &[Piece], right: &[Piece],
     }
 }
 
-/// `12s`, `4m` ago from unix seconds, or `-` when unknown.
-pub fn ago(now_ms: i64, secs: Option<i64>) -> String {
-    match secs {
-        Some(s) => crate::util::age(now_ms / 1000 - s),
-        None => "-".into(),
-    }
-}
-
 /// The buffer as plain text, one line per row, trailing spaces kept (the snapshot format).
 pub fn buffer_text(buf: &Buffer) -> String {
     let mut out = String::new();
