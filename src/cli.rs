@@ -50,6 +50,10 @@ pub struct DemoArgs {
     /// Make something drift this often (e.g. 3s, 500ms); 0 for a still fleet.
     #[arg(long, value_name = "DURATION")]
     pub drift_every: Option<String>,
+    /// Injected server faults: none, flaky (5xx, 429, cut replies, dropped streams), slow
+    /// (every reply 0.2-1.2 s late) or hostile (more of everything, stalls, expiring tokens).
+    #[arg(long, value_name = "PROFILE", default_value = "none")]
+    pub faults: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

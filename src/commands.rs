@@ -178,6 +178,8 @@ fn demo_options(d: &DemoArgs, default_drift: &str, listen: &str) -> Result<DemoO
         },
         drift_every,
         listen,
+        faults: crate::demo::faults::FaultProfile::parse(&d.faults)
+            .map_err(|e| format!("--faults: {e}"))?,
         ..Default::default()
     })
 }

@@ -911,3 +911,22 @@ fn colour_depth_comes_from_no_color_then_the_flag_then_the_config() {
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("truecolor"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_flaky_demo_still_gives_the_whole_fleet() {
+    for _ in 0..3 {
+        let o = run(&[
+            "snapshot", "--demo", "--faults", "flaky", "--apps", "120", "--output", "json",
+        ]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        assert_eq!(v["apps"].as_array().unwrap().len(), 120);
+    }
+    let o = run(&["snapshot", "--demo", "--faults", "chaos"]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("--faults") && stderr(&o).contains("hostile"),
+        "{}",
+        stderr(&o)
+    );
+}

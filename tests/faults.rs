@@ -8,6 +8,7 @@ use std::time::Duration;
 use common::*;
 use driftdeck::clients::argocd::watch::{FleetUpdate, WatchOptions, watch_fleet};
 use driftdeck::clients::argocd::{AppQuery, ArgoClient, ArgoError, ClientOptions};
+use driftdeck::demo::faults::FaultProfile;
 use driftdeck::demo::state::Faults;
 use tokio::sync::mpsc;
 
@@ -272,4 +273,222 @@ async fn stream_changes_are_coalesced_per_app() {
     );
     assert_eq!(last[&names[0]], "r48");
     assert_eq!(last[&names[1]], "r49");
+}
+
+/// What a run of the TUI's loop under a fault profile saw.
+struct Run {
+    /// Each instance was down or reconnecting at some point (the faults were real).
+    disruptions: usize,
+    /// The reasons the instances' states showed.
+    reasons: std::collections::BTreeSet<String>,
+    /// Seconds from the end of the disturbance until the model matched the servers.
+    converged_after: Duration,
+    /// Times every token of an instance was expired and a new one written to its token file.
+    rotations: u32,
+}
+
+/// Runs the TUI's `update` over a watcher per instance of a demo fleet under `profile`, while
+/// apps change on the servers for `drive`; then waits until the model matches the servers.
+async fn run_profile(profile: FaultProfile, drive: Duration) -> Run {
+    use driftdeck::tui::keymap::Keymap;
+    use driftdeck::tui::model::{ConnState, Model};
+    use driftdeck::tui::msg::Msg;
+    use driftdeck::tui::runtime::Instances;
+    use driftdeck::tui::update::update;
+    let fleet = demo_with(40, 2, 2, |o| {
+        o.faults = profile;
+        o.keepalive = Duration::from_millis(200);
+    })
+    .await;
+    let cfg = fleet.config();
+    let inst = Instances::from_config(&cfg);
+    let mut m = Model::new(inst.views.clone(), (120, 40), NOW * 1000);
+    let km = Keymap::default();
+    let (tx, mut rx) = mpsc::channel::<Msg>(1024);
+    let copts = ClientOptions {
+        connect_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(2),
+        retries: 3,
+        retry_base: Duration::from_millis(20),
+    };
+    let mut tasks = Vec::new();
+    for (i, ic) in cfg.instances.iter().enumerate() {
+        let c = ArgoClient::with_options(ic, copts).unwrap();
+        let id = i as u16;
+        tasks.push(tokio::spawn(watch_fleet(
+            c,
+            id,
+            AppQuery::default(),
+            opts(),
+            tx.clone(),
+            move |u| Msg::Fleet(id, u),
+        )));
+    }
+    let mut run = Run {
+        disruptions: 0,
+        reasons: Default::default(),
+        converged_after: Duration::ZERO,
+        rotations: 0,
+    };
+    let absorb = |m: &mut Model, msg: Msg, run: &mut Run| {
+        if let Msg::Fleet(_, FleetUpdate::Down { error, .. }) = &msg {
+            run.disruptions += 1;
+            run.reasons.insert(error.short().to_string());
+        }
+        update(m, &km, msg);
+        for v in &m.instances {
+            if let ConnState::Down { .. } = v.state {
+                run.reasons.insert(format!("shown: {}", v.state.label()));
+            }
+        }
+    };
+    // The disturbance: apps change on the servers; under `hostile` the tokens are rotated too.
+    let names: Vec<Vec<String>> = (0..fleet.servers.len())
+        .map(|i| fleet.instance(i).read().apps.keys().cloned().collect())
+        .collect();
+    let t0 = tokio::time::Instant::now();
+    let mut n = 0u32;
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    while t0.elapsed() < drive {
+        tokio::select! {
+            Some(msg) = rx.recv() => absorb(&mut m, msg, &mut run),
+            _ = tick.tick() => {
+                n += 1;
+                let i = (n as usize) % names.len();
+                let name = &names[i][(n as usize * 7) % names[i].len()];
+                fleet.instance(i).modify(name, |a| a.app.spec.project = format!("p{n}"));
+                if profile.rotates_tokens() && n % 12 == 6 {
+                    let old = fleet.tokens[i].clone();
+                    fleet.instance(i).rotate_tokens(chrono::Utc::now().timestamp());
+                    assert!(fleet.instance(i).check_token(&old, chrono::Utc::now().timestamp()).is_err());
+                    run.rotations += 1;
+                }
+            }
+        }
+    }
+    // Quiet now: the model must come to match the servers.
+    let quiet = tokio::time::Instant::now();
+    let want = |i: usize| -> Vec<(String, String)> {
+        fleet
+            .instance(i)
+            .read()
+            .apps
+            .values()
+            .map(|a| (a.app.metadata.name.clone(), a.app.spec.project.clone()))
+            .collect()
+    };
+    let have = |m: &Model, i: usize| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = m
+            .fleet
+            .rows
+            .iter()
+            .filter(|r| r.key.instance as usize == i)
+            .map(|r| (r.key.name.clone(), r.project.clone()))
+            .collect();
+        v.sort();
+        v
+    };
+    loop {
+        let done = (0..names.len()).all(|i| have(&m, i) == want(i))
+            && m.instances.iter().all(|v| v.state == ConnState::Live);
+        if done {
+            break;
+        }
+        assert!(
+            quiet.elapsed() < Duration::from_secs(60),
+            "{}: the model never matched the servers; states {:?}",
+            profile.name(),
+            m.instances
+                .iter()
+                .map(|v| v.state.label())
+                .collect::<Vec<_>>()
+        );
+        if let Ok(Some(msg)) = tokio::time::timeout(Duration::from_millis(100), rx.recv()).await {
+            absorb(&mut m, msg, &mut run);
+        }
+    }
+    run.converged_after = quiet.elapsed();
+    for t in tasks {
+        t.abort();
+    }
+    run
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tui_loop_keeps_up_under_every_fault_profile() {
+    for profile in [
+        FaultProfile::Flaky,
+        FaultProfile::Slow,
+        FaultProfile::Hostile,
+    ] {
+        let run = run_profile(profile, Duration::from_secs(8)).await;
+        eprintln!(
+            "{}: {} disruptions, reasons {:?}, converged {:?} after the disturbance",
+            profile.name(),
+            run.disruptions,
+            run.reasons,
+            run.converged_after
+        );
+        match profile {
+            FaultProfile::Slow => {}
+            _ => assert!(
+                run.disruptions > 0,
+                "{}: the faults reached the client",
+                profile.name()
+            ),
+        }
+        if profile == FaultProfile::Hostile {
+            // Every token the client started with was expired; it is live again, so it took
+            // the new one from the token file.
+            assert!(run.rotations >= 2, "tokens were rotated");
+        }
+    }
+}
+
+#[tokio::test]
+async fn flaky_replies_are_each_a_clear_error_and_retried_reads_get_through() {
+    let fleet = demo_with(30, 2, 1, |o| o.faults = FaultProfile::Flaky).await;
+    let ic = &fleet.config().instances[0];
+    let once = ArgoClient::with_options(
+        ic,
+        ClientOptions {
+            retries: 0,
+            ..fast()
+        },
+    )
+    .unwrap();
+    let mut kinds = std::collections::BTreeMap::<String, usize>::new();
+    for _ in 0..150 {
+        let k = match once.list_apps(&AppQuery::default(), None).await {
+            Ok(l) => {
+                assert_eq!(l.items.len(), 30);
+                "ok".to_string()
+            }
+            Err(e) => {
+                assert!(e.is_transient(), "a flaky reply is worth retrying: {e}");
+                // Every error is a sentence naming the server.
+                assert!(e.to_string().contains("127.0.0.1"), "{e}");
+                e.short().to_string()
+            }
+        };
+        *kinds.entry(k).or_default() += 1;
+    }
+    eprintln!("flaky, 150 reads without retry: {kinds:?}");
+    for k in ["ok", "rate-limited", "server error", "bad reply"] {
+        assert!(kinds.contains_key(k), "{k} among {kinds:?}");
+    }
+    assert!(kinds["ok"] > 100, "{kinds:?}");
+    // With retries, every read gets through.
+    let patient = ArgoClient::with_options(
+        ic,
+        ClientOptions {
+            retries: 6,
+            ..fast()
+        },
+    )
+    .unwrap();
+    for _ in 0..20 {
+        let l = patient.list_apps(&AppQuery::default(), None).await.unwrap();
+        assert_eq!(l.items.len(), 30);
+    }
 }

@@ -728,6 +728,7 @@ pub async fn handle(inst: Arc<Instance>, req: Request<Incoming>) -> Response<Bod
             "Invalid content type\n",
         );
     }
+    inst.rotate_tokens_if_due(now_secs());
     let public = (method == Method::GET && (path == "/api/version" || path == "/api/v1/settings"))
         || (method == Method::POST && path == "/api/v1/session");
     let token = bearer(&req);
@@ -763,6 +764,36 @@ pub async fn handle(inst: Arc<Instance>, req: Request<Incoming>) -> Response<Bod
         };
         return error(code, msg);
     }
+    use super::faults::Injected;
+    let is_stream = path == "/api/v1/stream/applications";
+    let injected =
+        super::faults::request(faults.profile, &inst.dice, method != Method::GET, is_stream);
+    match injected {
+        Injected::Delay(d) if !d.is_zero() => tokio::time::sleep(d).await,
+        Injected::Delay(_) | Injected::Truncated | Injected::Reset => {}
+        Injected::Unavailable => {
+            return error(
+                grpc::UNAVAILABLE,
+                "the server is temporarily unavailable (the demo's fault profile)",
+            );
+        }
+        Injected::RateLimited(secs) => {
+            let mut r = error(grpc::RESOURCE_EXHAUSTED, "too many requests, slow down");
+            *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            r.headers_mut().insert(
+                header::RETRY_AFTER,
+                secs.to_string().parse().expect("header"),
+            );
+            return r;
+        }
+        Injected::ProxyPage => {
+            return full(
+                StatusCode::BAD_GATEWAY,
+                "text/html",
+                "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
+            );
+        }
+    }
     if faults.malformed && !public {
         return full(
             StatusCode::OK,
@@ -778,7 +809,36 @@ pub async fn handle(inst: Arc<Instance>, req: Request<Incoming>) -> Response<Bod
             Err(_) => return error(grpc::INVALID_ARGUMENT, "cannot read the request body"),
         }
     };
-    route(&inst, &method, &path, &query, &body, sse).await
+    let reply = route(&inst, &method, &path, &query, &body, sse).await;
+    match injected {
+        Injected::Truncated | Injected::Reset => {
+            cut_short(reply, injected == Injected::Reset).await
+        }
+        _ => reply,
+    }
+}
+
+/// The first half of a reply: with a matching length (a broken body), or with the length of the
+/// whole (the connection ends mid-body, as when a proxy or the network resets it).
+async fn cut_short(reply: Response<Body>, reset: bool) -> Response<Body> {
+    let (mut parts, body) = reply.into_parts();
+    let Ok(collected) = body.collect().await;
+    let bytes = collected.to_bytes();
+    let half = bytes.slice(..bytes.len() / 2);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    if reset {
+        parts.headers.insert(
+            header::CONTENT_LENGTH,
+            bytes.len().to_string().parse().expect("header"),
+        );
+    }
+    if !reset {
+        return Response::from_parts(parts, Full::new(half).boxed());
+    }
+    // A body of unknown size that ends early: hyper sends what there is and closes the
+    // connection when the promised length is not reached.
+    let frames = futures::stream::iter([Ok::<_, Infallible>(Frame::data(half))]);
+    Response::from_parts(parts, StreamBody::new(frames).boxed())
 }
 
 async fn route(
@@ -1649,6 +1709,11 @@ struct StreamState {
     sse: bool,
     last_sent: HashMap<String, u64>,
     done: bool,
+    /// The fault profile's plan for this stream, and when it strikes.
+    fault: super::faults::StreamFault,
+    strike_at: Option<tokio::time::Instant>,
+    /// The stream has gone silent (a stall from the profile).
+    silent: bool,
 }
 
 impl StreamState {
@@ -1699,7 +1764,11 @@ fn stream(inst: Arc<Instance>, q: &Query, sse: bool) -> Response<Body> {
     let mut keepalive = tokio::time::interval(inst.keepalive);
     keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let drop_rx = inst.drop_streams.subscribe();
+    let fault = super::faults::stream(inst.faults().profile, &inst.dice);
     let mut state = StreamState {
+        fault,
+        strike_at: fault.end_after.map(|d| tokio::time::Instant::now() + d),
+        silent: false,
         inst: inst.clone(),
         initial: VecDeque::new(),
         rx,
@@ -1723,9 +1792,24 @@ fn stream(inst: Arc<Instance>, q: &Query, sse: bool) -> Response<Body> {
             return Some((Ok::<_, Infallible>(Frame::data(b)), st));
         }
         loop {
-            let stalled = st.inst.faults().stall_streams;
+            let stalled = st.inst.faults().stall_streams || st.silent;
+            let strike = st.strike_at;
             tokio::select! {
                 _ = st.drop_rx.changed() => return None,
+                _ = tokio::time::sleep_until(strike.unwrap_or_else(tokio::time::Instant::now)), if strike.is_some() => {
+                    st.strike_at = None;
+                    if st.fault.stall {
+                        st.silent = true;
+                        continue;
+                    }
+                    if !st.fault.error_frame {
+                        return None;
+                    }
+                    st.done = true;
+                    let msg = br#"{"error":{"grpc_code":14,"http_code":503,"message":"transport is closing","http_status":"Service Unavailable","details":[]}}"#;
+                    let b = if st.sse { sse_frame(msg) } else { Bytes::from([&msg[..], b"\n"].concat()) };
+                    return Some((Ok(Frame::data(b)), st));
+                }
                 _ = st.keepalive.tick() => {
                     if !stalled && st.sse {
                         return Some((Ok(Frame::data(Bytes::from_static(b":\n"))), st));

@@ -5,6 +5,7 @@
 pub mod argocd;
 pub mod context;
 pub mod drift;
+pub mod faults;
 pub mod generator;
 pub mod kube;
 pub mod patch;
@@ -36,6 +37,8 @@ pub struct DemoOptions {
     pub keepalive: Duration,
     /// A fixed clock (unix seconds) for reproducible fleets and replies (tests, screenshots).
     pub now: Option<i64>,
+    /// Injected server faults (`--faults`).
+    pub faults: faults::FaultProfile,
 }
 
 impl Default for DemoOptions {
@@ -46,6 +49,7 @@ impl Default for DemoOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             keepalive: Duration::from_secs(15),
             now: None,
+            faults: faults::FaultProfile::None,
         }
     }
 }
@@ -85,6 +89,10 @@ impl DemoFleet {
                 addr.set_port(addr.port() + i as u16);
             }
             tokens.push(inst.issue_token("admin", wall, 30 * 86_400));
+            inst.set_faults(state::Faults {
+                profile: opts.faults,
+                ..Default::default()
+            });
             servers.push(ArgoServer::start(inst, addr).await?);
         }
         let drift = opts.drift_every.filter(|d| !d.is_zero()).map(|every| {
@@ -163,6 +171,18 @@ impl DemoFleet {
             drift,
         };
         std::fs::create_dir_all(&fleet.kube_dir)?;
+        if opts.faults.rotates_tokens() {
+            // Tokens expire and are rotated: the config reads them from a file the servers
+            // rewrite, as a CI job's rotating token would be.
+            for (i, s) in fleet.servers.iter().enumerate() {
+                let path = fleet.token_file(i);
+                write_private(&path, fleet.tokens[i].as_bytes())?;
+                *s.instance()
+                    .token_file
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner()) = Some(path);
+            }
+        }
         write_private(
             &fleet.kube_dir.join("kubeconfig"),
             fleet.kubeconfig().as_bytes(),
@@ -178,6 +198,10 @@ impl DemoFleet {
         format!("http://{}", self.servers[i].addr)
     }
 
+    fn token_file(&self, i: usize) -> PathBuf {
+        self.kube_dir.join(format!("argocd-{i}.token"))
+    }
+
     /// A config that points at the demo servers.
     pub fn config(&self) -> Config {
         Config {
@@ -185,11 +209,16 @@ impl DemoFleet {
                 .servers
                 .iter()
                 .zip(&self.tokens)
-                .map(|(s, t)| InstanceConfig {
-                    name: s.instance().read().name.clone(),
-                    url: format!("http://{}", s.addr),
-                    token: Some(t.clone()),
-                    ..Default::default()
+                .enumerate()
+                .map(|(i, (s, t))| {
+                    let rotating = s.instance().token_file.read().is_ok_and(|f| f.is_some());
+                    InstanceConfig {
+                        name: s.instance().read().name.clone(),
+                        url: format!("http://{}", s.addr),
+                        token: (!rotating).then(|| t.clone()),
+                        token_file: rotating.then(|| self.token_file(i)),
+                        ..Default::default()
+                    }
                 })
                 .collect(),
             context: Some(self.context.config()),
@@ -279,9 +308,13 @@ where
     })
 }
 
-/// Writes a file readable by its owner only.
+/// Writes a file readable by its owner only, atomically (a reader sees the old content or the
+/// new, never a part).
 pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".tmp-{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -289,7 +322,8 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(path)?;
+    let mut f = opts.open(&tmp)?;
     f.write_all(bytes)?;
-    f.sync_all()
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
 }

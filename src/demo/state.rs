@@ -31,6 +31,8 @@ pub struct Faults {
     pub delay: Option<Duration>,
     /// Stop sending keep-alives and events on streams (a stalled stream).
     pub stall_streams: bool,
+    /// Faults drawn per request (`--faults`).
+    pub profile: super::faults::FaultProfile,
 }
 
 pub struct InstanceState {
@@ -67,6 +69,12 @@ pub struct Instance {
     pub keepalive: Duration,
     /// A fixed "now" (unix seconds) for reproducible replies; `None` follows the wall clock.
     pub clock: Option<i64>,
+    /// Draws the faults of the profile.
+    pub dice: super::faults::Dice,
+    /// Where the current token is written when tokens are rotated (a `token_file`).
+    pub token_file: RwLock<Option<std::path::PathBuf>>,
+    /// When tokens were last rotated (unix seconds).
+    rotated_at: std::sync::atomic::AtomicI64,
 }
 
 /// The signing key of demo tokens. The demo server only accepts tokens it issued, so this is a
@@ -112,6 +120,9 @@ impl Instance {
             drop_streams,
             keepalive,
             clock,
+            dice: super::faults::Dice::new(now as u64 ^ 0x5eed),
+            token_file: RwLock::new(None),
+            rotated_at: std::sync::atomic::AtomicI64::new(now),
         })
     }
 
@@ -180,6 +191,42 @@ impl Instance {
         );
         st.tokens.insert(token.clone());
         token
+    }
+
+    /// Under a profile that rotates tokens: once their lifetime is over, expires them all and
+    /// writes a fresh one to the token file.
+    pub fn rotate_tokens_if_due(&self, now: i64) {
+        use std::sync::atomic::Ordering;
+        if !self.faults().profile.rotates_tokens() {
+            return;
+        }
+        let last = self.rotated_at.load(Ordering::SeqCst);
+        let life = super::faults::TOKEN_LIFETIME.as_secs() as i64;
+        if now - last < life
+            || self
+                .rotated_at
+                .compare_exchange(last, now, Ordering::SeqCst, Ordering::SeqCst)
+                .is_err()
+        {
+            return;
+        }
+        self.rotate_tokens(now);
+    }
+
+    /// Expires every token and writes a fresh one to the token file (when there is one).
+    pub fn rotate_tokens(&self, now: i64) {
+        self.expire_tokens();
+        let token = self.issue_token("admin", now, 30 * 86_400);
+        let file = self
+            .token_file
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(path) = file
+            && let Err(e) = super::write_private(&path, token.as_bytes())
+        {
+            tracing::warn!(error = %e, "demo: cannot write the rotated token");
+        }
     }
 
     /// Makes every issued token expired (the demo of an expired session).

@@ -121,7 +121,7 @@ impl Default for ClientOptions {
         ClientOptions {
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
-            retries: 2,
+            retries: 3,
             retry_base: Duration::from_millis(250),
         }
     }
