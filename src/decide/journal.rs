@@ -194,10 +194,12 @@ impl Journal {
     }
 
     fn scan(&self) -> Result<(Vec<Record>, Verification), JournalError> {
-        let mut text = String::new();
+        // Bytes, not a String: a write cut by a crash may end inside a UTF-8 character, and
+        // that torn line must not make the whole journal unreadable.
+        let mut raw = Vec::new();
         match File::open(&self.path) {
             Ok(mut f) => {
-                f.read_to_string(&mut text)
+                f.read_to_end(&mut raw)
                     .map_err(|source| JournalError::Read {
                         path: self.path.clone(),
                         source,
@@ -211,6 +213,7 @@ impl Journal {
                 });
             }
         }
+        let text = String::from_utf8_lossy(&raw);
         let mut v = Verification::default();
         let mut out = Vec::new();
         let mut prev = GENESIS.to_string();
