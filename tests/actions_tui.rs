@@ -447,3 +447,146 @@ fn c_narrows_the_fleet_to_one_instance_at_a_time_then_all() {
     keys(&mut m, &km, "c");
     assert_eq!(m.view.matched, 4);
 }
+
+fn row_in(instance: u16, name: &str) -> AppRow {
+    let mut r = row(name, None);
+    r.key.instance = instance;
+    r
+}
+
+/// The target of an action is the app on the row it was started from — its instance, its
+/// namespace, its name — whatever happens to the fleet in between: a re-sort, new apps above
+/// it, its instance dropping and relisting, an app of the same name on another instance.
+#[test]
+fn an_action_goes_to_the_row_it_was_started_on_while_the_fleet_moves() {
+    let km = Keymap::default();
+    let view = |n: &str| InstanceView {
+        name: n.into(),
+        url: format!("https://{n}"),
+        state: ConnState::Connecting { attempt: 0 },
+        version: None,
+        listed: false,
+        insecure: false,
+        read_only: false,
+    };
+    let mut m = Model::new(vec![view("eu"), view("us")], (120, 40), NOW_MS);
+    let listed = |rows: Vec<AppRow>| FleetUpdate::Listed {
+        rows,
+        resource_version: "1".into(),
+        version: None,
+    };
+    update(
+        &mut m,
+        &km,
+        Msg::Fleet(
+            0,
+            listed(vec![
+                row_in(0, "alpha"),
+                row_in(0, "checkout"),
+                row_in(0, "zeta"),
+            ]),
+        ),
+    );
+    update(
+        &mut m,
+        &km,
+        Msg::Fleet(1, listed(vec![row_in(1, "checkout")])),
+    );
+    // Put the cursor on eu/checkout.
+    while m
+        .view
+        .selected
+        .as_ref()
+        .map(|k| (k.instance, k.name.as_str()))
+        != Some((0, "checkout"))
+    {
+        keys(&mut m, &km, "j");
+    }
+    let cursor_before = m.view.cursor;
+    let fx = keys(&mut m, &km, "s");
+    let Some(Effect::Prepare { req, what }) = fx.first().cloned() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(what, Prepare::Sync(vec![key("checkout")]));
+    // Meanwhile: eu drops, reconnects and relists with new apps sorting above checkout; us
+    // changes its own checkout.
+    update(
+        &mut m,
+        &km,
+        Msg::Fleet(
+            0,
+            FleetUpdate::Down {
+                error: driftdeck::clients::argocd::ArgoError::Stream {
+                    server: "eu".into(),
+                    detail: "stream broke".into(),
+                },
+                retry_in: std::time::Duration::from_millis(100),
+            },
+        ),
+    );
+    update(
+        &mut m,
+        &km,
+        Msg::Fleet(0, FleetUpdate::Connecting { attempt: 1 }),
+    );
+    update(
+        &mut m,
+        &km,
+        Msg::Fleet(
+            0,
+            listed(vec![
+                row_in(0, "aaa"),
+                row_in(0, "aab"),
+                row_in(0, "alpha"),
+                row_in(0, "checkout"),
+                row_in(0, "zeta"),
+            ]),
+        ),
+    );
+    update(
+        &mut m,
+        &km,
+        Msg::Fleet(
+            1,
+            FleetUpdate::Changed {
+                upserts: vec![row_in(1, "checkout")],
+                deletes: vec![],
+            },
+        ),
+    );
+    assert_ne!(
+        m.view.cursor, cursor_before,
+        "the rows moved under the dialog"
+    );
+    // The plan arrives for the request; more changes; then the confirmation.
+    update(
+        &mut m,
+        &km,
+        Msg::Prepared {
+            req,
+            result: Ok(Prepared::Sync(vec![(
+                key("checkout"),
+                Ok(plan("checkout", false, true)),
+            )])),
+        },
+    );
+    update(&mut m, &km, Msg::Fleet(0, FleetUpdate::Live));
+    let fx = keys(&mut m, &km, "enter");
+    let [
+        Effect::Act {
+            act: Act::Sync { key: k, plan },
+            ..
+        },
+    ] = fx.as_slice()
+    else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(
+        k,
+        &key("checkout"),
+        "eu's checkout, not us's, not the row now under the cursor"
+    );
+    assert_eq!(k.instance, 0);
+    assert_eq!(plan.target.instance, "eu");
+    assert_eq!(plan.target.name, "checkout");
+}

@@ -83,10 +83,11 @@ fn journal_survives_kill_9() {
     assert!(v.good >= finished, "{} good of {finished}", v.good);
     // The records are the writer's, in order, each whole.
     let recs = Journal::in_dir(dir.path()).records().unwrap();
-    assert!(
-        recs.iter()
-            .all(|r| r.body["pad"].as_str().is_some_and(|p| p.len() == 512 * 1024))
-    );
+    assert!(recs.iter().all(|r| {
+        r.body["pad"]
+            .as_str()
+            .is_some_and(|p| p.len() == 512 * 1024)
+    }));
     // And the command line agrees.
     let o = Command::new(env!("CARGO_BIN_EXE_driftdeck"))
         .args(["journal", "verify"])

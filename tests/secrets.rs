@@ -71,10 +71,9 @@ fn no_token_in_logs_journal_or_output_after_a_full_run() {
     {
         secrets.push(t.to_string());
     }
-    let kubeconfig = std::fs::read_to_string(
-        std::path::Path::new(&cfg_path).with_file_name("kubeconfig"),
-    )
-    .unwrap();
+    let kubeconfig =
+        std::fs::read_to_string(std::path::Path::new(&cfg_path).with_file_name("kubeconfig"))
+            .unwrap();
     let kube_token = kubeconfig
         .lines()
         .find_map(|l| l.trim().strip_prefix("token:"))
@@ -84,7 +83,12 @@ fn no_token_in_logs_journal_or_output_after_a_full_run() {
     // The JWT's signature alone is as secret as the whole.
     let sigs: Vec<String> = secrets
         .iter()
-        .filter_map(|s| s.rsplit('.').next().filter(|p| p.len() >= 16).map(str::to_string))
+        .filter_map(|s| {
+            s.rsplit('.')
+                .next()
+                .filter(|p| p.len() >= 16)
+                .map(str::to_string)
+        })
         .collect();
     secrets.extend(sigs);
 
@@ -107,22 +111,47 @@ fn no_token_in_logs_journal_or_output_after_a_full_run() {
         .unwrap()
         .iter()
         .find(|a| a["sync"] == "OutOfSync")
-        .map(|a| (a["name"].as_str().unwrap().to_string(), a["instance"].as_str().unwrap().to_string()))
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap().to_string(),
+                a["instance"].as_str().unwrap().to_string(),
+            )
+        })
         .expect("a drifted app");
     let (name, instance) = (&app.0, &app.1);
     run(&["snapshot", "--output", "text", "--keys", "j enter 6"]);
     run(&["diff", name, "--instance", instance, "--output", "json"]);
     run(&["sync", name, "--instance", instance, "--yes"]);
-    run(&["defer", name, "--instance", instance, "--reason", "incident 42", "--yes"]);
+    run(&[
+        "defer",
+        name,
+        "--instance",
+        instance,
+        "--reason",
+        "incident 42",
+        "--yes",
+    ]);
     run(&["deferrals", "list"]);
-    run(&["annotate", name, "--instance", instance, "--incident", "INC-42", "--yes"]);
+    run(&[
+        "annotate",
+        name,
+        "--instance",
+        instance,
+        "--incident",
+        "INC-42",
+        "--yes",
+    ]);
     run(&["check-config"]);
     run(&["journal", "export"]);
     // A wrong token: the error names the server, not the token.
     let bad = home.path().join("bad.toml");
     std::fs::write(
         &bad,
-        cfg_text.replacen(&secrets[0], "eyJhbGciOiJIUzI1NiJ9.e30.wrongwrongwrongwrong", 1),
+        cfg_text.replacen(
+            &secrets[0],
+            "eyJhbGciOiJIUzI1NiJ9.e30.wrongwrongwrongwrong",
+            1,
+        ),
     )
     .unwrap();
     let o = bin()
@@ -131,7 +160,10 @@ fn no_token_in_logs_journal_or_output_after_a_full_run() {
         .unwrap();
     outputs.push_str(&String::from_utf8_lossy(&o.stdout));
     outputs.push_str(&String::from_utf8_lossy(&o.stderr));
-    assert!(!outputs.contains("wrongwrongwrongwrong"), "a bad token is not echoed");
+    assert!(
+        !outputs.contains("wrongwrongwrongwrong"),
+        "a bad token is not echoed"
+    );
     let _ = server.kill();
     let _ = server.wait();
 
@@ -143,7 +175,10 @@ fn no_token_in_logs_journal_or_output_after_a_full_run() {
         .filter(|f| f.starts_with(&logs))
         .map(|f| std::fs::metadata(f).map(|m| m.len() as usize).unwrap_or(0))
         .sum();
-    assert!(log_bytes > 10_000, "the run logged at trace level ({log_bytes} bytes)");
+    assert!(
+        log_bytes > 10_000,
+        "the run logged at trace level ({log_bytes} bytes)"
+    );
     assert!(
         files.iter().any(|f| f.ends_with("journal.jsonl")),
         "the run journaled: {files:?}"
@@ -155,6 +190,9 @@ fn no_token_in_logs_journal_or_output_after_a_full_run() {
         }
     }
     for s in &secrets {
-        assert!(!outputs.contains(s.as_str()), "a secret in the commands' output");
+        assert!(
+            !outputs.contains(s.as_str()),
+            "a secret in the commands' output"
+        );
     }
 }
