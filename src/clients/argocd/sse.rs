@@ -46,6 +46,11 @@ impl SseParser {
 
     /// Feeds bytes; appends every completed frame to `out`.
     pub fn push(&mut self, mut chunk: &[u8], out: &mut Vec<Frame>) -> Result<(), FrameError> {
+        if chunk.is_empty() {
+            // An empty read (HTTP bodies may yield them) changes nothing, not even a pending
+            // `\r` of a line end split across reads (found by tests/fuzz.rs).
+            return Ok(());
+        }
         if self.after_cr && chunk.first() == Some(&b'\n') {
             chunk = &chunk[1..];
         }
