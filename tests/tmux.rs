@@ -185,30 +185,51 @@ fn start_filter_open_back_quit_and_restore() {
 }
 
 #[test]
-fn sigterm_restores_the_terminal() {
+fn sigterm_sighup_and_sigint_restore_the_terminal() {
     if !tmux_available() {
         return;
     }
-    let (t, _home) = start("sigterm", "xterm-256color", "");
-    t.wait_for("live", 30);
-    let pid = t.run(&["display", "-p", "-t", "dd", "#{pane_pid}"]);
-    // The pane runs `sh -c`; its child is driftdeck.
-    let out = Command::new("pgrep")
-        .args(["-P", pid.trim(), "driftdeck"])
-        .output()
-        .unwrap();
-    let child = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    assert!(!child.is_empty(), "driftdeck runs");
-    Command::new("kill")
-        .args(["-TERM", &child])
-        .status()
-        .unwrap();
-    t.wait_for("DRIFTDECK-EXITED 0", 10);
-    assert_eq!(
-        t.run(&["display", "-p", "-t", "dd", "#{alternate_on}"])
-            .trim(),
-        "0"
-    );
+    // SIGHUP is what an SSH session that dropped sends; SIGINT a Ctrl-C from outside.
+    for sig in ["TERM", "HUP", "INT"] {
+        let (t, home) = start(&format!("sig{sig}"), "xterm-256color", "");
+        t.wait_for("live", 30);
+        let pid = t.run(&["display", "-p", "-t", "dd", "#{pane_pid}"]);
+        // The pane runs `sh -c`; its child is driftdeck.
+        let out = Command::new("pgrep")
+            .args(["-P", pid.trim(), "driftdeck"])
+            .output()
+            .unwrap();
+        let child = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(!child.is_empty(), "driftdeck runs");
+        Command::new("kill")
+            .args([&format!("-{sig}"), &child])
+            .status()
+            .unwrap();
+        t.wait_for("DRIFTDECK-EXITED 0", 10);
+        assert_eq!(
+            t.run(&["display", "-p", "-t", "dd", "#{alternate_on}"])
+                .trim(),
+            "0",
+            "SIG{sig}: the alternate screen is left"
+        );
+        assert_eq!(
+            t.run(&["display", "-p", "-t", "dd", "#{mouse_any_flag}"])
+                .trim(),
+            "0",
+            "SIG{sig}: mouse reporting is off"
+        );
+        // The log says why it ended.
+        let mut logged = String::new();
+        for f in walk(home.path()) {
+            if f.to_string_lossy().contains("driftdeck.log") {
+                logged.push_str(&std::fs::read_to_string(&f).unwrap_or_default());
+            }
+        }
+        assert!(
+            logged.contains(&format!("SIG{sig}")),
+            "SIG{sig} in the log: {logged}"
+        );
+    }
 }
 
 #[test]
