@@ -1,7 +1,9 @@
 //! The command line as scripts use it: output shapes and exit codes (docs/cli.md).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
+
+mod common;
+use common::{colour_kinds, serve_demo, sgr_params};
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_driftdeck"));
@@ -176,25 +178,10 @@ fn bad_input_exits_2_with_a_sentence() {
 /// snapshot then exits 3 and still shows the live instances' apps.
 #[test]
 fn demo_serve_and_a_dead_instance() {
-    let mut child = bin()
-        .args([
-            "demo",
-            "--serve",
-            "--apps",
-            "30",
-            "--instances",
-            "2",
-            "--drift-every",
-            "0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    let (mut child, first) = serve_demo(
+        bin(),
+        &["--apps", "30", "--instances", "2", "--drift-every", "0"],
+    );
     let path = std::path::PathBuf::from(first.trim());
     assert!(path.ends_with("config.toml"), "{first}");
     let text = std::fs::read_to_string(&path).unwrap();
@@ -489,25 +476,10 @@ fn health_command() {
 
 #[test]
 fn diff_of_a_live_app() {
-    let mut child = bin()
-        .args([
-            "demo",
-            "--serve",
-            "--apps",
-            "40",
-            "--instances",
-            "1",
-            "--drift-every",
-            "0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    let (mut child, first) = serve_demo(
+        bin(),
+        &["--apps", "40", "--instances", "1", "--drift-every", "0"],
+    );
     let cfg = first.trim().to_string();
     let o = run(&["--config", &cfg, "snapshot", "--filter", "sync:OutOfSync"]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
@@ -544,25 +516,10 @@ fn diff_of_a_live_app() {
 /// `deferrals apply` restoring a due deferral.
 #[test]
 fn headless_actions_plan_refuse_and_act() {
-    let mut child = bin()
-        .args([
-            "demo",
-            "--serve",
-            "--apps",
-            "40",
-            "--instances",
-            "1",
-            "--drift-every",
-            "0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    let (mut child, first) = serve_demo(
+        bin(),
+        &["--apps", "40", "--instances", "1", "--drift-every", "0"],
+    );
     let cfg = first.trim().to_string();
     let data = tempfile::tempdir().unwrap();
     let act = |args: &[&str]| {
@@ -721,10 +678,9 @@ fn check_config_names_a_missing_or_broken_kubeconfig() {
 /// reused); with `argocd_contexts = true` they join the configured ones.
 #[test]
 fn the_contexts_of_the_argocd_cli_are_instances() {
-    let mut child = bin()
-        .args([
-            "demo",
-            "--serve",
+    let (mut child, first) = serve_demo(
+        bin(),
+        &[
             "--apps",
             "30",
             "--instances",
@@ -733,15 +689,8 @@ fn the_contexts_of_the_argocd_cli_are_instances() {
             "4",
             "--drift-every",
             "0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+        ],
+    );
     let served: toml::Value =
         toml::from_str(&std::fs::read_to_string(first.trim()).unwrap()).unwrap();
     let home = tempfile::tempdir().unwrap();
@@ -814,54 +763,6 @@ fn snapshot_as_svg_keeps_the_colours() {
         "the title text"
     );
     assert!(!s.contains('\u{1b}'), "no escape codes in an SVG");
-}
-
-/// The parameters of every SGR sequence (`ESC [ ... m`) in `s`.
-fn sgr_params(s: &str) -> Vec<Vec<u32>> {
-    let mut out = Vec::new();
-    let mut rest = s;
-    while let Some(i) = rest.find("\x1b[") {
-        let after = &rest[i + 2..];
-        let end = after
-            .find(|c: char| c.is_ascii_alphabetic())
-            .unwrap_or(after.len());
-        if after[end..].starts_with('m') {
-            out.push(
-                after[..end]
-                    .split(';')
-                    .map(|p| p.parse().unwrap_or(0))
-                    .collect(),
-            );
-        }
-        rest = &after[end.min(after.len())..];
-    }
-    out
-}
-
-/// The kinds of colour codes used: truecolor, 256-colour, 16-colour.
-fn colour_kinds(s: &str) -> (bool, bool, bool) {
-    let (mut rgb, mut idx, mut basic) = (false, false, false);
-    for p in sgr_params(s) {
-        let mut i = 0;
-        while i < p.len() {
-            match p[i] {
-                38 | 48 if p.get(i + 1) == Some(&2) => {
-                    rgb = true;
-                    i += 5;
-                    continue;
-                }
-                38 | 48 if p.get(i + 1) == Some(&5) => {
-                    idx = true;
-                    i += 3;
-                    continue;
-                }
-                30..=37 | 40..=47 | 90..=97 | 100..=107 => basic = true,
-                _ => {}
-            }
-            i += 1;
-        }
-    }
-    (rgb, idx, basic)
 }
 
 #[test]

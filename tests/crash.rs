@@ -67,7 +67,7 @@ fn journal_survives_kill_9() {
             }
         }
         finished += here;
-        let text = std::fs::read(dir.path().join("journal.jsonl")).unwrap();
+        let text = std::fs::read(dir.path().join(driftdeck::decide::journal::FILE)).unwrap();
         if text.last() != Some(&b'\n') {
             torn_seen += 1;
         }
@@ -110,7 +110,7 @@ fn journal_survives_kill_9() {
 #[test]
 fn a_record_cut_anywhere_is_a_torn_line_and_the_chain_goes_on() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("journal.jsonl");
+    let path = dir.path().join(driftdeck::decide::journal::FILE);
     let j = Journal::in_dir(dir.path());
     for i in 0..3 {
         j.append("t", serde_json::json!({"i": i, "note": "déjà vu ✓"}))

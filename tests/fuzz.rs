@@ -26,35 +26,32 @@ fn cases() -> ProptestConfig {
     }
 }
 
-/// Feeds `bytes` to an SSE parser in the chunks given by `cuts`.
-fn sse_frames(bytes: &[u8], cuts: &[usize]) -> Result<Vec<Frame>, String> {
-    let mut p = SseParser::new();
+/// Feeds `bytes` to `push` (a parser's) in the chunks given by `cuts`; the frames it made.
+fn chunked<E: ToString>(
+    mut push: impl FnMut(&[u8], &mut Vec<Frame>) -> Result<(), E>,
+    bytes: &[u8],
+    cuts: &[usize],
+) -> Result<Vec<Frame>, String> {
     let mut out = Vec::new();
     let mut at = 0;
     let mut points: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
     points.sort();
     points.push(bytes.len());
     for c in points {
-        p.push(&bytes[at..c.max(at)], &mut out)
-            .map_err(|e| e.to_string())?;
+        push(&bytes[at..c.max(at)], &mut out).map_err(|e| e.to_string())?;
         at = c.max(at);
     }
     Ok(out)
 }
 
+fn sse_frames(bytes: &[u8], cuts: &[usize]) -> Result<Vec<Frame>, String> {
+    let mut p = SseParser::new();
+    chunked(|b, out| p.push(b, out), bytes, cuts)
+}
+
 fn ndjson_frames(bytes: &[u8], cuts: &[usize]) -> Result<Vec<Frame>, String> {
     let mut p = NdjsonParser::default();
-    let mut out = Vec::new();
-    let mut at = 0;
-    let mut points: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
-    points.sort();
-    points.push(bytes.len());
-    for c in points {
-        p.push(&bytes[at..c.max(at)], &mut out)
-            .map_err(|e| e.to_string())?;
-        at = c.max(at);
-    }
-    Ok(out)
+    chunked(|b, out| p.push(b, out), bytes, cuts)
 }
 
 /// Stream-like bytes: real frames, keep-alives, junk and line endings of every kind.

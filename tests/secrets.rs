@@ -1,8 +1,10 @@
 //! Secrets never leak: after a full run of the headless commands against the demo servers, with
 //! every log level on, no token appears in the logs, the journal, or any output.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
+
+mod common;
+use common::serve_demo;
 
 fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
     if let Ok(rd) = std::fs::read_dir(dir) {
@@ -33,26 +35,10 @@ fn no_token_in_logs_journal_or_output_after_a_full_run() {
             .env_remove("NO_COLOR");
         c
     };
-    let mut server = bin()
-        .args([
-            "demo",
-            "--serve",
-            "--apps",
-            "30",
-            "--instances",
-            "2",
-            "--drift-every",
-            "0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let cfg_path = first.trim().to_string();
+    let (mut server, cfg_path) = serve_demo(
+        bin(),
+        &["--apps", "30", "--instances", "2", "--drift-every", "0"],
+    );
     let cfg_text = std::fs::read_to_string(&cfg_path).unwrap();
     let cfg: toml::Value = toml::from_str(&cfg_text).unwrap();
     // Every secret the run has: the Argo CD tokens, the PagerDuty key, the kube token.

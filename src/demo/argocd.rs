@@ -728,7 +728,7 @@ pub async fn handle(inst: Arc<Instance>, req: Request<Incoming>) -> Response<Bod
             "Invalid content type\n",
         );
     }
-    inst.rotate_tokens_if_due(now_secs());
+    inst.rotate_tokens_if_due(faults.profile, now_secs());
     let public = (method == Method::GET && (path == "/api/version" || path == "/api/v1/settings"))
         || (method == Method::POST && path == "/api/v1/session");
     let token = bearer(&req);

@@ -195,9 +195,9 @@ impl Instance {
 
     /// Under a profile that rotates tokens: once their lifetime is over, expires them all and
     /// writes a fresh one to the token file.
-    pub fn rotate_tokens_if_due(&self, now: i64) {
+    pub fn rotate_tokens_if_due(&self, profile: super::faults::FaultProfile, now: i64) {
         use std::sync::atomic::Ordering;
-        if !self.faults().profile.rotates_tokens() {
+        if !profile.rotates_tokens() {
             return;
         }
         let last = self.rotated_at.load(Ordering::SeqCst);

@@ -931,42 +931,19 @@ pub async fn keys(apps: usize, size: (u16, u16)) -> Result<String, String> {
         return Err(format!("listed {} of {apps} apps", m.fleet.len()));
     }
     let variants = [
-        Variant {
-            name: "truecolor",
-            depth: Depth::TrueColor,
-            low_bandwidth: false,
-        },
-        Variant {
-            name: "256 colours",
-            depth: Depth::Ansi256,
-            low_bandwidth: false,
-        },
-        Variant {
-            name: "16 colours",
-            depth: Depth::Ansi16,
-            low_bandwidth: false,
-        },
-        Variant {
-            name: "no colour (NO_COLOR)",
-            depth: Depth::None,
-            low_bandwidth: false,
-        },
-        Variant {
-            name: "--low-bandwidth, truecolor",
-            depth: Depth::TrueColor,
-            low_bandwidth: true,
-        },
-        Variant {
-            name: "--low-bandwidth, 256 colours",
-            depth: Depth::Ansi256,
-            low_bandwidth: true,
-        },
-        Variant {
-            name: "--low-bandwidth, 16 colours",
-            depth: Depth::Ansi16,
-            low_bandwidth: true,
-        },
-    ];
+        ("truecolor", Depth::TrueColor, false),
+        ("256 colours", Depth::Ansi256, false),
+        ("16 colours", Depth::Ansi16, false),
+        ("no colour (NO_COLOR)", Depth::None, false),
+        ("--low-bandwidth, truecolor", Depth::TrueColor, true),
+        ("--low-bandwidth, 256 colours", Depth::Ansi256, true),
+        ("--low-bandwidth, 16 colours", Depth::Ansi16, true),
+    ]
+    .map(|(name, depth, low_bandwidth)| Variant {
+        name,
+        depth,
+        low_bandwidth,
+    });
     let mut out = String::new();
     let _ = writeln!(
         out,

@@ -561,29 +561,30 @@ fn mouse(m: &mut Model, ev: crate::tui::msg::Mouse) -> Vec<Effect> {
         MouseKind::Click => match mode {
             Mode::Fleet => fleet_click(m, ev.x, ev.y),
             Mode::App => app_click(m, ev.x, ev.y),
-            Mode::Queue => {
-                let body = ui::layout::diff(m.size).body;
-                let len = crate::tui::decisions::queue(&m.fleet.rows, &m.decisions).len();
-                let Screen::Queue(q) = &mut m.screen else {
-                    return vec![];
-                };
-                // The list starts below the body's header line.
-                match (ev.y as usize).checked_sub(body.y as usize + 1) {
-                    Some(dy)
-                        if dy < body.height.saturating_sub(1) as usize && q.offset + dy < len =>
-                    {
-                        if q.cursor == q.offset + dy {
-                            return act(m, mode, Action::OpenApp);
-                        }
-                        q.cursor = q.offset + dy;
-                        vec![]
-                    }
-                    _ => vec![],
-                }
-            }
+            Mode::Queue => queue_click(m, ev.y),
             _ => vec![],
         },
     }
+}
+
+fn queue_click(m: &mut Model, y: u16) -> Vec<Effect> {
+    let body = ui::layout::diff(m.size).body;
+    let len = crate::tui::decisions::queue(&m.fleet.rows, &m.decisions).len();
+    let Screen::Queue(q) = &mut m.screen else {
+        return vec![];
+    };
+    // The list starts below the body's header line.
+    let Some(dy) = (y as usize).checked_sub(body.y as usize + 1) else {
+        return vec![];
+    };
+    if dy >= body.height.saturating_sub(1) as usize || q.offset + dy >= len {
+        return vec![];
+    }
+    if q.cursor == q.offset + dy {
+        return act(m, Mode::Queue, Action::OpenApp);
+    }
+    q.cursor = q.offset + dy;
+    vec![]
 }
 
 fn fleet_click(m: &mut Model, x: u16, y: u16) -> Vec<Effect> {

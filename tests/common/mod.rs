@@ -69,3 +69,69 @@ pub fn shared(rel: &str) -> Option<PathBuf> {
     );
     None
 }
+
+/// Starts `driftdeck demo --serve ARGS` from `cmd` (a `driftdeck` command with its environment
+/// set) and returns the process with the config path it printed first.
+pub fn serve_demo(mut cmd: std::process::Command, args: &[&str]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = cmd
+        .args(["demo", "--serve"])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("driftdeck demo --serve starts");
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("the config path");
+    (child, first.trim().to_string())
+}
+
+/// The parameters of every SGR sequence (`ESC [ ... m`) in `s`.
+pub fn sgr_params(s: &str) -> Vec<Vec<u32>> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("\x1b[") {
+        let after = &rest[i + 2..];
+        let end = after
+            .find(|c: char| c.is_ascii_alphabetic())
+            .unwrap_or(after.len());
+        if after[end..].starts_with('m') {
+            out.push(
+                after[..end]
+                    .split(';')
+                    .map(|p| p.parse().unwrap_or(0))
+                    .collect(),
+            );
+        }
+        rest = &after[end.min(after.len())..];
+    }
+    out
+}
+
+/// The kinds of colour codes `s` uses: (truecolor, 256-colour, 16-colour).
+pub fn colour_kinds(s: &str) -> (bool, bool, bool) {
+    let (mut rgb, mut idx, mut basic) = (false, false, false);
+    for p in sgr_params(s) {
+        let mut i = 0;
+        while i < p.len() {
+            match p[i] {
+                38 | 48 if p.get(i + 1) == Some(&2) => {
+                    rgb = true;
+                    i += 5;
+                    continue;
+                }
+                38 | 48 if p.get(i + 1) == Some(&5) => {
+                    idx = true;
+                    i += 3;
+                    continue;
+                }
+                30..=37 | 40..=47 | 90..=97 | 100..=107 => basic = true,
+                _ => {}
+            }
+            i += 1;
+        }
+    }
+    (rgb, idx, basic)
+}

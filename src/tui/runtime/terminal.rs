@@ -20,13 +20,7 @@ impl TerminalGuard {
         crossterm::terminal::enable_raw_mode()?;
         ACTIVE.store(true, Ordering::SeqCst);
         MOUSE.store(mouse, Ordering::SeqCst);
-        let mut out = std::io::stdout();
-        // Alternate screen, hidden cursor, bracketed paste, no line wrap.
-        out.write_all(b"\x1b[?1049h\x1b[?25l\x1b[?2004h\x1b[?7l\x1b[H\x1b[2J")?;
-        if mouse {
-            out.write_all(MOUSE_ON)?;
-        }
-        out.flush()?;
+        enter_modes()?;
         Ok(TerminalGuard(()))
     }
 }
@@ -59,6 +53,12 @@ pub fn suspend() {
 pub fn resume() -> std::io::Result<()> {
     crossterm::terminal::enable_raw_mode()?;
     ACTIVE.store(true, Ordering::SeqCst);
+    enter_modes()
+}
+
+/// Alternate screen, hidden cursor, bracketed paste, no line wrap, a clear screen, and mouse
+/// reporting when it is on.
+fn enter_modes() -> std::io::Result<()> {
     let mut out = std::io::stdout();
     out.write_all(b"\x1b[?1049h\x1b[?25l\x1b[?2004h\x1b[?7l\x1b[H\x1b[2J")?;
     if MOUSE.load(Ordering::SeqCst) {

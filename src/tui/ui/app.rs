@@ -7,7 +7,10 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
 use super::fleet::{health_role, op_role, sync_role};
-use super::{Piece, fit, hints, layout, pad, pending_hint, put, put_pieces, status_bar, str_width};
+use super::{
+    Piece, fit, flash_piece, hints, layout, pad, pending_hint, put, put_pieces, selection_bar,
+    status_bar, str_width,
+};
 use crate::model::app::{Application, ResourceNode};
 use crate::model::fleet::parse_time;
 use crate::model::status::{Health, OpPhase, Sync};
@@ -257,12 +260,8 @@ pub fn draw(buf: &mut Buffer, m: &Model, s: &AppScreen, theme: &Theme, km: &Keym
     } else {
         pending_hint(m, theme)
     };
-    // While a key sequence is pending its hint has the bar; a message waits.
-    let right: Vec<Piece> = match m.flash.as_ref().filter(|_| m.pending.is_empty()) {
-        Some(f) => vec![(
-            format!(" {} ", f.text),
-            theme.style(if f.error { "bar.error" } else { "bar.message" }),
-        )],
+    let right: Vec<Piece> = match flash_piece(m, theme) {
+        Some(p) => vec![p],
         None => vec![(
             format!(" {} ", m.instance_name(s.key.instance)),
             theme.style("bar.desc"),
@@ -604,16 +603,7 @@ fn resources(buf: &mut Buffer, head: Rect, body: Rect, m: &Model, s: &AppScreen,
         let y = body.y + (row - s.offset) as u16;
         let sel = row == s.cursor;
         let st = |role: &str| theme.pick(role, sel);
-        if sel {
-            buf.set_style(
-                Rect {
-                    y,
-                    height: 1,
-                    ..body
-                },
-                theme.selected("text"),
-            );
-        }
+        selection_bar(buf, body, y, sel, theme);
         let mut x = body.x + 1;
         let label = format!("{}{}/{}", line.prefix, line.kind, line.name);
         put(buf, x, y, &fit(&label, name_w), name_w, st("text"));
@@ -683,16 +673,7 @@ fn conditions(buf: &mut Buffer, head: Rect, body: Rect, m: &Model, s: &AppScreen
         let y = body.y + (row - s.offset) as u16;
         let sel = row == s.cursor;
         let st = |role: &str| theme.pick(role, sel);
-        if sel {
-            buf.set_style(
-                Rect {
-                    y,
-                    height: 1,
-                    ..body
-                },
-                theme.selected("text"),
-            );
-        }
+        selection_bar(buf, body, y, sel, theme);
         let role = if c.kind.ends_with("Error") {
             "error"
         } else {
@@ -762,16 +743,7 @@ fn history(buf: &mut Buffer, head: Rect, body: Rect, m: &Model, s: &AppScreen, t
         let y = body.y + (row - s.offset) as u16;
         let sel = row == s.cursor;
         let st = |role: &str| theme.pick(role, sel);
-        if sel {
-            buf.set_style(
-                Rect {
-                    y,
-                    height: 1,
-                    ..body
-                },
-                theme.selected("text"),
-            );
-        }
+        selection_bar(buf, body, y, sel, theme);
         let rev = if h.revision.len() == 40 {
             h.revision[..7].to_string()
         } else {
@@ -895,16 +867,7 @@ fn cluster(buf: &mut Buffer, head: Rect, body: Rect, m: &Model, s: &AppScreen, t
         let y = body.y + (row - s.offset) as u16;
         let sel = row == s.cursor;
         let st = |role: &str| theme.pick(role, sel);
-        if sel {
-            buf.set_style(
-                Rect {
-                    y,
-                    height: 1,
-                    ..body
-                },
-                theme.selected("text"),
-            );
-        }
+        selection_bar(buf, body, y, sel, theme);
         let state_role = match p.state.as_str() {
             "Running" | "Completed" => "text",
             "ContainerCreating" | "Pending" | "PodInitializing" => "warning",
@@ -1058,16 +1021,7 @@ fn events(buf: &mut Buffer, head: Rect, body: Rect, m: &Model, s: &AppScreen, th
         let y = body.y + (row - s.offset) as u16;
         let sel = row == s.cursor;
         let st = |role: &str| theme.pick(role, sel);
-        if sel {
-            buf.set_style(
-                Rect {
-                    y,
-                    height: 1,
-                    ..body
-                },
-                theme.selected("text"),
-            );
-        }
+        selection_bar(buf, body, y, sel, theme);
         let when = e
             .last_timestamp
             .as_deref()

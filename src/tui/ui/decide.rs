@@ -3,7 +3,7 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
-use super::{Piece, fit, hints, layout, pad, put, status_bar, wrap};
+use super::{Piece, fit, flash_piece, hints, layout, pad, put, selection_bar, status_bar, wrap};
 use crate::decide::Verdict;
 use crate::tui::action::Action;
 use crate::tui::decisions::{
@@ -41,16 +41,7 @@ pub fn decision_tab(buf: &mut Buffer, body: Rect, m: &Model, s: &AppScreen, them
             if y >= body.bottom() {
                 return;
             }
-            if i == s.cursor {
-                buf.set_style(
-                    Rect {
-                        y,
-                        height: 1,
-                        ..body
-                    },
-                    theme.selected("text"),
-                );
-            }
+            selection_bar(buf, body, y, i == s.cursor, theme);
             let indent = lead as u16 + if j > 0 { 2 } else { 0 };
             put(buf, body.x + 1 + indent, y, part, w, style);
             y += 1;
@@ -153,16 +144,7 @@ pub fn queue_screen(buf: &mut Buffer, m: &Model, q: &QueueScreen, theme: &Theme,
         let y = list.y + (i - q.offset) as u16;
         let sel = i == q.cursor;
         let st = |role: &str| theme.pick(role, sel);
-        if sel {
-            buf.set_style(
-                Rect {
-                    y,
-                    height: 1,
-                    ..list
-                },
-                theme.selected("text"),
-            );
-        }
+        selection_bar(buf, list, y, sel, theme);
         let v = m.decisions.get(&r.key);
         let info = v.and_then(DecisionView::info);
         let row = m.fleet.get(&r.key);
@@ -237,12 +219,8 @@ pub fn queue_screen(buf: &mut Buffer, m: &Model, q: &QueueScreen, theme: &Theme,
         ],
         theme,
     );
-    // While a key sequence is pending its hint has the bar; a message waits.
-    let right: Vec<Piece> = match m.flash.as_ref().filter(|_| m.pending.is_empty()) {
-        Some(f) => vec![(
-            format!(" {} ", f.text),
-            theme.style(if f.error { "bar.error" } else { "bar.message" }),
-        )],
+    let right: Vec<Piece> = match flash_piece(m, theme) {
+        Some(p) => vec![p],
         None => vec![],
     };
     status_bar(buf, l.status, &left, &right, theme);

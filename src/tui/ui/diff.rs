@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use unicode_width::UnicodeWidthChar;
 
-use super::{Piece, hints, layout, pending_hint, put, put_pieces, status_bar};
+use super::{Piece, flash_piece, hints, layout, pending_hint, put, put_pieces, status_bar};
 use crate::diff::compute::{Line, Tag};
 use crate::diff::highlight::LineToks;
 use crate::tui::action::Action;
@@ -91,12 +91,8 @@ pub fn draw(buf: &mut Buffer, m: &Model, d: &DiffScreen, theme: &Theme, km: &Key
     } else {
         pending_hint(m, theme)
     };
-    // While a key sequence is pending its hint has the bar; a message waits.
-    let right: Vec<Piece> = match m.flash.as_ref().filter(|_| m.pending.is_empty()) {
-        Some(f) => vec![(
-            format!(" {} ", f.text),
-            theme.style(if f.error { "bar.error" } else { "bar.message" }),
-        )],
+    let right: Vec<Piece> = match flash_piece(m, theme) {
+        Some(p) => vec![p],
         None => vec![(
             format!(" {} ", m.instance_name(d.key.instance)),
             theme.style("bar.desc"),

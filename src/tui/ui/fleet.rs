@@ -4,7 +4,10 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 
-use super::{Piece, fit, hints, layout, pad, pending_hint, put, put_pieces, status_bar, str_width};
+use super::{
+    Piece, fit, flash_piece, hints, layout, pad, pending_hint, put, put_pieces, selection_bar,
+    status_bar, str_width,
+};
 use crate::model::fleet::AppRow;
 use crate::model::status::{Health, OpPhase, Sync};
 use crate::tui::action::Action;
@@ -454,16 +457,7 @@ fn body(buf: &mut Buffer, area: Rect, m: &Model, cols: &[Col], theme: &Theme) {
                     }
                     st
                 };
-                if full_row {
-                    buf.set_style(
-                        Rect {
-                            y,
-                            height: 1,
-                            ..area
-                        },
-                        theme.selected("text"),
-                    );
-                }
+                selection_bar(buf, area, y, full_row, theme);
                 let mark = if flashed {
                     m.symbols.changed()
                 } else if selected && m.low_bandwidth {
@@ -536,12 +530,8 @@ fn bottom(buf: &mut Buffer, area: Rect, m: &Model, theme: &Theme, km: &Keymap) {
             theme,
         )
     };
-    // While a key sequence is pending its hint has the bar; a message waits.
-    let right: Vec<Piece> = match m.flash.as_ref().filter(|_| m.pending.is_empty()) {
-        Some(f) => vec![(
-            format!(" {} ", f.text),
-            theme.style(if f.error { "bar.error" } else { "bar.message" }),
-        )],
+    let right: Vec<Piece> = match flash_piece(m, theme) {
+        Some(p) => vec![p],
         None => {
             let pos = m
                 .view

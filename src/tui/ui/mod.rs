@@ -159,6 +159,30 @@ pub fn hints(
     out
 }
 
+/// The selection's background across row `y` of `area`, when `selected`.
+pub fn selection_bar(buf: &mut Buffer, area: Rect, y: u16, selected: bool, theme: &Theme) {
+    if selected {
+        buf.set_style(
+            Rect {
+                y,
+                height: 1,
+                ..area
+            },
+            theme.selected("text"),
+        );
+    }
+}
+
+/// The status bar's message, if one is showing. While a key sequence is pending its which-key
+/// hint has the bar, and the message waits.
+pub fn flash_piece(m: &Model, theme: &Theme) -> Option<Piece> {
+    let f = m.flash.as_ref().filter(|_| m.pending.is_empty())?;
+    Some((
+        format!(" {} ", f.text),
+        theme.style(if f.error { "bar.error" } else { "bar.message" }),
+    ))
+}
+
 /// The which-key line while a key sequence is pending.
 pub fn pending_hint(m: &Model, theme: &Theme) -> Vec<Piece> {
     let mut out = vec![(

@@ -4,7 +4,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Widget};
 
-use super::{layout, pad, put};
+use super::{layout, pad, put, selection_bar};
 use crate::model::filter::Facet;
 use crate::tui::keymap::{Keymap, Mode};
 use crate::tui::model::{FacetItem, FacetPicker, Model, Screen};
@@ -194,16 +194,7 @@ pub fn facets(buf: &mut Buffer, m: &Model, p: &FacetPicker, theme: &Theme, km: &
                 let on = p.draft.has(*facet, value);
                 let sel = row == p.cursor;
                 let st = |role: &str| theme.pick(role, sel);
-                if sel {
-                    buf.set_style(
-                        Rect {
-                            y,
-                            height: 1,
-                            ..inner
-                        },
-                        theme.selected("text"),
-                    );
-                }
+                selection_bar(buf, inner, y, sel, theme);
                 let mark = if on { "[x]" } else { "[ ]" };
                 put(
                     buf,
