@@ -19,22 +19,25 @@ fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
+/// The driftdeck binary with its home, logs (at trace level) and data under `home`.
+fn driftdeck(home: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_driftdeck"));
+    c.env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("DRIFTDECK_LOG_DIR", home.join("logs"))
+        .env("DRIFTDECK_DATA_DIR", home.join("data"))
+        .env("DRIFTDECK_LOG", "trace")
+        .env_remove("DRIFTDECK_CONFIG")
+        .env_remove("NO_COLOR");
+    c
+}
+
 #[test]
 fn no_token_in_logs_journal_or_output_after_a_full_run() {
     let home = tempfile::tempdir().unwrap();
     let logs = home.path().join("logs");
     let data = home.path().join("data");
-    let bin = || {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_driftdeck"));
-        c.env("HOME", home.path())
-            .env("XDG_CONFIG_HOME", home.path().join("config"))
-            .env("DRIFTDECK_LOG_DIR", &logs)
-            .env("DRIFTDECK_DATA_DIR", &data)
-            .env("DRIFTDECK_LOG", "trace")
-            .env_remove("DRIFTDECK_CONFIG")
-            .env_remove("NO_COLOR");
-        c
-    };
+    let bin = || driftdeck(home.path());
     let (mut server, cfg_path) = serve_demo(
         bin(),
         &["--apps", "30", "--instances", "2", "--drift-every", "0"],
@@ -180,5 +183,182 @@ fn no_token_in_logs_journal_or_output_after_a_full_run() {
             !outputs.contains(s.as_str()),
             "a secret in the commands' output"
         );
+    }
+}
+
+/// The Secrets of the demo clusters, read from their Kubernetes APIs (which, like real ones,
+/// return the values): `(namespace, name, owning app, base64 values)`.
+async fn cluster_secrets(kubeconfig: &str) -> Vec<(String, String, String, Vec<String>)> {
+    let token = kubeconfig
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("token:"))
+        .map(|t| t.trim().trim_matches('"').to_string())
+        .expect("a token in the kubeconfig");
+    let servers: Vec<&str> = kubeconfig
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("server:"))
+        .map(str::trim)
+        .collect();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    let mut out = Vec::new();
+    for s in servers {
+        let reply = http
+            .get(format!("{s}/api/v1/secrets"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("the demo cluster answers");
+        if !reply.status().is_success() {
+            // The Argo CD control planes have no Secrets kind of their own.
+            continue;
+        }
+        let list: serde_json::Value = reply.json().await.expect("a SecretList");
+        for it in list["items"].as_array().into_iter().flatten() {
+            let app = it["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"]
+                .as_str()
+                .and_then(|t| t.split(':').next())
+                .unwrap_or_default()
+                .to_string();
+            let values = it["data"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(_, v)| v.as_str().map(str::to_string))
+                .collect();
+            out.push((
+                it["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+                it["metadata"]["name"].as_str().unwrap_or("").to_string(),
+                app,
+                values,
+            ));
+        }
+    }
+    out
+}
+
+/// Secret data never reaches the screen, the diff's output or the logs: every view of every app
+/// that owns a Secret (the diff as text and JSON, the TUI's diff and decision screens) shows `+`
+/// runs, and neither the values nor their decodings appear anywhere, while a Secret that differs
+/// still shows as a change.
+#[tokio::test(flavor = "multi_thread")]
+async fn secret_values_are_masked_in_every_view() {
+    use base64::Engine;
+    let home = tempfile::tempdir().unwrap();
+    let (mut server, cfg_path) = serve_demo(driftdeck(home.path()), &["--drift-every", "0"]);
+    let kubeconfig =
+        std::fs::read_to_string(std::path::Path::new(&cfg_path).with_file_name("kubeconfig"))
+            .unwrap();
+    let found = cluster_secrets(&kubeconfig).await;
+    assert!(!found.is_empty(), "the demo clusters have Secrets");
+    let mut values: Vec<String> = Vec::new();
+    for (_, _, _, vs) in &found {
+        for v in vs {
+            if v.len() >= 16 {
+                values.push(v.clone());
+            }
+            let plain = base64::engine::general_purpose::STANDARD
+                .decode(v)
+                .expect("base64 data");
+            let plain = String::from_utf8(plain).unwrap();
+            // Short values (a user name that is also the app's name) match by chance.
+            if plain.len() >= 12 {
+                values.push(plain);
+            }
+        }
+    }
+    let cfg: toml::Value = toml::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
+    let snap = driftdeck(home.path())
+        .args(["--config", &cfg_path, "snapshot", "--output", "json"])
+        .output()
+        .unwrap();
+    let snap: serde_json::Value = serde_json::from_slice(&snap.stdout).unwrap();
+    let mut outputs = String::new();
+    let mut masked_changes = 0;
+    let apps: std::collections::BTreeSet<&str> =
+        found.iter().map(|(_, _, a, _)| a.as_str()).collect();
+    for app in apps {
+        let instance = snap["apps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == app)
+            .and_then(|a| a["instance"].as_str())
+            .unwrap_or_else(|| panic!("{app} in the snapshot"))
+            .to_string();
+        let run = |args: &[&str]| {
+            let o = driftdeck(home.path())
+                .args(["--config", &cfg_path])
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(o.status.code().unwrap_or(9) <= 1, "{args:?}: {o:?}");
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+        };
+        let json = run(&["diff", app, "--instance", &instance, "--output", "json"]);
+        if json.contains("++++++++") {
+            masked_changes += 1;
+            // The TUI shows the same diff, masked.
+            let screen = run(&[
+                "snapshot", "--output", "text", "--size", "120x40", "--filter", app, "--keys", "d",
+            ]);
+            assert!(screen.contains("password: ++++++++"), "{screen}");
+            outputs.push_str(&screen);
+        }
+        outputs.push_str(&json);
+        outputs.push_str(&run(&["diff", app, "--instance", &instance]));
+        outputs.push_str(&run(&[
+            "snapshot", "--output", "text", "--size", "120x40", "--filter", app, "--keys",
+            "enter 5",
+        ]));
+        // The demo's Argo CD API masks like the real one: no value in any of the four states.
+        let inst = cfg["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["name"].as_str() == Some(&instance))
+            .unwrap();
+        let mr = reqwest::Client::new()
+            .get(format!(
+                "{}/api/v1/applications/{app}/managed-resources",
+                inst["url"].as_str().unwrap()
+            ))
+            .bearer_auth(inst["token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(mr.contains("+++++"), "{mr}");
+        outputs.push_str(&mr);
+    }
+    assert!(
+        masked_changes >= 1,
+        "the demo fleet has a Secret edited by hand, shown as a masked change"
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+    let mut files = Vec::new();
+    walk(home.path(), &mut files);
+    for f in &files {
+        let text = String::from_utf8_lossy(&std::fs::read(f).unwrap()).into_owned();
+        for v in &values {
+            assert!(
+                !text.contains(v.as_str()),
+                "the Secret value {v} is in {}",
+                f.display()
+            );
+        }
+    }
+    for v in &values {
+        if let Some(i) = outputs.find(v.as_str()) {
+            let from = outputs.floor_char_boundary(i.saturating_sub(300));
+            let to = outputs.ceil_char_boundary((i + 300).min(outputs.len()));
+            panic!("the Secret value {v} leaked: {}", &outputs[from..to]);
+        }
     }
 }

@@ -1397,7 +1397,11 @@ fn manifests(a: &super::generator::DemoApp, revision: &str) -> Response<Body> {
     }
     let manifests: Vec<String> = resources::resources(&w)
         .iter()
-        .map(|r| resources::target(&a.app.metadata.name, &w, r).to_string())
+        .map(|r| {
+            let mut t = resources::target(&a.app.metadata.name, &w, r);
+            crate::diff::normalize::hide_secret_data(Some(&mut t), None);
+            t.to_string()
+        })
         .collect();
     json_reply(&json!({
         "manifests": manifests,
@@ -1434,6 +1438,11 @@ fn find_live(a: &super::generator::DemoApp, q: &Query, now: i64) -> Result<Value
         .iter()
         .find(|r| r.kind == kind && r.name == rname && r.group == group)
         .and_then(|r| resources::live(a, r, now))
+        .map(|mut v| {
+            // As Argo CD's server does: Secret values never leave it.
+            crate::diff::normalize::hide_secret_data(None, Some(&mut v));
+            v
+        })
         .ok_or_else(nf)
 }
 

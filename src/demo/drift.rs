@@ -152,6 +152,7 @@ impl DriftEngine {
                     at: now,
                 },
                 4 if w.kind != WorkloadKind::CronJob => Drift::Restarted { at: now },
+                _ if w.kind == WorkloadKind::StatefulSet => Drift::SecretValue { at: now },
                 _ => Drift::ConfigValue {
                     key: "LOG_LEVEL".into(),
                     value: "trace".into(),

@@ -160,6 +160,8 @@ pub enum Drift {
     RbacBroadened { at: i64 },
     /// `kubectl set image`.
     Image { tag: String, at: i64 },
+    /// The database password in the app's Secret rotated by hand (`kubectl edit secret`).
+    SecretValue { at: i64 },
     /// `kubectl rollout restart`.
     Restarted { at: i64 },
     /// A resource of this kind deleted by hand.
@@ -174,6 +176,7 @@ impl Drift {
             | Drift::RbacBroadened { at }
             | Drift::Image { at, .. }
             | Drift::Restarted { at }
+            | Drift::SecretValue { at }
             | Drift::Deleted { at, .. } => *at,
         }
     }
@@ -706,6 +709,10 @@ fn make_app(
             by_hpa: false,
             at: drift_at,
         });
+    } else if roll < 0.12 && w.kind == WorkloadKind::StatefulSet {
+        // A database's password changed by hand (in place of the config and image edits,
+        // which a database's operators rarely make).
+        w.drifts.push(Drift::SecretValue { at: drift_at });
     } else if roll < 0.10 {
         let value = if prod { "debug" } else { "trace" };
         w.drifts.push(Drift::ConfigValue {

@@ -69,6 +69,7 @@ pub const KINDS: &[Kind] = &[
         scale: false,
     },
     k("", "v1", "ConfigMap", "configmaps", &["cm"], false),
+    k("", "v1", "Secret", "secrets", &[], false),
     k("", "v1", "Pod", "pods", &["po"], false),
     k("", "v1", "Event", "events", &["ev"], false),
     k(

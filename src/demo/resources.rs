@@ -53,6 +53,10 @@ pub fn resources(w: &Workload) -> Vec<ResId> {
         }
         WorkloadKind::CronJob => v.push(ResId::new("batch", "v1", "CronJob", n.clone())),
     }
+    if w.kind == WorkloadKind::StatefulSet {
+        // A database's credentials.
+        v.push(ResId::new("", "v1", "Secret", format!("{n}-credentials")));
+    }
     if w.has_rbac {
         v.push(ResId::new(
             "rbac.authorization.k8s.io",
@@ -137,6 +141,13 @@ pub fn target(app_name: &str, w: &Workload, r: &ResId) -> Value {
         "ServiceAccount" => {
             return json!({"apiVersion": r.api_version(), "kind": r.kind, "metadata": meta});
         }
+        "Secret" => {
+            return json!({"apiVersion": r.api_version(), "kind": r.kind, "metadata": meta,
+            "type": "Opaque", "data": {
+                "username": b64(&container_name(w)),
+                "password": b64(&password(w.salt)),
+            }});
+        }
         "Service" => json!({
             "type": "ClusterIP",
             "selector": {"app.kubernetes.io/name": w.name},
@@ -212,6 +223,25 @@ pub fn target(app_name: &str, w: &Workload, r: &ResId) -> Value {
     json!({"apiVersion": r.api_version(), "kind": r.kind, "metadata": meta, "spec": spec})
 }
 
+fn b64(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// A generated database password (different for each seed).
+pub fn password(seed: u64) -> String {
+    const CHARS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    let mut r = Rng::new(seed ^ 0x5ec2e7);
+    (0..24)
+        .map(|_| CHARS[r.below(CHARS.len() as u64) as usize] as char)
+        .collect()
+}
+
+/// The password a hand rotation at `at` set.
+pub fn rotated_password(w: &Workload, at: i64) -> String {
+    password(w.salt ^ (at as u64).rotate_left(17))
+}
+
 pub fn host(w: &Workload) -> String {
     let env = if w.env == "prod" {
         String::new()
@@ -239,6 +269,9 @@ fn drift_write(d: &Drift, r: &ResId, w: &Workload) -> Option<(&'static str, Vec<
         }
         Drift::RbacBroadened { .. } if r.kind == "Role" => {
             Some(("kubectl-edit", vec!["f:rules".into()]))
+        }
+        Drift::SecretValue { .. } if r.kind == "Secret" => {
+            Some(("kubectl-edit", vec!["f:data".into(), "f:password".into()]))
         }
         Drift::Image { .. } if on_workload => Some((
             "kubectl-set",
@@ -462,6 +495,9 @@ pub fn live(app: &DemoApp, r: &ResId, now: i64) -> Option<Value> {
                 ]);
             }
             Drift::Image { tag, .. } => set_image(&mut obj, r.kind, &image(w, tag)),
+            Drift::SecretValue { at } if r.kind == "Secret" => {
+                obj["data"]["password"] = json!(b64(&rotated_password(w, *at)));
+            }
             Drift::Restarted { at } if matches!(r.kind, "Deployment" | "StatefulSet") => {
                 obj["spec"]["template"]["metadata"]["annotations"] =
                     json!({"kubectl.kubernetes.io/restartedAt": ts(*at)});
@@ -882,6 +918,10 @@ pub fn managed_resources(app: &DemoApp, now: i64) -> ManagedResourcesResponse {
     for r in resources(w) {
         let tgt = target(name, w, &r);
         let lv = live(app, &r, now);
+        // Argo CD's server masks Secret values in every state it returns (the diff below
+        // masks its own two).
+        let (mut tgt_shown, mut lv_shown) = (tgt.clone(), lv.clone());
+        crate::diff::normalize::hide_secret_data(Some(&mut tgt_shown), lv_shown.as_mut());
         let s = |v: Option<&Value>| match v {
             Some(v) => serde_json::to_string(v).unwrap_or_default(),
             None => "null".into(),
@@ -896,8 +936,8 @@ pub fn managed_resources(app: &DemoApp, now: i64) -> ManagedResourcesResponse {
             kind: r.kind.into(),
             namespace: w.namespace.clone(),
             name: r.name.clone(),
-            target_state: s(Some(&tgt)),
-            live_state: s(lv.as_ref()),
+            target_state: s(Some(&tgt_shown)),
+            live_state: s(lv_shown.as_ref()),
             normalized_live_state: s(normalized.as_ref()),
             predicted_live_state: s(predicted.as_ref()),
             resource_version: lv

@@ -185,14 +185,16 @@ pub fn diff(
 }
 
 /// A diff from states Argo CD already normalized and predicted (managed-resources); `live_raw`
-/// (its `liveState`) provides the field managers.
+/// (its `liveState`) provides the field managers. Secret values are masked again: a server
+/// that did not mask them (a proxy, an old or patched server) must not put them on the screen.
 pub fn from_states(
     id: ResId,
-    normalized_live: Option<Value>,
-    predicted: Option<Value>,
+    mut normalized_live: Option<Value>,
+    mut predicted: Option<Value>,
     live_raw: Option<&Value>,
     modified: bool,
 ) -> ResourceDiff {
+    normalize::hide_secret_data(predicted.as_mut(), normalized_live.as_mut());
     let changes = changes(normalized_live.as_ref(), predicted.as_ref(), live_raw);
     ResourceDiff {
         id,

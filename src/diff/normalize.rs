@@ -314,8 +314,9 @@ fn normalize_endpoints(m: &mut Map<String, Value>) {
 }
 
 /// Argo CD's secret masking (`HideSecretData`): each `data` value of the two objects (and of
-/// live's last-applied annotation) becomes a run of `+`; equal values get equal runs, different
-/// values different lengths (8, 12, 16, ...).
+/// their last-applied annotations) becomes a run of `+`; equal values get equal runs, different
+/// values different lengths (8, 12, 16, ...). `stringData` values, which a state not yet
+/// normalized may carry, are masked the same way, and so is an annotation that is not JSON.
 pub fn hide_secret_data(target: Option<&mut Value>, live: Option<&mut Value>) {
     const LA: &str = "kubectl.kubernetes.io/last-applied-configuration";
     let is_secret = |v: &Value| {
@@ -327,76 +328,97 @@ pub fn hide_secret_data(target: Option<&mut Value>, live: Option<&mut Value>) {
     if target.is_none() && live.is_none() {
         return;
     }
-    let mut orig: Option<Value> = live
-        .as_ref()
-        .and_then(|l| l.pointer(&format!("/metadata/annotations/{}", LA.replace('/', "~1"))))
-        .and_then(Value::as_str)
-        .map(|s| serde_json::from_str(s).unwrap_or(Value::Null));
-    let data_keys = |v: &Option<&mut Value>| -> Vec<String> {
+    // A predicted live state carries live's annotation, so both objects' annotations are masked.
+    let annotation = |v: &Option<&mut Value>| -> Option<Value> {
         v.as_ref()
-            .and_then(|v| v.get("data"))
-            .and_then(Value::as_object)
-            .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default()
+            .and_then(|v| v.pointer(&format!("/metadata/annotations/{}", LA.replace('/', "~1"))))
+            .and_then(Value::as_str)
+            .map(|s| serde_json::from_str(s).unwrap_or(Value::Null))
     };
-    let mut keys: Vec<String> = data_keys(&target);
-    for k in data_keys(&live) {
-        if !keys.contains(&k) {
-            keys.push(k);
-        }
-    }
-    let orig_is_obj = orig.as_ref().is_some_and(Value::is_object);
-    for k in &keys {
-        let mut next = "++++++++".to_string();
-        let mut seen: Vec<(String, String)> = Vec::new();
-        let mut slots: Vec<Option<&mut Value>> = vec![
-            target
-                .as_deref_mut()
-                .and_then(|t| t.get_mut("data"))
-                .and_then(|d| d.get_mut(k)),
-            live.as_deref_mut()
-                .and_then(|l| l.get_mut("data"))
-                .and_then(|d| d.get_mut(k)),
-            if orig_is_obj {
-                orig.as_mut()
-                    .and_then(|o| o.get_mut("data"))
-                    .and_then(|d| d.get_mut(k))
-            } else {
-                None
-            },
-        ];
-        for slot in slots.iter_mut().flatten() {
-            if slot.is_null() {
-                continue;
-            }
-            let val = slot
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| slot.to_string());
-            let rep = match seen.iter().find(|(v, _)| *v == val) {
-                Some((_, r)) => r.clone(),
-                None => {
-                    let r = next.clone();
-                    seen.push((val, r.clone()));
-                    next.push_str("++++");
-                    r
+    let (mut target_orig, mut live_orig) = (annotation(&target), annotation(&live));
+    let mut keys: Vec<String> = Vec::new();
+    for o in [
+        target.as_deref(),
+        live.as_deref(),
+        live_orig.as_ref(),
+        target_orig.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        for field in ["data", "stringData"] {
+            for k in o
+                .get(field)
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .map(|(k, _)| k)
+            {
+                if !keys.contains(k) {
+                    keys.push(k.clone());
                 }
-            };
-            **slot = Value::String(rep);
+            }
         }
     }
-    if let (Some(l), Some(o)) = (live, orig) {
-        let text = if o.is_object() {
-            serde_json::to_string(&o).unwrap_or_default()
+    for k in &keys {
+        let mut runs = Runs::default();
+        for o in [
+            target.as_deref_mut(),
+            live.as_deref_mut(),
+            live_orig.as_mut(),
+            target_orig.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let Some(m) = o.as_object_mut() else { continue };
+            for (field, v) in m.iter_mut() {
+                if (field == "data" || field == "stringData")
+                    && let Some(slot) = v.get_mut(k.as_str()).filter(|s| !s.is_null())
+                {
+                    *slot = Value::String(runs.of(slot));
+                }
+            }
+        }
+    }
+    for (obj, orig) in [(target, target_orig), (live, live_orig)] {
+        let (Some(obj), Some(orig)) = (obj, orig) else {
+            continue;
+        };
+        let text = if orig.is_object() {
+            serde_json::to_string(&orig).unwrap_or_default()
         } else {
             "++++++++".into()
         };
-        if let Some(a) = l
+        if let Some(a) = obj
             .pointer_mut("/metadata/annotations")
             .and_then(Value::as_object_mut)
         {
             a.insert(LA.into(), Value::String(text));
         }
+    }
+}
+
+/// The `+` runs of one Secret key: the same value gets the same run, each new value a longer one.
+#[derive(Default)]
+struct Runs {
+    seen: Vec<String>,
+}
+
+impl Runs {
+    fn of(&mut self, v: &Value) -> String {
+        let val = v
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| v.to_string());
+        let i = match self.seen.iter().position(|s| *s == val) {
+            Some(i) => i,
+            None => {
+                self.seen.push(val);
+                self.seen.len() - 1
+            }
+        };
+        "+".repeat(8 + 4 * i)
     }
 }
 
@@ -512,6 +534,41 @@ mod tests {
             "last-applied masked like target"
         );
         assert!(!l.to_string().contains("eg=="));
+    }
+
+    /// A predicted state carries live's last-applied annotation; a state not yet normalized may
+    /// have `stringData`; the annotation may name keys neither object has. None of it shows.
+    #[test]
+    fn masking_reaches_every_copy_of_a_value() {
+        let la =
+            "{\"kind\":\"Secret\",\"data\":{\"pw\":\"c2VjcmV0MQ==\",\"gone\":\"b2xkc2VjcmV0\"}}";
+        let mut predicted = json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"annotations": {"kubectl.kubernetes.io/last-applied-configuration": la}},
+            "data": {"pw": "c2VjcmV0MQ=="}, "stringData": {"token": "hunter2hunter2"}});
+        let mut live = json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"annotations": {"kubectl.kubernetes.io/last-applied-configuration": la}},
+            "data": {"pw": "c2VjcmV0Mg=="}});
+        hide_secret_data(Some(&mut predicted), Some(&mut live));
+        let all = format!("{predicted}{live}");
+        for v in [
+            "c2VjcmV0MQ==",
+            "c2VjcmV0Mg==",
+            "b2xkc2VjcmV0",
+            "hunter2hunter2",
+        ] {
+            assert!(!all.contains(v), "{v} in {all}");
+        }
+        assert_eq!(predicted["data"]["pw"], "++++++++");
+        assert_eq!(live["data"]["pw"], "++++++++++++");
+        assert_eq!(predicted["stringData"]["token"], "++++++++");
+        // Not JSON: the whole annotation is masked.
+        let mut l = json!({"kind": "Secret", "apiVersion": "v1", "data": {},
+            "metadata": {"annotations": {"kubectl.kubernetes.io/last-applied-configuration": "data: c2VjcmV0"}}});
+        hide_secret_data(None, Some(&mut l));
+        assert_eq!(
+            l["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"],
+            "++++++++"
+        );
     }
 
     #[test]
