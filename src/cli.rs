@@ -382,6 +382,22 @@ pub enum BenchCommand {
         #[arg(long, default_value = "120x40")]
         size: String,
     },
+    /// Reliability figures: reads under each demo fault profile with and without retries, and
+    /// how long after a server comes back the fleet is live again.
+    Faults {
+        /// Reads of the application list per profile.
+        #[arg(long, default_value_t = 200)]
+        reads: usize,
+        /// Apps in the demo fleet.
+        #[arg(long, default_value_t = 120)]
+        apps: usize,
+        /// Outage lengths to measure recovery after, in seconds (comma-separated).
+        #[arg(long, default_value = "1,5,15", value_delimiter = ',')]
+        outages: Vec<u64>,
+        /// Outages of each length.
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+    },
     /// Fleet figures: first frame, filter keystroke, stream absorption, memory, scroll bytes.
     Fleet {
         #[arg(long, default_value_t = 10_000)]

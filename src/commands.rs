@@ -630,6 +630,21 @@ pub async fn bench(which: &BenchCommand) -> u8 {
                 }
             }
         }
+        BenchCommand::Faults {
+            reads,
+            apps,
+            outages,
+            repeats,
+        } => match crate::headless::bench::faults(*reads, *apps, outages, *repeats).await {
+            Ok(report) => {
+                print!("{report}");
+                0
+            }
+            Err(e) => {
+                eprintln!("driftdeck: bench faults: {e}");
+                2
+            }
+        },
         BenchCommand::Diff { lines, runs } => match crate::headless::bench::diff(*lines, *runs) {
             Ok(report) => {
                 print!("{report}");

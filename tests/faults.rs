@@ -85,6 +85,42 @@ async fn a_server_that_is_down_then_comes_back() {
     until(&mut rx, 5, "live", |u| *u == FleetUpdate::Live).await;
 }
 
+/// The operator does not have to wait out the backoff: after the server is back, asking to
+/// reconnect ends the wait at once.
+#[tokio::test]
+async fn reconnect_now_cuts_the_backoff_short() {
+    let mut fleet = demo(8, 1, 1).await;
+    let client = client(&fleet.config().instances[0]);
+    let (tx, mut rx) = mpsc::channel(256);
+    tokio::spawn(watch_fleet(
+        client.clone(),
+        0,
+        AppQuery::default(),
+        WatchOptions {
+            backoff_min: Duration::from_secs(60),
+            backoff_max: Duration::from_secs(60),
+            ..opts()
+        },
+        tx,
+        |u| u,
+    ));
+    until(&mut rx, 5, "live", |u| *u == FleetUpdate::Live).await;
+    fleet.servers[0].stop();
+    let u = until(&mut rx, 5, "down", |u| {
+        matches!(u, FleetUpdate::Down { .. })
+    })
+    .await;
+    let FleetUpdate::Down { retry_in, .. } = u else {
+        unreachable!()
+    };
+    assert!(retry_in >= Duration::from_secs(40), "{retry_in:?}");
+    fleet.servers[0].restart().await.unwrap();
+    let t = std::time::Instant::now();
+    client.reconnect_now();
+    until(&mut rx, 5, "live again", |u| *u == FleetUpdate::Live).await;
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+}
+
 #[tokio::test]
 async fn refusals_are_reported_and_recovered_from() {
     let fleet = demo(5, 1, 1).await;

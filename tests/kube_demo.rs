@@ -591,3 +591,95 @@ async fn incident_labels_go_through_the_kube_context_where_there_is_one() {
         "INC-77"
     );
 }
+
+/// The demo clusters meet the instance's fault profile too: raw reads of a flaky cluster fail
+/// the way busy API servers and proxies fail, while the client's reads all get through; under
+/// `hostile` most do, and each one that does not is a sentence naming what it was reading.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_reads_get_through_faults() {
+    use driftdeck::clients::kube::{self, Clusters};
+    use driftdeck::demo::faults::FaultProfile;
+    use driftdeck::demo::state::Faults;
+    use futures::StreamExt;
+    let fleet = common::demo(40, 3, 1).await;
+    let (_, ns, _, url) = pick(&fleet).await;
+    let cluster_name = fleet
+        .kube
+        .iter()
+        .find(|k| format!("http://{}", k.addr) == url)
+        .unwrap()
+        .name
+        .clone();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = driftdeck::config::Config::load(&fleet.write_config(dir.path()).unwrap()).unwrap();
+    let clusters = Clusters::load(cfg.kube.as_ref());
+    let ctx = cluster_name.clone();
+    let pods_in = |v: &kube::ClusterView| v.pods.len();
+    let calm = kube::view(&clusters, &cluster_name, &ctx, &ns, &[])
+        .await
+        .unwrap();
+    assert!(pods_in(&calm) > 0);
+
+    fleet.instance(0).set_faults(Faults {
+        profile: FaultProfile::Flaky,
+        ..Default::default()
+    });
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    let mut raw = std::collections::BTreeMap::<u16, usize>::new();
+    let codes: Vec<u16> = futures::stream::iter(0..300)
+        .map(|_| async {
+            match http
+                .get(format!("{url}/api/v1/namespaces/{ns}/pods"))
+                .send()
+                .await
+            {
+                Ok(r) => {
+                    let code = r.status().as_u16();
+                    match r.bytes().await {
+                        Ok(b)
+                            if code != 200
+                                || serde_json::from_slice::<serde_json::Value>(&b).is_ok() =>
+                        {
+                            code
+                        }
+                        _ => 1, // cut short
+                    }
+                }
+                Err(_) => 0, // reset
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    for c in codes {
+        *raw.entry(c).or_default() += 1;
+    }
+    for code in [200, 429, 502, 503, 1] {
+        assert!(
+            raw.contains_key(&code),
+            "{code} among the raw replies {raw:?}"
+        );
+    }
+    let views = |n: usize| {
+        futures::stream::iter(0..n)
+            .map(|_| kube::view(&clusters, &cluster_name, &ctx, &ns, &[]))
+            .buffer_unordered(6)
+            .collect::<Vec<_>>()
+    };
+    for v in views(40).await {
+        let v = v.expect("a flaky cluster's reads get through");
+        assert_eq!(pods_in(&v), pods_in(&calm));
+    }
+
+    fleet.instance(0).set_faults(Faults {
+        profile: FaultProfile::Hostile,
+        ..Default::default()
+    });
+    let got = views(12).await;
+    let ok = got.iter().filter(|v| v.is_ok()).count();
+    assert!(ok >= 8, "{got:?}");
+    for e in got.iter().filter_map(|v| v.as_ref().err()) {
+        assert!(e.contains(&ns) && !e.contains("<html"), "{e}");
+    }
+}

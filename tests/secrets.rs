@@ -362,3 +362,44 @@ async fn secret_values_are_masked_in_every_view() {
         }
     }
 }
+
+/// TLS verification is on unless an instance's config turns it off, and then the fleet screen
+/// says so next to that instance (and only that one).
+#[test]
+fn an_instance_without_tls_verification_says_so_on_screen() {
+    let home = tempfile::tempdir().unwrap();
+    let (mut server, cfg_path) = serve_demo(
+        driftdeck(home.path()),
+        &["--apps", "10", "--instances", "2", "--drift-every", "0"],
+    );
+    let text = std::fs::read_to_string(&cfg_path).unwrap();
+    let screen = |cfg: &str| {
+        let p = home.path().join("c.toml");
+        std::fs::write(&p, cfg).unwrap();
+        let o = driftdeck(home.path())
+            .args([
+                "--config",
+                p.to_str().unwrap(),
+                "snapshot",
+                "--output",
+                "text",
+            ])
+            .args(["--size", "160x20"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{o:?}");
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let verified = screen(&text);
+    assert!(!verified.contains("TLS verification off"), "{verified}");
+    // The first instance only.
+    let insecure = text.replacen("[[instances]]\n", "[[instances]]\ninsecure = true\n", 1);
+    let s = screen(&insecure);
+    let bar = s
+        .lines()
+        .find(|l| l.contains("TLS verification off"))
+        .unwrap_or_else(|| panic!("the screen says TLS verification is off:\n{s}"));
+    assert_eq!(bar.matches("TLS verification off").count(), 1, "{bar}");
+    let _ = server.kill();
+    let _ = server.wait();
+}

@@ -174,17 +174,93 @@ pub struct ClusterView {
     pub objects: Vec<ObjectInfo>,
 }
 
+/// Extra attempts of a read after a transient failure.
+const READ_RETRIES: u32 = 3;
+
 async fn limited<T>(
     what: &str,
     f: impl std::future::Future<Output = Result<T, kube::Error>>,
 ) -> Result<T, String> {
     match tokio::time::timeout(TIMEOUT, f).await {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(format!("{what}: {e}")),
-        Err(_) => Err(format!(
-            "{what}: no answer within {} s; the cluster may be unreachable",
-            TIMEOUT.as_secs()
-        )),
+        Ok(Err(e)) => Err(describe(what, &e)),
+        Err(_) => Err(no_answer(what)),
+    }
+}
+
+fn no_answer(what: &str) -> String {
+    format!(
+        "{what}: no answer within {} s; the cluster may be unreachable",
+        TIMEOUT.as_secs()
+    )
+}
+
+/// A read, attempted again after a transient failure (kube-rs itself retries 429, 503 and 504:
+/// this adds a proxy's 502, a reply cut short and a dropped connection), with backoff and
+/// jitter, all within the one time limit.
+async fn read<T, F>(what: &str, f: impl Fn() -> F) -> Result<T, String>
+where
+    F: std::future::Future<Output = Result<T, kube::Error>>,
+{
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    let mut attempt = 0;
+    loop {
+        let e = match tokio::time::timeout_at(deadline, f()).await {
+            Ok(Ok(v)) => return Ok(v),
+            Ok(Err(e)) => e,
+            Err(_) => return Err(no_answer(what)),
+        };
+        let wait = Duration::from_millis(200 << attempt).mul_f64(jitter());
+        if attempt >= READ_RETRIES
+            || !transient(&e)
+            || tokio::time::Instant::now() + wait >= deadline
+        {
+            return Err(describe(what, &e));
+        }
+        tracing::debug!(what, error = %e, ?wait, "retrying a cluster read");
+        tokio::time::sleep(wait).await;
+        attempt += 1;
+    }
+}
+
+/// A factor in [0.8, 1.2].
+fn jitter() -> f64 {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    0.8 + 0.4 * (n % 1000) as f64 / 1000.0
+}
+
+/// Worth another attempt: the server or something on the way failed, not the request.
+fn transient(e: &kube::Error) -> bool {
+    match e {
+        kube::Error::Api(s) => matches!(s.code, 429 | 500 | 502 | 503 | 504),
+        kube::Error::HyperError(_)
+        | kube::Error::Service(_)
+        | kube::Error::SerdeError(_)
+        | kube::Error::ReadEvents(_) => true,
+        _ => false,
+    }
+}
+
+/// A sentence for a failed call: the API's own message, or what the status means when a proxy
+/// answered with a page instead of a `Status`.
+fn describe(what: &str, e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) if s.message.trim_start().starts_with('<') || s.message.len() > 300 => {
+            let status = hyper::StatusCode::from_u16(s.code)
+                .map(|c| c.to_string())
+                .unwrap_or_else(|_| s.code.to_string());
+            format!(
+                "{what}: the cluster's API (or a proxy in front of it) answered {status} with a page instead of an API reply; try again, or check the proxy"
+            )
+        }
+        kube::Error::Api(s) => format!("{what}: {} ({}, HTTP {})", s.message, s.reason, s.code),
+        kube::Error::SerdeError(_) => {
+            format!("{what}: the reply was cut short or is not valid JSON; try again")
+        }
+        e => format!("{what}: {e}"),
     }
 }
 
@@ -254,7 +330,7 @@ pub async fn view(
         format!("the pods of {namespace} on {cluster}"),
         format!("the events of {namespace} on {cluster}"),
     );
-    let (p, e) = tokio::join!(limited(&pw, pods.list(&lp)), limited(&ew, events.list(&lp)));
+    let (p, e) = tokio::join!(read(&pw, || pods.list(&lp)), read(&ew, || events.list(&lp)));
     let mut pods: Vec<PodInfo> = p?
         .items
         .iter()
@@ -309,7 +385,7 @@ pub async fn logs(
         ..Default::default()
     };
     let what = format!("the log of {pod}/{container}");
-    limited(&what, pods.logs(pod, &p)).await
+    read(&what, || pods.logs(pod, &p)).await
 }
 
 /// Sets a label on a live resource through its cluster's API (a merge patch; discovery finds
@@ -327,10 +403,9 @@ pub async fn label(
     let client = clusters.client(context).await?;
     let gvk = GroupVersionKind::gvk(&res.group, &res.version, &res.kind);
     let what = format!("{} {}/{}", res.kind, res.namespace, res.name);
-    let (ar, caps) = limited(
-        &format!("discovery of {}", res.kind),
-        kube::discovery::pinned_kind(&client, &gvk),
-    )
+    let (ar, caps) = read(&format!("discovery of {}", res.kind), || {
+        kube::discovery::pinned_kind(&client, &gvk)
+    })
     .await?;
     let api: Api<DynamicObject> = if caps.scope == Scope::Namespaced {
         Api::namespaced_with(client, &res.namespace, &ar)
@@ -383,10 +458,9 @@ pub async fn objects(
                 error: None,
             };
             let gvk = GroupVersionKind::gvk(&r.group, &r.version, &r.kind);
-            let found = match limited(
-                &format!("discovery of {}", r.kind),
-                kube::discovery::pinned_kind(&client, &gvk),
-            )
+            let found = match read(&format!("discovery of {}", r.kind), || {
+                kube::discovery::pinned_kind(&client, &gvk)
+            })
             .await
             {
                 Ok((ar, caps)) => {
@@ -395,7 +469,7 @@ pub async fn objects(
                     } else {
                         Api::all_with(client, &ar)
                     };
-                    limited(&format!("{} {}", r.kind, r.name), api.get_opt(&r.name)).await
+                    read(&format!("{} {}", r.kind, r.name), || api.get_opt(&r.name)).await
                 }
                 Err(e) => Err(e),
             };
@@ -427,4 +501,45 @@ pub async fn objects(
         }
     });
     Ok(futures::future::join_all(futs).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::core::Status;
+
+    fn api(code: u16, message: &str, reason: &str) -> kube::Error {
+        kube::Error::Api(Box::new(Status::failure(message, reason).with_code(code)))
+    }
+
+    #[test]
+    fn failures_read_as_sentences_and_only_transient_ones_are_retried() {
+        let page = api(
+            502,
+            "<html>\r\n<head><title>502 Bad Gateway</title></head></html>",
+            "Failed to parse error data",
+        );
+        let e = describe("the pods of shop on prod", &page);
+        assert!(e.contains("502 Bad Gateway") && !e.contains("<html"), "{e}");
+        assert!(e.starts_with("the pods of shop on prod: "), "{e}");
+        assert!(transient(&page));
+        let forbidden = api(
+            403,
+            "pods is forbidden: User \"dev\" cannot list resource \"pods\"",
+            "Forbidden",
+        );
+        assert!(!transient(&forbidden));
+        assert!(
+            describe("the pods", &forbidden).contains("cannot list resource"),
+            "{}",
+            describe("the pods", &forbidden)
+        );
+        assert!(transient(&api(429, "too many requests", "TooManyRequests")));
+        assert!(!transient(&api(404, "not found", "NotFound")));
+        let cut = kube::Error::SerdeError(
+            serde_json::from_str::<serde_json::Value>("{\"items\":[").unwrap_err(),
+        );
+        assert!(transient(&cut));
+        assert!(describe("x", &cut).contains("cut short"));
+    }
 }

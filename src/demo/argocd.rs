@@ -701,6 +701,8 @@ fn bearer(req: &Request<Incoming>) -> Option<String> {
 
 /// Handles one request.
 pub async fn handle(inst: Arc<Instance>, req: Request<Incoming>) -> Response<Body> {
+    inst.requests
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let faults = inst.faults();
     if let Some(d) = faults.delay {
         tokio::time::sleep(d).await;
@@ -790,7 +792,7 @@ pub async fn handle(inst: Arc<Instance>, req: Request<Incoming>) -> Response<Bod
             return full(
                 StatusCode::BAD_GATEWAY,
                 "text/html",
-                "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
+                super::faults::PROXY_PAGE,
             );
         }
     }
@@ -820,7 +822,7 @@ pub async fn handle(inst: Arc<Instance>, req: Request<Incoming>) -> Response<Bod
 
 /// The first half of a reply: with a matching length (a broken body), or with the length of the
 /// whole (the connection ends mid-body, as when a proxy or the network resets it).
-async fn cut_short(reply: Response<Body>, reset: bool) -> Response<Body> {
+pub(super) async fn cut_short(reply: Response<Body>, reset: bool) -> Response<Body> {
     let (mut parts, body) = reply.into_parts();
     let Ok(collected) = body.collect().await;
     let bytes = collected.to_bytes();

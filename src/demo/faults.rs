@@ -1,4 +1,4 @@
-//! Fault profiles of the demo Argo CD servers (`--faults none|flaky|slow|hostile`): what a flapping
+//! Fault profiles of the demo servers (`--faults none|flaky|slow|hostile`): what a flapping
 //! network, an overloaded server or a misconfigured proxy does to the API, drawn per request from a
 //! seeded generator so a run can be repeated.
 //!
@@ -9,6 +9,10 @@
 //! - `hostile`: flaky's faults twice as often, a reply now and then that takes longer than the
 //!   client waits, streams that stall (no keep-alives) as well as drop, and session tokens that
 //!   expire every 30 s (the fleet's token file is then rewritten, as a rotating CI token would be).
+//!
+//! The demo Kubernetes APIs meet the same faults as the Argo CD servers whose apps they run, in
+//! the API server's own words (a `Status` with `retryAfterSeconds` for 429, as priority and
+//! fairness sends it); their watches are not cut.
 //!
 //! Writes are never answered with a reply cut short: a write either fails before it is applied
 //! (503) or is applied and answered, so a client that does not retry writes blindly stays right.
@@ -175,6 +179,9 @@ pub fn stream(p: FaultProfile, dice: &Dice) -> StreamFault {
         }
     }
 }
+
+/// The page a proxy in front of a server sends when the server does not answer.
+pub const PROXY_PAGE: &str = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
 
 /// How often tokens are rotated under `hostile`.
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(30);

@@ -687,6 +687,68 @@ async fn handle(c: Arc<Cluster>, req: Request<Incoming>) -> Response<Body> {
     }
     let q = query(&req);
     let method = req.method().clone();
+    let watch = q.get("watch").is_some_and(|w| w == "true" || w == "1");
+    let injected = match c.insts.first() {
+        Some(i) => {
+            super::faults::request(i.faults().profile, &i.dice, method != Method::GET, watch)
+        }
+        None => super::faults::Injected::Delay(std::time::Duration::ZERO),
+    };
+    {
+        use super::faults::Injected;
+        match injected {
+            Injected::Delay(d) if !d.is_zero() => tokio::time::sleep(d).await,
+            Injected::Delay(_) | Injected::Truncated | Injected::Reset => {}
+            Injected::Unavailable => {
+                return status(
+                    503,
+                    "ServiceUnavailable",
+                    "the server is currently unable to handle the request",
+                    None,
+                );
+            }
+            Injected::RateLimited(secs) => {
+                let mut r = status(
+                    429,
+                    "TooManyRequests",
+                    "the server has received too many requests and has asked us to try again later",
+                    Some(json!({"retryAfterSeconds": secs})),
+                );
+                r.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    secs.to_string().parse().expect("header"),
+                );
+                return r;
+            }
+            Injected::ProxyPage => {
+                let mut r = Response::new(
+                    Full::new(Bytes::from_static(super::faults::PROXY_PAGE.as_bytes())).boxed(),
+                );
+                *r.status_mut() = StatusCode::BAD_GATEWAY;
+                r.headers_mut()
+                    .insert(header::CONTENT_TYPE, "text/html".parse().expect("header"));
+                return r;
+            }
+        }
+    }
+    let reply = serve(&c, req, &path, &q, &method).await;
+    match injected {
+        super::faults::Injected::Truncated | super::faults::Injected::Reset => {
+            super::argocd::cut_short(reply, injected == super::faults::Injected::Reset).await
+        }
+        _ => reply,
+    }
+}
+
+/// The reply to an authorized request.
+async fn serve(
+    c: &Arc<Cluster>,
+    req: Request<Incoming>,
+    path: &str,
+    q: &HashMap<String, String>,
+    method: &Method,
+) -> Response<Body> {
+    let method = method.clone();
     let ctype = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -741,8 +803,8 @@ async fn handle(c: Arc<Cluster>, req: Request<Incoming>) -> Response<Body> {
                 None,
             )
         }),
-        ["api", "v1", rest @ ..] => route(&c, &method, "", "v1", rest, &q, &ctype, &body).await,
-        ["apis", g, v, rest @ ..] => route(&c, &method, g, v, rest, &q, &ctype, &body).await,
+        ["api", "v1", rest @ ..] => route(c, &method, "", "v1", rest, q, &ctype, &body).await,
+        ["apis", g, v, rest @ ..] => route(c, &method, g, v, rest, q, &ctype, &body).await,
         _ => status(
             404,
             "NotFound",

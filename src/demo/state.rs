@@ -75,6 +75,8 @@ pub struct Instance {
     pub token_file: RwLock<Option<std::path::PathBuf>>,
     /// When tokens were last rotated (unix seconds).
     rotated_at: std::sync::atomic::AtomicI64,
+    /// Requests received (what `bench faults` counts retries with).
+    pub requests: std::sync::atomic::AtomicU64,
 }
 
 /// The signing key of demo tokens. The demo server only accepts tokens it issued, so this is a
@@ -123,6 +125,7 @@ impl Instance {
             dice: super::faults::Dice::new(now as u64 ^ 0x5eed),
             token_file: RwLock::new(None),
             rotated_at: std::sync::atomic::AtomicI64::new(now),
+            requests: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -213,9 +216,9 @@ impl Instance {
         self.rotate_tokens(now);
     }
 
-    /// Expires every token and writes a fresh one to the token file (when there is one).
+    /// Writes a fresh token to the token file (when there is one), then expires every other:
+    /// as a rotation job does it, the new token is in place before the old ones stop working.
     pub fn rotate_tokens(&self, now: i64) {
-        self.expire_tokens();
         let token = self.issue_token("admin", now, 30 * 86_400);
         let file = self
             .token_file
@@ -226,6 +229,12 @@ impl Instance {
             && let Err(e) = super::write_private(&path, token.as_bytes())
         {
             tracing::warn!(error = %e, "demo: cannot write the rotated token");
+        }
+        let mut st = self.write();
+        let old: Vec<String> = st.tokens.iter().filter(|t| **t != token).cloned().collect();
+        for t in old {
+            st.tokens.remove(&t);
+            st.expired.insert(t);
         }
     }
 

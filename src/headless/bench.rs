@@ -970,3 +970,230 @@ pub async fn keys(apps: usize, size: (u16, u16)) -> Result<String, String> {
     }
     Ok(out)
 }
+
+/// `driftdeck bench faults`: what each demo fault profile costs a reader of the application list
+/// (without retries, and with the client's default retries), and how long after a server comes
+/// back from an outage the watcher has the fleet live again (with the default watch options).
+pub async fn faults(
+    reads: usize,
+    apps: usize,
+    outages: &[u64],
+    repeats: usize,
+) -> Result<String, String> {
+    use crate::clients::argocd::ClientOptions;
+    use crate::demo::faults::FaultProfile;
+    use futures::StreamExt;
+    use std::collections::BTreeMap;
+    use std::sync::atomic::Ordering;
+    const LANES: usize = 8;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Reads of the application list ({apps} apps), {reads} per profile, {LANES} at a time; default client options (30 s request timeout, 3 retries from 250 ms, doubling, with jitter; Retry-After honoured):\n"
+    );
+    let _ = writeln!(
+        out,
+        "| profile | ok without retries | their errors | ok with retries | their errors | requests per read | p50 | p95 | max | ok with the snapshot's {} retries |",
+        crate::headless::snapshot::SNAPSHOT_RETRIES
+    );
+    let _ = writeln!(
+        out,
+        "| --- | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |"
+    );
+    for profile in [
+        FaultProfile::None,
+        FaultProfile::Flaky,
+        FaultProfile::Slow,
+        FaultProfile::Hostile,
+    ] {
+        let fleet = DemoFleet::start(DemoOptions {
+            spec: FleetSpec {
+                apps,
+                clusters: 4,
+                instances: 1,
+                seed: 1,
+            },
+            faults: profile,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        let ic = fleet.config().instances[0].clone();
+        let client = |retries| {
+            ArgoClient::with_options(
+                &ic,
+                ClientOptions {
+                    retries,
+                    ..Default::default()
+                },
+            )
+            .map_err(|e| e.to_string())
+        };
+        // Each read: its outcome and how long it took.
+        let run = |c: ArgoClient| async move {
+            futures::stream::iter(0..reads)
+                .map(|_| {
+                    let c = c.clone();
+                    async move {
+                        let t = Instant::now();
+                        let r = c.list_apps(&AppQuery::default(), Some(LIST_FIELDS)).await;
+                        let outcome = match r {
+                            Ok(l) if l.items.len() == apps => "ok",
+                            Ok(_) => "incomplete",
+                            Err(e) => e.short(),
+                        };
+                        (outcome, t.elapsed())
+                    }
+                })
+                .buffer_unordered(LANES)
+                .collect::<Vec<_>>()
+                .await
+        };
+        let once = run(client(0)?).await;
+        let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
+        for (k, _) in &once {
+            *kinds.entry(k).or_default() += 1;
+        }
+        let ok_once = kinds.remove("ok").unwrap_or(0);
+        let inst = fleet.instance(0);
+        let before = inst.requests.load(Ordering::Relaxed);
+        let patient = run(client(ClientOptions::default().retries)?).await;
+        let requests = inst.requests.load(Ordering::Relaxed) - before;
+        let ok = patient.iter().filter(|(k, _)| *k == "ok").count();
+        let snapshot_like = run(client(crate::headless::snapshot::SNAPSHOT_RETRIES)?).await;
+        let ok_snapshot = snapshot_like.iter().filter(|(k, _)| *k == "ok").count();
+        let mut left: BTreeMap<&str, usize> = BTreeMap::new();
+        for (k, _) in patient.iter().filter(|(k, _)| *k != "ok") {
+            *left.entry(k).or_default() += 1;
+        }
+        let mut lat: Vec<f64> = patient.iter().map(|(_, d)| ms(*d)).collect();
+        let list = |kinds: &BTreeMap<&str, usize>| {
+            if kinds.is_empty() {
+                "none".to_string()
+            } else {
+                kinds
+                    .iter()
+                    .map(|(k, n)| format!("{n} {k}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        };
+        let (errors, left) = (list(&kinds), list(&left));
+        let pct = |n: usize| 100.0 * n as f64 / reads.max(1) as f64;
+        let _ = writeln!(
+            out,
+            "| {} | {:.1} % | {errors} | {:.1} % | {left} | {:.2} | {:.0} ms | {:.0} ms | {:.0} ms | {:.1} % |",
+            profile.name(),
+            pct(ok_once),
+            pct(ok),
+            requests as f64 / reads.max(1) as f64,
+            percentile(&mut lat, 0.5),
+            percentile(&mut lat, 0.95),
+            percentile(&mut lat, 1.0),
+            pct(ok_snapshot),
+        );
+    }
+
+    // Recovery: a watcher with the default options, the server stopped (listener closed, every
+    // connection dropped) for each outage length, then started again on the same port.
+    let mut fleet = DemoFleet::start(DemoOptions {
+        spec: FleetSpec {
+            apps,
+            clusters: 4,
+            instances: 1,
+            seed: 1,
+        },
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let c = ArgoClient::new(&fleet.config().instances[0]).map_err(|e| e.to_string())?;
+    let opts = WatchOptions::default();
+    let (tx, mut rx) = mpsc::channel::<FleetUpdate>(256);
+    let watcher = tokio::spawn(watch_fleet(
+        c.clone(),
+        0,
+        AppQuery::default(),
+        opts,
+        tx,
+        |u| u,
+    ));
+    // Waits for Live; returns the Down updates seen on the way.
+    async fn live(rx: &mut mpsc::Receiver<FleetUpdate>, limit: Duration) -> Result<usize, String> {
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut downs = 0;
+        loop {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(FleetUpdate::Live)) => return Ok(downs),
+                Ok(Some(FleetUpdate::Down { .. })) => downs += 1,
+                Ok(Some(_)) => {}
+                Ok(None) => return Err("the watcher ended".into()),
+                Err(_) => return Err(format!("not live within {} s", limit.as_secs())),
+            }
+        }
+    }
+    live(&mut rx, Duration::from_secs(30)).await?;
+    let _ = writeln!(
+        out,
+        "\nRecovery after an outage: a watcher with the default options (reconnect backoff 0.5 s doubling to {} s, jitter ±20 %, reset after {} s up); the server stopped (connections dropped, port closed) and started again; the time from its restart to the fleet live again (listed and watching):\n",
+        opts.backoff_max.as_secs(),
+        opts.stable_after.as_secs()
+    );
+    let _ = writeln!(
+        out,
+        "| outage | reconnect attempts during it | recovery, each run | median |"
+    );
+    let _ = writeln!(out, "| ---: | ---: | --- | ---: |");
+    // The longest outage once more, with the operator asking to reconnect (ctrl-r) as soon as
+    // the server is back.
+    let longest = outages.iter().max().copied();
+    let runs = outages
+        .iter()
+        .map(|&s| (s, false))
+        .chain(longest.map(|s| (s, true)));
+    for (secs, asked) in runs {
+        let mut times = Vec::new();
+        let mut attempts = Vec::new();
+        for _ in 0..repeats.max(1) {
+            // Up long enough for the backoff to start again from its minimum.
+            tokio::time::sleep(opts.stable_after + Duration::from_millis(500)).await;
+            while rx.try_recv().is_ok() {}
+            fleet.servers[0].stop();
+            tokio::time::sleep(Duration::from_secs(secs)).await;
+            fleet.servers[0]
+                .restart()
+                .await
+                .map_err(|e| format!("cannot restart the demo server: {e}"))?;
+            let back = Instant::now();
+            if asked {
+                c.reconnect_now();
+            }
+            let downs = live(&mut rx, opts.backoff_max * 2).await?;
+            times.push(ms(back.elapsed()));
+            attempts.push(downs);
+        }
+        let shown = times
+            .iter()
+            .map(|t| format!("{:.1} s", t / 1000.0))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut sorted = times.clone();
+        let label = if asked {
+            format!("{secs} s, then `ctrl-r`")
+        } else {
+            format!("{secs} s")
+        };
+        let _ = writeln!(
+            out,
+            "| {label} | {} | {shown} | {:.1} s |",
+            attempts
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            percentile(&mut sorted, 0.5) / 1000.0
+        );
+    }
+    watcher.abort();
+    Ok(out)
+}

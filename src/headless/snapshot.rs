@@ -110,12 +110,23 @@ async fn settle(
     }
 }
 
+/// Extra attempts of each read in a snapshot (the TUI's client makes 3).
+pub const SNAPSHOT_RETRIES: u32 = 5;
+
 pub async fn snapshot(cfg: &Config, o: SnapshotOptions) -> Result<Snapshot, String> {
     let filter = match &o.filter {
         Some(f) => Some(Filter::parse(f).map_err(|e| format!("--filter: {e}"))?),
         None => None,
     };
-    let inst = Instances::from_config(cfg);
+    // A script would rather wait a few seconds more than get part of the fleet: more retries
+    // of each read than the TUI, whose watcher reconnects by itself.
+    let inst = Instances::with_options(
+        cfg,
+        crate::clients::argocd::ClientOptions {
+            retries: SNAPSHOT_RETRIES,
+            ..Default::default()
+        },
+    );
     let mut m = Model::new(inst.views.clone(), o.size, o.now_ms.unwrap_or_else(now_ms));
     m.symbols.ascii = o.ascii;
     m.low_bandwidth = o.low_bandwidth;

@@ -61,6 +61,7 @@ actions! {
     ChooseDefer => "choose_defer", "record your verdict: defer the revert";
     ChooseEnforce => "choose_enforce", "record your verdict: enforce Git";
     Reload => "reload", "reload the app's details now";
+    Reconnect => "reconnect", "reconnect now to the instances that are down";
     Sync => "sync", "sync the app (or the marked apps): plan, options, confirm";
     Refresh => "refresh", "refresh the app (or the marked apps) from Git";
     HardRefresh => "hard_refresh", "hard refresh: re-render the manifests";

@@ -19,6 +19,8 @@ pub enum Effect {
     Quit,
     /// List and watch an instance's fleet for as long as the app runs.
     WatchInstance(InstanceId),
+    /// Cut the reconnect wait of these instances' watchers short.
+    Reconnect(Vec<InstanceId>),
     FetchApp {
         req: u64,
         key: AppKey,

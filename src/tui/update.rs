@@ -824,6 +824,28 @@ fn fleet_act(m: &mut Model, a: Action) -> Vec<Effect> {
         }
         Action::DriftQueue => return open_queue(m),
         Action::ShadowReport => return open_shadow(m),
+        Action::Reconnect => {
+            let down: Vec<(u16, String)> = m
+                .instances
+                .iter()
+                .enumerate()
+                .filter(|(_, i)| matches!(i.state, ConnState::Down { .. }))
+                .map(|(n, i)| (n as u16, i.name.clone()))
+                .collect();
+            if down.is_empty() {
+                flash(m, "no instance is down: nothing to reconnect".into(), false);
+                return vec![];
+            }
+            let names: Vec<&str> = down.iter().map(|(_, n)| n.as_str()).collect();
+            flash(
+                m,
+                format!("reconnecting to {} now", names.join(", ")),
+                false,
+            );
+            return vec![Effect::Reconnect(
+                down.into_iter().map(|(n, _)| n).collect(),
+            )];
+        }
         Action::NextInstance => {
             // All → the first instance → … → the last → all.
             let names = m.instance_names();
@@ -1928,6 +1950,24 @@ mod tests {
             m.fleet.len(),
             4,
             "the down instance's last known apps stay, marked stale"
+        );
+        // ctrl-r: reconnect to it now.
+        let fx = act(&mut m, Mode::Fleet, Action::Reconnect);
+        assert_eq!(fx, vec![Effect::Reconnect(vec![1])]);
+        assert!(
+            m.flash.as_ref().unwrap().text.contains("reconnecting to"),
+            "{:?}",
+            m.flash
+        );
+        assert_eq!(km.keys_for(Mode::Fleet, Action::Reconnect), vec!["ctrl-r"]);
+        m.instances[1].state = ConnState::Live;
+        assert!(act(&mut m, Mode::Fleet, Action::Reconnect).is_empty());
+        assert!(
+            m.flash
+                .as_ref()
+                .unwrap()
+                .text
+                .contains("nothing to reconnect")
         );
     }
 

@@ -146,6 +146,8 @@ struct Inner {
     token: Mutex<TokenState>,
     opts: ClientOptions,
     jitter: std::sync::Mutex<Rng>,
+    /// Cuts a watcher's reconnect wait short (the operator asked to reconnect now).
+    wake: tokio::sync::Notify,
 }
 
 #[derive(Default)]
@@ -249,6 +251,7 @@ impl ArgoClient {
                 token: Mutex::new(TokenState::default()),
                 opts,
                 jitter: std::sync::Mutex::new(Rng::new(seed)),
+                wake: tokio::sync::Notify::new(),
             }),
         })
     }
@@ -267,6 +270,17 @@ impl ArgoClient {
     pub fn jitter(&self) -> f64 {
         let mut r = self.inner.jitter.lock().unwrap_or_else(|p| p.into_inner());
         0.8 + 0.4 * r.unit()
+    }
+
+    /// Ends the wait of this instance's watcher before its next reconnect attempt, if it is
+    /// waiting (the server is down); the backoff starts again from its minimum.
+    pub fn reconnect_now(&self) {
+        self.inner.wake.notify_waiters();
+    }
+
+    /// Completes when [`ArgoClient::reconnect_now`] is called.
+    pub async fn reconnect_asked(&self) {
+        self.inner.wake.notified().await
     }
 
     /// Replaces the token (after an interactive login elsewhere, or in tests).

@@ -112,7 +112,13 @@ pub async fn watch_fleet<M, W>(
         {
             return;
         }
-        tokio::time::sleep(retry_in).await;
+        tokio::select! {
+            _ = tokio::time::sleep(retry_in) => {}
+            _ = client.reconnect_asked() => {
+                tracing::info!(instance = client.instance(), "reconnecting now, as asked");
+                attempt = 0;
+            }
+        }
     }
 }
 

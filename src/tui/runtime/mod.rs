@@ -27,11 +27,16 @@ pub struct Instances {
 
 impl Instances {
     pub fn from_config(cfg: &Config) -> Instances {
+        Self::with_options(cfg, crate::clients::argocd::ClientOptions::default())
+    }
+
+    /// With other client options (the snapshot's more patient retries).
+    pub fn with_options(cfg: &Config, opts: crate::clients::argocd::ClientOptions) -> Instances {
         let mut clients = Vec::new();
         let mut queries = Vec::new();
         let mut views = Vec::new();
         for ic in &cfg.instances {
-            let client = ArgoClient::new(ic);
+            let client = ArgoClient::with_options(ic, opts);
             views.push(InstanceView {
                 name: ic.name.clone(),
                 url: ic.url.clone(),
@@ -212,6 +217,13 @@ impl Runtime {
                         }
                     });
                     self.tasks.insert(req, h.abort_handle());
+                }
+                Effect::Reconnect(ids) => {
+                    for id in ids {
+                        if let Some(client) = self.inst.client(id) {
+                            client.reconnect_now();
+                        }
+                    }
                 }
                 Effect::WatchInstance(id) => {
                     if let Some(client) = self.inst.client(id).cloned() {
@@ -445,6 +457,7 @@ impl Headless {
                 Effect::Prepare { .. } | Effect::Act { .. } => {}
                 Effect::Quit
                 | Effect::Cancel(_)
+                | Effect::Reconnect(_)
                 | Effect::Clipboard(_)
                 | Effect::Pager(_)
                 | Effect::ExternalDiff { .. } => {}

@@ -525,6 +525,12 @@ fn bottom(buf: &mut Buffer, area: Rect, m: &Model, theme: &Theme, km: &Keymap) {
                 if !m.read_only {
                     h.insert(h.len() - 2, (Action::Sync, "sync"));
                 }
+                if m.instances
+                    .iter()
+                    .any(|i| matches!(i.state, ConnState::Down { .. }))
+                {
+                    h.insert(1, (Action::Reconnect, "reconnect"));
+                }
                 h
             },
             theme,
