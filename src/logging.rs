@@ -9,9 +9,25 @@ use tracing_subscriber::EnvFilter;
 /// The log file's name in the log directory.
 pub const FILE: &str = "driftdeck.log";
 
-/// Starts logging to `<dir>/driftdeck.log`. Returns the guard that flushes on drop, or `None`
-/// when the directory cannot be created (then nothing is logged, and that is said on stderr).
-pub fn init(dir: &Path) -> Option<WorkerGuard> {
+/// The writer's guard: dropping it writes out what is queued.
+static GUARD: std::sync::Mutex<Option<WorkerGuard>> = std::sync::Mutex::new(None);
+
+/// Writes out every queued line and stops the writer (at exit, and from the panic hook before
+/// it ends the process). Later lines are dropped.
+pub fn flush() {
+    let guard = GUARD.lock().unwrap_or_else(|p| p.into_inner()).take();
+    drop(guard);
+}
+
+/// Starts logging to `<dir>/driftdeck.log`; [`flush`] before the process ends. When the
+/// directory cannot be created nothing is logged, and that is said on stderr.
+pub fn init(dir: &Path) {
+    if let Some(g) = start(dir) {
+        *GUARD.lock().unwrap_or_else(|p| p.into_inner()) = Some(g);
+    }
+}
+
+fn start(dir: &Path) -> Option<WorkerGuard> {
     if let Err(e) = std::fs::create_dir_all(dir) {
         eprintln!(
             "driftdeck: cannot create the log directory {}: {e}; logging is off",

@@ -17,7 +17,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let paths = Paths::resolve(cli.config.as_deref());
-    let _log_guard = driftdeck::logging::init(&paths.log_dir);
+    driftdeck::logging::init(&paths.log_dir);
     driftdeck::tui::runtime::terminal::install_panic_hook();
     driftdeck::clients::argocd::init_crypto();
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -203,5 +203,6 @@ fn main() -> ExitCode {
     });
     // Background tasks (demo servers, watchers) must not keep the process alive.
     rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    driftdeck::logging::flush();
     ExitCode::from(code)
 }

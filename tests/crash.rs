@@ -135,3 +135,76 @@ fn a_record_cut_anywhere_is_a_torn_line_and_the_chain_goes_on() {
         assert!(v.intact() && v.good == 3, "cut at {cut}: {v:?}");
     }
 }
+
+const PANIC_VAR: &str = "DRIFTDECK_TEST_PANIC_CHILD";
+
+/// The TUI half of `a_panic_restores_the_terminal_and_ends_the_tui`, run by it in a child process
+/// on a pseudo-terminal: takes the terminal as the TUI does (alternate screen, raw mode, mouse
+/// reporting), then panics in a background thread, as a bug in a fetch task would.
+#[test]
+#[ignore = "run by a_panic_restores_the_terminal_and_ends_the_tui in a child process"]
+fn tui_that_panics() {
+    if std::env::var_os(PANIC_VAR).is_none() {
+        return;
+    }
+    use driftdeck::tui::runtime::terminal;
+    terminal::install_panic_hook();
+    let _guard = terminal::TerminalGuard::enter(true).expect("a terminal");
+    print!("IN-TUI");
+    std::io::stdout().flush().unwrap();
+    std::thread::spawn(|| panic!("boom from a background task"));
+    // Without the hook ending the process, the TUI would go on drawing on a restored terminal.
+    std::thread::sleep(std::time::Duration::from_secs(10));
+}
+
+/// A panic anywhere while the TUI has the terminal: the terminal is restored first (mouse
+/// reporting off, the normal screen back), then the message is printed where it can be read,
+/// and the process ends with 101 instead of drawing on.
+#[test]
+fn a_panic_restores_the_terminal_and_ends_the_tui() {
+    let has_script = Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_script {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI=true but `script` (util-linux) is missing"
+        );
+        eprintln!("skipped: `script` (util-linux) is not installed, no pseudo-terminal");
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let t = std::time::Instant::now();
+    let out = Command::new("script")
+        .args(["-q", "-e", "-c"])
+        .arg(format!(
+            "'{}' --ignored --exact tui_that_panics --nocapture --test-threads=1",
+            exe.display()
+        ))
+        .arg("/dev/null")
+        .env(PANIC_VAR, "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(8),
+        "the process ended at the panic, not after its work: {:?}",
+        t.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(101), "{text:?}");
+    let at = |needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} in {text:?}"))
+    };
+    let entered = at("IN-TUI");
+    let message = at("boom from a background task");
+    for restore in ["\x1b[?1000l", "\x1b[?1049l", "\x1b[?25h"] {
+        let r = entered
+            + text[entered..]
+                .find(restore)
+                .unwrap_or_else(|| panic!("{restore:?} after entering: {text:?}"));
+        assert!(r < message, "{restore:?} before the message: {text:?}");
+    }
+}

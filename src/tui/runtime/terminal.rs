@@ -77,12 +77,20 @@ pub fn osc52(text: &str) -> std::io::Result<()> {
     out.flush()
 }
 
-/// A panic hook that restores the terminal first, then logs, then runs the original hook.
+/// A panic hook that restores the terminal first, then logs, then runs the original hook (the
+/// message, on the normal screen). A panic while the TUI has the terminal ends the process
+/// (exit 101) wherever it happened: a panic in a background task would otherwise leave the TUI
+/// drawing on a restored terminal. The journal is synced on every append; the log is flushed.
 pub fn install_panic_hook() {
     let original = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        let tui = ACTIVE.load(Ordering::SeqCst);
         restore();
         tracing::error!(panic = %info, "driftdeck panicked");
         original(info);
+        if tui {
+            crate::logging::flush();
+            std::process::exit(101);
+        }
     }));
 }
