@@ -206,8 +206,8 @@ pub async fn demo(cli: &Cli, paths: &Paths, d: &DemoArgs, serve: bool, listen: &
         return serve_until_signal(&fleet).await;
     }
     let mut cfg = fleet.config();
-    // The user's own settings (looks, keys, tools) apply to the demo too; a broken config is
-    // said on the first screen, not ignored.
+    // The user's own settings (looks, keys, tools, and how decisions are made: mode, policy,
+    // context) apply to the demo too; a broken config is said on the first screen, not ignored.
     let mut config_problems = Vec::new();
     match load_config(paths) {
         Ok(Some(u)) => cfg.carry_personal_settings(&u),
@@ -216,6 +216,8 @@ pub async fn demo(cli: &Cli, paths: &Paths, d: &DemoArgs, serve: bool, listen: &
     }
     cfg.read_only |= cli.read_only;
     let mut opts = tui_options(cli, &cfg, paths, "driftdeck demo");
+    // The demo's decisions and actions go to its own journal, never the user's.
+    opts.data_dir = fleet.data_dir();
     opts.notices.splice(0..0, config_problems);
     log_notice(paths);
     match crate::tui::app::run(&cfg, opts).await {
@@ -229,7 +231,8 @@ pub async fn demo(cli: &Cli, paths: &Paths, d: &DemoArgs, serve: bool, listen: &
 
 async fn serve_until_signal(fleet: &DemoFleet) -> u8 {
     use tokio::signal::unix::{SignalKind, signal};
-    let dir = std::env::temp_dir().join(format!("driftdeck-demo-{}", std::process::id()));
+    // Beside the tokens, in the demo's private directory (removed when the demo stops).
+    let dir = fleet.dir().to_path_buf();
     let path = match fleet.write_config(&dir) {
         Ok(p) => p,
         Err(e) => {
@@ -263,7 +266,6 @@ async fn serve_until_signal(fleet: &DemoFleet) -> u8 {
         _ = term.recv() => {}
         _ = int.recv() => {}
     }
-    let _ = std::fs::remove_dir_all(&dir);
     0
 }
 
@@ -298,6 +300,7 @@ pub async fn snapshot(
             return 2;
         }
     };
+    let mut data_dir = paths.data_dir.clone();
     let (_fleet, cfg, title) = if demo {
         let opts = match demo_options(d, "0", "127.0.0.1:0") {
             Ok(o) => o,
@@ -311,6 +314,8 @@ pub async fn snapshot(
         if let Some(u) = &user_cfg {
             cfg.carry_personal_settings(u);
         }
+        // The demo's own journal, never the user's.
+        data_dir = fleet.data_dir();
         (Some(fleet), cfg, "driftdeck demo")
     } else {
         match user_cfg {
@@ -345,7 +350,7 @@ pub async fn snapshot(
         low_bandwidth: cli.low_bandwidth || cfg.low_bandwidth,
         title: title.into(),
         now_ms: None,
-        data_dir: Some(paths.data_dir.clone()),
+        data_dir: Some(data_dir),
     };
     match snapshot::snapshot(&cfg, o).await {
         Ok(s) => {

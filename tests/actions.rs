@@ -222,6 +222,11 @@ fn target(s: &Session, name: &str) -> Target {
 /// An idle app with a Deployment and at least two deployments in its history, manual or
 /// auto-synced as asked.
 async fn pick(s: &Session, auto: bool) -> Application {
+    pick_not(s, auto, &[]).await
+}
+
+/// As [`pick`], but none of `taken`.
+async fn pick_not(s: &Session, auto: bool, taken: &[String]) -> Application {
     let list = s
         .client
         .list_apps(&AppQuery::default(), None)
@@ -240,6 +245,7 @@ async fn pick(s: &Session, auto: bool) -> Application {
                 .iter()
                 .any(|r| r.kind == "HorizontalPodAutoscaler");
         if idle(&full)
+            && !taken.contains(&full.metadata.name)
             && deployment
             && full.status.history.len() >= 2
             && full.auto_sync() == auto
@@ -561,7 +567,7 @@ async fn guided_rollback_pauses_auto_sync_records_why_and_restores_it_exactly() 
     // The older image runs live: Argo CD reports the app OutOfSync with Git.
     assert_eq!(after.status.sync.status, "OutOfSync");
 
-    let restored = actions::defer::restore_auto_sync(&s, &t).await.unwrap();
+    let restored = actions::defer::restore_auto_sync(&s, &t).await.unwrap().app;
     assert_eq!(restored.spec.sync_policy, before.spec.sync_policy);
     assert!(
         !restored
@@ -617,7 +623,7 @@ async fn defer_pauses_self_heal_until_due_and_restores_the_policy() {
     let found = actions::defer::list(&s).await.unwrap();
     let f = found.iter().find(|f| f.target.name == name).unwrap();
     assert!(!f.due(now) && f.due(until + chrono::Duration::hours(2)));
-    let r = actions::defer::restore(&s, &t).await.unwrap();
+    let r = actions::defer::restore(&s, &t).await.unwrap().app;
     assert_eq!(r.spec.sync_policy, app.spec.sync_policy);
     assert!(r.self_heal());
     assert!(
@@ -753,4 +759,232 @@ async fn patch_refresh_and_adopt_speak_argo_cd() {
         .await
         .unwrap_err();
     assert!(e.to_string().contains("unable to resolve"), "{e}");
+}
+
+// ---- stacked pauses: rollback, deferral, an operator's own edit (docs/architecture.md) ----
+
+/// A guided rollback of `t` to its previous deployment, as the TUI and the CLI run it.
+async fn roll_back(s: &Session, t: &Target, reason: &str) {
+    let (app, history) = actions::rollback::history(s, t).await.unwrap();
+    let entry = history.iter().find(|h| !h.current).unwrap().clone();
+    let diffs = actions::rollback::diff_to(s, t, &app, &entry.revision)
+        .await
+        .unwrap();
+    let plan = actions::rollback::plan(s, t, &app, entry, diffs.len())
+        .await
+        .unwrap();
+    let out = actions::rollback::run(s, &plan, reason, std::time::Duration::from_secs(20), |_| {})
+        .await
+        .unwrap();
+    assert!(out.paused || !app.auto_sync());
+}
+
+async fn defer_for(s: &Session, t: &Target, reason: &str) {
+    let now = chrono::Utc::now();
+    actions::defer::defer(s, t, now + chrono::Duration::hours(1), reason, now)
+        .await
+        .unwrap();
+}
+
+fn marks(a: &Application) -> Vec<&str> {
+    let mut v: Vec<&str> = a
+        .metadata
+        .annotations
+        .keys()
+        .filter(|k| k.starts_with("driftdeck.io/"))
+        .map(String::as_str)
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn stacked_pauses_a_due_deferral_never_undoes_a_rollback_in_any_order() {
+    let fleet = common::demo(60, 3, 1).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let s = session(&fleet, tmp.path());
+    let mut taken = Vec::new();
+
+    // 1. defer, then roll back; the deferral comes due: the rollback keeps auto-sync off.
+    //    Then the rollback's restore puts back the exact policy of before both.
+    let a1 = pick_not(&s, true, &taken).await;
+    taken.push(a1.metadata.name.clone());
+    let t1 = target(&s, &a1.metadata.name);
+    defer_for(&s, &t1, "load test").await;
+    roll_back(&s, &t1, "bad release").await;
+    let r = actions::defer::restore(&s, &t1).await.unwrap();
+    assert!(
+        !r.app.auto_sync(),
+        "the due deferral turned auto-sync back on"
+    );
+    assert_eq!(r.remaining, vec![actions::defer::Hold::Rollback]);
+    assert_eq!(
+        marks(&r.app),
+        [actions::PAUSE_REASON, actions::PAUSED_POLICY],
+        "the deferral's marks go, the rollback's stay"
+    );
+    assert!(
+        r.summary().contains("rollback still holds"),
+        "{}",
+        r.summary()
+    );
+    let r = actions::defer::restore_auto_sync(&s, &t1).await.unwrap();
+    assert_eq!(r.app.spec.sync_policy, a1.spec.sync_policy);
+    assert!(r.app.self_heal());
+    assert!(marks(&r.app).is_empty());
+
+    // 2. roll back, then defer; the deferral comes due: still paused; restore: exact.
+    let a2 = pick_not(&s, true, &taken).await;
+    taken.push(a2.metadata.name.clone());
+    let t2 = target(&s, &a2.metadata.name);
+    roll_back(&s, &t2, "bad release").await;
+    defer_for(&s, &t2, "wait for the fix").await;
+    let r = actions::defer::restore(&s, &t2).await.unwrap();
+    assert!(!r.app.auto_sync());
+    assert_eq!(
+        marks(&r.app),
+        [actions::PAUSE_REASON, actions::PAUSED_POLICY]
+    );
+    let r = actions::defer::restore_auto_sync(&s, &t2).await.unwrap();
+    assert_eq!(r.app.spec.sync_policy, a2.spec.sync_policy);
+    assert!(marks(&r.app).is_empty());
+
+    // 3. defer, roll back, restore the rollback while the deferral still holds: auto-sync
+    //    comes back with self-heal off until the deferral ends; then the exact policy.
+    let a3 = pick_not(&s, true, &taken).await;
+    taken.push(a3.metadata.name.clone());
+    let t3 = target(&s, &a3.metadata.name);
+    defer_for(&s, &t3, "load test").await;
+    roll_back(&s, &t3, "bad release").await;
+    let r = actions::defer::restore_auto_sync(&s, &t3).await.unwrap();
+    assert!(
+        r.app.auto_sync() && !r.app.self_heal(),
+        "{:?}",
+        r.app.spec.sync_policy
+    );
+    assert_eq!(r.remaining, vec![actions::defer::Hold::Deferral]);
+    let r = actions::defer::restore(&s, &t3).await.unwrap();
+    assert_eq!(r.app.spec.sync_policy, a3.spec.sync_policy);
+    assert!(marks(&r.app).is_empty());
+
+    // 4. defer, then an operator changes the policy by hand (auto-sync off in the Argo CD
+    //    UI); the deferral comes due: their policy stays, the marks go, the journal says so.
+    let a4 = pick_not(&s, true, &taken).await;
+    taken.push(a4.metadata.name.clone());
+    let t4 = target(&s, &a4.metadata.name);
+    defer_for(&s, &t4, "load test").await;
+    s.client
+        .patch_app(
+            &t4.name,
+            t4.ns(),
+            &serde_json::json!({"spec": {"syncPolicy": {"automated": null}}}),
+            "merge",
+        )
+        .await
+        .unwrap();
+    let r = actions::defer::restore(&s, &t4).await.unwrap();
+    assert!(r.left_as_edited);
+    assert!(!r.app.auto_sync(), "the operator's edit was overwritten");
+    assert!(marks(&r.app).is_empty());
+
+    // 5. roll back, an operator turns auto-sync on again by hand, then asks driftdeck to
+    //    restore: an explicit restore puts back exactly the recorded policy.
+    let a5 = pick_not(&s, true, &taken).await;
+    let t5 = target(&s, &a5.metadata.name);
+    roll_back(&s, &t5, "bad release").await;
+    s.client
+        .patch_app(
+            &t5.name,
+            t5.ns(),
+            &serde_json::json!({"spec": {"syncPolicy": {"automated": {"prune": false}}}}),
+            "merge",
+        )
+        .await
+        .unwrap();
+    let r = actions::defer::restore_auto_sync(&s, &t5).await.unwrap();
+    assert!(!r.left_as_edited);
+    assert_eq!(r.app.spec.sync_policy, a5.spec.sync_policy);
+
+    // Every restore is journaled with what it did.
+    let j = journal_actions(tmp.path());
+    let restores: Vec<&serde_json::Value> = j
+        .iter()
+        .filter(|b| b["action"] == "restore-deferral" || b["action"] == "restore-auto-sync")
+        .collect();
+    assert_eq!(restores.len(), 8, "{restores:?}");
+    assert!(restores.iter().any(|b| {
+        b["outcome"]
+            .as_str()
+            .unwrap()
+            .contains("left as an operator set it")
+    }));
+}
+
+/// The issue's own words, through the command line: `defer --until T --yes`, `rollback
+/// --reason R --yes`; when T passes, `deferrals apply` leaves auto-sync paused, and
+/// `rollback --restore-only --yes` restores the exact recorded policy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stacked_pauses_through_the_command_line() {
+    let fleet = common::demo(60, 3, 1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = fleet.write_config(dir.path()).unwrap();
+    let data = dir.path().join("data");
+    let s = session(&fleet, &data);
+    let app = pick(&s, true).await;
+    let name = app.metadata.name.clone();
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_driftdeck"))
+            .args(args)
+            .env("DRIFTDECK_CONFIG", &cfg)
+            .env("DRIFTDECK_DATA_DIR", &data)
+            .env("DRIFTDECK_LOG_DIR", dir.path())
+            .output()
+            .unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr),
+        )
+    };
+    let until = (chrono::Utc::now() + chrono::Duration::seconds(3))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let (c, out) = run(&[
+        "defer",
+        &name,
+        "--reason",
+        "load test",
+        "--until",
+        &until,
+        "--yes",
+        "--confirm",
+        &name,
+    ]);
+    assert_eq!(c, 0, "{out}");
+    let (c, out) = run(&[
+        "rollback",
+        &name,
+        "--reason",
+        "bad release",
+        "--yes",
+        "--confirm",
+        &name,
+    ]);
+    assert_eq!(c, 0, "{out}");
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let (c, out) = run(&["deferrals", "apply"]);
+    assert_eq!(c, 0, "{out}");
+    assert!(out.contains("rollback still holds"), "{out}");
+    let now = s.client.get_app(&name, None, None).await.unwrap();
+    assert!(!now.auto_sync(), "deferrals apply undid the rollback");
+    let (c, out) = run(&[
+        "rollback",
+        &name,
+        "--restore-only",
+        "--yes",
+        "--confirm",
+        &name,
+    ]);
+    assert_eq!(c, 0, "{out}");
+    let now = s.client.get_app(&name, None, None).await.unwrap();
+    assert_eq!(now.spec.sync_policy, app.spec.sync_policy);
+    assert!(marks(&now).is_empty());
 }

@@ -115,6 +115,7 @@ fn plan(name: &str, protected: bool, can_sync: bool) -> SyncPlan {
         protected,
         revision: "abc".into(),
         spec: SyncSpec::default(),
+        holds: vec![],
     }
 }
 
@@ -589,4 +590,40 @@ fn an_action_goes_to_the_row_it_was_started_on_while_the_fleet_moves() {
     assert_eq!(k.instance, 0);
     assert_eq!(plan.target.instance, "eu");
     assert_eq!(plan.target.name, "checkout");
+}
+
+/// What an operator just did (an incident annotation, a deferral, a rollback) is context for
+/// the next decision: when it ends, the app is decided again; a refresh changes nothing.
+#[test]
+fn an_action_that_changes_context_asks_for_a_new_decision() {
+    for (verb, again) in [
+        ("annotate", true),
+        ("defer", true),
+        ("rollback", true),
+        ("end deferral", true),
+        ("refresh", false),
+    ] {
+        let (mut m, km) = model(vec![row("checkout", None)]);
+        m.ops.push(driftdeck::tui::ops::OpView {
+            id: 5,
+            key: key("checkout"),
+            verb,
+            progress: "starting".into(),
+            done: None,
+            ended_ms: 0,
+        });
+        let fx = update(
+            &mut m,
+            &km,
+            Msg::ActDone {
+                op: 5,
+                result: Ok("done".into()),
+                then: None,
+            },
+        );
+        let decides = fx
+            .iter()
+            .any(|e| matches!(e, Effect::Decide { key: k, .. } if k.name == "checkout"));
+        assert_eq!(decides, again, "{verb}: {fx:?}");
+    }
 }

@@ -541,7 +541,7 @@ fn headless_actions_plan_refuse_and_act() {
             .cloned()
             .unwrap()
     };
-    let o = act(&["snapshot", "--filter", "sync:OutOfSync auto:off"]);
+    let o = act(&["snapshot", "--filter", "sync:OutOfSync auto:off env:prod"]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     let app = v["apps"][0]["name"].as_str().unwrap().to_string();
 
@@ -564,7 +564,19 @@ fn headless_actions_plan_refuse_and_act() {
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     let o = act(&["sync", "no-such-app", "--yes"]);
     assert_eq!(code(&o), 2);
-    let o = act(&["sync", &app, "--yes", "--sync-option", "Validate=false"]);
+    // A production app is protected: its name, again.
+    let o = act(&["sync", &app, "--yes"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("is protected"), "{}", stderr(&o));
+    let o = act(&[
+        "sync",
+        &app,
+        "--yes",
+        "--confirm",
+        &app,
+        "--sync-option",
+        "Validate=false",
+    ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stdout(&o).contains("Succeeded"), "{}", stdout(&o));
     assert_eq!(state(&app)["sync"], "Synced");
@@ -593,7 +605,15 @@ fn headless_actions_plan_refuse_and_act() {
     let soon = (chrono::Utc::now() + chrono::Duration::seconds(2))
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let o = act(&[
-        "defer", &app, "--reason", "game day", "--until", &soon, "--yes",
+        "defer",
+        &app,
+        "--reason",
+        "game day",
+        "--until",
+        &soon,
+        "--yes",
+        "--confirm",
+        &app,
     ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let o = act(&["deferrals", "list"]);
@@ -612,7 +632,15 @@ fn headless_actions_plan_refuse_and_act() {
     let o = act(&["deferrals", "list"]);
     assert!(!stdout(&o).contains(&app), "{}", stdout(&o));
 
-    let o = act(&["rollback", &app, "--reason", "drill", "--yes"]);
+    let o = act(&[
+        "rollback",
+        &app,
+        "--reason",
+        "drill",
+        "--yes",
+        "--confirm",
+        &app,
+    ]);
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
     assert!(stdout(&o).contains("ok roll back to #"), "{}", stdout(&o));
     let o = act(&["rollback", &app, "--id", "9999", "--yes"]);
@@ -830,4 +858,184 @@ fn a_flaky_demo_still_gives_the_whole_fleet() {
         "{}",
         stderr(&o)
     );
+}
+
+/// Actions and reviews name the operator the same way: `DRIFTDECK_OPERATOR`, else the Argo CD
+/// account of the instance (userinfo), else the OS user; never "unknown" when one exists.
+#[test]
+fn the_operator_is_named_the_same_way_by_actions_and_reviews() {
+    let (mut child, cfg) = serve_demo(
+        bin(),
+        &["--apps", "40", "--instances", "1", "--drift-every", "0"],
+    );
+    for (env_op, want) in [(Some("ana"), "ana"), (None, "admin")] {
+        let data = tempfile::tempdir().unwrap();
+        let act = |args: &[&str]| {
+            let mut c = bin();
+            c.env("DRIFTDECK_DATA_DIR", data.path())
+                .env("USER", "os-user")
+                .env("LOGNAME", "os-user")
+                .args(["--config", &cfg])
+                .args(args);
+            match env_op {
+                Some(o) => c.env("DRIFTDECK_OPERATOR", o),
+                None => c.env_remove("DRIFTDECK_OPERATOR"),
+            };
+            c.output().unwrap()
+        };
+        // A review from the drift queue: the most urgent decision, approved.
+        let o = act(&["snapshot", "--output", "text", "--keys", "u y"]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let o = act(&["snapshot", "--filter", "sync:OutOfSync"]);
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        let app = v["apps"][0]["name"].as_str().unwrap().to_string();
+        let o = act(&["annotate", &app, "--incident", "INC-9", "--yes"]);
+        assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+        let recs = driftdeck::decide::journal::Journal::in_dir(data.path())
+            .records()
+            .unwrap();
+        let ops: Vec<(String, String)> = recs
+            .iter()
+            .filter(|r| r.kind == "action")
+            .map(|r| {
+                (
+                    r.body["action"].as_str().unwrap().to_string(),
+                    r.body["operator"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert!(ops.iter().any(|(a, _)| a == "review"), "{ops:?}");
+        assert!(ops.iter().any(|(a, _)| a == "annotate"), "{ops:?}");
+        for (a, o) in &ops {
+            assert_eq!(o, want, "{a} named the operator {o}, not {want}");
+        }
+    }
+    let _ = child.kill();
+}
+
+/// A sync, deferral, rollback or incident annotation of a drifted app is the operator's
+/// verdict on its pending decision: the action record answers it, and the shadow report
+/// counts it (once per decision, the latest answer).
+#[test]
+fn acting_on_a_drifted_app_answers_its_pending_decision() {
+    let (mut child, cfg) = serve_demo(
+        bin(),
+        &["--apps", "40", "--instances", "1", "--drift-every", "0"],
+    );
+    let data = tempfile::tempdir().unwrap();
+    let act = |args: &[&str]| {
+        bin()
+            .env("DRIFTDECK_DATA_DIR", data.path())
+            .args(["--config", &cfg])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // The queue decides every drifted app.
+    let o = act(&["snapshot", "--output", "text", "--keys", "u"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let j = driftdeck::decide::journal::Journal::in_dir(data.path());
+    let recs = j.records().unwrap();
+    let decided: Vec<&driftdeck::decide::journal::Record> =
+        recs.iter().filter(|r| r.kind == "decision").collect();
+    assert!(decided.len() >= 2);
+    let (a, b) = (&decided[0], &decided[1]);
+    let name_a = a.body["app"].as_str().unwrap().to_string();
+    let name_b = b.body["app"].as_str().unwrap().to_string();
+    // Approve a's advice from the queue is possible; here: defer a (twice: counts once), and
+    // annotate b.
+    for reason in ["load test", "longer load test"] {
+        let o = act(&[
+            "defer",
+            &name_a,
+            "--reason",
+            reason,
+            "--until",
+            "2099-01-01T00:00:00Z",
+            "--yes",
+            "--confirm",
+            &name_a,
+        ]);
+        assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    }
+    let o = act(&["annotate", &name_b, "--incident", "INC-77", "--yes"]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    let recs = j.records().unwrap();
+    let answers: Vec<&serde_json::Value> = recs
+        .iter()
+        .filter(|r| r.kind == "action" && r.body["decision_seq"].is_u64())
+        .map(|r| &r.body)
+        .collect();
+    assert_eq!(answers.len(), 3, "{answers:?}");
+    assert_eq!(answers[0]["decision_seq"], a.seq);
+    assert_eq!(answers[0]["verdict"], "defer");
+    assert_eq!(answers[2]["decision_seq"], b.seq);
+    assert_eq!(answers[2]["verdict"], "allow");
+    let reviews = driftdeck::decide::autonomy::reviews(&recs);
+    assert_eq!(reviews.len(), 2, "one per decision: {reviews:?}");
+    let o = act(&["snapshot", "--output", "text", "--keys", "S"]);
+    let text = stdout(&o);
+    assert!(text.contains(" of 2 agreed"), "{text}");
+    let _ = child.kill();
+}
+
+/// The demo keeps its decisions to itself: `snapshot --demo` journals under the demo's own
+/// private directory, never the user's data dir. It decides with the user's `[decide]`,
+/// `[policy]` and `[context]` sections, shows the mode the TUI would run in, and never acts.
+#[test]
+fn the_demo_decides_with_the_users_settings_in_a_journal_of_its_own() {
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    let cfg = home.path().join("config.toml");
+    std::fs::write(&cfg, "[decide]\nmode = \"autonomous\"\n").unwrap();
+    let snap = |cfg: &std::path::Path, keys: &str| {
+        bin()
+            .env("DRIFTDECK_DATA_DIR", &data)
+            .args(["--config", cfg.to_str().unwrap()])
+            .args([
+                "snapshot",
+                "--demo",
+                "--apps",
+                "40",
+                "--instances",
+                "1",
+                "--output",
+                "text",
+                "--size",
+                "160x48",
+                "--keys",
+                keys,
+            ])
+            .output()
+            .unwrap()
+    };
+    let o = snap(&cfg, "u enter");
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("autonomous mode"), "the user's mode: {text}");
+    assert!(
+        text.contains("would sync") || text.contains("would hold") || text.contains("left as is"),
+        "what autonomous mode would do, without doing it: {text}"
+    );
+    assert!(
+        !data.join("journal.jsonl").exists(),
+        "the demo wrote into the user's journal"
+    );
+    // The user's policy too: a broken bundle shows on the demo's decisions.
+    let pol = home.path().join("policy");
+    std::fs::create_dir_all(&pol).unwrap();
+    std::fs::write(
+        pol.join("bad.rego"),
+        "package driftdeck.drift\n\ndecision := {\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &cfg,
+        format!("[policy]\ndir = {:?}\n", pol.to_str().unwrap()),
+    )
+    .unwrap();
+    let o = snap(&cfg, "u");
+    let text = stdout(&o);
+    assert!(text.contains("bad.rego"), "{text}");
+    assert!(!data.join("journal.jsonl").exists());
 }

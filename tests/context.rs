@@ -263,6 +263,7 @@ fn scaled_up(now: DateTime<Utc>, context: driftdeck::decide::scenario::Context) 
             live: Some(deploy(18, true)),
         }],
         context: Some(context),
+        actions: Vec::new(),
         expect: None,
     }
 }

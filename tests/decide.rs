@@ -163,7 +163,8 @@ async fn the_autonomous_gate_holds_its_limits() {
         Gate::Hold { .. }
     ));
 
-    // The rate: six autonomous syncs within the hour, then it holds.
+    // The rate: six autonomous sync requests within the hour, then it holds (a request is
+    // journaled before it leaves, so an attempt counts whatever its answer).
     for i in 0..limits.max_actions_per_hour {
         let recs = j.records().unwrap();
         assert_eq!(
@@ -177,7 +178,7 @@ async fn the_autonomous_gate_holds_its_limits() {
                 None,
                 "a",
                 "i",
-                "sync",
+                "sync-requested",
                 Verdict::Enforce,
                 AUTONOMOUS_OPERATOR,
                 "",

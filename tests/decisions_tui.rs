@@ -38,7 +38,8 @@ async fn the_drift_queue_decides_every_drifted_app_most_urgent_first() {
     let text = screen(&fleet, tmp.path(), "u").await;
     println!("{text}");
     assert!(text.contains("Drift queue:"), "{text}");
-    assert!(text.contains("shadow mode"), "{text}");
+    // A snapshot shows the mode the TUI would run in (the default: advisory).
+    assert!(text.contains("advisory mode"), "{text}");
     assert!(
         !text.contains("deciding…"),
         "every decision arrived: {text}"
@@ -70,7 +71,7 @@ async fn the_drift_queue_decides_every_drifted_app_most_urgent_first() {
     assert!(
         decisions
             .iter()
-            .all(|r| r.body["app"].is_string() && r.body["decision"]["mode"] == "shadow")
+            .all(|r| r.body["app"].is_string() && r.body["decision"]["mode"] == "advisory")
     );
     assert!(j.verify().unwrap().intact());
 }
@@ -89,7 +90,7 @@ async fn the_decision_panel_shows_policy_advisor_guardrails_and_sources() {
         "Policy ",
         "Advisor ",
         "Guardrails",
-        "shadow mode: recorded only, nothing changes",
+        "advisory mode: waits for an operator",
         "Context sources",
         "prometheus: ok",
         "journal record #",
@@ -171,4 +172,260 @@ async fn a_broken_bundle_sends_every_drift_to_a_human_with_the_reason() {
         "{panel}"
     );
     assert!(panel.contains("bad.rego:"), "{panel}");
+}
+
+async fn app_screen(
+    cfg: &driftdeck::config::Config,
+    dir: &std::path::Path,
+    app: &str,
+    keys: &str,
+) -> String {
+    let o = SnapshotOptions {
+        output: Output::Text,
+        size: (160, 48),
+        keys: parse_keys(keys).unwrap(),
+        filter: Some(app.to_string()),
+        theme: Theme::default(),
+        keymap: Keymap::default(),
+        depth: Depth::TrueColor,
+        ascii: false,
+        low_bandwidth: false,
+        title: "driftdeck demo".into(),
+        now_ms: None,
+        data_dir: Some(dir.to_path_buf()),
+    };
+    snapshot(cfg, o).await.unwrap().stdout
+}
+
+/// After driftdeck rolls an app back, the live image Argo CD's controller wrote is not a hand
+/// change and the advice never enforces Git over the rollback; the decision says what was
+/// done, by whom and why.
+#[tokio::test]
+async fn after_a_guided_rollback_the_advice_keeps_it_and_says_so() {
+    let fleet = common::demo(60, 3, 1).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = fleet.config();
+    let client = common::client(&cfg.instances[0]);
+    let s = driftdeck::actions::Session::new(client.clone(), false, vec![])
+        .with_journal(Some(std::sync::Arc::new(Journal::in_dir(tmp.path()))));
+    let app = common::auto_synced_app(&client, &[]).await;
+    let name = app.metadata.name.clone();
+    common::guided_rollback(&s, &name, "checkout 5xx after the release").await;
+    let after = client.get_app(&name, None, None).await.unwrap();
+    assert_eq!(after.status.sync.status, "OutOfSync");
+
+    let text = app_screen(&cfg, tmp.path(), &name, "enter 5").await;
+    println!("{text}");
+    assert!(text.contains("ALLOW"), "{text}");
+    assert!(!text.contains("ENFORCE"), "{text}");
+    assert!(text.contains("p7.guided_rollback"), "{text}");
+    assert!(text.contains("What driftdeck and operators did"), "{text}");
+    assert!(text.contains("rolled back to #"), "{text}");
+    assert!(text.contains("checkout 5xx after the release"), "{text}");
+    // The journal's decision carries the rollback as its context, so it replays the same.
+    let recs = Journal::in_dir(tmp.path()).records().unwrap();
+    let d = recs
+        .iter()
+        .rev()
+        .find(|r| r.kind == "decision" && r.body["app"] == name.as_str())
+        .unwrap();
+    assert_eq!(d.body["decision"]["verdict"], "allow");
+    assert!(
+        d.body["decision"]["handling"]["rollback"]["paused"] == true,
+        "{}",
+        d.body
+    );
+}
+
+/// An incident annotation and an active deferral are context for the next decision: the
+/// decision tab shows them, the incident counts as an open incident of the app, and the sync
+/// plan warns that a sync goes over them.
+#[tokio::test]
+async fn an_incident_annotation_and_a_deferral_are_context_for_the_decision_and_the_plan() {
+    use driftdeck::actions;
+    let fleet = common::demo(60, 3, 1).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = fleet.config();
+    let client = common::client(&cfg.instances[0]);
+    let s = actions::Session::new(client.clone(), false, vec![])
+        .with_journal(Some(std::sync::Arc::new(Journal::in_dir(tmp.path()))));
+    // A drifted app, decided once without any mark.
+    let list = client
+        .list_apps(&driftdeck::clients::argocd::AppQuery::default(), None)
+        .await
+        .unwrap();
+    let name = list
+        .items
+        .iter()
+        .find(|a| {
+            a.status.sync.status == "OutOfSync"
+                && a.status
+                    .operation_state
+                    .as_ref()
+                    .is_none_or(|o| o.phase != "Running")
+        })
+        .unwrap()
+        .metadata
+        .name
+        .clone();
+    let t = actions::Target {
+        instance: s.instance.clone(),
+        name: name.clone(),
+        app_namespace: String::new(),
+    };
+    let plain = app_screen(&cfg, tmp.path(), &name, "enter 5").await;
+    assert!(!plain.contains("under incident"), "{plain}");
+
+    actions::annotate::annotate(&s, &t, "INC-4242", "5xx on checkout", false)
+        .await
+        .unwrap();
+    let now = chrono::Utc::now();
+    actions::defer::defer(
+        &s,
+        &t,
+        now + chrono::Duration::hours(3),
+        "load test tonight",
+        now,
+    )
+    .await
+    .unwrap();
+    let text = app_screen(&cfg, tmp.path(), &name, "enter 5").await;
+    println!("{text}");
+    assert!(text.contains("What driftdeck and operators did"), "{text}");
+    assert!(
+        text.contains("under incident INC-4242 (annotated by "),
+        "{text}"
+    );
+    assert!(text.contains("5xx on checkout"), "{text}");
+    assert!(text.contains("deferred until "), "{text}");
+    assert!(text.contains("load test tonight"), "{text}");
+    // The annotation is an open incident of the app for the policy and the advisor.
+    let recs = Journal::in_dir(tmp.path()).records().unwrap();
+    let d = recs
+        .iter()
+        .rev()
+        .find(|r| r.kind == "decision" && r.body["app"] == name.as_str())
+        .unwrap();
+    assert_eq!(d.body["decision"]["handling"]["incident"]["id"], "INC-4242");
+
+    // The sync plan warns.
+    let plan = actions::sync::plan(&s, &t, Default::default())
+        .await
+        .unwrap();
+    let lines = plan.lines().join("\n");
+    assert!(lines.contains("WARNING: deferred until"), "{lines}");
+    assert!(
+        lines.contains("WARNING: under incident INC-4242"),
+        "{lines}"
+    );
+}
+
+/// `y` on a needs-human advice asks which verdict the operator chooses; `H` records
+/// needs-human; both reach the journal as reviews of that decision.
+#[tokio::test]
+async fn operators_can_answer_needs_human_and_choose_when_the_advice_is_needs_human() {
+    use driftdeck::decide::Verdict;
+    use driftdeck::tui::decisions::{DecisionInfo, DecisionView};
+    use driftdeck::tui::effect::Effect;
+    use driftdeck::tui::model::{ConnState, InstanceView, Load, Model, Overlay};
+    use driftdeck::tui::msg::Msg;
+    use driftdeck::tui::update::update;
+    let sc = driftdeck::decide::scenario::Scenario::load(
+        &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/scenarios/p08-email-sender-prod-scaled-to-zero.yaml"),
+    )
+    .unwrap();
+    let d = driftdeck::decide::decider::Decider::new(
+        driftdeck::decide::policy::Bundle::builtin().unwrap(),
+    )
+    .decide(&sc, driftdeck::decide::decider::Mode::Advisory)
+    .await
+    .unwrap();
+    assert_eq!(d.verdict, Verdict::NeedsHuman);
+    let mut a = driftdeck::model::app::Application::default();
+    a.metadata.name = "email-sender".into();
+    a.status.sync.status = "OutOfSync".into();
+    a.status.health.status = "Healthy".into();
+    let row = driftdeck::model::fleet::AppRow::from_app(0, &a);
+    let km = Keymap::default();
+    let mut m = Model::new(
+        vec![InstanceView {
+            name: "eu".into(),
+            url: "https://eu".into(),
+            state: ConnState::Live,
+            version: None,
+            listed: true,
+            insecure: false,
+            read_only: false,
+        }],
+        (120, 40),
+        common::NOW * 1000,
+    );
+    update(
+        &mut m,
+        &km,
+        Msg::Fleet(
+            0,
+            driftdeck::clients::argocd::watch::FleetUpdate::Listed {
+                rows: vec![row.clone()],
+                resource_version: "1".into(),
+                version: None,
+            },
+        ),
+    );
+    m.decisions.insert(
+        row.key.clone(),
+        DecisionView {
+            req: 1,
+            state: Load::Ready(Box::new(DecisionInfo {
+                decision: d,
+                seq: Some(41),
+                journal_error: None,
+                gate: None,
+                dry: false,
+                sources: vec![],
+            })),
+            asked_ms: m.now_ms,
+            basis: driftdeck::tui::decisions::basis(&row),
+        },
+    );
+    let key = |m: &mut Model, k: &str| {
+        update(
+            m,
+            &km,
+            Msg::Key(driftdeck::tui::keymap::Key::parse(k).unwrap()),
+        )
+    };
+    key(&mut m, "u");
+    // y: a question, not an approval of "needs-human".
+    assert!(key(&mut m, "y").is_empty());
+    assert!(
+        matches!(&m.overlay, Overlay::Dialog(d) if d.lines.iter().any(|l| l.contains("What do you choose"))),
+        "{:?}",
+        m.overlay
+    );
+    assert!(key(&mut m, "x").is_empty(), "x answers nothing");
+    let fx = key(&mut m, "e");
+    assert_eq!(
+        fx,
+        vec![Effect::Review {
+            key: row.key.clone(),
+            decision_seq: 41,
+            advised: Verdict::NeedsHuman,
+            chosen: Verdict::Enforce,
+        }]
+    );
+    assert!(matches!(m.overlay, Overlay::None));
+    // H: needs-human.
+    let fx = key(&mut m, "H");
+    assert!(
+        matches!(
+            fx.as_slice(),
+            [Effect::Review {
+                chosen: Verdict::NeedsHuman,
+                ..
+            }]
+        ),
+        "{fx:?}"
+    );
 }

@@ -323,6 +323,12 @@ fn sync_an_out_of_sync_app_from_the_keyboard() {
     assert!(s.contains(&format!("Sync {name}")), "{s}");
     assert!(s.contains("sync windows:"), "{s}");
     assert!(s.contains("[ ] prune"), "prune is off by default: {s}");
+    // A production app wants its name typed: Enter alone does not sync it.
+    if s.contains(&format!("protected: type {name}")) {
+        t.keys(&["Enter"]);
+        t.wait_for("is protected: type its name", 5);
+        t.keys(&["-l", &name]);
+    }
     t.keys(&["Enter"]);
     t.wait_for(&format!("✓ sync {name}"), 20);
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -340,21 +346,41 @@ fn sync_an_out_of_sync_app_from_the_keyboard() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    // The demo journals into its own private directory, which the shadow report names.
+    t.keys(&["S"]);
+    let s = t.wait_for("Journal ", 10);
+    let path = s
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Journal"))
+        .map(|p| p.trim().to_string())
+        .unwrap();
+    assert!(
+        !path.starts_with(&home.path().display().to_string()),
+        "the demo journals in the user's data dir: {path}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let journal = std::fs::read_to_string(&path).unwrap_or_default();
+        if journal.contains("\"sync-finished\"") {
+            assert!(journal.contains("\"sync-requested\""), "{journal}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "journal: {journal}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     t.keys(&["q"]);
     t.wait_for("DRIFTDECK-EXITED 0", 10);
-    let journal = std::fs::read_to_string(home.path().join("data/driftdeck/journal.jsonl"))
-        .or_else(|_| {
-            // The data dir is the platform's; find the journal wherever it is under HOME.
-            let mut found = String::new();
-            for e in walk(home.path()) {
-                if e.ends_with("journal.jsonl") {
-                    found = std::fs::read_to_string(&e).unwrap_or_default();
-                }
-            }
-            Ok::<String, ()>(found)
-        })
-        .unwrap();
-    assert!(journal.contains("\"sync-finished\""), "journal: {journal}");
+    // Nothing went into the user's own journal, and the demo's directory is gone.
+    assert!(
+        !walk(home.path())
+            .iter()
+            .any(|p| p.ends_with("journal.jsonl")),
+        "the demo wrote into the user's data dir"
+    );
+    assert!(
+        !std::path::Path::new(&path).exists(),
+        "the demo left {path} behind"
+    );
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

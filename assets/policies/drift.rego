@@ -643,6 +643,11 @@ base contains f if {
 image_finding(r, i) := finding_of(r, "allow", 4, "p4.digest_pin", msg, [i_change(r, i)], false, false) if {
 	i.digest_pin
 	msg := sprintf("%s: the same image pinned to its digest", [image_change(r, i)])
+} else := finding_of(r, "allow", 7, "p7.guided_rollback", msg, [i_change(r, i)], false, false) if {
+	not i.digest_pin
+	rollback_holds
+	rolled_back_image(i)
+	msg := sprintf("%s, the image of the deployment it was rolled back to (%s): not a hand change, and Git must not undo the rollback until an operator restores auto-sync", [image_change(r, i), input.handling.rollback.reason])
 } else := finding_of(r, "allow", 7, "p7.hot_rollback", msg, [i_change(r, i)], false, false) if {
 	not i.digest_pin
 	i.in_history
@@ -654,10 +659,27 @@ image_finding(r, i) := finding_of(r, "allow", 4, "p4.digest_pin", msg, [i_change
 	not i.in_history
 	incident_for_app
 	msg := sprintf("%s, an image never deployed before, during an open incident on this service", [image_change(r, i)])
+} else := finding_of(r, "enforce", 7, "p7.git_ahead", msg, [], false, false) if {
+	not i.digest_pin
+	not incident_for_app
+	i.by_argocd
+	msg := sprintf("%s: Argo CD itself deployed that image, and Git now declares another: sync to deploy Git's", [image_change(r, i)])
 } else := finding_of(r, "enforce", 7, "p7.image_hand_edit", msg, [], false, false) if {
 	not i.digest_pin
 	not incident_for_app
 	msg := sprintf("%s, changed by hand with no incident on the service: restore Git's image", [image_change(r, i)])
+}
+
+# A guided rollback holds the app (auto-sync paused for it, or its deployment still live).
+rollback_holds if input.handling.rollback
+
+# The live image is the one the rollback deployed: Argo CD's controller wrote it, or it is
+# the image of a past deployment and no person's tool wrote it.
+rolled_back_image(i) if i.by_argocd
+
+rolled_back_image(i) if {
+	i.in_history
+	not i.by_human
 }
 
 i_change(r, i) := c.id if {

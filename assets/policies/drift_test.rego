@@ -222,6 +222,38 @@ test_hot_rollback_is_allowed if {
 	d.rule == "p7.hot_rollback"
 }
 
+rolled_back := {"rollback": {"reason": "bad release", "paused": true, "to": 57}}
+
+decide_handled(app, resources, context, handling) := d if {
+	d := drift.decision with input as {"app": app, "resources": resources, "context": context, "handling": handling}
+}
+
+# After a guided rollback, the image Argo CD's controller deployed is not a hand change, and
+# Git must not undo the rollback.
+test_image_of_a_guided_rollback_is_allowed if {
+	i := image("r.io/app:1", true, true)
+	by_argocd := object.union(i, {"images": [object.union(i.images[0], {"by_argocd": true, "manager": "argocd-controller"})]})
+	d := decide_handled(prod, [by_argocd], quiet, rolled_back)
+	d.verdict == "allow"
+	d.rule == "p7.guided_rollback"
+}
+
+test_image_set_by_hand_during_a_rollback_is_still_enforced if {
+	i := image("r.io/app:3-rc1", false, true)
+	by_hand := object.union(i, {"images": [object.union(i.images[0], {"by_human": true, "by_argocd": false})]})
+	d := decide_handled(prod, [by_hand], quiet, rolled_back)
+	d.verdict == "enforce"
+	d.rule == "p7.image_hand_edit"
+}
+
+test_the_same_image_without_a_rollback_is_a_hand_edit if {
+	i := image("r.io/app:1", true, true)
+	by_argocd := object.union(i, {"images": [object.union(i.images[0], {"by_argocd": true})]})
+	d := decide_handled(prod, [by_argocd], quiet, {})
+	d.verdict == "enforce"
+	d.rule == "p7.git_ahead"
+}
+
 test_new_image_during_incident_needs_a_human if {
 	d := decide(prod, [image("r.io/app:9", false, true)], incident)
 	d.verdict == "needs-human"

@@ -124,18 +124,22 @@ pub async fn annotate(
             }
         }
     }
+    // Marking drift as incident drift keeps it, as a mitigation: the operator's `allow`.
     session
-        .record(json!({
-            "action": "annotate",
-            "app": t.name,
-            "app_namespace": t.app_namespace,
-            "incident": incident,
-            "note": note,
-            "labelled": out.labelled,
-            "label_failures": out.failed,
-            "labels_via": out.via,
-            "outcome": match &res { Ok(_) => "annotated".to_string(), Err(e) => e.to_string() },
-        }))
+        .record_answer(
+            json!({
+                "action": "annotate",
+                "app": t.name,
+                "app_namespace": t.app_namespace,
+                "incident": incident,
+                "note": note,
+                "labelled": out.labelled,
+                "label_failures": out.failed,
+                "labels_via": out.via,
+                "outcome": match &res { Ok(_) => "annotated".to_string(), Err(e) => e.to_string() },
+            }),
+            crate::decide::Verdict::Allow,
+        )
         .await?;
     res?;
     if !out.failed.is_empty() {

@@ -133,55 +133,180 @@ pub async fn defer(
     })
     .await;
     session
-        .record(json!({
-            "action": "defer",
-            "app": t.name,
-            "app_namespace": t.app_namespace,
-            "until": until_s,
-            "reason": reason,
-            "outcome": match &res { Ok(_) => "deferred".to_string(), Err(e) => e.to_string() },
-        }))
+        .record_answer(
+            json!({
+                "action": "defer",
+                "app": t.name,
+                "app_namespace": t.app_namespace,
+                "until": until_s,
+                "reason": reason,
+                "outcome": match &res { Ok(_) => "deferred".to_string(), Err(e) => e.to_string() },
+            }),
+            crate::decide::Verdict::Defer,
+        )
         .await?;
     res
 }
 
-/// Puts back the recorded sync policy and removes the marks named in `marks`.
-pub(super) async fn restore_policy(
+/// A hold driftdeck keeps on an app's sync policy. Holds stack (see docs/architecture.md,
+/// "Stacked pauses"): `driftdeck.io/paused-self-heal` records the policy in force before the
+/// first of them, each hold has its own marks, and the recorded policy comes back only when the
+/// last hold ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// A deferral: self-heal off until `driftdeck.io/deferred-until`.
+    Deferral,
+    /// A guided rollback: auto-sync off (`driftdeck.io/pause-reason`) until an operator
+    /// restores it.
+    Rollback,
+}
+
+impl Hold {
+    fn marks(self) -> &'static [&'static str] {
+        match self {
+            Hold::Deferral => &[DEFERRED_UNTIL, DEFER_REASON],
+            Hold::Rollback => &[PAUSE_REASON],
+        }
+    }
+    fn held(self, app: &Application) -> bool {
+        app.metadata.annotations.contains_key(self.marks()[0])
+    }
+}
+
+/// The holds an app carries.
+pub fn holds(app: &Application) -> Vec<Hold> {
+    [Hold::Rollback, Hold::Deferral]
+        .into_iter()
+        .filter(|h| h.held(app))
+        .collect()
+}
+
+/// The sync policy driftdeck keeps on an app while `holds` apply, from the one recorded
+/// before them: a rollback turns auto-sync off; a deferral turns self-heal off; with no hold
+/// the recorded policy itself.
+pub fn held_policy(recorded: Option<&SyncPolicy>, holds: &[Hold]) -> Option<SyncPolicy> {
+    let mut p = recorded.cloned();
+    if let Some(p) = &mut p {
+        if holds.contains(&Hold::Rollback) {
+            p.automated = None;
+        } else if holds.contains(&Hold::Deferral)
+            && let Some(a) = &mut p.automated
+        {
+            a.self_heal = false;
+        }
+    }
+    p.filter(|p| *p != SyncPolicy::default())
+}
+
+fn same_policy(a: Option<&SyncPolicy>, b: Option<&SyncPolicy>) -> bool {
+    let n = |p: Option<&SyncPolicy>| p.filter(|p| **p != SyncPolicy::default()).cloned();
+    n(a) == n(b)
+}
+
+/// What ending a hold did to the sync policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Restored {
+    pub app: Application,
+    /// Holds that remain (the policy stays paused for them).
+    pub remaining: Vec<Hold>,
+    /// Someone changed the sync policy since driftdeck paused it, so it was left as they set
+    /// it (an automatic restore never overwrites an operator's edit).
+    pub left_as_edited: bool,
+}
+
+impl Restored {
+    /// One line for reports: what the policy is now, and why.
+    pub fn summary(&self) -> String {
+        let state = format!(
+            "auto-sync {}, self-heal {}",
+            if self.app.auto_sync() { "on" } else { "off" },
+            if self.app.self_heal() { "on" } else { "off" }
+        );
+        if self.left_as_edited {
+            format!(
+                "{state} (left as an operator set it: the sync policy was changed by hand since driftdeck paused it)"
+            )
+        } else if self.remaining.contains(&Hold::Rollback) {
+            format!(
+                "{state} (a guided rollback still holds it: restore with `driftdeck rollback APP --restore-only`)"
+            )
+        } else if self.remaining.contains(&Hold::Deferral) {
+            format!("{state} (a deferral still holds it)")
+        } else {
+            format!("{state} (the recorded policy)")
+        }
+    }
+}
+
+/// Ends one hold: removes its marks and sets the policy the remaining holds call for (the
+/// recorded one when none remains, removing the record too). When someone changed the policy
+/// since driftdeck paused it, an automatic restore leaves their policy alone; `explicit` (the
+/// operator asked for this restore) puts driftdeck's policy back anyway. Journaled as `action`.
+pub(super) async fn end_hold(
     session: &Session,
     t: &Target,
-    marks: &[&str],
+    hold: Hold,
     action: &str,
-) -> Result<Application, ActionError> {
+    explicit: bool,
+) -> Result<Restored, ActionError> {
     let app = session.app(t).await?;
     session.check(&app, "update").await?;
-    if !app.metadata.annotations.contains_key(PAUSED_POLICY) {
+    if !app.metadata.annotations.contains_key(PAUSED_POLICY) && !hold.held(&app) {
         return Err(ActionError::Refused(format!(
             "{} has no paused sync policy recorded ({PAUSED_POLICY}); nothing to restore",
             t.name
         )));
     }
+    let outcome = std::sync::Mutex::new((Vec::new(), false));
     let res = patch_fresh(session, t, app, |app| {
-        let previous = previous_policy(app).map_err(ActionError::Failed)?;
-        let mut ops = annotation_ops(app, &[], marks);
-        match previous {
-            Some(p) => ops.push(json!({"op": "add", "path": "/spec/syncPolicy", "value": p})),
-            None if app.spec.sync_policy.is_some() => {
-                ops.push(json!({"op": "remove", "path": "/spec/syncPolicy"}))
+        let recorded = previous_policy(app).map_err(ActionError::Failed)?;
+        let now_holds = holds(app);
+        let remaining: Vec<Hold> = now_holds.iter().copied().filter(|h| *h != hold).collect();
+        let set_by_driftdeck = held_policy(recorded.as_ref(), &now_holds);
+        let edited = app.metadata.annotations.contains_key(PAUSED_POLICY)
+            && !same_policy(app.spec.sync_policy.as_ref(), set_by_driftdeck.as_ref());
+        let mut marks: Vec<&str> = hold.marks().to_vec();
+        if remaining.is_empty() {
+            marks.push(PAUSED_POLICY);
+        }
+        let mut ops = annotation_ops(app, &[], &marks);
+        if !edited || explicit {
+            let want = if remaining.is_empty() {
+                recorded.filter(|p| *p != SyncPolicy::default())
+            } else {
+                held_policy(recorded.as_ref(), &remaining)
+            };
+            if !same_policy(app.spec.sync_policy.as_ref(), want.as_ref()) {
+                match want {
+                    Some(p) => {
+                        ops.push(json!({"op": "add", "path": "/spec/syncPolicy", "value": p}))
+                    }
+                    None if app.spec.sync_policy.is_some() => {
+                        ops.push(json!({"op": "remove", "path": "/spec/syncPolicy"}))
+                    }
+                    None => {}
+                }
             }
-            None => {}
+        }
+        if let Ok(mut o) = outcome.lock() {
+            *o = (remaining, edited && !explicit);
         }
         Ok(ops)
     })
     .await;
+    let (remaining, left_as_edited) = outcome.into_inner().unwrap_or_default();
+    let res = res.map(|app| Restored {
+        app,
+        remaining,
+        left_as_edited,
+    });
     session
         .record(json!({
             "action": action,
             "app": t.name,
             "app_namespace": t.app_namespace,
             "outcome": match &res {
-                Ok(a) => format!("restored: auto-sync {}, self-heal {}",
-                    if a.auto_sync() { "on" } else { "off" },
-                    if a.self_heal() { "on" } else { "off" }),
+                Ok(r) => format!("restored: {}", r.summary()),
                 Err(e) => e.to_string(),
             },
         }))
@@ -189,26 +314,17 @@ pub(super) async fn restore_policy(
     res
 }
 
-/// Ends a deferral now: restores the recorded sync policy and removes the marks.
-pub async fn restore(session: &Session, t: &Target) -> Result<Application, ActionError> {
-    restore_policy(
-        session,
-        t,
-        &[DEFERRED_UNTIL, DEFER_REASON, PAUSED_POLICY],
-        "restore-deferral",
-    )
-    .await
+/// Ends a deferral now (it came due, or an operator ends it): removes its marks and restores
+/// self-heal, unless a guided rollback still holds the app or someone changed the policy
+/// meanwhile.
+pub async fn restore(session: &Session, t: &Target) -> Result<Restored, ActionError> {
+    end_hold(session, t, Hold::Deferral, "restore-deferral", false).await
 }
 
-/// Restores the auto-sync a guided rollback paused.
-pub async fn restore_auto_sync(session: &Session, t: &Target) -> Result<Application, ActionError> {
-    restore_policy(
-        session,
-        t,
-        &[PAUSED_POLICY, PAUSE_REASON],
-        "restore-auto-sync",
-    )
-    .await
+/// Restores the auto-sync a guided rollback paused: the exact policy recorded before it
+/// (a deferral that still holds keeps self-heal off until it ends).
+pub async fn restore_auto_sync(session: &Session, t: &Target) -> Result<Restored, ActionError> {
+    end_hold(session, t, Hold::Rollback, "restore-auto-sync", true).await
 }
 
 /// A deferral found on an instance.

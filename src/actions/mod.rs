@@ -5,6 +5,7 @@
 
 pub mod adopt;
 pub mod annotate;
+pub mod autonomous;
 pub mod defer;
 pub mod rollback;
 pub mod sync;
@@ -20,13 +21,9 @@ use crate::decide::journal::Journal;
 use crate::model::app::Application;
 
 /// Annotations driftdeck leaves on Applications (`../shared/docs/cli.md`).
-pub const DEFERRED_UNTIL: &str = "driftdeck.io/deferred-until";
-pub const DEFER_REASON: &str = "driftdeck.io/defer-reason";
-pub const PAUSED_POLICY: &str = "driftdeck.io/paused-self-heal";
-/// Why auto-sync was paused for a rollback.
-pub const PAUSE_REASON: &str = "driftdeck.io/pause-reason";
-pub const INCIDENT: &str = "driftdeck.io/incident";
-pub const INCIDENT_NOTE: &str = "driftdeck.io/incident-note";
+pub use crate::decide::handling::{
+    DEFER_REASON, DEFERRED_UNTIL, INCIDENT, INCIDENT_NOTE, PAUSE_REASON, PAUSED_POLICY,
+};
 /// The label that marks an app (or, on live resources, the incident they drifted in).
 pub const PROTECTED_LABEL: &str = "driftdeck.io/protected";
 
@@ -92,6 +89,47 @@ impl From<ArgoError> for ActionError {
     }
 }
 
+/// Writes whose request may be on its way to a server: counted, so that quitting waits until
+/// each has its answer journaled (a write is journaled before its request and after it).
+#[derive(Clone, Default)]
+pub struct Inflight(Arc<(std::sync::atomic::AtomicUsize, tokio::sync::Notify)>);
+
+/// One write in flight; dropping it ends it.
+pub struct InflightGuard(Inflight);
+
+impl Inflight {
+    pub fn enter(&self) -> InflightGuard {
+        self.0.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        InflightGuard(self.clone())
+    }
+
+    pub fn count(&self) -> usize {
+        self.0.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Waits until no write is in flight, or `limit` has passed; returns how many still are.
+    pub async fn wait_idle(&self, limit: std::time::Duration) -> usize {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let notified = self.0.1.notified();
+            if self.count() == 0 {
+                return 0;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.count();
+            }
+        }
+    }
+}
+
+impl Drop for InflightGuard {
+    fn drop(&mut self) {
+        let (n, notify) = &*self.0.0;
+        n.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        notify.notify_waiters();
+    }
+}
+
 /// Everything an action needs besides its target: the instance's client, the safety settings
 /// and where to journal.
 #[derive(Clone)]
@@ -102,11 +140,18 @@ pub struct Session {
     pub read_only: bool,
     /// App-name globs the config marks protected (`protected = [...]`).
     pub protected: Vec<String>,
+    /// Production apps are protected too (`protect_production`, on by default).
+    pub protect_production: bool,
     pub journal: Option<Arc<Journal>>,
-    /// Who acts (the local user), for the journal and the annotations.
-    pub operator: String,
+    /// Who acts, when it is not the operator of [`operator`] (autonomous mode).
+    pub acting_as: Option<String>,
+    /// The decision (journal record) about the app's drift that this action answers: the
+    /// action is recorded as the operator's verdict on it.
+    pub decision: Option<u64>,
     /// The kube contexts of the clusters (labels on live resources go through them).
     pub kube: Option<Arc<crate::clients::kube::Clusters>>,
+    /// Writes whose answer is not journaled yet.
+    pub inflight: Inflight,
     /// Cluster names by server URL, read once.
     clusters: Arc<tokio::sync::OnceCell<std::collections::HashMap<String, String>>>,
 }
@@ -118,10 +163,21 @@ impl Session {
             client,
             read_only,
             protected,
+            protect_production: true,
             journal: None,
-            operator: operator(),
+            acting_as: None,
+            decision: None,
             kube: None,
+            inflight: Inflight::default(),
             clusters: Arc::new(tokio::sync::OnceCell::new()),
+        }
+    }
+
+    /// Who acts: the autonomous operator, else [`operator`] for this instance.
+    pub async fn operator(&self) -> String {
+        match &self.acting_as {
+            Some(a) => a.clone(),
+            None => operator(&self.client).await,
         }
     }
 
@@ -174,6 +230,29 @@ impl Session {
         self
     }
 
+    /// The decision this action answers (its journal record).
+    pub fn with_decision(mut self, decision: Option<u64>) -> Session {
+        self.decision = decision;
+        self
+    }
+
+    /// Whether production apps are protected (the config's `protect_production`).
+    pub fn protect_production(mut self, on: bool) -> Session {
+        self.protect_production = on;
+        self
+    }
+
+    pub fn with_inflight(mut self, inflight: Inflight) -> Session {
+        self.inflight = inflight;
+        self
+    }
+
+    /// Acts as someone else than the operator (autonomous mode).
+    pub fn acting_as(mut self, who: &str) -> Session {
+        self.acting_as = Some(who.to_string());
+        self
+    }
+
     pub fn target(&self, app: &Application) -> Target {
         Target {
             instance: self.instance.clone(),
@@ -187,9 +266,8 @@ impl Session {
         Ok(self.client.get_app(&t.name, t.ns(), None).await?)
     }
 
-    /// Refuses when the instance is read-only or the account may not do `rbac_action` on the
-    /// app (Argo CD's `can-i`).
-    pub async fn check(&self, app: &Application, rbac_action: &str) -> Result<(), ActionError> {
+    /// Refuses when the instance is read-only, without asking the server anything.
+    pub fn check_writable(&self) -> Result<(), ActionError> {
         if self.read_only {
             return Err(ActionError::Refused(format!(
                 "{} is read-only here (--read-only or `read_only = true` in the config); \
@@ -197,6 +275,13 @@ impl Session {
                 self.instance
             )));
         }
+        Ok(())
+    }
+
+    /// Refuses when the instance is read-only or the account may not do `rbac_action` on the
+    /// app (Argo CD's `can-i`).
+    pub async fn check(&self, app: &Application, rbac_action: &str) -> Result<(), ActionError> {
+        self.check_writable()?;
         let object = rbac_object(app);
         match self
             .client
@@ -218,17 +303,17 @@ impl Session {
 
     /// Whether the app wants its name typed before a dangerous action.
     pub fn is_protected(&self, app: &Application) -> bool {
-        is_protected(app, &self.protected)
+        is_protected(app, &self.protected, self.protect_production)
     }
 
     /// Appends an action record to the journal (when there is one). A journal that cannot be
-    /// written is reported, never ignored.
+    /// written is reported, never ignored. The write (with its fsync) runs on a blocking thread.
     pub async fn record(&self, body: Value) -> Result<Option<u64>, ActionError> {
         let Some(j) = self.journal.clone() else {
             return Ok(None);
         };
         let mut body = body;
-        body["operator"] = json!(self.operator);
+        body["operator"] = json!(self.operator().await);
         body["instance"] = json!(self.instance);
         tokio::task::spawn_blocking(move || j.append("action", body))
             .await
@@ -236,13 +321,46 @@ impl Session {
             .map(|r| Some(r.seq))
             .map_err(|e| ActionError::Failed(format!("the action was not journaled: {e}")))
     }
+
+    /// Appends the first record of an action that answers the pending decision: it carries
+    /// the decision's record and the verdict the action amounts to (an operator's review).
+    pub async fn record_answer(
+        &self,
+        mut body: Value,
+        verdict: crate::decide::Verdict,
+    ) -> Result<Option<u64>, ActionError> {
+        if let Some(seq) = self.decision {
+            body["decision_seq"] = json!(seq);
+            body["verdict"] = json!(verdict);
+        }
+        self.record(body).await
+    }
 }
 
-/// The local user, as the journal and annotations name the operator.
-pub fn operator() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "unknown".into())
+/// The environment variable that names the operator everywhere.
+pub const OPERATOR_ENV: &str = "DRIFTDECK_OPERATOR";
+
+/// The local user: `$USER`, `$LOGNAME` or `$USERNAME`.
+pub fn os_user() -> Option<String> {
+    ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.trim().is_empty()))
+}
+
+/// Who acts on an instance, the same everywhere (actions, reviews, annotations):
+/// `$DRIFTDECK_OPERATOR`, else the Argo CD account of the instance (`userinfo`), else the local
+/// user; "unknown" only when none of them exists.
+pub async fn operator(client: &ArgoClient) -> String {
+    if let Some(o) = std::env::var(OPERATOR_ENV)
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+    {
+        return o.trim().to_string();
+    }
+    if let Some(a) = client.account().await {
+        return a;
+    }
+    os_user().unwrap_or_else(|| "unknown".into())
 }
 
 /// Argo CD's RBAC object of an app: `project/name` (`project/namespace/name` for apps outside
@@ -251,13 +369,28 @@ pub fn rbac_object(app: &Application) -> String {
     format!("{}/{}", app.spec.project, app.metadata.name)
 }
 
-/// Whether an app is protected: its label `driftdeck.io/protected: "true"`, or its name
-/// matches one of the config's globs.
-pub fn is_protected(app: &Application, globs: &[String]) -> bool {
-    app.metadata
-        .labels
-        .get(PROTECTED_LABEL)
-        .is_some_and(|v| v == "true")
+/// Environment names that are production (an app's `env` or `environment` label).
+pub const PRODUCTION_ENVS: [&str; 4] = ["prod", "production", "prd", "live"];
+
+/// Whether an app runs in production: its `env` (or `environment`) label says so.
+pub fn is_production(app: &Application) -> bool {
+    let l = &app.metadata.labels;
+    l.get("env")
+        .or_else(|| l.get("environment"))
+        .is_some_and(|e| PRODUCTION_ENVS.contains(&e.trim().to_ascii_lowercase().as_str()))
+}
+
+/// Whether an app is protected, so a dangerous action on it wants its name typed (and
+/// autonomous mode never acts on it): it runs in production (unless `production` is off: the
+/// config's `protect_production = false`), or carries the label
+/// `driftdeck.io/protected: "true"`, or its name matches one of the config's globs.
+pub fn is_protected(app: &Application, globs: &[String], production: bool) -> bool {
+    (production && is_production(app))
+        || app
+            .metadata
+            .labels
+            .get(PROTECTED_LABEL)
+            .is_some_and(|v| v == "true")
         || globs
             .iter()
             .any(|g| crate::util::glob_match(g, &app.metadata.name))
@@ -524,5 +657,69 @@ pub async fn follow_health(
             return Ok(h);
         }
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(labels: &[(&str, &str)], name: &str) -> Application {
+        let mut a = Application::default();
+        a.metadata.name = name.into();
+        for (k, v) in labels {
+            a.metadata.labels.insert(k.to_string(), v.to_string());
+        }
+        a
+    }
+
+    #[test]
+    fn production_apps_are_protected_unless_the_config_says_otherwise() {
+        assert!(is_protected(&app(&[("env", "prod")], "web"), &[], true));
+        assert!(is_protected(
+            &app(&[("environment", "Production")], "web"),
+            &[],
+            true
+        ));
+        assert!(!is_protected(&app(&[("env", "prod")], "web"), &[], false));
+        assert!(!is_protected(&app(&[("env", "staging")], "web"), &[], true));
+        assert!(is_protected(
+            &app(&[("env", "dev")], "payments-x"),
+            &["payments-*".into()],
+            false
+        ));
+        assert!(is_protected(
+            &app(&[(PROTECTED_LABEL, "true")], "web"),
+            &[],
+            false
+        ));
+    }
+
+    #[tokio::test]
+    async fn without_an_argo_cd_account_the_os_user_is_the_operator() {
+        let cfg = crate::config::InstanceConfig {
+            name: "nowhere".into(),
+            url: "http://127.0.0.1:9".into(),
+            ..Default::default()
+        };
+        let client = ArgoClient::with_options(
+            &cfg,
+            crate::clients::argocd::ClientOptions {
+                retries: 0,
+                connect_timeout: std::time::Duration::from_millis(300),
+                request_timeout: std::time::Duration::from_millis(500),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let want = std::env::var(OPERATOR_ENV)
+            .ok()
+            .filter(|s| !s.trim().is_empty())
+            .or_else(os_user)
+            .unwrap_or_else(|| "unknown".into());
+        assert_eq!(operator(&client).await, want);
+        if std::env::var(OPERATOR_ENV).is_err() && os_user().is_some() {
+            assert_ne!(want, "unknown");
+        }
     }
 }

@@ -266,8 +266,7 @@ pub async fn run(
                 },
             };
             report(&r);
-            session
-                .record(json!({
+            let body = json!({
                     "action": "rollback",
                     "app": t.name,
                     "app_namespace": t.app_namespace,
@@ -276,8 +275,14 @@ pub async fn run(
                     "reason": reason,
                     "step": r.step,
                     "outcome": if r.ok { format!("ok: {}", r.detail) } else { format!("failed: {}", r.detail) },
-                }))
-                .await?;
+                });
+            if out.steps.is_empty() {
+                // Rolling back keeps live away from Git on purpose: the operator's `allow`
+                // of the drift the pending decision is about.
+                session.record_answer(body, crate::decide::Verdict::Allow).await?;
+            } else {
+                session.record(body).await?;
+            }
             out.steps.push(r);
             res?
         }};

@@ -140,6 +140,35 @@ pub struct SyncPlan {
     pub protected: bool,
     pub revision: String,
     pub spec: SyncSpec,
+    /// What holds the app's drift now, as warnings: a deferral, an incident annotation, a
+    /// guided rollback (a sync goes over each of them).
+    pub holds: Vec<String>,
+}
+
+/// The warnings of a plan: what a sync would go over.
+pub fn hold_warnings(app: &Application, now: chrono::DateTime<chrono::Utc>) -> Vec<String> {
+    let v = serde_json::to_value(app).unwrap_or_default();
+    let h = crate::decide::handling::Handling::of(&v, &[]);
+    let mut out = Vec::new();
+    if let Some(r) = &h.rollback {
+        out.push(format!(
+            "{}: a sync deploys Git over that rollback",
+            r.describe()
+        ));
+    }
+    if let Some(d) = h.deferral.as_ref().filter(|d| d.until > now) {
+        out.push(format!(
+            "{}: a sync now reverts the drift the deferral keeps",
+            d.describe()
+        ));
+    }
+    if let Some(i) = &h.incident {
+        out.push(format!(
+            "{}: the drift may be the incident's mitigation",
+            i.describe()
+        ));
+    }
+    out
 }
 
 impl SyncPlan {
@@ -194,6 +223,9 @@ impl SyncPlan {
             out.push(format!("only the {} selected resources", s.resources.len()));
         }
         out.push(self.window.line());
+        for h in &self.holds {
+            out.push(format!("WARNING: {h}"));
+        }
         if self.changes.is_empty() {
             out.push("nothing differs from Git in the selection".into());
         } else {
@@ -270,11 +302,21 @@ pub fn short(rev: &str) -> &str {
 /// Plans a sync of `t`: checks read-only and RBAC, reads the app, its managed resources and
 /// its project's sync windows.
 pub async fn plan(session: &Session, t: &Target, spec: SyncSpec) -> Result<SyncPlan, ActionError> {
+    plan_at(session, t, spec, chrono::Utc::now()).await
+}
+
+/// [`plan`] with the sync windows evaluated at `now` (autonomous mode's decision instant).
+pub async fn plan_at(
+    session: &Session,
+    t: &Target,
+    spec: SyncSpec,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<SyncPlan, ActionError> {
     let app = session.app(t).await?;
     session.check(&app, "sync").await?;
     let (managed, window) = tokio::join!(
         session.client.managed_resources(&t.name, t.ns()),
-        super::windows(&session.client, &app, chrono::Utc::now())
+        super::windows(&session.client, &app, now)
     );
     let managed = managed?;
     let window = window?;
@@ -362,13 +404,35 @@ pub fn plan_from(
         protected: session.is_protected(app),
         revision: app.status.sync.revision.clone(),
         spec,
+        holds: hold_warnings(app, chrono::Utc::now()),
     })
 }
 
-/// Starts the planned sync (refusing what the plan says is blocked) and journals it.
+/// Starts the planned sync (refusing what the plan says is blocked). It is journaled before
+/// the request (`sync-requested`, the operator's answer to the pending decision) and after it
+/// (`sync`, started or refused), so a write is never on its way unrecorded.
 pub async fn start(session: &Session, plan: &SyncPlan) -> Result<Application, ActionError> {
     if let Some(why) = plan.blocked() {
         return Err(ActionError::Refused(why));
+    }
+    session.check_writable()?;
+    let _inflight = session.inflight.enter();
+    let requested = json!({
+        "action": "sync-requested",
+        "app": plan.target.name,
+        "app_namespace": plan.target.app_namespace,
+        "cluster": plan.cluster,
+        "spec": plan.spec,
+        "changes": plan.changes.len(),
+        "prune": plan.prunable.iter().map(PlanItem::label).collect::<Vec<_>>(),
+    });
+    if plan.spec.dry_run {
+        session.record(requested).await?;
+    } else {
+        // Syncing a drifted app back to Git is the operator's `enforce`.
+        session
+            .record_answer(requested, crate::decide::Verdict::Enforce)
+            .await?;
     }
     let res = session.client.sync_app(&plan.request()).await;
     let outcome = match &res {
@@ -385,6 +449,7 @@ pub async fn start(session: &Session, plan: &SyncPlan) -> Result<Application, Ac
             "changes": plan.changes.len(),
             "prune": plan.prunable.iter().map(PlanItem::label).collect::<Vec<_>>(),
             "outcome": outcome,
+            "ok": res.is_ok(),
         }))
         .await?;
     Ok(res?)

@@ -39,6 +39,11 @@ pub struct Config {
     /// name typed; the label `driftdeck.io/protected: "true"` on an Application does the same.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub protected: Vec<String>,
+    /// Production apps (an `env` or `environment` label of prod, production, prd or live) are
+    /// protected too: their dangerous actions want the name typed, and autonomous mode never
+    /// acts on them. On by default; `false` treats them as any other app.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protect_production: Option<bool>,
     /// The pager for `p` in the diff screen (default: $PAGER, else `less -R`). Run without a shell.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pager: Option<String>,
@@ -209,8 +214,9 @@ fn line_of(text: &str, needle: &str) -> Option<usize> {
 }
 
 impl Config {
-    /// Takes the operator's own settings from `user` (looks, keys, tools, protections), for a
-    /// config that names other instances (the demo's).
+    /// Takes the operator's own settings from `user` (looks, keys, tools, protections, and
+    /// the `[decide]`, `[policy]` and `[context]` sections, mode included), for a config that
+    /// names other instances (the demo's).
     pub fn carry_personal_settings(&mut self, user: &Config) {
         self.theme = user.theme.clone();
         self.keymap = user.keymap.clone();
@@ -221,6 +227,19 @@ impl Config {
         self.low_bandwidth = user.low_bandwidth;
         self.read_only |= user.read_only;
         self.protected.extend(user.protected.iter().cloned());
+        if user.protect_production.is_some() {
+            self.protect_production = user.protect_production;
+        }
+        // How decisions are made (mode included): the demo decides as the TUI would.
+        if user.decide.is_some() {
+            self.decide = user.decide.clone();
+        }
+        if user.policy.is_some() {
+            self.policy = user.policy.clone();
+        }
+        if user.context.is_some() {
+            self.context = user.context.clone();
+        }
     }
 
     /// Adds an instance for every context of the `argocd` CLI's config that the config does

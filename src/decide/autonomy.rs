@@ -64,8 +64,24 @@ pub fn action_record(
 }
 
 /// The reviews in a journal, oldest first: each operator action (not autonomous ones) paired
-/// with the decision it answers.
+/// with the decision it answers. A decision answered twice (approved, then overruled; or
+/// reviewed, then acted on) counts once, with the operator's latest answer.
 pub fn reviews(records: &[Record]) -> Vec<Review> {
+    let all = all_reviews(records);
+    let latest: std::collections::HashMap<u64, usize> = all
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.decision_seq, i))
+        .collect();
+    all.into_iter()
+        .enumerate()
+        .filter(|(i, r)| latest.get(&r.decision_seq) == Some(i))
+        .map(|(_, r)| r)
+        .collect()
+}
+
+/// Every answer, including the ones a later answer to the same decision replaced.
+fn all_reviews(records: &[Record]) -> Vec<Review> {
     let decisions: std::collections::HashMap<u64, &Record> = records
         .iter()
         .filter(|r| r.kind == "decision")
@@ -215,6 +231,19 @@ pub fn gate(d: &Decision, records: &[Record], limits: &Limits, now: DateTime<Utc
             ),
         },
         Verdict::Defer | Verdict::Enforce => {
+            if let Some(r) = &d.handling.rollback {
+                return Gate::Hold {
+                    why: format!(
+                        "a guided rollback holds the app ({}): syncing would undo it, so an operator decides",
+                        r.describe()
+                    ),
+                };
+            }
+            if let Some(x) = d.handling.deferral.as_ref().filter(|x| x.until > now) {
+                return Gate::Leave {
+                    why: format!("an operator deferred it ({})", x.describe()),
+                };
+            }
             if d.window.error.is_some() || !d.window.can_sync_auto {
                 return Gate::Hold {
                     why: "the sync windows do not allow an automated sync now".into(),
@@ -228,7 +257,7 @@ pub fn gate(d: &Decision, records: &[Record], limits: &Limits, now: DateTime<Utc
                         && r.time > hour_ago
                         && r.body.get("operator").and_then(Value::as_str)
                             == Some(AUTONOMOUS_OPERATOR)
-                        && r.body.get("action").and_then(Value::as_str) == Some("sync")
+                        && r.body.get("action").and_then(Value::as_str) == Some("sync-requested")
                 })
                 .count();
             if recent >= limits.max_actions_per_hour as usize {
@@ -245,7 +274,8 @@ pub fn gate(d: &Decision, records: &[Record], limits: &Limits, now: DateTime<Utc
 }
 
 /// The sync autonomous mode sends: the drifted resources Git declares, never a prune (a
-/// resource only in the cluster is left for an operator).
+/// resource only in the cluster is left for an operator). `crate::actions::autonomous` sends it
+/// through the same checks as every other write.
 pub fn sync_request(app: &str, app_namespace: &str, sc: &super::scenario::Scenario) -> SyncRequest {
     let resources = sc
         .resources
@@ -276,81 +306,6 @@ pub fn sync_request(app: &str, app_namespace: &str, sc: &super::scenario::Scenar
         prune: false,
         resources,
         ..Default::default()
-    }
-}
-
-/// What an autonomous pass did.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Outcome {
-    pub gate: Gate,
-    /// The sequence number of the action record (when it synced).
-    pub action_seq: Option<u64>,
-    /// Why the sync failed, when it did (recorded too).
-    pub error: Option<String>,
-}
-
-/// The application an autonomous action goes to.
-#[derive(Clone, Copy)]
-pub struct Target<'a> {
-    pub client: &'a crate::clients::argocd::ArgoClient,
-    pub app: &'a str,
-    pub app_namespace: &'a str,
-    pub instance: &'a str,
-}
-
-/// Passes a journaled decision through the gate and, when it opens, syncs and records the
-/// action. The journal is read again under its lock order (append is atomic), so two passes
-/// cannot both slip under the rate.
-pub async fn act(
-    target: &Target<'_>,
-    journal: &super::journal::Journal,
-    limits: &Limits,
-    decision_seq: u64,
-    d: &Decision,
-    sc: &super::scenario::Scenario,
-    now: DateTime<Utc>,
-) -> Outcome {
-    let Target {
-        client,
-        app,
-        app_namespace,
-        instance,
-    } = *target;
-    let records = journal.records().unwrap_or_default();
-    let gate = gate(d, &records, limits, now);
-    if gate != Gate::Sync {
-        return Outcome {
-            gate,
-            action_seq: None,
-            error: None,
-        };
-    }
-    let req = sync_request(app, app_namespace, sc);
-    let result = client.sync_app(&req).await;
-    let reason = match &result {
-        Ok(_) => format!(
-            "autonomous {} of {} resource(s): {}",
-            d.verdict,
-            req.resources.len(),
-            d.policy.reasons.first().cloned().unwrap_or_default()
-        ),
-        Err(e) => format!("autonomous sync failed: {e}"),
-    };
-    let mut body = action_record(
-        Some(decision_seq),
-        app,
-        instance,
-        "sync",
-        d.verdict,
-        AUTONOMOUS_OPERATOR,
-        &reason,
-    );
-    body["ok"] = Value::Bool(result.is_ok());
-    let seq = journal.append("action", body).ok().map(|r| r.seq);
-    Outcome {
-        gate,
-        action_seq: seq,
-        error: result.err().map(|e| e.to_string()),
     }
 }
 
@@ -430,5 +385,33 @@ mod tests {
         assert_eq!(ag.matrix[0][2], 1);
         assert_eq!(agreement(&rs, Some(1)).rate, Some(0.0));
         assert_eq!(agreement(&[], None).rate, None);
+    }
+
+    #[test]
+    fn a_decision_answered_twice_counts_once_with_the_latest_answer() {
+        let (_d, j) = journal();
+        let a = j.append("decision", decision("enforce", 0.9)).unwrap();
+        let b = j.append("decision", decision("needs-human", 0.5)).unwrap();
+        let answer = |seq, action: &str, v, who: &str| {
+            j.append(
+                "action",
+                action_record(Some(seq), "pay", "prod", action, v, who, ""),
+            )
+            .unwrap();
+        };
+        // Approved, then overruled by a deferral of the app: one review, the deferral.
+        answer(a.seq, "review", Verdict::Enforce, "ana");
+        answer(a.seq, "defer", Verdict::Defer, "ana");
+        // needs-human answered needs-human: an agreement.
+        answer(b.seq, "review", Verdict::NeedsHuman, "bo");
+        let rs = reviews(&j.records().unwrap());
+        assert_eq!(rs.len(), 2, "{rs:?}");
+        assert_eq!(rs[0].decision_seq, a.seq);
+        assert_eq!(rs[0].chosen, Verdict::Defer);
+        assert!(!rs[0].agreed());
+        assert!(rs[1].agreed());
+        let ag = agreement(&rs, None);
+        assert_eq!((ag.reviews, ag.agreed), (2, 1));
+        assert_eq!(ag.matrix[3][3], 1, "needs-human, chosen by an operator too");
     }
 }

@@ -95,6 +95,10 @@ pub struct Decision {
     pub window: WindowState,
     /// The decision instant.
     pub now: DateTime<Utc>,
+    /// What driftdeck and its operators did to the app (a rollback that holds it, a
+    /// deferral, an incident annotation, the latest actions): context the decision used.
+    #[serde(skip_serializing_if = "super::handling::Handling::is_empty")]
+    pub handling: super::handling::Handling,
 }
 
 /// Decides drifts.
@@ -306,6 +310,16 @@ pub fn combine(
             }
             (None, Some(t)) => not_before = Some(t),
         }
+        // An operator's deferral that ends later holds the revert until then.
+        if let (Some(nb), Some(d)) = (not_before, &facts.input.handling.deferral)
+            && d.until > nb
+        {
+            guardrails.push(format!(
+                "an operator {}: the revert waits until then",
+                d.describe()
+            ));
+            not_before = Some(d.until);
+        }
     }
     if verdict == Verdict::Enforce && !window.can_sync_auto && window.error.is_none() {
         guardrails.push(format!(
@@ -346,5 +360,6 @@ pub fn combine(
         automatic,
         window,
         now: input.now,
+        handling: input.handling.clone(),
     }
 }

@@ -26,6 +26,9 @@ pub struct Input {
     pub context: ContextFacts,
     /// The sync windows of the app's project at `now`.
     pub window: WindowState,
+    /// What driftdeck and its operators did to the app: a guided rollback that holds it, a
+    /// deferral, an incident annotation, the journal's latest actions.
+    pub handling: super::handling::Handling,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -197,6 +200,10 @@ pub struct ImageChange {
     /// Same repository and tag, only a digest added: a pin, not a different image.
     pub digest_pin: bool,
     pub manager: Option<String>,
+    /// Written by Argo CD itself (a sync or a rollback): not a hand change.
+    pub by_argocd: bool,
+    /// Written by a person's tool (kubectl, k9s, a dashboard).
+    pub by_human: bool,
 }
 
 /// A changed configuration setting: a ConfigMap key, a key inside a ConfigMap file, an
@@ -343,7 +350,9 @@ pub fn build(sc: &Scenario, tuning: &Tuning) -> Result<Facts, String> {
     }
 
     let app = app_facts(app_v, &app_typed, &sc.resources, &resources, tuning);
-    let ctx = context_facts(sc.context.as_ref(), &app, tuning);
+    let handling = super::handling::Handling::of(app_v, &sc.actions);
+    let mut ctx = context_facts(sc.context.as_ref(), &app, tuning);
+    annotated_incident(&mut ctx, &handling, &app);
     for r in &mut resources {
         autoscaling(r, sc, app_v);
         image_facts(r, &app, tuning);
@@ -364,6 +373,7 @@ pub fn build(sc: &Scenario, tuning: &Tuning) -> Result<Facts, String> {
         resources,
         context: ctx,
         window,
+        handling,
     };
     let evidence = catalogue(&input);
     Ok(Facts { input, evidence })
@@ -1478,7 +1488,6 @@ fn autoscaling(r: &mut ResourceFacts, sc: &Scenario, app: &Value) {
 }
 
 fn image_facts(r: &mut ResourceFacts, app: &AppFacts, tuning: &Tuning) {
-    let _ = tuning;
     let mut out = Vec::new();
     for c in r.changes.iter().filter(|c| c.category == "image") {
         let (container, _) =
@@ -1516,6 +1525,14 @@ fn image_facts(r: &mut ResourceFacts, app: &AppFacts, tuning: &Tuning) {
                 .as_ref()
                 .is_some_and(|n| app.images.git.contains(n)),
             digest_pin,
+            by_argocd: c
+                .manager
+                .as_deref()
+                .is_some_and(|m| tuning.argocd_managers.is_match(m)),
+            by_human: c
+                .manager
+                .as_deref()
+                .is_some_and(|m| tuning.human_managers.is_match(m)),
             manager: c.manager.clone(),
         });
     }
@@ -1631,6 +1648,40 @@ fn source_patterns() -> &'static SourcePatterns {
         incidents: re(r"(?i)(pagerduty|opsgenie|incident|servicenow|victorops|oncall|firehydrant|rootly)"),
         alerts: re(r"(?i)(alert)"),
     })
+}
+
+/// An operator's incident annotation on the app (`driftdeck.io/incident`) says an incident
+/// concerns it: an open incident of the app, unless an incident source reports that incident
+/// closed.
+fn annotated_incident(
+    ctx: &mut ContextFacts,
+    handling: &super::handling::Handling,
+    app: &AppFacts,
+) {
+    let Some(mark) = &handling.incident else {
+        return;
+    };
+    if let Some(known) = ctx
+        .incidents
+        .iter_mut()
+        .find(|i| i.id.eq_ignore_ascii_case(&mark.id))
+    {
+        // The incident source knows it: it concerns this app (an operator said so); whether
+        // it is open is the source's word.
+        known.concerns_app = true;
+    } else {
+        ctx.incidents.push(IncidentFacts {
+            id: mark.id.clone(),
+            title: mark.note.clone(),
+            service: app.name.clone(),
+            status: "annotated".into(),
+            urgency: None,
+            created: None,
+            open: true,
+            concerns_app: true,
+        });
+    }
+    ctx.open_incident_for_app = ctx.incidents.iter().any(|i| i.open && i.concerns_app);
 }
 
 fn context_facts(ctx: Option<&Context>, app: &AppFacts, tuning: &Tuning) -> ContextFacts {
@@ -1966,6 +2017,28 @@ fn catalogue(input: &Input) -> Vec<Evidence> {
                 }
             ),
             numbers: vec![h.id as f64],
+        });
+    }
+    let h = &input.handling;
+    if let Some(r) = &h.rollback {
+        out.push(Evidence {
+            id: "handling:rollback".into(),
+            text: format!("a guided rollback holds the app: {}", r.describe()),
+            numbers: r.to.map(|t| vec![t as f64]).unwrap_or_default(),
+        });
+    }
+    if let Some(d) = &h.deferral {
+        out.push(Evidence {
+            id: "handling:deferral".into(),
+            text: format!("an operator {}", d.describe()),
+            numbers: Vec::new(),
+        });
+    }
+    if let Some(i) = &h.incident {
+        out.push(Evidence {
+            id: "handling:incident".into(),
+            text: format!("the app is annotated {}", i.describe()),
+            numbers: Vec::new(),
         });
     }
     let w = &input.window;

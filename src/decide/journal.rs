@@ -188,6 +188,35 @@ impl Journal {
         Ok(self.scan()?.0)
     }
 
+    /// The good records of the complete lines from byte `offset` on (no chain check), and the
+    /// offset after the last complete line: a reader that follows the journal reads only
+    /// what was appended since it last looked. An offset past the end (the file was replaced)
+    /// starts again from 0.
+    pub fn read_from(&self, offset: u64) -> Result<(Vec<Record>, u64), JournalError> {
+        let rerr = |source| JournalError::Read {
+            path: self.path.clone(),
+            source,
+        };
+        let mut f = match File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
+            Err(source) => return Err(rerr(source)),
+        };
+        let len = f.seek(SeekFrom::End(0)).map_err(rerr)?;
+        let start = if offset > len { 0 } else { offset };
+        f.seek(SeekFrom::Start(start)).map_err(rerr)?;
+        let mut raw = Vec::with_capacity((len - start) as usize);
+        f.take(len - start).read_to_end(&mut raw).map_err(rerr)?;
+        let complete = raw.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let text = String::from_utf8_lossy(&raw[..complete]);
+        let out = text
+            .split('\n')
+            .filter(|l| !l.is_empty())
+            .filter_map(|l| parse_line(l).ok())
+            .collect();
+        Ok((out, start + complete as u64))
+    }
+
     /// Checks the whole chain.
     pub fn verify(&self) -> Result<Verification, JournalError> {
         Ok(self.scan()?.1)

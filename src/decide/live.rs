@@ -75,6 +75,7 @@ pub fn scenario(
         project: project.map(|p| serde_json::to_value(p).unwrap_or(Value::Null)),
         resources,
         context,
+        actions: Vec::new(),
         expect: None,
     })
 }

@@ -7,6 +7,7 @@ pub mod autonomy;
 pub mod context;
 pub mod decider;
 pub mod facts;
+pub mod handling;
 pub mod journal;
 pub mod live;
 pub mod policy;

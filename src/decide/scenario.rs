@@ -29,6 +29,11 @@ pub struct Scenario {
     /// What the context sources returned; absent means none was configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<Context>,
+    /// What driftdeck and its operators did to the app lately (from the journal): a guided
+    /// rollback, a deferral, an incident annotation, a sync. Not from a context source, so its
+    /// presence does not make `context` configured.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<super::handling::RecentAction>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<Expect>,
 }

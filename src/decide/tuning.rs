@@ -17,6 +17,8 @@ struct Raw {
     production: Vec<String>,
     autoscaler_managers: String,
     human_managers: String,
+    #[serde(default = "default_argocd_managers")]
+    argocd_managers: String,
     secret_controllers: Vec<SecretController>,
     operational_metadata: String,
     security_metadata: String,
@@ -33,6 +35,14 @@ struct Raw {
     #[serde(default)]
     object_kinds: Vec<String>,
 }
+
+fn default_argocd_managers() -> String {
+    DEFAULT_ARGOCD_MANAGERS.to_string()
+}
+
+/// Argo CD's field managers: `argocd-controller` (server-side apply) and the application
+/// controller's client-side apply.
+pub const DEFAULT_ARGOCD_MANAGERS: &str = "(?i)^argocd(-application)?-controller$";
 
 /// A controller that owns Secrets and the field managers it writes them as.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -53,6 +63,8 @@ pub struct Tuning {
     pub production: Vec<String>,
     pub autoscaler_managers: Regex,
     pub human_managers: Regex,
+    /// Field managers of Argo CD's own writes (a sync, a rollback): not a hand change.
+    pub argocd_managers: Regex,
     pub secret_controllers: Vec<(String, Regex)>,
     pub operational_metadata: Regex,
     pub security_metadata: Regex,
@@ -107,6 +119,7 @@ impl Tuning {
             production: raw.production,
             autoscaler_managers: re("autoscaler_managers", &raw.autoscaler_managers)?,
             human_managers: re("human_managers", &raw.human_managers)?,
+            argocd_managers: re("argocd_managers", &raw.argocd_managers)?,
             secret_controllers,
             operational_metadata: re("operational_metadata", &raw.operational_metadata)?,
             security_metadata: re("security_metadata", &raw.security_metadata)?,

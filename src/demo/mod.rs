@@ -154,12 +154,12 @@ impl DemoFleet {
             kube.push(kube::KubeServer::start(Arc::new(c), ctx_addr).await?);
         }
         let context = context::ContextServer::start(insts, ctx_addr, opts.spec.seed).await?;
-        static FLEETS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let kube_dir = std::env::temp_dir().join(format!(
-            "driftdeck-kube-{}-{}",
-            std::process::id(),
-            FLEETS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        ));
+        // A private directory of its own (random name, mode 0700): tokens, the kubeconfig,
+        // and the demo's own decision journal live there, never in the user's data dir.
+        let kube_dir = tempfile::Builder::new()
+            .prefix("driftdeck-demo-")
+            .tempdir()?
+            .keep();
         let fleet = DemoFleet {
             servers,
             context,
@@ -192,6 +192,17 @@ impl DemoFleet {
 
     pub fn instance(&self, i: usize) -> &Arc<Instance> {
         self.servers[i].instance()
+    }
+
+    /// The demo's private directory (removed when the fleet is dropped).
+    pub fn dir(&self) -> &Path {
+        &self.kube_dir
+    }
+
+    /// Where the demo's decisions and actions are journaled: inside its private directory,
+    /// so a demo never writes into the user's journal and its shadow figures stay its own.
+    pub fn data_dir(&self) -> PathBuf {
+        self.kube_dir.join("data")
     }
 
     pub fn url(&self, i: usize) -> String {

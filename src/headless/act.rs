@@ -56,16 +56,45 @@ async fn open(
 ) -> Result<(Session, Target, Config), u8> {
     let cfg = config(paths)?;
     let (ic, client, target) = actions::locate(&cfg, name, instance).await.map_err(fail)?;
+    let journal = Arc::new(Journal::in_dir(&paths.data_dir));
+    let pending = {
+        let (j, t) = (journal.clone(), target.clone());
+        tokio::task::spawn_blocking(move || pending_decision(&j, &t, Utc::now()))
+            .await
+            .ok()
+            .flatten()
+    };
     let session = Session::new(
         client,
         cli_read_only || cfg.read_only || ic.read_only,
         cfg.protected.clone(),
     )
-    .with_journal(Some(Arc::new(Journal::in_dir(&paths.data_dir))))
+    .protect_production(cfg.protect_production.unwrap_or(true))
+    .with_journal(Some(journal))
+    .with_decision(pending)
     .with_kube(Some(Arc::new(crate::clients::kube::Clusters::load(
         cfg.kube.as_ref(),
     ))));
     Ok((session, target, cfg))
+}
+
+/// How long a decision stays the one an action on its app answers.
+pub const PENDING_FOR: chrono::Duration = chrono::Duration::hours(24);
+
+/// The app's pending decision: the journal's latest decision about it on its instance, made
+/// within [`PENDING_FOR`]. An action on the app answers it (the operator's verdict).
+pub fn pending_decision(journal: &Journal, t: &Target, now: DateTime<Utc>) -> Option<u64> {
+    let records = journal.records().ok()?;
+    records
+        .iter()
+        .rev()
+        .find(|r| {
+            r.kind == "decision"
+                && r.body.get("app").and_then(serde_json::Value::as_str) == Some(&t.name)
+                && r.body.get("instance").and_then(serde_json::Value::as_str) == Some(&t.instance)
+        })
+        .filter(|r| now - r.time <= PENDING_FOR)
+        .map(|r| r.seq)
 }
 
 fn timeout(act: &ActArgs) -> Result<Duration, u8> {
@@ -308,12 +337,8 @@ pub async fn rollback(
             return if act.dry_run { 0 } else { 1 };
         }
         return match actions::defer::restore_auto_sync(&session, &target).await {
-            Ok(a) => {
-                println!(
-                    "{app}: auto-sync {}, self-heal {}",
-                    if a.auto_sync() { "on" } else { "off" },
-                    if a.self_heal() { "on" } else { "off" }
-                );
+            Ok(r) => {
+                println!("{app}: {}", r.summary());
                 0
             }
             Err(e) => report(&e),
@@ -389,7 +414,7 @@ pub async fn rollback(
             if o.paused {
                 if restore {
                     match actions::defer::restore_auto_sync(&session, &target).await {
-                        Ok(_) => println!("ok restore auto-sync: as it was before the rollback"),
+                        Ok(r) => println!("ok restore auto-sync: {}", r.summary()),
                         Err(e) => return report(&e),
                     }
                 } else {
@@ -415,8 +440,14 @@ async fn decision_not_before(
     let decider = crate::headless::decide::decider_from(Some(cfg))?;
     let sources = crate::decide::context::Sources::from_config(cfg.context.as_ref())?;
     let now = Utc::now();
-    let (sc, _) =
+    let (mut sc, _) =
         crate::decide::live::fetch(&session.client, &t.name, t.ns(), &sources, now).await?;
+    if let Some(j) = &session.journal {
+        let mut idx = crate::decide::handling::ActionIndex::default();
+        if idx.refresh(j).is_ok() {
+            sc.actions = idx.recent(&t.instance, &t.name, 10);
+        }
+    }
     let d = decider
         .decide(&sc, crate::decide::decider::Mode::Shadow)
         .await?;
@@ -588,6 +619,7 @@ pub async fn deferrals(
             cli_read_only || cfg.read_only || ic.read_only,
             cfg.protected.clone(),
         )
+        .protect_production(cfg.protect_production.unwrap_or(true))
         .with_journal(journal.clone());
         let found = match actions::defer::list(&session).await {
             Ok(f) => f,
@@ -626,11 +658,7 @@ pub async fn deferrals(
                             continue;
                         }
                         match actions::defer::restore(&session, t).await {
-                            Ok(a) => println!(
-                                "  restored: auto-sync {}, self-heal {}",
-                                if a.auto_sync() { "on" } else { "off" },
-                                if a.self_heal() { "on" } else { "off" }
-                            ),
+                            Ok(r) => println!("  restored: {}", r.summary()),
                             Err(e) => {
                                 eprintln!("driftdeck: {}/{}: {e}", t.instance, t.name);
                                 code = code.max(e.exit_code());

@@ -38,8 +38,8 @@ pub struct SnapshotOptions {
     pub title: String,
     /// A fixed clock (ms) instead of the wall clock, for reproducible output.
     pub now_ms: Option<i64>,
-    /// Where decisions made while the keys run are journaled. Snapshots decide in shadow mode
-    /// whatever the config says: a snapshot never changes anything.
+    /// Where decisions made while the keys run are journaled. A snapshot decides in the mode
+    /// the TUI would run in (so it shows that mode) but never acts.
     pub data_dir: Option<std::path::PathBuf>,
 }
 
@@ -134,7 +134,8 @@ pub async fn snapshot(cfg: &Config, o: SnapshotOptions) -> Result<Snapshot, Stri
     let kit = match &o.data_dir {
         Some(dir) => {
             crate::tui::decisions::DecideKit::from_config(cfg, dir.clone()).map(|mut k| {
-                k.mode = crate::decide::decider::Mode::Shadow;
+                k.acts = false;
+                k.now_ms = o.now_ms;
                 std::sync::Arc::new(k)
             })
         }

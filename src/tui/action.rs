@@ -60,6 +60,7 @@ actions! {
     ChooseAllow => "choose_allow", "record your verdict: allow the drift";
     ChooseDefer => "choose_defer", "record your verdict: defer the revert";
     ChooseEnforce => "choose_enforce", "record your verdict: enforce Git";
+    ChooseNeedsHuman => "choose_needs_human", "record your verdict: needs a human (no safe answer)";
     Reload => "reload", "reload the app's details now";
     Reconnect => "reconnect", "reconnect now to the instances that are down";
     Sync => "sync", "sync the app (or the marked apps): plan, options, confirm";

@@ -31,6 +31,9 @@ pub const FRAME: Duration = Duration::from_millis(16);
 /// events, a held-down key) become one frame.
 pub const FRAME_LOW_BANDWIDTH: Duration = Duration::from_millis(100);
 
+/// How long quitting waits for writes in flight to be answered and journaled.
+pub const INFLIGHT_WAIT: Duration = Duration::from_secs(10);
+
 /// How the TUI looks and behaves, decided before it starts.
 pub struct TuiOptions {
     pub theme: Theme,
@@ -257,12 +260,15 @@ pub async fn run(cfg: &Config, opts: TuiOptions) -> anyhow::Result<()> {
     let guard = TerminalGuard::enter(opts.mouse)?;
     let mut runtime = Runtime::new(inst, tx);
     runtime.kube = std::sync::Arc::new(crate::clients::kube::Clusters::load(cfg.kube.as_ref()));
+    let inflight = crate::actions::Inflight::default();
     runtime.acts = crate::tui::runtime::ops::ActKit {
         kube: Some(runtime.kube.clone()),
         protected: cfg.protected.clone(),
+        protect_production: cfg.protect_production.unwrap_or(true),
         journal: Some(std::sync::Arc::new(
             crate::decide::journal::Journal::in_dir(&opts.data_dir),
         )),
+        inflight: inflight.clone(),
     };
     let fx = init(&mut model);
     runtime.run(fx);
@@ -392,6 +398,22 @@ pub async fn run(cfg: &Config, opts: TuiOptions) -> anyhow::Result<()> {
     drop(runtime);
     drop(guard);
     let _ = stdout.flush();
+    // A write whose request may be on its way is journaled before and after it: wait for its
+    // answer (bounded), so quitting never leaves it half recorded.
+    if inflight.count() > 0 {
+        eprintln!(
+            "driftdeck: waiting for {} action(s) in flight to be answered and journaled…",
+            inflight.count()
+        );
+        let left = inflight.wait_idle(INFLIGHT_WAIT).await;
+        if left > 0 {
+            tracing::warn!(left, "actions still in flight at exit");
+            eprintln!(
+                "driftdeck: {left} action(s) still had no answer after {} s; their requests are journaled, check `driftdeck journal tail`",
+                INFLIGHT_WAIT.as_secs()
+            );
+        }
+    }
     tracing::info!(reason, "driftdeck exited");
     Ok(())
 }

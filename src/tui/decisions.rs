@@ -28,6 +28,8 @@ pub struct DecisionInfo {
     pub journal_error: Option<String>,
     /// What autonomous mode did with it.
     pub gate: Option<Gate>,
+    /// The gate was only worked out, not acted on (a snapshot never acts).
+    pub dry: bool,
     /// The context sources and their states (`prometheus: ok`, ...).
     pub sources: Vec<(String, String)>,
 }
@@ -206,20 +208,56 @@ pub fn decision_lines(
         )),
     }
     if let Some(g) = &i.gate {
-        let (text, role) = match g {
-            Gate::Sync => (
+        let (text, role) = match (g, i.dry) {
+            (Gate::Sync, false) => (
                 "autonomous: synced the drifted resources".to_string(),
                 "verdict.enforce",
             ),
-            Gate::Leave { why } => (format!("autonomous: left as is ({why})"), "text"),
-            Gate::Hold { why } => (
+            (Gate::Sync, true) => (
+                "autonomous: would sync the drifted resources (a snapshot never acts)".to_string(),
+                "verdict.enforce",
+            ),
+            (Gate::Leave { why }, _) => (format!("autonomous: left as is ({why})"), "text"),
+            (Gate::Hold { why }, false) => (
                 format!("autonomous: held for an operator ({why})"),
+                "warning",
+            ),
+            (Gate::Hold { why }, true) => (
+                format!("autonomous: would hold it for an operator ({why})"),
                 "warning",
             ),
         };
         out.push((text, role));
     } else if mode != d.mode {
         out.push((format!("(decided in {} mode)", d.mode.as_str()), "text.dim"));
+    }
+    let done = d.handling.lines(d.now);
+    if !done.is_empty() || !d.handling.actions.is_empty() {
+        out.push((String::new(), "text"));
+        out.push(("What driftdeck and operators did".into(), "header"));
+        for l in done {
+            out.push((format!("  {l}"), "warning"));
+        }
+        for a in d.handling.actions.iter().rev().take(3) {
+            out.push((
+                format!(
+                    "  {} {} by {}{}",
+                    a.time.format("%H:%M"),
+                    a.action,
+                    if a.operator.is_empty() {
+                        "?"
+                    } else {
+                        &a.operator
+                    },
+                    if a.detail.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", a.detail)
+                    }
+                ),
+                "text.dim",
+            ));
+        }
     }
     out.push((String::new(), "text"));
     out.push((
@@ -283,7 +321,7 @@ pub fn decision_lines(
     out.push((String::new(), "text"));
     match (i.seq, &i.journal_error) {
         (Some(seq), _) => out.push((
-            format!("journal record #{seq}; y approves, A/F/E records your own verdict"),
+            format!("journal record #{seq}; y approves, A/F/E/H records your own verdict"),
             "text.dim",
         )),
         (None, Some(e)) => out.push((format!("NOT JOURNALED: {e}"), "error")),
@@ -448,7 +486,13 @@ pub struct DecideKit {
     pub limits: Limits,
     /// At most this many decisions gather context at once.
     pub permits: tokio::sync::Semaphore,
-    pub operator: String,
+    /// Whether autonomous mode may act: a snapshot decides in the configured mode but never
+    /// acts.
+    pub acts: bool,
+    /// A fixed decision instant (ms), for reproducible snapshots.
+    pub now_ms: Option<i64>,
+    /// The journal's actions by app: what driftdeck and its operators did, as context.
+    pub actions: std::sync::Mutex<crate::decide::handling::ActionIndex>,
 }
 
 impl DecideKit {
@@ -467,24 +511,35 @@ impl DecideKit {
             mode: dc.and_then(|d| d.mode).unwrap_or_default(),
             limits: Limits::from_config(dc.and_then(|d| d.autonomous.as_ref())),
             permits: tokio::sync::Semaphore::new(4),
-            operator: operator_name(),
+            acts: true,
+            now_ms: None,
+            actions: Default::default(),
         })
+    }
+
+    /// The app's latest actions in the journal (reads only what was appended since).
+    fn recent_actions(
+        &self,
+        instance: &str,
+        app: &str,
+    ) -> Vec<crate::decide::handling::RecentAction> {
+        let Ok(mut idx) = self.actions.lock() else {
+            return Vec::new();
+        };
+        if let Err(e) = idx.refresh(&self.journal) {
+            tracing::warn!(error = %e, "the journal's actions could not be read");
+        }
+        idx.recent(instance, app, 10)
     }
 }
 
-/// Who reviews are recorded as: `$DRIFTDECK_OPERATOR`, else `$USER`, else "operator".
-pub fn operator_name() -> String {
-    ["DRIFTDECK_OPERATOR", "USER", "LOGNAME"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|s| !s.trim().is_empty()))
-        .unwrap_or_else(|| "operator".into())
-}
-
-/// Decides one app: fetch its drift and context, decide, journal, and (in autonomous mode)
-/// pass it through the gate.
+/// Decides one app: fetch its drift and context (with what driftdeck and its operators did
+/// to it), decide, journal, and in autonomous mode pass it through the gate and act through
+/// `actions` with `session` (the instance's, with its read-only flag and protected apps).
 pub async fn decide_app(
     kit: Arc<DecideKit>,
     client: ArgoClient,
+    session: Option<crate::actions::Session>,
     key: AppKey,
 ) -> Result<Box<DecisionInfo>, String> {
     let _permit = kit
@@ -493,37 +548,70 @@ pub async fn decide_app(
         .await
         .map_err(|_| "shutting down".to_string())?;
     let ns = (!key.namespace.is_empty()).then_some(key.namespace.as_str());
-    let now = chrono::Utc::now();
-    let (sc, report) =
+    let now = kit
+        .now_ms
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .unwrap_or_else(chrono::Utc::now);
+    let (mut sc, report) =
         crate::decide::live::fetch(&client, &key.name, ns, &kit.sources, now).await?;
+    sc.actions = {
+        let kit = kit.clone();
+        let (instance, app) = (client.instance().to_string(), key.name.clone());
+        tokio::task::spawn_blocking(move || kit.recent_actions(&instance, &app))
+            .await
+            .unwrap_or_default()
+    };
     let d = kit.decider.decide(&sc, kit.mode).await?;
     let mut body =
         crate::headless::decide::decision_record(&sc, &d, &kit.decider.bundle.tuning, "tui");
     body["app"] = Value::String(key.name.clone());
     body["instance"] = Value::String(client.instance().to_string());
-    let (seq, journal_error) = match kit.journal.append("decision", body) {
+    let appended = {
+        let j = kit.journal.clone();
+        tokio::task::spawn_blocking(move || j.append("decision", body))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()))
+    };
+    let (seq, journal_error) = match appended {
         Ok(r) => (Some(r.seq), None),
         Err(e) => {
             tracing::warn!(app = %key.name, error = %e, "decision not journaled");
-            (None, Some(e.to_string()))
+            (None, Some(e))
         }
     };
-    // Autonomous mode acts only on a decision that is on record.
-    let gate = match (kit.mode, seq) {
-        (Mode::Autonomous, Some(seq)) => {
-            let target = autonomy::Target {
-                client: &client,
-                app: &key.name,
-                app_namespace: &key.namespace,
-                instance: client.instance(),
+    // Autonomous mode acts only on a decision that is on record, and through `actions`.
+    let (gate, dry) = match (kit.mode, seq) {
+        (Mode::Autonomous, Some(seq)) if kit.acts => {
+            let out = match &session {
+                Some(s) => {
+                    let t = crate::actions::Target {
+                        instance: client.instance().to_string(),
+                        name: key.name.clone(),
+                        app_namespace: key.namespace.clone(),
+                    };
+                    crate::actions::autonomous::act(s, &t, &kit.limits, seq, &d, &sc, now).await
+                }
+                None => crate::actions::autonomous::Outcome {
+                    gate: Gate::Hold {
+                        why: "the instance has no usable client".into(),
+                    },
+                    action_seq: None,
+                    error: None,
+                },
             };
-            let out = autonomy::act(&target, &kit.journal, &kit.limits, seq, &d, &sc, now).await;
-            if let Some(e) = &out.error {
-                tracing::warn!(app = %key.name, error = %e, "autonomous sync failed");
-            }
-            Some(out.gate)
+            (Some(out.gate), false)
         }
-        _ => None,
+        (Mode::Autonomous, _) if !kit.acts => {
+            let records = {
+                let j = kit.journal.clone();
+                tokio::task::spawn_blocking(move || j.records().unwrap_or_default())
+                    .await
+                    .unwrap_or_default()
+            };
+            (Some(autonomy::gate(&d, &records, &kit.limits, now)), true)
+        }
+        _ => (None, false),
     };
     let sources = report
         .iter()
@@ -540,6 +628,7 @@ pub async fn decide_app(
         seq,
         journal_error,
         gate,
+        dry,
         sources,
     }))
 }
@@ -549,6 +638,7 @@ pub fn record_review(
     kit: &DecideKit,
     key: &AppKey,
     instance: &str,
+    operator: &str,
     decision_seq: u64,
     advised: Verdict,
     chosen: Verdict,
@@ -564,7 +654,7 @@ pub fn record_review(
         instance,
         "review",
         chosen,
-        &kit.operator,
+        operator,
         &reason,
     );
     kit.journal

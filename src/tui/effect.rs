@@ -65,10 +65,13 @@ pub enum Effect {
         req: u64,
         what: crate::tui::ops::Prepare,
     },
-    /// Perform a confirmed action, reporting progress until it ends.
+    /// Perform a confirmed action, reporting progress until it ends. `decision` is the
+    /// journal record of the app's pending decision, which the action answers (the
+    /// operator's verdict on it).
     Act {
         op: u64,
         act: crate::tui::ops::Act,
+        decision: Option<u64>,
     },
     /// Read revision metadata (author, date, message) of the revisions of an app's history.
     FetchHistory {

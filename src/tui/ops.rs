@@ -97,6 +97,11 @@ pub enum DialogKind {
     Info {
         copy: Option<String>,
     },
+    /// The advice is `needs-human` and the operator approves: which verdict do they choose?
+    ChooseVerdict {
+        key: AppKey,
+        decision_seq: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -334,6 +339,20 @@ fn flash(m: &mut Model, text: String, error: bool) {
 
 fn new_op(m: &mut Model, act: Act) -> Effect {
     let op = m.req();
+    // A sync, deferral, rollback or incident annotation of a drifted app answers the decision
+    // about its drift: the journal records it as the operator's verdict.
+    let answers = matches!(
+        act,
+        Act::Sync { .. } | Act::Defer { .. } | Act::Rollback { .. } | Act::Annotate { .. }
+    );
+    let decision = answers
+        .then(|| {
+            m.decisions
+                .get(act.key())
+                .and_then(|v| v.info())
+                .and_then(|i| i.seq)
+        })
+        .flatten();
     m.ops.push(OpView {
         id: op,
         key: act.key().clone(),
@@ -342,7 +361,7 @@ fn new_op(m: &mut Model, act: Act) -> Effect {
         done: None,
         ended_ms: 0,
     });
-    Effect::Act { op, act }
+    Effect::Act { op, act, decision }
 }
 
 fn open_loading(m: &mut Model, title: &str, what: Prepare) -> Vec<Effect> {
@@ -808,14 +827,65 @@ pub fn dialog_act(m: &mut Model, a: Action) -> Vec<Effect> {
     vec![]
 }
 
-/// A typed character goes to the focused text field.
-pub fn type_char(m: &mut Model, c: char) {
-    if let Overlay::Dialog(d) = &mut m.overlay
-        && let Some(t) = d.text_focus()
-    {
+/// A typed character goes to the focused text field; in the verdict question it answers.
+pub fn type_char(m: &mut Model, c: char) -> Vec<Effect> {
+    let Overlay::Dialog(d) = &mut m.overlay else {
+        return vec![];
+    };
+    if let DialogKind::ChooseVerdict { key, decision_seq } = &d.kind {
+        use crate::decide::Verdict;
+        let chosen = match c.to_ascii_lowercase() {
+            'a' => Verdict::Allow,
+            'f' | 'd' => Verdict::Defer,
+            'e' => Verdict::Enforce,
+            'h' | 'n' => Verdict::NeedsHuman,
+            _ => {
+                d.error = Some(
+                    "answer with a (allow), f (defer), e (enforce) or h (needs-human); esc cancels"
+                        .into(),
+                );
+                return vec![];
+            }
+        };
+        let fx = vec![Effect::Review {
+            key: key.clone(),
+            decision_seq: *decision_seq,
+            advised: Verdict::NeedsHuman,
+            chosen,
+        }];
+        m.overlay = Overlay::None;
+        return fx;
+    }
+    if let Some(t) = d.text_focus() {
         t.push(c);
         d.error = None;
     }
+    vec![]
+}
+
+/// The question `y` asks when the advice is `needs-human`: approving it says nothing about
+/// what should happen, so the operator chooses.
+pub fn choose_verdict(m: &mut Model, key: AppKey, decision_seq: u64) {
+    let req = m.req();
+    m.overlay = Overlay::Dialog(Box::new(Dialog {
+        req,
+        title: format!("Your verdict on {}", key.name),
+        lines: vec![
+            "The advice is needs-human: there was no safe automatic answer.".into(),
+            "What do you choose? It is recorded as your review of this decision.".into(),
+            String::new(),
+            "  a  allow: the drift may stay".into(),
+            "  f  defer: revert it at the next sync window".into(),
+            "  e  enforce: revert it to Git now".into(),
+            "  h  needs-human: you cannot decide either (escalate)".into(),
+        ],
+        fields: vec![],
+        focus: 0,
+        error: None,
+        kind: DialogKind::ChooseVerdict { key, decision_seq },
+        scroll: 0,
+        confirm_name: None,
+    }));
 }
 
 fn accept(m: &mut Model) -> Vec<Effect> {
@@ -836,6 +906,13 @@ fn accept(m: &mut Model) -> Vec<Effect> {
     let kind = d.kind.clone();
     let acts: Vec<Act> = match kind {
         DialogKind::Loading => return vec![],
+        DialogKind::ChooseVerdict { .. } => {
+            d.error = Some(
+                "answer with a (allow), f (defer), e (enforce) or h (needs-human); esc cancels"
+                    .into(),
+            );
+            return vec![];
+        }
         DialogKind::Info { copy } => {
             m.overlay = Overlay::None;
             return copy.map(Effect::Clipboard).into_iter().collect();
@@ -973,11 +1050,22 @@ pub fn done(
         }
         _ => {}
     }
+    // What was just done is context for the next decision (a deferral, an incident, a
+    // rollback and its restore): decide the app again, with it.
+    let context = matches!(
+        verb,
+        "defer" | "annotate" | "rollback" | "restore auto-sync" | "end deferral"
+    );
+    let mut fx = if context {
+        super::update::ask_decisions(m, vec![key.clone()], true)
+    } else {
+        vec![]
+    };
     // The open app shows the result at once.
     if matches!(&m.screen, Screen::App(s) if s.key == key) {
-        return super::update::reload_open(m);
+        fx.extend(super::update::reload_open(m));
     }
-    vec![]
+    fx
 }
 
 /// Each second: forget finished operations after a while, and end the deferrals that are

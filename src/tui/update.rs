@@ -515,7 +515,7 @@ fn key(m: &mut Model, km: &Keymap, k: Key) -> Vec<Effect> {
                 && !was_pending
                 && let Some(c) = k.text()
             {
-                super::ops::type_char(m, c);
+                return super::ops::type_char(m, c);
             } else if mode.is_text()
                 && !was_pending
                 && let (Some(c), Some(input)) = (k.text(), m.input.as_mut())
@@ -959,6 +959,10 @@ fn review(m: &mut Model, key: &AppKey, chosen: Option<crate::decide::Verdict>) -
         return vec![];
     };
     let advised = i.decision.verdict;
+    if chosen.is_none() && advised == crate::decide::Verdict::NeedsHuman {
+        super::ops::choose_verdict(m, key.clone(), seq);
+        return vec![];
+    }
     vec![Effect::Review {
         key: key.clone(),
         decision_seq: seq,
@@ -974,6 +978,7 @@ fn chosen_of(a: Action) -> Option<Option<crate::decide::Verdict>> {
         Action::ChooseAllow => Some(Some(Verdict::Allow)),
         Action::ChooseDefer => Some(Some(Verdict::Defer)),
         Action::ChooseEnforce => Some(Some(Verdict::Enforce)),
+        Action::ChooseNeedsHuman => Some(Some(Verdict::NeedsHuman)),
         _ => None,
     }
 }
@@ -1109,7 +1114,11 @@ fn app_act(m: &mut Model, a: Action) -> Vec<Effect> {
             };
             return fx;
         }
-        Action::Approve | Action::ChooseAllow | Action::ChooseDefer | Action::ChooseEnforce => {
+        Action::Approve
+        | Action::ChooseAllow
+        | Action::ChooseDefer
+        | Action::ChooseEnforce
+        | Action::ChooseNeedsHuman => {
             let key = s.key.clone();
             return review(m, &key, chosen_of(a).flatten());
         }

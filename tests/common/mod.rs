@@ -135,3 +135,55 @@ pub fn colour_kinds(s: &str) -> (bool, bool, bool) {
     }
     (rgb, idx, basic)
 }
+
+/// An idle app with a Deployment (no HPA) and at least two deployments in its history, with
+/// auto-sync and self-heal on: one a guided rollback pauses.
+pub async fn auto_synced_app(
+    client: &ArgoClient,
+    taken: &[String],
+) -> driftdeck::model::app::Application {
+    let list = client
+        .list_apps(&driftdeck::clients::argocd::AppQuery::default(), None)
+        .await
+        .unwrap();
+    for a in &list.items {
+        let full = client.get_app(&a.metadata.name, None, None).await.unwrap();
+        let running = full
+            .status
+            .operation_state
+            .as_ref()
+            .is_some_and(|o| o.phase == "Running" || o.phase == "Terminating");
+        let kinds = |k: &str| full.status.resources.iter().any(|r| r.kind == k);
+        if !running
+            && !taken.contains(&full.metadata.name)
+            && kinds("Deployment")
+            && !kinds("HorizontalPodAutoscaler")
+            && full.status.history.len() >= 2
+            && full.self_heal()
+        {
+            return full;
+        }
+    }
+    panic!("no idle app with auto-sync and self-heal");
+}
+
+/// A guided rollback of `name` to its previous deployment, through `actions`.
+pub async fn guided_rollback(s: &driftdeck::actions::Session, name: &str, reason: &str) {
+    use driftdeck::actions;
+    let t = actions::Target {
+        instance: s.instance.clone(),
+        name: name.to_string(),
+        app_namespace: String::new(),
+    };
+    let (app, history) = actions::rollback::history(s, &t).await.unwrap();
+    let entry = history.iter().find(|h| !h.current).unwrap().clone();
+    let diffs = actions::rollback::diff_to(s, &t, &app, &entry.revision)
+        .await
+        .unwrap();
+    let plan = actions::rollback::plan(s, &t, &app, entry, diffs.len())
+        .await
+        .unwrap();
+    actions::rollback::run(s, &plan, reason, Duration::from_secs(20), |_| {})
+        .await
+        .unwrap();
+}

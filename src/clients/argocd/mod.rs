@@ -148,6 +148,8 @@ struct Inner {
     jitter: std::sync::Mutex<Rng>,
     /// Cuts a watcher's reconnect wait short (the operator asked to reconnect now).
     wake: tokio::sync::Notify,
+    /// The Argo CD account the token belongs to (`userinfo`), once known.
+    account: tokio::sync::OnceCell<String>,
 }
 
 #[derive(Default)]
@@ -252,6 +254,7 @@ impl ArgoClient {
                 opts,
                 jitter: std::sync::Mutex::new(Rng::new(seed)),
                 wake: tokio::sync::Notify::new(),
+                account: tokio::sync::OnceCell::new(),
             }),
         })
     }
@@ -496,6 +499,26 @@ impl ArgoClient {
     pub async fn user_info(&self) -> Result<UserInfo, ArgoError> {
         self.call(Method::GET, "/api/v1/session/userinfo", &[], None)
             .await
+    }
+
+    /// The Argo CD account this client acts as (`userinfo`'s username), asked once and kept;
+    /// `None` when the server does not say (not logged in, or unreachable: asked again later).
+    pub async fn account(&self) -> Option<String> {
+        if let Some(a) = self.inner.account.get() {
+            return Some(a.clone());
+        }
+        let info = self.user_info().await.ok()?;
+        let name = info.username.trim().to_string();
+        if !info.logged_in || name.is_empty() {
+            return None;
+        }
+        Some(
+            self.inner
+                .account
+                .get_or_init(|| async { name })
+                .await
+                .clone(),
+        )
     }
 
     /// `GET /api/v1/applications`; `fields` is a projection (see [`LIST_FIELDS`]).

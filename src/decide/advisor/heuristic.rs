@@ -1002,6 +1002,29 @@ impl Heuristic {
                 );
                 continue;
             }
+            // A guided rollback holds the app: the image it deployed is not a hand change, and
+            // enforcing Git would undo the rollback.
+            if let Some(rb) = &sit.input.handling.rollback
+                && (i.by_argocd || (i.in_history && !i.by_human))
+            {
+                out.push(
+                    Finding::new(
+                        r,
+                        Verdict::Allow,
+                        if i.by_argocd { 0.92 } else { 0.86 },
+                        format!(
+                            "{what}: the image of {}{}{}: not a hand change, and Git must not undo the rollback until an operator restores auto-sync",
+                            rb.to.map(|t| format!("deployment #{t}")).unwrap_or_else(|| "the deployment".into()),
+                            rb.by.as_deref().map(|b| format!(", which {b} rolled back to")).unwrap_or_else(|| ", rolled back to".into()),
+                            if rb.reason.is_empty() { String::new() } else { format!(" ({})", rb.reason) }
+                        ),
+                    )
+                    .covering(c)
+                    .cite(["handling:rollback".to_string()])
+                    .cite(manager),
+                );
+                continue;
+            }
             let incidents = sit.incidents();
             if !incidents.is_empty() {
                 let ids: Vec<String> = incidents
@@ -1065,6 +1088,20 @@ impl Heuristic {
                         .cite(manager),
                     );
                 }
+                continue;
+            }
+            if i.by_argocd {
+                out.push(
+                    Finding::new(
+                        r,
+                        Verdict::Enforce,
+                        0.88,
+                        format!("{what}: Argo CD itself deployed that image and Git now declares another: sync to deploy Git's"),
+                    )
+                    .covering(c)
+                    .cite(manager)
+                    .leaning(Leans::NoIncident),
+                );
                 continue;
             }
             let human = i

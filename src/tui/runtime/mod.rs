@@ -260,9 +260,10 @@ impl Runtime {
                     });
                     self.tasks.insert(req, h.abort_handle());
                 }
-                Effect::Act { op, act } => {
+                Effect::Act { op, act, decision } => {
                     // Not cancellable: an action, once confirmed, is followed to its end.
-                    let s = ops::session(&self.inst, &self.acts, act.key().instance);
+                    let s = ops::session(&self.inst, &self.acts, act.key().instance)
+                        .map(|s| s.with_decision(decision));
                     tokio::spawn(ops::act(s, op, act, self.tx.clone()));
                 }
                 Effect::FetchCluster { .. } | Effect::FetchLogs { .. } => {
@@ -299,7 +300,8 @@ impl Runtime {
                         Effect::Decide { req, .. } | Effect::LoadShadow { req } => Some(*req),
                         _ => None,
                     };
-                    let Some(fut) = decision_effect(self.decide.clone(), &self.inst, e) else {
+                    let Some(fut) = decision_effect(self.decide.clone(), &self.inst, &self.acts, e)
+                    else {
                         continue;
                     };
                     let tx = self.tx.clone();
@@ -350,16 +352,18 @@ type MsgFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Option<Msg>>
 fn decision_effect(
     kit: Option<std::sync::Arc<crate::tui::decisions::DecideKit>>,
     inst: &Instances,
+    acts: &ops::ActKit,
     e: Effect,
 ) -> Option<MsgFuture> {
     use crate::tui::decisions;
     match e {
         Effect::Decide { req, key } => {
             let client = inst.client(key.instance).cloned();
+            let session = ops::session(inst, acts, key.instance);
             Some(Box::pin(async move {
                 let result = match (kit, client) {
                     (Some(kit), Some(client)) => {
-                        decisions::decide_app(kit, client, key.clone()).await
+                        decisions::decide_app(kit, client, session, key.clone()).await
                     }
                     (None, _) => Err("decisions are not set up".to_string()),
                     (_, None) => Err("the instance has no usable client".to_string()),
@@ -378,7 +382,16 @@ fn decision_effect(
                 .get(key.instance as usize)
                 .map(|v| v.name.clone())
                 .unwrap_or_default();
+            let client = inst.client(key.instance).cloned();
             Some(Box::pin(async move {
+                // The operator as every action names them (env, the Argo CD account, the OS user).
+                let operator = match &client {
+                    Some(c) => crate::actions::operator(c).await,
+                    None => std::env::var(crate::actions::OPERATOR_ENV)
+                        .ok()
+                        .or_else(crate::actions::os_user)
+                        .unwrap_or_else(|| "unknown".into()),
+                };
                 let result = match kit {
                     Some(kit) => tokio::task::spawn_blocking({
                         let key = key.clone();
@@ -387,6 +400,7 @@ fn decision_effect(
                                 &kit,
                                 &key,
                                 &instance,
+                                &operator,
                                 decision_seq,
                                 advised,
                                 chosen,
@@ -473,7 +487,9 @@ impl Headless {
                     }));
                 }
                 Effect::Decide { .. } | Effect::Review { .. } | Effect::LoadShadow { .. } => {
-                    if let Some(fut) = decision_effect(self.decide.clone(), &self.inst, e) {
+                    if let Some(fut) =
+                        decision_effect(self.decide.clone(), &self.inst, &ops::ActKit::default(), e)
+                    {
                         futs.push(tokio::spawn(async move { fut.await.into_iter().collect() }));
                     }
                 }

@@ -12,11 +12,27 @@ use crate::tui::msg::Msg;
 use crate::tui::ops::{Act, Prepare, Prepared, Then};
 
 /// What every action needs besides the instance's client.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct ActKit {
     pub protected: Vec<String>,
+    /// Production apps are protected too (the config's `protect_production`).
+    pub protect_production: bool,
     pub journal: Option<Arc<crate::decide::journal::Journal>>,
     pub kube: Option<Arc<crate::clients::kube::Clusters>>,
+    /// Writes whose answer is not journaled yet (quitting waits for them).
+    pub inflight: crate::actions::Inflight,
+}
+
+impl Default for ActKit {
+    fn default() -> Self {
+        ActKit {
+            protected: Vec::new(),
+            protect_production: true,
+            journal: None,
+            kube: None,
+            inflight: Default::default(),
+        }
+    }
 }
 
 /// The session of an instance (its client, read-only flag, protected apps, journal).
@@ -26,7 +42,9 @@ pub fn session(inst: &Instances, kit: &ActKit, id: u16) -> Option<Session> {
     Some(
         Session::new(client, read_only, kit.protected.clone())
             .with_journal(kit.journal.clone())
-            .with_kube(kit.kube.clone()),
+            .with_kube(kit.kube.clone())
+            .with_inflight(kit.inflight.clone())
+            .protect_production(kit.protect_production),
     )
 }
 
@@ -275,16 +293,9 @@ pub async fn act(session: Option<Session>, op: u64, act: Act, tx: mpsc::Sender<M
                 )
             })
         }
-        Act::RestoreAutoSync { .. } => actions::defer::restore_auto_sync(&s, &t).await.map(|a| {
-            format!(
-                "auto-sync {}",
-                if a.auto_sync() {
-                    "on again"
-                } else {
-                    "as it was (off)"
-                }
-            )
-        }),
+        Act::RestoreAutoSync { .. } => actions::defer::restore_auto_sync(&s, &t)
+            .await
+            .map(|r| r.summary()),
         Act::Defer { until, reason, .. } => {
             actions::defer::defer(&s, &t, until, &reason, chrono::Utc::now())
                 .await
@@ -295,12 +306,9 @@ pub async fn act(session: Option<Session>, op: u64, act: Act, tx: mpsc::Sender<M
                     )
                 })
         }
-        Act::RestoreDeferral { .. } => actions::defer::restore(&s, &t).await.map(|a| {
-            format!(
-                "deferral ended; self-heal {}",
-                if a.self_heal() { "on" } else { "off" }
-            )
-        }),
+        Act::RestoreDeferral { .. } => actions::defer::restore(&s, &t)
+            .await
+            .map(|r| format!("deferral ended; {}", r.summary())),
         Act::Annotate {
             incident,
             note,

@@ -272,7 +272,7 @@ pub fn shadow_lines(s: &ShadowScreen) -> Vec<(String, &'static str)> {
     out.push(("Agreement with operators".into(), "header"));
     if r.all.reviews == 0 {
         out.push((
-            "  No operator has reviewed a decision yet: on a decision, y approves the advice and A, F, E record your own verdict.".into(),
+            "  No operator has reviewed a decision yet: on a decision, y approves the advice and A, F, E, H record your own verdict (allow, defer, enforce, needs-human); syncing, deferring, rolling back or annotating a drifted app records the verdict it amounts to.".into(),
             "text.dim",
         ));
     }

@@ -259,7 +259,7 @@ pub fn dialog(buf: &mut Buffer, m: &Model, d: &crate::tui::ops::Dialog, theme: &
     for l in &d.lines {
         let role = if l.starts_with("BLOCKED") || l.starts_with("PRUNE") || l.contains("DELETED") {
             "error"
-        } else if l.starts_with("  prune ") {
+        } else if l.starts_with("  prune ") || l.starts_with("WARNING") {
             "warning"
         } else {
             "text"
@@ -301,6 +301,9 @@ pub fn dialog(buf: &mut Buffer, m: &Model, d: &crate::tui::ops::Dialog, theme: &
             "enter copy (OSC 52) and close · esc close · pgup/pgdn scroll"
         }
         (DialogKind::Info { .. }, _) => "esc close",
+        (DialogKind::ChooseVerdict { .. }, _) => {
+            "a allow · f defer · e enforce · h needs-human · esc cancel"
+        }
         (_, true) => "enter DELETE and sync · esc back",
         (_, false) if d.fields.is_empty() => "enter confirm · esc cancel",
         _ => "enter confirm · esc cancel · tab/↑↓ field · space toggle · type into text fields",

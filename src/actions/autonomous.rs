@@ -1,0 +1,153 @@
+//! Autonomous mode's one write: a sync of the drifted resources, through the same checks as a
+//! keystroke or a headless command (read-only first, then can-i, the plan with its sync
+//! windows and running operation), plus its own: never a protected app, only when the windows
+//! allow an automated sync, never over an operator's rollback or deferral (`decide::autonomy`'s
+//! gate). Every refusal is journaled; the sync itself is journaled before its request and
+//! after it (`sync::start`), and is followed to its end in its own task, so cancelling the
+//! decision that started it (a reload, quitting) cannot lose it.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+
+use super::sync::{self, SyncSpec};
+use super::{ActionError, Session, Target};
+use crate::decide::autonomy::{self, AUTONOMOUS_OPERATOR, Gate, Limits};
+use crate::decide::decider::Decision;
+use crate::decide::scenario::Scenario;
+
+/// What an autonomous pass did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outcome {
+    pub gate: Gate,
+    /// The journal record of the request (when it synced) or of the refusal.
+    pub action_seq: Option<u64>,
+    /// Why the sync failed, when it did (recorded too).
+    pub error: Option<String>,
+}
+
+/// How long the sync's operation is followed (it goes on in Argo CD after that).
+pub const FOLLOW: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Passes a journaled decision through the gate and, when it opens, syncs through `actions`.
+/// `session` acts as [`AUTONOMOUS_OPERATOR`] and answers `decision_seq`. The operation is
+/// followed in a task of its own, which outlives this call.
+pub async fn act(
+    session: &Session,
+    t: &Target,
+    limits: &Limits,
+    decision_seq: u64,
+    d: &Decision,
+    sc: &Scenario,
+    now: DateTime<Utc>,
+) -> Outcome {
+    let session = session
+        .clone()
+        .acting_as(AUTONOMOUS_OPERATOR)
+        .with_decision(Some(decision_seq));
+    let records = match &session.journal {
+        Some(j) => {
+            let j = j.clone();
+            tokio::task::spawn_blocking(move || j.records())
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default()
+        }
+        None => Vec::new(),
+    };
+    let gate = autonomy::gate(d, &records, limits, now);
+    if gate != Gate::Sync {
+        return Outcome {
+            gate,
+            action_seq: None,
+            error: None,
+        };
+    }
+    let s0 = &session;
+    let refuse = |why: String| async move {
+        let seq = s0
+            .record(json!({
+                "action": "sync",
+                "app": t.name,
+                "app_namespace": t.app_namespace,
+                "decision_seq": decision_seq,
+                "outcome": format!("refused: {why}"),
+                "ok": false,
+            }))
+            .await
+            .ok()
+            .flatten();
+        Outcome {
+            gate: Gate::Hold { why: why.clone() },
+            action_seq: seq,
+            error: Some(why),
+        }
+    };
+    // Read-only: nothing is asked of the server.
+    if let Err(e) = session.check_writable() {
+        return refuse(e.to_string()).await;
+    }
+    let spec = SyncSpec {
+        prune: false,
+        resources: autonomy::sync_request(&t.name, &t.app_namespace, sc).resources,
+        ..Default::default()
+    };
+    let plan = match sync::plan_at(&session, t, spec, now).await {
+        Ok(p) => p,
+        Err(e) => return refuse(e.to_string()).await,
+    };
+    if plan.protected {
+        return refuse(format!(
+            "{} is protected (production, its label or the config): autonomous mode never \
+             acts on it; an operator confirms the sync",
+            t.name
+        ))
+        .await;
+    }
+    if plan.window.error.is_some() || !plan.window.can_sync_auto {
+        return refuse(format!(
+            "the sync windows do not allow an automated sync now ({})",
+            plan.window.line()
+        ))
+        .await;
+    }
+    if let Some(why) = plan.blocked() {
+        return refuse(why).await;
+    }
+    // The request and its records happen in a task that is not cancelled with the decision.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let s = session.clone();
+    tokio::spawn(async move {
+        let started = sync::start(&s, &plan).await;
+        let _ = tx.send(started.as_ref().map(|_| ()).map_err(ActionError::to_string));
+        if started.is_ok() {
+            let op = super::follow_operation(&s.client, &plan.target, FOLLOW, |_| {}).await;
+            let outcome = match &op {
+                Ok(o) => format!("{}: {}", o.phase, o.message),
+                Err(e) => format!("not followed to the end: {e}"),
+            };
+            let _ = s
+                .record(json!({
+                    "action": "sync-finished",
+                    "app": plan.target.name,
+                    "app_namespace": plan.target.app_namespace,
+                    "outcome": outcome,
+                }))
+                .await;
+        }
+    });
+    let error = match rx.await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e),
+        Err(_) => Some("the sync task ended without an answer".to_string()),
+    };
+    if let Some(e) = &error {
+        tracing::warn!(app = %t.name, error = %e, "autonomous sync failed");
+    }
+    Outcome {
+        gate,
+        action_seq: None,
+        error,
+    }
+}
