@@ -110,6 +110,7 @@ fn tui_options(cli: &Cli, cfg: &Config, paths: &Paths, title: &str) -> TuiOption
             .and_then(|t| crate::util::split_command(t).ok())
             .filter(|w| !w.is_empty()),
         data_dir: paths.data_dir.clone(),
+        config_dir: paths.config_dir(),
     }
 }
 

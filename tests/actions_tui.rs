@@ -627,3 +627,214 @@ fn an_action_that_changes_context_asks_for_a_new_decision() {
         assert_eq!(decides, again, "{verb}: {fx:?}");
     }
 }
+
+// ---- the `:` command line (k9s and argonaut habits) ----
+
+fn two_instances() -> (Model, Keymap) {
+    let km = Keymap::default();
+    let view = |n: &str| InstanceView {
+        name: n.into(),
+        url: format!("https://{n}"),
+        state: ConnState::Connecting { attempt: 0 },
+        version: None,
+        listed: false,
+        insecure: false,
+        read_only: false,
+    };
+    let mut m = Model::new(vec![view("eu"), view("us")], (120, 40), NOW_MS);
+    for (id, rows) in [
+        (
+            0u16,
+            vec![
+                ("checkout", "prod-eu-1", "shop"),
+                ("search", "dev-eu-1", "find"),
+            ],
+        ),
+        (1u16, vec![("billing", "prod-us-1", "money")]),
+    ] {
+        let rows = rows
+            .into_iter()
+            .map(|(n, c, p)| {
+                let mut a = Application::default();
+                a.metadata.name = n.into();
+                a.status.sync.status = "OutOfSync".into();
+                a.status.health.status = "Healthy".into();
+                a.spec.destination.name = c.into();
+                a.spec.destination.namespace = format!("{n}-ns");
+                a.spec.project = p.into();
+                AppRow::from_app(id, &a)
+            })
+            .collect();
+        update(
+            &mut m,
+            &km,
+            Msg::Fleet(
+                id,
+                FleetUpdate::Listed {
+                    rows,
+                    resource_version: "1".into(),
+                    version: None,
+                },
+            ),
+        );
+    }
+    (m, km)
+}
+
+/// Types a command line: `text` as characters (a space is a space), then enter.
+fn command(m: &mut Model, km: &Keymap, text: &str) -> Vec<Effect> {
+    let mut fx = keys(m, km, ":");
+    for c in text.chars() {
+        fx.extend(update(m, km, Msg::Key(Key::ch(c))));
+    }
+    fx.extend(keys(m, km, "enter"));
+    fx
+}
+
+fn visible(m: &Model) -> Vec<String> {
+    m.view
+        .rows
+        .iter()
+        .filter_map(|r| match r {
+            driftdeck::tui::model::ViewRow::App(i) => Some(m.fleet.rows[*i].key.name.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_command_line_narrows_the_fleet_like_k9s() {
+    let (mut m, km) = two_instances();
+    command(&mut m, &km, "ctx us");
+    assert!(m.command.is_none(), "enter runs and closes it");
+    assert_eq!(visible(&m), ["billing"]);
+    command(&mut m, &km, "ctx");
+    assert_eq!(visible(&m).len(), 3, ":ctx alone: every instance");
+    command(&mut m, &km, "cluster prod-eu-1");
+    assert_eq!(visible(&m), ["checkout"]);
+    command(&mut m, &km, "cluster");
+    command(&mut m, &km, "project money");
+    assert_eq!(visible(&m), ["billing"]);
+    command(&mut m, &km, "project");
+    command(&mut m, &km, "ns search-ns");
+    assert_eq!(visible(&m), ["search"]);
+    command(&mut m, &km, "ns");
+    // A value no app has: said on the line, which stays open; nothing changes.
+    command(&mut m, &km, "cluster nowhere");
+    let cl = m.command.as_ref().expect("still open");
+    assert!(
+        cl.input
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("no app has cluster `nowhere`"),
+        "{cl:?}"
+    );
+    assert_eq!(visible(&m).len(), 3);
+    keys(&mut m, &km, "esc");
+    assert!(m.command.is_none(), "esc closes");
+    // Unknown commands say so.
+    command(&mut m, &km, "frobnicate");
+    assert!(
+        m.command
+            .as_ref()
+            .unwrap()
+            .input
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("unknown command `:frobnicate`")
+    );
+    keys(&mut m, &km, "esc");
+    // Screens and quitting.
+    let fx = command(&mut m, &km, "queue");
+    assert!(
+        matches!(m.screen, driftdeck::tui::model::Screen::Queue(_)),
+        "{fx:?}"
+    );
+    command(&mut m, &km, "shadow");
+    assert!(matches!(m.screen, driftdeck::tui::model::Screen::Shadow(_)));
+    command(&mut m, &km, "app checkout");
+    assert!(matches!(&m.screen, driftdeck::tui::model::Screen::App(s) if s.key.name == "checkout"));
+    let fx = command(&mut m, &km, "theme light");
+    assert_eq!(fx, vec![Effect::Theme("light".into())]);
+    let fx = command(&mut m, &km, "q");
+    assert!(fx.contains(&Effect::Quit) && m.quit);
+}
+
+#[test]
+fn tab_completes_commands_and_their_arguments() {
+    let (mut m, km) = two_instances();
+    keys(&mut m, &km, ":");
+    for c in "clu".chars() {
+        update(&mut m, &km, Msg::Key(Key::ch(c)));
+    }
+    keys(&mut m, &km, "tab");
+    assert_eq!(m.command.as_ref().unwrap().input.text, "cluster ");
+    keys(&mut m, &km, "tab");
+    // Several clusters: the common part adds nothing, so tab takes them in turn.
+    let first = m.command.as_ref().unwrap().input.text.clone();
+    keys(&mut m, &km, "tab");
+    let second = m.command.as_ref().unwrap().input.text.clone();
+    assert!(first.starts_with("cluster ") && second.starts_with("cluster "));
+    assert_ne!(first, second);
+    keys(&mut m, &km, "ctrl-u");
+    for c in "ctx u".chars() {
+        update(&mut m, &km, Msg::Key(Key::ch(c)));
+    }
+    keys(&mut m, &km, "tab");
+    assert_eq!(m.command.as_ref().unwrap().input.text, "ctx us");
+    keys(&mut m, &km, "enter");
+    assert_eq!(visible(&m), ["billing"]);
+}
+
+/// `:sync⏎` opens the same plan dialog as `s`, and the Enter that ended the command line
+/// confirms nothing: the dialog waits for its plan, and a production (protected) app wants its
+/// name typed, whatever Enter is pressed after.
+#[test]
+fn sync_from_the_command_line_never_confirms_with_its_enter() {
+    let (mut m, km) = model(vec![row("payments", None)]);
+    let fx = command(&mut m, &km, "sync");
+    let Some(Effect::Prepare { req, what }) = fx.first().cloned() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(what, Prepare::Sync(vec![key("payments")]));
+    assert!(matches!(&m.overlay, Overlay::Dialog(d) if d.kind == DialogKind::Loading));
+    // A second Enter while the plan loads does nothing.
+    assert!(keys(&mut m, &km, "enter").is_empty());
+    update(
+        &mut m,
+        &km,
+        Msg::Prepared {
+            req,
+            result: Ok(Prepared::Sync(vec![(
+                key("payments"),
+                Ok(plan("payments", true, true)),
+            )])),
+        },
+    );
+    // Enter on a production app's plan: refused until its name is typed.
+    for _ in 0..3 {
+        assert!(keys(&mut m, &km, "enter").is_empty());
+    }
+    assert!(
+        matches!(&m.overlay, Overlay::Dialog(d) if d.error.as_deref().is_some_and(|e| e.contains("payments is protected")))
+    );
+    keys(&mut m, &km, "p a y m e n t s");
+    let fx = keys(&mut m, &km, "enter");
+    assert!(matches!(fx.as_slice(), [Effect::Act { .. }]), "{fx:?}");
+    // `:sync` with nothing selected says so.
+    let (mut empty, km) = model(vec![]);
+    command(&mut empty, &km, "sync");
+    assert!(
+        empty
+            .command
+            .as_ref()
+            .unwrap()
+            .input
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("select one first")
+    );
+}

@@ -242,3 +242,68 @@ snap!(
     "d space",
     Some("status:OutOfSync")
 );
+
+/// At 16 colours (`TERM=xterm`), every state on every row, selected or not, stays readable,
+/// and good states are green, not grey: parsed from the SGR codes of 16-colour frames of the
+/// fleet, an app, the drift queue and a decision, cell by cell.
+#[tokio::test]
+async fn sixteen_colour_frames_are_readable_cell_by_cell() {
+    use driftdeck::tui::color::contrast_16;
+    let fleet = demo(60, 4, 2).await;
+    let tmp = tempfile::tempdir().unwrap();
+    for keys in ["", "j j j", "j j enter", "u", "u j", "u enter"] {
+        let o = SnapshotOptions {
+            output: Output::Ansi,
+            size: (80, 24),
+            keys: parse_keys(keys).unwrap(),
+            filter: None,
+            theme: Theme::default().for_depth(Depth::Ansi16),
+            keymap: Keymap::default(),
+            depth: Depth::Ansi16,
+            ascii: false,
+            low_bandwidth: false,
+            title: "driftdeck demo".into(),
+            now_ms: Some(NOW * 1000),
+            data_dir: Some(tmp.path().to_path_buf()),
+        };
+        let out = snapshot(&fleet.config(), o).await.unwrap().stdout;
+        let rows = ansi_cells(&out);
+        let mut selected_rows = 0;
+        for (y, row) in rows.iter().enumerate() {
+            let text: String = row.iter().map(|c| c.ch.as_str()).collect();
+            if row.iter().filter(|c| c.bg == Some(4)).count() > 40 {
+                selected_rows += 1;
+            }
+            for (x, c) in row.iter().enumerate() {
+                if c.ch.trim().is_empty() || c.reverse {
+                    continue;
+                }
+                // The terminal's own colours: light text on a dark background.
+                let fg = c.fg.unwrap_or(7);
+                let bg = c.bg.unwrap_or(0);
+                assert!(
+                    contrast_16(fg, bg) >= 3.0,
+                    "keys {keys:?}: {:?} at ({x}, {y}) is colour {fg} on {bg}: unreadable\n{text}",
+                    c.ch
+                );
+            }
+            // Good states are green wherever they show.
+            for word in ["Synced", "Healthy"] {
+                let mut from = 0;
+                while let Some(i) = text[from..].find(word) {
+                    let col = text[..from + i].chars().count();
+                    let fg = row[col].fg;
+                    assert!(
+                        matches!(fg, Some(2) | Some(10))
+                            || row[col].bg.is_some_and(|b| b == 2 || b == 10),
+                        "keys {keys:?}: {word} at ({col}, {y}) is colour {fg:?}, not green\n{text}"
+                    );
+                    from += i + word.len();
+                }
+            }
+        }
+        if keys.contains('j') || keys.is_empty() {
+            assert!(selected_rows >= 1, "keys {keys:?}: no selected row:\n{out}");
+        }
+    }
+}

@@ -36,6 +36,8 @@ actions! {
     SelectFirst => "select_first", "go to the top";
     SelectLast => "select_last", "go to the bottom";
     Filter => "filter", "filter: text and facets (status:OutOfSync,Degraded env:prod)";
+    CommandLine => "command_line", "the command line: :ctx, :cluster, :project, :ns, :sync, :diff, :queue, :theme, :q (tab completes)";
+    Complete => "complete", "complete the command or its argument (again: the next candidate)";
     ClearFilter => "clear_filter", "clear the filter";
     ToggleAttention => "toggle_attention", "only apps that need attention";
     Facets => "facets", "pick status, env, instance, cluster, project facets";

@@ -54,6 +54,28 @@ pub struct TuiOptions {
     pub diff_tool: Option<Vec<String>>,
     /// Where the decision journal lives.
     pub data_dir: std::path::PathBuf,
+    /// Where user themes and keymaps live (`:theme NAME` loads from there).
+    pub config_dir: std::path::PathBuf,
+}
+
+/// The themes `:theme` offers: the builtins, then the user's files (by name).
+pub fn theme_names(config_dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = crate::tui::theme::BUILTIN
+        .iter()
+        .map(|(n, _)| n.to_string())
+        .collect();
+    if let Ok(rd) = std::fs::read_dir(config_dir.join("themes")) {
+        let mut user: Vec<String> = rd
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+            .filter(|n| !v.contains(n))
+            .collect();
+        user.sort();
+        v.extend(user);
+    }
+    v
 }
 
 /// The pager: the config's, else `$PAGER`, else `less -R`.
@@ -216,6 +238,14 @@ pub fn convert_mouse(e: crossterm::event::MouseEvent) -> Option<crate::tui::msg:
 
 /// Where the text cursor goes: in the filter input while typing.
 pub fn cursor_position(m: &Model) -> Option<(u16, u16)> {
+    if let Some(cl) = &m.command {
+        let before: String = cl.input.text.chars().take(cl.input.cursor).collect();
+        let x = 2 + ui::str_width(&before) as u16;
+        return Some((
+            x.min(m.size.0.saturating_sub(1)),
+            m.size.1.saturating_sub(1),
+        ));
+    }
     let input = m.input.as_ref()?;
     let l = layout::fleet(m.size, true);
     let f = l.filter?;
@@ -246,6 +276,7 @@ pub async fn run(cfg: &Config, opts: TuiOptions) -> anyhow::Result<()> {
     model.mouse = opts.mouse;
     model.title = opts.title.clone();
     model.read_only = opts.read_only;
+    model.theme_names = theme_names(&opts.config_dir);
     if !opts.notices.is_empty() {
         model.flash = Some(Flash {
             text: opts.notices.join("; "),
@@ -303,6 +334,7 @@ pub async fn run(cfg: &Config, opts: TuiOptions) -> anyhow::Result<()> {
     let mut last_draw: Option<Instant> = None;
     let mut logged_complete = false;
     let mut stdout = std::io::stdout();
+    let mut opts = opts;
     let reason;
     'outer: loop {
         if model.dirty {
@@ -376,6 +408,19 @@ pub async fn run(cfg: &Config, opts: TuiOptions) -> anyhow::Result<()> {
                 break 'outer;
             }
             for e in out.terminal {
+                if let crate::tui::effect::Effect::Theme(name) = &e {
+                    let (t, errs) = crate::tui::load::theme(Some(name), &opts.config_dir);
+                    let result = match errs.first() {
+                        Some(err) => Err(format!("theme {name}: {err}")),
+                        None => {
+                            opts.theme = t.for_depth(opts.depth);
+                            screen.invalidate();
+                            Ok(name.clone())
+                        }
+                    };
+                    queue.push_back(Msg::ThemeChanged(result));
+                    continue;
+                }
                 let takes_terminal = !matches!(e, crate::tui::effect::Effect::Clipboard(_));
                 if takes_terminal {
                     // The program reads the keyboard itself meanwhile.

@@ -176,11 +176,121 @@ pub fn nearest_256(rgb: (u8, u8, u8)) -> u8 {
     }
 }
 
-/// Nearest of the 16 ANSI colours.
+/// The one of the 16 ANSI colours that looks most like `rgb`: dark colours are black, greys
+/// go by lightness (black, bright black, white, bright white), colours by hue (red, yellow,
+/// green, cyan, blue, magenta), the light ones to the bright variant. Nearest-by-distance
+/// would paint a muted green (a theme's "healthy") the same grey as dimmed text, since the 16
+/// colours are far apart and saturated.
 pub fn nearest_16(rgb: (u8, u8, u8)) -> u8 {
-    (0..16u8)
-        .min_by_key(|&i| dist(ANSI16_RGB[i as usize], rgb))
-        .unwrap_or(7)
+    let (r, g, b) = (
+        rgb.0 as f64 / 255.0,
+        rgb.1 as f64 / 255.0,
+        rgb.2 as f64 / 255.0,
+    );
+    let max = r.max(g).max(b);
+    let min = r.min(g).min(b);
+    let v = max;
+    let s = if max == 0.0 { 0.0 } else { (max - min) / max };
+    if v < 0.22 {
+        return 0;
+    }
+    // Greys, and pale tints (a light selection or diff background) that would otherwise
+    // become a loud bright colour.
+    if s < 0.22 || (s < 0.35 && v > 0.8) {
+        let l = (max + min) / 2.0;
+        return if l < 0.25 {
+            0
+        } else if l < 0.6 {
+            8
+        } else if l < 0.88 {
+            7
+        } else {
+            15
+        };
+    }
+    let d = max - min;
+    let h = if max == r {
+        60.0 * ((g - b) / d).rem_euclid(6.0)
+    } else if max == g {
+        60.0 * ((b - r) / d + 2.0)
+    } else {
+        60.0 * ((r - g) / d + 4.0)
+    };
+    let base = if !(20.0..330.0).contains(&h) {
+        1
+    } else if h < 70.0 {
+        3
+    } else if h < 165.0 {
+        2
+    } else if h < 200.0 {
+        6
+    } else if h < 260.0 {
+        4
+    } else {
+        5
+    };
+    if v >= 0.8 { base + 8 } else { base }
+}
+
+/// The relative luminance (WCAG) of one of the 16 colours, as xterm draws it.
+pub fn luminance_16(i: u8) -> f64 {
+    let (r, g, b) = ANSI16_RGB[(i & 15) as usize];
+    let lin = |c: u8| {
+        let c = c as f64 / 255.0;
+        if c <= 0.03928 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b)
+}
+
+/// The contrast ratio (WCAG, 1 to 21) of two of the 16 colours.
+pub fn contrast_16(a: u8, b: u8) -> f64 {
+    let (x, y) = (luminance_16(a), luminance_16(b));
+    (x.max(y) + 0.05) / (x.min(y) + 0.05)
+}
+
+/// The ANSI index of a named or 16-colour indexed colour (`None` for others).
+pub fn index_16(c: Color) -> Option<u8> {
+    match c {
+        Color::Indexed(i) if i < 16 => Some(i),
+        Color::Reset | Color::Indexed(_) | Color::Rgb(..) => None,
+        c => Some(nearest_16_of(c)),
+    }
+}
+
+/// Text on a background, both among the 16 colours, is readable from this contrast on.
+pub const MIN_CONTRAST_16: f64 = 3.0;
+
+/// Whether a 16-colour index is a grey (black, white and the two greys).
+pub fn is_grey_16(i: u8) -> bool {
+    matches!(i, 0 | 7 | 8 | 15)
+}
+
+/// Black or bright white, whichever reads better on `bg` (one of the 16).
+pub fn on_16(bg: u8) -> Color {
+    if contrast_16(15, bg) >= contrast_16(0, bg) {
+        Color::White
+    } else {
+        Color::Black
+    }
+}
+
+/// `fg` if it reads on `bg` (16 colours), else bright white or black, whichever reads better.
+pub fn readable_16(fg: Color, bg: Color) -> Color {
+    let (Some(f), Some(b)) = (index_16(fg), index_16(bg)) else {
+        return fg;
+    };
+    if contrast_16(f, b) >= MIN_CONTRAST_16 {
+        return fg;
+    }
+    if contrast_16(15, b) >= contrast_16(0, b) {
+        Color::White
+    } else {
+        Color::Black
+    }
 }
 
 /// Degrades a colour to what `depth` can show.

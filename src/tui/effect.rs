@@ -90,6 +90,8 @@ pub enum Effect {
         pod: String,
         container: String,
     },
+    /// Switch the theme (`:theme NAME`): loaded by the event loop, which owns it.
+    Theme(String),
     /// Abandon a request whose result is no longer wanted.
     Cancel(u64),
     /// Put text on the clipboard of the terminal (OSC 52; works over SSH).

@@ -237,10 +237,12 @@ pub enum Mode {
     Queue,
     Report,
     Dialog,
+    /// The `:` command line.
+    Command,
 }
 
 impl Mode {
-    pub const ALL: [Mode; 10] = [
+    pub const ALL: [Mode; 11] = [
         Mode::Global,
         Mode::Fleet,
         Mode::App,
@@ -251,6 +253,7 @@ impl Mode {
         Mode::Queue,
         Mode::Report,
         Mode::Dialog,
+        Mode::Command,
     ];
 
     pub fn section(self) -> &'static str {
@@ -265,6 +268,7 @@ impl Mode {
             Mode::Queue => "queue",
             Mode::Report => "report",
             Mode::Dialog => "dialog",
+            Mode::Command => "command",
         }
     }
     fn from_section(s: &str) -> Option<Mode> {
@@ -272,7 +276,7 @@ impl Mode {
     }
     /// Text modes take unbound printable keys as input and ignore the global section.
     pub fn is_text(self) -> bool {
-        matches!(self, Mode::Filter | Mode::Dialog)
+        matches!(self, Mode::Filter | Mode::Dialog | Mode::Command)
     }
 }
 

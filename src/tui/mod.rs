@@ -3,6 +3,7 @@
 pub mod action;
 pub mod app;
 pub mod color;
+pub mod command;
 pub mod decisions;
 pub mod diffview;
 pub mod effect;

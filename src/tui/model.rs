@@ -720,6 +720,10 @@ pub struct Model {
     pub low_bandwidth: bool,
     /// Mouse reporting is on (clicks and the wheel reach `update`).
     pub mouse: bool,
+    /// The `:` command line, while it is open.
+    pub command: Option<crate::tui::command::CommandLine>,
+    /// The themes `:theme` offers (builtins and the user's).
+    pub theme_names: Vec<String>,
 }
 
 impl Model {
@@ -765,6 +769,11 @@ impl Model {
             restoring: std::collections::HashSet::new(),
             low_bandwidth: false,
             mouse: false,
+            command: None,
+            theme_names: crate::tui::theme::BUILTIN
+                .iter()
+                .map(|(n, _)| n.to_string())
+                .collect(),
         }
     }
 
@@ -791,6 +800,7 @@ impl Model {
             (Overlay::Help { .. }, _, _) => Mode::Help,
             (Overlay::Facets(_), _, _) => Mode::Facets,
             (Overlay::Dialog(_), _, _) => Mode::Dialog,
+            _ if self.command.is_some() => Mode::Command,
             (_, Some(_), _) => Mode::Filter,
             (_, _, Screen::App(_)) => Mode::App,
             (_, _, Screen::Diff(..)) => Mode::Diff,

@@ -97,6 +97,8 @@ pub enum Msg {
         req: u64,
         entries: Vec<crate::actions::rollback::HistoryEntry>,
     },
+    /// `:theme`: the name of the theme now in use, or why it could not be loaded.
+    ThemeChanged(Result<String, String>),
     /// A program the TUI handed the terminal to has ended.
     Resumed {
         what: String,

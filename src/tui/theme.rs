@@ -49,6 +49,9 @@ struct StyleSpec {
 pub struct Theme {
     pub name: String,
     styles: HashMap<String, Style>,
+    /// Drawn with the 16 ANSI colours: a role's text on a selection or a background is kept
+    /// readable (see [`Theme::for_depth`]).
+    sixteen: bool,
 }
 
 impl Default for Theme {
@@ -257,7 +260,11 @@ impl Theme {
         if !errs.is_empty() {
             return Err(errs);
         }
-        Ok(Theme { name, styles })
+        Ok(Theme {
+            name,
+            styles,
+            sixteen: false,
+        })
     }
 
     /// The style of a role, falling back to its parents and finally `text`.
@@ -291,7 +298,7 @@ impl Theme {
         }
         let sel = self.style("selection");
         let base = self.style(role);
-        Style {
+        let mut st = Style {
             bg: sel.bg,
             fg: if sel.fg.is_some() && base.fg.is_none() {
                 sel.fg
@@ -300,7 +307,27 @@ impl Theme {
             },
             add_modifier: base.add_modifier | sel.add_modifier,
             ..base
+        };
+        if self.sixteen
+            && let (Some(fg), Some(bg)) = (st.fg, st.bg)
+        {
+            use crate::tui::color::{MIN_CONTRAST_16, contrast_16, index_16, is_grey_16, on_16};
+            if let (Some(f), Some(b)) = (index_16(fg), index_16(bg))
+                && contrast_16(f, b) < MIN_CONTRAST_16
+            {
+                if is_grey_16(f) {
+                    // Plain or dimmed text: white or black on the selection.
+                    st.fg = Some(on_16(b));
+                } else {
+                    // A state's colour that does not read on the selection becomes the
+                    // cell's background, so states stay told apart by colour on the
+                    // selected row too.
+                    st.bg = Some(fg);
+                    st.fg = Some(on_16(f));
+                }
+            }
         }
+        st
     }
 
     /// Whether any role sets a colour (as opposed to attributes only).
@@ -315,11 +342,28 @@ impl Theme {
     /// monochrome terminal) a theme made of colours would lose its selection bar and state
     /// colours, so the builtin `mono` theme (the same states told by attributes) takes its
     /// place; a theme without colours is kept.
+    ///
+    /// With 16 colours, every colour is mapped to its 16-colour look here (by hue, see
+    /// [`crate::tui::color::nearest_16`]), and text drawn on a background (the bar, a
+    /// selected row, an emphasized diff change) that would not read on it is drawn in bright
+    /// white or black instead.
     pub fn for_depth(self, depth: crate::tui::color::Depth) -> Theme {
-        if depth == crate::tui::color::Depth::None && self.uses_colour() {
-            Theme::builtin("mono").unwrap_or(self)
-        } else {
-            self
+        use crate::tui::color::{Depth, degrade, readable_16};
+        match depth {
+            Depth::None if self.uses_colour() => Theme::builtin("mono").unwrap_or(self),
+            Depth::Ansi16 => {
+                let mut t = self;
+                for st in t.styles.values_mut() {
+                    st.fg = st.fg.map(|c| degrade(c, Depth::Ansi16));
+                    st.bg = st.bg.map(|c| degrade(c, Depth::Ansi16));
+                    if let (Some(fg), Some(bg)) = (st.fg, st.bg) {
+                        st.fg = Some(readable_16(fg, bg));
+                    }
+                }
+                t.sixteen = true;
+                t
+            }
+            _ => self,
         }
     }
 

@@ -64,6 +64,13 @@ pub fn update(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
             mouse(m, ev)
         }
         Msg::Paste(text) => {
+            if m.command.is_some() {
+                for c in text.chars().filter(|c| !c.is_control()) {
+                    super::command::type_char(m, c);
+                }
+                m.dirty = true;
+                return vec![];
+            }
             if let Some(input) = &mut m.input {
                 for c in text.chars().filter(|c| !c.is_control()) {
                     insert_char(input, c);
@@ -246,6 +253,14 @@ pub fn update(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
                 s.history = Some(entries);
                 m.dirty = true;
             }
+            vec![]
+        }
+        Msg::ThemeChanged(result) => {
+            match result {
+                Ok(name) => flash(m, format!("theme {name}"), false),
+                Err(e) => flash(m, e, true),
+            }
+            m.dirty = true;
             vec![]
         }
         Msg::Resumed { what, result } => {
@@ -516,6 +531,11 @@ fn key(m: &mut Model, km: &Keymap, k: Key) -> Vec<Effect> {
                 && let Some(c) = k.text()
             {
                 return super::ops::type_char(m, c);
+            } else if mode == Mode::Command
+                && !was_pending
+                && let Some(c) = k.text()
+            {
+                super::command::type_char(m, c);
             } else if mode.is_text()
                 && !was_pending
                 && let (Some(c), Some(input)) = (k.text(), m.input.as_mut())
@@ -542,7 +562,7 @@ fn mouse(m: &mut Model, ev: crate::tui::msg::Mouse) -> Vec<Effect> {
         return vec![];
     }
     let mode = m.mode();
-    if matches!(mode, Mode::Dialog | Mode::Filter) {
+    if matches!(mode, Mode::Dialog | Mode::Filter | Mode::Command) {
         return vec![];
     }
     match ev.kind {
@@ -685,6 +705,12 @@ fn move_list(cursor: &mut usize, offset: &mut usize, len: usize, page: usize, a:
     clamp_list(cursor, offset, len, page);
 }
 
+/// Does what the key bound to `a` does on the current screen (the command line's commands).
+pub(crate) fn perform(m: &mut Model, a: Action) -> Vec<Effect> {
+    let mode = m.mode();
+    act(m, mode, a)
+}
+
 fn act(m: &mut Model, mode: Mode, a: Action) -> Vec<Effect> {
     if a == Action::Quit {
         m.quit = true;
@@ -706,7 +732,12 @@ fn act(m: &mut Model, mode: Mode, a: Action) -> Vec<Effect> {
     {
         return super::ops::start(m, a);
     }
+    if a == Action::CommandLine && !mode.is_text() && !matches!(mode, Mode::Help | Mode::Facets) {
+        super::command::open(m);
+        return vec![];
+    }
     match mode {
+        Mode::Command => super::command::act(m, a),
         Mode::Dialog => super::ops::dialog_act(m, a),
         Mode::Help => {
             match a {
@@ -1395,7 +1426,7 @@ fn diff_act(m: &mut Model, a: Action) -> Vec<Effect> {
     vec![]
 }
 
-fn set_filter(m: &mut Model, f: Filter) {
+pub(crate) fn set_filter(m: &mut Model, f: Filter) {
     m.view.filter = f;
     m.recompute_view();
 }
@@ -1408,7 +1439,7 @@ fn flash(m: &mut Model, text: String, error: bool) {
     });
 }
 
-fn insert_char(input: &mut TextInput, c: char) {
+pub(crate) fn insert_char(input: &mut TextInput, c: char) {
     let byte = input
         .text
         .char_indices()
@@ -1439,14 +1470,24 @@ fn filter_act(m: &mut Model, a: Action) {
                 flash(m, format!("filter not applied: {e}"), true);
             }
             m.input = None;
-            return;
         }
         Action::Cancel | Action::Back => {
             let before = input.before.clone();
             m.input = None;
             set_filter(m, Filter::parse(&before).unwrap_or_default());
-            return;
         }
+        a => {
+            if edit_text(input, a) {
+                apply_input(m);
+            }
+        }
+    }
+}
+
+/// The editing keys of a text input (the filter, the command line); `false` when `a` is not
+/// one of them.
+pub(crate) fn edit_text(input: &mut TextInput, a: Action) -> bool {
+    match a {
         Action::DeleteChar => {
             if input.cursor > 0 {
                 let byte = input
@@ -1478,9 +1519,9 @@ fn filter_act(m: &mut Model, a: Action) {
         }
         Action::CursorLeft => input.cursor = input.cursor.saturating_sub(1),
         Action::CursorRight => input.cursor = (input.cursor + 1).min(input.text.chars().count()),
-        _ => return,
+        _ => return false,
     }
-    apply_input(m);
+    true
 }
 
 /// Builds the facet picker from the whole fleet, with counts.

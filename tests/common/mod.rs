@@ -187,3 +187,66 @@ pub async fn guided_rollback(s: &driftdeck::actions::Session, name: &str, reason
         .await
         .unwrap();
 }
+
+/// One cell of an ANSI frame: its text and its 16-colour pen (`None`: the terminal's default).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnsiCell {
+    pub ch: String,
+    pub fg: Option<u8>,
+    pub bg: Option<u8>,
+    pub bold: bool,
+    pub reverse: bool,
+}
+
+/// Parses an ANSI frame (`snapshot --output ansi`) made of 16-colour SGR codes, cell by cell.
+/// Panics on a 256-colour or RGB code: a 16-colour frame has none.
+pub fn ansi_cells(s: &str) -> Vec<Vec<AnsiCell>> {
+    let mut out = Vec::new();
+    for line in s.split('\n') {
+        let mut row = Vec::new();
+        let (mut fg, mut bg, mut bold, mut reverse) = (None, None, false, false);
+        let mut rest = line;
+        while !rest.is_empty() {
+            if let Some(after) = rest.strip_prefix("\x1b[") {
+                let end = after.find(|c: char| c.is_ascii_alphabetic()).unwrap();
+                assert_eq!(&after[end..end + 1], "m", "only SGR in a frame: {line:?}");
+                let params: Vec<u32> = if after[..end].is_empty() {
+                    vec![0]
+                } else {
+                    after[..end]
+                        .split(';')
+                        .map(|p| p.parse().unwrap())
+                        .collect()
+                };
+                for p in params {
+                    match p {
+                        0 => (fg, bg, bold, reverse) = (None, None, false, false),
+                        1 => bold = true,
+                        7 => reverse = true,
+                        30..=37 => fg = Some((p - 30) as u8),
+                        90..=97 => fg = Some((p - 90 + 8) as u8),
+                        39 => fg = None,
+                        40..=47 => bg = Some((p - 40) as u8),
+                        100..=107 => bg = Some((p - 100 + 8) as u8),
+                        49 => bg = None,
+                        38 | 48 => panic!("a 256-colour or RGB code in a 16-colour frame"),
+                        _ => {}
+                    }
+                }
+                rest = &after[end + 1..];
+                continue;
+            }
+            let c = rest.chars().next().unwrap();
+            row.push(AnsiCell {
+                ch: c.to_string(),
+                fg,
+                bg,
+                bold,
+                reverse,
+            });
+            rest = &rest[c.len_utf8()..];
+        }
+        out.push(row);
+    }
+    out
+}

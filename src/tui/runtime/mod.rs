@@ -193,9 +193,10 @@ impl Runtime {
         for e in effects {
             match e {
                 Effect::Quit => out.quit = true,
-                Effect::Clipboard(_) | Effect::Pager(_) | Effect::ExternalDiff { .. } => {
-                    out.terminal.push(e)
-                }
+                Effect::Clipboard(_)
+                | Effect::Pager(_)
+                | Effect::ExternalDiff { .. }
+                | Effect::Theme(_) => out.terminal.push(e),
                 Effect::Highlight { req, jobs } => {
                     let tx = self.tx.clone();
                     tokio::spawn(async move {
@@ -469,6 +470,11 @@ impl Headless {
                 }
                 // A snapshot never acts and never prepares an action.
                 Effect::Prepare { .. } | Effect::Act { .. } => {}
+                Effect::Theme(_) => futs.push(tokio::spawn(async {
+                    vec![Msg::ThemeChanged(Err(
+                        "a snapshot keeps the theme it started with (the config's theme)".into(),
+                    ))]
+                })),
                 Effect::Quit
                 | Effect::Cancel(_)
                 | Effect::Reconnect(_)

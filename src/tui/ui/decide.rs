@@ -196,7 +196,11 @@ pub fn queue_screen(buf: &mut Buffer, m: &Model, q: &QueueScreen, theme: &Theme,
             (vtext, vrole),
             (conf, "text"),
             (nb, "verdict.defer"),
-            (health, "text.dim"),
+            (
+                health,
+                row.map(|r| super::fleet::health_role(r.health))
+                    .unwrap_or("text.dim"),
+            ),
             (rule, "text.dim"),
         ];
         let mut x = list.x + 1;

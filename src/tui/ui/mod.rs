@@ -58,6 +58,35 @@ pub fn draw(buf: &mut Buffer, m: &Model, theme: &Theme, km: &Keymap) {
         Overlay::Dialog(d) => overlay::dialog(buf, m, d, theme),
     }
     overlay::operations(buf, m, theme);
+    if m.command.is_some() {
+        command_bar(buf, m, theme);
+    }
+}
+
+/// The `:` command line, on the last row: the text, then what `tab` offers or the error.
+pub fn command_bar(buf: &mut Buffer, m: &Model, theme: &Theme) {
+    let Some(cl) = &m.command else { return };
+    let area = buf.area;
+    let row = Rect {
+        x: 0,
+        y: area.bottom().saturating_sub(1),
+        width: area.width,
+        height: 1,
+    };
+    buf.set_style(row, theme.style("bar"));
+    for x in row.left()..row.right() {
+        buf[(x, row.y)].set_symbol(" ");
+    }
+    let mut p: Vec<Piece> = vec![
+        (" :".into(), theme.style("filter.prompt")),
+        (cl.input.text.clone(), theme.style("filter.text")),
+        ("   ".into(), theme.style("bar")),
+    ];
+    match &cl.input.error {
+        Some(e) => p.push((e.clone(), theme.style("bar.error"))),
+        None => p.push((super::command::hint(m), theme.style("bar.desc"))),
+    }
+    put_pieces(buf, row, &p);
 }
 
 /// Display width of a string in cells.

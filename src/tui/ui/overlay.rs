@@ -78,6 +78,7 @@ pub fn help_lines(m: &Model, km: &Keymap) -> Vec<(String, String, bool)> {
             Mode::Queue => "Drift queue",
             Mode::Report => "Shadow report",
             Mode::Dialog => "A dialog (plan, confirmation, form)",
+            Mode::Command => "The command line (:)",
         };
         out.push((title.to_string(), String::new(), true));
         for (action, keys) in b {
@@ -85,6 +86,24 @@ pub fn help_lines(m: &Model, km: &Keymap) -> Vec<(String, String, bool)> {
         }
         out.push((String::new(), String::new(), false));
     }
+    out.push((
+        "Commands (: opens the command line; tab completes)".into(),
+        String::new(),
+        true,
+    ));
+    for c in crate::tui::command::COMMANDS {
+        let arg = match c.arg {
+            crate::tui::command::Arg::None => "",
+            crate::tui::command::Arg::Theme => " NAME",
+            _ => " [NAME]",
+        };
+        let mut names = format!(":{}{arg}", c.name);
+        if let Some(a) = c.aliases.first() {
+            names.push_str(&format!(", :{a}"));
+        }
+        out.push((names, c.help.to_string(), false));
+    }
+    out.push((String::new(), String::new(), false));
     out.push(("Filter syntax".into(), String::new(), true));
     out.push((
         "text".into(),
