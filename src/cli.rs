@@ -302,8 +302,9 @@ pub enum Command {
         /// Why the drift may stay for now (required).
         #[arg(long, value_name = "TEXT")]
         reason: Option<String>,
-        /// When the deferral ends (RFC 3339; default: the decision's not_before).
-        #[arg(long, value_name = "RFC3339")]
+        /// When the deferral ends: 2h, 30m, tomorrow 02:00 (local time) or RFC 3339
+        /// (default: the decision's not_before).
+        #[arg(long, value_name = "TIME")]
         until: Option<String>,
     },
     /// Annotate an app with an incident (and label its drifted live resources).

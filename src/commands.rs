@@ -352,6 +352,7 @@ pub async fn snapshot(
         title: title.into(),
         now_ms: None,
         data_dir: Some(data_dir),
+        resize: None,
     };
     match snapshot::snapshot(&cfg, o).await {
         Ok(s) => {

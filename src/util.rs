@@ -190,6 +190,21 @@ pub fn split_command(s: &str) -> Result<Vec<String>, String> {
 }
 
 /// Thousands separators for counts people read: `10,000`.
+/// `n` and the noun, singular for one: `1 resource`, `3 resources` (`noun` is the singular;
+/// the plural adds an `s`).
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// The verb agreeing with `n`: `one` for one, else `many` ("is"/"are", "differs"/"differ").
+pub fn agree<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
+}
+
 pub fn thousands(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);

@@ -303,7 +303,7 @@ async fn sync_of_selected_resources_then_with_prune_confirmed() {
     assert!(
         plan.lines()
             .iter()
-            .any(|l| l.contains("need pruning and are left alone"))
+            .any(|l| l.contains("1 resource needs pruning and is left alone"))
     );
 
     // Only the ConfigMap: the Deployment stays drifted, nothing is pruned.

@@ -149,7 +149,12 @@ fn a_prune_needs_its_own_confirmation() {
     let (mut m, km) = model(vec![row("checkout", None)]);
     open_sync(&mut m, &km, plan("checkout", false, true));
     let t = dialog_text(&m);
-    assert!(t.contains("need pruning and are left alone"), "{t}");
+    // One of each, in the singular.
+    assert!(
+        t.contains("1 resource needs pruning and is left alone"),
+        "{t}"
+    );
+    assert!(t.contains("1 resource changes:"), "{t}");
     assert!(t.contains("sync windows: no sync window is active"), "{t}");
     // Prune is the first field, off by default.
     keys(&mut m, &km, "space");
@@ -335,6 +340,70 @@ fn defer_wants_a_reason_and_a_time() {
         until.timestamp_millis(),
         NOW_MS + 3_600_000,
         "default: in an hour"
+    );
+}
+
+/// The defer dialog takes durations and clock times as well as RFC 3339, and a time it cannot
+/// read gets a sentence that lists the forms.
+#[test]
+fn the_defer_dialog_takes_durations() {
+    let open = || {
+        let (mut m, km) = model(vec![row("checkout", None)]);
+        let fx = keys(&mut m, &km, "z");
+        let [Effect::Prepare { req, what }] = fx.as_slice() else {
+            panic!("{fx:?}")
+        };
+        update(
+            &mut m,
+            &km,
+            Msg::Prepared {
+                req: *req,
+                result: Ok(Prepared::Simple {
+                    prepare: what.clone(),
+                    lines: vec!["defer the revert".into()],
+                    protected: false,
+                }),
+            },
+        );
+        keys(
+            &mut m,
+            &km,
+            "r e l e a s e space f r e e z e shift-tab ctrl-u",
+        );
+        (m, km)
+    };
+    for (typed, ms) in [
+        ("2 h", 2 * 3_600_000),
+        ("3 0 m", 30 * 60_000),
+        ("1 h 3 0 m", 90 * 60_000),
+    ] {
+        let (mut m, km) = open();
+        keys(&mut m, &km, typed);
+        let fx = keys(&mut m, &km, "enter");
+        let [
+            Effect::Act {
+                act: Act::Defer { until, reason, .. },
+                ..
+            },
+        ] = fx.as_slice()
+        else {
+            panic!("{typed}: {fx:?} {:?}", m.overlay)
+        };
+        assert_eq!(reason, "release freeze");
+        assert_eq!(until.timestamp_millis(), NOW_MS + ms, "{typed}");
+    }
+    let (mut m, km) = open();
+    keys(&mut m, &km, "s o o n");
+    assert!(keys(&mut m, &km, "enter").is_empty());
+    let Overlay::Dialog(d) = &m.overlay else {
+        panic!()
+    };
+    let e = d.error.as_deref().unwrap();
+    assert!(e.contains("2h") && e.contains("RFC 3339"), "{e}");
+    let label = &d.fields[0].label;
+    assert!(
+        label.contains("2h") && label.contains("RFC 3339"),
+        "{label}"
     );
 }
 

@@ -27,6 +27,7 @@ async fn screen_of(cfg: &driftdeck::config::Config, dir: &std::path::Path, keys:
         title: "driftdeck demo".into(),
         now_ms: Some(common::NOW * 1000),
         data_dir: Some(dir.to_path_buf()),
+        resize: None,
     };
     snapshot(cfg, o).await.unwrap().stdout
 }
@@ -193,6 +194,7 @@ async fn app_screen(
         title: "driftdeck demo".into(),
         now_ms: None,
         data_dir: Some(dir.to_path_buf()),
+        resize: None,
     };
     snapshot(cfg, o).await.unwrap().stdout
 }
@@ -428,4 +430,137 @@ async fn operators_can_answer_needs_human_and_choose_when_the_advice_is_needs_hu
         ),
         "{fx:?}"
     );
+}
+
+async fn sized(
+    fleet: &driftdeck::demo::DemoFleet,
+    dir: &std::path::Path,
+    keys: &str,
+    size: (u16, u16),
+    resize: Option<(u16, u16)>,
+) -> String {
+    let o = SnapshotOptions {
+        output: Output::Text,
+        size,
+        keys: parse_keys(keys).unwrap(),
+        filter: None,
+        theme: Theme::default(),
+        keymap: Keymap::default(),
+        depth: Depth::TrueColor,
+        ascii: false,
+        low_bandwidth: false,
+        title: "driftdeck demo".into(),
+        now_ms: Some(common::NOW * 1000),
+        data_dir: Some(dir.to_path_buf()),
+        resize,
+    };
+    snapshot(&fleet.config(), o).await.unwrap().stdout
+}
+
+/// The decision tab scrolls by wrapped rows: `G` and page-down reach its last line at 80×24
+/// and 100×30, and a resize keeps the verdict (its first line) where it was.
+#[tokio::test]
+async fn the_end_of_the_decision_tab_is_reachable_and_a_resize_keeps_the_verdict() {
+    let fleet = common::demo(60, 3, 1).await;
+    let tmp = tempfile::tempdir().unwrap();
+    // The tab's last logical line, from a screen tall enough to hold all of it.
+    let tall = sized(&fleet, tmp.path(), "u enter", (160, 200), None).await;
+    let last = tall
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("esc") && !l.contains("back "))
+        .take_while(|l| !l.contains("q quit") && !l.contains("? help"))
+        .last()
+        .unwrap()
+        .to_string();
+    println!("{tall}\nlast line: {last:?}");
+    let tail: String = last
+        .chars()
+        .rev()
+        .take(12)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    for size in [(80, 24), (100, 30)] {
+        for keys in [
+            "u enter G",
+            "u enter pgdn pgdn pgdn pgdn pgdn pgdn pgdn pgdn",
+        ] {
+            let text = sized(&fleet, tmp.path(), keys, size, None).await;
+            println!("{size:?} {keys}\n{text}");
+            assert!(
+                text.contains(tail.trim()),
+                "{size:?} `{keys}` does not reach {tail:?}:\n{text}"
+            );
+        }
+        // Near the top, the verdict (its upper-case word opens the tab) shows before and after
+        // a resize either way; further down, the line under the cursor stays on screen.
+        let verdict = |t: &str| {
+            ["ENFORCE", "ALLOW", "DEFER", "NEEDS-HUMAN"]
+                .iter()
+                .any(|v| t.contains(v))
+        };
+        let text = sized(&fleet, tmp.path(), "u enter", size, None).await;
+        assert!(verdict(&text), "{text}");
+        for to in [(80, 24), (100, 30), (70, 20), (160, 48)] {
+            let text = sized(&fleet, tmp.path(), "u enter j j", size, Some(to)).await;
+            assert!(verdict(&text), "{size:?} -> {to:?}:\n{text}");
+            let text = sized(&fleet, tmp.path(), "u enter G", size, Some(to)).await;
+            assert!(
+                text.contains(tail.trim()),
+                "{size:?} -> {to:?} lost the end:\n{text}"
+            );
+        }
+    }
+}
+
+/// The defer plan of an app whose self-heal is already off says so, without claiming that
+/// self-heal "goes off" or "comes back on".
+#[tokio::test]
+async fn the_defer_plan_of_an_app_without_self_heal_does_not_contradict_itself() {
+    use driftdeck::tui::ops::{Prepare, Prepared};
+    let fleet = common::demo(60, 3, 1).await;
+    let cfg = fleet.config();
+    let client = common::client(&cfg.instances[0]);
+    let s = driftdeck::actions::Session::new(client, false, vec![]);
+    let lines = |heal: bool| {
+        let (name, ns) = fleet
+            .instance(0)
+            .read()
+            .apps
+            .values()
+            .find(|a| a.app.self_heal() == heal)
+            .map(|a| {
+                (
+                    a.app.metadata.name.clone(),
+                    a.app.metadata.namespace.clone(),
+                )
+            })
+            .expect("the demo has apps with and without self-heal");
+        let key = driftdeck::model::fleet::AppKey {
+            instance: 0,
+            namespace: ns,
+            name,
+        };
+        let s = s.clone();
+        async move {
+            match driftdeck::tui::runtime::ops::prepare(
+                vec![(key.clone(), Some(s))],
+                Prepare::Defer(key),
+            )
+            .await
+            .unwrap()
+            {
+                Prepared::Simple { lines, .. } => lines.join("\n"),
+                other => panic!("{other:?}"),
+            }
+        }
+    };
+    let off = lines(false).await;
+    assert!(off.contains("self-heal is already off"), "{off}");
+    assert!(!off.contains("goes off"), "{off}");
+    assert!(!off.contains("comes back on"), "{off}");
+    let on = lines(true).await;
+    assert!(on.contains("self-heal is on: it goes off"), "{on}");
 }

@@ -194,3 +194,35 @@ proptest! {
         }
     }
 }
+
+/// Outside production a finding is relaxed to allow, and its reason (policy and advisor) says
+/// what it saw and what production would get, never "restore it" beside "allowed".
+#[test]
+fn relaxed_findings_do_not_advise_a_restore() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
+    let (_, mut sc) = scenario::load_dir(&dir)
+        .unwrap()
+        .into_iter()
+        .find(|(_, s)| s.name.contains("invoicing-env-log-level"))
+        .expect("the log-level scenario");
+    sc.app["metadata"]["labels"]["env"] = "staging".into();
+    let decider = driftdeck::decide::decider::Decider::new(Bundle::builtin().unwrap());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let d = rt.block_on(decider.decide(&sc, Mode::Advisory)).unwrap();
+    assert_eq!(d.verdict, Verdict::Allow, "{d:?}");
+    let mut texts: Vec<&String> = d.policy.reasons.iter().collect();
+    texts.push(&d.advisor.reasoning);
+    println!("{texts:#?}");
+    assert!(!texts.is_empty());
+    for t in &texts {
+        assert!(!t.contains("restore"), "{t}");
+    }
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("not production (in production: defer)")),
+        "{texts:?}"
+    );
+}

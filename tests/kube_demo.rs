@@ -204,6 +204,7 @@ async fn a_live_edit_through_the_kubernetes_api_becomes_drift_in_argo_cd_and_the
         title: "t".into(),
         now_ms: Some(common::NOW * 1000),
         data_dir: None,
+        resize: None,
     };
     let out = driftdeck::headless::snapshot::snapshot(&fleet.config(), o)
         .await
@@ -510,6 +511,7 @@ async fn the_cluster_tab_shows_pods_events_and_a_log_tail() {
                     title: "t".into(),
                     now_ms: Some(common::NOW * 1000),
                     data_dir: None,
+                    resize: None,
                 },
             )
             .await

@@ -20,6 +20,16 @@ async fn screen_of(
     keys: &str,
     filter: Option<&str>,
 ) -> String {
+    screen_in(fleet, size, keys, filter, None).await
+}
+
+async fn screen_in(
+    fleet: &driftdeck::demo::DemoFleet,
+    size: (u16, u16),
+    keys: &str,
+    filter: Option<&str>,
+    data_dir: Option<&std::path::Path>,
+) -> String {
     let o = SnapshotOptions {
         output: Output::Text,
         size,
@@ -32,7 +42,8 @@ async fn screen_of(
         low_bandwidth: false,
         title: "driftdeck demo".into(),
         now_ms: Some(NOW * 1000),
-        data_dir: None,
+        data_dir: data_dir.map(std::path::Path::to_path_buf),
+        resize: None,
     };
     let out = snapshot(&fleet.config(), o).await.unwrap().stdout;
     // Loopback ports change from run to run.
@@ -86,6 +97,44 @@ snap!(app_resources_80x24, 60, (80, 24), "j j enter", None);
 snap!(app_history_120x40, 60, (120, 40), "j j enter 3", None);
 snap!(app_events_80x24, 60, (80, 24), "j j enter 4", None);
 snap!(too_small, 60, (50, 10), "", None);
+snap!(fleet_100x30, 60, (100, 30), "", None);
+snap!(fleet_help_100x30, 60, (100, 30), "?", None);
+snap!(fleet_help_end_80x24, 60, (80, 24), "? G", None);
+snap!(app_resources_100x30, 60, (100, 30), "j j enter", None);
+
+/// Screens that decide (the queue, the decision tab): decisions are journaled in a temporary
+/// folder; the journal's record numbers depend on which decision finished first, so they are
+/// masked.
+macro_rules! snap_decide {
+    ($name:ident, $size:expr, $keys:expr) => {
+        #[tokio::test]
+        async fn $name() {
+            let fleet = demo(60, 4, 2).await;
+            let tmp = tempfile::tempdir().unwrap();
+            let s = screen_in(&fleet, $size, $keys, None, Some(tmp.path())).await;
+            insta::assert_snapshot!(stringify!($name), mask_records(&s));
+        }
+    };
+}
+
+/// `record #123` as `record #N`.
+fn mask_records(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("record #") {
+        out.push_str(&rest[..i + 8]);
+        rest = rest[i + 8..].trim_start_matches(|c: char| c.is_ascii_digit());
+        out.push('N');
+    }
+    out.push_str(rest);
+    out
+}
+
+snap_decide!(queue_80x24, (80, 24), "u");
+snap_decide!(queue_100x30, (100, 30), "u");
+snap_decide!(decision_80x24, (80, 24), "u enter");
+snap_decide!(decision_100x30, (100, 30), "u enter");
+snap_decide!(decision_end_80x24, (80, 24), "u enter G");
 
 #[tokio::test]
 async fn app_with_a_condition_120x40() {
@@ -265,6 +314,7 @@ async fn sixteen_colour_frames_are_readable_cell_by_cell() {
             title: "driftdeck demo".into(),
             now_ms: Some(NOW * 1000),
             data_dir: Some(tmp.path().to_path_buf()),
+            resize: None,
         };
         let out = snapshot(&fleet.config(), o).await.unwrap().stdout;
         let rows = ansi_cells(&out);
@@ -305,5 +355,55 @@ async fn sixteen_colour_frames_are_readable_cell_by_cell() {
         if keys.contains('j') || keys.is_empty() {
             assert!(selected_rows >= 1, "keys {keys:?}: no selected row:\n{out}");
         }
+    }
+}
+
+/// `--ascii`: every frame is pure ASCII (hints, arrows, ellipses, boxes, state symbols, and
+/// text from data), on every screen and overlay, at 80×24.
+#[tokio::test]
+async fn ascii_frames_are_pure_ascii() {
+    let fleet = demo(60, 4, 2).await;
+    let tmp = tempfile::tempdir().unwrap();
+    for keys in [
+        "",
+        "?",
+        "? G",
+        "f",
+        "/ p",
+        ": s",
+        "j j enter",
+        "j j enter 3",
+        "j j enter 4",
+        "j j enter d",
+        "j j enter d v",
+        "j j s",
+        "u",
+        "u enter",
+        "u enter G",
+        "S",
+    ] {
+        let o = SnapshotOptions {
+            output: Output::Text,
+            size: (80, 24),
+            keys: parse_keys(keys).unwrap(),
+            filter: None,
+            theme: Theme::default(),
+            keymap: Keymap::default(),
+            depth: Depth::TrueColor,
+            ascii: true,
+            low_bandwidth: false,
+            title: "driftdeck demo".into(),
+            now_ms: Some(NOW * 1000),
+            data_dir: Some(tmp.path().to_path_buf()),
+            resize: None,
+        };
+        let out = snapshot(&fleet.config(), o).await.unwrap().stdout;
+        let bad: Vec<(usize, char)> = out
+            .lines()
+            .enumerate()
+            .flat_map(|(y, l)| l.chars().filter(|c| !c.is_ascii()).map(move |c| (y, c)))
+            .collect();
+        assert!(bad.is_empty(), "keys {keys:?}: not ASCII {bad:?}\n{out}");
+        assert!(out.lines().all(|l| l.len() == 80), "keys {keys:?}:\n{out}");
     }
 }

@@ -85,6 +85,7 @@ async fn a_mono_snapshot_writes_no_colour_codes() {
         title: "t".into(),
         now_ms: Some(common::NOW * 1000),
         data_dir: None,
+        resize: None,
     };
     let s = snapshot(&fleet.config(), o).await.unwrap().stdout;
     assert!(s.contains("\u{1b}["), "attributes are still written");

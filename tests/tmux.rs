@@ -251,7 +251,7 @@ fn diff_screen_copy_and_pager() {
     ]);
     t.wait_for("filter: sync:OutOfSync", 10);
     t.keys(&["d"]);
-    let s = t.wait_for("resources differ", 10);
+    let s = t.wait_for(" differ", 10);
     assert!(s.contains("≠ modified"), "{s}");
     assert!(s.contains("unified"), "{s}");
     t.keys(&["n"]);
@@ -319,7 +319,7 @@ fn sync_an_out_of_sync_app_from_the_keyboard() {
     t.keys(&["Enter"]);
     t.wait_for(&format!("filter: {name}"), 10);
     t.keys(&["s"]);
-    let s = t.wait_for("resources change", 15);
+    let s = t.wait_for("sync windows:", 15);
     assert!(s.contains(&format!("Sync {name}")), "{s}");
     assert!(s.contains("sync windows:"), "{s}");
     assert!(s.contains("[ ] prune"), "prune is off by default: {s}");

@@ -740,12 +740,16 @@ effective := {relax(f) | some f in finding}
 relax(f) := object.union(f, {
 	"verdict": "allow",
 	"relaxed_from": f.verdict,
-	"reason": sprintf("%s; allowed because %s is not production (%s)", [f.reason, input.app.name, input.app.environment]),
+	"reason": sprintf("%s; allowed because %s is %s, not production (in production: %s)", [observation(f.reason), input.app.name, input.app.environment, f.verdict]),
 }) if {
 	not production
 	not f.protected
 	f.verdict != "allow"
 } else := f
+
+# A finding's reason without its advice ("...: restore it at the next sync window"), so a
+# relaxed finding does not say both "restore it" and "allowed".
+observation(reason) := regex.replace(reason, `(: |, so |; )(restore|recreate|sync to deploy|a human decides)[^:;]*$`, "")
 
 # ============================================================================================
 # The decision: the strictest finding wins (allow < defer < enforce < needs-human).

@@ -186,6 +186,18 @@ test_plain_config_in_dev_is_allowed if {
 	d.verdict == "allow"
 }
 
+# A finding relaxed outside production keeps what it saw and drops its advice: it never says
+# "restore it" and "allowed" at once, and says what production would get.
+test_relaxed_findings_do_not_advise_a_restore if {
+	d := decide(dev, [config_change], quiet)
+	every r in d.reasons {
+		not contains(r, "restore")
+	}
+	some r in d.reasons
+	contains(r, "allowed because web-dev is dev, not production (in production: defer)")
+	contains(r, "LOG_LEVEL")
+}
+
 test_tls_verification_off_is_enforced if {
 	r := object.union(res("ConfigMap", [change("/data/TLS_VERIFY", "config", "true", "false", "kubectl-edit")]), {"settings": [setting("TLS_VERIFY", "true", "false")]})
 	d := decide(dev, [r], quiet)

@@ -2,7 +2,7 @@
 //! the Application itself, and restore it when due (the TUI while it runs, `driftdeck
 //! deferrals apply` from cron).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Offset, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -19,6 +19,126 @@ pub struct Deferral {
     pub reason: String,
     /// The sync policy in force before (None: the app had none).
     pub previous: Option<SyncPolicy>,
+}
+
+/// What the end of a deferral may be written as, for messages and the dialog's label.
+pub const UNTIL_FORMS: &str = "2h, 30m, 1h30m, 1d, tomorrow 02:00, 18:30 (local time), or RFC 3339";
+
+/// The end of a deferral from what an operator typed, relative to `now`: a duration (`2h`,
+/// `30m`, `1h30m`, `1d`, `90s`, optionally after `in ` or `+`), a local clock time (`18:30`
+/// the next time it comes, `today 18:30`, `tomorrow 02:00`), or an RFC 3339 time. `offset` is
+/// the local time zone's offset (the machine's, through [`parse_until`]). Always in the
+/// future; every error is a sentence that lists the forms.
+pub fn parse_until_at(
+    text: &str,
+    now: DateTime<Utc>,
+    offset: chrono::FixedOffset,
+) -> Result<DateTime<Utc>, String> {
+    let t = text.trim();
+    let bad = || format!("{t:?} is not a time: write {UNTIL_FORMS}");
+    if t.is_empty() {
+        return Err(format!("the end is empty: write {UNTIL_FORMS}"));
+    }
+    let until = if let Ok(x) = DateTime::parse_from_rfc3339(t) {
+        x.with_timezone(&Utc)
+    } else if let Some(d) = parse_duration(
+        t.strip_prefix("in ")
+            .or_else(|| t.strip_prefix('+'))
+            .unwrap_or(t)
+            .trim(),
+    ) {
+        now + d
+    } else {
+        let lower = t.to_ascii_lowercase();
+        let (day, clock) = match lower.split_once(' ') {
+            Some(("today", c)) => (Some(0), c.trim()),
+            Some(("tomorrow", c)) => (Some(1), c.trim()),
+            None if lower == "tomorrow" => (Some(1), "now"),
+            None => (None, lower.as_str()),
+            _ => return Err(bad()),
+        };
+        let local_now = now.with_timezone(&offset);
+        let time = if clock == "now" {
+            local_now.time()
+        } else {
+            chrono::NaiveTime::parse_from_str(clock, "%H:%M").map_err(|_| bad())?
+        };
+        let date = local_now.date_naive() + chrono::Duration::days(day.unwrap_or(0));
+        let mut at = date
+            .and_time(time)
+            .and_local_timezone(offset)
+            .single()
+            .ok_or_else(bad)?
+            .with_timezone(&Utc);
+        if day.is_none() && at <= now {
+            // A bare clock time is the next time it comes.
+            at += chrono::Duration::days(1);
+        }
+        at
+    };
+    if until <= now {
+        return Err(format!(
+            "{t:?} is not in the future: the end of a deferral must come after now"
+        ));
+    }
+    Ok(until)
+}
+
+/// [`parse_until_at`] in the machine's local time zone.
+pub fn parse_until(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    let offset = now.with_timezone(&chrono::Local).offset().fix();
+    parse_until_at(text, now, offset)
+}
+
+/// `2h`, `30m`, `1h30m`, `1d`, `90s`, `2 h`: days, hours, minutes and seconds, summed.
+fn parse_duration(s: &str) -> Option<chrono::Duration> {
+    let mut s: String = s
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    for (long, short) in [
+        ("minutes", "m"),
+        ("minute", "m"),
+        ("mins", "m"),
+        ("min", "m"),
+        ("hours", "h"),
+        ("hour", "h"),
+        ("hrs", "h"),
+        ("hr", "h"),
+        ("days", "d"),
+        ("day", "d"),
+        ("seconds", "s"),
+        ("secs", "s"),
+        ("sec", "s"),
+    ] {
+        s = s.replace(long, short);
+    }
+    if s.is_empty() || !s.chars().next()?.is_ascii_digit() {
+        return None;
+    }
+    let mut total = chrono::Duration::zero();
+    let mut num = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let n: i64 = num.parse().ok()?;
+        num.clear();
+        let unit = match c {
+            'd' => chrono::Duration::try_days(n)?,
+            'h' => chrono::Duration::try_hours(n)?,
+            'm' => chrono::Duration::try_minutes(n)?,
+            's' => chrono::Duration::try_seconds(n)?,
+            _ => return None,
+        };
+        total = total.checked_add(&unit)?;
+    }
+    if !num.is_empty() {
+        return None;
+    }
+    Some(total)
 }
 
 /// Reads the deferral annotations of an app; `Err` when they are there but unreadable.
@@ -363,4 +483,65 @@ pub async fn list(session: &Session) -> Result<Vec<Found>, ActionError> {
             })
         })
         .collect())
+}
+
+#[cfg(test)]
+mod until_tests {
+    use super::*;
+    use chrono::{FixedOffset, TimeZone};
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 3, 20, 15, 0).unwrap()
+    }
+
+    #[test]
+    fn durations_clock_times_and_rfc3339() {
+        let utc = FixedOffset::east_opt(0).unwrap();
+        let cet = FixedOffset::east_opt(3600).unwrap();
+        let at = |s: &str, o| parse_until_at(s, now(), o).map(|t| t.to_rfc3339());
+        assert_eq!(at("2h", utc).unwrap(), "2026-12-03T22:15:00+00:00");
+        assert_eq!(at("30m", utc).unwrap(), "2026-12-03T20:45:00+00:00");
+        assert_eq!(at("in 1h30m", utc).unwrap(), "2026-12-03T21:45:00+00:00");
+        assert_eq!(at("+1d", utc).unwrap(), "2026-12-04T20:15:00+00:00");
+        assert_eq!(at("45 min", utc).unwrap(), "2026-12-03T21:00:00+00:00");
+        assert_eq!(at("2 Hours", utc).unwrap(), "2026-12-03T22:15:00+00:00");
+        assert_eq!(
+            at("tomorrow 02:00", utc).unwrap(),
+            "2026-12-04T02:00:00+00:00"
+        );
+        // Local time: 02:00 in UTC+1 is 01:00 UTC.
+        assert_eq!(
+            at("tomorrow 02:00", cet).unwrap(),
+            "2026-12-04T01:00:00+00:00"
+        );
+        assert_eq!(at("today 23:00", utc).unwrap(), "2026-12-03T23:00:00+00:00");
+        // A bare clock time is the next time it comes.
+        assert_eq!(at("21:00", utc).unwrap(), "2026-12-03T21:00:00+00:00");
+        assert_eq!(at("08:00", utc).unwrap(), "2026-12-04T08:00:00+00:00");
+        assert_eq!(
+            at("2026-12-05T10:00:00Z", utc).unwrap(),
+            "2026-12-05T10:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn the_past_and_nonsense_are_sentences_that_list_the_forms() {
+        let utc = FixedOffset::east_opt(0).unwrap();
+        for bad in [
+            "",
+            "soon",
+            "2x",
+            "30",
+            "h2",
+            "tomorrow 25:00",
+            "yesterday 02:00",
+        ] {
+            let e = parse_until_at(bad, now(), utc).unwrap_err();
+            assert!(e.contains("RFC 3339") && e.contains("2h"), "{bad:?}: {e}");
+        }
+        for past in ["today 08:00", "2026-12-01T00:00:00Z", "0m"] {
+            let e = parse_until_at(past, now(), utc).unwrap_err();
+            assert!(e.contains("not in the future"), "{past:?}: {e}");
+        }
+    }
 }

@@ -167,8 +167,9 @@ impl RollbackPlan {
             self.entry.line()
         )];
         v.push(format!(
-            "{} resources differ between live and that deployment",
-            self.differs
+            "{} {} between live and that deployment",
+            crate::util::count(self.differs, "resource"),
+            crate::util::agree(self.differs, "differs", "differ")
         ));
         let mut n = 1;
         if let Some(p) = &self.running {

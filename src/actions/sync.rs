@@ -229,7 +229,11 @@ impl SyncPlan {
         if self.changes.is_empty() {
             out.push("nothing differs from Git in the selection".into());
         } else {
-            out.push(format!("{} resources change:", self.changes.len()));
+            out.push(format!(
+                "{} {}:",
+                crate::util::count(self.changes.len(), "resource"),
+                crate::util::agree(self.changes.len(), "changes", "change")
+            ));
             for c in &self.changes {
                 out.push(format!(
                     "  {} {}",
@@ -244,13 +248,16 @@ impl SyncPlan {
         if !self.prunable.is_empty() {
             if s.prune {
                 out.push(format!(
-                    "{} resources are DELETED (prune):",
-                    self.prunable.len()
+                    "{} {} DELETED (prune):",
+                    crate::util::count(self.prunable.len(), "resource"),
+                    crate::util::agree(self.prunable.len(), "is", "are")
                 ));
             } else {
                 out.push(format!(
-                    "{} resources need pruning and are left alone (prune is off):",
-                    self.prunable.len()
+                    "{} {} pruning and {} left alone (prune is off):",
+                    crate::util::count(self.prunable.len(), "resource"),
+                    crate::util::agree(self.prunable.len(), "needs", "need"),
+                    crate::util::agree(self.prunable.len(), "is", "are")
                 ));
             }
             for p in &self.prunable {

@@ -476,9 +476,9 @@ pub async fn defer(
             Err(c) => return c,
         };
     let until = match until {
-        Some(u) => match DateTime::parse_from_rfc3339(u) {
-            Ok(t) => t.with_timezone(&Utc),
-            Err(e) => return fail(format!("--until {u:?} is not an RFC 3339 time: {e}")),
+        Some(u) => match actions::defer::parse_until(u, Utc::now()) {
+            Ok(t) => t,
+            Err(e) => return fail(format!("--until: {e}")),
         },
         None => match decision_not_before(&cfg, &session, &target).await {
             Ok(t) => t,

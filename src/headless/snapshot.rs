@@ -41,6 +41,9 @@ pub struct SnapshotOptions {
     /// Where decisions made while the keys run are journaled. A snapshot decides in the mode
     /// the TUI would run in (so it shows that mode) but never acts.
     pub data_dir: Option<std::path::PathBuf>,
+    /// Resize the screen to this size after the keys, as a terminal window does, and render at
+    /// the new size.
+    pub resize: Option<(u16, u16)>,
 }
 
 #[derive(Serialize)]
@@ -157,13 +160,20 @@ pub async fn snapshot(cfg: &Config, o: SnapshotOptions) -> Result<Snapshot, Stri
         let fx = update(&mut m, &o.keymap, Msg::Key(*k));
         settle(&mut m, &o.keymap, &mut rt, fx).await;
     }
+    let size = match o.resize {
+        Some((w, h)) => {
+            let fx = update(&mut m, &o.keymap, Msg::Resize(w, h));
+            settle(&mut m, &o.keymap, &mut rt, fx).await;
+            (w, h)
+        }
+        None => o.size,
+    };
     let unreachable = m.instances.iter().any(|i| !i.listed);
     let stdout = match o.output {
         Output::Json => json(&m)?,
         Output::Text | Output::Ansi | Output::Svg => {
-            let mut buf = ratatui::buffer::Buffer::empty(ratatui::layout::Rect::new(
-                0, 0, o.size.0, o.size.1,
-            ));
+            let mut buf =
+                ratatui::buffer::Buffer::empty(ratatui::layout::Rect::new(0, 0, size.0, size.1));
             render(&mut buf, &m, &o.theme, &o.keymap);
             if o.output == Output::Text {
                 crate::tui::ui::buffer_text(&buf)

@@ -721,7 +721,7 @@ pub fn prepared(m: &mut Model, req: u64, result: Result<Prepared, String>) -> Ve
                     d.fields = vec![
                         Field::text(
                             FieldId::Until,
-                            "until (RFC 3339)",
+                            "until (2h, 30m, tomorrow 02:00 or RFC 3339)",
                             until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                         ),
                         Field::text(FieldId::Reason, "reason (required)", ""),
@@ -755,7 +755,8 @@ pub fn prepared(m: &mut Model, req: u64, result: Result<Prepared, String>) -> Ve
         }
         Prepared::Adopt { text, resources } => {
             d.lines = vec![format!(
-                "{resources} resources: commit one of these to Git (enter copies both, OSC 52); driftdeck never writes to Git"
+                "{}: commit one of these to Git (enter copies both, OSC 52); driftdeck never writes to Git",
+                crate::util::count(resources, "resource")
             )];
             d.lines.push(String::new());
             d.lines.extend(text.lines().map(str::to_string));
@@ -962,17 +963,15 @@ fn accept(m: &mut Model) -> Vec<Effect> {
         DialogKind::Defer { key } => {
             let until = d.text(FieldId::Until).trim().to_string();
             let reason = d.text(FieldId::Reason).trim().to_string();
-            let until = match chrono::DateTime::parse_from_rfc3339(&until) {
-                Ok(t) => t.with_timezone(&chrono::Utc),
+            let now = chrono::DateTime::from_timestamp_millis(m.now_ms).unwrap_or_default();
+            let until = match crate::actions::defer::parse_until(&until, now) {
+                Ok(t) => t,
                 Err(e) => {
-                    d.error = Some(format!("until: {until:?} is not an RFC 3339 time ({e})"));
+                    d.error = Some(format!("until: {e}"));
+                    d.focus = 0;
                     return vec![];
                 }
             };
-            if until.timestamp_millis() <= m.now_ms {
-                d.error = Some("until: the end of a deferral must be in the future".into());
-                return vec![];
-            }
             if reason.is_empty() {
                 d.error =
                     Some("a deferral needs a reason (it is recorded on the Application)".into());

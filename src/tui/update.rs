@@ -43,9 +43,28 @@ pub fn update(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
             fx
         }
         Msg::Resize(w, h) => {
+            // The decision tab scrolls by wrapped rows: keep the same lines at the cursor and
+            // at the top across a change of width.
+            let before = match &m.screen {
+                Screen::App(s) if s.tab == AppTab::Decision => {
+                    let rows = ui::decide::decision_rows(m, s, m.size.0);
+                    let line = |i: usize| rows.get(i).or(rows.last()).map_or(0, |r| r.line);
+                    Some((line(s.cursor), line(s.offset)))
+                }
+                _ => None,
+            };
             m.size = (w, h);
             let page = ui::layout::fleet_page(m);
             m.view.scroll_into_view(page);
+            if let (Some((cursor_line, top_line)), Screen::App(s)) = (before, &m.screen) {
+                let rows = ui::decide::decision_rows(m, s, w);
+                let first = |line: usize| rows.iter().position(|r| r.line >= line).unwrap_or(0);
+                let (c, o) = (first(cursor_line), first(top_line));
+                if let Screen::App(s) = &mut m.screen {
+                    s.cursor = c;
+                    s.offset = o;
+                }
+            }
             let dlen = decision_len(m);
             if let Screen::App(s) = &mut m.screen {
                 let page = ui::layout::app_page((w, h));
@@ -61,7 +80,7 @@ pub fn update(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
         }
         Msg::Mouse(ev) => {
             m.dirty = true;
-            mouse(m, ev)
+            mouse(m, km, ev)
         }
         Msg::Paste(text) => {
             if m.command.is_some() {
@@ -509,12 +528,44 @@ fn refetch(m: &mut Model, all: bool) -> Vec<Effect> {
     fx
 }
 
+/// Keys on the help: close it, or scroll it within its wrapped rows.
+fn help_act(m: &mut Model, km: &Keymap, a: Action) -> Vec<Effect> {
+    match a {
+        Action::ToggleHelp | Action::Back | Action::Cancel => m.overlay = Overlay::None,
+        Action::SelectNext
+        | Action::SelectPrev
+        | Action::PageDown
+        | Action::PageUp
+        | Action::SelectFirst
+        | Action::SelectLast => {
+            let max = ui::overlay::help_max_scroll(m, km);
+            let page = (m.size.1 as usize).saturating_sub(6).max(1);
+            if let Overlay::Help { scroll } = &mut m.overlay {
+                *scroll = match a {
+                    Action::SelectNext => *scroll + 1,
+                    Action::SelectPrev => scroll.saturating_sub(1),
+                    Action::PageDown => *scroll + page,
+                    Action::PageUp => scroll.saturating_sub(page),
+                    Action::SelectFirst => 0,
+                    _ => max,
+                }
+                .min(max);
+            }
+        }
+        _ => {}
+    }
+    vec![]
+}
+
 fn key(m: &mut Model, km: &Keymap, k: Key) -> Vec<Effect> {
     let mode = m.mode();
     match km.resolve(mode, &m.pending, k) {
         Resolution::Matched(a) => {
             m.pending.clear();
             m.pending_next.clear();
+            if mode == Mode::Help {
+                return help_act(m, km, a);
+            }
             act(m, mode, a)
         }
         Resolution::Pending(next) => {
@@ -554,7 +605,7 @@ const WHEEL_ROWS: usize = 3;
 /// A click selects the row under it (a click on the selected row opens it), a tab, or the column
 /// to sort by (again: the other direction); the wheel moves the selection. Dialogs ignore the
 /// mouse: what changes something is confirmed from the keyboard.
-fn mouse(m: &mut Model, ev: crate::tui::msg::Mouse) -> Vec<Effect> {
+fn mouse(m: &mut Model, km: &Keymap, ev: crate::tui::msg::Mouse) -> Vec<Effect> {
     use crate::tui::msg::MouseKind;
     m.pending.clear();
     m.pending_next.clear();
@@ -574,7 +625,11 @@ fn mouse(m: &mut Model, ev: crate::tui::msg::Mouse) -> Vec<Effect> {
             };
             let mut fx = Vec::new();
             for _ in 0..WHEEL_ROWS {
-                fx.extend(act(m, mode, a));
+                fx.extend(if mode == Mode::Help {
+                    help_act(m, km, a)
+                } else {
+                    act(m, mode, a)
+                });
             }
             fx
         }
@@ -739,20 +794,10 @@ fn act(m: &mut Model, mode: Mode, a: Action) -> Vec<Effect> {
     match mode {
         Mode::Command => super::command::act(m, a),
         Mode::Dialog => super::ops::dialog_act(m, a),
+        // Scrolling needs the keymap (the help's length): see `help_act`.
         Mode::Help => {
-            match a {
-                Action::ToggleHelp | Action::Back | Action::Cancel => m.overlay = Overlay::None,
-                Action::SelectNext => {
-                    if let Overlay::Help { scroll } = &mut m.overlay {
-                        *scroll += 1;
-                    }
-                }
-                Action::SelectPrev => {
-                    if let Overlay::Help { scroll } = &mut m.overlay {
-                        *scroll = scroll.saturating_sub(1);
-                    }
-                }
-                _ => {}
+            if matches!(a, Action::ToggleHelp | Action::Back | Action::Cancel) {
+                m.overlay = Overlay::None;
             }
             vec![]
         }
@@ -1107,21 +1152,10 @@ pub fn open_app(m: &mut Model, key: AppKey) -> Vec<Effect> {
     fx
 }
 
-/// The lines of the open app's decision tab (derived from the model, never stored).
+/// The rows of the open app's decision tab at the current width (derived, never stored).
 fn decision_len(m: &Model) -> usize {
     let Screen::App(s) = &m.screen else { return 0 };
-    let drifted = m
-        .fleet
-        .get(&s.key)
-        .is_some_and(|r| r.sync == Sync::OutOfSync);
-    crate::tui::decisions::decision_lines(
-        m.decisions.get(&s.key),
-        &m.decide,
-        drifted,
-        m.now_ms,
-        m.low_bandwidth,
-    )
-    .len()
+    ui::decide::decision_rows(m, s, m.size.0).len()
 }
 
 fn app_act(m: &mut Model, a: Action) -> Vec<Effect> {

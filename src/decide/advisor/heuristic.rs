@@ -1382,6 +1382,17 @@ fn service_exposure(c: &ChangeFacts) -> Option<String> {
 
 /// The strictest verdict wins; its confidence is the least confident of the findings that
 /// reached it; sources the conclusion leans on lower it.
+/// A finding's text without its advice ("...: restore it at the next sync window"), so a
+/// finding relaxed outside production does not say both "restore it" and "allowed" (the
+/// policy's `observation` does the same).
+fn observation(text: &str) -> String {
+    static ADVICE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(: |, so |; )(restore|recreate|sync to deploy|a human decides)[^:;]*$")
+            .expect("a valid pattern")
+    });
+    ADVICE.replace(text, "").into_owned()
+}
+
 fn combine(input: &Input, mut all: Vec<Finding>, facts: &Facts) -> Advice {
     // Changes no finding accounts for, on resources not already reverted or escalated.
     let mut extra = Vec::new();
@@ -1422,8 +1433,11 @@ fn combine(input: &Input, mut all: Vec<Finding>, facts: &Facts) -> Advice {
         for f in &mut all {
             if !f.protected && f.verdict != Verdict::Allow {
                 f.text = format!(
-                    "{}; allowed since {} is {} (not production)",
-                    f.text, input.app.name, input.app.environment
+                    "{}; allowed since {} is {}, not production (in production: {})",
+                    observation(&f.text),
+                    input.app.name,
+                    input.app.environment,
+                    f.verdict
                 );
                 f.verdict = Verdict::Allow;
                 f.confidence = f.confidence.min(0.86);

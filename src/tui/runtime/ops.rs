@@ -160,10 +160,11 @@ pub async fn prepare(
                 }
                 Prepare::Defer(_) => {
                     lines.push(format!("defer the revert of the drift of {place}"));
-                    lines.push(format!(
-                        "self-heal is {}: it goes off until the end you give, and comes back on by itself then (this TUI, or `driftdeck deferrals apply` from cron)",
-                        if app.self_heal() { "on" } else { "already off" }
-                    ));
+                    lines.push(if app.self_heal() {
+                        "self-heal is on: it goes off until the end you give, and comes back on by itself then (this TUI, or `driftdeck deferrals apply` from cron)".to_string()
+                    } else {
+                        "self-heal is already off: the deferral records the end and the reason; at the end the sync policy in force now is put back as it is (self-heal stays off)".to_string()
+                    });
                     lines.push(format!(
                         "recorded on the Application: {}, {}, {}",
                         actions::DEFERRED_UNTIL,
@@ -261,7 +262,12 @@ pub async fn act(session: Option<Session>, op: u64, act: Act, tx: mpsc::Sender<M
                 .as_ref()
                 .map(|r| r.resources.len())
                 .unwrap_or(0);
-            format!("{}: {} ({n} resources)", o.phase, o.message)
+            format!(
+                "{}: {} ({})",
+                o.phase,
+                o.message,
+                crate::util::count(n, "resource")
+            )
         }),
         Act::Refresh { hard, .. } => actions::sync::refresh(&s, &t, hard)
             .await

@@ -502,11 +502,47 @@ pub fn tab_labels(m: &Model, s: &AppScreen) -> Vec<String> {
         .collect()
 }
 
+/// The tab bar's labels and separator at the screen's width: in full when that fits, else the
+/// tabs not shown lose their counts (the decision keeps its verdict), then the separators
+/// narrow, so the six tabs and their numbers always show at 80 columns.
+fn tab_layout(m: &Model, s: &AppScreen) -> (Vec<String>, String) {
+    let full = tab_labels(m, s);
+    let bar = format!(" {} ", m.symbols.sep());
+    let short: Vec<String> = AppTab::ALL
+        .iter()
+        .zip(&full)
+        .enumerate()
+        .map(|(i, (t, l))| {
+            if *t == s.tab || *t == AppTab::Decision {
+                l.clone()
+            } else {
+                format!("{} {}", i + 1, t.title())
+            }
+        })
+        .collect();
+    let width = |labels: &[String], sep: &str| {
+        1 + labels.iter().map(|l| str_width(l)).sum::<usize>()
+            + str_width(sep) * labels.len().saturating_sub(1)
+    };
+    let w = m.size.0 as usize;
+    for (labels, sep) in [
+        (&full, bar.as_str()),
+        (&short, bar.as_str()),
+        (&short, "  "),
+    ] {
+        if width(labels, sep) <= w {
+            return (labels.clone(), sep.to_string());
+        }
+    }
+    (short, " ".into())
+}
+
 /// The tab under column `x` of the tab bar (what a mouse click there chooses).
 pub fn tab_at(m: &Model, s: &AppScreen, x: u16) -> Option<AppTab> {
-    let sep = 2 + str_width(m.symbols.sep());
+    let (labels, sep) = tab_layout(m, s);
+    let sep = str_width(&sep);
     let mut left = 1;
-    for (t, label) in AppTab::ALL.iter().zip(tab_labels(m, s)) {
+    for (t, label) in AppTab::ALL.iter().zip(labels) {
         let right = left + str_width(&label);
         if (left..right).contains(&(x as usize)) {
             return Some(*t);
@@ -517,10 +553,11 @@ pub fn tab_at(m: &Model, s: &AppScreen, x: u16) -> Option<AppTab> {
 }
 
 fn tabs(buf: &mut Buffer, area: Rect, m: &Model, s: &AppScreen, theme: &Theme) {
+    let (labels, sep) = tab_layout(m, s);
     let mut p: Vec<Piece> = vec![(" ".into(), theme.style("text"))];
-    for (i, (t, label)) in AppTab::ALL.iter().zip(tab_labels(m, s)).enumerate() {
+    for (i, (t, label)) in AppTab::ALL.iter().zip(labels).enumerate() {
         if i > 0 {
-            p.push((format!(" {} ", m.symbols.sep()), theme.style("text.dim")));
+            p.push((sep.clone(), theme.style("text.dim")));
         }
         let role = if *t == s.tab { "tab.active" } else { "tab" };
         p.push((label, theme.style(role)));

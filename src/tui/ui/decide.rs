@@ -13,8 +13,20 @@ use crate::tui::keymap::{Keymap, Mode};
 use crate::tui::model::{AppScreen, Load, Model};
 use crate::tui::theme::Theme;
 
-/// The decision tab: logical lines scrolled by `s.offset`, each wrapped to the width.
-pub fn decision_tab(buf: &mut Buffer, body: Rect, m: &Model, s: &AppScreen, theme: &Theme) {
+/// One screen row of the decision tab: a piece of a wrapped logical line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecisionRow {
+    /// The logical line it belongs to.
+    pub line: usize,
+    pub text: String,
+    pub role: &'static str,
+    pub indent: u16,
+}
+
+/// The decision tab's rows at a screen width: every logical line wrapped, detail lines keeping
+/// their indentation. The tab scrolls by these rows, so `G` and page keys reach its end at any
+/// width, and `update` (which pages and clamps) and `draw` agree on them.
+pub fn decision_rows(m: &Model, s: &AppScreen, width: u16) -> Vec<DecisionRow> {
     let drifted = m
         .fleet
         .get(&s.key)
@@ -26,27 +38,133 @@ pub fn decision_tab(buf: &mut Buffer, body: Rect, m: &Model, s: &AppScreen, them
         m.now_ms,
         m.low_bandwidth,
     );
-    let w = (body.width as usize).saturating_sub(3).max(10);
-    let mut y = body.y;
-    for (i, (text, role)) in lines.iter().enumerate().skip(s.offset) {
-        let style = theme.pick(role, i == s.cursor);
-        // Keep the indentation of detail lines on every wrapped row.
+    let w = (width as usize).saturating_sub(3).max(10);
+    let mut out = Vec::new();
+    for (i, (text, role)) in lines.into_iter().enumerate() {
         let lead = text.len() - text.trim_start().len();
-        let parts = if text.trim().is_empty() {
-            vec![String::new()]
-        } else {
-            wrap(text.trim_start(), w.saturating_sub(lead).max(10))
-        };
-        for (j, part) in parts.iter().enumerate() {
-            if y >= body.bottom() {
-                return;
-            }
-            selection_bar(buf, body, y, i == s.cursor, theme);
-            let indent = lead as u16 + if j > 0 { 2 } else { 0 };
-            put(buf, body.x + 1 + indent, y, part, w, style);
-            y += 1;
+        // Continuation rows are indented two more cells, so every part wraps to that width.
+        if text.trim().is_empty() {
+            out.push(DecisionRow {
+                line: i,
+                text: String::new(),
+                role,
+                indent: 0,
+            });
+            continue;
+        }
+        for (j, part) in wrap(text.trim_start(), w.saturating_sub(lead + 2).max(10))
+            .into_iter()
+            .enumerate()
+        {
+            out.push(DecisionRow {
+                line: i,
+                text: part,
+                role,
+                indent: lead as u16 + if j > 0 { 2 } else { 0 },
+            });
         }
     }
+    out
+}
+
+/// The decision tab: its wrapped rows from `s.offset`, the row under `s.cursor` selected.
+pub fn decision_tab(buf: &mut Buffer, body: Rect, m: &Model, s: &AppScreen, theme: &Theme) {
+    let rows = decision_rows(m, s, body.width);
+    let w = (body.width as usize).saturating_sub(3).max(10);
+    for (i, r) in rows
+        .iter()
+        .enumerate()
+        .skip(s.offset)
+        .take(body.height as usize)
+    {
+        let y = body.y + (i - s.offset) as u16;
+        let sel = i == s.cursor;
+        selection_bar(buf, body, y, sel, theme);
+        put(
+            buf,
+            body.x + 1 + r.indent,
+            y,
+            &r.text,
+            w.saturating_sub(r.indent as usize),
+            theme.pick(r.role, sel),
+        );
+    }
+}
+
+/// The drift queue's columns, in the order they are shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QCol {
+    Urgency,
+    App,
+    Verdict,
+    Conf,
+    NotBefore,
+    Health,
+    Rule,
+}
+
+impl QCol {
+    const SHOWN: [QCol; 7] = [
+        QCol::Urgency,
+        QCol::App,
+        QCol::Verdict,
+        QCol::Conf,
+        QCol::NotBefore,
+        QCol::Health,
+        QCol::Rule,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            QCol::Urgency => "URGENCY",
+            QCol::App => "APP",
+            QCol::Verdict => "VERDICT",
+            QCol::Conf => "CONF",
+            QCol::NotBefore => "NOT BEFORE",
+            QCol::Health => "HEALTH",
+            QCol::Rule => "RULE / REASON",
+        }
+    }
+}
+
+/// The app's name in the queue: `instance/name` when there are several instances.
+fn queue_name(m: &Model, key: &crate::model::fleet::AppKey) -> String {
+    if m.instances.len() > 1 {
+        format!("{}/{}", m.instance_name(key.instance), key.name)
+    } else {
+        key.name.clone()
+    }
+}
+
+/// The queue's columns for a width: the app's whole name first (that is what an operator
+/// looks for), then the verdict, health, the deferral time, urgency and confidence, each only
+/// if it fits whole; the rule and its reason take what is left (when that is worth showing).
+pub fn queue_columns(width: usize, longest_name: usize) -> Vec<(QCol, usize)> {
+    let avail = width.saturating_sub(1);
+    let app = longest_name.clamp(12, 48).min(avail);
+    let mut used = app + 1;
+    let mut chosen = vec![(QCol::App, app)];
+    for (c, cw) in [
+        (QCol::Verdict, 12),
+        (QCol::Health, 11),
+        (QCol::NotBefore, 10),
+        (QCol::Urgency, 17),
+        (QCol::Conf, 4),
+    ] {
+        if used + cw < avail {
+            used += cw + 1;
+            chosen.push((c, cw));
+        }
+    }
+    let rest = avail.saturating_sub(used + 1);
+    if rest >= 12 {
+        chosen.push((QCol::Rule, rest));
+    } else if let Some(a) = chosen.iter_mut().find(|(c, _)| *c == QCol::App) {
+        // Nothing more fits: the names get the spare cells.
+        a.1 += avail.saturating_sub(used).min(48usize.saturating_sub(a.1));
+    }
+    chosen.sort_by_key(|(c, _)| QCol::SHOWN.iter().position(|x| x == c));
+    chosen
 }
 
 /// A short cell for a verdict.
@@ -105,24 +223,22 @@ pub fn queue_screen(buf: &mut Buffer, m: &Model, q: &QueueScreen, theme: &Theme,
         height: body.height.saturating_sub(1),
         ..body
     };
-    // URGENCY 16, VERDICT 12, CONF 4, NOT BEFORE 10, HEALTH 11, APP flexible, RULE rest.
-    let fixed = 16 + 12 + 5 + 10 + 11 + 6;
-    let flex = w.saturating_sub(fixed + 2);
-    let app_w = (flex * 2 / 5).max(12);
-    let rule_w = flex.saturating_sub(app_w).max(4);
-    let cols: [(&str, usize); 7] = [
-        ("URGENCY", 16),
-        ("APP", app_w),
-        ("VERDICT", 12),
-        ("CONF", 4),
-        ("NOT BEFORE", 10),
-        ("HEALTH", 11),
-        ("RULE / REASON", rule_w),
-    ];
+    let names: Vec<String> = rows.iter().map(|r| queue_name(m, &r.key)).collect();
+    let cols = queue_columns(
+        w,
+        names.iter().map(|n| super::str_width(n)).max().unwrap_or(0),
+    );
     buf.set_style(head, theme.style("header"));
     let mut x = head.x + 1;
-    for (t, cw) in cols {
-        put(buf, x, head.y, &pad(t, cw), cw, theme.style("header"));
+    for &(c, cw) in &cols {
+        put(
+            buf,
+            x,
+            head.y,
+            &pad(c.title(), cw),
+            cw,
+            theme.style("header"),
+        );
         x += cw as u16 + 1;
     }
     if rows.is_empty() {
@@ -180,33 +296,28 @@ pub fn queue_screen(buf: &mut Buffer, m: &Model, q: &QueueScreen, theme: &Theme,
             (None, Some(Load::Failed(e))) => e.clone(),
             _ => String::new(),
         };
-        let name = if m.instances.len() > 1 {
-            format!("{}/{}", m.instance_name(r.key.instance), r.key.name)
-        } else {
-            r.key.name.clone()
-        };
+        let name = names[i].clone();
         let (why, urgency_role) = if m.decide.is_err() {
             ("needs a human", "verdict.needs_human")
         } else {
             (r.why, urgency_role)
         };
-        let cells: [(String, &str); 7] = [
-            (why.to_string(), urgency_role),
-            (name, "text"),
-            (vtext, vrole),
-            (conf, "text"),
-            (nb, "verdict.defer"),
-            (
-                health,
-                row.map(|r| super::fleet::health_role(r.health))
-                    .unwrap_or("text.dim"),
-            ),
-            (rule, "text.dim"),
-        ];
+        let health_role = row
+            .map(|r| super::fleet::health_role(r.health))
+            .unwrap_or("text.dim");
         let mut x = list.x + 1;
-        for ((text, role), (_, cw)) in cells.iter().zip(cols.iter()) {
-            put(buf, x, y, &fit(text, *cw), *cw, st(role));
-            x += *cw as u16 + 1;
+        for &(c, cw) in &cols {
+            let (text, role): (&str, &str) = match c {
+                QCol::Urgency => (why, urgency_role),
+                QCol::App => (&name, "text"),
+                QCol::Verdict => (&vtext, vrole),
+                QCol::Conf => (&conf, "text"),
+                QCol::NotBefore => (&nb, "verdict.defer"),
+                QCol::Health => (&health, health_role),
+                QCol::Rule => (&rule, "text.dim"),
+            };
+            put(buf, x, y, &fit(text, cw), cw, st(role));
+            x += cw as u16 + 1;
         }
     }
     let left = hints(

@@ -46,7 +46,11 @@ pub fn draw(buf: &mut Buffer, m: &Model, d: &DiffScreen, theme: &Theme, km: &Key
                 let msg = if total == 0 {
                     "This application manages no resources.".to_string()
                 } else {
-                    format!("All {total} resources match Git. Press a to show them anyway.")
+                    if total == 1 {
+                        "The one resource matches Git. Press a to show it anyway.".to_string()
+                    } else {
+                        format!("All {total} resources match Git. Press a to show them anyway.")
+                    }
                 };
                 put(
                     buf,
@@ -113,7 +117,11 @@ fn title(buf: &mut Buffer, area: Rect, m: &Model, d: &DiffScreen, theme: &Theme)
     if let Load::Ready(docs) = &d.docs {
         let drifted = docs.iter().filter(|x| x.drifted()).count();
         p.push((
-            format!("   {drifted} of {} resources differ", docs.len()),
+            if docs.len() == 1 {
+                format!("   {drifted} of 1 resource differs")
+            } else {
+                format!("   {drifted} of {} resources differ", docs.len())
+            },
             theme.style("diff.summary"),
         ));
         if d.all {

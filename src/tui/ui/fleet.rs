@@ -58,44 +58,136 @@ pub fn op_role(o: OpPhase) -> &'static str {
     }
 }
 
+/// Draws the first of `tiers` (most detailed first) that fits the width, else the last.
+fn put_first_fitting(buf: &mut Buffer, area: Rect, tiers: Vec<Vec<Piece>>) {
+    let width = |p: &[Piece]| p.iter().map(|(t, _)| str_width(t)).sum::<usize>();
+    let n = tiers.len();
+    if let Some(p) = tiers
+        .into_iter()
+        .enumerate()
+        .find(|(i, p)| i + 1 == n || width(p) <= area.width as usize)
+        .map(|(_, p)| p)
+    {
+        put_pieces(buf, area, &p);
+    }
+}
+
+/// The summary line. When the full line does not fit, what is wrong comes first with its words
+/// (out of sync, unknown, degraded, missing, progressing, suspended, attention) and what is good
+/// is abbreviated to its symbol and count, then the title goes, then the spacing tightens.
 fn summary(buf: &mut Buffer, area: Rect, m: &Model, theme: &Theme) {
+    let tiers = (0..5).map(|t| summary_tier(m, theme, t)).collect();
+    put_first_fitting(buf, area, tiers);
+}
+
+/// Tier 0: everything in its natural order; 1: what is wrong first, good states abbreviated;
+/// 2: the same, tighter; 3: without the title; 4: without the title, tighter.
+fn summary_tier(m: &Model, theme: &Theme, tier: u8) -> Vec<Piece> {
     let c = &m.view.counts;
     let s = m.symbols;
     let sep = (format!(" {} ", s.sep()), theme.style("text.dim"));
-    let mut p: Vec<Piece> = vec![
-        (format!(" {} ", m.title), theme.style("title")),
-        sep.clone(),
-        (format!("{} apps", thousands(c.apps)), theme.style("text")),
-        sep.clone(),
-    ];
-    for st in Sync::ALL {
+    let tight = tier == 2 || tier == 4;
+    let gap = if tight { " " } else { "  " };
+    let mut p: Vec<Piece> = Vec::new();
+    if tier < 3 {
+        p.push((format!(" {} ", m.title), theme.style("title")));
+        p.push(sep.clone());
+    } else {
+        p.push((" ".into(), theme.style("text")));
+    }
+    p.push((format!("{} apps", thousands(c.apps)), theme.style("text")));
+    p.push(sep.clone());
+    let count = |sym: &str, n: usize, label: String, tight: bool| {
+        if tight {
+            format!("{sym}{}{label}{gap}", thousands(n))
+        } else {
+            format!("{sym} {}{label}{gap}", thousands(n))
+        }
+    };
+    if tier == 0 {
+        for st in Sync::ALL {
+            let n = c.sync(st);
+            if n > 0 || st == Sync::OutOfSync {
+                p.push((
+                    count(s.sync(st), n, format!(" {st}"), false),
+                    theme.style(sync_role(st)),
+                ));
+            }
+        }
+        p.push(sep.clone());
+        for h in Health::ALL {
+            let n = c.health(h);
+            if n > 0 {
+                p.push((
+                    count(s.health(h), n, format!(" {h}"), false),
+                    theme.style(health_role(h)),
+                ));
+            }
+        }
+        p.push(sep);
+        p.push((
+            format!("! {} attention", thousands(c.needs_attention)),
+            theme.style("warning"),
+        ));
+        return p;
+    }
+    for st in Sync::ALL.into_iter().filter(|&st| st != Sync::Synced) {
         let n = c.sync(st);
         if n > 0 || st == Sync::OutOfSync {
             p.push((
-                format!("{} {} {}  ", s.sync(st), thousands(n), st),
+                count(s.sync(st), n, format!(" {st}"), tight),
                 theme.style(sync_role(st)),
             ));
         }
     }
-    p.push(sep.clone());
-    for h in Health::ALL {
+    for h in Health::ALL.into_iter().filter(|&h| h != Health::Healthy) {
         let n = c.health(h);
         if n > 0 {
             p.push((
-                format!("{} {} {}  ", s.health(h), thousands(n), h),
+                count(s.health(h), n, format!(" {h}"), tight),
                 theme.style(health_role(h)),
             ));
         }
     }
-    p.push(sep);
     p.push((
-        format!("! {} attention", thousands(c.needs_attention)),
+        format!(
+            "!{}{} attention",
+            if tight { "" } else { " " },
+            thousands(c.needs_attention)
+        ),
         theme.style("warning"),
     ));
-    put_pieces(buf, area, &p);
+    p.push(sep);
+    p.push((
+        count(
+            s.sync(Sync::Synced),
+            c.sync(Sync::Synced),
+            String::new(),
+            tight,
+        ),
+        theme.style(sync_role(Sync::Synced)),
+    ));
+    p.push((
+        count(
+            s.health(Health::Healthy),
+            c.health(Health::Healthy),
+            String::new(),
+            tight,
+        ),
+        theme.style(health_role(Health::Healthy)),
+    ));
+    p
 }
 
+/// The instances line: every instance with its state; when it does not fit, versions go
+/// first, then the state word of instances that are fine. An instance in trouble keeps its
+/// reason (it goes last, so the reason gets the remaining width).
 fn instances(buf: &mut Buffer, area: Rect, m: &Model, theme: &Theme) {
+    let tiers = (0..3).map(|t| instances_tier(m, theme, t)).collect();
+    put_first_fitting(buf, area, tiers);
+}
+
+fn instances_tier(m: &Model, theme: &Theme, tier: u8) -> Vec<Piece> {
     let mut p: Vec<Piece> = vec![(" ".into(), theme.style("text"))];
     let mut per = vec![0usize; m.instances.len()];
     for r in &m.fleet.rows {
@@ -104,13 +196,17 @@ fn instances(buf: &mut Buffer, area: Rect, m: &Model, theme: &Theme) {
         }
     }
     let s = m.symbols;
-    // Instances in trouble go last, so their (longer) reason gets the remaining width.
     let mut order: Vec<usize> = (0..m.instances.len()).collect();
     order.sort_by_key(|&i| m.instances[i].state.error().is_some());
     for (n, &i) in order.iter().enumerate() {
         let inst = &m.instances[i];
         if n > 0 {
-            p.push((format!("  {}  ", s.sep()), theme.style("text.dim")));
+            let sep = if tier >= 2 {
+                format!(" {} ", s.sep())
+            } else {
+                format!("  {}  ", s.sep())
+            };
+            p.push((sep, theme.style("text.dim")));
         }
         let role = match inst.state {
             ConnState::Live => "instance.live",
@@ -137,12 +233,15 @@ fn instances(buf: &mut Buffer, area: Rect, m: &Model, theme: &Theme) {
                 format!(" reconnecting (attempt {})", attempt + 1)
             }
             st => {
-                let v = inst
-                    .version
-                    .as_deref()
-                    .map(|v| format!(" {v}"))
-                    .unwrap_or_default();
-                format!(" {} {} apps{v}", st.label(), thousands(per[i]))
+                let v = match inst.version.as_deref() {
+                    Some(v) if tier == 0 => format!(" {v}"),
+                    _ => String::new(),
+                };
+                if tier >= 2 {
+                    format!(" {} apps", thousands(per[i]))
+                } else {
+                    format!(" {} {} apps{v}", st.label(), thousands(per[i]))
+                }
             }
         };
         p.push((
@@ -163,7 +262,7 @@ fn instances(buf: &mut Buffer, area: Rect, m: &Model, theme: &Theme) {
             p.push((" read-only".into(), theme.style("text.dim")));
         }
     }
-    put_pieces(buf, area, &p);
+    p
 }
 
 fn filter_bar(buf: &mut Buffer, area: Rect, m: &Model, theme: &Theme) {

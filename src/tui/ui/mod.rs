@@ -61,6 +61,68 @@ pub fn draw(buf: &mut Buffer, m: &Model, theme: &Theme, km: &Keymap) {
     if m.command.is_some() {
         command_bar(buf, m, theme);
     }
+    if m.symbols.ascii {
+        to_ascii(buf);
+    }
+}
+
+/// The ASCII form of one glyph, one cell wide like most of them: arrows, ellipses, dots, box
+/// drawing, state symbols, typographic quotes. Anything else non-ASCII (text from data in a
+/// script the terminal may not have) becomes `?`.
+pub fn ascii_glyph(c: char) -> char {
+    match c {
+        '…' | '⋯' => '~',
+        '·' | '•' | '●' => '*',
+        '—' | '–' | '─' | '━' | '═' | '‐' | '−' => '-',
+        '→' | '▸' | '▶' | '›' | '»' | '⟶' => '>',
+        '←' | '◂' | '◀' | '‹' | '«' => '<',
+        '↑' | '▲' | '▴' => '^',
+        '↓' | '▼' | '▾' => 'v',
+        '↔' | '↕' => '-',
+        '│' | '┃' | '║' | '‖' | '▌' | '▏' | '▎' | '▍' => '|',
+        '┌' | '┐' | '└' | '┘' | '├' | '┤' | '┬' | '┴' | '┼' | '╭' | '╮' | '╰' | '╯' => {
+            '+'
+        }
+        '✓' | '✔' => '=',
+        '≠' => '!',
+        '♥' | '±' => '+',
+        '◔' | '⟳' | '↻' | '≈' => '~',
+        '✖' | '✗' | '×' => 'x',
+        '∅' | '⊘' => '0',
+        '◌' | '○' | '◯' => 'o',
+        '⏸' => '|',
+        '≤' => '<',
+        '≥' => '>',
+        '“' | '”' | '„' => '"',
+        '‘' | '’' | '‚' => '\'',
+        '█' | '▓' | '▒' | '░' => '#',
+        '\u{2800}'..='\u{28FF}' => '*',
+        c if c.is_ascii() => c,
+        _ => '?',
+    }
+}
+
+/// `--ascii`: every cell of the frame in ASCII, whatever drew it (a glyph in a hint, a box
+/// border, a name from data). A wide glyph becomes one ASCII character and a space.
+pub fn to_ascii(buf: &mut Buffer) {
+    let area = buf.area;
+    for y in area.top()..area.bottom() {
+        for x in area.left()..area.right() {
+            let cell = &mut buf[(x, y)];
+            let sym = cell.symbol();
+            if sym.is_ascii() {
+                continue;
+            }
+            let wide = str_width(sym) > 1;
+            // Combining marks and variation selectors after the first character go.
+            let first = sym.chars().next().map_or(' ', ascii_glyph);
+            cell.set_char(first);
+            // The cell a wide glyph covered is a cell of its own again.
+            if wide && x + 1 < area.right() {
+                buf[(x + 1, y)].set_char(' ');
+            }
+        }
+    }
 }
 
 /// The `:` command line, on the last row: the text, then what `tab` offers or the error.
@@ -233,6 +295,25 @@ pub fn status_bar(buf: &mut Buffer, area: Rect, left: &[Piece], right: &[Piece],
     buf.set_style(area, theme.style("bar"));
     let rw: usize = right.iter().map(|(t, _)| str_width(t)).sum();
     let lw = (area.width as usize).saturating_sub(rw + 1);
+    // Hints that do not fit whole are left out (never half a hint such as "s s"): cut at the
+    // last gap between pieces that fits.
+    let total: usize = left.iter().map(|(t, _)| str_width(t)).sum();
+    let left = if total > lw {
+        let mut w = 0;
+        let mut cut = left.len();
+        for (i, (t, _)) in left.iter().enumerate() {
+            if w > lw {
+                break;
+            }
+            if i > 0 && t.trim().is_empty() {
+                cut = i;
+            }
+            w += str_width(t);
+        }
+        &left[..cut]
+    } else {
+        left
+    };
     put_pieces(
         buf,
         Rect {

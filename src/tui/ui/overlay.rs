@@ -25,30 +25,7 @@ fn frame(buf: &mut Buffer, area: Rect, title: &str, theme: &Theme, ascii: bool) 
         .title_style(theme.style("title"));
     let inner = block.inner(area);
     block.render(area, buf);
-    if ascii {
-        for x in area.left()..area.right() {
-            for y in [area.top(), area.bottom() - 1] {
-                let c = &mut buf[(x, y)];
-                if c.symbol() == "─" {
-                    c.set_symbol("-");
-                }
-            }
-        }
-        for y in area.top()..area.bottom() {
-            for x in [area.left(), area.right() - 1] {
-                let c = &mut buf[(x, y)];
-                match c.symbol() {
-                    "│" => {
-                        c.set_symbol("|");
-                    }
-                    "┌" | "┐" | "└" | "┘" => {
-                        c.set_symbol("+");
-                    }
-                    _ => {}
-                }
-            }
-        }
-    }
+    // Under --ascii, `ui::to_ascii` turns the borders into - | +.
     inner
 }
 
@@ -124,45 +101,110 @@ pub fn help_lines(m: &Model, km: &Keymap) -> Vec<(String, String, bool)> {
     out
 }
 
+/// The help's width and the key column's.
+const HELP_W: u16 = 92;
+const HELP_KEYS: usize = 18;
+
+/// One screen row of the help: a section title, or keys with (a wrapped part of) their text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HelpRow {
+    Section(String),
+    Keys(String, String),
+}
+
+/// The help's box at a screen size.
+pub fn help_area(size: (u16, u16), rows: usize) -> Rect {
+    layout::overlay(size, HELP_W, rows as u16 + 2)
+}
+
+/// The help's rows at a screen size: long descriptions wrap under their own column instead of
+/// being cut, so every word of the help can be read at 80 columns.
+pub fn help_rows(m: &Model, km: &Keymap) -> Vec<HelpRow> {
+    let inner_w = layout::overlay(m.size, HELP_W, 3).width.saturating_sub(2) as usize;
+    let dw = inner_w.saturating_sub(HELP_KEYS + 4).max(12);
+    let mut out = Vec::new();
+    for (keys, desc, section) in help_lines(m, km) {
+        if section {
+            out.push(HelpRow::Section(keys));
+            continue;
+        }
+        let parts = super::wrap(&desc, dw);
+        // Keys longer than their column get a row of their own, the text below them.
+        if super::str_width(&keys) > HELP_KEYS {
+            out.push(HelpRow::Keys(keys, String::new()));
+            out.extend(parts.into_iter().map(|d| HelpRow::Keys(String::new(), d)));
+            continue;
+        }
+        if parts.is_empty() {
+            out.push(HelpRow::Keys(keys.clone(), String::new()));
+        }
+        for (i, part) in parts.into_iter().enumerate() {
+            let k = if i == 0 { keys.clone() } else { String::new() };
+            out.push(HelpRow::Keys(k, part));
+        }
+    }
+    out
+}
+
+/// How far the help can scroll at the current size.
+pub fn help_max_scroll(m: &Model, km: &Keymap) -> usize {
+    let rows = help_rows(m, km);
+    let inner = help_area(m.size, rows.len()).height.saturating_sub(2) as usize;
+    rows.len().saturating_sub(inner)
+}
+
 pub fn help(buf: &mut Buffer, m: &Model, scroll: usize, theme: &Theme, km: &Keymap) {
-    let lines = help_lines(m, km);
-    let area = layout::overlay(m.size, 92, lines.len() as u16 + 2);
+    let rows = help_rows(m, km);
+    let area = help_area(m.size, rows.len());
     let inner = frame(buf, area, "Keys  (esc closes)", theme, m.symbols.ascii);
-    let kw = 18usize;
-    let max_scroll = lines.len().saturating_sub(inner.height as usize);
-    for (i, (keys, desc, section)) in lines
+    let kw = HELP_KEYS;
+    let max_scroll = rows.len().saturating_sub(inner.height as usize);
+    for (i, row) in rows
         .iter()
         .skip(scroll.min(max_scroll))
         .take(inner.height as usize)
         .enumerate()
     {
         let y = inner.y + i as u16;
-        if *section {
-            put(
-                buf,
-                inner.x + 1,
-                y,
-                keys,
-                inner.width as usize - 1,
-                theme.style("help.section"),
-            );
-        } else {
-            put(
-                buf,
-                inner.x + 2,
-                y,
-                &pad(keys, kw),
-                kw,
-                theme.style("help.key"),
-            );
-            put(
-                buf,
-                inner.x + 3 + kw as u16,
-                y,
-                desc,
-                (inner.width as usize).saturating_sub(kw + 4),
-                theme.style("help.desc"),
-            );
+        match row {
+            HelpRow::Section(title) => {
+                put(
+                    buf,
+                    inner.x + 1,
+                    y,
+                    title,
+                    inner.width as usize - 1,
+                    theme.style("help.section"),
+                );
+            }
+            HelpRow::Keys(keys, desc) if desc.is_empty() => {
+                put(
+                    buf,
+                    inner.x + 2,
+                    y,
+                    keys,
+                    (inner.width as usize).saturating_sub(3),
+                    theme.style("help.key"),
+                );
+            }
+            HelpRow::Keys(keys, desc) => {
+                put(
+                    buf,
+                    inner.x + 2,
+                    y,
+                    &pad(keys, kw),
+                    kw,
+                    theme.style("help.key"),
+                );
+                put(
+                    buf,
+                    inner.x + 3 + kw as u16,
+                    y,
+                    desc,
+                    (inner.width as usize).saturating_sub(kw + 4),
+                    theme.style("help.desc"),
+                );
+            }
         }
     }
 }
