@@ -907,3 +907,32 @@ fn sync_from_the_command_line_never_confirms_with_its_enter() {
             .contains("select one first")
     );
 }
+
+/// At 80×24 the sync plan folds: what the sync goes over (a deferral, a rollback) still shows,
+/// and the "more lines" marker does not leave the text of the line it replaced beside it.
+#[test]
+fn a_folded_plan_keeps_its_warnings_and_a_clean_marker() {
+    let (mut m, km) = model(vec![row("checkout", None)]);
+    m.size = (80, 24);
+    let mut p = plan("checkout", false, true);
+    p.holds =
+        vec!["deferred until 2026-12-04 00:09 UTC by sre-alice: a sync ends the deferral".into()];
+    p.changes = (0..12)
+        .map(|i| item("ConfigMap", &format!("checkout-config-{i}"), Change::Update))
+        .collect();
+    open_sync(&mut m, &km, p);
+    let mut buf = ratatui::buffer::Buffer::empty(ratatui::layout::Rect::new(0, 0, 80, 24));
+    driftdeck::tui::app::render(&mut buf, &m, &driftdeck::tui::theme::Theme::default(), &km);
+    let text = driftdeck::tui::ui::buffer_text(&buf);
+    println!("{text}");
+    assert!(text.contains("WARNING: deferred until"), "{text}");
+    let marker = text
+        .lines()
+        .find(|l| l.contains("more lines (pgdn)"))
+        .expect("the plan is folded at 80x24");
+    let after = marker.split("(pgdn)").nth(1).unwrap();
+    assert!(
+        after.trim_end().trim_end_matches('│').trim().is_empty(),
+        "text left beside the marker: {marker:?}"
+    );
+}

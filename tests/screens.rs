@@ -112,6 +112,7 @@ macro_rules! snap_decide {
             let fleet = demo(60, 4, 2).await;
             let tmp = tempfile::tempdir().unwrap();
             let s = screen_in(&fleet, $size, $keys, None, Some(tmp.path())).await;
+            let s = s.replace(&tmp.path().display().to_string(), "DATA");
             insta::assert_snapshot!(stringify!($name), mask_records(&s));
         }
     };
@@ -135,6 +136,18 @@ snap_decide!(queue_100x30, (100, 30), "u");
 snap_decide!(decision_80x24, (80, 24), "u enter");
 snap_decide!(decision_100x30, (100, 30), "u enter");
 snap_decide!(decision_end_80x24, (80, 24), "u enter G");
+snap_decide!(shadow_report_80x24, (80, 24), "u y S");
+
+/// The shadow report wraps its long lines at 80 columns instead of cutting them.
+#[tokio::test]
+async fn the_shadow_report_is_not_cut_at_80_columns() {
+    let fleet = demo(60, 4, 2).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let s = screen_in(&fleet, (80, 24), "u y S", None, Some(tmp.path())).await;
+    assert!(s.contains("too few reviews"), "{s}");
+    let body: Vec<&str> = s.lines().skip(1).take(22).collect();
+    assert!(body.iter().all(|l| !l.contains('…')), "{s}");
+}
 
 #[tokio::test]
 async fn app_with_a_condition_120x40() {
@@ -405,5 +418,39 @@ async fn ascii_frames_are_pure_ascii() {
             .collect();
         assert!(bad.is_empty(), "keys {keys:?}: not ASCII {bad:?}\n{out}");
         assert!(out.lines().all(|l| l.len() == 80), "keys {keys:?}:\n{out}");
+    }
+}
+
+/// At 80 and 100 columns the summary keeps every count: what is wrong first with its words,
+/// what is good last as symbol and count, nothing cut.
+#[tokio::test]
+async fn the_summary_keeps_every_count_at_80_and_100_columns() {
+    for apps in [60, 200, 1000] {
+        let fleet = demo(apps, 4, 2).await;
+        for w in [80, 100, 120] {
+            let s = screen_of(&fleet, (w, 24), "", None).await;
+            let top = s.lines().next().unwrap().trim_end();
+            assert!(top.contains("OutOfSync"), "{apps} apps at {w}: {top}");
+            assert!(top.contains("attention") || top.contains('!'), "{top}");
+            for good in ['✓', '♥'] {
+                let i = top
+                    .find(good)
+                    .unwrap_or_else(|| panic!("{good} missing: {top}"));
+                let n: String = top[i + good.len_utf8()..]
+                    .trim_start()
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit() || *c == ',')
+                    .collect();
+                assert!(
+                    !n.is_empty(),
+                    "{apps} apps at {w}: {good} has no count: {top}"
+                );
+            }
+            assert!(
+                top.ends_with(|c: char| c.is_ascii_digit()) || top.ends_with("attention"),
+                "{apps} apps at {w}: cut: {top}"
+            );
+            println!("{w}: {top}");
+        }
     }
 }

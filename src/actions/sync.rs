@@ -202,6 +202,11 @@ impl SyncPlan {
                 format!("revision {}", s.revision)
             }
         )];
+        // What a sync would go over (a rollback, a deferral, an incident) comes right after
+        // what is synced, so it shows even when a small screen folds the rest of the plan.
+        for h in &self.holds {
+            out.push(format!("WARNING: {h}"));
+        }
         let mut opts = Vec::new();
         if s.prune {
             opts.push("prune".to_string());
@@ -223,9 +228,6 @@ impl SyncPlan {
             out.push(format!("only the {} selected resources", s.resources.len()));
         }
         out.push(self.window.line());
-        for h in &self.holds {
-            out.push(format!("WARNING: {h}"));
-        }
         if self.changes.is_empty() {
             out.push("nothing differs from Git in the selection".into());
         } else {

@@ -1108,17 +1108,21 @@ fn queue_act(m: &mut Model, a: Action) -> Vec<Effect> {
 }
 
 fn report_act(m: &mut Model, a: Action) -> Vec<Effect> {
+    let size = m.size;
+    let page = (ui::layout::diff(size).body.height as usize).max(1);
     let Screen::Shadow(s) = &mut m.screen else {
         return vec![];
     };
+    let max = ui::decide::shadow_max_scroll(s, size);
     match a {
         Action::ToggleHelp => m.overlay = Overlay::Help { scroll: 0 },
         Action::Back => m.screen = Screen::Fleet,
-        Action::SelectNext => s.scroll += 1,
-        Action::SelectPrev => s.scroll = s.scroll.saturating_sub(1),
-        Action::PageDown => s.scroll += 10,
-        Action::PageUp => s.scroll = s.scroll.saturating_sub(10),
+        Action::SelectNext => s.scroll = (s.scroll + 1).min(max),
+        Action::SelectPrev => s.scroll = s.scroll.min(max).saturating_sub(1),
+        Action::PageDown => s.scroll = (s.scroll + page).min(max),
+        Action::PageUp => s.scroll = s.scroll.min(max).saturating_sub(page),
         Action::SelectFirst => s.scroll = 0,
+        Action::SelectLast => s.scroll = max,
         Action::Reload => return open_shadow(m),
         Action::DriftQueue => return open_queue(m),
         _ => {}

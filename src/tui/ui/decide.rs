@@ -461,6 +461,37 @@ pub fn shadow_lines(s: &ShadowScreen) -> Vec<(String, &'static str)> {
     out
 }
 
+/// The shadow report's rows at a screen size: long lines wrap (indented like their line), so
+/// nothing is cut at 80 columns; the table keeps its columns.
+pub fn shadow_rows(s: &ShadowScreen, size: (u16, u16)) -> Vec<(String, &'static str)> {
+    let w = (layout::diff(size).body.width as usize)
+        .saturating_sub(2)
+        .max(20);
+    let mut out = Vec::new();
+    for (text, role) in shadow_lines(s) {
+        if super::str_width(&text) <= w {
+            out.push((text, role));
+            continue;
+        }
+        let lead = text.len() - text.trim_start().len();
+        for (j, part) in wrap(text.trim_start(), w.saturating_sub(lead + 2).max(10))
+            .into_iter()
+            .enumerate()
+        {
+            let indent = " ".repeat(lead + if j > 0 { 2 } else { 0 });
+            out.push((format!("{indent}{part}"), role));
+        }
+    }
+    out
+}
+
+/// How far the shadow report scrolls at a screen size.
+pub fn shadow_max_scroll(s: &ShadowScreen, size: (u16, u16)) -> usize {
+    shadow_rows(s, size)
+        .len()
+        .saturating_sub(layout::diff(size).body.height as usize)
+}
+
 pub fn shadow_screen(buf: &mut Buffer, m: &Model, s: &ShadowScreen, theme: &Theme, km: &Keymap) {
     let l = layout::diff(m.size);
     buf.set_style(l.title, theme.style("title"));
@@ -472,12 +503,11 @@ pub fn shadow_screen(buf: &mut Buffer, m: &Model, s: &ShadowScreen, theme: &Them
         l.title.width as usize,
         theme.style("title"),
     );
-    let lines = shadow_lines(s);
+    let rows = shadow_rows(s, m.size);
     let w = (l.body.width as usize).saturating_sub(2);
-    let max = lines.len().saturating_sub(l.body.height as usize);
-    for (i, (text, role)) in lines
+    for (i, (text, role)) in rows
         .iter()
-        .skip(s.scroll.min(max))
+        .skip(s.scroll.min(shadow_max_scroll(s, m.size)))
         .take(l.body.height as usize)
         .enumerate()
     {

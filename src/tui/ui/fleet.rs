@@ -58,6 +58,15 @@ pub fn op_role(o: OpPhase) -> &'static str {
     }
 }
 
+/// `1 app`, `1,204 apps`.
+fn apps(n: usize) -> String {
+    if n == 1 {
+        "1 app".into()
+    } else {
+        format!("{} apps", thousands(n))
+    }
+}
+
 /// Draws the first of `tiers` (most detailed first) that fits the width, else the last.
 fn put_first_fitting(buf: &mut Buffer, area: Rect, tiers: Vec<Vec<Piece>>) {
     let width = |p: &[Piece]| p.iter().map(|(t, _)| str_width(t)).sum::<usize>();
@@ -76,17 +85,19 @@ fn put_first_fitting(buf: &mut Buffer, area: Rect, tiers: Vec<Vec<Piece>>) {
 /// (out of sync, unknown, degraded, missing, progressing, suspended, attention) and what is good
 /// is abbreviated to its symbol and count, then the title goes, then the spacing tightens.
 fn summary(buf: &mut Buffer, area: Rect, m: &Model, theme: &Theme) {
-    let tiers = (0..5).map(|t| summary_tier(m, theme, t)).collect();
+    let tiers = (0..8).map(|t| summary_tier(m, theme, t)).collect();
     put_first_fitting(buf, area, tiers);
 }
 
 /// Tier 0: everything in its natural order; 1: what is wrong first, good states abbreviated;
-/// 2: the same, tighter; 3: without the title; 4: without the title, tighter.
+/// 2: the same, tighter; 3: without the title; 4: without the title, tighter; 5: the attention
+/// count without its word; 6: progressing, suspended and missing without theirs; 7: only
+/// OutOfSync keeps its word (the symbols say the rest; the help lists them).
 fn summary_tier(m: &Model, theme: &Theme, tier: u8) -> Vec<Piece> {
     let c = &m.view.counts;
     let s = m.symbols;
     let sep = (format!(" {} ", s.sep()), theme.style("text.dim"));
-    let tight = tier == 2 || tier == 4;
+    let tight = tier == 2 || tier >= 4;
     let gap = if tight { " " } else { "  " };
     let mut p: Vec<Piece> = Vec::new();
     if tier < 3 {
@@ -95,7 +106,7 @@ fn summary_tier(m: &Model, theme: &Theme, tier: u8) -> Vec<Piece> {
     } else {
         p.push((" ".into(), theme.style("text")));
     }
-    p.push((format!("{} apps", thousands(c.apps)), theme.style("text")));
+    p.push((apps(c.apps), theme.style("text")));
     p.push(sep.clone());
     let count = |sym: &str, n: usize, label: String, tight: bool| {
         if tight {
@@ -134,8 +145,13 @@ fn summary_tier(m: &Model, theme: &Theme, tier: u8) -> Vec<Piece> {
     for st in Sync::ALL.into_iter().filter(|&st| st != Sync::Synced) {
         let n = c.sync(st);
         if n > 0 || st == Sync::OutOfSync {
+            let word = if tier >= 7 && st != Sync::OutOfSync {
+                String::new()
+            } else {
+                format!(" {st}")
+            };
             p.push((
-                count(s.sync(st), n, format!(" {st}"), tight),
+                count(s.sync(st), n, word, tight),
                 theme.style(sync_role(st)),
             ));
         }
@@ -143,17 +159,24 @@ fn summary_tier(m: &Model, theme: &Theme, tier: u8) -> Vec<Piece> {
     for h in Health::ALL.into_iter().filter(|&h| h != Health::Healthy) {
         let n = c.health(h);
         if n > 0 {
+            let word = match (tier, h) {
+                (7.., _) => String::new(),
+                (6, Health::Progressing | Health::Suspended | Health::Missing) => String::new(),
+                (6, Health::Unknown) => " health".into(),
+                _ => format!(" {h}"),
+            };
             p.push((
-                count(s.health(h), n, format!(" {h}"), tight),
+                count(s.health(h), n, word, tight),
                 theme.style(health_role(h)),
             ));
         }
     }
     p.push((
         format!(
-            "!{}{} attention",
+            "!{}{}{}",
             if tight { "" } else { " " },
-            thousands(c.needs_attention)
+            thousands(c.needs_attention),
+            if tier >= 5 { "" } else { " attention" }
         ),
         theme.style("warning"),
     ));
@@ -238,9 +261,9 @@ fn instances_tier(m: &Model, theme: &Theme, tier: u8) -> Vec<Piece> {
                     _ => String::new(),
                 };
                 if tier >= 2 {
-                    format!(" {} apps", thousands(per[i]))
+                    format!(" {}", apps(per[i]))
                 } else {
-                    format!(" {} {} apps{v}", st.label(), thousands(per[i]))
+                    format!(" {} {}{v}", st.label(), apps(per[i]))
                 }
             }
         };

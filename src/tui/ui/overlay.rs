@@ -369,7 +369,33 @@ pub fn dialog(buf: &mut Buffer, m: &Model, d: &crate::tui::ops::Dialog, theme: &
         (_, false) if d.fields.is_empty() => "enter confirm · esc cancel",
         _ => "enter confirm · esc cancel · tab/↑↓ field · space toggle · type into text fields",
     };
-    let fixed = field_rows.len() + 2 + usize::from(d.error.is_some());
+    // When the fields do not fit beside a few lines of the plan (a sync's options and one
+    // checkbox per resource at 80×24), a window of them around the focused one shows, with a
+    // marker for those above and below.
+    let err = usize::from(d.error.is_some());
+    let avail = (inner.height as usize).saturating_sub(2 + err + lines.len().min(6));
+    if field_rows.len() > avail {
+        let focus = field_rows.iter().position(|(_, f)| *f).unwrap_or(0);
+        let n = field_rows.len();
+        let win = avail.max(1);
+        let mut start = focus.saturating_sub(win / 2).min(n - win);
+        let mut end = start + win;
+        let mut shown: Vec<(String, bool)> = Vec::new();
+        if start > 0 && win >= 3 {
+            start += 1;
+            shown.push((format!("… {} more above (shift-tab)", start), false));
+        }
+        let below = end < n && win >= 3;
+        if below {
+            end -= 1;
+        }
+        shown.extend(field_rows[start..end].iter().cloned());
+        if below {
+            shown.push((format!("… {} more below (tab)", n - end), false));
+        }
+        field_rows = shown;
+    }
+    let fixed = field_rows.len() + 2 + err;
     let room = (inner.height as usize).saturating_sub(fixed);
     let scroll = d.scroll.min(lines.len().saturating_sub(room));
     let mut y = inner.y;
@@ -385,16 +411,22 @@ pub fn dialog(buf: &mut Buffer, m: &Model, d: &crate::tui::ops::Dialog, theme: &
         y += 1;
     }
     if lines.len() > room + scroll {
+        // The marker takes the last row shown, so that line counts as hidden too; the row is
+        // cleared first (no text of the line it replaces shows after it).
+        let hidden = lines.len() + 1 - room - scroll;
         put(
             buf,
             inner.x + 1,
             y.saturating_sub(1),
-            &format!("… {} more lines (pgdn)", lines.len() - room - scroll),
+            &pad(
+                &format!("… {hidden} more lines (pgdn)"),
+                width.saturating_sub(2),
+            ),
             width.saturating_sub(2),
             theme.style("text.dim"),
         );
     }
-    let mut y = inner.y + inner.height - fixed as u16;
+    let mut y = (inner.y + inner.height).saturating_sub(fixed as u16);
     y += 1;
     for (text, focus) in &field_rows {
         put(
