@@ -685,3 +685,13 @@ async fn cluster_reads_get_through_faults() {
         assert!(e.contains(&ns) && !e.contains("<html"), "{e}");
     }
 }
+
+/// The demo's folder (tokens, kubeconfig, its journal) is private whatever the umask: 0700.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_demo_folder_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let fleet = common::demo(10, 1, 1).await;
+    let mode = std::fs::metadata(fleet.dir()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "{} is {mode:o}", fleet.dir().display());
+}

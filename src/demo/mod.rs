@@ -156,10 +156,16 @@ impl DemoFleet {
         let context = context::ContextServer::start(insts, ctx_addr, opts.spec.seed).await?;
         // A private directory of its own (random name, mode 0700): tokens, the kubeconfig,
         // and the demo's own decision journal live there, never in the user's data dir.
-        let kube_dir = tempfile::Builder::new()
-            .prefix("driftdeck-demo-")
-            .tempdir()?
-            .keep();
+        // tempfile creates directories with the umask's mode (0755 under the usual 022), so
+        // the mode is asked for explicitly, at creation (no window where others can read).
+        let mut b = tempfile::Builder::new();
+        b.prefix("driftdeck-demo-");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            b.permissions(std::fs::Permissions::from_mode(0o700));
+        }
+        let kube_dir = b.tempdir()?.keep();
         let fleet = DemoFleet {
             servers,
             context,
