@@ -190,13 +190,13 @@ pub fn split_command(s: &str) -> Result<Vec<String>, String> {
 }
 
 /// Thousands separators for counts people read: `10,000`.
-/// `n` and the noun, singular for one: `1 resource`, `3 resources` (`noun` is the singular;
-/// the plural adds an `s`).
+/// `n` (with thousands separators) and the noun, singular for one: `1 resource`,
+/// `1,204 apps` (`noun` is the singular; the plural adds an `s`).
 pub fn count(n: usize, noun: &str) -> String {
     if n == 1 {
         format!("1 {noun}")
     } else {
-        format!("{n} {noun}s")
+        format!("{} {noun}s", thousands(n))
     }
 }
 

@@ -300,16 +300,15 @@ fn marked_apps_sync_together() {
     );
 }
 
-#[test]
-fn defer_wants_a_reason_and_a_time() {
-    let (mut m, km) = model(vec![row("checkout", None)]);
-    let fx = keys(&mut m, &km, "z");
+/// `z` on the selected app, and the defer dialog its plan opens.
+fn open_defer(m: &mut Model, km: &Keymap) {
+    let fx = keys(m, km, "z");
     let [Effect::Prepare { req, what }] = fx.as_slice() else {
         panic!("{fx:?}")
     };
     update(
-        &mut m,
-        &km,
+        m,
+        km,
         Msg::Prepared {
             req: *req,
             result: Ok(Prepared::Simple {
@@ -319,6 +318,12 @@ fn defer_wants_a_reason_and_a_time() {
             }),
         },
     );
+}
+
+#[test]
+fn defer_wants_a_reason_and_a_time() {
+    let (mut m, km) = model(vec![row("checkout", None)]);
+    open_defer(&mut m, &km);
     assert!(keys(&mut m, &km, "enter").is_empty());
     let Overlay::Dialog(d) = &m.overlay else {
         panic!()
@@ -349,22 +354,7 @@ fn defer_wants_a_reason_and_a_time() {
 fn the_defer_dialog_takes_durations() {
     let open = || {
         let (mut m, km) = model(vec![row("checkout", None)]);
-        let fx = keys(&mut m, &km, "z");
-        let [Effect::Prepare { req, what }] = fx.as_slice() else {
-            panic!("{fx:?}")
-        };
-        update(
-            &mut m,
-            &km,
-            Msg::Prepared {
-                req: *req,
-                result: Ok(Prepared::Simple {
-                    prepare: what.clone(),
-                    lines: vec!["defer the revert".into()],
-                    protected: false,
-                }),
-            },
-        );
+        open_defer(&mut m, &km);
         keys(
             &mut m,
             &km,

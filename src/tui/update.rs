@@ -539,17 +539,9 @@ fn help_act(m: &mut Model, km: &Keymap, a: Action) -> Vec<Effect> {
         | Action::SelectFirst
         | Action::SelectLast => {
             let max = ui::overlay::help_max_scroll(m, km);
-            let page = (m.size.1 as usize).saturating_sub(6).max(1);
+            let page = (m.size.1 as usize).saturating_sub(6);
             if let Overlay::Help { scroll } = &mut m.overlay {
-                *scroll = match a {
-                    Action::SelectNext => *scroll + 1,
-                    Action::SelectPrev => scroll.saturating_sub(1),
-                    Action::PageDown => *scroll + page,
-                    Action::PageUp => scroll.saturating_sub(page),
-                    Action::SelectFirst => 0,
-                    _ => max,
-                }
-                .min(max);
+                *scroll = scrolled(*scroll, max, page, a);
             }
         }
         _ => {}
@@ -742,6 +734,21 @@ fn clamp_list(cursor: &mut usize, offset: &mut usize, len: usize, page: usize) {
         *offset = *cursor + 1 - page;
     }
     *offset = (*offset).min(len.saturating_sub(page));
+}
+
+/// A text view's scroll offset after a movement key, within `0..=max`.
+fn scrolled(scroll: usize, max: usize, page: usize, a: Action) -> usize {
+    let (s, p) = (scroll.min(max), page.max(1));
+    match a {
+        Action::SelectNext => s + 1,
+        Action::SelectPrev => s.saturating_sub(1),
+        Action::PageDown => s + p,
+        Action::PageUp => s.saturating_sub(p),
+        Action::SelectFirst => 0,
+        Action::SelectLast => max,
+        _ => s,
+    }
+    .min(max)
 }
 
 fn move_list(cursor: &mut usize, offset: &mut usize, len: usize, page: usize, a: Action) {
@@ -1109,7 +1116,7 @@ fn queue_act(m: &mut Model, a: Action) -> Vec<Effect> {
 
 fn report_act(m: &mut Model, a: Action) -> Vec<Effect> {
     let size = m.size;
-    let page = (ui::layout::diff(size).body.height as usize).max(1);
+    let page = ui::layout::diff(size).body.height as usize;
     let Screen::Shadow(s) = &mut m.screen else {
         return vec![];
     };
@@ -1117,12 +1124,12 @@ fn report_act(m: &mut Model, a: Action) -> Vec<Effect> {
     match a {
         Action::ToggleHelp => m.overlay = Overlay::Help { scroll: 0 },
         Action::Back => m.screen = Screen::Fleet,
-        Action::SelectNext => s.scroll = (s.scroll + 1).min(max),
-        Action::SelectPrev => s.scroll = s.scroll.min(max).saturating_sub(1),
-        Action::PageDown => s.scroll = (s.scroll + page).min(max),
-        Action::PageUp => s.scroll = s.scroll.min(max).saturating_sub(page),
-        Action::SelectFirst => s.scroll = 0,
-        Action::SelectLast => s.scroll = max,
+        Action::SelectNext
+        | Action::SelectPrev
+        | Action::PageDown
+        | Action::PageUp
+        | Action::SelectFirst
+        | Action::SelectLast => s.scroll = scrolled(s.scroll, max, page, a),
         Action::Reload => return open_shadow(m),
         Action::DriftQueue => return open_queue(m),
         _ => {}
@@ -1158,8 +1165,12 @@ pub fn open_app(m: &mut Model, key: AppKey) -> Vec<Effect> {
 
 /// The rows of the open app's decision tab at the current width (derived, never stored).
 fn decision_len(m: &Model) -> usize {
-    let Screen::App(s) = &m.screen else { return 0 };
-    ui::decide::decision_rows(m, s, m.size.0).len()
+    match &m.screen {
+        Screen::App(s) if s.tab == AppTab::Decision => {
+            ui::decide::decision_rows(m, s, m.size.0).len()
+        }
+        _ => 0,
+    }
 }
 
 fn app_act(m: &mut Model, a: Action) -> Vec<Effect> {

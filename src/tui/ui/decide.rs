@@ -3,7 +3,9 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
-use super::{Piece, fit, flash_piece, hints, layout, pad, put, selection_bar, status_bar, wrap};
+use super::{
+    Piece, fit, flash_piece, hints, layout, pad, put, selection_bar, status_bar, wrap_indented,
+};
 use crate::decide::Verdict;
 use crate::tui::action::Action;
 use crate::tui::decisions::{
@@ -41,26 +43,12 @@ pub fn decision_rows(m: &Model, s: &AppScreen, width: u16) -> Vec<DecisionRow> {
     let w = (width as usize).saturating_sub(3).max(10);
     let mut out = Vec::new();
     for (i, (text, role)) in lines.into_iter().enumerate() {
-        let lead = text.len() - text.trim_start().len();
-        // Continuation rows are indented two more cells, so every part wraps to that width.
-        if text.trim().is_empty() {
-            out.push(DecisionRow {
-                line: i,
-                text: String::new(),
-                role,
-                indent: 0,
-            });
-            continue;
-        }
-        for (j, part) in wrap(text.trim_start(), w.saturating_sub(lead + 2).max(10))
-            .into_iter()
-            .enumerate()
-        {
+        for (part, indent) in wrap_indented(&text, w) {
             out.push(DecisionRow {
                 line: i,
                 text: part,
                 role,
-                indent: lead as u16 + if j > 0 { 2 } else { 0 },
+                indent: indent as u16,
             });
         }
     }
@@ -473,13 +461,8 @@ pub fn shadow_rows(s: &ShadowScreen, size: (u16, u16)) -> Vec<(String, &'static 
             out.push((text, role));
             continue;
         }
-        let lead = text.len() - text.trim_start().len();
-        for (j, part) in wrap(text.trim_start(), w.saturating_sub(lead + 2).max(10))
-            .into_iter()
-            .enumerate()
-        {
-            let indent = " ".repeat(lead + if j > 0 { 2 } else { 0 });
-            out.push((format!("{indent}{part}"), role));
+        for (part, indent) in wrap_indented(&text, w) {
+            out.push((format!("{}{part}", " ".repeat(indent)), role));
         }
     }
     out

@@ -14,7 +14,7 @@ use crate::tui::action::Action;
 use crate::tui::keymap::{Keymap, Mode};
 use crate::tui::model::{Column, ConnState, FLASH_MS, Model, ViewRow};
 use crate::tui::theme::Theme;
-use crate::util::thousands;
+use crate::util::{count, thousands};
 
 pub fn draw(buf: &mut Buffer, m: &Model, theme: &Theme, km: &Keymap) {
     let l = layout::fleet(m.size, layout::filter_visible(m));
@@ -58,15 +58,6 @@ pub fn op_role(o: OpPhase) -> &'static str {
     }
 }
 
-/// `1 app`, `1,204 apps`.
-fn apps(n: usize) -> String {
-    if n == 1 {
-        "1 app".into()
-    } else {
-        format!("{} apps", thousands(n))
-    }
-}
-
 /// Draws the first of `tiers` (most detailed first) that fits the width, else the last.
 fn put_first_fitting(buf: &mut Buffer, area: Rect, tiers: Vec<Vec<Piece>>) {
     let width = |p: &[Piece]| p.iter().map(|(t, _)| str_width(t)).sum::<usize>();
@@ -106,9 +97,9 @@ fn summary_tier(m: &Model, theme: &Theme, tier: u8) -> Vec<Piece> {
     } else {
         p.push((" ".into(), theme.style("text")));
     }
-    p.push((apps(c.apps), theme.style("text")));
+    p.push((count(c.apps, "app"), theme.style("text")));
     p.push(sep.clone());
-    let count = |sym: &str, n: usize, label: String, tight: bool| {
+    let state = |sym: &str, n: usize, label: String, tight: bool| {
         if tight {
             format!("{sym}{}{label}{gap}", thousands(n))
         } else {
@@ -120,7 +111,7 @@ fn summary_tier(m: &Model, theme: &Theme, tier: u8) -> Vec<Piece> {
             let n = c.sync(st);
             if n > 0 || st == Sync::OutOfSync {
                 p.push((
-                    count(s.sync(st), n, format!(" {st}"), false),
+                    state(s.sync(st), n, format!(" {st}"), false),
                     theme.style(sync_role(st)),
                 ));
             }
@@ -130,7 +121,7 @@ fn summary_tier(m: &Model, theme: &Theme, tier: u8) -> Vec<Piece> {
             let n = c.health(h);
             if n > 0 {
                 p.push((
-                    count(s.health(h), n, format!(" {h}"), false),
+                    state(s.health(h), n, format!(" {h}"), false),
                     theme.style(health_role(h)),
                 ));
             }
@@ -151,7 +142,7 @@ fn summary_tier(m: &Model, theme: &Theme, tier: u8) -> Vec<Piece> {
                 format!(" {st}")
             };
             p.push((
-                count(s.sync(st), n, word, tight),
+                state(s.sync(st), n, word, tight),
                 theme.style(sync_role(st)),
             ));
         }
@@ -166,7 +157,7 @@ fn summary_tier(m: &Model, theme: &Theme, tier: u8) -> Vec<Piece> {
                 _ => format!(" {h}"),
             };
             p.push((
-                count(s.health(h), n, word, tight),
+                state(s.health(h), n, word, tight),
                 theme.style(health_role(h)),
             ));
         }
@@ -182,7 +173,7 @@ fn summary_tier(m: &Model, theme: &Theme, tier: u8) -> Vec<Piece> {
     ));
     p.push(sep);
     p.push((
-        count(
+        state(
             s.sync(Sync::Synced),
             c.sync(Sync::Synced),
             String::new(),
@@ -191,7 +182,7 @@ fn summary_tier(m: &Model, theme: &Theme, tier: u8) -> Vec<Piece> {
         theme.style(sync_role(Sync::Synced)),
     ));
     p.push((
-        count(
+        state(
             s.health(Health::Healthy),
             c.health(Health::Healthy),
             String::new(),
@@ -261,9 +252,9 @@ fn instances_tier(m: &Model, theme: &Theme, tier: u8) -> Vec<Piece> {
                     _ => String::new(),
                 };
                 if tier >= 2 {
-                    format!(" {}", apps(per[i]))
+                    format!(" {}", count(per[i], "app"))
                 } else {
-                    format!(" {} {}{v}", st.label(), apps(per[i]))
+                    format!(" {} {}{v}", st.label(), count(per[i], "app"))
                 }
             }
         };

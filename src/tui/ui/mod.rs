@@ -215,6 +215,21 @@ pub fn wrap(s: &str, w: usize) -> Vec<String> {
     lines
 }
 
+/// Wraps `text` to `w` cells keeping its leading indentation; continuation rows are indented
+/// two cells more. Returns each row's text (trimmed) and its indent; a blank line is one empty
+/// row.
+pub fn wrap_indented(text: &str, w: usize) -> Vec<(String, usize)> {
+    let lead = text.len() - text.trim_start().len();
+    if text.trim().is_empty() {
+        return vec![(String::new(), 0)];
+    }
+    wrap(text.trim_start(), w.saturating_sub(lead + 2).max(10))
+        .into_iter()
+        .enumerate()
+        .map(|(j, part)| (part, lead + if j > 0 { 2 } else { 0 }))
+        .collect()
+}
+
 /// A run of styled text for a line built piece by piece.
 pub type Piece = (String, Style);
 
