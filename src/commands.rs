@@ -46,7 +46,7 @@ fn output_depth(cli: &Cli, cfg: Option<&Config>) -> Depth {
 
 fn print_errors(errs: &[FileError]) {
     for e in errs {
-        eprintln!("driftdeck: {e}");
+        errln!("driftdeck: {e}");
     }
 }
 
@@ -115,7 +115,7 @@ fn tui_options(cli: &Cli, cfg: &Config, paths: &Paths, title: &str) -> TuiOption
 }
 
 fn log_notice(paths: &Paths) {
-    eprintln!(
+    errln!(
         "driftdeck: logging to {}",
         paths.log_dir.join(crate::logging::FILE).display()
     );
@@ -126,7 +126,7 @@ pub async fn tui(cli: &Cli, paths: &Paths) -> u8 {
     let cfg = match load_config(paths) {
         Ok(Some(c)) => c,
         Ok(None) => {
-            eprintln!(
+            errln!(
                 "driftdeck: no config at {}. Write one (`driftdeck print-default config > {}`) or try the demo: `driftdeck demo`.",
                 paths.config_file.display(),
                 paths.config_file.display()
@@ -135,12 +135,12 @@ pub async fn tui(cli: &Cli, paths: &Paths) -> u8 {
         }
         Err(errs) => {
             print_errors(&errs);
-            eprintln!("driftdeck: fix the config (`driftdeck check-config` lists every problem).");
+            errln!("driftdeck: fix the config (`driftdeck check-config` lists every problem).");
             return 2;
         }
     };
     if cfg.instances.is_empty() {
-        eprintln!(
+        errln!(
             "driftdeck: the config names no [[instances]]; add an Argo CD instance or try `driftdeck demo`."
         );
         return 2;
@@ -152,7 +152,7 @@ pub async fn tui(cli: &Cli, paths: &Paths) -> u8 {
     match crate::tui::app::run(&cfg, opts).await {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("driftdeck: {e}");
+            errln!("driftdeck: {e}");
             2
         }
     }
@@ -190,16 +190,14 @@ pub async fn demo(cli: &Cli, paths: &Paths, d: &DemoArgs, serve: bool, listen: &
     let opts = match demo_options(d, "3s", listen) {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("driftdeck: {e}");
+            errln!("driftdeck: {e}");
             return 2;
         }
     };
     let fleet = match DemoFleet::start(opts).await {
         Ok(f) => f,
         Err(e) => {
-            eprintln!(
-                "driftdeck: cannot start the demo servers: {e}; is the --listen address free?"
-            );
+            errln!("driftdeck: cannot start the demo servers: {e}; is the --listen address free?");
             return 2;
         }
     };
@@ -224,7 +222,7 @@ pub async fn demo(cli: &Cli, paths: &Paths, d: &DemoArgs, serve: bool, listen: &
     match crate::tui::app::run(&cfg, opts).await {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("driftdeck: {e}");
+            errln!("driftdeck: {e}");
             2
         }
     }
@@ -237,7 +235,7 @@ async fn serve_until_signal(fleet: &DemoFleet) -> u8 {
     let path = match fleet.write_config(&dir) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!(
+            errln!(
                 "driftdeck: cannot write the demo config in {}: {e}",
                 dir.display()
             );
@@ -245,18 +243,18 @@ async fn serve_until_signal(fleet: &DemoFleet) -> u8 {
         }
     };
     // The contract: the config path is the first line of stdout.
-    println!("{}", path.display());
+    outln!("{}", path.display());
     use std::io::Write;
     let _ = std::io::stdout().flush();
     for i in 0..fleet.servers.len() {
-        eprintln!(
+        errln!(
             "driftdeck demo: {} at {} (user admin, password {})",
             fleet.instance(i).read().name,
             fleet.url(i),
             fleet.password
         );
     }
-    eprintln!("driftdeck demo: serving until Ctrl-C or SIGTERM");
+    errln!("driftdeck demo: serving until Ctrl-C or SIGTERM");
     let (Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
@@ -283,7 +281,7 @@ pub async fn snapshot(
     filter: Option<&str>,
 ) -> u8 {
     let fail = |e: String| {
-        eprintln!("driftdeck: {e}");
+        errln!("driftdeck: {e}");
         2
     };
     let size = match snapshot::parse_size(size) {
@@ -331,7 +329,7 @@ pub async fn snapshot(
     };
     let l = looks(Some(&cfg), paths);
     for n in &l.notices {
-        eprintln!("driftdeck: {n}");
+        errln!("driftdeck: {n}");
     }
     let depth = output_depth(cli, Some(&cfg));
     let o = SnapshotOptions {
@@ -356,9 +354,11 @@ pub async fn snapshot(
     };
     match snapshot::snapshot(&cfg, o).await {
         Ok(s) => {
-            print!("{}", s.stdout);
+            // JSON escaped by term::json; frames drawn from cells scrubbed by ui::draw
+            // (ansi carries our own colours, so it goes out as it is).
+            crate::term::write_raw(&s.stdout);
             if s.exit == 3 {
-                eprintln!(
+                errln!(
                     "driftdeck: at least one instance could not be reached; the snapshot shows what the others returned."
                 );
             }
@@ -456,13 +456,13 @@ pub fn check_config(paths: &Paths) -> u8 {
     }
     if errs.is_empty() {
         match &cfg {
-            Some(c) => println!(
+            Some(c) => outln!(
                 "{}: valid ({} instance{})",
                 paths.config_file.display(),
                 c.instances.len(),
                 if c.instances.len() == 1 { "" } else { "s" }
             ),
-            None => println!(
+            None => outln!(
                 "no config at {} (the builtin defaults are valid)",
                 paths.config_file.display()
             ),
@@ -470,7 +470,7 @@ pub fn check_config(paths: &Paths) -> u8 {
         0
     } else {
         for e in &errs {
-            println!("{e}");
+            outln!("{e}");
         }
         1
     }
@@ -481,16 +481,16 @@ pub fn print_default(kind: DefaultKind, name: Option<&str>) -> u8 {
     let name = name.unwrap_or("default");
     match kind {
         DefaultKind::Config => {
-            print!("{DEFAULT_CONFIG}");
+            out!("{DEFAULT_CONFIG}");
             0
         }
         DefaultKind::Theme => match theme::BUILTIN.iter().find(|(n, _)| *n == name) {
             Some((_, t)) => {
-                print!("{t}");
+                out!("{t}");
                 0
             }
             None => {
-                eprintln!(
+                errln!(
                     "driftdeck: no builtin theme `{name}`; builtins: {}",
                     theme::BUILTIN
                         .iter()
@@ -505,19 +505,19 @@ pub fn print_default(kind: DefaultKind, name: Option<&str>) -> u8 {
             use crate::decide::policy::DEFAULT_FILES;
             if name == "default" {
                 for (file, text) in DEFAULT_FILES {
-                    println!("# ==> assets/policies/{file} <==");
-                    print!("{text}");
-                    println!();
+                    outln!("# ==> assets/policies/{file} <==");
+                    out!("{text}");
+                    outln!();
                 }
                 return 0;
             }
             match DEFAULT_FILES.iter().find(|(f, _)| *f == name) {
                 Some((_, text)) => {
-                    print!("{text}");
+                    out!("{text}");
                     0
                 }
                 None => {
-                    eprintln!(
+                    errln!(
                         "driftdeck: no policy file `{name}`; files: {}",
                         DEFAULT_FILES
                             .iter()
@@ -531,11 +531,11 @@ pub fn print_default(kind: DefaultKind, name: Option<&str>) -> u8 {
         }
         DefaultKind::Keymap => match keymap::Keymap::builtin(name) {
             Some(k) => {
-                print!("{}", k.to_toml());
+                out!("{}", k.to_toml());
                 0
             }
             None => {
-                eprintln!(
+                errln!(
                     "driftdeck: no builtin keymap `{name}`; builtins: {}",
                     keymap::BUILTIN
                         .iter()
@@ -610,11 +610,11 @@ pub async fn bench(which: &BenchCommand) -> u8 {
             source_latency,
         } => match crate::headless::bench::decide(*seconds, *apps, *source_latency).await {
             Ok(text) => {
-                print!("{text}");
+                out!("{text}");
                 0
             }
             Err(e) => {
-                eprintln!("driftdeck: bench decide: {e}");
+                errln!("driftdeck: bench decide: {e}");
                 2
             }
         },
@@ -622,17 +622,17 @@ pub async fn bench(which: &BenchCommand) -> u8 {
             let size = match snapshot::parse_size(size) {
                 Ok(s) => s,
                 Err(e) => {
-                    eprintln!("driftdeck: {e}");
+                    errln!("driftdeck: {e}");
                     return 2;
                 }
             };
             match crate::headless::bench::keys(*apps, size).await {
                 Ok(report) => {
-                    print!("{report}");
+                    out!("{report}");
                     0
                 }
                 Err(e) => {
-                    eprintln!("driftdeck: bench keys: {e}");
+                    errln!("driftdeck: bench keys: {e}");
                     2
                 }
             }
@@ -644,21 +644,21 @@ pub async fn bench(which: &BenchCommand) -> u8 {
             repeats,
         } => match crate::headless::bench::faults(*reads, *apps, outages, *repeats).await {
             Ok(report) => {
-                print!("{report}");
+                out!("{report}");
                 0
             }
             Err(e) => {
-                eprintln!("driftdeck: bench faults: {e}");
+                errln!("driftdeck: bench faults: {e}");
                 2
             }
         },
         BenchCommand::Diff { lines, runs } => match crate::headless::bench::diff(*lines, *runs) {
             Ok(report) => {
-                print!("{report}");
+                out!("{report}");
                 0
             }
             Err(e) => {
-                eprintln!("driftdeck: bench failed: {e}");
+                errln!("driftdeck: bench failed: {e}");
                 2
             }
         },
@@ -672,11 +672,11 @@ pub async fn bench(which: &BenchCommand) -> u8 {
             .await
         {
             Ok(report) => {
-                print!("{report}");
+                out!("{report}");
                 0
             }
             Err(e) => {
-                eprintln!("driftdeck: bench failed: {e}");
+                errln!("driftdeck: bench failed: {e}");
                 2
             }
         },
@@ -698,7 +698,7 @@ pub async fn diff(
     use crate::diff::{Normalizer, diff as compute_diff};
     use crate::headless::{diffout, files};
     let fail = |e: String| {
-        eprintln!("driftdeck: {e}");
+        errln!("driftdeck: {e}");
         2
     };
     let norm = match ignore {
@@ -714,6 +714,7 @@ pub async fn diff(
     let user_cfg = load_config(paths).ok().flatten();
     let depth = output_depth(cli, user_cfg.as_ref());
     let theme = looks(user_cfg.as_ref(), paths).theme.for_depth(depth);
+    // Both forms clean what came from the manifests (diffout), so they go out as they are.
     let render = |ds: &[crate::diff::ResourceDiff]| -> String {
         match output {
             DiffOutput::Text => ds.iter().map(diffout::text).collect(),
@@ -740,9 +741,9 @@ pub async fn diff(
                     if let Some(m) = j.as_object_mut() {
                         m.shift_remove("resource");
                     }
-                    println!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
+                    outln_json!(&j);
                 }
-                _ => print!("{}", render(std::slice::from_ref(&d))),
+                _ => crate::term::write_raw(&render(std::slice::from_ref(&d))),
             }
             u8::from(d.modified)
         }
@@ -759,7 +760,7 @@ async fn diff_app(
     render: &dyn Fn(&[crate::diff::ResourceDiff]) -> String,
 ) -> u8 {
     let fail = |e: String| {
-        eprintln!("driftdeck: {e}");
+        errln!("driftdeck: {e}");
         2
     };
     let cfg = match load_config(paths) {
@@ -800,9 +801,9 @@ async fn diff_app(
                 "modified": drifted.iter().any(|d| d.modified),
                 "resources": drifted.iter().map(crate::headless::diffout::json).collect::<Vec<_>>(),
             });
-            println!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
+            outln_json!(&j);
         }
-        _ => print!("{}", render(&drifted)),
+        _ => crate::term::write_raw(&render(&drifted)),
     }
     u8::from(drifted.iter().any(|d| d.modified))
 }
@@ -812,14 +813,14 @@ pub fn health(file: &std::path::Path, output: HealthOutput) -> u8 {
     let obj = match crate::headless::files::object(file) {
         Ok(Some(o)) => o,
         Ok(None) => {
-            eprintln!(
+            errln!(
                 "driftdeck: {}: is empty (null); give a Kubernetes object",
                 file.display()
             );
             return 2;
         }
         Err(e) => {
-            eprintln!("driftdeck: {e}");
+            errln!("driftdeck: {e}");
             return 2;
         }
     };
@@ -830,12 +831,12 @@ pub fn health(file: &std::path::Path, output: HealthOutput) -> u8 {
                 Some(a) => serde_json::json!({"status": a.status.as_str(), "message": a.message}),
                 None => serde_json::json!({"status": null}),
             };
-            println!("{j}");
+            crate::term::write_json(&j, false);
         }
         HealthOutput::Text => match &a {
-            Some(a) if a.message.is_empty() => println!("{}", a.status),
-            Some(a) => println!("{}: {}", a.status, a.message),
-            None => println!(
+            Some(a) if a.message.is_empty() => outln!("{}", a.status),
+            Some(a) => outln!("{}: {}", a.status, a.message),
+            None => outln!(
                 "no health check for {}: Argo CD assesses no health for this kind",
                 obj.get("kind")
                     .and_then(serde_json::Value::as_str)

@@ -10,8 +10,14 @@
 //! - `tui`       the terminal UI: model, pure update, rendering, keymaps, themes, runtime
 //! - `headless`  snapshot and benchmarks
 //! - `logging`   the log file
+//! - `private`   private directories and files (0700/0600, no links followed, random temp dirs)
+//! - `term`      text safe for a terminal (one sanitizer for every headless output)
 //! - `util`      secrets, deterministic PRNG, durations, command splitting
 #![forbid(unsafe_code)]
+
+// First: its printing macros are used by the modules below.
+#[macro_use]
+pub mod term;
 
 pub mod actions;
 pub mod cli;
@@ -25,6 +31,7 @@ pub mod headless;
 pub mod health;
 pub mod logging;
 pub mod model;
+pub mod private;
 pub mod tui;
 pub mod util;
 pub mod windows;

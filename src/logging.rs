@@ -28,15 +28,16 @@ pub fn init(dir: &Path) {
 }
 
 fn start(dir: &Path) -> Option<WorkerGuard> {
-    if let Err(e) = std::fs::create_dir_all(dir) {
-        eprintln!(
-            "driftdeck: cannot create the log directory {}: {e}; logging is off",
-            dir.display()
-        );
-        return None;
-    }
-    let appender = tracing_appender::rolling::never(dir, FILE);
-    let (writer, guard) = tracing_appender::non_blocking(appender);
+    // The directory 0700 (refused when others can write it), the file 0600 and never opened
+    // through a link: logs name servers, apps and operators.
+    let file = match crate::private::open_append(&dir.join(FILE)) {
+        Ok(f) => f,
+        Err(e) => {
+            errln!("driftdeck: cannot open the log file: {e}; logging is off");
+            return None;
+        }
+    };
+    let (writer, guard) = tracing_appender::non_blocking(file);
     let filter =
         EnvFilter::try_from_env("DRIFTDECK_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let ok = tracing_subscriber::fmt()

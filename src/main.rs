@@ -26,7 +26,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("driftdeck: cannot start the async runtime: {e}");
+            driftdeck::errln!("driftdeck: cannot start the async runtime: {e}");
             return ExitCode::from(2);
         }
     };

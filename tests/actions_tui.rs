@@ -2,6 +2,7 @@
 //! prepared plan, options and confirmations (prune on its own step, a protected app's typed
 //! name, a blocked window, read-only), then the confirmed action as an effect, its progress,
 //! the offer to restore auto-sync after a rollback, and deferrals ended when due.
+#![allow(clippy::disallowed_macros)] // test harness notices, not product output
 
 use driftdeck::actions::sync::{Change, PlanItem, SyncPlan, SyncSpec};
 use driftdeck::actions::{Target, WindowInfo};
@@ -317,6 +318,41 @@ fn open_defer(m: &mut Model, km: &Keymap) {
                 protected: false,
             }),
         },
+    );
+}
+
+/// Annotating a protected app asks for its name, as every other action does (the headless
+/// `annotate` wants `--confirm NAME`).
+#[test]
+fn annotating_a_protected_app_wants_its_name_typed() {
+    let (mut m, km) = model(vec![row("payments", None)]);
+    let fx = keys(&mut m, &km, "i");
+    let [Effect::Prepare { req, what }] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    update(
+        &mut m,
+        &km,
+        Msg::Prepared {
+            req: *req,
+            result: Ok(Prepared::Simple {
+                prepare: what.clone(),
+                lines: vec!["annotate payments".into()],
+                protected: true,
+            }),
+        },
+    );
+    keys(&mut m, &km, "I N C - 1");
+    assert!(keys(&mut m, &km, "enter").is_empty(), "no name typed");
+    let Overlay::Dialog(d) = &m.overlay else {
+        panic!()
+    };
+    assert!(
+        d.error
+            .as_deref()
+            .is_some_and(|e| e.contains("payments is protected")),
+        "{:?}",
+        d.error
     );
 }
 
@@ -925,4 +961,27 @@ fn a_folded_plan_keeps_its_warnings_and_a_clean_marker() {
         after.trim_end().trim_end_matches('│').trim().is_empty(),
         "text left beside the marker: {marker:?}"
     );
+}
+
+/// A name from a hostile server with an unterminated right-to-left override (and an ESC) in
+/// the fleet and in a dialog's title: no cell of the frame carries either, so the rest of the
+/// row (the border, the plan) stays as drawn.
+#[test]
+fn a_bidi_override_in_a_name_never_reaches_the_screen() {
+    let evil = "pay\u{202e}ments\u{1b}[8m\u{200b}";
+    let (mut m, km) = model(vec![row(evil, None)]);
+    open_sync(&mut m, &km, plan(evil, false, true));
+    assert!(matches!(m.overlay, Overlay::Dialog(_)));
+    let mut buf = ratatui::buffer::Buffer::empty(ratatui::layout::Rect::new(0, 0, 100, 30));
+    let theme = driftdeck::tui::theme::Theme::default();
+    driftdeck::tui::ui::draw(&mut buf, &m, &theme, &km);
+    let text = driftdeck::tui::ui::buffer_text(&buf);
+    assert!(text.contains("payments"), "{text}");
+    for cell in buf.content() {
+        assert!(
+            !cell.symbol().chars().any(driftdeck::term::is_unsafe),
+            "{:?} in a cell",
+            cell.symbol()
+        );
+    }
 }

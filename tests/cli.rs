@@ -587,6 +587,7 @@ fn headless_actions_plan_refuse_and_act() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stdout(&o).contains("refreshed (hard)"));
 
+    // A protected app asks for its name to annotate too, as every other action does.
     let o = act(&[
         "annotate",
         &app,
@@ -595,6 +596,20 @@ fn headless_actions_plan_refuse_and_act() {
         "--note",
         "drill",
         "--yes",
+    ]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("is protected"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("nothing was done"), "{}", stderr(&o));
+    let o = act(&[
+        "annotate",
+        &app,
+        "--incident",
+        "INC-7",
+        "--note",
+        "drill",
+        "--yes",
+        "--confirm",
+        &app,
     ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let o = act(&["annotate", &app, "--yes"]);

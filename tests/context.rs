@@ -2,6 +2,7 @@
 //! Alertmanager started on loopback, PagerDuty as the demo's API, and sources that fail, time
 //! out or go stale. Without the Debian packages the real-server tests skip with a notice; with
 //! CI=true they must run.
+#![allow(clippy::disallowed_macros)] // test harness notices, not product output
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Decisions on the labelled scenarios of ../shared/scenarios.
+#![allow(clippy::disallowed_macros)] // test harness notices, not product output
 mod common;
 
 use driftdeck::decide::decider::{Decider, Mode};

@@ -1,6 +1,7 @@
 //! Decisions in the TUI, driven by keys against the demo fleet (through the headless runtime,
 //! which performs the same effects as the terminal one): the drift queue, the decision tab,
 //! operator reviews in the journal, and the shadow report.
+#![allow(clippy::disallowed_macros)] // test harness notices, not product output
 mod common;
 
 use driftdeck::decide::journal::Journal;

@@ -1,6 +1,7 @@
 //! The diff cases of `../shared/fixtures/README.md` for the three-way path (gitops-engine's
 //! `diff_test.go` with its testdata, and Argo CD's `TestStateDiff`), plus its inline cases, and
 //! property tests: normalize and diff never panic, and an object diffed with itself is unchanged.
+#![allow(clippy::disallowed_macros)] // test harness notices, not product output
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! A server that is down, slow, refuses, answers garbage or drops the stream: the watcher reports
 //! the state and the reason, and recovers by itself when the server does.
+#![allow(clippy::disallowed_macros)] // test harness notices, not product output
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! them, its `Status` errors, agreement with the demo Argo CD (a live edit through the
 //! Kubernetes API becomes drift in the fleet), and the real `kubectl` against it (when it is
 //! installed; under `CI=true` it must be).
+#![allow(clippy::disallowed_macros)] // test harness notices, not product output
 mod common;
 
 use std::process::Command;

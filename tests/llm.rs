@@ -313,3 +313,223 @@ async fn invented_evidence_or_numbers_and_broken_answers_are_not_answers() {
         dec.guardrails
     );
 }
+
+/// A model may only make the gate stricter: agreeing with the heuristic at a higher confidence,
+/// it does not lift the decision's confidence (over the threshold, say).
+#[tokio::test]
+async fn an_agreeing_model_cannot_raise_the_confidence() {
+    let f = fake().await;
+    let sc = scenario("p03-invoicing-env-log-level-debug.yaml");
+    let d = decider(&f.url, "5s");
+    let facts = d.facts(&sc).unwrap();
+    let heuristic = Decider::new(Bundle::builtin().unwrap())
+        .decide(&sc, Mode::Advisory)
+        .await
+        .unwrap()
+        .advisor;
+    assert_eq!(heuristic.name, "heuristic");
+    let id = facts.evidence[0].id.clone();
+    f.answer(
+        json!({"verdict": heuristic.verdict.to_string(), "confidence": 1.0,
+        "reasoning": "Plain setting changed by hand.", "evidence": [id]}),
+    );
+    let dec = d.decide(&sc, Mode::Advisory).await.unwrap();
+    assert_eq!(dec.advisor.name, "llm");
+    assert_eq!(dec.advisor.confidence, 1.0);
+    let h = dec.cross_check.as_ref().unwrap();
+    assert!(h.confidence < 1.0);
+    assert_eq!(dec.confidence, h.confidence, "{:?}", dec.guardrails);
+    assert!(
+        dec.guardrails.iter().any(|g| g.contains("capped")),
+        "{:?}",
+        dec.guardrails
+    );
+}
+
+/// Credentials planted in every place a manifest can carry them (argument values in each
+/// form, a shell command, annotations and data of a Secret, env, a ConfigMap key) never reach
+/// the model, the journal, its export, the output or the logs: neither as written nor in
+/// base64.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn planted_credentials_reach_neither_the_model_nor_the_journal_nor_the_logs() {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let f = fake().await;
+    let planted = [
+        "Pl4nted-Eq-Arg-1",
+        "Pl4nted-Sep-Arg-2",
+        "Pl4nted-P-Arg-3",
+        "Pl4nted-Shell-4",
+        "Pl4nted-Eq-Live-5",
+        "Pl4nted-Annotation-6",
+        "Pl4nted-Annotation-Live-7",
+        "Pl4nted-Data-8",
+        "Pl4nted-Env-9",
+        "Pl4nted-Cm-10",
+    ];
+    let deployment = |pw: &str, replicas: u32| {
+        format!(
+            r#"
+      apiVersion: apps/v1
+      kind: Deployment
+      metadata: {{name: ledger, namespace: pay}}
+      spec:
+        replicas: {replicas}
+        selector: {{matchLabels: {{app: ledger}}}}
+        template:
+          metadata: {{labels: {{app: ledger}}}}
+          spec:
+            containers:
+              - name: ledger
+                image: registry.example.com/pay/ledger:1.2.3
+                command: ["sh", "-c", "mysql --password={p4} -h db && exec ledger"]
+                args: ["--db-password={pw}", "--api-token", "{p2}", "-p", "{p3}", "--port=8080"]
+                env:
+                  - {{name: DB_PASSWORD, value: {p9}}}
+"#,
+            p2 = planted[1],
+            p3 = planted[2],
+            p4 = planted[3],
+            p9 = planted[8],
+        )
+    };
+    let secret = |ann: &str| {
+        format!(
+            r#"
+      apiVersion: v1
+      kind: Secret
+      metadata:
+        name: ledger-vault
+        namespace: pay
+        annotations: {{vault.hashicorp.com/token: {ann}, note: {ann}}}
+      type: Opaque
+      data: {{token: {data}}}
+"#,
+            data = b64(planted[7])
+        )
+    };
+    let indent = |s: String| {
+        s.lines()
+            .map(|l| format!("  {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let sc = format!(
+        r#"name: planted-credentials
+description: credentials in every place a manifest can carry them
+now: "2026-07-19T19:42:00Z"
+app:
+  metadata: {{name: ledger, namespace: argocd, labels: {{env: staging}}}}
+  spec:
+    project: pay
+    source: {{repoURL: https://git.example.com/pay.git, path: ledger, targetRevision: main}}
+    destination: {{server: "https://staging.k8s.example.com", namespace: pay}}
+resources:
+  - desired:
+{d1}
+    live:
+{l1}
+  - desired:
+{d2}
+    live:
+{l2}
+  - desired:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {{name: ledger-config, namespace: pay}}
+      data: {{db_password: {cm}, log_level: info}}
+    live:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {{name: ledger-config, namespace: pay}}
+      data: {{db_password: {cm}-live, log_level: debug}}
+"#,
+        d1 = indent(deployment(planted[0], 2)),
+        l1 = indent(deployment(planted[4], 3)),
+        d2 = indent(secret(planted[5])),
+        l2 = indent(secret(planted[6])),
+        cm = planted[9],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let scf = dir.path().join("planted.yaml");
+    std::fs::write(&scf, &sc).unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[decide]\nadvisor = \"llm\"\n[decide.llm]\nbase_url = \"{}\"\nmodel = \"m\"\ntimeout = \"5s\"\n",
+            f.url
+        ),
+    )
+    .unwrap();
+    // The model agrees with whatever it is asked about (its answer is not under test here).
+    let parsed = Scenario::load(&scf).unwrap();
+    let facts = Decider::new(Bundle::builtin().unwrap())
+        .facts(&parsed)
+        .unwrap();
+    f.answer(json!({"verdict": "needs-human", "confidence": 0.5,
+        "reasoning": "A credential was changed by hand.", "evidence": [facts.evidence[0].id]}));
+    let data = dir.path().join("data");
+    let logs = dir.path().join("logs");
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_driftdeck"))
+            .args(args)
+            .env("DRIFTDECK_CONFIG", &cfg)
+            .env("DRIFTDECK_DATA_DIR", &data)
+            .env("DRIFTDECK_LOG_DIR", &logs)
+            .env("DRIFTDECK_LOG", "trace")
+            .env("HOME", dir.path())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+    };
+    let mut outputs = String::new();
+    for out in ["json", "text"] {
+        outputs += &run(&[
+            "decide",
+            "--scenario",
+            scf.to_str().unwrap(),
+            "--output",
+            out,
+        ]);
+    }
+    outputs += &run(&["journal", "tail"]);
+    outputs += &run(&["journal", "tail", "--output", "json"]);
+    outputs += &run(&["journal", "export"]);
+    let export = dir.path().join("export");
+    outputs += &run(&["journal", "export", "--out", export.to_str().unwrap()]);
+    let request = f
+        .seen
+        .lock()
+        .unwrap()
+        .body
+        .clone()
+        .expect("the model was asked");
+    assert!(outputs.contains("planted-credentials"), "{outputs}");
+    // The drift is still seen for what it is: the password and the credential changed.
+    let req = request.to_string();
+    assert!(
+        req.contains("db-password") && req.contains("++++++++"),
+        "{req}"
+    );
+
+    let mut places: Vec<(String, String)> = vec![
+        ("the model's request".into(), req),
+        ("the output".into(), outputs),
+    ];
+    for d in [&data, &logs, &export] {
+        for e in std::fs::read_dir(d).unwrap().flatten() {
+            places.push((
+                e.path().display().to_string(),
+                String::from_utf8_lossy(&std::fs::read(e.path()).unwrap()).into_owned(),
+            ));
+        }
+    }
+    assert!(places.iter().any(|(p, _)| p.ends_with("journal.jsonl")));
+    for (place, text) in &places {
+        for p in planted {
+            assert!(!text.contains(p), "{p} in {place}");
+            assert!(!text.contains(&b64(p)), "{p} (base64) in {place}");
+        }
+    }
+}

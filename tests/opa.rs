@@ -2,6 +2,7 @@
 //! `opa-golib-python-bindings` wheel that .ci/run fetches): every decision on every labelled
 //! scenario, and every `test_` rule. Skips with a notice where the wheel is not there; under
 //! CI=true it must run.
+#![allow(clippy::disallowed_macros)] // test harness notices, not product output
 
 mod common;
 

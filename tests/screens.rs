@@ -1,6 +1,7 @@
 //! Whole-screen snapshots of the TUI at 120×40 and 80×24, through the same `update` and `draw` as
 //! the terminal, over the demo fleet with a fixed clock. Plus a few cells' colours checked
 //! explicitly.
+#![allow(clippy::disallowed_macros)] // test harness notices, not product output
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! A real terminal: the demo TUI under a private tmux server. Start, filter, open an app, go back,
 //! quit, and the terminal is restored. Polls the pane; never sleeps a fixed time.
+#![allow(clippy::disallowed_macros)] // test harness notices, not product output
 
 use std::process::Command;
 use std::time::{Duration, Instant};

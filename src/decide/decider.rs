@@ -239,6 +239,18 @@ pub fn combine(
             verdict = Verdict::NeedsHuman;
         }
     }
+    // A model may only make the gate stricter: agreeing with the heuristic, it cannot lift
+    // the decision's confidence above the heuristic's (over the threshold, say).
+    if let Some(h) = &cross_check
+        && advisor.name != "heuristic"
+        && advisor.confidence > h.confidence
+    {
+        guardrails.push(format!(
+            "the LLM's confidence {:.2} is capped at the heuristic's {:.2}",
+            advisor.confidence, h.confidence
+        ));
+        confidence = h.confidence;
+    }
     if let Some(h) = &cross_check
         && advisor.name != "heuristic"
         && advisor.confidence > 0.0

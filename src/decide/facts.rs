@@ -1143,16 +1143,23 @@ fn mask_credentials(
     let mut runs: BTreeMap<String, String> = BTreeMap::new();
     let mask = |v: &mut Value, runs: &mut BTreeMap<String, String>| {
         if let Value::String(s) = v {
-            let n = runs.len();
-            let run = runs
-                .entry(s.clone())
-                .or_insert_with(|| "+".repeat(8 + 4 * n))
-                .clone();
-            *v = Value::String(run);
+            *v = Value::String(mask_run(s, runs));
         }
     };
     for obj in [desired, live].into_iter().flatten() {
         let kind = s(obj.get("kind"));
+        // Annotations on a Secret hold tokens as often as its data does
+        // (`vault.hashicorp.com/token`, a last-applied copy of the data): every value goes.
+        if kind == "Secret"
+            && let Some(ann) = obj
+                .pointer_mut("/metadata/annotations")
+                .and_then(Value::as_object_mut)
+        {
+            for (k, v) in ann.iter_mut() {
+                masked.insert(k.clone());
+                mask(v, &mut runs);
+            }
+        }
         if kind == "ConfigMap"
             && let Some(data) = obj.get_mut("data").and_then(Value::as_object_mut)
         {
@@ -1176,6 +1183,11 @@ fn mask_credentials(
                     continue;
                 };
                 for c in cs {
+                    for field in ["command", "args"] {
+                        if let Some(list) = c.get_mut(field).and_then(Value::as_array_mut) {
+                            mask_arguments(list, tuning, &mut runs, &mut masked);
+                        }
+                    }
                     let Some(env) = c.get_mut("env").and_then(Value::as_array_mut) else {
                         continue;
                     };
@@ -1193,6 +1205,86 @@ fn mask_credentials(
         }
     }
     masked
+}
+
+/// The mask of a value: equal values get equal runs of `+`, different values different lengths.
+fn mask_run(value: &str, runs: &mut BTreeMap<String, String>) -> String {
+    let n = runs.len();
+    runs.entry(value.to_string())
+        .or_insert_with(|| "+".repeat(8 + 4 * n))
+        .clone()
+}
+
+/// Masks the values of credential-like command-line arguments: `--db-password=VALUE`,
+/// `--api-token VALUE` (two items), `-p VALUE`, and the same inside a shell command string
+/// (`sh -c "mysql --password=VALUE"`). A flag is credential-like when its name matches the
+/// tuning's `credential_key`.
+fn mask_arguments(
+    list: &mut [Value],
+    tuning: &Tuning,
+    runs: &mut BTreeMap<String, String>,
+    masked: &mut BTreeSet<String>,
+) {
+    static IN_TEXT: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let in_text = IN_TEXT
+        .get_or_init(|| re(r#"(^|\s)(--?[A-Za-z0-9_.-]+)(=|\s+)("[^"]*"|'[^']*'|[^\s"']+)"#));
+    let secret_flag = |flag: &str| {
+        let name = flag.trim_start_matches('-');
+        !name.is_empty() && (name == "p" || tuning.credential_key.is_match(name))
+    };
+    // `-p` is a password to mysql and a port to others: its value is masked, but only a
+    // credential-like name makes the change a credential's.
+    let note = |flag: &str, masked: &mut BTreeSet<String>| {
+        let name = flag.trim_start_matches('-');
+        if tuning.credential_key.is_match(name) {
+            masked.insert(name.to_string());
+        }
+    };
+    let mut next_is_value: Option<String> = None;
+    for item in list.iter_mut() {
+        let Value::String(text) = item else {
+            next_is_value = None;
+            continue;
+        };
+        if let Some(flag) = next_is_value.take() {
+            if !text.starts_with('-') {
+                note(&flag, masked);
+                *text = mask_run(text, runs);
+                continue;
+            }
+        }
+        if text.starts_with('-') && !text.contains(char::is_whitespace) {
+            match text.split_once('=') {
+                Some((flag, value)) if secret_flag(flag) && !value.is_empty() => {
+                    note(flag, masked);
+                    *text = format!("{flag}={}", mask_run(value, runs));
+                }
+                None if secret_flag(text) => {
+                    next_is_value = Some(text.trim_start_matches('-').to_string());
+                }
+                _ => {}
+            }
+            continue;
+        }
+        if text.contains(char::is_whitespace) && in_text.is_match(text) {
+            let mut out = String::with_capacity(text.len());
+            let mut last = 0;
+            for cap in in_text.captures_iter(text) {
+                let (Some(flag), Some(value)) = (cap.get(2), cap.get(4)) else {
+                    continue;
+                };
+                if !secret_flag(flag.as_str()) {
+                    continue;
+                }
+                note(flag.as_str(), masked);
+                out.push_str(&text[last..value.start()]);
+                out.push_str(&mask_run(value.as_str(), runs));
+                last = value.end();
+            }
+            out.push_str(&text[last..]);
+            *text = out;
+        }
+    }
 }
 
 /// The container (name) a pointer under a pod spec belongs to, and the pointer of that
@@ -1325,7 +1417,7 @@ fn settings(
                     new: n.map(|v| json!(v)).unwrap_or(Value::Null),
                     path: c.path.clone(),
                     manager: c.manager.clone(),
-                    credential: tuning.credential_key.is_match(k),
+                    credential: masked.contains(k) || tuning.credential_key.is_match(k),
                     security: false,
                     negative: false,
                 });

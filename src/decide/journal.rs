@@ -6,7 +6,9 @@
 //! A record's line is `{"seq":N,"time":"…","kind":"…","prev":"…","body":{…},"hash":"…"}` where
 //! `hash` is the SHA-256 of the same line without its `hash` member.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
+#[cfg(test)]
+use std::fs::OpenOptions;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -23,18 +25,13 @@ pub const FILE: &str = "journal.jsonl";
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
-    #[error(
-        "cannot open the journal {path}: {source}: check the data directory (DRIFTDECK_DATA_DIR)"
-    )]
-    Open {
-        path: PathBuf,
-        source: std::io::Error,
-    },
     #[error("cannot write the journal {path}: {source}: is the disk full or read-only?")]
     Write {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot open the journal: {0} (the data directory is DRIFTDECK_DATA_DIR)")]
+    Private(crate::private::PrivateError),
     #[error("cannot read the journal {path}: {source}")]
     Read {
         path: PathBuf,
@@ -118,23 +115,9 @@ impl Journal {
     }
 
     fn open(&self) -> Result<File, JournalError> {
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| JournalError::Open {
-                path: self.path.clone(),
-                source,
-            })?;
-        }
-        let mut opts = OpenOptions::new();
-        opts.read(true).append(true).create(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        opts.open(&self.path).map_err(|source| JournalError::Open {
-            path: self.path.clone(),
-            source,
-        })
+        // Its directory 0700 and refused when others can write it; the file 0600, never
+        // opened through a link.
+        crate::private::open_append(&self.path).map_err(JournalError::Private)
     }
 
     /// Appends one record and syncs it to disk. Returns it.

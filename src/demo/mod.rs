@@ -154,18 +154,12 @@ impl DemoFleet {
             kube.push(kube::KubeServer::start(Arc::new(c), ctx_addr).await?);
         }
         let context = context::ContextServer::start(insts, ctx_addr, opts.spec.seed).await?;
-        // A private directory of its own (random name, mode 0700): tokens, the kubeconfig,
-        // and the demo's own decision journal live there, never in the user's data dir.
-        // tempfile creates directories with the umask's mode (0755 under the usual 022), so
-        // the mode is asked for explicitly, at creation (no window where others can read).
-        let mut b = tempfile::Builder::new();
-        b.prefix("driftdeck-demo-");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            b.permissions(std::fs::Permissions::from_mode(0o700));
-        }
-        let kube_dir = b.tempdir()?.keep();
+        // A private directory of its own (random name, mode 0700 whatever the umask): tokens,
+        // the kubeconfig and the demo's own decision journal live there, never in the user's
+        // data dir, and no other user can pre-create or read it.
+        let kube_dir = crate::private::temp_dir("driftdeck-demo-")
+            .map_err(|e| e.into_io())?
+            .keep();
         let fleet = DemoFleet {
             servers,
             context,
@@ -176,7 +170,6 @@ impl DemoFleet {
             kube_dir,
             drift,
         };
-        std::fs::create_dir_all(&fleet.kube_dir)?;
         if opts.faults.rotates_tokens() {
             // Tokens expire and are rotated: the config reads them from a file the servers
             // rewrite, as a CI job's rotating token would be.
@@ -257,7 +250,7 @@ impl DemoFleet {
     /// Writes the config and the kubeconfig into `dir` (mode 0600: they hold tokens) and
     /// returns the config's path.
     pub fn write_config(&self, dir: &Path) -> std::io::Result<PathBuf> {
-        std::fs::create_dir_all(dir)?;
+        crate::private::ensure_dir(dir).map_err(|e| e.into_io())?;
         let path = dir.join("config.toml");
         let kc = dir.join("kubeconfig");
         write_private(&kc, self.kubeconfig().as_bytes())?;
@@ -326,21 +319,7 @@ where
 }
 
 /// Writes a file readable by its owner only, atomically (a reader sees the old content or the
-/// new, never a part).
+/// new, never a part), never through a link.
 pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".tmp-{}", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
+    crate::private::write_atomic(path, bytes).map_err(|e| e.into_io())
 }

@@ -16,17 +16,17 @@ use crate::config::paths::Paths;
 use crate::decide::journal::Journal;
 
 fn fail(e: impl std::fmt::Display) -> u8 {
-    eprintln!("driftdeck: {e}");
+    errln!("driftdeck: {e}");
     2
 }
 
 fn refused(e: impl std::fmt::Display) -> u8 {
-    eprintln!("driftdeck: {e}");
+    errln!("driftdeck: {e}");
     1
 }
 
 fn report(e: &ActionError) -> u8 {
-    eprintln!("driftdeck: {e}");
+    errln!("driftdeck: {e}");
     e.exit_code()
 }
 
@@ -40,7 +40,7 @@ fn config(paths: &Paths) -> Result<Config, u8> {
         ))),
         Err(errs) => {
             for e in &errs {
-                eprintln!("driftdeck: {e}");
+                errln!("driftdeck: {e}");
             }
             Err(2)
         }
@@ -108,11 +108,11 @@ fn go_ahead(act: &ActArgs, name: &str, protected: bool) -> bool {
         return false;
     }
     if !act.yes {
-        eprintln!("driftdeck: nothing was done; add --yes to act (or --dry-run to only plan)");
+        errln!("driftdeck: nothing was done; add --yes to act (or --dry-run to only plan)");
         return false;
     }
     if protected && act.confirm.as_deref() != Some(name) {
-        eprintln!(
+        errln!(
             "driftdeck: {name} is protected; add --confirm {name} to act on it (nothing was done)"
         );
         return false;
@@ -122,7 +122,7 @@ fn go_ahead(act: &ActArgs, name: &str, protected: bool) -> bool {
 
 fn print_lines(lines: &[String]) {
     for l in lines {
-        println!("{l}");
+        outln!("{l}");
     }
 }
 
@@ -183,17 +183,17 @@ pub async fn sync(
         match actions::sync::plan(&session, &target, spec.clone()).await {
             Ok(p) => {
                 print_lines(&p.lines());
-                println!();
+                outln!();
                 plans.push((session, p));
             }
             Err(e) => {
-                eprintln!("driftdeck: {name}: {e}");
+                errln!("driftdeck: {name}: {e}");
                 worst = worst.max(e.exit_code());
             }
         }
     }
     if worst != 0 {
-        eprintln!("driftdeck: nothing was synced");
+        errln!("driftdeck: nothing was synced");
         return worst;
     }
     let protected = plans.iter().any(|(_, p)| p.protected);
@@ -207,7 +207,7 @@ pub async fn sync(
         handles.push(tokio::spawn(async move {
             let name = plan.target.name.clone();
             let r = actions::sync::run(&session, &plan, timeout, |op| {
-                eprintln!("{name}: {} {}", op.phase, op.message);
+                errln!("{name}: {} {}", op.phase, op.message);
             })
             .await;
             (name, r)
@@ -217,18 +217,22 @@ pub async fn sync(
     for h in handles {
         match h.await {
             Ok((name, Ok(op))) => {
-                println!("{name}: {}: {}", op.phase, op.message);
+                outln!("{name}: {}: {}", op.phase, op.message);
                 if let Some(r) = &op.sync_result {
                     for res in &r.resources {
-                        println!(
+                        outln!(
                             "  {} {}/{}: {} {}",
-                            res.kind, res.namespace, res.name, res.status, res.message
+                            res.kind,
+                            res.namespace,
+                            res.name,
+                            res.status,
+                            res.message
                         );
                     }
                 }
             }
             Ok((name, Err(e))) => {
-                eprintln!("driftdeck: {name}: {e}");
+                errln!("driftdeck: {name}: {e}");
                 code = code.max(e.exit_code());
             }
             Err(e) => code = code.max(fail(e)),
@@ -250,7 +254,7 @@ pub async fn refresh(
         Err(c) => return c,
     };
     if act.dry_run {
-        println!(
+        outln!(
             "{} refresh of {} on instance {}",
             if hard { "hard" } else { "normal" },
             target.name,
@@ -260,7 +264,7 @@ pub async fn refresh(
     }
     match actions::sync::refresh(&session, &target, hard).await {
         Ok(a) => {
-            println!(
+            outln!(
                 "{}: refreshed{}: {} {}",
                 a.metadata.name,
                 if hard { " (hard)" } else { "" },
@@ -288,7 +292,7 @@ pub async fn terminate(paths: &Paths, cli_read_only: bool, app: &str, act: &ActA
         Err(e) => return report(&e),
     };
     let op = a.status.operation_state.as_ref();
-    println!(
+    outln!(
         "terminate the operation of {} ({}): {}",
         session.place(&a).await,
         op.map(|o| o.phase.as_str()).unwrap_or("none"),
@@ -299,7 +303,7 @@ pub async fn terminate(paths: &Paths, cli_read_only: bool, app: &str, act: &ActA
     }
     match actions::sync::terminate(&session, &target, timeout).await {
         Ok(op) => {
-            println!("{}: {}: {}", target.name, op.phase, op.message);
+            outln!("{}: {}: {}", target.name, op.phase, op.message);
             0
         }
         Err(e) => report(&e),
@@ -328,7 +332,7 @@ pub async fn rollback(
             Err(e) => return report(&e),
         };
         let previous = actions::defer::previous_policy(&a).unwrap_or(None);
-        println!(
+        outln!(
             "restore the sync policy of {} recorded before the rollback: {}",
             session.place(&a).await,
             serde_json::to_string(&previous).unwrap_or_default()
@@ -338,7 +342,7 @@ pub async fn rollback(
         }
         return match actions::defer::restore_auto_sync(&session, &target).await {
             Ok(r) => {
-                println!("{app}: {}", r.summary());
+                outln!("{app}: {}", r.summary());
                 0
             }
             Err(e) => report(&e),
@@ -380,9 +384,9 @@ pub async fn rollback(
     let reason = reason.unwrap_or("rollback from driftdeck");
     print_lines(&plan.lines(reason));
     for d in &diffs {
-        println!("  differs: {} {}/{}", d.id.kind, d.id.namespace, d.id.name);
+        outln!("  differs: {} {}/{}", d.id.kind, d.id.namespace, d.id.name);
         for c in d.changes.iter().take(5) {
-            println!(
+            outln!(
                 "    {}: {} -> {}",
                 c.path,
                 c.live
@@ -400,7 +404,7 @@ pub async fn rollback(
         return if act.dry_run { 0 } else { 1 };
     }
     let out = actions::rollback::run(&session, &plan, reason, timeout, |s| {
-        println!(
+        outln!(
             "{} {}: {}",
             if s.ok { "ok" } else { "FAILED" },
             s.step,
@@ -410,15 +414,15 @@ pub async fn rollback(
     .await;
     match out {
         Ok(o) => {
-            println!("{}: health {}", target.name, o.health);
+            outln!("{}: health {}", target.name, o.health);
             if o.paused {
                 if restore {
                     match actions::defer::restore_auto_sync(&session, &target).await {
-                        Ok(r) => println!("ok restore auto-sync: {}", r.summary()),
+                        Ok(r) => outln!("ok restore auto-sync: {}", r.summary()),
                         Err(e) => return report(&e),
                     }
                 } else {
-                    println!(
+                    outln!(
                         "auto-sync stays paused (it would undo the rollback); once the fix is \
                          in Git, restore it with `driftdeck rollback {app} --restore-only --yes` \
                          or from the TUI"
@@ -489,13 +493,13 @@ pub async fn defer(
         Ok(a) => a,
         Err(e) => return report(&e),
     };
-    println!(
+    outln!(
         "defer the drift of {} until {} ({})",
         session.place(&a).await,
         until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         reason
     );
-    println!(
+    outln!(
         "self-heal: {} -> off until then; the sync policy in force is recorded in {}",
         if a.self_heal() { "on" } else { "off" },
         actions::PAUSED_POLICY
@@ -505,7 +509,7 @@ pub async fn defer(
     }
     match actions::defer::defer(&session, &target, until, reason, Utc::now()).await {
         Ok(_) => {
-            println!("{app}: deferred until {}", until.to_rfc3339());
+            outln!("{app}: deferred until {}", until.to_rfc3339());
             0
         }
         Err(e) => report(&e),
@@ -536,7 +540,7 @@ pub async fn annotate(
         Ok(a) => a,
         Err(e) => return report(&e),
     };
-    println!(
+    outln!(
         "annotate {} with {}={incident}{}",
         session.place(&a).await,
         actions::INCIDENT,
@@ -551,7 +555,7 @@ pub async fn annotate(
         {
             Ok(m) => {
                 for r in actions::annotate::drifted_live(&m.items) {
-                    println!(
+                    outln!(
                         "label {} {}/{} with {}={incident}",
                         r.kind,
                         r.namespace,
@@ -563,7 +567,8 @@ pub async fn annotate(
             Err(e) => return fail(e),
         }
     }
-    if !go_ahead(act, app, false) {
+    // A protected app asks for --confirm NAME, as every other action does.
+    if !go_ahead(act, app, session.is_protected(&a)) {
         return if act.dry_run { 0 } else { 1 };
     }
     match actions::annotate::annotate(
@@ -576,9 +581,9 @@ pub async fn annotate(
     .await
     {
         Ok(o) => {
-            println!("{app}: annotated with {incident}");
+            outln!("{app}: annotated with {incident}");
             for l in &o.labelled {
-                println!("  labelled {l} (through {})", o.via);
+                outln!("  labelled {l} (through {})", o.via);
             }
             0
         }
@@ -637,7 +642,7 @@ pub async fn deferrals(
                 }
                 Ok(d) => {
                     let due = f.due(now);
-                    println!(
+                    outln!(
                         "{}\t{}\t{}\t{}\t{}",
                         t.instance,
                         t.name,
@@ -654,13 +659,13 @@ pub async fn deferrals(
                     );
                     if which == DeferralsCommand::Apply && due {
                         if dry_run {
-                            println!("  would restore the sync policy of {}", t.name);
+                            outln!("  would restore the sync policy of {}", t.name);
                             continue;
                         }
                         match actions::defer::restore(&session, t).await {
-                            Ok(r) => println!("  restored: {}", r.summary()),
+                            Ok(r) => outln!("  restored: {}", r.summary()),
                             Err(e) => {
-                                eprintln!("driftdeck: {}/{}: {e}", t.instance, t.name);
+                                errln!("driftdeck: {}/{}: {e}", t.instance, t.name);
                                 code = code.max(e.exit_code());
                             }
                         }
@@ -696,17 +701,17 @@ pub async fn adopt(paths: &Paths, app: &str, instance: Option<&str>, output: Ado
         Err(e) => return fail(e),
     };
     if a.resources == 0 {
-        eprintln!("driftdeck: {app} does not differ from Git; nothing to adopt");
+        errln!("driftdeck: {app} does not differ from Git; nothing to adopt");
         return 0;
     }
     if output != AdoptOutput::Patch {
-        print!("{}", a.ignore_differences);
+        out!("{}", a.ignore_differences);
     }
     if output == AdoptOutput::Both {
-        println!();
+        outln!();
     }
     if output != AdoptOutput::Ignore {
-        print!("{}", a.patch);
+        out!("{}", a.patch);
     }
     0
 }

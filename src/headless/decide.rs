@@ -98,7 +98,7 @@ pub fn windows_cmd(project: &Path, app: &Path, at: Option<&str>, output: Output)
     let (project, application, now) = match result {
         Ok(x) => x,
         Err(e) => {
-            eprintln!("driftdeck: {e}");
+            errln!("driftdeck: {e}");
             return 2;
         }
     };
@@ -108,12 +108,9 @@ pub fn windows_cmd(project: &Path, app: &Path, at: Option<&str>, output: Output)
         now,
     );
     match output {
-        Output::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&state).unwrap_or_default()
-        ),
+        Output::Json => outln_json!(&state),
         Output::Text => {
-            println!(
+            outln!(
                 "{}: {}",
                 application.metadata.name,
                 if state.matches {
@@ -123,9 +120,9 @@ pub fn windows_cmd(project: &Path, app: &Path, at: Option<&str>, output: Output)
                 }
             );
             if let Some(e) = &state.error {
-                println!("error: {e} (automated syncs are blocked, as Argo CD does)");
+                outln!("error: {e} (automated syncs are blocked, as Argo CD does)");
             }
-            println!(
+            outln!(
                 "active now: {}",
                 if state.active.is_empty() {
                     "none".into()
@@ -133,17 +130,17 @@ pub fn windows_cmd(project: &Path, app: &Path, at: Option<&str>, output: Output)
                     state.active.join(", ")
                 }
             );
-            println!(
+            outln!(
                 "automated sync allowed now: {}",
                 if state.can_sync_auto { "yes" } else { "no" }
             );
-            println!(
+            outln!(
                 "manual sync allowed now: {}",
                 if state.can_sync_manual { "yes" } else { "no" }
             );
             match state.next_auto_sync {
-                Some(t) => println!("next automated sync: {}", t.to_rfc3339()),
-                None => println!("next automated sync: none within a year"),
+                Some(t) => outln!("next automated sync: {}", t.to_rfc3339()),
+                None => outln!("next automated sync: none within a year"),
             }
         }
     }
@@ -165,7 +162,7 @@ pub fn decision_record(
 }
 
 fn print_decision_text(d: &Decision) {
-    println!(
+    outln!(
         "{}: {} (confidence {:.2}, {} mode)",
         d.scenario,
         d.verdict.as_str().to_uppercase(),
@@ -173,33 +170,37 @@ fn print_decision_text(d: &Decision) {
         d.mode.as_str()
     );
     if let Some(t) = d.not_before {
-        println!("  not before  {}", t.to_rfc3339());
+        outln!("  not before  {}", t.to_rfc3339());
     }
-    println!(
+    outln!(
         "  policy      {} by {}{}",
         d.policy.verdict,
         d.policy.rule,
         if d.policy.hard { " (hard)" } else { "" }
     );
     for r in &d.policy.reasons {
-        println!("              - {r}");
+        outln!("              - {r}");
     }
-    println!(
+    outln!(
         "  advisor     {}: {} at {:.2}",
-        d.advisor.name, d.advisor.verdict, d.advisor.confidence
+        d.advisor.name,
+        d.advisor.verdict,
+        d.advisor.confidence
     );
-    println!("              {}", d.advisor.reasoning);
+    outln!("              {}", d.advisor.reasoning);
     if !d.advisor.evidence.is_empty() {
-        println!("  evidence    {}", d.advisor.evidence.join(", "));
+        outln!("  evidence    {}", d.advisor.evidence.join(", "));
     }
     if let Some(c) = &d.cross_check {
-        println!(
+        outln!(
             "  cross-check {}: {} at {:.2}",
-            c.name, c.verdict, c.confidence
+            c.name,
+            c.verdict,
+            c.confidence
         );
     }
     for g in &d.guardrails {
-        println!("  guardrail   {g}");
+        outln!("  guardrail   {g}");
     }
 }
 
@@ -215,14 +216,14 @@ pub async fn decide_cmd(
     let sc = match Scenario::load(file) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("driftdeck: {e}");
+            errln!("driftdeck: {e}");
             return 2;
         }
     };
     let decider = match decider_from(cfg) {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("driftdeck: {e}");
+            errln!("driftdeck: {e}");
             return 2;
         }
     };
@@ -230,7 +231,7 @@ pub async fn decide_cmd(
     let d = match decider.decide(&sc, mode).await {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("driftdeck: {}: {e}", file.display());
+            errln!("driftdeck: {}: {e}", file.display());
             return 2;
         }
     };
@@ -240,10 +241,10 @@ pub async fn decide_cmd(
             "decision",
             decision_record(&sc, &d, &decider.bundle.tuning, "cli"),
         ) {
-            eprintln!("driftdeck: the decision was made but not recorded: {e}");
+            errln!("driftdeck: the decision was made but not recorded: {e}");
             match output {
                 Output::Json => {
-                    println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default())
+                    outln_json!(&d)
                 }
                 Output::Text => print_decision_text(&d),
             }
@@ -251,11 +252,11 @@ pub async fn decide_cmd(
         }
     }
     match output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default()),
+        Output::Json => outln_json!(&d),
         Output::Text => print_decision_text(&d),
     }
     if let Some(e) = &d.policy.error {
-        eprintln!("driftdeck: {e}");
+        errln!("driftdeck: {e}");
         return 2;
     }
     0
@@ -266,14 +267,14 @@ pub async fn replay_cmd(cfg: Option<&Config>, dir: &Path, output: Output) -> u8 
     let scenarios = match scenario::load_dir(dir) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("driftdeck: {e}");
+            errln!("driftdeck: {e}");
             return 2;
         }
     };
     let decider = match decider_from(cfg) {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("driftdeck: {e}");
+            errln!("driftdeck: {e}");
             return 2;
         }
     };
@@ -286,7 +287,7 @@ pub async fn replay_cmd(cfg: Option<&Config>, dir: &Path, output: Output) -> u8 
         let d = match decider.decide(sc, mode).await {
             Ok(d) => d,
             Err(e) => {
-                eprintln!("driftdeck: {}: {e}", path.display());
+                errln!("driftdeck: {}: {e}", path.display());
                 return 2;
             }
         };
@@ -322,11 +323,7 @@ pub async fn replay_cmd(cfg: Option<&Config>, dir: &Path, output: Output) -> u8 
                     v
                 })
                 .collect();
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&json!({"results": results, "summary": summary}))
-                    .unwrap_or_default()
-            );
+            outln_json!(&json!({"results": results, "summary": summary}));
         }
         Output::Text => {
             for (p, e, d) in &results {
@@ -335,7 +332,7 @@ pub async fn replay_cmd(cfg: Option<&Config>, dir: &Path, output: Output) -> u8 
                     Some(_) => "MISS",
                     None => "    ",
                 };
-                println!(
+                outln!(
                     "{mark} {:<48} {:<12} {:.2}{}",
                     p.file_name()
                         .map(|n| n.to_string_lossy().to_string())
@@ -347,8 +344,8 @@ pub async fn replay_cmd(cfg: Option<&Config>, dir: &Path, output: Output) -> u8 
                         .unwrap_or_default()
                 );
             }
-            println!();
-            print!("{}", summary.text());
+            outln!();
+            out!("{}", summary.text());
         }
     }
     if failed { 2 } else { 0 }
@@ -361,24 +358,24 @@ pub fn journal_cmd(paths: &Paths, which: &JournalCommand) -> u8 {
         JournalCommand::Verify => match j.verify() {
             Ok(v) => {
                 if v.intact() {
-                    println!(
+                    outln!(
                         "{}: {} good records, chain intact",
                         j.path.display(),
                         v.good
                     );
                 } else {
-                    println!("{}: {} good records, DAMAGED", j.path.display(), v.good);
+                    outln!("{}: {} good records, DAMAGED", j.path.display(), v.good);
                 }
                 for n in &v.torn {
-                    println!("line {n}: torn by an interrupted write, skipped");
+                    outln!("line {n}: torn by an interrupted write, skipped");
                 }
                 for (n, what) in &v.damaged {
-                    println!("line {n}: {what}");
+                    outln!("line {n}: {what}");
                 }
                 if v.intact() { 0 } else { 1 }
             }
             Err(e) => {
-                eprintln!("driftdeck: {e}");
+                errln!("driftdeck: {e}");
                 2
             }
         },
@@ -387,23 +384,21 @@ pub fn journal_cmd(paths: &Paths, which: &JournalCommand) -> u8 {
                 let start = recs.len().saturating_sub(*lines);
                 for r in &recs[start..] {
                     match output {
-                        Output::Json => {
-                            println!("{}", serde_json::to_string(r).unwrap_or_default())
-                        }
-                        Output::Text => println!("{}", summarize(r)),
+                        Output::Json => crate::term::write_json(r, false),
+                        Output::Text => outln!("{}", summarize(r)),
                     }
                 }
                 0
             }
             Err(e) => {
-                eprintln!("driftdeck: {e}");
+                errln!("driftdeck: {e}");
                 2
             }
         },
         JournalCommand::Export { out } => match j.records() {
             Ok(recs) => export(&recs, out.as_deref()),
             Err(e) => {
-                eprintln!("driftdeck: {e}");
+                errln!("driftdeck: {e}");
                 2
             }
         },
@@ -451,9 +446,9 @@ pub fn summarize(r: &crate::decide::journal::Record) -> String {
 /// label.
 fn export(recs: &[crate::decide::journal::Record], out: Option<&Path>) -> u8 {
     if let Some(dir) = out
-        && let Err(e) = std::fs::create_dir_all(dir)
+        && let Err(e) = crate::private::ensure_dir(dir)
     {
-        eprintln!("driftdeck: cannot create {}: {e}", dir.display());
+        errln!("driftdeck: cannot use {}: {e}", dir.display());
         return 2;
     }
     let mut n = 0;
@@ -464,7 +459,7 @@ fn export(recs: &[crate::decide::journal::Record], out: Option<&Path>) -> u8 {
         let mut sc: Scenario = match serde_json::from_value(sv.clone()) {
             Ok(s) => s,
             Err(e) => {
-                eprintln!(
+                errln!(
                     "driftdeck: record #{} holds no readable scenario ({e}); skipped",
                     r.seq
                 );
@@ -501,20 +496,20 @@ fn export(recs: &[crate::decide::journal::Record], out: Option<&Path>) -> u8 {
         match out {
             Some(dir) => {
                 let path = dir.join(format!("{:06}-{}", r.seq, sc.file_name()));
-                if let Err(e) = std::fs::write(&path, yaml) {
-                    eprintln!("driftdeck: cannot write {}: {e}", path.display());
+                if let Err(e) = crate::private::write_atomic(&path, yaml.as_bytes()) {
+                    errln!("driftdeck: cannot write {}: {e}", path.display());
                     return 2;
                 }
             }
             None => {
-                println!("---");
-                print!("{yaml}");
+                outln!("---");
+                out!("{yaml}");
             }
         }
         n += 1;
     }
     if let Some(dir) = out {
-        eprintln!("{n} scenarios written to {}", dir.display());
+        errln!("{n} scenarios written to {}", dir.display());
     }
     0
 }
@@ -563,14 +558,14 @@ pub fn policy_cmd(cfg: Option<&Config>, which: &PolicyCommand) -> u8 {
     let bundle = match bundle {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("driftdeck: {e}");
+            errln!("driftdeck: {e}");
             return 2;
         }
     };
     let results = match bundle.run_tests() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("driftdeck: {e}");
+            errln!("driftdeck: {e}");
             return 2;
         }
     };
@@ -585,7 +580,7 @@ pub fn policy_cmd(cfg: Option<&Config>, which: &PolicyCommand) -> u8 {
             failed += 1;
         }
         if *verbose || r.outcome != TestOutcome::Pass {
-            println!(
+            outln!(
                 "{tag} {} ({}:{}) {:.1} ms{detail}",
                 r.name,
                 r.file,
@@ -593,11 +588,11 @@ pub fn policy_cmd(cfg: Option<&Config>, which: &PolicyCommand) -> u8 {
                 r.duration.as_secs_f64() * 1000.0
             );
             for p in &r.prints {
-                println!("     {p}");
+                outln!("     {p}");
             }
         }
     }
-    println!(
+    outln!(
         "{}: {} passed, {} failed ({} tests)",
         bundle.origin,
         results.len() - failed,
@@ -605,7 +600,7 @@ pub fn policy_cmd(cfg: Option<&Config>, which: &PolicyCommand) -> u8 {
         results.len()
     );
     if results.is_empty() {
-        println!("no test_ rules found");
+        outln!("no test_ rules found");
     }
     if failed == 0 { 0 } else { 1 }
 }

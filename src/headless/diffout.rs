@@ -25,7 +25,13 @@ pub fn text(d: &ResourceDiff) -> String {
         return String::new();
     }
     let (a, b) = labels(d);
-    compute::unified(&a, &b, &hunks)
+    // Names and values come from manifests others wrote: shown visibly, never obeyed.
+    crate::term::clean(&compute::unified(
+        &crate::term::clean_line(&a),
+        &crate::term::clean_line(&b),
+        &hunks,
+    ))
+    .into_owned()
 }
 
 fn pen(style: Style, depth: Depth) -> Pen {
@@ -52,12 +58,17 @@ pub fn ansi(d: &ResourceDiff, theme: &Theme, depth: Depth) -> String {
         let p = pen(style, depth);
         s.push_str(&sgr(cur, p));
         cur = p;
-        s.push_str(text);
+        // Data from manifests, cleaned before it sits between our colours.
+        s.push_str(&crate::term::clean(text));
     };
     put(
         &mut s,
         theme.style("diff.header"),
-        &format!("--- {a}\n+++ {b}\n"),
+        &format!(
+            "--- {}\n+++ {}\n",
+            crate::term::clean_line(&a),
+            crate::term::clean_line(&b)
+        ),
     );
     for h in &hunks {
         put(

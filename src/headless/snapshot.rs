@@ -245,9 +245,7 @@ fn json(m: &Model) -> Result<String, String> {
         apps,
         summary: Counts::of(rows.iter().copied()),
     };
-    serde_json::to_string_pretty(&snap)
-        .map(|s| s + "\n")
-        .map_err(|e| e.to_string())
+    Ok(crate::term::json(&snap, true) + "\n")
 }
 
 /// Parses `--keys "j j enter"`.

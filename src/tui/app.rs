@@ -147,7 +147,9 @@ async fn terminal_effect(e: crate::tui::effect::Effect, opts: &TuiOptions) -> Op
                     ),
                 });
             };
-            let dir = match tempfile::Builder::new().prefix("driftdeck-diff-").tempdir() {
+            // A private directory of a random name; the files created new inside it, named
+            // after the resource as one safe path component.
+            let dir = match crate::private::temp_dir("driftdeck-diff-") {
                 Ok(d) => d,
                 Err(e) => {
                     return Some(Msg::Resumed {
@@ -156,9 +158,16 @@ async fn terminal_effect(e: crate::tui::effect::Effect, opts: &TuiOptions) -> Op
                     });
                 }
             };
+            let name = crate::private::file_component(&name);
             let lp = dir.path().join(format!("{name}.live.yaml"));
             let dp = dir.path().join(format!("{name}.desired.yaml"));
-            if let Err(e) = std::fs::write(&lp, live).and_then(|_| std::fs::write(&dp, desired)) {
+            let write = |p: &std::path::Path, text: &str| {
+                use std::io::Write;
+                crate::private::create_new(p)
+                    .map_err(|e| e.to_string())
+                    .and_then(|mut f| f.write_all(text.as_bytes()).map_err(|e| e.to_string()))
+            };
+            if let Err(e) = write(&lp, &live).and_then(|_| write(&dp, &desired)) {
                 return Some(Msg::Resumed {
                     what: "diff tool".into(),
                     result: Err(e.to_string()),
@@ -446,14 +455,14 @@ pub async fn run(cfg: &Config, opts: TuiOptions) -> anyhow::Result<()> {
     // A write whose request may be on its way is journaled before and after it: wait for its
     // answer (bounded), so quitting never leaves it half recorded.
     if inflight.count() > 0 {
-        eprintln!(
+        errln!(
             "driftdeck: waiting for {} action(s) in flight to be answered and journaled…",
             inflight.count()
         );
         let left = inflight.wait_idle(INFLIGHT_WAIT).await;
         if left > 0 {
             tracing::warn!(left, "actions still in flight at exit");
-            eprintln!(
+            errln!(
                 "driftdeck: {left} action(s) still had no answer after {} s; their requests are journaled, check `driftdeck journal tail`",
                 INFLIGHT_WAIT.as_secs()
             );

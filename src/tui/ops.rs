@@ -743,7 +743,9 @@ pub fn prepared(m: &mut Model, req: u64, result: Result<Prepared, String>) -> Ve
                 }
                 _ => return vec![],
             };
-            if protected && !matches!(kind, DialogKind::Annotate { .. }) {
+            // Every action on a protected app asks for its name, annotate too (it writes to
+            // the app and labels its live resources), as the headless commands do.
+            if protected {
                 d.fields.push(Field::text(
                     FieldId::ConfirmName,
                     format!("protected: type {} to confirm", key.name),

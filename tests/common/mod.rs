@@ -1,4 +1,5 @@
 //! Helpers shared by the integration tests.
+#![allow(clippy::disallowed_macros)] // test harness notices, not product output
 #![allow(dead_code)]
 
 use std::path::PathBuf;

@@ -61,6 +61,7 @@ pub fn draw(buf: &mut Buffer, m: &Model, theme: &Theme, km: &Keymap) {
     if m.command.is_some() {
         command_bar(buf, m, theme);
     }
+    scrub(buf);
     if m.symbols.ascii {
         to_ascii(buf);
     }
@@ -99,6 +100,27 @@ pub fn ascii_glyph(c: char) -> char {
         '\u{2800}'..='\u{28FF}' => '*',
         c if c.is_ascii() => c,
         _ => '?',
+    }
+}
+
+/// Drops the characters that must not reach a terminal (`term::is_unsafe`: controls, bidi
+/// overrides, invisible characters) from every cell, whatever drew it: a name with an
+/// unterminated U+202E in a dialog's title would otherwise reverse the rest of the row, and
+/// ratatui keeps zero-width characters in the cell before them. A cell left empty shows a space.
+pub fn scrub(buf: &mut Buffer) {
+    for cell in buf.content.iter_mut() {
+        let sym = cell.symbol();
+        if sym.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+            continue;
+        }
+        if sym.chars().any(crate::term::is_unsafe) {
+            let kept = crate::term::strip(sym).into_owned();
+            if kept.is_empty() {
+                cell.set_char(' ');
+            } else {
+                cell.set_symbol(&kept);
+            }
+        }
     }
 }
 
