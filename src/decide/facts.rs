@@ -1246,12 +1246,12 @@ fn mask_arguments(
             next_is_value = None;
             continue;
         };
-        if let Some(flag) = next_is_value.take() {
-            if !text.starts_with('-') {
-                note(&flag, masked);
-                *text = mask_run(text, runs);
-                continue;
-            }
+        if let Some(flag) = next_is_value.take()
+            && !text.starts_with('-')
+        {
+            note(&flag, masked);
+            *text = mask_run(text, runs);
+            continue;
         }
         if text.starts_with('-') && !text.contains(char::is_whitespace) {
             match text.split_once('=') {
