@@ -9,6 +9,7 @@
 //! - `demo`      the embedded demo fleet: generator, Argo CD API server, live drift
 //! - `tui`       the terminal UI: model, pure update, rendering, keymaps, themes, runtime
 //! - `headless`  snapshot and benchmarks
+//! - `limits`    bounds on sizes, replies and YAML depth (hostile input stays cheap)
 //! - `logging`   the log file
 //! - `private`   private directories and files (0700/0600, no links followed, random temp dirs)
 //! - `term`      text safe for a terminal (one sanitizer for every headless output)
@@ -29,6 +30,7 @@ pub mod demo;
 pub mod diff;
 pub mod headless;
 pub mod health;
+pub mod limits;
 pub mod logging;
 pub mod model;
 pub mod private;

@@ -368,3 +368,160 @@ async fn the_demo_writes_its_tokens_in_a_random_private_folder() {
     let kc = std::fs::metadata(a.dir().join("kubeconfig")).unwrap();
     assert_eq!(kc.permissions().mode() & 0o777, 0o600);
 }
+
+/// Hostile input stays cheap: a file nested 100,000 levels deep (36 s in the YAML parser
+/// before) and an endless device are refused at once with a sentence naming the limit.
+#[test]
+fn deep_or_endless_files_are_refused_naming_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let deep = dir.path().join("deep.yaml");
+    let n = 100_000;
+    std::fs::write(
+        &deep,
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: x}}\ndata: {}{}\n",
+            "[".repeat(n),
+            "]".repeat(n)
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_driftdeck"));
+        c.args(args)
+            .env("DRIFTDECK_DATA_DIR", dir.path().join("data"))
+            .env("DRIFTDECK_LOG_DIR", dir.path().join("logs"))
+            .env("HOME", dir.path())
+            .env_remove("DRIFTDECK_CONFIG");
+        // A guard against the old behaviour (minutes), not a benchmark.
+        let mut child = c
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if start.elapsed() > std::time::Duration::from_secs(30) {
+                let _ = child.kill();
+                panic!("{args:?} ran for more than 30 s");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        child.wait_with_output().unwrap()
+    };
+    let d = deep.to_str().unwrap();
+    for args in [
+        vec!["health", "--file", d],
+        vec!["diff", "--live", d, "--desired", d],
+    ] {
+        let o = run(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("nested more than 100 levels"),
+            "{args:?}: {err}"
+        );
+    }
+    let o = run(&["diff", "--live", "/dev/zero", "--desired", d]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("larger than 16 MiB"), "{err}");
+}
+
+/// A decision over a deep 200 KB ConfigMap value (minutes of YAML parsing before) is made at
+/// once: the value is compared as a whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deep_configmap_value_does_not_stall_a_decision() {
+    use driftdeck::decide::decider::{Decider, Mode};
+    use driftdeck::decide::policy::Bundle;
+    use driftdeck::decide::scenario::Scenario;
+    let n = 100_000;
+    let deep = format!("{}{}", "[".repeat(n), "]".repeat(n));
+    let cm = |v: &str| {
+        serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "settings", "namespace": "pay"},
+            "data": {"config.yaml": format!("a:\n  b: {v}\n")}})
+    };
+    let sc: Scenario = serde_json::from_value(serde_json::json!({
+        "name": "deep-value",
+        "now": "2026-07-19T19:42:00Z",
+        "app": {"metadata": {"name": "pay", "namespace": "argocd", "labels": {"env": "dev"}},
+                "spec": {"project": "pay", "destination": {"server": "https://x", "namespace": "pay"}}},
+        "resources": [{"desired": cm("1"), "live": cm(&deep)}],
+    }))
+    .unwrap();
+    let d = std::sync::Arc::new(Decider::new(Bundle::builtin().unwrap()));
+    let task = {
+        let (d, sc) = (d.clone(), sc.clone());
+        tokio::task::spawn_blocking(move || d.assess(&sc).map(|_| ()))
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), task)
+        .await
+        .expect("decided within 30 s (a guard, not a benchmark)")
+        .unwrap()
+        .unwrap();
+    let dec = d.decide(&sc, Mode::Shadow).await.unwrap();
+    assert!(!dec.policy.reasons.is_empty(), "{dec:?}");
+}
+
+/// The decision budget: when the local part of a decision takes longer than the budget, the
+/// runtime gives up on it with a sentence (a human decides) instead of holding a worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decision_over_its_budget_is_given_up_with_a_sentence() {
+    use driftdeck::tui::effect::Effect;
+    use driftdeck::tui::msg::Msg;
+    use driftdeck::tui::runtime::{Instances, Runtime};
+    let fleet = common::demo(30, 2, 1).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = fleet.config();
+    let name = {
+        let st = fleet.instance(0).read();
+        st.apps
+            .values()
+            .find(|a| a.app.status.sync.status.as_str() == "OutOfSync")
+            .unwrap()
+            .app
+            .metadata
+            .name
+            .clone()
+    };
+    for (budget, ok) in [
+        (std::time::Duration::ZERO, false),
+        (std::time::Duration::from_secs(10), true),
+    ] {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+        let mut rt = Runtime::new(Instances::from_config(&cfg), tx);
+        let mut kit =
+            driftdeck::tui::decisions::DecideKit::from_config(&cfg, tmp.path().to_path_buf())
+                .unwrap();
+        kit.budget = budget;
+        rt.decide = Some(std::sync::Arc::new(kit));
+        rt.run(vec![Effect::Decide {
+            req: 1,
+            key: driftdeck::model::fleet::AppKey {
+                instance: 0,
+                namespace: String::new(),
+                name: name.clone(),
+            },
+        }]);
+        let result = loop {
+            match tokio::time::timeout(std::time::Duration::from_secs(30), rx.recv())
+                .await
+                .expect("a decision")
+            {
+                Some(Msg::Decided { result, .. }) => break result,
+                Some(_) => continue,
+                None => panic!("the runtime closed"),
+            }
+        };
+        match result {
+            Ok(_) => assert!(ok, "decided within a zero budget"),
+            Err(e) => {
+                assert!(!ok, "{e}");
+                assert!(
+                    e.contains("took longer than") && e.contains("by hand"),
+                    "{e}"
+                );
+            }
+        }
+    }
+}

@@ -533,3 +533,26 @@ resources:
         }
     }
 }
+
+/// A model's reply larger than 1 MiB is refused as it streams in (a 1.5 GB reply once used
+/// 3.3 GB of memory), and a human decides.
+#[tokio::test]
+async fn a_huge_model_reply_is_refused_naming_the_limit() {
+    let f = fake().await;
+    let sc = scenario("p03-invoicing-env-log-level-debug.yaml");
+    let d = decider(&f.url, "10s");
+    let big = format!(
+        "{{\"choices\":[{{\"message\":{{\"content\":\"{}\"}}}}]}}",
+        "x".repeat(3 * 1024 * 1024)
+    );
+    f.raw(200, &big, Duration::ZERO);
+    let dec = d.decide(&sc, Mode::Advisory).await.unwrap();
+    assert_eq!(dec.verdict, Verdict::NeedsHuman);
+    assert!(
+        dec.guardrails
+            .iter()
+            .any(|g| g.contains("larger than 1 MiB")),
+        "{:?}",
+        dec.guardrails
+    );
+}

@@ -84,13 +84,17 @@ impl Alertmanager {
             }
         })?;
         let status = resp.status();
-        let body = resp.text().await.map_err(|e| {
-            if e.is_timeout() {
-                AlertmanagerError::Timeout
-            } else {
-                AlertmanagerError::Unreachable(e.to_string())
-            }
-        })?;
+        let body = crate::limits::text(resp, crate::limits::MAX_CONTEXT_REPLY)
+            .await
+            .map_err(|e| match e {
+                crate::limits::BodyError::Transport(e) if e.is_timeout() => {
+                    AlertmanagerError::Timeout
+                }
+                crate::limits::BodyError::Transport(e) => {
+                    AlertmanagerError::Unreachable(e.to_string())
+                }
+                e => AlertmanagerError::Malformed(e.to_string()),
+            })?;
         if !status.is_success() {
             return Err(AlertmanagerError::Status(
                 status.as_u16(),

@@ -110,13 +110,17 @@ impl PagerDuty {
                     }
                 })?;
             let status = resp.status().as_u16();
-            let body = resp.text().await.map_err(|e| {
-                if e.is_timeout() {
-                    PagerDutyError::Timeout
-                } else {
-                    PagerDutyError::Unreachable(e.to_string())
-                }
-            })?;
+            let body = crate::limits::text(resp, crate::limits::MAX_CONTEXT_REPLY)
+                .await
+                .map_err(|e| match e {
+                    crate::limits::BodyError::Transport(e) if e.is_timeout() => {
+                        PagerDutyError::Timeout
+                    }
+                    crate::limits::BodyError::Transport(e) => {
+                        PagerDutyError::Unreachable(e.to_string())
+                    }
+                    e => PagerDutyError::Malformed(e.to_string()),
+                })?;
             match status {
                 200 => {}
                 401 | 403 => return Err(PagerDutyError::Unauthorized(status)),

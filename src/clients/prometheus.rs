@@ -64,13 +64,13 @@ impl Prometheus {
             }
         })?;
         let status = resp.status();
-        let body = resp.text().await.map_err(|e| {
-            if e.is_timeout() {
-                PromError::Timeout
-            } else {
-                PromError::Unreachable(e.to_string())
-            }
-        })?;
+        let body = crate::limits::text(resp, crate::limits::MAX_CONTEXT_REPLY)
+            .await
+            .map_err(|e| match e {
+                crate::limits::BodyError::Transport(e) if e.is_timeout() => PromError::Timeout,
+                crate::limits::BodyError::Transport(e) => PromError::Unreachable(e.to_string()),
+                e => PromError::Malformed(e.to_string()),
+            })?;
         let v: Value = match serde_json::from_str(&body) {
             Ok(v) => v,
             Err(_) if !status.is_success() => return Err(PromError::Status(status.as_u16())),

@@ -143,24 +143,53 @@ impl Decider {
 
     /// Decides a scenario.
     pub async fn decide(&self, sc: &Scenario, mode: Mode) -> Result<Decision, String> {
+        let local = self.assess(sc)?;
+        Ok(self.finish(local, mode).await)
+    }
+
+    /// The local, CPU-bound part of a decision (facts, policy, heuristic): what a caller runs
+    /// on a blocking thread under a time budget so one hostile object cannot stall the others.
+    pub fn assess(&self, sc: &Scenario) -> Result<Assessed, String> {
         let facts = self.facts(sc)?;
         let policy = self.evaluate(&facts.input_json());
         let heuristic = self.heuristic.assess(&facts);
-        let llm = match &self.llm {
-            Some(a) => Some(a.advise(&facts).await),
-            None => None,
-        };
-        Ok(combine(
-            &sc.name,
-            &facts,
+        Ok(Assessed {
+            name: sc.name.clone(),
+            facts,
             policy,
             heuristic,
+        })
+    }
+
+    /// The rest of a decision: the model's advice (with its own time limit) and the guardrails.
+    pub async fn finish(&self, a: Assessed, mode: Mode) -> Decision {
+        let llm = match &self.llm {
+            Some(adv) => Some(adv.advise(&a.facts).await),
+            None => None,
+        };
+        combine(
+            &a.name,
+            &a.facts,
+            a.policy,
+            a.heuristic,
             llm,
             self.threshold,
             mode,
-        ))
+        )
     }
 }
+
+/// A decision's local part, before the model and the guardrails.
+pub struct Assessed {
+    name: String,
+    facts: Facts,
+    policy: Result<PolicyResult, PolicyError>,
+    heuristic: Advice,
+}
+
+/// How long the local part of one decision may take before it is given up (and a human
+/// decides): far above the 2 ms a decision takes, far below a stalled queue.
+pub const BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The guardrails.
 pub fn combine(

@@ -1473,6 +1473,13 @@ fn file_changes(old: &str, new: &str) -> Vec<(String, Value, Value)> {
         if !t.contains('\n') && !t.trim_start().starts_with('{') {
             return None;
         }
+        // A value too large or too deep to read as settings cheaply is compared as a whole
+        // (the YAML parser's work grows with the square of the nesting).
+        if t.len() > crate::limits::MAX_VALUE
+            || crate::limits::yaml_depth(t, crate::limits::MAX_DEPTH) > crate::limits::MAX_DEPTH
+        {
+            return None;
+        }
         let mut out = BTreeMap::new();
         if let Ok(v) = serde_yaml::from_str::<Value>(t)
             && v.is_object()

@@ -151,6 +151,8 @@ impl Scenario {
     /// Parses and checks a scenario's text; every error names the file and, where known, the
     /// line.
     pub fn parse(path: &Path, text: &str) -> Result<Scenario, FileError> {
+        crate::limits::check_yaml(text, "the scenario")
+            .map_err(|e| FileError::new(path, None, e))?;
         let s: Scenario = serde_yaml::from_str(text).map_err(|e| {
             let line = e.location().map(|l| l.line());
             FileError::new(path, line, yaml_message(&e.to_string()))
@@ -160,8 +162,10 @@ impl Scenario {
     }
 
     pub fn load(path: &Path) -> Result<Scenario, FileError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| FileError::new(path, None, format!("cannot read the scenario: {e}")))?;
+        let bytes = crate::limits::read_file(path).map_err(|e| FileError::new(path, None, e))?;
+        let text = String::from_utf8(bytes).map_err(|_| {
+            FileError::new(path, None, "the scenario is not UTF-8 text".to_string())
+        })?;
         Scenario::parse(path, &text)
     }
 

@@ -24,13 +24,27 @@ fn problem(path: &Path, message: impl Into<String>) -> FileProblem {
 
 /// Reads the documents of a JSON or YAML file (`-` is standard input).
 pub fn documents(path: &Path) -> Result<Vec<Value>, FileProblem> {
+    use crate::limits;
     let bytes = if path == Path::new("-") {
         let mut b = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut b)
-            .map_err(|e| problem(path, format!("cannot read standard input: {e}")))?;
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(std::io::stdin(), limits::MAX_FILE + 1),
+            &mut b,
+        )
+        .map_err(|e| problem(path, format!("cannot read standard input: {e}")))?;
+        if b.len() as u64 > limits::MAX_FILE {
+            return Err(problem(
+                path,
+                format!(
+                    "is larger than {}, the limit for a file driftdeck reads; give one object",
+                    limits::size(limits::MAX_FILE)
+                ),
+            ));
+        }
         b
     } else {
-        std::fs::read(path).map_err(|e| problem(path, format!("cannot read the file: {e}")))?
+        // At most the limit is read (`--live /dev/zero` is refused, not read whole).
+        limits::read_file(path).map_err(|e| problem(path, e))?
     };
     let text = String::from_utf8(bytes)
         .map_err(|_| problem(path, "is not text (binary data?); give a JSON or YAML file"))?;
@@ -43,6 +57,8 @@ pub fn documents(path: &Path) -> Result<Vec<Value>, FileProblem> {
             "contains NUL bytes (binary data?); give a JSON or YAML file",
         ));
     }
+    // The YAML parser's work grows with the square of the nesting: refuse a deep file first.
+    limits::check_yaml(&text, "the file").map_err(|e| problem(path, e))?;
     let trimmed = text.trim_start();
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
         return match serde_json::from_str::<Value>(&text) {

@@ -491,6 +491,8 @@ pub struct DecideKit {
     pub acts: bool,
     /// A fixed decision instant (ms), for reproducible snapshots.
     pub now_ms: Option<i64>,
+    /// How long the local part of one decision may take ([`crate::decide::decider::BUDGET`]).
+    pub budget: std::time::Duration,
     /// The journal's actions by app: what driftdeck and its operators did, as context.
     pub actions: std::sync::Mutex<crate::decide::handling::ActionIndex>,
 }
@@ -513,6 +515,7 @@ impl DecideKit {
             permits: tokio::sync::Semaphore::new(4),
             acts: true,
             now_ms: None,
+            budget: crate::decide::decider::BUDGET,
             actions: Default::default(),
         })
     }
@@ -561,7 +564,28 @@ pub async fn decide_app(
             .await
             .unwrap_or_default()
     };
-    let d = kit.decider.decide(&sc, kit.mode).await?;
+    // The local part on a blocking thread under a time budget: one hostile object (a huge or
+    // deeply nested value) never holds up the decisions of other apps.
+    let assessed = {
+        let (kit, sc) = (kit.clone(), sc.clone());
+        let budget = kit.budget;
+        match tokio::time::timeout(
+            budget,
+            tokio::task::spawn_blocking(move || kit.decider.assess(&sc)),
+        )
+        .await
+        {
+            Ok(Ok(r)) => r?,
+            Ok(Err(e)) => return Err(format!("the decision failed: {e}")),
+            Err(_) => {
+                return Err(format!(
+                    "deciding took longer than {} s (an unusually large or deep object?) and was given up; decide it by hand",
+                    budget.as_secs()
+                ));
+            }
+        }
+    };
+    let d = kit.decider.finish(assessed, kit.mode).await;
     let mut body =
         crate::headless::decide::decision_record(&sc, &d, &kit.decider.bundle.tuning, "tui");
     body["app"] = Value::String(key.name.clone());

@@ -426,7 +426,17 @@ impl ArgoClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let bytes = resp.bytes().await.map_err(|e| self.map_transport(e))?;
+        let bytes = match crate::limits::body(resp, crate::limits::MAX_REPLY).await {
+            Ok(b) => b,
+            Err(crate::limits::BodyError::Transport(e)) => return Err(self.map_transport(e)),
+            Err(e) => {
+                return Err(ArgoError::Malformed {
+                    server: self.inner.server.clone(),
+                    what: path.split('?').next().unwrap_or(path).to_string(),
+                    detail: e.to_string(),
+                });
+            }
+        };
         if !status.is_success() {
             return Err(ArgoError::from_reply(
                 &self.inner.server,

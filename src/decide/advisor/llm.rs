@@ -125,13 +125,18 @@ impl LlmAdvisor {
             }
         })?;
         let status = resp.status();
-        let body = resp.text().await.map_err(|e| {
-            if e.is_timeout() {
-                AdvisorError::Timeout(self.timeout.as_secs())
-            } else {
-                AdvisorError::Unreachable(without_url(&e))
-            }
-        })?;
+        // A model's answer is a few hundred bytes: a huge reply is refused as it streams in.
+        let body = crate::limits::text(resp, crate::limits::MAX_MODEL_REPLY)
+            .await
+            .map_err(|e| match e {
+                crate::limits::BodyError::Transport(e) if e.is_timeout() => {
+                    AdvisorError::Timeout(self.timeout.as_secs())
+                }
+                crate::limits::BodyError::Transport(e) => {
+                    AdvisorError::Unreachable(without_url(&e))
+                }
+                e => AdvisorError::Invalid(e.to_string()),
+            })?;
         if !status.is_success() {
             let msg = serde_json::from_str::<Value>(&body)
                 .ok()
