@@ -468,3 +468,66 @@ async fn the_tui_runtime_decides_autonomously_through_the_instance_session() {
         }
     }
 }
+
+/// An audit trail that does not verify holds autonomous mode: with records cut from the end of
+/// the journal (say, the last syncs, to get under the hourly limit), nothing is synced and the
+/// hold names the journal; once an operator has reviewed and accepted it, the gate opens.
+#[tokio::test]
+async fn autonomous_mode_holds_on_a_journal_that_does_not_verify() {
+    let fleet = common::demo(80, 3, 1).await;
+    let cfg = fleet.config();
+    let client = common::client(&cfg.instances[0]);
+    let tmp = tempfile::tempdir().unwrap();
+    let journal = Arc::new(Journal::at(&tmp.path().join("journal.jsonl")));
+    let session = Session::new(client.clone(), false, vec![])
+        .protect_production(false)
+        .with_journal(Some(journal.clone()));
+    let limits = Limits::from_config(None);
+    let now = at_three();
+    let (name, seq, d, sc) = enforceable(&client, &journal, now)
+        .await
+        .into_iter()
+        .find(|(_, _, d, _)| driftdeck::decide::autonomy::gate(d, &[], &limits, now) == Gate::Sync)
+        .expect("an enforceable drift");
+    // Cut the last record from the end (the head still names it).
+    let text = std::fs::read_to_string(&journal.path).unwrap();
+    let kept: Vec<&str> = text.lines().collect();
+    std::fs::write(&journal.path, kept[..kept.len() - 1].join("\n") + "\n").unwrap();
+    assert!(!journal.verify().unwrap().intact());
+    let before = client.get_app(&name, None, None).await.unwrap();
+    let out = autonomous::act(
+        &session,
+        &target(&client, &name),
+        &limits,
+        seq,
+        &d,
+        &sc,
+        now,
+    )
+    .await;
+    match &out.gate {
+        Gate::Hold { why } => assert!(why.contains("journal does not verify"), "{why}"),
+        g => panic!("acted on a journal that does not verify: {g:?}"),
+    }
+    let app = client.get_app(&name, None, None).await.unwrap();
+    assert_eq!(app.status.operation_state, before.status.operation_state);
+    // Reviewed and accepted: the gate opens again.
+    journal
+        .append(
+            driftdeck::decide::journal::ACCEPT,
+            serde_json::json!({"operator": "sre"}),
+        )
+        .unwrap();
+    assert!(journal.verify().unwrap().intact());
+    let out = autonomous::act(
+        &session,
+        &target(&client, &name),
+        &limits,
+        seq,
+        &d,
+        &sc,
+        now,
+    )
+    .await;
+    assert_eq!(out.gate, Gate::Sync, "{:?}", out.gate);
+}

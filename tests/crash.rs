@@ -113,7 +113,11 @@ fn a_record_cut_anywhere_is_a_torn_line_and_the_chain_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(driftdeck::decide::journal::FILE);
     let j = Journal::in_dir(dir.path());
+    let mut head_before_last = Vec::new();
     for i in 0..3 {
+        if i == 2 {
+            head_before_last = std::fs::read(j.head_path()).unwrap();
+        }
         j.append("t", serde_json::json!({"i": i, "note": "déjà vu ✓"}))
             .unwrap();
     }
@@ -126,6 +130,9 @@ fn a_record_cut_anywhere_is_a_torn_line_and_the_chain_goes_on() {
     // Every cut inside the last record.
     for cut in (last_start + 1)..(whole.len() - 1) {
         std::fs::write(&path, &whole[..cut]).unwrap();
+        // The head is written after its record: a write cut inside the record left the head
+        // naming the record before.
+        std::fs::write(j.head_path(), &head_before_last).unwrap();
         let v = j.verify().unwrap();
         assert!(v.intact(), "cut at {cut}: {:?}", v.damaged);
         assert_eq!(v.good, 2, "cut at {cut}");

@@ -525,3 +525,55 @@ async fn a_decision_over_its_budget_is_given_up_with_a_sentence() {
         }
     }
 }
+
+/// `journal verify` reports a cut at the end of the journal (which the hash chain alone cannot
+/// see) and exits 1; an operator's `--accept` is recorded and the journal verifies after it.
+#[test]
+fn journal_verify_reports_a_cut_tail_until_an_operator_accepts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_driftdeck"))
+            .args(args)
+            .env("DRIFTDECK_DATA_DIR", &data)
+            .env("DRIFTDECK_LOG_DIR", dir.path().join("logs"))
+            .env("DRIFTDECK_OPERATOR", "night-sre")
+            .env("HOME", dir.path())
+            .env_remove("DRIFTDECK_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let sc = "tests/scenarios/p03-invoicing-env-log-level-debug.yaml";
+    for _ in 0..3 {
+        assert_eq!(run(&["decide", "--scenario", sc]).status.code(), Some(0));
+    }
+    let o = run(&["journal", "verify"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let path = data.join("journal.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    std::fs::write(&path, lines[..2].join("\n") + "\n").unwrap();
+    let o = run(&["journal", "verify"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("DAMAGED") && out.contains("cut from its end"),
+        "{out}"
+    );
+    let o = run(&["journal", "verify", "--accept"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("accepted by night-sre"), "{out}");
+    let o = run(&["journal", "verify"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("(accepted)") && out.contains("cut from its end"),
+        "{out}"
+    );
+}

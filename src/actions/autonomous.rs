@@ -45,18 +45,30 @@ pub async fn act(
         .clone()
         .acting_as(AUTONOMOUS_OPERATOR)
         .with_decision(Some(decision_seq));
-    let records = match &session.journal {
+    let (records, verification) = match &session.journal {
         Some(j) => {
             let j = j.clone();
-            tokio::task::spawn_blocking(move || j.records())
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .unwrap_or_default()
+            match tokio::task::spawn_blocking(move || j.checked()).await {
+                Ok(Ok(rv)) => rv,
+                Ok(Err(e)) => (
+                    Vec::new(),
+                    crate::decide::journal::Verification {
+                        damaged: vec![(0, e.to_string())],
+                        ..Default::default()
+                    },
+                ),
+                Err(e) => (
+                    Vec::new(),
+                    crate::decide::journal::Verification {
+                        damaged: vec![(0, e.to_string())],
+                        ..Default::default()
+                    },
+                ),
+            }
         }
-        None => Vec::new(),
+        None => Default::default(),
     };
-    let gate = autonomy::gate(d, &records, limits, now);
+    let gate = autonomy::gate_checked(d, &records, &verification, limits, now);
     if gate != Gate::Sync {
         return Outcome {
             gate,

@@ -64,6 +64,19 @@ pub struct Config {
     /// Context sources for decisions.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context: Option<crate::decide::settings::ContextConfig>,
+    /// The decision journal: the key of its head's MAC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub journal: Option<JournalConfig>,
+}
+
+/// `[journal]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JournalConfig {
+    /// A file with a secret key (at least 16 bytes, mode 0600): the journal's head then carries
+    /// an HMAC-SHA256, so a re-computed chain with a re-written head is detected too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<PathBuf>,
 }
 
 /// The `colors` setting.
@@ -388,6 +401,15 @@ impl Config {
                     ));
                 }
             }
+        }
+        if let Some(kf) = self.journal.as_ref().and_then(|j| j.key_file.as_ref())
+            && let Err(m) = crate::decide::journal::Key::load(kf)
+        {
+            errs.push(FileError::new(
+                path,
+                section_line("[journal", "key_file"),
+                m,
+            ));
         }
         errs
     }

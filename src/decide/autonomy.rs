@@ -191,6 +191,32 @@ pub enum Gate {
     Hold { why: String },
 }
 
+/// The gate over a journal as read and verified: a journal that does not verify (edited, cut
+/// at its end, appended to by someone else, re-anchored and not yet accepted) holds every
+/// autonomous action, since the rate and the agreement would be counted over records that
+/// cannot be trusted.
+pub fn gate_checked(
+    d: &Decision,
+    records: &[Record],
+    verification: &super::journal::Verification,
+    limits: &Limits,
+    now: DateTime<Utc>,
+) -> Gate {
+    if d.mode == Mode::Autonomous && !verification.intact() {
+        let first = verification
+            .damaged
+            .first()
+            .map(|(_, w)| w.as_str())
+            .unwrap_or("?");
+        return Gate::Hold {
+            why: format!(
+                "the journal does not verify ({first}): autonomous mode acts only on an intact audit trail; run `driftdeck journal verify`"
+            ),
+        };
+    }
+    gate(d, records, limits, now)
+}
+
 /// The gate. `records` is the journal so far (for the rate and the agreement).
 pub fn gate(d: &Decision, records: &[Record], limits: &Limits, now: DateTime<Utc>) -> Gate {
     if d.mode != Mode::Autonomous {

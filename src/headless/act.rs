@@ -56,7 +56,7 @@ async fn open(
 ) -> Result<(Session, Target, Config), u8> {
     let cfg = config(paths)?;
     let (ic, client, target) = actions::locate(&cfg, name, instance).await.map_err(fail)?;
-    let journal = Arc::new(Journal::in_dir(&paths.data_dir));
+    let journal = Arc::new(Journal::configured(&paths.data_dir, Some(&cfg)).map_err(fail)?);
     let pending = {
         let (j, t) = (journal.clone(), target.clone());
         tokio::task::spawn_blocking(move || pending_decision(&j, &t, Utc::now()))
@@ -602,7 +602,10 @@ pub async fn deferrals(
         Ok(c) => c,
         Err(c) => return c,
     };
-    let journal = Some(Arc::new(Journal::in_dir(&paths.data_dir)));
+    let journal = match Journal::configured(&paths.data_dir, Some(&cfg)) {
+        Ok(j) => Some(Arc::new(j)),
+        Err(e) => return fail(e),
+    };
     let now = Utc::now();
     let mut code = 0u8;
     let mut any = false;

@@ -236,7 +236,13 @@ pub async fn decide_cmd(
         }
     };
     if journal {
-        let j = Journal::in_dir(&paths.data_dir);
+        let j = match Journal::configured(&paths.data_dir, cfg) {
+            Ok(j) => j,
+            Err(e) => {
+                errln!("driftdeck: {e}");
+                return 2;
+            }
+        };
         if let Err(e) = j.append(
             "decision",
             decision_record(&sc, &d, &decider.bundle.tuning, "cli"),
@@ -353,13 +359,33 @@ pub async fn replay_cmd(cfg: Option<&Config>, dir: &Path, output: Output) -> u8 
 
 /// `driftdeck journal verify|tail|export`.
 pub fn journal_cmd(paths: &Paths, which: &JournalCommand) -> u8 {
-    let j = Journal::in_dir(&paths.data_dir);
+    let cfg = match crate::commands::load_config(paths) {
+        Ok(c) => c,
+        Err(errs) => {
+            for e in &errs {
+                errln!("driftdeck: {e}");
+            }
+            return 2;
+        }
+    };
+    let j = match Journal::configured(&paths.data_dir, cfg.as_ref()) {
+        Ok(j) => j,
+        Err(e) => {
+            errln!("driftdeck: {e}");
+            return 2;
+        }
+    };
     match which {
-        JournalCommand::Verify => match j.verify() {
+        JournalCommand::Verify { accept } => match j.verify() {
             Ok(v) => {
+                let anchored = if j.key.is_some() {
+                    "anchored by its head, with a MAC"
+                } else {
+                    "anchored by its head"
+                };
                 if v.intact() {
                     outln!(
-                        "{}: {} good records, chain intact",
+                        "{}: {} good records, chain intact, {anchored}",
                         j.path.display(),
                         v.good
                     );
@@ -370,7 +396,55 @@ pub fn journal_cmd(paths: &Paths, which: &JournalCommand) -> u8 {
                     outln!("line {n}: torn by an interrupted write, skipped");
                 }
                 for (n, what) in &v.damaged {
-                    outln!("line {n}: {what}");
+                    if *n == 0 {
+                        outln!("{what}");
+                    } else {
+                        outln!("line {n}: {what}");
+                    }
+                }
+                for note in &v.notes {
+                    outln!("note: {note}");
+                }
+                if *accept && !v.intact() {
+                    // The operator reviewed it: the anchors so far are accepted (in the chain,
+                    // with who and when), and the head follows the journal from here.
+                    let who = crate::actions::os_user().unwrap_or_else(|| "unknown".into());
+                    let who = std::env::var(crate::actions::OPERATOR_ENV)
+                        .ok()
+                        .filter(|s| !s.trim().is_empty())
+                        .unwrap_or(who);
+                    let problems: Vec<&str> = v.damaged.iter().map(|(_, w)| w.as_str()).collect();
+                    return match j.append(
+                        crate::decide::journal::ACCEPT,
+                        serde_json::json!({"operator": who, "accepted": problems}),
+                    ) {
+                        Ok(r) => match j.verify() {
+                            Ok(v2) if v2.intact() => {
+                                outln!(
+                                    "accepted by {who} as record {}: the journal verifies from here",
+                                    r.seq
+                                );
+                                0
+                            }
+                            Ok(v2) => {
+                                for (_, what) in &v2.damaged {
+                                    outln!("{what}");
+                                }
+                                outln!(
+                                    "accepted, but the chain itself is damaged (see above): acceptance covers anchors and the head, not edited records"
+                                );
+                                1
+                            }
+                            Err(e) => {
+                                errln!("driftdeck: {e}");
+                                2
+                            }
+                        },
+                        Err(e) => {
+                            errln!("driftdeck: {e}");
+                            2
+                        }
+                    };
                 }
                 if v.intact() { 0 } else { 1 }
             }
@@ -516,8 +590,14 @@ fn export(recs: &[crate::decide::journal::Record], out: Option<&Path>) -> u8 {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum JournalCommand {
-    /// Check the hash chain; print the count of good records. Exit 0 intact, 1 damaged.
-    Verify,
+    /// Check the hash chain and its end against the head; print the count of good records.
+    /// Exit 0 intact, 1 damaged.
+    Verify {
+        /// After reviewing what it reports: accept the re-anchoring and the head problems
+        /// (recorded in the journal with your name), so it verifies from here.
+        #[arg(long)]
+        accept: bool,
+    },
     /// The latest records.
     Tail {
         /// How many.

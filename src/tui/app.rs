@@ -306,7 +306,8 @@ pub async fn run(cfg: &Config, opts: TuiOptions) -> anyhow::Result<()> {
         protected: cfg.protected.clone(),
         protect_production: cfg.protect_production.unwrap_or(true),
         journal: Some(std::sync::Arc::new(
-            crate::decide::journal::Journal::in_dir(&opts.data_dir),
+            crate::decide::journal::Journal::configured(&opts.data_dir, Some(cfg))
+                .map_err(std::io::Error::other)?,
         )),
         inflight: inflight.clone(),
     };

@@ -509,7 +509,7 @@ impl DecideKit {
         Ok(DecideKit {
             decider,
             sources,
-            journal: Journal::in_dir(&data_dir),
+            journal: Journal::configured(&data_dir, Some(cfg))?,
             mode: dc.and_then(|d| d.mode).unwrap_or_default(),
             limits: Limits::from_config(dc.and_then(|d| d.autonomous.as_ref())),
             permits: tokio::sync::Semaphore::new(4),
@@ -627,13 +627,22 @@ pub async fn decide_app(
             (Some(out.gate), false)
         }
         (Mode::Autonomous, _) if !kit.acts => {
-            let records = {
+            let (records, verification) = {
                 let j = kit.journal.clone();
-                tokio::task::spawn_blocking(move || j.records().unwrap_or_default())
+                tokio::task::spawn_blocking(move || j.checked().unwrap_or_default())
                     .await
                     .unwrap_or_default()
             };
-            (Some(autonomy::gate(&d, &records, &kit.limits, now)), true)
+            (
+                Some(autonomy::gate_checked(
+                    &d,
+                    &records,
+                    &verification,
+                    &kit.limits,
+                    now,
+                )),
+                true,
+            )
         }
         _ => (None, false),
     };
