@@ -973,7 +973,15 @@ fn acting_on_a_drifted_app_answers_its_pending_decision() {
         ]);
         assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
     }
-    let o = act(&["annotate", &name_b, "--incident", "INC-77", "--yes"]);
+    let o = act(&[
+        "annotate",
+        &name_b,
+        "--incident",
+        "INC-77",
+        "--yes",
+        "--confirm",
+        &name_b,
+    ]);
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
     let recs = j.records().unwrap();
     let answers: Vec<&serde_json::Value> = recs

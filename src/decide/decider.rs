@@ -191,6 +191,23 @@ pub struct Assessed {
 /// decides): far above the 2 ms a decision takes, far below a stalled queue.
 pub const BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// Runs CPU-bound work on a blocking thread and waits at most `budget` for it: the caller (a
+/// decision task) is free again after the budget whatever the work does, so one hostile object
+/// cannot hold the workers the other apps' decisions need. The error is a sentence.
+pub async fn within_budget<T: Send + 'static>(
+    budget: std::time::Duration,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    match tokio::time::timeout(budget, tokio::task::spawn_blocking(work)).await {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(e)) => Err(format!("the decision failed: {e}")),
+        Err(_) => Err(format!(
+            "deciding took longer than {} ms (an unusually large or deep object?) and was given up; decide it by hand",
+            budget.as_millis()
+        )),
+    }
+}
+
 /// The guardrails.
 pub fn combine(
     name: &str,

@@ -567,23 +567,8 @@ pub async fn decide_app(
     // The local part on a blocking thread under a time budget: one hostile object (a huge or
     // deeply nested value) never holds up the decisions of other apps.
     let assessed = {
-        let (kit, sc) = (kit.clone(), sc.clone());
-        let budget = kit.budget;
-        match tokio::time::timeout(
-            budget,
-            tokio::task::spawn_blocking(move || kit.decider.assess(&sc)),
-        )
-        .await
-        {
-            Ok(Ok(r)) => r?,
-            Ok(Err(e)) => return Err(format!("the decision failed: {e}")),
-            Err(_) => {
-                return Err(format!(
-                    "deciding took longer than {} s (an unusually large or deep object?) and was given up; decide it by hand",
-                    budget.as_secs()
-                ));
-            }
-        }
+        let (k, sc) = (kit.clone(), sc.clone());
+        crate::decide::decider::within_budget(kit.budget, move || k.decider.assess(&sc)).await??
     };
     let d = kit.decider.finish(assessed, kit.mode).await;
     let mut body =
