@@ -1431,10 +1431,13 @@ fn diff_act(m: &mut Model, a: Action) -> Vec<Effect> {
             }
             let n = text.lines().count();
             flash(m, format!("copied {n} lines to the clipboard"), false);
-            return vec![Effect::Clipboard(text)];
+            // Names and values from others: shown visibly, never pasted or paged raw.
+            return vec![Effect::Clipboard(crate::term::clean(&text).into_owned())];
         }
         Action::CopyDiff | Action::OpenPager => {
             let text: String = d.shown().iter().map(|&i| docs[i].unified()).collect();
+            // Names and values from others: shown visibly, never pasted or paged raw.
+            let text = crate::term::clean(&text).into_owned();
             if text.is_empty() {
                 flash(m, "no difference to show".into(), false);
                 return vec![];
@@ -2240,7 +2243,12 @@ mod tests {
                 .unwrap(),
             )
         };
-        vec![mk("a", true), mk("b", false), mk("c", true)]
+        // A hostile name: what is copied or paged never carries its controls raw.
+        vec![
+            mk("a", true),
+            mk("b", false),
+            mk("c\u{202e}\u{1b}[8m", true),
+        ]
     }
 
     fn open_diff_loaded(m: &mut Model) -> Vec<Effect> {
@@ -2342,8 +2350,13 @@ mod tests {
             panic!()
         };
         assert!(all.contains("ConfigMap/a") && all.contains("ConfigMap/c"));
+        assert!(!all.chars().any(crate::term::is_unsafe), "{all:?}");
+        assert!(all.contains("<U+202E>\\x1b[8m"), "{all}");
         let fx = keys(&mut m, "p");
-        assert!(matches!(fx.as_slice(), [Effect::Pager(_)]));
+        let [Effect::Pager(paged)] = fx.as_slice() else {
+            panic!("{fx:?}")
+        };
+        assert!(!paged.chars().any(crate::term::is_unsafe), "{paged:?}");
         let fx = keys(&mut m, "e");
         assert!(matches!(fx.as_slice(), [Effect::ExternalDiff { .. }]));
         let fx = keys(&mut m, "esc");
