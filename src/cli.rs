@@ -341,13 +341,15 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "both")]
         output: AdoptOutput,
     },
-    /// Measure what docs/performance.md reports.
+    /// Measure what docs/performance.md reports (built with `--features bench`).
+    #[cfg(feature = "bench")]
     Bench {
         #[command(subcommand)]
         which: BenchCommand,
     },
 }
 
+#[cfg(feature = "bench")]
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Decision figures: policy decisions per second on one core, full live decisions with

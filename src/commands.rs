@@ -1,9 +1,7 @@
 //! The commands behind the CLI. Each returns the process exit code; diagnostics go to stderr as
 //! sentences that say what to do next, results to stdout.
 
-use crate::cli::{
-    BenchCommand, Cli, DefaultKind, DemoArgs, DiffOutput, HealthOutput, SnapshotOutput,
-};
+use crate::cli::{Cli, DefaultKind, DemoArgs, DiffOutput, HealthOutput, SnapshotOutput};
 use crate::config::paths::Paths;
 use crate::config::{Config, DEFAULT_CONFIG, FileError};
 use crate::demo::{DemoFleet, DemoOptions, FleetSpec};
@@ -602,7 +600,9 @@ pub fn policy(paths: &Paths, which: &crate::headless::decide::PolicyCommand) -> 
 }
 
 /// `driftdeck bench ...`.
-pub async fn bench(which: &BenchCommand) -> u8 {
+#[cfg(feature = "bench")]
+pub async fn bench(which: &crate::cli::BenchCommand) -> u8 {
+    use crate::cli::BenchCommand;
     match which {
         BenchCommand::Decide {
             seconds,

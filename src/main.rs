@@ -83,6 +83,7 @@ fn main() -> ExitCode {
             Some(Command::PrintDefault { kind, ref name }) => {
                 commands::print_default(kind, name.as_deref())
             }
+            #[cfg(feature = "bench")]
             Some(Command::Bench { ref which }) => commands::bench(which).await,
             Some(Command::Windows {
                 ref project,

@@ -347,20 +347,32 @@ pub fn os_user() -> Option<String> {
         .find_map(|v| std::env::var(v).ok().filter(|s| !s.trim().is_empty()))
 }
 
+fn env_operator() -> Option<String> {
+    std::env::var(OPERATOR_ENV)
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.trim().to_string())
+}
+
 /// Who acts on an instance, the same everywhere (actions, reviews, annotations):
 /// `$DRIFTDECK_OPERATOR`, else the Argo CD account of the instance (`userinfo`), else the local
 /// user; "unknown" only when none of them exists.
 pub async fn operator(client: &ArgoClient) -> String {
-    if let Some(o) = std::env::var(OPERATOR_ENV)
-        .ok()
-        .filter(|s| !s.trim().is_empty())
-    {
-        return o.trim().to_string();
+    if let Some(o) = env_operator() {
+        return o;
     }
     if let Some(a) = client.account().await {
         return a;
     }
     os_user().unwrap_or_else(|| "unknown".into())
+}
+
+/// [`operator`] where no instance is involved (the journal's own records): the variable, else
+/// the local user.
+pub fn local_operator() -> String {
+    env_operator()
+        .or_else(os_user)
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// Argo CD's RBAC object of an app: `project/name` (`project/namespace/name` for apps outside
@@ -606,7 +618,7 @@ pub async fn follow_operation(
                 progress(&op);
                 last = now;
             }
-            if matches!(op.phase.as_str(), "Succeeded" | "Failed" | "Error") {
+            if op.ended() {
                 return Ok(op);
             }
         } else if app.operation.is_none() {
@@ -649,7 +661,7 @@ pub async fn follow_health(
             .status
             .operation_state
             .as_ref()
-            .is_some_and(|o| o.phase == "Running" || o.phase == "Terminating");
+            .is_some_and(|o| o.in_progress());
         if !running && matches!(h.as_str(), "Healthy" | "Degraded" | "Suspended" | "Missing") {
             return Ok(h);
         }

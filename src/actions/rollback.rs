@@ -213,7 +213,7 @@ pub async fn plan(
             .status
             .operation_state
             .as_ref()
-            .filter(|o| o.phase == "Running" || o.phase == "Terminating")
+            .filter(|o| o.in_progress())
             .map(|o| o.phase.clone()),
         auto_sync: app.auto_sync(),
         policy: app.spec.sync_policy.clone(),
@@ -294,7 +294,7 @@ pub async fn run(
         .status
         .operation_state
         .as_ref()
-        .is_some_and(|o| o.phase == "Running" || o.phase == "Terminating");
+        .is_some_and(|o| o.in_progress());
     if running {
         step!(
             "terminate the running operation",
@@ -339,7 +339,7 @@ pub async fn run(
                 .rollback_app(&t.name, t.ns(), plan.entry.id, false)
                 .await?;
             let op = super::follow_operation(&session.client, t, timeout, |_| {}).await?;
-            if op.phase == "Succeeded" {
+            if op.succeeded() {
                 Ok(format!("{}: {}", op.phase, op.message))
             } else {
                 Err(ActionError::Failed(format!(

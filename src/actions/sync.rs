@@ -399,7 +399,7 @@ pub fn plan_from(
         .status
         .operation_state
         .as_ref()
-        .filter(|o| o.phase == "Running" || o.phase == "Terminating")
+        .filter(|o| o.in_progress())
         .map(|o| o.phase.clone());
     Ok(SyncPlan {
         target: t.clone(),
@@ -474,7 +474,7 @@ pub async fn run(
     start(session, plan).await?;
     let op = super::follow_operation(&session.client, &plan.target, timeout, progress).await;
     let (outcome, result) = match op {
-        Ok(op) if op.phase == "Succeeded" => (format!("Succeeded: {}", op.message), Ok(op)),
+        Ok(op) if op.succeeded() => (format!("Succeeded: {}", op.message), Ok(op)),
         Ok(op) => (
             format!("{}: {}", op.phase, op.message),
             Err(ActionError::Failed(format!(
@@ -532,7 +532,7 @@ pub async fn terminate(
         .status
         .operation_state
         .as_ref()
-        .is_some_and(|o| o.phase == "Running" || o.phase == "Terminating");
+        .is_some_and(|o| o.in_progress());
     if !running {
         return Err(ActionError::Refused(format!(
             "{} has no operation in progress; nothing to terminate",

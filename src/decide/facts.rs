@@ -1695,21 +1695,6 @@ pub fn concerns(service: &str, identities: &[String]) -> bool {
         .any(|id| *id == k || id.starts_with(&format!("{k}-")))
 }
 
-const ALERT_SERVICE_LABELS: [&str; 12] = [
-    "service",
-    "app",
-    "app_kubernetes_io_name",
-    "application",
-    "deployment",
-    "statefulset",
-    "daemonset",
-    "workload",
-    "container",
-    "component",
-    "argocd_application",
-    "name",
-];
-
 /// A regular expression written in this file.
 fn re(pattern: &str) -> regex::Regex {
     regex::Regex::new(pattern).expect("a literal regular expression")
@@ -1854,7 +1839,7 @@ fn context_facts(ctx: Option<&Context>, app: &AppFacts, tuning: &Tuning) -> Cont
         .alerts
         .iter()
         .map(|a| {
-            let named: Vec<&String> = ALERT_SERVICE_LABELS
+            let named: Vec<&String> = crate::decide::context::ALERT_LABELS
                 .iter()
                 .filter_map(|k| a.labels.get(*k))
                 .collect();

@@ -62,6 +62,17 @@ pub struct Context {
     pub sources: BTreeMap<String, SourceState>,
 }
 
+impl Context {
+    /// Adds what one source found (each source fills its own part).
+    pub fn merge(&mut self, other: Context) {
+        self.signals.extend(other.signals);
+        self.incidents.extend(other.incidents);
+        self.alerts.extend(other.alerts);
+        self.events.extend(other.events);
+        self.sources.extend(other.sources);
+    }
+}
+
 /// A named measurement and its usual level.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Signal {

@@ -72,7 +72,7 @@ impl ArgoServer {
     ) -> std::io::Result<ArgoServer> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let task = tokio::spawn(accept_loop(listener, inst.clone(), tls.clone()));
+        let task = super::spawn_https(listener, tls.clone(), inst.clone(), handle);
         Ok(ArgoServer {
             addr,
             inst,
@@ -100,11 +100,12 @@ impl ArgoServer {
         for _ in 0..100 {
             match TcpListener::bind(self.addr).await {
                 Ok(l) => {
-                    self.task = Some(tokio::spawn(accept_loop(
+                    self.task = Some(super::spawn_https(
                         l,
-                        self.inst.clone(),
                         self.tls.clone(),
-                    )));
+                        self.inst.clone(),
+                        handle,
+                    ));
                     return Ok(());
                 }
                 Err(e) => {
@@ -124,48 +125,6 @@ impl ArgoServer {
 impl Drop for ArgoServer {
     fn drop(&mut self) {
         self.stop();
-    }
-}
-
-async fn serve_io<I>(io: I, inst: Arc<Instance>)
-where
-    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let svc = hyper::service::service_fn(move |req| {
-        let inst = inst.clone();
-        async move { Ok::<_, Infallible>(handle(inst, req).await) }
-    });
-    let _ = hyper::server::conn::http1::Builder::new()
-        .serve_connection(hyper_util::rt::TokioIo::new(io), svc)
-        .await;
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    inst: Arc<Instance>,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-) {
-    let mut conns = tokio::task::JoinSet::new();
-    loop {
-        tokio::select! {
-            acc = listener.accept() => {
-                let Ok((sock, _)) = acc else { continue };
-                let _ = sock.set_nodelay(true);
-                let inst = inst.clone();
-                let tls = tls.clone();
-                conns.spawn(async move {
-                    match tls {
-                        Some(acceptor) => {
-                            if let Ok(stream) = acceptor.accept(sock).await {
-                                serve_io(stream, inst).await;
-                            }
-                        }
-                        None => serve_io(sock, inst).await,
-                    }
-                });
-            }
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
-        }
     }
 }
 

@@ -294,6 +294,22 @@ where
     F: Fn(S, hyper::Request<hyper::body::Incoming>) -> Fut + Copy + Send + Sync + 'static,
     Fut: std::future::Future<Output = hyper::Response<Body>> + Send + 'static,
 {
+    spawn_https(listener, None, state, handle)
+}
+
+/// [`spawn_http`], over TLS when an acceptor is given (a handshake that fails drops that
+/// connection only).
+pub(crate) fn spawn_https<S, F, Fut>(
+    listener: tokio::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    state: S,
+    handle: F,
+) -> JoinHandle<()>
+where
+    S: Clone + Send + Sync + 'static,
+    F: Fn(S, hyper::Request<hyper::body::Incoming>) -> Fut + Copy + Send + Sync + 'static,
+    Fut: std::future::Future<Output = hyper::Response<Body>> + Send + 'static,
+{
     tokio::spawn(async move {
         let mut conns = tokio::task::JoinSet::new();
         loop {
@@ -302,20 +318,38 @@ where
                     let Ok((sock, _)) = acc else { continue };
                     let _ = sock.set_nodelay(true);
                     let state = state.clone();
+                    let tls = tls.clone();
                     conns.spawn(async move {
-                        let svc = hyper::service::service_fn(move |req| {
-                            let fut = handle(state.clone(), req);
-                            async move { Ok::<_, std::convert::Infallible>(fut.await) }
-                        });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(hyper_util::rt::TokioIo::new(sock), svc)
-                            .await;
+                        match tls {
+                            Some(acceptor) => {
+                                if let Ok(stream) = acceptor.accept(sock).await {
+                                    serve_io(stream, state, handle).await;
+                                }
+                            }
+                            None => serve_io(sock, state, handle).await,
+                        }
                     });
                 }
                 Some(_) = conns.join_next(), if !conns.is_empty() => {}
             }
         }
     })
+}
+
+async fn serve_io<I, S, F, Fut>(io: I, state: S, handle: F)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: Clone + Send + Sync + 'static,
+    F: Fn(S, hyper::Request<hyper::body::Incoming>) -> Fut + Copy + Send + Sync + 'static,
+    Fut: std::future::Future<Output = hyper::Response<Body>> + Send + 'static,
+{
+    let svc = hyper::service::service_fn(move |req| {
+        let fut = handle(state.clone(), req);
+        async move { Ok::<_, std::convert::Infallible>(fut.await) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(hyper_util::rt::TokioIo::new(io), svc)
+        .await;
 }
 
 /// Writes a file readable by its owner only, atomically (a reader sees the old content or the

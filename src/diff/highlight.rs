@@ -39,6 +39,45 @@ impl Tok {
 /// Token ranges (bytes) of one line.
 pub type LineToks = Vec<(Tok, Range<usize>)>;
 
+/// A run of a line with one look: its syntax token (if any) and whether it is emphasized.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    pub range: Range<usize>,
+    pub tok: Option<Tok>,
+    pub emph: bool,
+}
+
+/// A line cut where its look changes (token bounds, emphasized ranges): what the TUI's diff
+/// and `diff --output ansi` both draw, one style per segment.
+pub fn segments(text: &str, toks: Option<&LineToks>, emph: &[(usize, usize)]) -> Vec<Segment> {
+    let mut cuts: Vec<usize> = vec![0, text.len()];
+    if let Some(t) = toks {
+        for (_, r) in t {
+            cuts.push(r.start.min(text.len()));
+            cuts.push(r.end.min(text.len()));
+        }
+    }
+    for (a, b) in emph {
+        cuts.push((*a).min(text.len()));
+        cuts.push((*b).min(text.len()));
+    }
+    cuts.retain(|c| text.is_char_boundary(*c));
+    cuts.sort_unstable();
+    cuts.dedup();
+    cuts.windows(2)
+        .map(|w| {
+            let (from, to) = (w[0], w[1]);
+            Segment {
+                range: from..to,
+                tok: toks
+                    .and_then(|t| t.iter().find(|(_, r)| r.start <= from && from < r.end))
+                    .map(|(t, _)| *t),
+                emph: emph.iter().any(|(a, b)| *a <= from && from < *b),
+            }
+        })
+        .collect()
+}
+
 struct Grammar {
     set: SyntaxSet,
     key: Scope,

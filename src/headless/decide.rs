@@ -408,11 +408,7 @@ pub fn journal_cmd(paths: &Paths, which: &JournalCommand) -> u8 {
                 if *accept && !v.intact() {
                     // The operator reviewed it: the anchors so far are accepted (in the chain,
                     // with who and when), and the head follows the journal from here.
-                    let who = crate::actions::os_user().unwrap_or_else(|| "unknown".into());
-                    let who = std::env::var(crate::actions::OPERATOR_ENV)
-                        .ok()
-                        .filter(|s| !s.trim().is_empty())
-                        .unwrap_or(who);
+                    let who = crate::actions::local_operator();
                     let problems: Vec<&str> = v.damaged.iter().map(|(_, w)| w.as_str()).collect();
                     return match j.append(
                         crate::decide::journal::ACCEPT,

@@ -110,27 +110,8 @@ pub fn ansi(d: &ResourceDiff, theme: &Theme, depth: Depth) -> String {
                 }),
                 mark,
             );
-            // Byte boundaries where the style may change: tokens and emphasized ranges.
-            let mut cuts: Vec<usize> = vec![0, l.text.len()];
-            if let Some(t) = toks {
-                for (_, r) in t {
-                    cuts.push(r.start.min(l.text.len()));
-                    cuts.push(r.end.min(l.text.len()));
-                }
-            }
-            for (s0, e0) in &l.emph {
-                cuts.push(*s0);
-                cuts.push(*e0);
-            }
-            cuts.retain(|c| l.text.is_char_boundary(*c));
-            cuts.sort_unstable();
-            cuts.dedup();
-            for w in cuts.windows(2) {
-                let (from, to) = (w[0], w[1]);
-                let tok = toks
-                    .and_then(|t| t.iter().find(|(_, r)| r.start <= from && from < r.end))
-                    .map(|(t, _)| *t);
-                let mut style = match tok {
+            for seg in crate::diff::highlight::segments(&l.text, toks, &l.emph) {
+                let mut style = match seg.tok {
                     Some(t) => theme.style(t.role()),
                     None => theme.style("text"),
                 };
@@ -138,10 +119,10 @@ pub fn ansi(d: &ResourceDiff, theme: &Theme, depth: Depth) -> String {
                     bg: base.bg,
                     ..Style::default()
                 });
-                if l.emph.iter().any(|(a, b)| *a <= from && from < *b) {
+                if seg.emph {
                     style = style.patch(theme.style(emph_role));
                 }
-                put(&mut s, style, &l.text[from..to]);
+                put(&mut s, style, &l.text[seg.range]);
             }
             put(&mut s, Style::default(), "\n");
         }

@@ -1,5 +1,7 @@
 //! The non-interactive commands' work: snapshots, decisions, benchmarks.
 pub mod act;
+/// The measurements of docs/performance.md (`--features bench`).
+#[cfg(feature = "bench")]
 pub mod bench;
 pub mod decide;
 pub mod diffout;

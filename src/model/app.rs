@@ -448,6 +448,35 @@ pub struct OperationState {
     pub retry_count: i64,
 }
 
+impl OperationState {
+    /// The phase, typed (`None` for a phase this version does not know).
+    pub fn op_phase(&self) -> Option<crate::model::status::OpPhase> {
+        crate::model::status::OpPhase::parse(&self.phase)
+    }
+
+    /// Running or terminating: the operation has not ended.
+    pub fn in_progress(&self) -> bool {
+        use crate::model::status::OpPhase;
+        matches!(
+            self.op_phase(),
+            Some(OpPhase::Running | OpPhase::Terminating)
+        )
+    }
+
+    /// Ended: succeeded, failed or errored.
+    pub fn ended(&self) -> bool {
+        use crate::model::status::OpPhase;
+        matches!(
+            self.op_phase(),
+            Some(OpPhase::Succeeded | OpPhase::Failed | OpPhase::Error)
+        )
+    }
+
+    pub fn succeeded(&self) -> bool {
+        self.op_phase() == Some(crate::model::status::OpPhase::Succeeded)
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct SyncOperationResult {

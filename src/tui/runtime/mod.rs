@@ -388,10 +388,7 @@ fn decision_effect(
                 // The operator as every action names them (env, the Argo CD account, the OS user).
                 let operator = match &client {
                     Some(c) => crate::actions::operator(c).await,
-                    None => std::env::var(crate::actions::OPERATOR_ENV)
-                        .ok()
-                        .or_else(crate::actions::os_user)
-                        .unwrap_or_else(|| "unknown".into()),
+                    None => crate::actions::local_operator(),
                 };
                 let result = match kit {
                     Some(kit) => tokio::task::spawn_blocking({

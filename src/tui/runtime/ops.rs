@@ -144,7 +144,7 @@ pub async fn prepare(
                         .status
                         .operation_state
                         .as_ref()
-                        .filter(|o| o.phase == "Running" || o.phase == "Terminating")
+                        .filter(|o| o.in_progress())
                         .ok_or_else(|| {
                             format!(
                                 "{} has no operation in progress; nothing to terminate",

@@ -330,6 +330,7 @@ fn toks_of<'a>(d: &'a DiffDoc, l: &Line) -> Option<&'a LineToks> {
     }
 }
 
+/// A line of the unified view: both line numbers in the gutter.
 fn unified_line(
     buf: &mut Buffer,
     area: Rect,
@@ -338,59 +339,15 @@ fn unified_line(
     selected: bool,
     theme: &Theme,
 ) {
-    let (marker_role, line_role, emph_role, mark) = roles(l.tag);
-    let gutter = if selected {
-        theme.selected("diff.gutter")
-    } else {
-        theme.style("diff.gutter")
-    };
     let num = |n: Option<usize>| {
         n.map(|n| format!("{n:>4}"))
             .unwrap_or_else(|| "    ".into())
     };
     let g = format!("{} {} ", num(l.old), num(l.new));
-    put(buf, area.x, area.y, &g, g.len(), gutter);
-    let line_bg = theme.style(line_role).bg;
-    let rest = Rect {
-        x: area.x + g.len() as u16,
-        width: area.width.saturating_sub(g.len() as u16),
-        ..area
-    };
-    buf.set_style(
-        rest,
-        Style {
-            bg: line_bg,
-            ..Style::default()
-        },
-    );
-    put(
-        buf,
-        rest.x,
-        rest.y,
-        mark,
-        1,
-        theme.style(marker_role).patch(Style {
-            bg: line_bg,
-            ..Style::default()
-        }),
-    );
-    let code = Rect {
-        x: rest.x + 1,
-        width: rest.width.saturating_sub(1),
-        ..rest
-    };
-    code_text(
-        buf,
-        code,
-        &l.text,
-        toks_of(d, l),
-        &l.emph,
-        line_bg,
-        theme.style(emph_role),
-        theme,
-    );
+    diff_line(buf, area, d, l, &g, selected, theme);
 }
 
+/// A line of one side of the split view: that side's line number in the gutter.
 fn side_line(
     buf: &mut Buffer,
     area: Rect,
@@ -400,17 +357,30 @@ fn side_line(
     selected: bool,
     theme: &Theme,
 ) {
+    let n = if left { l.old } else { l.new };
+    let g = n
+        .map(|n| format!("{n:>4} "))
+        .unwrap_or_else(|| "     ".into());
+    diff_line(buf, area, d, l, &g, selected, theme);
+}
+
+/// A diff line after its gutter `g`: the line's background, its marker, then the code.
+fn diff_line(
+    buf: &mut Buffer,
+    area: Rect,
+    d: &DiffDoc,
+    l: &Line,
+    g: &str,
+    selected: bool,
+    theme: &Theme,
+) {
     let (marker_role, line_role, emph_role, mark) = roles(l.tag);
     let gutter = if selected {
         theme.selected("diff.gutter")
     } else {
         theme.style("diff.gutter")
     };
-    let n = if left { l.old } else { l.new };
-    let g = n
-        .map(|n| format!("{n:>4} "))
-        .unwrap_or_else(|| "     ".into());
-    put(buf, area.x, area.y, &g, g.len(), gutter);
+    put(buf, area.x, area.y, g, g.len(), gutter);
     let line_bg = theme.style(line_role).bg;
     let rest = Rect {
         x: area.x + g.len() as u16,
@@ -466,40 +436,22 @@ fn code_text(
     theme: &Theme,
 ) {
     let width = area.width as usize;
-    let mut cuts: Vec<usize> = vec![0, text.len()];
-    if let Some(t) = toks {
-        for (_, r) in t {
-            cuts.push(r.start.min(text.len()));
-            cuts.push(r.end.min(text.len()));
-        }
-    }
-    for (a, b) in emph {
-        cuts.push((*a).min(text.len()));
-        cuts.push((*b).min(text.len()));
-    }
-    cuts.retain(|c| text.is_char_boundary(*c));
-    cuts.sort_unstable();
-    cuts.dedup();
     let total: usize = text
         .chars()
         .map(|c| if c == '\t' { 1 } else { c.width().unwrap_or(0) })
         .sum();
     let mut x = area.x;
     let mut used = 0usize;
-    for w in cuts.windows(2) {
-        let (from, to) = (w[0], w[1]);
-        let tok = toks
-            .and_then(|t| t.iter().find(|(_, r)| r.start <= from && from < r.end))
-            .map(|(t, _)| *t);
-        let mut style = match tok {
+    for seg in crate::diff::highlight::segments(text, toks, emph) {
+        let mut style = match seg.tok {
             Some(t) => theme.style(t.role()),
             None => theme.style("syntax.plain"),
         };
         style.bg = bg.or(style.bg);
-        if emph.iter().any(|(a, b)| *a <= from && from < *b) {
+        if seg.emph {
             style = style.patch(emph_style);
         }
-        for c in text[from..to].chars() {
+        for c in text[seg.range].chars() {
             let (glyph, cw) = if c == '\t' {
                 (' ', 1)
             } else {
