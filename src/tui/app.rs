@@ -113,19 +113,20 @@ async fn run_program(argv: &[String], stdin_text: Option<&str>) -> Result<(), St
     }
 }
 
+use crate::tui::runtime::TerminalWork;
+
 /// Performs an effect that needs the terminal; returns the message to feed back, if any.
-async fn terminal_effect(e: crate::tui::effect::Effect, opts: &TuiOptions) -> Option<Msg> {
-    use crate::tui::effect::Effect;
+async fn terminal_effect(e: TerminalWork, opts: &TuiOptions) -> Option<Msg> {
     use crate::tui::runtime::terminal;
     match e {
-        Effect::Clipboard(text) => {
+        TerminalWork::Clipboard(text) => {
             let result = terminal::osc52(&text).map_err(|e| e.to_string());
             result.err().map(|e| Msg::Resumed {
                 what: "copy".into(),
                 result: Err(e),
             })
         }
-        Effect::Pager(text) => {
+        TerminalWork::Pager(text) => {
             terminal::suspend();
             let result = run_program(&opts.pager, Some(&text)).await;
             let _ = terminal::resume();
@@ -134,7 +135,7 @@ async fn terminal_effect(e: crate::tui::effect::Effect, opts: &TuiOptions) -> Op
                 result,
             })
         }
-        Effect::ExternalDiff {
+        TerminalWork::ExternalDiff {
             name,
             live,
             desired,
@@ -184,7 +185,8 @@ async fn terminal_effect(e: crate::tui::effect::Effect, opts: &TuiOptions) -> Op
                 result,
             })
         }
-        _ => None,
+        // The event loop loads themes itself (it owns the theme).
+        TerminalWork::Theme(_) => None,
     }
 }
 
@@ -418,7 +420,7 @@ pub async fn run(cfg: &Config, opts: TuiOptions) -> anyhow::Result<()> {
                 break 'outer;
             }
             for e in out.terminal {
-                if let crate::tui::effect::Effect::Theme(name) = &e {
+                if let TerminalWork::Theme(name) = &e {
                     let (t, errs) = crate::tui::load::theme(Some(name), &opts.config_dir);
                     let result = match errs.first() {
                         Some(err) => Err(format!("theme {name}: {err}")),
@@ -431,7 +433,7 @@ pub async fn run(cfg: &Config, opts: TuiOptions) -> anyhow::Result<()> {
                     queue.push_back(Msg::ThemeChanged(result));
                     continue;
                 }
-                let takes_terminal = !matches!(e, crate::tui::effect::Effect::Clipboard(_));
+                let takes_terminal = !matches!(e, TerminalWork::Clipboard(_));
                 if takes_terminal {
                     // The program reads the keyboard itself meanwhile.
                     drop(std::mem::replace(

@@ -334,7 +334,6 @@ fn flash(m: &mut Model, text: String, error: bool) {
         error,
         until_ms: m.now_ms + 6000,
     });
-    m.dirty = true;
 }
 
 fn new_op(m: &mut Model, act: Act) -> Effect {
@@ -636,7 +635,6 @@ pub fn prepared(m: &mut Model, req: u64, result: Result<Prepared, String>) -> Ve
     if d.req != req {
         return vec![];
     }
-    m.dirty = true;
     let prepared = match result {
         Ok(p) => p,
         Err(e) => {
@@ -1004,7 +1002,6 @@ fn accept(m: &mut Model) -> Vec<Effect> {
 pub fn progress(m: &mut Model, op: u64, text: String) {
     if let Some(o) = m.ops.iter_mut().find(|o| o.id == op) {
         o.progress = text;
-        m.dirty = true;
     }
 }
 
@@ -1022,7 +1019,6 @@ pub fn done(
     o.ended_ms = now;
     let key = o.key.clone();
     let verb = o.verb;
-    m.dirty = true;
     // An ended deferral leaves the fleet (its annotations are gone); one that could not be
     // ended stays marked, so it is not asked again every second (the operation line says why).
     if verb == "end deferral" && result.is_ok() {

@@ -21,7 +21,19 @@ pub fn init(m: &mut Model) -> Vec<Effect> {
         .collect()
 }
 
+/// The one update: every message but the clock's marks the screen for a redraw (the frame
+/// pacing in the event loop keeps that cheap); the clock marks it only when a time shown, the
+/// flash or the operations line change.
 pub fn update(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
+    let redraws = !matches!(msg, Msg::Tick(_));
+    let fx = step(m, km, msg);
+    if redraws {
+        m.dirty = true;
+    }
+    fx
+}
+
+fn step(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Tick(now) => {
             let prev = m.now_ms;
@@ -71,30 +83,21 @@ pub fn update(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
                 let len = ui::app::list_len(s, dlen);
                 clamp_list(&mut s.cursor, &mut s.offset, len, page);
             }
-            m.dirty = true;
             vec![]
         }
-        Msg::Key(k) => {
-            m.dirty = true;
-            key(m, km, k)
-        }
-        Msg::Mouse(ev) => {
-            m.dirty = true;
-            mouse(m, km, ev)
-        }
+        Msg::Key(k) => key(m, km, k),
+        Msg::Mouse(ev) => mouse(m, km, ev),
         Msg::Paste(text) => {
             if m.command.is_some() {
                 for c in text.chars().filter(|c| !c.is_control()) {
                     super::command::type_char(m, c);
                 }
-                m.dirty = true;
                 return vec![];
             }
             if let Some(input) = &mut m.input {
                 for c in text.chars().filter(|c| !c.is_control()) {
                     insert_char(input, c);
                 }
-                m.dirty = true;
                 apply_input(m);
             }
             vec![]
@@ -105,7 +108,6 @@ pub fn update(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
                 i.state = ConnState::Failed(e);
             }
             check_complete(m);
-            m.dirty = true;
             vec![]
         }
         Msg::AppLoaded { req, result } => {
@@ -121,7 +123,6 @@ pub fn update(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
                     s.stale = false;
                     fx = refetch(m, false);
                 }
-                m.dirty = true;
             }
             fx
         }
@@ -137,7 +138,6 @@ pub fn update(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
                 let page = ui::layout::app_page(m.size);
                 let len = ui::app::list_len(s, dlen);
                 clamp_list(&mut s.cursor, &mut s.offset, len, page);
-                m.dirty = true;
             }
             vec![]
         }
@@ -160,7 +160,6 @@ pub fn update(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
                 let len = ui::app::list_len(s, dlen);
                 clamp_list(&mut s.cursor, &mut s.offset, len, page);
             }
-            m.dirty = true;
             vec![]
         }
         Msg::Reviewed {
@@ -189,7 +188,6 @@ pub fn update(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
                     Ok(r) => Load::Ready(r),
                     Err(e) => Load::Failed(e),
                 };
-                m.dirty = true;
             }
             vec![]
         }
@@ -203,22 +201,19 @@ pub fn update(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
                 };
                 let len = d.rows().len();
                 d.cursor = d.cursor.min(len.saturating_sub(1));
-                m.dirty = true;
             }
             vec![]
         }
         Msg::DiffHighlighted { req, toks } => {
             if let Screen::Diff(d, _) = &mut m.screen
                 && d.req == req
+                && let Load::Ready(docs) = &mut d.docs
             {
-                if let Load::Ready(docs) = &mut d.docs {
-                    for h in toks {
-                        if let Some(doc) = docs.get_mut(h.doc) {
-                            doc.store(h);
-                        }
+                for h in toks {
+                    if let Some(doc) = docs.get_mut(h.doc) {
+                        doc.store(h);
                     }
                 }
-                m.dirty = true;
             }
             vec![]
         }
@@ -239,7 +234,6 @@ pub fn update(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
                 let page = ui::layout::app_page(m.size);
                 let len = ui::app::list_len(s, 0);
                 clamp_list(&mut s.cursor, &mut s.offset, len, page);
-                m.dirty = true;
             }
             vec![]
         }
@@ -261,7 +255,6 @@ pub fn update(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
                 d.scroll = d.lines.len();
                 d.kind = super::ops::DialogKind::Info { copy };
                 m.overlay = Overlay::Dialog(Box::new(d));
-                m.dirty = true;
             }
             vec![]
         }
@@ -270,7 +263,6 @@ pub fn update(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
                 && s.req_history == req
             {
                 s.history = Some(entries);
-                m.dirty = true;
             }
             vec![]
         }
@@ -279,11 +271,9 @@ pub fn update(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
                 Ok(name) => flash(m, format!("theme {name}"), false),
                 Err(e) => flash(m, e, true),
             }
-            m.dirty = true;
             vec![]
         }
         Msg::Resumed { what, result } => {
-            m.dirty = true;
             if let Err(e) = result {
                 flash(m, format!("{what}: {e}"), true);
             }
@@ -297,7 +287,6 @@ pub fn update(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
                     Ok(t) => Load::Ready(t),
                     Err(e) => Load::Failed(e.to_string()),
                 };
-                m.dirty = true;
             }
             vec![]
         }
@@ -318,7 +307,6 @@ fn fleet_update(m: &mut Model, id: u16, u: FleetUpdate) -> Vec<Effect> {
     let Some(name) = m.instances.get(id as usize).map(|i| i.name.clone()) else {
         return vec![];
     };
-    m.dirty = true;
     let mut fx = vec![];
     match u {
         FleetUpdate::Connecting { attempt } => {
@@ -2099,6 +2087,31 @@ mod tests {
             })
             .unwrap();
         assert_eq!(m.fleet.changed_ms[i], 2_000_000);
+    }
+
+    /// Redraws are marked in one place: every message but the clock's, whatever its handler
+    /// forgot (a flash from the prepared-plan path once did).
+    #[test]
+    fn every_message_but_the_clock_marks_a_redraw() {
+        let mut m = model();
+        let km = Keymap::default();
+        m.dirty = false;
+        update(
+            &mut m,
+            &km,
+            Msg::Prepared {
+                req: 999,
+                result: Err("stale".into()),
+            },
+        );
+        assert!(
+            m.dirty,
+            "a stale reply still redraws (cheap: the screen diff writes nothing)"
+        );
+        m.dirty = false;
+        let now = m.now_ms;
+        update(&mut m, &km, Msg::Tick(now + 1));
+        assert!(!m.dirty);
     }
 
     #[test]

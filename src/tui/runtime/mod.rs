@@ -72,51 +72,24 @@ fn ns(key: &AppKey) -> Option<&str> {
     (!key.namespace.is_empty()).then_some(key.namespace.as_str())
 }
 
-/// Performs a one-shot fetch effect and returns its message.
-pub async fn fetch(client: ArgoClient, effect: Effect) -> Option<Msg> {
-    Some(match effect {
-        Effect::FetchApp { req, key } => Msg::AppLoaded {
-            req,
-            result: client
-                .get_app(&key.name, ns(&key), None)
-                .await
-                .map(Box::new),
-        },
-        Effect::FetchTree { req, key } => Msg::TreeLoaded {
-            req,
-            result: client.resource_tree(&key.name, ns(&key)).await,
-        },
-        Effect::FetchEvents { req, key } => Msg::EventsLoaded {
-            req,
-            result: client.app_events(&key.name, ns(&key)).await,
-        },
-        _ => return None,
-    })
-}
-
-fn effect_instance(e: &Effect) -> Option<InstanceId> {
-    match e {
-        Effect::FetchApp { key, .. }
-        | Effect::FetchTree { key, .. }
-        | Effect::FetchEvents { key, .. } => Some(key.instance),
-        _ => None,
-    }
-}
-
-fn effect_req(e: &Effect) -> Option<u64> {
-    match e {
-        Effect::FetchApp { req, .. }
-        | Effect::FetchTree { req, .. }
-        | Effect::FetchEvents { req, .. } => Some(*req),
-        _ => None,
-    }
+/// Work only the event loop can do: it owns the terminal and the theme.
+#[derive(Debug)]
+pub enum TerminalWork {
+    Clipboard(String),
+    Pager(String),
+    ExternalDiff {
+        name: String,
+        live: String,
+        desired: String,
+    },
+    Theme(String),
 }
 
 /// What the event loop must do after a batch of effects.
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub quit: bool,
-    pub terminal: Vec<Effect>,
+    pub terminal: Vec<TerminalWork>,
 }
 
 /// Fetches an app's managed resources and computes their diffs off the event loop; then, when
@@ -187,46 +160,21 @@ impl Runtime {
     }
 
     /// Runs effects. Returns the ones only the event loop can perform (they need the terminal:
-    /// clipboard, pager, external diff tool) and whether to quit.
+    /// clipboard, pager, external diff tool, theme) and whether to quit.
     pub fn run(&mut self, effects: Vec<Effect>) -> Outcome {
         let mut out = Outcome::default();
         for e in effects {
-            match e {
-                Effect::Quit => out.quit = true,
-                Effect::Clipboard(_)
-                | Effect::Pager(_)
-                | Effect::ExternalDiff { .. }
-                | Effect::Theme(_) => out.terminal.push(e),
-                Effect::Highlight { req, jobs } => {
-                    let tx = self.tx.clone();
-                    tokio::spawn(async move {
-                        if let Some(m) = highlight(req, jobs).await {
-                            let _ = tx.send(m).await;
-                        }
-                    });
-                }
-                Effect::FetchDiff { req, key } => {
-                    let Some(client) = self.inst.client(key.instance).cloned() else {
-                        continue;
-                    };
-                    let tx = self.tx.clone();
-                    let h = tokio::spawn(async move {
-                        for msg in fetch_diff(client, req, key, true).await {
-                            if tx.send(msg).await.is_err() {
-                                return;
-                            }
-                        }
-                    });
-                    self.tasks.insert(req, h.abort_handle());
-                }
-                Effect::Reconnect(ids) => {
-                    for id in ids {
-                        if let Some(client) = self.inst.client(id) {
-                            client.reconnect_now();
-                        }
-                    }
-                }
-                Effect::WatchInstance(id) => {
+            let env = Env {
+                inst: &self.inst,
+                acts: &self.acts,
+                kube: &self.kube,
+                decide: &self.decide,
+                sink: Sink::Loop(self.tx.clone()),
+            };
+            match plan(&env, e) {
+                Work::Quit => out.quit = true,
+                Work::Terminal(w) => out.terminal.push(w),
+                Work::Watch(id) => {
                     if let Some(client) = self.inst.client(id).cloned() {
                         let query = self.inst.queries[id as usize].clone();
                         let tx = self.tx.clone();
@@ -238,98 +186,33 @@ impl Runtime {
                         self.watchers.push(h.abort_handle());
                     }
                 }
-                Effect::Prepare { req, what } => {
-                    let keys: Vec<AppKey> = match &what {
-                        crate::tui::ops::Prepare::Sync(keys) => keys.clone(),
-                        crate::tui::ops::Prepare::Rollback { key, .. }
-                        | crate::tui::ops::Prepare::Terminate(key)
-                        | crate::tui::ops::Prepare::Defer(key)
-                        | crate::tui::ops::Prepare::Annotate(key)
-                        | crate::tui::ops::Prepare::Adopt(key) => vec![key.clone()],
-                    };
-                    let sessions = keys
-                        .into_iter()
-                        .map(|k| {
-                            let s = ops::session(&self.inst, &self.acts, k.instance);
-                            (k, s)
-                        })
-                        .collect();
-                    let tx = self.tx.clone();
-                    let h = tokio::spawn(async move {
-                        let result = ops::prepare(sessions, what).await;
-                        let _ = tx.send(Msg::Prepared { req, result }).await;
-                    });
-                    self.tasks.insert(req, h.abort_handle());
-                }
-                Effect::Act { op, act, decision } => {
-                    // Not cancellable: an action, once confirmed, is followed to its end.
-                    let s = ops::session(&self.inst, &self.acts, act.key().instance)
-                        .map(|s| s.with_decision(decision));
-                    tokio::spawn(ops::act(s, op, act, self.tx.clone()));
-                }
-                Effect::FetchCluster { .. } | Effect::FetchLogs { .. } => {
-                    let req = match &e {
-                        Effect::FetchCluster { req, .. } | Effect::FetchLogs { req, .. } => *req,
-                        _ => 0,
-                    };
-                    let kube = self.kube.clone();
-                    let tx = self.tx.clone();
-                    let h = tokio::spawn(async move {
-                        if let Some(m) = cluster_effect(kube, e).await {
-                            let _ = tx.send(m).await;
+                Work::Reconnect(ids) => {
+                    for id in ids {
+                        if let Some(client) = self.inst.client(id) {
+                            client.reconnect_now();
                         }
-                    });
-                    self.tasks.insert(req, h.abort_handle());
+                    }
                 }
-                Effect::FetchHistory { req, key } => {
-                    let s = ops::session(&self.inst, &self.acts, key.instance);
-                    let tx = self.tx.clone();
-                    let h = tokio::spawn(async move {
-                        if let Some(m) = ops::history(s, req, key).await {
-                            let _ = tx.send(m).await;
-                        }
-                    });
-                    self.tasks.insert(req, h.abort_handle());
-                }
-                Effect::Cancel(req) => {
+                Work::Cancel(req) => {
                     if let Some(h) = self.tasks.remove(&req) {
                         h.abort();
                     }
                 }
-                Effect::Decide { .. } | Effect::Review { .. } | Effect::LoadShadow { .. } => {
-                    let req = match &e {
-                        Effect::Decide { req, .. } | Effect::LoadShadow { req } => Some(*req),
-                        _ => None,
-                    };
-                    let Some(fut) = decision_effect(self.decide.clone(), &self.inst, &self.acts, e)
-                    else {
-                        continue;
-                    };
-                    let tx = self.tx.clone();
-                    let h = tokio::spawn(async move {
-                        if let Some(m) = fut.await {
-                            let _ = tx.send(m).await;
-                        }
-                    });
+                // Not cancellable: an action, once confirmed, is followed to its end.
+                Work::Act(job) => {
+                    tokio::spawn(job);
+                }
+                Work::Prepare(req, job) => {
+                    let h = tokio::spawn(job);
+                    self.tasks.insert(req, h.abort_handle());
+                }
+                Work::Read(req, job) => {
+                    let h = tokio::spawn(job);
                     if let Some(req) = req {
                         self.tasks.insert(req, h.abort_handle());
                     }
                 }
-                e => {
-                    let (Some(id), Some(req)) = (effect_instance(&e), effect_req(&e)) else {
-                        continue;
-                    };
-                    let Some(client) = self.inst.client(id).cloned() else {
-                        continue;
-                    };
-                    let tx = self.tx.clone();
-                    let h = tokio::spawn(async move {
-                        if let Some(msg) = fetch(client, e).await {
-                            let _ = tx.send(msg).await;
-                        }
-                    });
-                    self.tasks.insert(req, h.abort_handle());
-                }
+                Work::Nothing => {}
             }
         }
         if self.tasks.len() > 64 {
@@ -347,30 +230,224 @@ impl Drop for Runtime {
     }
 }
 
-type MsgFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Option<Msg>> + Send>>;
+/// Where a task's messages go: the event loop's bounded channel, or a snapshot's collector.
+#[derive(Clone)]
+pub enum Sink {
+    Loop(mpsc::Sender<Msg>),
+    Collect(mpsc::UnboundedSender<Msg>),
+}
 
-/// The work of a decision effect, ready to spawn; `None` when there is nothing to do.
-fn decision_effect(
-    kit: Option<std::sync::Arc<crate::tui::decisions::DecideKit>>,
-    inst: &Instances,
-    acts: &ops::ActKit,
-    e: Effect,
-) -> Option<MsgFuture> {
+impl Sink {
+    /// Sends a message; false when nobody listens any more.
+    pub async fn send(&self, m: Msg) -> bool {
+        match self {
+            Sink::Loop(t) => t.send(m).await.is_ok(),
+            Sink::Collect(t) => t.send(m).is_ok(),
+        }
+    }
+
+    /// Sends a message unless the channel is full (progress that a later one replaces).
+    pub fn offer(&self, m: Msg) {
+        match self {
+            Sink::Loop(t) => {
+                let _ = t.try_send(m);
+            }
+            Sink::Collect(t) => {
+                let _ = t.send(m);
+            }
+        }
+    }
+}
+
+type Job = futures::future::BoxFuture<'static, ()>;
+
+/// What performing one effect takes. [`plan`] is the one exhaustive match over `Effect`, so an
+/// effect nobody performs does not compile; the interactive [`Runtime`] and the snapshot's
+/// [`Headless`] differ only in what they do with each kind of work.
+enum Work {
+    Quit,
+    /// Needs the terminal or the theme: clipboard, pager, external diff tool, `:theme`.
+    Terminal(TerminalWork),
+    /// Watch an instance (interactive) or list it once (a snapshot).
+    Watch(InstanceId),
+    Reconnect(Vec<InstanceId>),
+    Cancel(u64),
+    /// A confirmed action (never in a snapshot).
+    Act(Job),
+    /// Preparing an action's plan (never in a snapshot), cancellable.
+    Prepare(u64, Job),
+    /// A read or a computation, cancellable by its request id when it has one.
+    Read(Option<u64>, Job),
+    /// Nothing to do (an instance without a client).
+    Nothing,
+}
+
+/// What planning needs.
+struct Env<'a> {
+    inst: &'a Instances,
+    acts: &'a ops::ActKit,
+    kube: &'a std::sync::Arc<crate::clients::kube::Clusters>,
+    decide: &'a Option<std::sync::Arc<crate::tui::decisions::DecideKit>>,
+    sink: Sink,
+}
+
+/// A job that sends what `fut` returns.
+fn job<F>(sink: Sink, fut: F) -> Job
+where
+    F: std::future::Future<Output = Vec<Msg>> + Send + 'static,
+{
+    Box::pin(async move {
+        for m in fut.await {
+            if !sink.send(m).await {
+                return;
+            }
+        }
+    })
+}
+
+/// The work of one effect.
+fn plan(env: &Env<'_>, e: Effect) -> Work {
     use crate::tui::decisions;
+    let sink = env.sink.clone();
+    let client_of = |id: InstanceId| env.inst.client(id).cloned();
     match e {
+        Effect::Quit => Work::Quit,
+        Effect::Clipboard(text) => Work::Terminal(TerminalWork::Clipboard(text)),
+        Effect::Pager(text) => Work::Terminal(TerminalWork::Pager(text)),
+        Effect::ExternalDiff {
+            name,
+            live,
+            desired,
+        } => Work::Terminal(TerminalWork::ExternalDiff {
+            name,
+            live,
+            desired,
+        }),
+        Effect::Theme(name) => Work::Terminal(TerminalWork::Theme(name)),
+        Effect::WatchInstance(id) => Work::Watch(id),
+        Effect::Reconnect(ids) => Work::Reconnect(ids),
+        Effect::Cancel(req) => Work::Cancel(req),
+        Effect::FetchApp { req, key } => match client_of(key.instance) {
+            Some(c) => Work::Read(
+                Some(req),
+                job(sink, async move {
+                    let result = c.get_app(&key.name, ns(&key), None).await.map(Box::new);
+                    vec![Msg::AppLoaded { req, result }]
+                }),
+            ),
+            None => Work::Nothing,
+        },
+        Effect::FetchTree { req, key } => match client_of(key.instance) {
+            Some(c) => Work::Read(
+                Some(req),
+                job(sink, async move {
+                    let result = c.resource_tree(&key.name, ns(&key)).await;
+                    vec![Msg::TreeLoaded { req, result }]
+                }),
+            ),
+            None => Work::Nothing,
+        },
+        Effect::FetchEvents { req, key } => match client_of(key.instance) {
+            Some(c) => Work::Read(
+                Some(req),
+                job(sink, async move {
+                    let result = c.app_events(&key.name, ns(&key)).await;
+                    vec![Msg::EventsLoaded { req, result }]
+                }),
+            ),
+            None => Work::Nothing,
+        },
+        Effect::FetchDiff { req, key } => match client_of(key.instance) {
+            Some(c) => Work::Read(Some(req), job(sink, fetch_diff(c, req, key, true))),
+            None => Work::Nothing,
+        },
+        Effect::Highlight { req, jobs } => Work::Read(
+            None,
+            job(sink, async move {
+                highlight(req, jobs).await.into_iter().collect()
+            }),
+        ),
+        Effect::FetchHistory { req, key } => {
+            let s = ops::session(env.inst, env.acts, key.instance);
+            Work::Read(
+                Some(req),
+                job(sink, async move {
+                    ops::history(s, req, key).await.into_iter().collect()
+                }),
+            )
+        }
+        Effect::FetchCluster { req, target } => {
+            let kube = env.kube.clone();
+            Work::Read(
+                Some(req),
+                job(
+                    sink,
+                    async move { vec![fetch_cluster(kube, req, target).await] },
+                ),
+            )
+        }
+        Effect::FetchLogs {
+            req,
+            target,
+            pod,
+            container,
+        } => {
+            let kube = env.kube.clone();
+            Work::Read(
+                Some(req),
+                job(sink, async move {
+                    vec![fetch_logs(kube, req, target, pod, container).await]
+                }),
+            )
+        }
+        Effect::Prepare { req, what } => {
+            let keys: Vec<AppKey> = match &what {
+                crate::tui::ops::Prepare::Sync(keys) => keys.clone(),
+                crate::tui::ops::Prepare::Rollback { key, .. }
+                | crate::tui::ops::Prepare::Terminate(key)
+                | crate::tui::ops::Prepare::Defer(key)
+                | crate::tui::ops::Prepare::Annotate(key)
+                | crate::tui::ops::Prepare::Adopt(key) => vec![key.clone()],
+            };
+            let sessions = keys
+                .into_iter()
+                .map(|k| {
+                    let s = ops::session(env.inst, env.acts, k.instance);
+                    (k, s)
+                })
+                .collect();
+            Work::Prepare(
+                req,
+                job(sink, async move {
+                    vec![Msg::Prepared {
+                        req,
+                        result: ops::prepare(sessions, what).await,
+                    }]
+                }),
+            )
+        }
+        Effect::Act { op, act, decision } => {
+            let s = ops::session(env.inst, env.acts, act.key().instance)
+                .map(|s| s.with_decision(decision));
+            Work::Act(Box::pin(ops::act(s, op, act, sink)))
+        }
         Effect::Decide { req, key } => {
-            let client = inst.client(key.instance).cloned();
-            let session = ops::session(inst, acts, key.instance);
-            Some(Box::pin(async move {
-                let result = match (kit, client) {
-                    (Some(kit), Some(client)) => {
-                        decisions::decide_app(kit, client, session, key.clone()).await
-                    }
-                    (None, _) => Err("decisions are not set up".to_string()),
-                    (_, None) => Err("the instance has no usable client".to_string()),
-                };
-                Some(Msg::Decided { req, key, result })
-            }))
+            let kit = env.decide.clone();
+            let client = client_of(key.instance);
+            let session = ops::session(env.inst, env.acts, key.instance);
+            Work::Read(
+                Some(req),
+                job(sink, async move {
+                    let result = match (kit, client) {
+                        (Some(kit), Some(client)) => {
+                            decisions::decide_app(kit, client, session, key.clone()).await
+                        }
+                        (None, _) => Err("decisions are not set up".to_string()),
+                        (_, None) => Err("the instance has no usable client".to_string()),
+                    };
+                    vec![Msg::Decided { req, key, result }]
+                }),
+            )
         }
         Effect::Review {
             key,
@@ -378,56 +455,66 @@ fn decision_effect(
             advised,
             chosen,
         } => {
-            let instance = inst
+            let kit = env.decide.clone();
+            let instance = env
+                .inst
                 .views
                 .get(key.instance as usize)
                 .map(|v| v.name.clone())
                 .unwrap_or_default();
-            let client = inst.client(key.instance).cloned();
-            Some(Box::pin(async move {
-                // The operator as every action names them (env, the Argo CD account, the OS user).
-                let operator = match &client {
-                    Some(c) => crate::actions::operator(c).await,
-                    None => crate::actions::local_operator(),
-                };
-                let result = match kit {
-                    Some(kit) => tokio::task::spawn_blocking({
-                        let key = key.clone();
-                        move || {
-                            decisions::record_review(
-                                &kit,
-                                &key,
-                                &instance,
-                                &operator,
-                                decision_seq,
-                                advised,
-                                chosen,
-                            )
-                        }
-                    })
-                    .await
-                    .unwrap_or_else(|e| Err(e.to_string())),
-                    None => Err("decisions are not set up".to_string()),
-                };
-                Some(Msg::Reviewed {
-                    key,
-                    chosen,
-                    result,
-                })
-            }))
+            let client = client_of(key.instance);
+            Work::Read(
+                None,
+                job(sink, async move {
+                    // The operator as every action names them (env, the Argo CD account, the OS user).
+                    let operator = match &client {
+                        Some(c) => crate::actions::operator(c).await,
+                        None => crate::actions::local_operator(),
+                    };
+                    let result = match kit {
+                        Some(kit) => tokio::task::spawn_blocking({
+                            let key = key.clone();
+                            move || {
+                                decisions::record_review(
+                                    &kit,
+                                    &key,
+                                    &instance,
+                                    &operator,
+                                    decision_seq,
+                                    advised,
+                                    chosen,
+                                )
+                            }
+                        })
+                        .await
+                        .unwrap_or_else(|e| Err(e.to_string())),
+                        None => Err("decisions are not set up".to_string()),
+                    };
+                    vec![Msg::Reviewed {
+                        key,
+                        chosen,
+                        result,
+                    }]
+                }),
+            )
         }
-        Effect::LoadShadow { req } => Some(Box::pin(async move {
-            let result = match kit {
-                Some(kit) => tokio::task::spawn_blocking(move || {
-                    decisions::shadow_report(&kit.journal, kit.limits).map(Box::new)
-                })
-                .await
-                .unwrap_or_else(|e| Err(e.to_string())),
-                None => Err("decisions are not set up".to_string()),
-            };
-            Some(Msg::ShadowLoaded { req, result })
-        })),
-        _ => None,
+        Effect::LoadShadow { req } => {
+            let kit = env.decide.clone();
+            Work::Read(
+                Some(req),
+                job(sink, async move {
+                    let result = match kit {
+                        Some(kit) => tokio::task::spawn_blocking(move || {
+                            decisions::shadow_report(&kit.journal, kit.limits).map(Box::new)
+                        })
+                        .await
+                        .unwrap_or_else(|e| Err(e.to_string())),
+                        None => Err("decisions are not set up".to_string()),
+                    };
+                    vec![Msg::ShadowLoaded { req, result }]
+                }),
+            )
+        }
     }
 }
 
@@ -440,79 +527,59 @@ pub struct Headless {
 }
 
 impl Headless {
+    /// Performs the effects and returns their messages, in the order of the effects (each
+    /// effect's own messages in the order it sent them).
     pub async fn run(&mut self, effects: Vec<Effect>) -> Vec<Msg> {
-        let mut futs: Vec<tokio::task::JoinHandle<Vec<Msg>>> = Vec::new();
+        let acts = ops::ActKit::default();
+        let mut pending: Vec<(
+            Option<tokio::task::JoinHandle<()>>,
+            mpsc::UnboundedReceiver<Msg>,
+        )> = Vec::new();
         for e in effects {
-            match e {
-                Effect::WatchInstance(id) => {
-                    let Some(client) = self.inst.client(id).cloned() else {
-                        continue;
-                    };
+            let (tx, rx) = mpsc::unbounded_channel();
+            let env = Env {
+                inst: &self.inst,
+                acts: &acts,
+                kube: &self.kube,
+                decide: &self.decide,
+                sink: Sink::Collect(tx.clone()),
+            };
+            let task = match plan(&env, e) {
+                Work::Watch(id) => self.inst.client(id).cloned().map(|client| {
                     let query = self.inst.queries[id as usize].clone();
-                    futs.push(tokio::spawn(async move {
-                        vec![list_once(&client, id, &query).await]
-                    }));
-                }
-                Effect::FetchHistory { req, key } => {
-                    let s = ops::session(&self.inst, &ops::ActKit::default(), key.instance);
-                    futs.push(tokio::spawn(async move {
-                        ops::history(s, req, key).await.into_iter().collect()
-                    }));
-                }
-                Effect::FetchCluster { .. } | Effect::FetchLogs { .. } => {
-                    let kube = self.kube.clone();
-                    futs.push(tokio::spawn(async move {
-                        cluster_effect(kube, e).await.into_iter().collect()
-                    }));
-                }
-                // A snapshot never acts and never prepares an action.
-                Effect::Prepare { .. } | Effect::Act { .. } => {}
-                Effect::Theme(_) => futs.push(tokio::spawn(async {
-                    vec![Msg::ThemeChanged(Err(
+                    tokio::spawn(async move {
+                        let _ = tx.send(list_once(&client, id, &query).await);
+                    })
+                }),
+                Work::Read(_, job) => Some(tokio::spawn(job)),
+                Work::Terminal(TerminalWork::Theme(_)) => {
+                    let _ = tx.send(Msg::ThemeChanged(Err(
                         "a snapshot keeps the theme it started with (the config's theme)".into(),
-                    ))]
-                })),
-                Effect::Quit
-                | Effect::Cancel(_)
-                | Effect::Reconnect(_)
-                | Effect::Clipboard(_)
-                | Effect::Pager(_)
-                | Effect::ExternalDiff { .. } => {}
-                Effect::FetchDiff { req, key } => {
-                    let Some(client) = self.inst.client(key.instance).cloned() else {
-                        continue;
-                    };
-                    futs.push(tokio::spawn(fetch_diff(client, req, key, true)));
+                    )));
+                    None
                 }
-                Effect::Highlight { req, jobs } => {
-                    futs.push(tokio::spawn(async move {
-                        highlight(req, jobs).await.into_iter().collect()
-                    }));
-                }
-                Effect::Decide { .. } | Effect::Review { .. } | Effect::LoadShadow { .. } => {
-                    if let Some(fut) =
-                        decision_effect(self.decide.clone(), &self.inst, &ops::ActKit::default(), e)
-                    {
-                        futs.push(tokio::spawn(async move { fut.await.into_iter().collect() }));
-                    }
-                }
-                e => {
-                    let Some(id) = effect_instance(&e) else {
-                        continue;
-                    };
-                    let Some(client) = self.inst.client(id).cloned() else {
-                        continue;
-                    };
-                    futs.push(tokio::spawn(async move {
-                        fetch(client, e).await.into_iter().collect()
-                    }));
-                }
-            }
+                // A snapshot never acts nor prepares an action, and has no terminal to lend.
+                Work::Act(_)
+                | Work::Prepare(..)
+                | Work::Quit
+                | Work::Terminal(
+                    TerminalWork::Clipboard(_)
+                    | TerminalWork::Pager(_)
+                    | TerminalWork::ExternalDiff { .. },
+                )
+                | Work::Reconnect(_)
+                | Work::Cancel(_)
+                | Work::Nothing => None,
+            };
+            pending.push((task, rx));
         }
         let mut out = Vec::new();
-        for f in futs {
-            if let Ok(msgs) = f.await {
-                out.extend(msgs);
+        for (task, mut rx) in pending {
+            if let Some(t) = task {
+                let _ = t.await;
+            }
+            while let Ok(m) = rx.try_recv() {
+                out.push(m);
             }
         }
         out
@@ -520,13 +587,14 @@ impl Headless {
 }
 
 /// Reads from an app's cluster (pods and events, or a log tail).
-async fn cluster_effect(
+async fn fetch_cluster(
     kube: std::sync::Arc<crate::clients::kube::Clusters>,
-    e: Effect,
-) -> Option<Msg> {
+    req: u64,
+    target: crate::tui::effect::ClusterTarget,
+) -> Msg {
     use crate::clients::kube;
-    match e {
-        Effect::FetchCluster { req, target } => {
+    {
+        {
             let result = match kube.context_for(&target.cluster, &target.server) {
                 Ok(ctx) => {
                     let (v, o) = tokio::join!(
@@ -546,25 +614,32 @@ async fn cluster_effect(
                 }
                 Err(e) => Err(e),
             };
-            Some(Msg::ClusterLoaded { req, result })
+            Msg::ClusterLoaded { req, result }
         }
-        Effect::FetchLogs {
-            req,
-            target,
-            pod,
-            container,
-        } => {
+    }
+}
+
+/// A log tail of one container.
+async fn fetch_logs(
+    kube: std::sync::Arc<crate::clients::kube::Clusters>,
+    req: u64,
+    target: crate::tui::effect::ClusterTarget,
+    pod: String,
+    container: String,
+) -> Msg {
+    use crate::clients::kube;
+    {
+        {
             let result = match kube.context_for(&target.cluster, &target.server) {
                 Ok(ctx) => kube::logs(&kube, &ctx, &target.namespace, &pod, &container, 200).await,
                 Err(e) => Err(e),
             };
-            Some(Msg::LogsLoaded {
+            Msg::LogsLoaded {
                 req,
                 title: format!("Log of {pod}/{container} (last 200 lines)"),
                 result,
-            })
+            }
         }
-        _ => None,
     }
 }
 

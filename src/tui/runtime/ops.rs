@@ -3,8 +3,6 @@
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
-
 use super::Instances;
 use crate::actions::{self, Session, Target};
 use crate::model::fleet::AppKey;
@@ -234,7 +232,7 @@ pub async fn prepare(
 }
 
 /// Runs a confirmed action, sending its progress and its end.
-pub async fn act(session: Option<Session>, op: u64, act: Act, tx: mpsc::Sender<Msg>) {
+pub async fn act(session: Option<Session>, op: u64, act: Act, tx: super::Sink) {
     let Some(s) = session else {
         let _ = tx
             .send(Msg::ActDone {
@@ -248,7 +246,7 @@ pub async fn act(session: Option<Session>, op: u64, act: Act, tx: mpsc::Sender<M
     let timeout = std::time::Duration::from_secs(600);
     let t = target(&s, act.key());
     let say = |text: String| {
-        let _ = tx.try_send(Msg::ActProgress { op, text });
+        tx.offer(Msg::ActProgress { op, text });
     };
     let mut then = None;
     let result: Result<String, String> = match act {
