@@ -1,6 +1,8 @@
 //! `config.toml`: the Argo CD instances, kube contexts, theme, keymap and behaviour. Loading never
 //! panics: every problem is reported with the file and the line.
 
+pub mod argocd_cli;
+pub mod decide;
 pub mod paths;
 
 use std::path::{Path, PathBuf};
@@ -57,13 +59,13 @@ pub struct Config {
     pub kube: Option<KubeConfig>,
     /// The Rego policy bundle: the builtin one, extended or replaced.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub policy: Option<crate::decide::policy::PolicyConfig>,
+    pub policy: Option<decide::PolicyConfig>,
     /// Mode, threshold, advisor, autonomy.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub decide: Option<crate::decide::settings::DecideConfig>,
+    pub decide: Option<decide::DecideConfig>,
     /// Context sources for decisions.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub context: Option<crate::decide::settings::ContextConfig>,
+    pub context: Option<decide::ContextConfig>,
     /// The decision journal: the key of its head's MAC.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub journal: Option<JournalConfig>,
@@ -77,6 +79,38 @@ pub struct JournalConfig {
     /// an HMAC-SHA256, so a re-computed chain with a re-written head is detected too.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_file: Option<PathBuf>,
+}
+
+impl JournalConfig {
+    /// Reads a key file: it must be readable by nobody but its owner and hold at least 16
+    /// bytes (surrounding whitespace is not part of the key).
+    pub fn read_key(path: &Path) -> Result<Vec<u8>, String> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let m = std::fs::metadata(path)
+                .map_err(|e| format!("[journal] key_file {}: {e}", path.display()))?;
+            if m.mode() & 0o077 != 0 {
+                return Err(format!(
+                    "[journal] key_file {} can be read by others (mode {:o}): run `chmod 600 {}`",
+                    path.display(),
+                    m.mode() & 0o777,
+                    path.display()
+                ));
+            }
+        }
+        let bytes = std::fs::read(path)
+            .map_err(|e| format!("[journal] key_file {}: {e}", path.display()))?;
+        let trimmed = bytes.trim_ascii().to_vec();
+        if trimmed.len() < 16 {
+            return Err(format!(
+                "[journal] key_file {} holds fewer than 16 bytes; write a random key, e.g. `head -c 32 /dev/urandom | base64 > {}`",
+                path.display(),
+                path.display()
+            ));
+        }
+        Ok(trimmed)
+    }
 }
 
 /// The `colors` setting.
@@ -154,32 +188,7 @@ pub struct KubeConfig {
     pub contexts: std::collections::BTreeMap<String, String>,
 }
 
-/// A problem in a user file, located.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
-pub struct FileError {
-    pub path: PathBuf,
-    pub line: Option<usize>,
-    pub message: String,
-}
-
-impl FileError {
-    pub fn new(path: &Path, line: Option<usize>, message: impl Into<String>) -> Self {
-        FileError {
-            path: path.to_path_buf(),
-            line,
-            message: message.into(),
-        }
-    }
-
-    /// From a `toml` parse error: the line of its span, and its message without the excerpt.
-    pub fn from_toml(path: &Path, text: &str, e: &toml::de::Error) -> Self {
-        let line = e
-            .span()
-            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-        FileError::new(path, line, e.message().trim().to_string())
-    }
-}
+pub use crate::file_error::FileError;
 
 /// Every problem of a config whose TOML is valid but does not fit: the first with its exact
 /// line (from the parser), then each other top-level key that is wrong on its own, at the line
@@ -258,13 +267,13 @@ impl Config {
     /// Adds an instance for every context of the `argocd` CLI's config that the config does
     /// not name already (by instance name); returns how many were added.
     pub fn add_argocd_contexts(&mut self) -> usize {
-        let Some(path) = crate::clients::argocd::auth::argocd_cli_config_path() else {
+        let Some(path) = argocd_cli::argocd_cli_config_path() else {
             return 0;
         };
         let Ok(text) = std::fs::read_to_string(&path) else {
             return 0;
         };
-        let Ok(cli) = crate::clients::argocd::auth::ArgocdCliConfig::parse(&text) else {
+        let Ok(cli) = argocd_cli::ArgocdCliConfig::parse(&text) else {
             return 0;
         };
         let mut added = 0;
@@ -403,7 +412,7 @@ impl Config {
             }
         }
         if let Some(kf) = self.journal.as_ref().and_then(|j| j.key_file.as_ref())
-            && let Err(m) = crate::decide::journal::Key::load(kf)
+            && let Err(m) = JournalConfig::read_key(kf)
         {
             errs.push(FileError::new(
                 path,

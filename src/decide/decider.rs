@@ -9,7 +9,7 @@
 //! - a defer needs a window that opens: without one, a human decides.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::Verdict;
 use super::advisor::heuristic::Heuristic;
@@ -19,45 +19,7 @@ use super::policy::{Bundle, PolicyError, PolicyResult};
 use super::scenario::Scenario;
 use crate::windows::WindowState;
 
-/// How much the cockpit may do on its own.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// Record only; nothing changes.
-    Shadow,
-    /// Show the decision and wait for an operator.
-    #[default]
-    Advisory,
-    /// Act within the policy's allowance and the sync windows, rate-limited.
-    Autonomous,
-}
-
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Shadow => "shadow",
-            Mode::Advisory => "advisory",
-            Mode::Autonomous => "autonomous",
-        }
-    }
-}
-
-impl std::str::FromStr for Mode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "shadow" => Ok(Mode::Shadow),
-            "advisory" => Ok(Mode::Advisory),
-            "autonomous" => Ok(Mode::Autonomous),
-            o => Err(format!(
-                "`{o}` is not a mode: use shadow, advisory or autonomous"
-            )),
-        }
-    }
-}
-
-/// The default confidence threshold.
-pub const THRESHOLD: f64 = 0.80;
+pub use crate::config::decide::{Mode, THRESHOLD};
 
 /// The policy's part of a decision.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -103,34 +103,10 @@ impl Key {
         Key(bytes)
     }
 
-    /// Reads a key file: it must be the user's own and readable by nobody else, and hold at
-    /// least 16 bytes.
+    /// Reads a key file ([`crate::config::JournalConfig::read_key`]: the user's own, readable by
+    /// nobody else, at least 16 bytes).
     pub fn load(path: &Path) -> Result<Key, String> {
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::MetadataExt;
-            let m = std::fs::metadata(path)
-                .map_err(|e| format!("[journal] key_file {}: {e}", path.display()))?;
-            if m.mode() & 0o077 != 0 {
-                return Err(format!(
-                    "[journal] key_file {} can be read by others (mode {:o}): run `chmod 600 {}`",
-                    path.display(),
-                    m.mode() & 0o777,
-                    path.display()
-                ));
-            }
-        }
-        let bytes = std::fs::read(path)
-            .map_err(|e| format!("[journal] key_file {}: {e}", path.display()))?;
-        let trimmed = bytes.trim_ascii().to_vec();
-        if trimmed.len() < 16 {
-            return Err(format!(
-                "[journal] key_file {} holds fewer than 16 bytes; write a random key, e.g. `head -c 32 /dev/urandom | base64 > {}`",
-                path.display(),
-                path.display()
-            ));
-        }
-        Ok(Key(trimmed))
+        crate::config::JournalConfig::read_key(path).map(Key)
     }
 
     /// HMAC-SHA256 (RFC 2104) of `msg`, as hex.

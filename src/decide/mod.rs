@@ -13,7 +13,8 @@ pub mod live;
 pub mod policy;
 pub mod replay;
 pub mod scenario;
-pub mod settings;
+/// The `[decide]`, `[context]` and `[policy]` sections live with the config.
+pub use crate::config::decide as settings;
 pub mod tuning;
 pub mod verdict;
 

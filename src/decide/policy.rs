@@ -2,7 +2,7 @@
 //! extends or replaces it, data files, evaluation of the decision entry point, and the
 //! bundle's `test_` rules. A policy reads time only from `input.now`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -81,29 +81,7 @@ impl PolicyError {
     }
 }
 
-/// Where the user's policy comes from (the `[policy]` section of the config).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PolicyConfig {
-    /// A bundle directory: `*.rego` files and `data.json`/`data.yaml` files.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dir: Option<PathBuf>,
-    /// `extend` (default): the user's files are added to the builtin bundle and their data
-    /// merged over it; `replace`: only the user's bundle.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mode: Option<BundleMode>,
-    /// More data files (JSON or YAML), merged at the root in order.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub data: Vec<PathBuf>,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BundleMode {
-    #[default]
-    Extend,
-    Replace,
-}
+pub use crate::config::decide::{BundleMode, PolicyConfig};
 
 /// The policy's answer.
 #[derive(Debug, Clone, PartialEq, Serialize)]

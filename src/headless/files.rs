@@ -7,23 +7,14 @@ use serde_json::Value;
 
 use crate::model::app::ResourceIgnoreDifferences;
 
-/// A file that cannot be used, and why.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{path}: {message}")]
-pub struct FileProblem {
-    pub path: String,
-    pub message: String,
-}
+pub use crate::file_error::FileError;
 
-fn problem(path: &Path, message: impl Into<String>) -> FileProblem {
-    FileProblem {
-        path: path.display().to_string(),
-        message: message.into(),
-    }
+fn problem(path: &Path, message: impl Into<String>) -> FileError {
+    FileError::new(path, None, message)
 }
 
 /// Reads the documents of a JSON or YAML file (`-` is standard input).
-pub fn documents(path: &Path) -> Result<Vec<Value>, FileProblem> {
+pub fn documents(path: &Path) -> Result<Vec<Value>, FileError> {
     use crate::limits;
     let bytes = if path == Path::new("-") {
         let mut b = Vec::new();
@@ -94,7 +85,7 @@ pub fn documents(path: &Path) -> Result<Vec<Value>, FileProblem> {
 }
 
 /// Reads exactly one Kubernetes object (`null` reads as absent).
-pub fn object(path: &Path) -> Result<Option<Value>, FileProblem> {
+pub fn object(path: &Path) -> Result<Option<Value>, FileError> {
     let docs = documents(path)?;
     match docs.len() {
         0 => Ok(None),
@@ -122,7 +113,7 @@ pub fn object(path: &Path) -> Result<Option<Value>, FileProblem> {
 }
 
 /// Reads ignoreDifferences rules: a list, `{ignoreDifferences: [...]}`, or an Application.
-pub fn ignore_differences(path: &Path) -> Result<Vec<ResourceIgnoreDifferences>, FileProblem> {
+pub fn ignore_differences(path: &Path) -> Result<Vec<ResourceIgnoreDifferences>, FileError> {
     let docs = documents(path)?;
     let [v] = docs.as_slice() else {
         return Err(problem(path, "give one list of ignoreDifferences entries"));

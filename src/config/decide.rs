@@ -1,11 +1,11 @@
 //! The config sections of decisions: `[decide]` (mode, threshold, advisor, LLM, autonomy) and
-//! `[context]` (Prometheus, Alertmanager, PagerDuty, Kubernetes events).
+//! `[context]` (Prometheus, Alertmanager, PagerDuty, Kubernetes events), `[policy]`, and the
+//! decision mode they choose. Plain data: `decide` reads them, the config validates them.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-
-use super::decider::Mode;
 
 /// `[decide]`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -152,8 +152,7 @@ impl DecideConfig {
     }
 
     pub fn threshold(&self) -> f64 {
-        self.confidence_threshold
-            .unwrap_or(super::decider::THRESHOLD)
+        self.confidence_threshold.unwrap_or(THRESHOLD)
     }
 
     /// Problems with the values (types are serde's job): (key, message).
@@ -253,4 +252,68 @@ impl ContextConfig {
         }
         out
     }
+}
+
+/// How much the cockpit may do on its own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Record only; nothing changes.
+    Shadow,
+    /// Show the decision and wait for an operator.
+    #[default]
+    Advisory,
+    /// Act within the policy's allowance and the sync windows, rate-limited.
+    Autonomous,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Shadow => "shadow",
+            Mode::Advisory => "advisory",
+            Mode::Autonomous => "autonomous",
+        }
+    }
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "shadow" => Ok(Mode::Shadow),
+            "advisory" => Ok(Mode::Advisory),
+            "autonomous" => Ok(Mode::Autonomous),
+            o => Err(format!(
+                "`{o}` is not a mode: use shadow, advisory or autonomous"
+            )),
+        }
+    }
+}
+
+/// The default confidence threshold.
+pub const THRESHOLD: f64 = 0.80;
+
+/// Where the user's policy comes from (the `[policy]` section of the config).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// A bundle directory: `*.rego` files and `data.json`/`data.yaml` files.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+    /// `extend` (default): the user's files are added to the builtin bundle and their data
+    /// merged over it; `replace`: only the user's bundle.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<BundleMode>,
+    /// More data files (JSON or YAML), merged at the root in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub data: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BundleMode {
+    #[default]
+    Extend,
+    Replace,
 }
