@@ -13,6 +13,7 @@ pub mod live;
 pub mod policy;
 pub mod replay;
 pub mod scenario;
+pub mod service;
 /// The `[decide]`, `[context]` and `[policy]` sections live with the config.
 pub use crate::config::decide as settings;
 pub mod tuning;

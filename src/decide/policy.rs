@@ -14,7 +14,7 @@ use super::tuning::Tuning;
 pub const DEFAULT_LIB: &str = include_str!("../../assets/policies/lib.rego");
 pub const DEFAULT_DRIFT: &str = include_str!("../../assets/policies/drift.rego");
 pub const DEFAULT_TESTS: &str = include_str!("../../assets/policies/drift_test.rego");
-pub const DEFAULT_DATA: &str = include_str!("../../assets/policies/data.json");
+pub use super::tuning::DEFAULT_DATA;
 
 /// The rule every bundle must define.
 pub const ENTRYPOINT: &str = "data.driftdeck.drift.decision";

@@ -6,6 +6,9 @@ use regex::Regex;
 use serde::Deserialize;
 use serde_json::Value;
 
+/// The builtin policy data (`assets/policies/data.json`): the tunables and the rules' lists.
+pub const DEFAULT_DATA: &str = include_str!("../../assets/policies/data.json");
+
 #[derive(Debug, Clone, Deserialize)]
 struct Raw {
     scaling_ratio: f64,
@@ -150,7 +153,7 @@ impl Tuning {
 
     /// The tunables shipped in `assets/policies/data.json`.
     pub fn builtin() -> Tuning {
-        let data: Value = serde_json::from_str(super::policy::DEFAULT_DATA)
+        let data: Value = serde_json::from_str(DEFAULT_DATA)
             .expect("the embedded policy data is valid JSON (tested)");
         Tuning::from_data(&data).expect("the embedded policy data is valid (tested)")
     }

@@ -7,13 +7,12 @@ use serde_json::{Value, json};
 
 use crate::config::Config;
 use crate::config::paths::Paths;
-use crate::decide::decider::{Decider, Decision, Mode};
+use crate::decide::Verdict;
+use crate::decide::decider::{Decision, Mode};
 use crate::decide::journal::Journal;
 use crate::decide::policy::{Bundle, TestOutcome};
 use crate::decide::replay::{self, Scored};
 use crate::decide::scenario::{self, Scenario};
-use crate::decide::settings::AdvisorKind;
-use crate::decide::{Verdict, advisor::llm::LlmAdvisor, facts};
 use crate::model::app::{AppProject, Application};
 use crate::windows::{self, AppTarget};
 
@@ -25,22 +24,7 @@ pub enum Output {
 }
 
 /// The decider the config describes: its policy bundle, threshold and advisor.
-pub fn decider_from(cfg: Option<&Config>) -> Result<Decider, String> {
-    let policy = cfg.and_then(|c| c.policy.clone()).unwrap_or_default();
-    let bundle = Bundle::load(&policy).map_err(|e| format!("the policy bundle: {e}"))?;
-    let mut d = Decider::new(bundle);
-    if let Some(dc) = cfg.and_then(|c| c.decide.as_ref()) {
-        d.threshold = dc.threshold();
-        if dc.advisor == Some(AdvisorKind::Llm) {
-            let llm = dc
-                .llm
-                .as_ref()
-                .ok_or("advisor = \"llm\" needs a [decide.llm] section")?;
-            d.llm = Some(Box::new(LlmAdvisor::from_config(llm)?));
-        }
-    }
-    Ok(d)
-}
+pub use crate::decide::service::{decider_from, decision_record};
 
 fn mode_from(cfg: Option<&Config>, flag: Option<Mode>) -> Mode {
     flag.or_else(|| cfg.and_then(|c| c.decide.as_ref()).and_then(|d| d.mode))
@@ -147,20 +131,6 @@ pub fn windows_cmd(project: &Path, app: &Path, at: Option<&str>, output: Output)
     0
 }
 
-/// The journal record of a decision: the scenario with its secrets masked, and the decision.
-pub fn decision_record(
-    sc: &Scenario,
-    d: &Decision,
-    tuning: &crate::decide::tuning::Tuning,
-    origin: &str,
-) -> Value {
-    json!({
-        "origin": origin,
-        "scenario": facts::sanitize(sc, tuning),
-        "decision": d,
-    })
-}
-
 fn print_decision_text(d: &Decision) {
     outln!(
         "{}: {} (confidence {:.2}, {} mode)",
@@ -243,10 +213,12 @@ pub async fn decide_cmd(
                 return 2;
             }
         };
-        if let Err(e) = j.append(
-            "decision",
+        if let Err(e) = crate::decide::service::journal_decision(
+            &j,
             decision_record(&sc, &d, &decider.bundle.tuning, "cli"),
-        ) {
+        )
+        .await
+        {
             errln!("driftdeck: the decision was made but not recorded: {e}");
             match output {
                 Output::Json => {

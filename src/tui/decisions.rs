@@ -3,17 +3,15 @@
 //! operator reviews).
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
-
-use serde_json::Value;
 
 use crate::clients::argocd::ArgoClient;
 use crate::decide::Verdict;
-use crate::decide::autonomy::{self, Agreement, Gate, Limits, Review};
-use crate::decide::context::Sources;
-use crate::decide::decider::{Decider, Decision, Mode};
-use crate::decide::journal::Journal;
+use crate::decide::autonomy::{self, Gate};
+use crate::decide::decider::{Decision, Mode};
+pub use crate::decide::service::{
+    Service as DecideKit, ShadowReport, record_review, shadow_report,
+};
 use crate::model::fleet::{AppKey, AppRow};
 use crate::model::status::{Health, Sync};
 use crate::tui::model::Load;
@@ -406,22 +404,6 @@ pub struct QueueScreen {
     pub offset: usize,
 }
 
-/// What the shadow report shows.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ShadowReport {
-    pub decisions: usize,
-    pub by_mode: Vec<(String, usize)>,
-    pub all: Agreement,
-    pub latest: Agreement,
-    pub limits: Limits,
-    /// The latest disagreements, newest first.
-    pub disagreements: Vec<Review>,
-    pub autonomous_actions: usize,
-    pub journal: String,
-    /// Whether the chain verified.
-    pub intact: bool,
-}
-
 /// The shadow report screen.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ShadowScreen {
@@ -430,165 +412,23 @@ pub struct ShadowScreen {
     pub scroll: usize,
 }
 
-/// Builds the report from the journal.
-pub fn shadow_report(journal: &Journal, limits: Limits) -> Result<ShadowReport, String> {
-    let recs = journal.records().map_err(|e| e.to_string())?;
-    let intact = journal.verify().map(|v| v.intact()).unwrap_or(false);
-    let mut by_mode: std::collections::BTreeMap<String, usize> = Default::default();
-    let mut decisions = 0;
-    for r in recs.iter().filter(|r| r.kind == "decision") {
-        decisions += 1;
-        let m = r
-            .body
-            .pointer("/decision/mode")
-            .and_then(Value::as_str)
-            .unwrap_or("?")
-            .to_string();
-        *by_mode.entry(m).or_default() += 1;
-    }
-    let reviews = autonomy::reviews(&recs);
-    let all = autonomy::agreement(&reviews, None);
-    let latest = autonomy::agreement(&reviews, Some(limits.agreement_window));
-    let disagreements = reviews
-        .iter()
-        .rev()
-        .filter(|r| !r.agreed())
-        .take(50)
-        .cloned()
-        .collect();
-    let autonomous_actions = recs
-        .iter()
-        .filter(|r| {
-            r.kind == "action"
-                && r.body.get("operator").and_then(Value::as_str)
-                    == Some(autonomy::AUTONOMOUS_OPERATOR)
-        })
-        .count();
-    Ok(ShadowReport {
-        decisions,
-        by_mode: by_mode.into_iter().collect(),
-        all,
-        latest,
-        limits,
-        disagreements,
-        autonomous_actions,
-        journal: journal.path.display().to_string(),
-        intact,
-    })
-}
-
-/// What the runtime needs to decide: shared by every decision task.
-pub struct DecideKit {
-    pub decider: Decider,
-    pub sources: Sources,
-    pub journal: Journal,
-    pub mode: Mode,
-    pub limits: Limits,
-    /// At most this many decisions gather context at once.
-    pub permits: tokio::sync::Semaphore,
-    /// Whether autonomous mode may act: a snapshot decides in the configured mode but never
-    /// acts.
-    pub acts: bool,
-    /// A fixed decision instant (ms), for reproducible snapshots.
-    pub now_ms: Option<i64>,
-    /// How long the local part of one decision may take ([`crate::decide::decider::BUDGET`]).
-    pub budget: std::time::Duration,
-    /// The journal's actions by app: what driftdeck and its operators did, as context.
-    pub actions: std::sync::Mutex<crate::decide::handling::ActionIndex>,
-}
-
-impl DecideKit {
-    /// From the config; an error is a sentence for the status bar.
-    pub fn from_config(
-        cfg: &crate::config::Config,
-        data_dir: PathBuf,
-    ) -> Result<DecideKit, String> {
-        let decider = crate::headless::decide::decider_from(Some(cfg))?;
-        let sources = Sources::from_config(cfg.context.as_ref())?;
-        let dc = cfg.decide.as_ref();
-        Ok(DecideKit {
-            decider,
-            sources,
-            journal: Journal::configured(&data_dir, Some(cfg))?,
-            mode: dc.and_then(|d| d.mode).unwrap_or_default(),
-            limits: Limits::from_config(dc.and_then(|d| d.autonomous.as_ref())),
-            permits: tokio::sync::Semaphore::new(4),
-            acts: true,
-            now_ms: None,
-            budget: crate::decide::decider::BUDGET,
-            actions: Default::default(),
-        })
-    }
-
-    /// The app's latest actions in the journal (reads only what was appended since).
-    fn recent_actions(
-        &self,
-        instance: &str,
-        app: &str,
-    ) -> Vec<crate::decide::handling::RecentAction> {
-        let Ok(mut idx) = self.actions.lock() else {
-            return Vec::new();
-        };
-        if let Err(e) = idx.refresh(&self.journal) {
-            tracing::warn!(error = %e, "the journal's actions could not be read");
-        }
-        idx.recent(instance, app, 10)
-    }
-}
-
-/// Decides one app: fetch its drift and context (with what driftdeck and its operators did
-/// to it), decide, journal, and in autonomous mode pass it through the gate and act through
-/// `actions` with `session` (the instance's, with its read-only flag and protected apps).
+/// Decides one app through the decision service ([`crate::decide::service::decide_live`]),
+/// then in autonomous mode passes it through the gate and acts through `actions` with
+/// `session` (the instance's, with its read-only flag and protected apps).
 pub async fn decide_app(
     kit: Arc<DecideKit>,
     client: ArgoClient,
     session: Option<crate::actions::Session>,
     key: AppKey,
 ) -> Result<Box<DecisionInfo>, String> {
-    let _permit = kit
-        .permits
-        .acquire()
-        .await
-        .map_err(|_| "shutting down".to_string())?;
-    let ns = (!key.namespace.is_empty()).then_some(key.namespace.as_str());
-    let now = kit
-        .now_ms
-        .and_then(chrono::DateTime::from_timestamp_millis)
-        .unwrap_or_else(chrono::Utc::now);
-    let (mut sc, report) =
-        crate::decide::live::fetch(&client, &key.name, ns, &kit.sources, now).await?;
-    sc.actions = {
-        let kit = kit.clone();
-        let (instance, app) = (client.instance().to_string(), key.name.clone());
-        tokio::task::spawn_blocking(move || kit.recent_actions(&instance, &app))
-            .await
-            .unwrap_or_default()
-    };
-    // The local part on a blocking thread under a time budget: one hostile object (a huge or
-    // deeply nested value) never holds up the decisions of other apps.
-    let assessed = {
-        let (k, sc) = (kit.clone(), sc.clone());
-        crate::decide::decider::within_budget(kit.budget, move || k.decider.assess(&sc)).await??
-    };
-    let d = kit.decider.finish(assessed, kit.mode).await;
-    let mut body =
-        crate::headless::decide::decision_record(&sc, &d, &kit.decider.bundle.tuning, "tui");
-    body["app"] = Value::String(key.name.clone());
-    body["instance"] = Value::String(client.instance().to_string());
-    let appended = {
-        let j = kit.journal.clone();
-        tokio::task::spawn_blocking(move || j.append("decision", body))
-            .await
-            .map_err(|e| e.to_string())
-            .and_then(|r| r.map_err(|e| e.to_string()))
-    };
-    let (seq, journal_error) = match appended {
-        Ok(r) => (Some(r.seq), None),
-        Err(e) => {
-            tracing::warn!(app = %key.name, error = %e, "decision not journaled");
-            (None, Some(e))
-        }
-    };
+    let crate::decide::service::Decided {
+        decision: d,
+        scenario: sc,
+        seq,
+        journal_error,
+        sources,
+        now,
+    } = crate::decide::service::decide_live(&kit, &client, &key).await?;
     // Autonomous mode acts only on a decision that is on record, and through `actions`.
     let (gate, dry) = match (kit.mode, seq) {
         (Mode::Autonomous, Some(seq)) if kit.acts => {
@@ -631,16 +471,6 @@ pub async fn decide_app(
         }
         _ => (None, false),
     };
-    let sources = report
-        .iter()
-        .map(|r| {
-            let state = match &r.detail {
-                Some(d) => format!("{} ({d})", r.state.as_str()),
-                None => r.state.as_str().to_string(),
-            };
-            (r.name.clone(), state)
-        })
-        .collect();
     Ok(Box::new(DecisionInfo {
         decision: d,
         seq,
@@ -649,34 +479,4 @@ pub async fn decide_app(
         dry,
         sources,
     }))
-}
-
-/// Records an operator's review of a decision.
-pub fn record_review(
-    kit: &DecideKit,
-    key: &AppKey,
-    instance: &str,
-    operator: &str,
-    decision_seq: u64,
-    advised: Verdict,
-    chosen: Verdict,
-) -> Result<u64, String> {
-    let reason = if advised == chosen {
-        "approved the advice".to_string()
-    } else {
-        format!("overruled the advice ({advised}): chose {chosen}")
-    };
-    let body = autonomy::action_record(
-        Some(decision_seq),
-        &key.name,
-        instance,
-        "review",
-        chosen,
-        operator,
-        &reason,
-    );
-    kit.journal
-        .append("action", body)
-        .map(|r| r.seq)
-        .map_err(|e| e.to_string())
 }
