@@ -1,8 +1,6 @@
 //! The LLM advisor against a local server that speaks the OpenAI chat-completions API: what it
 //! sends (no secret values, the schema, the key), and every way an answer is refused.
 
-mod common;
-
 use std::convert::Infallible;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

@@ -1,6 +1,7 @@
 //! Username/password login through /api/v1/session. A test binary of its own: it sets
 //! environment variables, which must happen before any other thread runs.
 
+#[path = "it/common.rs"]
 mod common;
 
 use common::*;

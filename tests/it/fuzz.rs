@@ -135,10 +135,10 @@ fn mutated(base: &'static str) -> impl Strategy<Value = String> {
     })
 }
 
-const CONFIG: &str = include_str!("../assets/config.example.toml");
-const THEME: &str = include_str!("../themes/colorblind.toml");
-const KEYMAP: &str = include_str!("../keymaps/vim.toml");
-const SCENARIO: &str = include_str!("scenarios/p01-storefront-hpa-max-replicas-incident.yaml");
+const CONFIG: &str = include_str!("../../assets/config.example.toml");
+const THEME: &str = include_str!("../../themes/colorblind.toml");
+const KEYMAP: &str = include_str!("../../keymaps/vim.toml");
+const SCENARIO: &str = include_str!("../scenarios/p01-storefront-hpa-max-replicas-incident.yaml");
 
 fn no_lookup(_: &str) -> Option<(std::path::PathBuf, String)> {
     None

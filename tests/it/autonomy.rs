@@ -2,7 +2,7 @@
 //! decisions, the sync goes through `actions` (read-only, can-i, protected apps, sync windows)
 //! to the Argo CD API, the app comes back in sync, and every action (and every refusal) is
 //! journaled with the decision it answers, before and after its request.
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

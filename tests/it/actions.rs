@@ -1,6 +1,6 @@
 //! The demo servers refuse and perform operations as Argo CD does (rollback, terminate, sync in
 //! a deny window), checked over HTTP through the client, with the server's state afterwards.
-mod common;
+use crate::common;
 
 use driftdeck::clients::argocd::AppQuery;
 use driftdeck::model::app::{Application, SyncRequest, SyncWindow};

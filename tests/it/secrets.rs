@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-mod common;
+use crate::common;
 use common::serve_demo;
 
 fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {

@@ -2,7 +2,7 @@
 //! which performs the same effects as the terminal one): the drift queue, the decision tab,
 //! operator reviews in the journal, and the shadow report.
 #![allow(clippy::disallowed_macros)] // test harness notices, not product output
-mod common;
+use crate::common;
 
 use driftdeck::decide::journal::Journal;
 use driftdeck::headless::snapshot::{Output, SnapshotOptions, parse_keys, snapshot};

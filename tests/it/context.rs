@@ -4,7 +4,7 @@
 //! CI=true they must run.
 #![allow(clippy::disallowed_macros)] // test harness notices, not product output
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

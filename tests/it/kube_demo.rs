@@ -3,7 +3,7 @@
 //! Kubernetes API becomes drift in the fleet), and the real `kubectl` against it (when it is
 //! installed; under `CI=true` it must be).
 #![allow(clippy::disallowed_macros)] // test harness notices, not product output
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -4,7 +4,7 @@
 //! failed or stale source never makes a decision looser or surer.
 #![allow(clippy::disallowed_macros)] // test harness notices, not product output
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

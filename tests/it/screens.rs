@@ -3,7 +3,7 @@
 //! explicitly.
 #![allow(clippy::disallowed_macros)] // test harness notices, not product output
 
-mod common;
+use crate::common;
 
 use common::*;
 use driftdeck::headless::snapshot::{Output, SnapshotOptions, parse_keys, snapshot};

@@ -3,7 +3,7 @@
 //! property tests: normalize and diff never panic, and an object diffed with itself is unchanged.
 #![allow(clippy::disallowed_macros)] // test harness notices, not product output
 
-mod common;
+use crate::common;
 
 use common::*;
 use driftdeck::diff::{self, Normalizer, compute};

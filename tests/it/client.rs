@@ -1,6 +1,6 @@
 //! The Argo CD client against the demo server, over real HTTP on loopback.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

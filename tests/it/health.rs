@@ -2,7 +2,7 @@
 //! asserted status, and the derived message) and Argo CD's Lua checks (`health_test.yaml`:
 //! exact status and message).
 
-mod common;
+use crate::common;
 
 use common::*;
 use driftdeck::model::status::Health;

@@ -4,7 +4,7 @@
 //! CI=true it must run.
 #![allow(clippy::disallowed_macros)] // test harness notices, not product output
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -6,7 +6,7 @@
 //! - `ResourceNode` inlines `ResourceRef` (group/version/kind/namespace/name/uid at the top level);
 //! - streams wrap each message in `{"result": ...}` / `{"error": ...}` (the spec's stream schema).
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::Value;

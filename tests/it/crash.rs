@@ -40,7 +40,7 @@ fn journal_survives_kill_9() {
             .args([
                 "--ignored",
                 "--exact",
-                "journal_writer",
+                "crash::journal_writer",
                 "--nocapture",
                 "--test-threads=1",
             ])
@@ -187,7 +187,7 @@ fn a_panic_restores_the_terminal_and_ends_the_tui() {
     let out = Command::new("script")
         .args(["-q", "-e", "-c"])
         .arg(format!(
-            "'{}' --ignored --exact tui_that_panics --nocapture --test-threads=1",
+            "'{}' --ignored --exact crash::tui_that_panics --nocapture --test-threads=1",
             exe.display()
         ))
         .arg("/dev/null")

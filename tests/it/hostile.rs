@@ -6,7 +6,7 @@
 //! visibly, none carries one of its characters raw, and JSON stays the same value.
 #![allow(clippy::disallowed_macros)] // test harness notices, not product output
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

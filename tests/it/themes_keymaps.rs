@@ -1,7 +1,7 @@
 //! Every builtin theme and keymap parses, and what they resolve to is snapshot-tested; the
 //! mono theme writes no colour; the vim and emacs keymaps keep the default's bindings and add
 //! their own.
-mod common;
+use crate::common;
 
 use driftdeck::tui::keymap::{Key, Keymap, Mode, Resolution};
 use driftdeck::tui::theme::Theme;

@@ -2,7 +2,7 @@
 
 use std::process::{Command, Output};
 
-mod common;
+use crate::common;
 use common::{colour_kinds, serve_demo, sgr_params};
 
 fn bin() -> Command {

@@ -2,7 +2,7 @@
 //! the state and the reason, and recovers by itself when the server does.
 #![allow(clippy::disallowed_macros)] // test harness notices, not product output
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! Decisions on the labelled scenarios of ../shared/scenarios.
 #![allow(clippy::disallowed_macros)] // test harness notices, not product output
-mod common;
+use crate::common;
 
 use driftdeck::decide::decider::{Decider, Mode};
 use driftdeck::decide::policy::Bundle;

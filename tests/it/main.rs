@@ -1,0 +1,29 @@
+//! The integration tests, as one binary (one link for all of them): each module is a file of
+//! tests, `common` their shared helpers. They drive the library and the `driftdeck` binary
+//! against the demo servers and real third-party tools. `tests/login.rs` and `tests/llm.rs`
+//! are binaries of their own: they set environment variables before any thread runs, which a
+//! shared binary cannot promise.
+
+mod actions;
+mod actions_tui;
+mod autonomy;
+mod cli;
+mod client;
+mod common;
+mod context;
+mod crash;
+mod decide;
+mod decisions_tui;
+mod diff;
+mod faults;
+mod fuzz;
+mod guardrails;
+mod health;
+mod hostile;
+mod kube_demo;
+mod opa;
+mod screens;
+mod secrets;
+mod swagger;
+mod themes_keymaps;
+mod tmux;
