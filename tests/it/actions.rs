@@ -969,7 +969,12 @@ async fn stacked_pauses_through_the_command_line() {
         &name,
     ]);
     assert_eq!(c, 0, "{out}");
-    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    {
+        let until = until.clone();
+        tokio::task::spawn_blocking(move || crate::common::wait_past(&until))
+            .await
+            .unwrap();
+    }
     let (c, out) = run(&["deferrals", "apply"]);
     assert_eq!(c, 0, "{out}");
     assert!(out.contains("rollback still holds"), "{out}");

@@ -638,7 +638,7 @@ fn headless_actions_plan_refuse_and_act() {
         "{}",
         stdout(&o)
     );
-    std::thread::sleep(std::time::Duration::from_secs(3));
+    crate::common::wait_past(&soon);
     let o = act(&["deferrals", "apply", "--dry-run"]);
     assert!(stdout(&o).contains("would restore"), "{}", stdout(&o));
     let o = act(&["deferrals", "apply"]);

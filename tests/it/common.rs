@@ -251,3 +251,12 @@ pub fn ansi_cells(s: &str) -> Vec<Vec<AnsiCell>> {
     }
     out
 }
+
+/// Waits until an RFC 3339 instant has passed (a deferral's end, say): a wait on the
+/// condition the test needs, not a guessed sleep.
+pub fn wait_past(rfc3339: &str) {
+    let t = chrono::DateTime::parse_from_rfc3339(rfc3339).expect("an RFC 3339 instant");
+    while chrono::Utc::now() <= t {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
