@@ -1,5 +1,7 @@
 //! The LLM advisor against a local server that speaks the OpenAI chat-completions API: what it
 //! sends (no secret values, the schema, the key), and every way an answer is refused.
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+#![allow(unsafe_code)] // std::env::set_var, before any other thread runs
 
 use std::convert::Infallible;
 use std::path::PathBuf;

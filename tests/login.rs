@@ -1,5 +1,7 @@
 //! Username/password login through /api/v1/session. A test binary of its own: it sets
 //! environment variables, which must happen before any other thread runs.
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+#![allow(unsafe_code)] // std::env::set_var, before any other thread runs
 
 #[path = "it/common.rs"]
 mod common;

@@ -3,6 +3,7 @@
 //! against the demo servers and real third-party tools. `tests/login.rs` and `tests/llm.rs`
 //! are binaries of their own: they set environment variables before any thread runs, which a
 //! shared binary cannot promise.
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
 mod actions;
 mod actions_tui;
