@@ -76,7 +76,7 @@ fn strip(mut v: Value) -> Value {
 }
 
 /// The adoption of an app's drift from its managed resources (as Argo CD reports them).
-pub fn adoption(items: &[crate::model::app::ResourceDiff]) -> Result<Adoption, String> {
+pub fn adoption(items: &[crate::model::app::ManagedResource]) -> Result<Adoption, String> {
     let diffs = crate::diff::from_managed(items)?;
     let mut entries = Vec::new();
     let mut patch = String::new();

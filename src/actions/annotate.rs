@@ -42,7 +42,7 @@ pub struct AnnotateOutcome {
 }
 
 /// The drifted resources of an app that exist live (what gets the label).
-pub fn drifted_live(items: &[crate::model::app::ResourceDiff]) -> Vec<ResourceId> {
+pub fn drifted_live(items: &[crate::model::app::ManagedResource]) -> Vec<ResourceId> {
     items
         .iter()
         .filter(|i| i.modified)

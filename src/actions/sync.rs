@@ -339,7 +339,7 @@ pub fn plan_from(
     t: &Target,
     app: &Application,
     cluster: String,
-    items: &[crate::model::app::ResourceDiff],
+    items: &[crate::model::app::ManagedResource],
     window: WindowInfo,
     spec: SyncSpec,
 ) -> Result<SyncPlan, ActionError> {

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::context::{Gathered, ObjRef, Sources, drifted_refs};
 use super::scenario::{Context, DriftedResource, Scenario};
 use crate::clients::argocd::ArgoClient;
-use crate::model::app::{AppProject, Application, ResourceDiff};
+use crate::model::app::{AppProject, Application, ManagedResource};
 
 fn state(s: &str) -> Result<Option<Value>, String> {
     if s.is_empty() || s == "null" {
@@ -21,7 +21,10 @@ fn state(s: &str) -> Result<Option<Value>, String> {
 
 /// The drifted resources of a managed-resources reply: modified ones, ones missing live, and
 /// live ones Git no longer has (that a sync would prune).
-pub fn drifted(items: &[ResourceDiff], app: &Application) -> Result<Vec<DriftedResource>, String> {
+pub fn drifted(
+    items: &[ManagedResource],
+    app: &Application,
+) -> Result<Vec<DriftedResource>, String> {
     let prunable: Vec<(&str, &str, &str)> = app
         .status
         .resources
@@ -55,7 +58,7 @@ pub fn scenario(
     instance: &str,
     app: &Application,
     project: Option<&AppProject>,
-    items: &[ResourceDiff],
+    items: &[ManagedResource],
     context: Option<Context>,
     now: DateTime<Utc>,
 ) -> Result<Scenario, String> {

@@ -931,7 +931,7 @@ pub fn managed_resources(app: &DemoApp, now: i64) -> ManagedResourcesResponse {
                 Ok(d) => (d.live, d.desired, d.modified),
                 Err(_) => (lv.clone(), Some(tgt.clone()), true),
             };
-        items.push(ResourceDiff {
+        items.push(ManagedResource {
             group: r.group.into(),
             kind: r.kind.into(),
             namespace: w.namespace.clone(),
@@ -956,7 +956,7 @@ pub fn managed_resources(app: &DemoApp, now: i64) -> ManagedResourcesResponse {
             .and_then(|d| d.live)
             .unwrap_or_else(|| lv.clone());
         let s = serde_json::to_string(&lv).unwrap_or_default();
-        items.push(ResourceDiff {
+        items.push(ManagedResource {
             group: String::new(),
             kind: "ConfigMap".into(),
             namespace: w.namespace.clone(),

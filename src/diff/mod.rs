@@ -208,11 +208,11 @@ pub fn from_states(
 /// Diffs from a managed-resources reply: `normalizedLiveState` against `predictedLiveState`,
 /// with `liveState` for the field managers. A state that is not JSON is an error (a bad reply).
 pub fn from_managed(
-    items: &[crate::model::app::ResourceDiff],
+    items: &[crate::model::app::ManagedResource],
 ) -> Result<Vec<ResourceDiff>, String> {
     let parse = |s: &str,
                  what: &str,
-                 item: &crate::model::app::ResourceDiff|
+                 item: &crate::model::app::ManagedResource|
      -> Result<Option<Value>, String> {
         if s.is_empty() || s == "null" {
             return Ok(None);

@@ -20,7 +20,7 @@ use crate::tui::color::Depth;
 use crate::tui::keymap::{Key, Keymap};
 use crate::tui::model::Model;
 use crate::tui::msg::Msg;
-use crate::tui::runtime::screen::Screen;
+use crate::tui::runtime::screen::ScreenWriter;
 use crate::tui::runtime::{Instances, list_once};
 use crate::tui::theme::Theme;
 use crate::tui::update::{init, update};
@@ -52,7 +52,7 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
 
 struct Frame {
     buf: Buffer,
-    screen: Screen,
+    screen: ScreenWriter,
     theme: Theme,
     km: Keymap,
 }
@@ -117,7 +117,7 @@ async fn first_frame_with_one_down(cfg: &Config, how: Down) -> Result<String, St
     drop(tx);
     let mut frame = Frame {
         buf: Buffer::empty(Rect::new(0, 0, 120, 40)),
-        screen: Screen::new(Depth::TrueColor),
+        screen: ScreenWriter::new(Depth::TrueColor),
         theme: Theme::default(),
         km: Keymap::default(),
     };
@@ -271,7 +271,7 @@ pub async fn fleet(
     }
     let mut frame = Frame {
         buf: Buffer::empty(Rect::new(0, 0, 120, 40)),
-        screen: Screen::new(Depth::TrueColor),
+        screen: ScreenWriter::new(Depth::TrueColor),
         theme: Theme::default(),
         km: Keymap::default(),
     };
@@ -480,7 +480,7 @@ pub async fn fleet(
     let mut last_draw = Instant::now();
     let mut frame = Frame {
         buf: Buffer::empty(Rect::new(0, 0, 120, 40)),
-        screen: Screen::new(Depth::TrueColor),
+        screen: ScreenWriter::new(Depth::TrueColor),
         theme: Theme::default(),
         km: Keymap::default(),
     };
@@ -655,7 +655,7 @@ pub fn diff(lines: usize, runs: usize) -> Result<String, String> {
     m.screen = crate::tui::model::Screen::Diff(Box::new(s), None);
     let mut frame = Frame {
         buf: Buffer::empty(Rect::new(0, 0, 120, 40)),
-        screen: Screen::new(Depth::TrueColor),
+        screen: ScreenWriter::new(Depth::TrueColor),
         theme: Theme::default(),
         km: Keymap::default(),
     };
@@ -849,7 +849,7 @@ fn key_bytes(m: &Model, km: &Keymap, v: &Variant, size: (u16, u16)) -> KeyBytes 
     m.dirty = true;
     let mut frame = Frame {
         buf: Buffer::empty(Rect::new(0, 0, size.0, size.1)),
-        screen: Screen::new(v.depth),
+        screen: ScreenWriter::new(v.depth),
         // As the TUI draws at that depth (no colour: the mono theme's attributes).
         theme: Theme::default().for_depth(v.depth),
         km: km.clone(),

@@ -516,11 +516,12 @@ pub struct ApplicationWatchEvent {
     pub application: Application,
 }
 
-/// One entry of `GET /applications/{name}/managed-resources`. The four states are JSON
+/// One entry of `GET /applications/{name}/managed-resources` (Argo CD's `v1alpha1.ResourceDiff`;
+/// `diff::ResourceDiff` is driftdeck's computed diff of it). The four states are JSON
 /// documents encoded as strings; the literal `"null"` means absent.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct ResourceDiff {
+pub struct ManagedResource {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub group: String,
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -550,7 +551,7 @@ pub struct ResourceDiff {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ManagedResourcesResponse {
-    pub items: Vec<ResourceDiff>,
+    pub items: Vec<ManagedResource>,
 }
 
 /// `v1alpha1ApplicationTree`.

@@ -15,7 +15,7 @@ use super::color::Depth;
 use super::keymap::{Key, KeyCode, Keymap};
 use super::model::{Flash, Model};
 use super::msg::Msg;
-use super::runtime::screen::Screen;
+use super::runtime::screen::ScreenWriter;
 use super::runtime::terminal::TerminalGuard;
 use super::runtime::{Instances, Runtime};
 use super::theme::Theme;
@@ -334,7 +334,7 @@ pub async fn run(cfg: &Config, opts: TuiOptions) -> anyhow::Result<()> {
     let mut events = crossterm::event::EventStream::new();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut screen = Screen::new(opts.depth);
+    let mut screen = ScreenWriter::new(opts.depth);
     screen.sync_output =
         crate::tui::runtime::screen::sync_output_for(&std::env::var("TERM").unwrap_or_default());
     let frame = if opts.low_bandwidth {

@@ -226,7 +226,7 @@ pub fn seq_to_string(seq: &[Key]) -> String {
 
 /// The modes a keymap has a section for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Mode {
+pub enum KeyMode {
     Global,
     Fleet,
     App,
@@ -241,42 +241,42 @@ pub enum Mode {
     Command,
 }
 
-impl Mode {
-    pub const ALL: [Mode; 11] = [
-        Mode::Global,
-        Mode::Fleet,
-        Mode::App,
-        Mode::Diff,
-        Mode::Filter,
-        Mode::Facets,
-        Mode::Help,
-        Mode::Queue,
-        Mode::Report,
-        Mode::Dialog,
-        Mode::Command,
+impl KeyMode {
+    pub const ALL: [KeyMode; 11] = [
+        KeyMode::Global,
+        KeyMode::Fleet,
+        KeyMode::App,
+        KeyMode::Diff,
+        KeyMode::Filter,
+        KeyMode::Facets,
+        KeyMode::Help,
+        KeyMode::Queue,
+        KeyMode::Report,
+        KeyMode::Dialog,
+        KeyMode::Command,
     ];
 
     pub fn section(self) -> &'static str {
         match self {
-            Mode::Global => "global",
-            Mode::Fleet => "fleet",
-            Mode::App => "app",
-            Mode::Diff => "diff",
-            Mode::Filter => "filter",
-            Mode::Facets => "facets",
-            Mode::Help => "help",
-            Mode::Queue => "queue",
-            Mode::Report => "report",
-            Mode::Dialog => "dialog",
-            Mode::Command => "command",
+            KeyMode::Global => "global",
+            KeyMode::Fleet => "fleet",
+            KeyMode::App => "app",
+            KeyMode::Diff => "diff",
+            KeyMode::Filter => "filter",
+            KeyMode::Facets => "facets",
+            KeyMode::Help => "help",
+            KeyMode::Queue => "queue",
+            KeyMode::Report => "report",
+            KeyMode::Dialog => "dialog",
+            KeyMode::Command => "command",
         }
     }
-    fn from_section(s: &str) -> Option<Mode> {
-        Mode::ALL.iter().copied().find(|m| m.section() == s)
+    fn from_section(s: &str) -> Option<KeyMode> {
+        KeyMode::ALL.iter().copied().find(|m| m.section() == s)
     }
     /// Text modes take unbound printable keys as input and ignore the global section.
     pub fn is_text(self) -> bool {
-        matches!(self, Mode::Filter | Mode::Dialog | Mode::Command)
+        matches!(self, KeyMode::Filter | KeyMode::Dialog | KeyMode::Command)
     }
 }
 
@@ -293,7 +293,7 @@ pub enum Resolution {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Keymap {
     pub name: String,
-    bindings: BTreeMap<Mode, BTreeMap<Vec<Key>, Action>>,
+    bindings: BTreeMap<KeyMode, BTreeMap<Vec<Key>, Action>>,
 }
 
 impl Default for Keymap {
@@ -353,7 +353,7 @@ impl Keymap {
                 }
                 continue;
             }
-            let Some(mode) = Mode::from_section(section) else {
+            let Some(mode) = KeyMode::from_section(section) else {
                 errs.push(FileError::new(
                     path,
                     line_of(&format!("[{section}]")),
@@ -430,7 +430,7 @@ impl Keymap {
         if errs.is_empty() { Ok(km) } else { Err(errs) }
     }
 
-    fn lookup_in(&self, mode: Mode, seq: &[Key]) -> Option<Resolution> {
+    fn lookup_in(&self, mode: KeyMode, seq: &[Key]) -> Option<Resolution> {
         let map = self.bindings.get(&mode)?;
         if let Some(a) = map.get(seq) {
             return Some(Resolution::Matched(*a));
@@ -445,14 +445,14 @@ impl Keymap {
 
     /// Resolves `key` after the `pending` keys of a sequence, in `mode` then (outside text modes)
     /// in the global section.
-    pub fn resolve(&self, mode: Mode, pending: &[Key], key: Key) -> Resolution {
+    pub fn resolve(&self, mode: KeyMode, pending: &[Key], key: Key) -> Resolution {
         let mut seq = pending.to_vec();
         seq.push(key.normalized());
         if let Some(r) = self.lookup_in(mode, &seq) {
             return r;
         }
         if !mode.is_text()
-            && let Some(r) = self.lookup_in(Mode::Global, &seq)
+            && let Some(r) = self.lookup_in(KeyMode::Global, &seq)
         {
             return r;
         }
@@ -460,10 +460,10 @@ impl Keymap {
     }
 
     /// The key sequences bound to `action` in `mode` (then global), as shown to people.
-    pub fn keys_for(&self, mode: Mode, action: Action) -> Vec<String> {
+    pub fn keys_for(&self, mode: KeyMode, action: Action) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
-        for m in [mode, Mode::Global] {
-            if m == Mode::Global && mode.is_text() {
+        for m in [mode, KeyMode::Global] {
+            if m == KeyMode::Global && mode.is_text() {
                 break;
             }
             if let Some(map) = self.bindings.get(&m) {
@@ -476,7 +476,7 @@ impl Keymap {
                     }
                 }
             }
-            if m == Mode::Global {
+            if m == KeyMode::Global {
                 break;
             }
         }
@@ -489,7 +489,7 @@ impl Keymap {
     }
 
     /// Every binding of a mode's own section, grouped by action, in action order.
-    pub fn bindings(&self, mode: Mode) -> Vec<(Action, Vec<String>)> {
+    pub fn bindings(&self, mode: KeyMode) -> Vec<(Action, Vec<String>)> {
         let mut by: BTreeMap<Action, Vec<String>> = BTreeMap::new();
         if let Some(map) = self.bindings.get(&mode) {
             for (k, a) in map {
@@ -508,7 +508,7 @@ impl Keymap {
         for a in Action::ALL {
             out.push_str(&format!("#   {:<18} {}\n", a.name(), a.description()));
         }
-        for mode in Mode::ALL {
+        for mode in KeyMode::ALL {
             let Some(map) = self.bindings.get(&mode) else {
                 continue;
             };
@@ -551,7 +551,7 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(
-            km.resolve(Mode::Fleet, &[], Key::ch(' ')),
+            km.resolve(KeyMode::Fleet, &[], Key::ch(' ')),
             Resolution::Pending(_)
         ));
     }
@@ -600,24 +600,24 @@ mod tests {
     fn the_default_keymap_parses_and_resolves() {
         let km = Keymap::default();
         assert_eq!(
-            km.resolve(Mode::Fleet, &[], Key::ch('j')),
+            km.resolve(KeyMode::Fleet, &[], Key::ch('j')),
             Resolution::Matched(Action::SelectNext)
         );
         assert_eq!(
-            km.resolve(Mode::Fleet, &[], Key::ch('q')),
+            km.resolve(KeyMode::Fleet, &[], Key::ch('q')),
             Resolution::Matched(Action::Quit)
         );
         // Text modes do not fall back to global bindings.
         assert_eq!(
-            km.resolve(Mode::Filter, &[], Key::ch('q')),
+            km.resolve(KeyMode::Filter, &[], Key::ch('q')),
             Resolution::NotFound
         );
         assert!(matches!(
-            km.resolve(Mode::Fleet, &[], Key::ch('g')),
+            km.resolve(KeyMode::Fleet, &[], Key::ch('g')),
             Resolution::Pending(_)
         ));
         assert_eq!(
-            km.resolve(Mode::Fleet, &[Key::ch('g')], Key::ch('g')),
+            km.resolve(KeyMode::Fleet, &[Key::ch('g')], Key::ch('g')),
             Resolution::Matched(Action::SelectFirst)
         );
     }
@@ -628,15 +628,15 @@ mod tests {
         let text = "[fleet]\n\"x\" = \"quit\"\n\"j\" = \"none\"\n";
         let km = Keymap::parse(Path::new("/k/mine.toml"), text, Some(&base)).unwrap();
         assert_eq!(
-            km.resolve(Mode::Fleet, &[], Key::ch('x')),
+            km.resolve(KeyMode::Fleet, &[], Key::ch('x')),
             Resolution::Matched(Action::Quit)
         );
         assert_eq!(
-            km.resolve(Mode::Fleet, &[], Key::ch('j')),
+            km.resolve(KeyMode::Fleet, &[], Key::ch('j')),
             Resolution::NotFound
         );
         assert_eq!(
-            km.resolve(Mode::Fleet, &[], Key::ch('k')),
+            km.resolve(KeyMode::Fleet, &[], Key::ch('k')),
             Resolution::Matched(Action::SelectPrev)
         );
     }

@@ -83,7 +83,7 @@ pub fn keymap(name: Option<&str>, config_dir: &Path) -> (Keymap, Vec<FileError>)
 mod tests {
     use super::*;
     use crate::tui::action::Action;
-    use crate::tui::keymap::{Key, Mode, Resolution};
+    use crate::tui::keymap::{Key, KeyMode, Resolution};
 
     #[test]
     fn user_files_override_and_broken_ones_are_reported() {
@@ -98,11 +98,11 @@ mod tests {
         let (k, errs) = keymap(Some("mine"), dir.path());
         assert!(errs.is_empty());
         assert_eq!(
-            k.resolve(Mode::Fleet, &[], Key::ch('x')),
+            k.resolve(KeyMode::Fleet, &[], Key::ch('x')),
             Resolution::Matched(Action::Quit)
         );
         assert_eq!(
-            k.resolve(Mode::Fleet, &[], Key::ch('j')),
+            k.resolve(KeyMode::Fleet, &[], Key::ch('j')),
             Resolution::Matched(Action::SelectNext)
         );
 

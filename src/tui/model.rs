@@ -794,19 +794,19 @@ impl Model {
     }
 
     /// The keymap mode that receives keys now.
-    pub fn mode(&self) -> crate::tui::keymap::Mode {
-        use crate::tui::keymap::Mode;
+    pub fn mode(&self) -> crate::tui::keymap::KeyMode {
+        use crate::tui::keymap::KeyMode;
         match (&self.overlay, &self.input, &self.screen) {
-            (Overlay::Help { .. }, _, _) => Mode::Help,
-            (Overlay::Facets(_), _, _) => Mode::Facets,
-            (Overlay::Dialog(_), _, _) => Mode::Dialog,
-            _ if self.command.is_some() => Mode::Command,
-            (_, Some(_), _) => Mode::Filter,
-            (_, _, Screen::App(_)) => Mode::App,
-            (_, _, Screen::Diff(..)) => Mode::Diff,
-            (_, _, Screen::Queue(_)) => Mode::Queue,
-            (_, _, Screen::Shadow(_)) => Mode::Report,
-            _ => Mode::Fleet,
+            (Overlay::Help { .. }, _, _) => KeyMode::Help,
+            (Overlay::Facets(_), _, _) => KeyMode::Facets,
+            (Overlay::Dialog(_), _, _) => KeyMode::Dialog,
+            _ if self.command.is_some() => KeyMode::Command,
+            (_, Some(_), _) => KeyMode::Filter,
+            (_, _, Screen::App(_)) => KeyMode::App,
+            (_, _, Screen::Diff(..)) => KeyMode::Diff,
+            (_, _, Screen::Queue(_)) => KeyMode::Queue,
+            (_, _, Screen::Shadow(_)) => KeyMode::Report,
+            _ => KeyMode::Fleet,
         }
     }
 

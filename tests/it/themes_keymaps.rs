@@ -3,7 +3,7 @@
 //! their own.
 use crate::common;
 
-use driftdeck::tui::keymap::{Key, Keymap, Mode, Resolution};
+use driftdeck::tui::keymap::{Key, KeyMode, Keymap, Resolution};
 use driftdeck::tui::theme::Theme;
 
 const ROLES: &[&str] = &[
@@ -94,7 +94,7 @@ async fn a_mono_snapshot_writes_no_colour_codes() {
     }
 }
 
-fn binding(km: &Keymap, mode: Mode, keys: &str) -> Option<String> {
+fn binding(km: &Keymap, mode: KeyMode, keys: &str) -> Option<String> {
     let mut pending: Vec<Key> = Vec::new();
     for k in keys.split_whitespace() {
         let k = Key::parse(k).unwrap();
@@ -113,7 +113,7 @@ fn every_builtin_keymap_parses_and_vim_and_emacs_add_their_keys() {
     for (name, _) in driftdeck::tui::keymap::BUILTIN {
         let km = Keymap::builtin(name).unwrap_or_else(|| panic!("builtin keymap {name} parses"));
         out.push_str(&format!("[{name}]\n"));
-        for mode in Mode::ALL {
+        for mode in KeyMode::ALL {
             for (action, keys) in km.bindings(mode) {
                 out.push_str(&format!(
                     "{} {} = {}\n",
@@ -127,30 +127,33 @@ fn every_builtin_keymap_parses_and_vim_and_emacs_add_their_keys() {
     insta::assert_snapshot!(out);
     let vim = Keymap::builtin("vim").unwrap();
     assert_eq!(
-        binding(&vim, Mode::Fleet, "ctrl-f").as_deref(),
+        binding(&vim, KeyMode::Fleet, "ctrl-f").as_deref(),
         Some("page_down")
     );
-    assert_eq!(binding(&vim, Mode::Fleet, "Z Z").as_deref(), Some("quit"));
     assert_eq!(
-        binding(&vim, Mode::Fleet, "j").as_deref(),
+        binding(&vim, KeyMode::Fleet, "Z Z").as_deref(),
+        Some("quit")
+    );
+    assert_eq!(
+        binding(&vim, KeyMode::Fleet, "j").as_deref(),
         Some("select_next"),
         "the default's keys stay"
     );
     let emacs = Keymap::builtin("emacs").unwrap();
     assert_eq!(
-        binding(&emacs, Mode::Fleet, "ctrl-n").as_deref(),
+        binding(&emacs, KeyMode::Fleet, "ctrl-n").as_deref(),
         Some("select_next")
     );
     assert_eq!(
-        binding(&emacs, Mode::Fleet, "ctrl-x ctrl-c").as_deref(),
+        binding(&emacs, KeyMode::Fleet, "ctrl-x ctrl-c").as_deref(),
         Some("quit")
     );
     assert_eq!(
-        binding(&emacs, Mode::Fleet, "ctrl-s").as_deref(),
+        binding(&emacs, KeyMode::Fleet, "ctrl-s").as_deref(),
         Some("filter")
     );
     assert_eq!(
-        binding(&emacs, Mode::Filter, "ctrl-g").as_deref(),
+        binding(&emacs, KeyMode::Filter, "ctrl-g").as_deref(),
         Some("cancel")
     );
 }

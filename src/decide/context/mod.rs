@@ -266,7 +266,7 @@ impl Vars {
 }
 
 /// The drifted objects of a managed-resources reply, for their events.
-pub fn drifted_refs(items: &[crate::model::app::ResourceDiff]) -> Vec<ObjRef> {
+pub fn drifted_refs(items: &[crate::model::app::ManagedResource]) -> Vec<ObjRef> {
     items
         .iter()
         .filter(|i| i.modified || i.live_state.is_empty() || i.live_state == "null")

@@ -13,7 +13,7 @@ use unicode_width::UnicodeWidthStr;
 use crate::tui::color::{Depth, Pen, degrade, sgr};
 
 /// Writes successive frames, remembering what the terminal shows.
-pub struct Screen {
+pub struct ScreenWriter {
     prev: Option<Buffer>,
     /// Rows whose content on the terminal is unknown (after a scroll): redrawn fully.
     dirty_rows: Vec<bool>,
@@ -120,9 +120,9 @@ pub fn find_scroll(prev: &Buffer, next: &Buffer, min_gain: usize) -> Option<Scro
     best.map(|(_, s)| s)
 }
 
-impl Screen {
-    pub fn new(depth: Depth) -> Screen {
-        Screen {
+impl ScreenWriter {
+    pub fn new(depth: Depth) -> ScreenWriter {
+        ScreenWriter {
             prev: None,
             dirty_rows: Vec::new(),
             depth,
@@ -377,7 +377,7 @@ mod tests {
 
     #[test]
     fn a_repaint_after_resize_overwrites_every_cell_without_clearing() {
-        let mut sc = Screen::new(Depth::TrueColor);
+        let mut sc = ScreenWriter::new(Depth::TrueColor);
         let mut out = Vec::new();
         sc.present(&buf_from(&["first frame", "second row"]), None, &mut out)
             .unwrap();
@@ -407,7 +407,7 @@ mod tests {
 
     #[test]
     fn unchanged_frame_writes_almost_nothing() {
-        let mut sc = Screen::new(Depth::TrueColor);
+        let mut sc = ScreenWriter::new(Depth::TrueColor);
         let b = buf_from(&["hello", "world"]);
         let mut out = Vec::new();
         sc.present(&b, None, &mut out).unwrap();
@@ -429,7 +429,7 @@ mod tests {
             let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
             buf_from(&refs)
         };
-        let mut sc = Screen::new(Depth::TrueColor);
+        let mut sc = ScreenWriter::new(Depth::TrueColor);
         let w = frame(0).area.width as usize;
         let mut grid = vec![vec![' '; w]; 22];
         let mut out = Vec::new();
@@ -466,7 +466,7 @@ mod tests {
     #[test]
     fn random_edits_render_exactly() {
         let mut rng = crate::util::Rng::new(3);
-        let mut sc = Screen::new(Depth::Ansi256);
+        let mut sc = ScreenWriter::new(Depth::Ansi256);
         let (w, h) = (40usize, 15usize);
         let mut grid = vec![vec![' '; w]; h];
         let mut lines: Vec<String> = (0..h)

@@ -15,7 +15,7 @@ use crate::model::app::{Application, ResourceNode};
 use crate::model::fleet::parse_time;
 use crate::model::status::{Health, OpPhase, Sync};
 use crate::tui::action::Action;
-use crate::tui::keymap::{Keymap, Mode};
+use crate::tui::keymap::{KeyMode, Keymap};
 use crate::tui::model::{AppScreen, AppTab, Load, Model};
 use crate::tui::theme::Theme;
 
@@ -237,7 +237,7 @@ pub fn draw(buf: &mut Buffer, m: &Model, s: &AppScreen, theme: &Theme, km: &Keym
     let left = if m.pending.is_empty() {
         hints(
             km,
-            Mode::App,
+            KeyMode::App,
             &{
                 let mut h = vec![
                     (Action::Back, "back"),

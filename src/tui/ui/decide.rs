@@ -11,7 +11,7 @@ use crate::tui::action::Action;
 use crate::tui::decisions::{
     DecisionView, QueueScreen, ShadowScreen, decision_lines, queue, role_of,
 };
-use crate::tui::keymap::{Keymap, Mode};
+use crate::tui::keymap::{KeyMode, Keymap};
 use crate::tui::model::{AppScreen, Load, Model};
 use crate::tui::theme::Theme;
 
@@ -310,7 +310,7 @@ pub fn queue_screen(buf: &mut Buffer, m: &Model, q: &QueueScreen, theme: &Theme,
     }
     let left = hints(
         km,
-        Mode::Queue,
+        KeyMode::Queue,
         &[
             (Action::Back, "back"),
             (Action::OpenApp, "open"),
@@ -505,7 +505,7 @@ pub fn shadow_screen(buf: &mut Buffer, m: &Model, s: &ShadowScreen, theme: &Them
     }
     let left = hints(
         km,
-        Mode::Report,
+        KeyMode::Report,
         &[
             (Action::Back, "back"),
             (Action::SelectNext, "scroll"),

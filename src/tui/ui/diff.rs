@@ -11,7 +11,7 @@ use crate::diff::compute::{Line, Tag};
 use crate::diff::highlight::LineToks;
 use crate::tui::action::Action;
 use crate::tui::diffview::{DiffDoc, DiffScreen, Row, View};
-use crate::tui::keymap::{Keymap, Mode};
+use crate::tui::keymap::{KeyMode, Keymap};
 use crate::tui::model::{Load, Model};
 use crate::tui::theme::Theme;
 
@@ -80,7 +80,7 @@ pub fn draw(buf: &mut Buffer, m: &Model, d: &DiffScreen, theme: &Theme, km: &Key
     let left = if m.pending.is_empty() {
         hints(
             km,
-            Mode::Diff,
+            KeyMode::Diff,
             &[
                 (Action::NextHunk, "next change"),
                 (Action::NextResource, "next resource"),

@@ -11,7 +11,7 @@ use super::{
 use crate::model::fleet::AppRow;
 use crate::model::status::{Health, OpPhase, Sync};
 use crate::tui::action::Action;
-use crate::tui::keymap::{Keymap, Mode};
+use crate::tui::keymap::{KeyMode, Keymap};
 use crate::tui::model::{Column, ConnState, FLASH_MS, Model, ViewRow};
 use crate::tui::theme::Theme;
 use crate::util::{count, thousands};
@@ -604,7 +604,7 @@ fn bottom(buf: &mut Buffer, area: Rect, m: &Model, theme: &Theme, km: &Keymap) {
     } else if m.input.is_some() {
         hints(
             km,
-            Mode::Filter,
+            KeyMode::Filter,
             &[
                 (Action::Accept, "apply"),
                 (Action::Cancel, "cancel"),
@@ -622,7 +622,7 @@ fn bottom(buf: &mut Buffer, area: Rect, m: &Model, theme: &Theme, km: &Keymap) {
     } else {
         hints(
             km,
-            Mode::Fleet,
+            KeyMode::Fleet,
             &{
                 let mut h = vec![
                     (Action::SelectNext, "down"),

@@ -13,7 +13,7 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use unicode_width::UnicodeWidthChar;
 
-use super::keymap::{Keymap, Mode};
+use super::keymap::{KeyMode, Keymap};
 use super::model::{Model, Overlay, Screen};
 use super::theme::Theme;
 
@@ -270,7 +270,7 @@ pub fn put_pieces(buf: &mut Buffer, area: Rect, pieces: &[Piece]) -> u16 {
 /// The hint line of a mode: the keys bound to each of `actions`, straight from the keymap.
 pub fn hints(
     km: &Keymap,
-    mode: Mode,
+    mode: KeyMode,
     actions: &[(super::action::Action, &str)],
     theme: &Theme,
 ) -> Vec<Piece> {

@@ -6,7 +6,7 @@ use ratatui::widgets::{Block, BorderType, Borders, Clear, Widget};
 
 use super::{layout, pad, put, selection_bar};
 use crate::model::filter::Facet;
-use crate::tui::keymap::{Keymap, Mode};
+use crate::tui::keymap::{KeyMode, Keymap};
 use crate::tui::model::{FacetItem, FacetPicker, Model, Screen};
 use crate::tui::theme::Theme;
 
@@ -32,30 +32,36 @@ fn frame(buf: &mut Buffer, area: Rect, title: &str, theme: &Theme, ascii: bool) 
 /// The lines of the help: every binding of the modes that matter here, from the keymap.
 pub fn help_lines(m: &Model, km: &Keymap) -> Vec<(String, String, bool)> {
     let here = match m.screen {
-        Screen::Fleet => Mode::Fleet,
-        Screen::App(_) => Mode::App,
-        Screen::Diff(..) => Mode::Diff,
-        Screen::Queue(_) => Mode::Queue,
-        Screen::Shadow(_) => Mode::Report,
+        Screen::Fleet => KeyMode::Fleet,
+        Screen::App(_) => KeyMode::App,
+        Screen::Diff(..) => KeyMode::Diff,
+        Screen::Queue(_) => KeyMode::Queue,
+        Screen::Shadow(_) => KeyMode::Report,
     };
     let mut out = Vec::new();
-    for mode in [here, Mode::Global, Mode::Dialog, Mode::Filter, Mode::Facets] {
+    for mode in [
+        here,
+        KeyMode::Global,
+        KeyMode::Dialog,
+        KeyMode::Filter,
+        KeyMode::Facets,
+    ] {
         let b = km.bindings(mode);
         if b.is_empty() {
             continue;
         }
         let title = match mode {
-            Mode::Fleet => "Fleet",
-            Mode::App => "Application",
-            Mode::Diff => "Diff",
-            Mode::Global => "Everywhere",
-            Mode::Filter => "Typing a filter",
-            Mode::Facets => "Facet picker",
-            Mode::Help => "Help",
-            Mode::Queue => "Drift queue",
-            Mode::Report => "Shadow report",
-            Mode::Dialog => "A dialog (plan, confirmation, form)",
-            Mode::Command => "The command line (:)",
+            KeyMode::Fleet => "Fleet",
+            KeyMode::App => "Application",
+            KeyMode::Diff => "Diff",
+            KeyMode::Global => "Everywhere",
+            KeyMode::Filter => "Typing a filter",
+            KeyMode::Facets => "Facet picker",
+            KeyMode::Help => "Help",
+            KeyMode::Queue => "Drift queue",
+            KeyMode::Report => "Shadow report",
+            KeyMode::Dialog => "A dialog (plan, confirmation, form)",
+            KeyMode::Command => "The command line (:)",
         };
         out.push((title.to_string(), String::new(), true));
         for (action, keys) in b {
@@ -294,7 +300,7 @@ pub fn facets(buf: &mut Buffer, m: &Model, p: &FacetPicker, theme: &Theme, km: &
     ]
     .iter()
     .filter_map(|(a, l)| {
-        km.keys_for(Mode::Facets, *a)
+        km.keys_for(KeyMode::Facets, *a)
             .first()
             .map(|k| format!("{k} {l}"))
     })

@@ -2,7 +2,7 @@
 
 use super::action::Action;
 use super::effect::Effect;
-use super::keymap::{Key, Keymap, Mode, Resolution};
+use super::keymap::{Key, KeyMode, Keymap, Resolution};
 use super::model::*;
 use super::msg::Msg;
 use super::ui;
@@ -398,7 +398,7 @@ fn key(m: &mut Model, km: &Keymap, k: Key) -> Vec<Effect> {
         Resolution::Matched(a) => {
             m.pending.clear();
             m.pending_next.clear();
-            if mode == Mode::Help {
+            if mode == KeyMode::Help {
                 return help_act(m, km, a);
             }
             act(m, mode, a)
@@ -412,12 +412,12 @@ fn key(m: &mut Model, km: &Keymap, k: Key) -> Vec<Effect> {
             let was_pending = !m.pending.is_empty();
             m.pending.clear();
             m.pending_next.clear();
-            if mode == Mode::Dialog
+            if mode == KeyMode::Dialog
                 && !was_pending
                 && let Some(c) = k.text()
             {
                 return super::ops::type_char(m, c);
-            } else if mode == Mode::Command
+            } else if mode == KeyMode::Command
                 && !was_pending
                 && let Some(c) = k.text()
             {
@@ -482,12 +482,12 @@ pub(crate) fn perform(m: &mut Model, a: Action) -> Vec<Effect> {
     act(m, mode, a)
 }
 
-fn act(m: &mut Model, mode: Mode, a: Action) -> Vec<Effect> {
+fn act(m: &mut Model, mode: KeyMode, a: Action) -> Vec<Effect> {
     if a == Action::Quit {
         m.quit = true;
         return vec![Effect::Quit];
     }
-    if mode != Mode::Dialog
+    if mode != KeyMode::Dialog
         && matches!(
             a,
             Action::Sync
@@ -503,30 +503,33 @@ fn act(m: &mut Model, mode: Mode, a: Action) -> Vec<Effect> {
     {
         return super::ops::start(m, a);
     }
-    if a == Action::CommandLine && !mode.is_text() && !matches!(mode, Mode::Help | Mode::Facets) {
+    if a == Action::CommandLine
+        && !mode.is_text()
+        && !matches!(mode, KeyMode::Help | KeyMode::Facets)
+    {
         super::command::open(m);
         return vec![];
     }
     match mode {
-        Mode::Command => super::command::act(m, a),
-        Mode::Dialog => super::ops::dialog_act(m, a),
+        KeyMode::Command => super::command::act(m, a),
+        KeyMode::Dialog => super::ops::dialog_act(m, a),
         // Scrolling needs the keymap (the help's length): see `help_act`.
-        Mode::Help => {
+        KeyMode::Help => {
             if matches!(a, Action::ToggleHelp | Action::Back | Action::Cancel) {
                 m.overlay = Overlay::None;
             }
             vec![]
         }
-        Mode::Facets => facets_act(m, a),
-        Mode::Filter => {
+        KeyMode::Facets => facets_act(m, a),
+        KeyMode::Filter => {
             filter_act(m, a);
             vec![]
         }
-        Mode::Fleet | Mode::Global => fleet_act(m, a),
-        Mode::App => app_act(m, a),
-        Mode::Diff => diff_act(m, a),
-        Mode::Queue => queue_act(m, a),
-        Mode::Report => report_act(m, a),
+        KeyMode::Fleet | KeyMode::Global => fleet_act(m, a),
+        KeyMode::App => app_act(m, a),
+        KeyMode::Diff => diff_act(m, a),
+        KeyMode::Queue => queue_act(m, a),
+        KeyMode::Report => report_act(m, a),
     }
 }
 

@@ -16,7 +16,7 @@ pub(super) fn mouse(m: &mut Model, km: &Keymap, ev: crate::tui::msg::Mouse) -> V
         return vec![];
     }
     let mode = m.mode();
-    if matches!(mode, Mode::Dialog | Mode::Filter | Mode::Command) {
+    if matches!(mode, KeyMode::Dialog | KeyMode::Filter | KeyMode::Command) {
         return vec![];
     }
     match ev.kind {
@@ -28,7 +28,7 @@ pub(super) fn mouse(m: &mut Model, km: &Keymap, ev: crate::tui::msg::Mouse) -> V
             };
             let mut fx = Vec::new();
             for _ in 0..WHEEL_ROWS {
-                fx.extend(if mode == Mode::Help {
+                fx.extend(if mode == KeyMode::Help {
                     help_act(m, km, a)
                 } else {
                     act(m, mode, a)
@@ -37,9 +37,9 @@ pub(super) fn mouse(m: &mut Model, km: &Keymap, ev: crate::tui::msg::Mouse) -> V
             fx
         }
         MouseKind::Click => match mode {
-            Mode::Fleet => fleet_click(m, ev.x, ev.y),
-            Mode::App => app_click(m, ev.x, ev.y),
-            Mode::Queue => queue_click(m, ev.y),
+            KeyMode::Fleet => fleet_click(m, ev.x, ev.y),
+            KeyMode::App => app_click(m, ev.x, ev.y),
+            KeyMode::Queue => queue_click(m, ev.y),
             _ => vec![],
         },
     }
@@ -59,7 +59,7 @@ pub(super) fn queue_click(m: &mut Model, y: u16) -> Vec<Effect> {
         return vec![];
     }
     if q.cursor == q.offset + dy {
-        return act(m, Mode::Queue, Action::OpenApp);
+        return act(m, KeyMode::Queue, Action::OpenApp);
     }
     q.cursor = q.offset + dy;
     vec![]

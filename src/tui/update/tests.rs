@@ -156,11 +156,11 @@ fn typing_a_filter_filters_live_and_escape_restores() {
     let mut m = model();
     listed(&mut m);
     keys(&mut m, "/");
-    assert_eq!(m.mode(), Mode::Filter);
+    assert_eq!(m.mode(), KeyMode::Filter);
     typed(&mut m, "status:OutOfSync,Degraded env:prod");
     assert_eq!(visible(&m), ["orders@eu", "payments@eu"]);
     keys(&mut m, "enter");
-    assert_eq!(m.mode(), Mode::Fleet);
+    assert_eq!(m.mode(), KeyMode::Fleet);
     assert_eq!(visible(&m).len(), 2);
     // q while typing is text, not quit.
     keys(&mut m, "/");
@@ -209,7 +209,7 @@ fn facet_picker_toggles_and_applies() {
     let mut m = model();
     listed(&mut m);
     keys(&mut m, "f");
-    assert_eq!(m.mode(), Mode::Facets);
+    assert_eq!(m.mode(), KeyMode::Facets);
     // The first value is Sync: Synced; move to OutOfSync and toggle it.
     keys(&mut m, "j space enter");
     assert_eq!(m.view.filter.to_string(), "sync:OutOfSync");
@@ -354,16 +354,19 @@ fn a_down_instance_shows_its_reason_and_others_carry_on() {
         "the down instance's last known apps stay, marked stale"
     );
     // ctrl-r: reconnect to it now.
-    let fx = act(&mut m, Mode::Fleet, Action::Reconnect);
+    let fx = act(&mut m, KeyMode::Fleet, Action::Reconnect);
     assert_eq!(fx, vec![Effect::Reconnect(vec![1])]);
     assert!(
         m.flash.as_ref().unwrap().text.contains("reconnecting to"),
         "{:?}",
         m.flash
     );
-    assert_eq!(km.keys_for(Mode::Fleet, Action::Reconnect), vec!["ctrl-r"]);
+    assert_eq!(
+        km.keys_for(KeyMode::Fleet, Action::Reconnect),
+        vec!["ctrl-r"]
+    );
     m.instances[1].state = ConnState::Live;
-    assert!(act(&mut m, Mode::Fleet, Action::Reconnect).is_empty());
+    assert!(act(&mut m, KeyMode::Fleet, Action::Reconnect).is_empty());
     assert!(
         m.flash
             .as_ref()
@@ -536,11 +539,11 @@ fn low_bandwidth_redraws_times_once_a_minute_and_shows_them_to_the_minute() {
 fn help_overlay_opens_and_closes() {
     let mut m = model();
     keys(&mut m, "?");
-    assert_eq!(m.mode(), Mode::Help);
+    assert_eq!(m.mode(), KeyMode::Help);
     keys(&mut m, "j j");
     assert_eq!(m.overlay, Overlay::Help { scroll: 2 });
     keys(&mut m, "esc");
-    assert_eq!(m.mode(), Mode::Fleet);
+    assert_eq!(m.mode(), KeyMode::Fleet);
     let fx = keys(&mut m, "q");
     assert_eq!(fx, vec![Effect::Quit]);
     assert!(m.quit);
@@ -598,7 +601,7 @@ fn open_diff_loaded(m: &mut Model) -> Vec<Effect> {
 fn the_diff_screen_moves_by_hunk_and_resource() {
     let mut m = model();
     open_diff_loaded(&mut m);
-    assert_eq!(m.mode(), Mode::Diff);
+    assert_eq!(m.mode(), KeyMode::Diff);
     let Screen::Diff(d, _) = &m.screen else {
         panic!()
     };
@@ -695,7 +698,7 @@ fn the_diff_opened_from_the_app_screen_returns_to_it() {
     listed(&mut m);
     keys(&mut m, "enter 3");
     keys(&mut m, "d");
-    assert_eq!(m.mode(), Mode::Diff);
+    assert_eq!(m.mode(), KeyMode::Diff);
     keys(&mut m, "esc");
     let Screen::App(s) = &m.screen else {
         panic!("{:?}", m.screen)
