@@ -97,6 +97,21 @@ actions! {
     CursorRight => "cursor_right", "move the cursor right";
 }
 
+impl Action {
+    /// A movement in a list: one row, a page, or to an end.
+    pub fn moves(self) -> bool {
+        matches!(
+            self,
+            Action::SelectNext
+                | Action::SelectPrev
+                | Action::PageDown
+                | Action::PageUp
+                | Action::SelectFirst
+                | Action::SelectLast
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -210,12 +210,7 @@ pub(super) fn app_act(m: &mut Model, a: Action) -> Vec<Effect> {
                 return vec![Effect::FetchHistory { req, key }];
             }
         }
-        Action::SelectNext
-        | Action::SelectPrev
-        | Action::PageDown
-        | Action::PageUp
-        | Action::SelectFirst
-        | Action::SelectLast => {
+        a if a.moves() => {
             let len = ui::app::list_len(s, dlen);
             move_list(&mut s.cursor, &mut s.offset, len, page, a);
         }

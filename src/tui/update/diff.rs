@@ -36,12 +36,7 @@ pub(super) fn diff_act(m: &mut Model, a: Action) -> Vec<Effect> {
             };
             return fx;
         }
-        Action::SelectNext
-        | Action::SelectPrev
-        | Action::PageDown
-        | Action::PageUp
-        | Action::SelectFirst
-        | Action::SelectLast => {
+        a if a.moves() => {
             move_list(&mut d.cursor, &mut d.offset, len, page, a);
         }
         Action::NextHunk | Action::PrevHunk | Action::NextResource | Action::PrevResource => {

@@ -375,12 +375,7 @@ fn refetch(m: &mut Model, all: bool) -> Vec<Effect> {
 fn help_act(m: &mut Model, km: &Keymap, a: Action) -> Vec<Effect> {
     match a {
         Action::ToggleHelp | Action::Back | Action::Cancel => m.overlay = Overlay::None,
-        Action::SelectNext
-        | Action::SelectPrev
-        | Action::PageDown
-        | Action::PageUp
-        | Action::SelectFirst
-        | Action::SelectLast => {
+        a if a.moves() => {
             let max = ui::overlay::help_max_scroll(m, km);
             let page = (m.size.1 as usize).saturating_sub(6);
             if let Overlay::Help { scroll } = &mut m.overlay {

@@ -126,12 +126,7 @@ pub(super) fn queue_act(m: &mut Model, a: Action) -> Vec<Effect> {
     match a {
         Action::ToggleHelp => m.overlay = Overlay::Help { scroll: 0 },
         Action::Back => m.screen = Screen::Fleet,
-        Action::SelectNext
-        | Action::SelectPrev
-        | Action::PageDown
-        | Action::PageUp
-        | Action::SelectFirst
-        | Action::SelectLast => move_list(&mut q.cursor, &mut q.offset, rows.len(), page, a),
+        a if a.moves() => move_list(&mut q.cursor, &mut q.offset, rows.len(), page, a),
         Action::OpenApp | Action::TabDecision => {
             if let Some(k) = selected {
                 let fx = open_app(m, k);
@@ -167,12 +162,7 @@ pub(super) fn report_act(m: &mut Model, a: Action) -> Vec<Effect> {
     match a {
         Action::ToggleHelp => m.overlay = Overlay::Help { scroll: 0 },
         Action::Back => m.screen = Screen::Fleet,
-        Action::SelectNext
-        | Action::SelectPrev
-        | Action::PageDown
-        | Action::PageUp
-        | Action::SelectFirst
-        | Action::SelectLast => s.scroll = scrolled(s.scroll, max, page, a),
+        a if a.moves() => s.scroll = scrolled(s.scroll, max, page, a),
         Action::Reload => return open_shadow(m),
         Action::DriftQueue => return open_queue(m),
         _ => {}
