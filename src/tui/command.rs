@@ -147,13 +147,7 @@ pub fn find(word: &str) -> Option<&'static Command> {
         .find(|c| c.name == w || c.aliases.contains(&w.as_str()))
 }
 
-/// The command line being typed: the text, and the candidates `tab` cycles through.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CommandLine {
-    pub input: TextInput,
-    /// Candidates of the last `tab` that did not narrow anything, and the next one's index.
-    pub cycle: Option<(Vec<String>, usize)>,
-}
+pub use super::model::CommandLine;
 
 /// Opens the command line.
 pub fn open(m: &mut Model) {

@@ -8,47 +8,14 @@ use std::sync::Arc;
 use crate::clients::argocd::ArgoClient;
 use crate::decide::Verdict;
 use crate::decide::autonomy::{self, Gate};
-use crate::decide::decider::{Decision, Mode};
+use crate::decide::decider::Mode;
 pub use crate::decide::service::{
     Service as DecideKit, ShadowReport, record_review, shadow_report,
 };
 use crate::model::fleet::{AppKey, AppRow};
 use crate::model::status::{Health, Sync};
 use crate::tui::model::Load;
-
-/// A decision about one app, as the TUI shows it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DecisionInfo {
-    pub decision: Decision,
-    /// Its journal record (reviews refer to it); `None` when it could not be written.
-    pub seq: Option<u64>,
-    /// Why it could not be journaled.
-    pub journal_error: Option<String>,
-    /// What autonomous mode did with it.
-    pub gate: Option<Gate>,
-    /// The gate was only worked out, not acted on (a snapshot never acts).
-    pub dry: bool,
-    /// The context sources and their states (`prometheus: ok`, ...).
-    pub sources: Vec<(String, String)>,
-}
-
-/// The decision state of one app.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DecisionView {
-    pub req: u64,
-    pub state: Load<Box<DecisionInfo>>,
-    /// When it was asked for (ms).
-    pub asked_ms: i64,
-    /// What the fleet row said when it was asked (revision, drift count, health): a change
-    /// makes the decision stale.
-    pub basis: String,
-}
-
-impl DecisionView {
-    pub fn info(&self) -> Option<&DecisionInfo> {
-        self.state.ready().map(|b| &**b)
-    }
-}
+pub use crate::tui::model::decisions::*;
 
 /// A decision older than this is made again when the app or the queue is looked at.
 pub const FRESH_MS: i64 = 5 * 60 * 1000;
@@ -328,14 +295,6 @@ pub fn decision_lines(
     out
 }
 
-/// One line of the drift queue.
-#[derive(Debug, Clone, PartialEq)]
-pub struct QueueRow {
-    pub key: AppKey,
-    pub rank: u8,
-    pub why: &'static str,
-}
-
 /// How urgent a drifted app is: lower first.
 /// 0 security enforce (hard), 1 needs a human, 2 enforce, 3 defer due soon, 4 not decided yet
 /// (or failed), 5 allow.
@@ -395,21 +354,6 @@ pub fn queue(rows: &[AppRow], decisions: &HashMap<AppKey, DecisionView>) -> Vec<
         .collect();
     out.sort_by(|a, b| a.1.cmp(&b.1));
     out.into_iter().map(|(q, _)| q).collect()
-}
-
-/// The drift queue screen.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct QueueScreen {
-    pub cursor: usize,
-    pub offset: usize,
-}
-
-/// The shadow report screen.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ShadowScreen {
-    pub req: u64,
-    pub report: Load<Box<ShadowReport>>,
-    pub scroll: usize,
 }
 
 /// Decides one app through the decision service ([`crate::decide::service::decide_live`]),

@@ -5,7 +5,8 @@ pub mod app;
 pub mod color;
 pub mod command;
 pub mod decisions;
-pub mod diffview;
+/// The diff screen's state lives with the model (`model::diff`); the old path stays.
+pub use model::diff as diffview;
 pub mod effect;
 pub mod keymap;
 pub mod load;

@@ -11,7 +11,7 @@ use crate::diff::compute::{self, Hunk, Tag};
 use crate::diff::highlight::LineToks;
 use crate::model::fleet::AppKey;
 
-use super::model::Load;
+use super::Load;
 
 /// Context lines shown around each change.
 pub const CONTEXT: usize = 3;

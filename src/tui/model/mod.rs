@@ -2,6 +2,10 @@
 
 use std::collections::HashMap;
 
+pub mod decisions;
+pub mod dialog;
+pub mod diff;
+
 use crate::clients::argocd::ArgoError;
 use crate::model::app::{Application, ApplicationTree, EventList};
 use crate::model::filter::{self, Filter};
@@ -580,7 +584,7 @@ pub enum Overlay {
     },
     Facets(FacetPicker),
     /// A plan to confirm, a form to fill, or text to read.
-    Dialog(Box<crate::tui::ops::Dialog>),
+    Dialog(Box<dialog::Dialog>),
 }
 
 /// The filter being typed.
@@ -599,14 +603,11 @@ pub enum Screen {
     Fleet,
     App(Box<AppScreen>),
     /// The diff of an app; the app screen it was opened from, to go back to.
-    Diff(
-        Box<crate::tui::diffview::DiffScreen>,
-        Option<Box<AppScreen>>,
-    ),
+    Diff(Box<diff::DiffScreen>, Option<Box<AppScreen>>),
     /// Every drifted app of the fleet, most urgent first.
-    Queue(crate::tui::decisions::QueueScreen),
+    Queue(decisions::QueueScreen),
     /// How often the advice matched what operators did.
-    Shadow(Box<crate::tui::decisions::ShadowScreen>),
+    Shadow(Box<decisions::ShadowScreen>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -704,14 +705,14 @@ pub struct Model {
     /// Demo mode shows it in the title.
     pub title: String,
     /// Decisions per app (made off the event loop, journaled).
-    pub decisions: HashMap<AppKey, crate::tui::decisions::DecisionView>,
+    pub decisions: HashMap<AppKey, decisions::DecisionView>,
     /// The decision mode, or why decisions are unavailable (a bad policy or config).
     pub decide: Result<crate::decide::decider::Mode, String>,
     /// Decide every drift as it appears, not only those looked at: the TUI in shadow mode
     /// (to record what the advice would have been) and autonomous mode (to act on it).
     pub decide_fleet: bool,
     /// Operations started here, with their progress.
-    pub ops: Vec<crate::tui::ops::OpView>,
+    pub ops: Vec<dialog::OpView>,
     /// Apps marked for an action on several at once.
     pub marked: std::collections::BTreeSet<AppKey>,
     /// Deferrals whose restore has been asked for (not asked again).
@@ -721,7 +722,7 @@ pub struct Model {
     /// Mouse reporting is on (clicks and the wheel reach `update`).
     pub mouse: bool,
     /// The `:` command line, while it is open.
-    pub command: Option<crate::tui::command::CommandLine>,
+    pub command: Option<CommandLine>,
     /// The themes `:theme` offers (builtins and the user's).
     pub theme_names: Vec<String>,
 }
@@ -935,4 +936,12 @@ mod tests {
         f.apply("eu", vec![row(0, "b", "OutOfSync", "c1")], &[], 900);
         assert_eq!(f.changed_ms[i], 500);
     }
+}
+
+/// The command line being typed: the text, and the candidates `tab` cycles through.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandLine {
+    pub input: TextInput,
+    /// Candidates of the last `tab` that did not narrow anything, and the next one's index.
+    pub cycle: Option<(Vec<String>, usize)>,
 }
