@@ -7,6 +7,7 @@ pub mod adopt;
 pub mod annotate;
 pub mod autonomous;
 pub mod defer;
+pub mod plans;
 pub mod rollback;
 pub mod sync;
 

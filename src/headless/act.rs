@@ -287,18 +287,12 @@ pub async fn terminate(paths: &Paths, cli_read_only: bool, app: &str, act: &ActA
         Ok(t) => t,
         Err(c) => return c,
     };
-    let a = match session.app(&target).await {
-        Ok(a) => a,
+    let plan = match actions::plans::terminate(&session, &target).await {
+        Ok(p) => p,
         Err(e) => return report(&e),
     };
-    let op = a.status.operation_state.as_ref();
-    outln!(
-        "terminate the operation of {} ({}): {}",
-        session.place(&a).await,
-        op.map(|o| o.phase.as_str()).unwrap_or("none"),
-        op.map(|o| o.message.as_str()).unwrap_or("")
-    );
-    if !go_ahead(act, app, session.is_protected(&a)) {
+    print_lines(&plan.lines);
+    if !go_ahead(act, app, plan.protected) {
         return if act.dry_run { 0 } else { 1 };
     }
     match actions::sync::terminate(&session, &target, timeout).await {
@@ -383,23 +377,7 @@ pub async fn rollback(
     };
     let reason = reason.unwrap_or("rollback from driftdeck");
     print_lines(&plan.lines(reason));
-    for d in &diffs {
-        outln!("  differs: {} {}/{}", d.id.kind, d.id.namespace, d.id.name);
-        for c in d.changes.iter().take(5) {
-            outln!(
-                "    {}: {} -> {}",
-                c.path,
-                c.live
-                    .as_ref()
-                    .map(|v| v.to_string())
-                    .unwrap_or("(none)".into()),
-                c.desired
-                    .as_ref()
-                    .map(|v| v.to_string())
-                    .unwrap_or("(none)".into())
-            );
-        }
-    }
+    print_lines(&actions::plans::rollback_diff(plan.entry.id, &diffs));
     if !go_ahead(act, app, plan.protected) {
         return if act.dry_run { 0 } else { 1 };
     }
@@ -489,22 +467,12 @@ pub async fn defer(
             Err(e) => return refused(e),
         },
     };
-    let a = match session.app(&target).await {
-        Ok(a) => a,
+    let plan = match actions::plans::defer(&session, &target, Some((until, reason))).await {
+        Ok(p) => p,
         Err(e) => return report(&e),
     };
-    outln!(
-        "defer the drift of {} until {} ({})",
-        session.place(&a).await,
-        until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        reason
-    );
-    outln!(
-        "self-heal: {} -> off until then; the sync policy in force is recorded in {}",
-        if a.self_heal() { "on" } else { "off" },
-        actions::PAUSED_POLICY
-    );
-    if !go_ahead(act, app, session.is_protected(&a)) {
+    print_lines(&plan.lines);
+    if !go_ahead(act, app, plan.protected) {
         return if act.dry_run { 0 } else { 1 };
     }
     match actions::defer::defer(&session, &target, until, reason, Utc::now()).await {
@@ -536,39 +504,16 @@ pub async fn annotate(
         Ok(x) => x,
         Err(c) => return c,
     };
-    let a = match session.app(&target).await {
-        Ok(a) => a,
-        Err(e) => return report(&e),
-    };
-    outln!(
-        "annotate {} with {}={incident}{}",
-        session.place(&a).await,
-        actions::INCIDENT,
-        note.map(|n| format!(", {}={n}", actions::INCIDENT_NOTE))
-            .unwrap_or_default()
-    );
-    if label_resources {
-        match session
-            .client
-            .managed_resources(&target.name, target.ns())
+    let plan =
+        match actions::plans::annotate(&session, &target, Some(incident), note, label_resources)
             .await
         {
-            Ok(m) => {
-                for r in actions::annotate::drifted_live(&m.items) {
-                    outln!(
-                        "label {} {}/{} with {}={incident}",
-                        r.kind,
-                        r.namespace,
-                        r.name,
-                        actions::annotate::INCIDENT_LABEL
-                    );
-                }
-            }
-            Err(e) => return fail(e),
-        }
-    }
+            Ok(p) => p,
+            Err(e) => return report(&e),
+        };
+    print_lines(&plan.lines);
     // A protected app asks for --confirm NAME, as every other action does.
-    if !go_ahead(act, app, session.is_protected(&a)) {
+    if !go_ahead(act, app, plan.protected) {
         return if act.dry_run { 0 } else { 1 };
     }
     match actions::annotate::annotate(

@@ -96,24 +96,7 @@ pub async fn prepare(
             let diffs = actions::rollback::diff_to(&s, &t, &app, &entry.revision)
                 .await
                 .map_err(|e| e.to_string())?;
-            let mut diff = vec![format!("Live now vs deployment #{id}:")];
-            for d in &diffs {
-                diff.push(format!("  {} {}/{}", d.id.kind, d.id.namespace, d.id.name));
-                for c in d.changes.iter().take(8) {
-                    let v = |x: &Option<serde_json::Value>| {
-                        x.as_ref().map(|v| v.to_string()).unwrap_or("(none)".into())
-                    };
-                    diff.push(format!(
-                        "    {}: {} → {}",
-                        c.path,
-                        v(&c.live),
-                        v(&c.desired)
-                    ));
-                }
-            }
-            if diffs.is_empty() {
-                diff.push("  nothing differs".into());
-            }
+            let diff = actions::plans::rollback_diff(id, &diffs);
             let plan = actions::rollback::plan(&s, &t, &app, entry, diffs.len())
                 .await
                 .map_err(|e| e.to_string())?;
@@ -127,85 +110,17 @@ pub async fn prepare(
             let (_, s) = one()?;
             let s = s.ok_or_else(|| no_client(key))?;
             let t = target(&s, key);
-            let app = s.app(&t).await.map_err(|e| e.to_string())?;
-            let rbac = if matches!(what, Prepare::Terminate(_)) {
-                "sync"
-            } else {
-                "update"
-            };
-            s.check(&app, rbac).await.map_err(|e| e.to_string())?;
-            let place = s.place(&app).await;
-            let mut lines = Vec::new();
-            match &what {
-                Prepare::Terminate(_) => {
-                    let op = app
-                        .status
-                        .operation_state
-                        .as_ref()
-                        .filter(|o| o.in_progress())
-                        .ok_or_else(|| {
-                            format!(
-                                "{} has no operation in progress; nothing to terminate",
-                                key.name
-                            )
-                        })?;
-                    lines.push(format!("terminate the operation of {place}"));
-                    lines.push(format!(
-                        "it is {} since {}: {}",
-                        op.phase, op.started_at, op.message
-                    ));
-                    lines.push("the resources already applied stay as they are".into());
-                }
-                Prepare::Defer(_) => {
-                    lines.push(format!("defer the revert of the drift of {place}"));
-                    lines.push(if app.self_heal() {
-                        "self-heal is on: it goes off until the end you give, and comes back on by itself then (this TUI, or `driftdeck deferrals apply` from cron)".to_string()
-                    } else {
-                        "self-heal is already off: the deferral records the end and the reason; at the end the sync policy in force now is put back as it is (self-heal stays off)".to_string()
-                    });
-                    lines.push(format!(
-                        "recorded on the Application: {}, {}, {}",
-                        actions::DEFERRED_UNTIL,
-                        actions::DEFER_REASON,
-                        actions::PAUSED_POLICY
-                    ));
-                    if let Some(Ok(d)) = actions::defer::deferral_of(&app) {
-                        lines.push(format!(
-                            "already deferred until {} ({})",
-                            d.until.to_rfc3339(),
-                            d.reason
-                        ));
-                    }
-                }
-                _ => {
-                    lines.push(format!(
-                        "annotate {place} with {} and {}",
-                        actions::INCIDENT,
-                        actions::INCIDENT_NOTE
-                    ));
-                    if let Some(i) = app.metadata.annotations.get(actions::INCIDENT) {
-                        lines.push(format!("it is annotated with {i} now"));
-                    }
-                    let managed = s
-                        .client
-                        .managed_resources(&t.name, t.ns())
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    let drifted = actions::annotate::drifted_live(&managed.items);
-                    lines.push(format!(
-                        "{} drifted live resources get the label {} (through Argo CD's resource patch):",
-                        drifted.len(),
-                        actions::annotate::INCIDENT_LABEL
-                    ));
-                    for r in drifted {
-                        lines.push(format!("  {} {}/{}", r.kind, r.namespace, r.name));
-                    }
-                }
+            // The dialog asks for the options; the plan says what will happen.
+            let plan = match &what {
+                Prepare::Terminate(_) => actions::plans::terminate(&s, &t).await,
+                Prepare::Defer(_) => actions::plans::defer(&s, &t, None).await,
+                _ => actions::plans::annotate(&s, &t, None, None, true).await,
             }
+            .map_err(|e| e.to_string())?;
             Ok(Prepared::Simple {
-                protected: s.is_protected(&app),
+                protected: plan.protected,
                 prepare: what.clone(),
-                lines,
+                lines: plan.lines,
             })
         }
         Prepare::Adopt(key) => {
