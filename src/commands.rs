@@ -48,27 +48,7 @@ fn print_errors(errs: &[FileError]) {
     }
 }
 
-/// Loads the config file. A missing default config is not an error for commands that do not
-/// need instances; a missing explicit one is.
-pub fn load_config(paths: &Paths) -> Result<Option<Config>, Vec<FileError>> {
-    if !paths.config_file.exists() {
-        if paths.config_explicit {
-            return Err(vec![FileError::new(
-                &paths.config_file,
-                None,
-                "the config file does not exist; create it (see `driftdeck print-default config`) or try `driftdeck demo`",
-            )]);
-        }
-        // No config: the contexts of `argocd login` are the instances, when there are any.
-        let mut cfg = Config::default();
-        return Ok((cfg.add_argocd_contexts() > 0).then_some(cfg));
-    }
-    let mut cfg = Config::load(&paths.config_file)?;
-    if cfg.instances.is_empty() || cfg.argocd_contexts {
-        cfg.add_argocd_contexts();
-    }
-    Ok(Some(cfg))
-}
+pub use crate::config::load_user as load_config;
 
 struct Looks {
     theme: theme::Theme,

@@ -31,7 +31,7 @@ fn report(e: &ActionError) -> u8 {
 }
 
 fn config(paths: &Paths) -> Result<Config, u8> {
-    match crate::commands::load_config(paths) {
+    match crate::config::load_user(paths) {
         Ok(Some(c)) if !c.instances.is_empty() => Ok(c),
         Ok(_) => Err(fail(format!(
             "no instances configured (config: {}); actions need an Argo CD server: add an \

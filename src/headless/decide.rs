@@ -331,7 +331,7 @@ pub async fn replay_cmd(cfg: Option<&Config>, dir: &Path, output: Output) -> u8 
 
 /// `driftdeck journal verify|tail|export`.
 pub fn journal_cmd(paths: &Paths, which: &JournalCommand) -> u8 {
-    let cfg = match crate::commands::load_config(paths) {
+    let cfg = match crate::config::load_user(paths) {
         Ok(c) => c,
         Err(errs) => {
             for e in &errs {
