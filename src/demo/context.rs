@@ -170,7 +170,7 @@ impl ContextServer {
                 }
             }),
         });
-        let task = super::spawn_http(listener, shared.clone(), handle);
+        let task = super::spawn_https(listener, None, shared.clone(), handle);
         Ok(ContextServer {
             addr,
             pagerduty_token: pd_token,

@@ -166,7 +166,7 @@ impl KubeServer {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let name = cluster.name.clone();
-        let task = super::spawn_http(listener, cluster, handle);
+        let task = super::spawn_https(listener, None, cluster, handle);
         Ok(KubeServer {
             name,
             addr,

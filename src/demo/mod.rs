@@ -282,23 +282,9 @@ impl Drop for DemoFleet {
 /// The response body of the demo servers.
 pub type Body = http_body_util::combinators::BoxBody<bytes::Bytes, std::convert::Infallible>;
 
-/// Serves HTTP/1 on `listener`, each connection on its own task, every request answered by
+/// Serves HTTP/1 on `listener` (over TLS when an acceptor is given; a handshake that fails
+/// drops that connection only), each connection on its own task, every request answered by
 /// `handle(state, request)`, until the returned task is aborted (which drops the connections).
-pub(crate) fn spawn_http<S, F, Fut>(
-    listener: tokio::net::TcpListener,
-    state: S,
-    handle: F,
-) -> JoinHandle<()>
-where
-    S: Clone + Send + Sync + 'static,
-    F: Fn(S, hyper::Request<hyper::body::Incoming>) -> Fut + Copy + Send + Sync + 'static,
-    Fut: std::future::Future<Output = hyper::Response<Body>> + Send + 'static,
-{
-    spawn_https(listener, None, state, handle)
-}
-
-/// [`spawn_http`], over TLS when an acceptor is given (a handshake that fails drops that
-/// connection only).
 pub(crate) fn spawn_https<S, F, Fut>(
     listener: tokio::net::TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,

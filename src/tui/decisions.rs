@@ -365,14 +365,8 @@ pub async fn decide_app(
     session: Option<crate::actions::Session>,
     key: AppKey,
 ) -> Result<Box<DecisionInfo>, String> {
-    let crate::decide::service::Decided {
-        decision: d,
-        scenario: sc,
-        seq,
-        journal_error,
-        sources,
-        now,
-    } = crate::decide::service::decide_live(&kit, &client, &key).await?;
+    let decided = crate::decide::service::decide_live(&kit, &client, &key).await?;
+    let (d, sc, seq, now) = (decided.decision, decided.scenario, decided.seq, decided.now);
     // Autonomous mode acts only on a decision that is on record, and through `actions`.
     let (gate, dry) = match (kit.mode, seq) {
         (Mode::Autonomous, Some(seq)) if kit.acts => {
@@ -418,9 +412,9 @@ pub async fn decide_app(
     Ok(Box::new(DecisionInfo {
         decision: d,
         seq,
-        journal_error,
+        journal_error: decided.journal_error,
         gate,
         dry,
-        sources,
+        sources: decided.sources,
     }))
 }

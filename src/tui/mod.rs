@@ -12,7 +12,8 @@ pub mod keymap;
 pub mod load;
 pub mod model;
 pub mod msg;
-pub mod ops;
+/// Dialogs and operations: the update side lives in `update::dialog`; the old path stays.
+pub use update::dialog as ops;
 pub mod runtime;
 pub mod theme;
 pub mod ui;

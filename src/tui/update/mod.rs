@@ -12,6 +12,7 @@ use crate::model::fleet::AppKey;
 use crate::model::status::{Health, OpPhase, Sync};
 
 mod app;
+pub mod dialog;
 mod diff;
 mod filter;
 mod fleet;

@@ -2,16 +2,16 @@
 //! operations running in the background with their live progress. `update` only builds
 //! dialogs and effects from what the runtime prepared; the work is in `crate::actions`.
 
-pub use super::model::dialog::*;
+pub use crate::tui::model::dialog::*;
 
 use crate::actions::sync::SyncPlan;
 use crate::model::fleet::AppKey;
 
 // ---- update: pure, no I/O ----
 
-use super::action::Action;
-use super::effect::Effect;
-use super::model::{AppTab, Model, Overlay, Screen};
+use crate::tui::action::Action;
+use crate::tui::effect::Effect;
+use crate::tui::model::{AppTab, Model, Overlay, Screen};
 
 /// The app the cursor is on (or the open app).
 pub fn current_key(m: &Model) -> Option<AppKey> {
@@ -54,7 +54,7 @@ fn read_only_reason(m: &Model, keys: &[AppKey]) -> Option<String> {
 }
 
 fn flash(m: &mut Model, text: String, error: bool) {
-    m.flash = Some(super::model::Flash {
+    m.flash = Some(crate::tui::model::Flash {
         text,
         error,
         until_ms: m.now_ms + 6000,
@@ -779,13 +779,13 @@ pub fn done(
         "defer" | "annotate" | "rollback" | "restore auto-sync" | "end deferral"
     );
     let mut fx = if context {
-        super::update::ask_decisions(m, vec![key.clone()], true)
+        super::ask_decisions(m, vec![key.clone()], true)
     } else {
         vec![]
     };
     // The open app shows the result at once.
     if matches!(&m.screen, Screen::App(s) if s.key == key) {
-        fx.extend(super::update::reload_open(m));
+        fx.extend(super::reload_open(m));
     }
     fx
 }
