@@ -31,14 +31,13 @@ pub fn size(n: u64) -> String {
     }
 }
 
-/// Reads a file of at most [`MAX_FILE`] bytes (a device like `/dev/zero` is cut at the limit
-/// and refused, never read whole). The error does not repeat the path (callers name it).
-pub fn read_file(path: &Path) -> Result<Vec<u8>, String> {
-    let f = std::fs::File::open(path).map_err(|e| format!("cannot read the file: {e}"))?;
+/// Reads at most [`MAX_FILE`] bytes from `r` (a file, a device like `/dev/zero`, standard
+/// input): more is refused, never read whole. The error does not name the source (callers do).
+pub fn read_capped(r: impl Read) -> Result<Vec<u8>, String> {
     let mut buf = Vec::new();
-    f.take(MAX_FILE + 1)
+    r.take(MAX_FILE + 1)
         .read_to_end(&mut buf)
-        .map_err(|e| format!("cannot read the file: {e}"))?;
+        .map_err(|e| format!("cannot be read: {e}"))?;
     if buf.len() as u64 > MAX_FILE {
         return Err(format!(
             "is larger than {}, the limit for a file driftdeck reads; split it or give one object",
@@ -46,6 +45,12 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, String> {
         ));
     }
     Ok(buf)
+}
+
+/// [`read_capped`] of a file.
+pub fn read_file(path: &Path) -> Result<Vec<u8>, String> {
+    let f = std::fs::File::open(path).map_err(|e| format!("cannot read the file: {e}"))?;
+    read_capped(f)
 }
 
 /// The deepest nesting of flow collections (`[`, `{`) and block indentation levels in a YAML
@@ -162,10 +167,7 @@ pub async fn body(mut resp: reqwest::Response, limit: usize) -> Result<bytes::By
 /// [`body`] as text (invalid UTF-8 replaced).
 pub async fn text(resp: reqwest::Response, limit: usize) -> Result<String, BodyError> {
     let b = body(resp, limit).await?;
-    Ok(match String::from_utf8(b.to_vec()) {
-        Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    })
+    Ok(String::from_utf8_lossy(&b).into_owned())
 }
 
 #[cfg(test)]

@@ -355,7 +355,9 @@ pub fn journal_cmd(paths: &Paths, which: &JournalCommand) -> u8 {
                 } else {
                     "anchored by its head"
                 };
-                if v.intact() {
+                if v.intact() && v.good == 0 && v.torn.is_empty() {
+                    outln!("{}: no records yet", j.path.display());
+                } else if v.intact() {
                     outln!(
                         "{}: {} good records, chain intact, {anchored}",
                         j.path.display(),

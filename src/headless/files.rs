@@ -16,25 +16,11 @@ fn problem(path: &Path, message: impl Into<String>) -> FileError {
 /// Reads the documents of a JSON or YAML file (`-` is standard input).
 pub fn documents(path: &Path) -> Result<Vec<Value>, FileError> {
     use crate::limits;
+    // At most the limit is read (`--live /dev/zero` is refused, not read whole).
     let bytes = if path == Path::new("-") {
-        let mut b = Vec::new();
-        std::io::Read::read_to_end(
-            &mut std::io::Read::take(std::io::stdin(), limits::MAX_FILE + 1),
-            &mut b,
-        )
-        .map_err(|e| problem(path, format!("cannot read standard input: {e}")))?;
-        if b.len() as u64 > limits::MAX_FILE {
-            return Err(problem(
-                path,
-                format!(
-                    "is larger than {}, the limit for a file driftdeck reads; give one object",
-                    limits::size(limits::MAX_FILE)
-                ),
-            ));
-        }
-        b
+        limits::read_capped(std::io::stdin())
+            .map_err(|e| problem(path, format!("(standard input) {e}")))?
     } else {
-        // At most the limit is read (`--live /dev/zero` is refused, not read whole).
         limits::read_file(path).map_err(|e| problem(path, e))?
     };
     let text = String::from_utf8(bytes)
