@@ -9,6 +9,7 @@ pub mod faults;
 pub mod generator;
 pub mod kube;
 pub mod patch;
+pub mod pki;
 pub mod resources;
 pub mod state;
 
@@ -64,8 +65,11 @@ pub struct DemoFleet {
     pub password: String,
     /// One Kubernetes API server per demo cluster.
     pub kube: Vec<kube::KubeServer>,
-    /// The bearer token the demo clusters accept.
+    /// The bearer token the demo clusters accept (the `demo` user).
     pub kube_token: String,
+    /// The token the exec credential plugin hands out (the `demo-exec` user).
+    exec_token: String,
+    pki: Arc<pki::Pki>,
     /// A private directory holding the kubeconfig of [`DemoFleet::config`]; removed on drop.
     kube_dir: PathBuf,
     drift: Option<JoinHandle<()>>,
@@ -75,11 +79,34 @@ impl DemoFleet {
     pub async fn start(opts: DemoOptions) -> std::io::Result<DemoFleet> {
         let wall = chrono::Utc::now().timestamp();
         let now = opts.now.unwrap_or(wall);
-        let data = generator::generate(&opts.spec, now);
+        let mut data = generator::generate(&opts.spec, now);
         let password = format!(
             "demo-{:x}",
             opts.spec.seed.wrapping_mul(0x2545F4914F6CDD1D) >> 40
         );
+        // The clusters' listeners come first: one cluster is known to Argo CD by the URL its
+        // API really has (as `https://kubernetes.default.svc` is, in cluster), so its context
+        // is found by server URL, not by name.
+        let kube_ip = opts.listen.ip();
+        let mut workload: Vec<String> = Vec::new();
+        for d in &data {
+            for c in &d.clusters {
+                if !workload.contains(&c.name) {
+                    workload.push(c.name.clone());
+                }
+            }
+        }
+        let mut listeners = Vec::new();
+        for _ in 0..workload.len() + data.len() {
+            listeners.push(tokio::net::TcpListener::bind(SocketAddr::new(kube_ip, 0)).await?);
+        }
+        let by_url = (workload.len() >= 2).then(|| workload.len() - 1);
+        if let Some(i) = by_url {
+            let url = format!("https://{}", listeners[i].local_addr()?);
+            for d in &mut data {
+                rename_server(d, &workload[i], &url);
+            }
+        }
         let mut servers = Vec::new();
         let mut tokens = Vec::new();
         for (i, d) in data.into_iter().enumerate() {
@@ -116,42 +143,72 @@ impl DemoFleet {
                 .unwrap_or_else(|| [127, 0, 0, 1].into()),
             0,
         );
-        // One Kubernetes API per cluster, serving the apps of every instance that deploys there.
+        // One Kubernetes API per cluster, serving the apps of every instance that deploys there,
+        // over HTTPS with a CA of this run. Each credential form of real kubeconfigs is used by
+        // some context: a bearer token, a client certificate, an exec plugin.
         let kube_token = format!(
             "demo-kube-{:016x}",
             opts.spec.seed.wrapping_mul(0x9E3779B97F4A7C15) ^ 0x6b75_6265
         );
-        let mut clusters: Vec<kube::Cluster> = Vec::new();
-        for inst in &insts {
-            let cs = inst.read().clusters.clone();
-            for c in cs {
-                match clusters.iter_mut().find(|k| k.name == c.name) {
-                    Some(k) if k.insts.iter().any(|i| Arc::ptr_eq(i, inst)) => {}
-                    Some(k) => k.insts.push(inst.clone()),
-                    None => clusters.push(kube::Cluster {
-                        name: c.name.clone(),
-                        server: c.server.clone(),
-                        insts: vec![inst.clone()],
-                        token: kube_token.clone(),
-                        control_plane: false,
-                    }),
+        let exec_token = format!(
+            "demo-exec-{:016x}",
+            opts.spec.seed.wrapping_mul(0xD1B54A32D192ED03) ^ 0x6578_6563
+        );
+        let pki = Arc::new(pki::Pki::new(kube_ip)?);
+        let accepted = vec![
+            (kube_token.clone(), "demo".to_string()),
+            (exec_token.clone(), "demo-exec".to_string()),
+        ];
+        let mut clusters: Vec<(kube::Cluster, kube::Auth, String)> = Vec::new();
+        for (i, name) in workload.iter().enumerate() {
+            let auth = [kube::Auth::Token, kube::Auth::Cert, kube::Auth::Exec][i % 3];
+            let context = if by_url == Some(i) {
+                format!("admin@{name}")
+            } else {
+                name.clone()
+            };
+            let mut cluster = kube::Cluster {
+                name: name.clone(),
+                server: String::new(),
+                insts: vec![],
+                tokens: accepted.clone(),
+                control_plane: false,
+                pki: pki.clone(),
+                versions: Default::default(),
+            };
+            for inst in &insts {
+                if let Some(c) = inst.read().clusters.iter().find(|c| c.name == *name) {
+                    cluster.server = c.server.clone();
+                    cluster.insts.push(inst.clone());
                 }
             }
+            clusters.push((cluster, auth, context));
         }
         // Each instance's own control plane, where its Application objects live.
         for inst in &insts {
             let name = inst.read().name.clone();
-            clusters.push(kube::Cluster {
-                server: format!("https://{name}.control-plane.internal:6443"),
+            clusters.push((
+                kube::Cluster {
+                    server: format!("https://{name}.control-plane.internal:6443"),
+                    name: name.clone(),
+                    insts: vec![inst.clone()],
+                    tokens: accepted.clone(),
+                    control_plane: true,
+                    pki: pki.clone(),
+                    versions: Default::default(),
+                },
+                kube::Auth::Token,
                 name,
-                insts: vec![inst.clone()],
-                token: kube_token.clone(),
-                control_plane: true,
-            });
+            ));
         }
         let mut kube = Vec::new();
-        for c in clusters {
-            kube.push(kube::KubeServer::start(Arc::new(c), ctx_addr).await?);
+        for ((c, auth, context), listener) in clusters.into_iter().zip(listeners) {
+            kube.push(kube::KubeServer::serve(
+                Arc::new(c),
+                listener,
+                auth,
+                context,
+            )?);
         }
         let context = context::ContextServer::start(insts, ctx_addr, opts.spec.seed).await?;
         // A private directory of its own (random name, mode 0700 whatever the umask): tokens,
@@ -167,6 +224,8 @@ impl DemoFleet {
             password,
             kube,
             kube_token,
+            exec_token,
+            pki,
             kube_dir,
             drift,
         };
@@ -182,11 +241,80 @@ impl DemoFleet {
                     .unwrap_or_else(|p| p.into_inner()) = Some(path);
             }
         }
+        fleet.write_credential_plugin()?;
         write_private(
             &fleet.kube_dir.join("kubeconfig"),
             fleet.kubeconfig().as_bytes(),
         )?;
         Ok(fleet)
+    }
+
+    /// The exec credential plugin of the `demo-exec` user: a script that prints an
+    /// `ExecCredential`, as cloud providers' CLIs do.
+    fn write_credential_plugin(&self) -> std::io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.credential_plugin();
+        let cred = serde_json::json!({
+            "apiVersion": "client.authentication.k8s.io/v1",
+            "kind": "ExecCredential",
+            "status": {"token": self.exec_token},
+        });
+        let script = format!(
+            "#!/bin/sh\n# The driftdeck demo's credential plugin (client.authentication.k8s.io/v1).\nprintf '%s\\n' '{cred}'\n"
+        );
+        write_private(&path, script.as_bytes())?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700))
+    }
+
+    fn credential_plugin(&self) -> PathBuf {
+        self.kube_dir.join("kube-credential")
+    }
+
+    /// The CA the demo clusters' certificates are signed by (PEM).
+    pub fn kube_ca_pem(&self) -> &str {
+        &self.pki.ca_pem
+    }
+
+    /// An HTTP client that trusts the demo clusters' CA and sends the `demo` user's token (for
+    /// tests and tools talking to their APIs directly).
+    pub fn kube_http(&self) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Ok(v) = format!("Bearer {}", self.kube_token).parse() {
+            headers.insert(reqwest::header::AUTHORIZATION, v);
+        }
+        self.kube_http_builder()
+            .default_headers(headers)
+            .build()
+            .unwrap_or_default()
+    }
+
+    /// The same without credentials (every request is 401).
+    pub fn kube_http_anonymous(&self) -> reqwest::Client {
+        self.kube_http_builder().build().unwrap_or_default()
+    }
+
+    fn kube_http_builder(&self) -> reqwest::ClientBuilder {
+        let mut b = reqwest::Client::builder().no_proxy();
+        if let Ok(certs) = reqwest::Certificate::from_pem_bundle(self.pki.ca_pem.as_bytes()) {
+            b = b.tls_certs_merge(certs);
+        }
+        b
+    }
+
+    /// The base URL of a demo cluster's API.
+    pub fn kube_url(&self, cluster: &str) -> Option<String> {
+        self.kube
+            .iter()
+            .find(|k| k.name == cluster)
+            .map(|k| format!("https://{}", k.addr))
+    }
+
+    /// The kubeconfig context of a demo cluster.
+    pub fn kube_context(&self, cluster: &str) -> Option<&str> {
+        self.kube
+            .iter()
+            .find(|k| k.name == cluster)
+            .map(|k| k.context.as_str())
     }
 
     pub fn instance(&self, i: usize) -> &Arc<Instance> {
@@ -242,9 +370,14 @@ impl DemoFleet {
 
     /// The kubeconfig of the demo clusters: one context per cluster, named after it.
     pub fn kubeconfig(&self) -> String {
-        let servers: Vec<(String, SocketAddr)> =
-            self.kube.iter().map(|k| (k.name.clone(), k.addr)).collect();
-        kube::kubeconfig(&servers, &self.kube_token)
+        kube::kubeconfig(
+            &self.kube,
+            &kube::Credentials {
+                token: &self.kube_token,
+                pki: &self.pki,
+                exec: &self.credential_plugin(),
+            },
+        )
     }
 
     /// Writes the config and the kubeconfig into `dir` (mode 0600: they hold tokens) and
@@ -276,6 +409,31 @@ impl Drop for DemoFleet {
             d.abort();
         }
         let _ = std::fs::remove_dir_all(&self.kube_dir);
+    }
+}
+
+/// Gives the cluster `name` another server URL everywhere Argo CD has it.
+fn rename_server(d: &mut generator::InstanceData, name: &str, url: &str) {
+    let Some(old) = d
+        .clusters
+        .iter()
+        .find(|c| c.name == name)
+        .map(|c| c.server.clone())
+    else {
+        return;
+    };
+    for c in d.clusters.iter_mut().filter(|c| c.name == name) {
+        c.server = url.to_string();
+    }
+    for p in &mut d.projects {
+        for dst in p.spec.destinations.iter_mut().filter(|x| x.server == old) {
+            dst.server = url.to_string();
+        }
+    }
+    for a in &mut d.apps {
+        if a.app.spec.destination.server == old {
+            a.app.spec.destination.server = url.to_string();
+        }
     }
 }
 
@@ -322,7 +480,7 @@ where
     })
 }
 
-async fn serve_io<I, S, F, Fut>(io: I, state: S, handle: F)
+pub(crate) async fn serve_io<I, S, F, Fut>(io: I, state: S, handle: F)
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     S: Clone + Send + Sync + 'static,

@@ -376,7 +376,7 @@ fn fields_v1(v: &Value) -> Value {
     }
 }
 
-fn remove_path(v: &mut Value, path: &[String]) {
+pub fn remove_path(v: &mut Value, path: &[String]) {
     let Some((last, parents)) = path.split_last() else {
         return;
     };
@@ -392,7 +392,7 @@ fn remove_path(v: &mut Value, path: &[String]) {
     }
 }
 
-fn insert_path(v: &mut Value, path: &[String]) {
+pub fn insert_path(v: &mut Value, path: &[String]) {
     let mut cur = v;
     for p in path {
         if !cur.is_object() {
@@ -479,6 +479,7 @@ pub fn live(app: &DemoApp, r: &ResId, now: i64) -> Option<Value> {
             }
         }
     }
+    let meta_extra = w.live_meta.get(&format!("{}/{}", r.kind, r.name));
     let mut managed = Vec::new();
     for d in &w.drifts {
         match d {
@@ -519,8 +520,50 @@ pub fn live(app: &DemoApp, r: &ResId, now: i64) -> Option<Value> {
             if manager == "kubectl-scale" || manager == "kube-controller-manager" {
                 entry["subresource"] = json!("scale");
             }
+            // A change made through the Kubernetes API is the writer's, as it named itself.
+            if let Some(by) = meta_extra
+                .and_then(|e| e["managers"].get(path.join(".")))
+                .filter(|b| b["manager"].is_string())
+            {
+                entry["manager"] = by["manager"].clone();
+                entry["operation"] = by["operation"].clone();
+                match by["subresource"].as_str().filter(|s| !s.is_empty()) {
+                    Some(s) => entry["subresource"] = json!(s),
+                    None => {
+                        if let Some(m) = entry.as_object_mut() {
+                            m.shift_remove("subresource");
+                        }
+                    }
+                }
+            }
             managed.push(entry);
         }
+    }
+    // Labels and annotations written through the Kubernetes API belong to their writers.
+    for e in meta_extra
+        .and_then(|e| e["meta_writes"].as_array())
+        .into_iter()
+        .flatten()
+    {
+        let mut f = json!({});
+        for p in e["paths"].as_array().into_iter().flatten() {
+            let path: Vec<String> = p
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect();
+            remove_path(&mut controller_fields, &path);
+            insert_path(&mut f, &path);
+        }
+        managed.push(json!({
+            "manager": e["manager"],
+            "operation": e["operation"],
+            "apiVersion": r.api_version(),
+            "time": e["time"],
+            "fieldsType": "FieldsV1",
+            "fieldsV1": f,
+        }));
     }
     if r.kind == "Deployment" && w.has_hpa {
         // The autoscaler owns replicas of an HPA-managed Deployment.

@@ -10,13 +10,22 @@ use std::process::Command;
 use driftdeck::clients::argocd::AppQuery;
 use serde_json::{Value, json};
 
-fn http() -> reqwest::Client {
-    reqwest::Client::new()
+/// The demo cluster Argo CD knows by `server`.
+pub(crate) fn cluster_of(fleet: &driftdeck::demo::DemoFleet, server: &str) -> String {
+    fleet
+        .instance(0)
+        .read()
+        .clusters
+        .iter()
+        .find(|c| c.server == server)
+        .unwrap()
+        .name
+        .clone()
 }
 
 /// A demo app whose cluster serves it, with a Deployment and no HPA: (app, namespace,
 /// workload name, kube API base URL).
-async fn pick(fleet: &driftdeck::demo::DemoFleet) -> (String, String, String, String) {
+pub(crate) async fn pick(fleet: &driftdeck::demo::DemoFleet) -> (String, String, String, String) {
     let client = common::client(&fleet.config().instances[0]);
     let list = client.list_apps(&AppQuery::default(), None).await.unwrap();
     for a in &list.items {
@@ -35,7 +44,6 @@ async fn pick(fleet: &driftdeck::demo::DemoFleet) -> (String, String, String, St
                 .unwrap()
                 .name
                 .clone();
-            let k = fleet.kube.iter().find(|k| k.name == cluster).unwrap();
             let d = a
                 .status
                 .resources
@@ -46,7 +54,7 @@ async fn pick(fleet: &driftdeck::demo::DemoFleet) -> (String, String, String, St
                 a.metadata.name.clone(),
                 d.namespace.clone(),
                 d.name.clone(),
-                format!("http://{}", k.addr),
+                fleet.kube_url(&cluster).unwrap(),
             );
         }
     }
@@ -57,10 +65,12 @@ async fn pick(fleet: &driftdeck::demo::DemoFleet) -> (String, String, String, St
 async fn discovery_list_get_and_status_errors() {
     let fleet = common::demo(40, 3, 1).await;
     let (_, ns, name, base) = pick(&fleet).await;
+    let http = fleet.kube_http();
     let get = |p: String| {
         let url = format!("{base}{p}");
+        let http = http.clone();
         async move {
-            let r = http().get(&url).send().await.unwrap();
+            let r = http.get(&url).send().await.unwrap();
             (r.status().as_u16(), r.json::<Value>().await.unwrap())
         }
     };
@@ -118,14 +128,24 @@ async fn discovery_list_get_and_status_errors() {
     assert_eq!(v["message"], "deployments.apps \"nope\" not found");
     let (s, v) = get("/apis/nothing.example/v1/widgets".into()).await;
     assert_eq!((s, v["kind"].as_str()), (404, Some("Status")));
-    let r = http()
+    let r = fleet
+        .kube_http()
         .get(format!("{base}/api/v1/namespaces"))
         .bearer_auth("wrong")
         .send()
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 401);
-    let r = http()
+    // No credentials at all is 401 too: the demo clusters allow no anonymous user.
+    let r = fleet
+        .kube_http_anonymous()
+        .get(format!("{base}/api/v1/namespaces"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let r = fleet
+        .kube_http_anonymous()
         .get(format!("{base}/api/v1/namespaces"))
         .bearer_auth(&fleet.kube_token)
         .send()
@@ -139,7 +159,15 @@ async fn a_live_edit_through_the_kubernetes_api_becomes_drift_in_argo_cd_and_the
     let fleet = common::demo(40, 3, 1).await;
     let (app, ns, name, base) = pick(&fleet).await;
     let url = format!("{base}/api/v1/namespaces/{ns}/configmaps/{name}-config");
-    let cm: Value = http().get(&url).send().await.unwrap().json().await.unwrap();
+    let cm: Value = fleet
+        .kube_http()
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let key = cm["data"]
         .as_object()
         .unwrap()
@@ -152,12 +180,13 @@ async fn a_live_edit_through_the_kubernetes_api_becomes_drift_in_argo_cd_and_the
     let watch_url = format!(
         "{base}/api/v1/namespaces/{ns}/configmaps?watch=true&timeoutSeconds=10&fieldSelector=metadata.name%3D{name}-config"
     );
-    let mut watch = http().get(&watch_url).send().await.unwrap();
+    let mut watch = fleet.kube_http().get(&watch_url).send().await.unwrap();
     let first = watch.chunk().await.unwrap().unwrap();
     let ev: Value = serde_json::from_slice(first.split(|b| *b == b'\n').next().unwrap()).unwrap();
     assert_eq!(ev["type"], "ADDED");
 
-    let r = http()
+    let r = fleet
+        .kube_http()
         .patch(&url)
         .header("Content-Type", "application/merge-patch+json")
         .body(json!({"data": {key.clone(): "edited-by-hand"}}).to_string())
@@ -221,7 +250,8 @@ async fn a_live_edit_through_the_kubernetes_api_becomes_drift_in_argo_cd_and_the
     assert_eq!(row["drift"], 1);
 
     // Scaling through the scale subresource is drift too; labels are not.
-    let r = http()
+    let r = fleet
+        .kube_http()
         .patch(format!(
             "{base}/apis/apps/v1/namespaces/{ns}/deployments/{name}/scale"
         ))
@@ -232,7 +262,8 @@ async fn a_live_edit_through_the_kubernetes_api_becomes_drift_in_argo_cd_and_the
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(r.json::<Value>().await.unwrap()["spec"]["replicas"], 11);
-    let r = http()
+    let r = fleet
+        .kube_http()
         .patch(format!(
             "{base}/apis/apps/v1/namespaces/{ns}/deployments/{name}"
         ))
@@ -249,7 +280,8 @@ async fn a_live_edit_through_the_kubernetes_api_becomes_drift_in_argo_cd_and_the
     );
 
     // What the demo cannot change is refused whole, with Kubernetes' errors.
-    let r = http()
+    let r = fleet
+        .kube_http()
         .patch(format!(
             "{base}/apis/apps/v1/namespaces/{ns}/deployments/{name}"
         ))
@@ -260,7 +292,8 @@ async fn a_live_edit_through_the_kubernetes_api_becomes_drift_in_argo_cd_and_the
         .unwrap();
     assert_eq!(r.status().as_u16(), 422);
     assert_eq!(r.json::<Value>().await.unwrap()["reason"], "Invalid");
-    let r = http()
+    let r = fleet
+        .kube_http()
         .patch(format!(
             "{base}/apis/apps/v1/namespaces/{ns}/deployments/{name}"
         ))
@@ -269,8 +302,29 @@ async fn a_live_edit_through_the_kubernetes_api_becomes_drift_in_argo_cd_and_the
         .send()
         .await
         .unwrap();
+    // Server-side apply needs a field manager, as on a real server.
+    assert_eq!(r.status().as_u16(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("fieldManager: Required value"),
+        "{v}"
+    );
+    let r = fleet
+        .kube_http()
+        .patch(format!(
+            "{base}/apis/apps/v1/namespaces/{ns}/deployments/{name}"
+        ))
+        .header("Content-Type", "application/yaml")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 415);
-    let live: Value = http()
+    let live: Value = fleet
+        .kube_http()
         .get(format!(
             "{base}/apis/apps/v1/namespaces/{ns}/deployments/{name}"
         ))
@@ -286,7 +340,7 @@ async fn a_live_edit_through_the_kubernetes_api_becomes_drift_in_argo_cd_and_the
     );
 }
 
-fn kubectl_available() -> bool {
+pub(crate) fn kubectl_available() -> bool {
     let ok = Command::new("kubectl")
         .args(["version", "--client"])
         .output()
@@ -530,9 +584,9 @@ async fn the_cluster_tab_shows_pods_events_and_a_log_tail() {
     // The objects as the cluster has them, with who wrote them last: a scale by hand shows.
     assert!(s.contains("Log of "));
     let (_, ns, name, base) = pick(&fleet).await;
-    let r = http()
+    let r = fleet.kube_http()
         .patch(format!(
-            "{base}/apis/apps/v1/namespaces/{ns}/deployments/{name}/scale"
+            "{base}/apis/apps/v1/namespaces/{ns}/deployments/{name}/scale?fieldManager=kubectl-scale"
         ))
         .header("Content-Type", "application/merge-patch+json")
         .body(r#"{"spec":{"replicas":9}}"#)
@@ -579,7 +633,8 @@ async fn incident_labels_go_through_the_kube_context_where_there_is_one() {
         out.labelled.iter().any(|l| l.starts_with("Deployment")),
         "{out:?}"
     );
-    let live: Value = http()
+    let live: Value = fleet
+        .kube_http()
         .get(format!(
             "{base}/apis/apps/v1/namespaces/{ns}/deployments/{name}"
         ))
@@ -609,7 +664,7 @@ async fn cluster_reads_get_through_faults() {
     let cluster_name = fleet
         .kube
         .iter()
-        .find(|k| format!("http://{}", k.addr) == url)
+        .find(|k| format!("https://{}", k.addr) == url)
         .unwrap()
         .name
         .clone();
@@ -628,7 +683,7 @@ async fn cluster_reads_get_through_faults() {
         ..Default::default()
     });
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let http = reqwest::Client::new();
+    let http = fleet.kube_http();
     let mut raw = std::collections::BTreeMap::<u16, usize>::new();
     let codes: Vec<u16> = futures::stream::iter(0..300)
         .map(|_| async {

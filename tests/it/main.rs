@@ -22,6 +22,7 @@ mod guardrails;
 mod health;
 mod hostile;
 mod kube_demo;
+mod kubectl;
 mod opa;
 mod screens;
 mod secrets;

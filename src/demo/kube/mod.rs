@@ -8,23 +8,33 @@
 //! against it (`get`, `-o json`, `annotate`, `label`, `scale`).
 
 use std::collections::{BTreeMap, HashMap};
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, StreamBody};
-use hyper::body::{Frame, Incoming};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode, header};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use super::generator::{DemoApp, Drift};
+use super::generator::DemoApp;
 use super::resources::{self, ResId};
 use super::state::Instance;
 
 use super::Body;
+
+mod auth;
+mod list;
+mod logs;
+mod table;
+mod versions;
+mod watch;
+mod write;
+
+pub use auth::{Auth, Credentials, kubeconfig};
+pub use logs::log_lines;
 
 /// A kind the demo clusters serve.
 #[derive(Debug, Clone, Copy)]
@@ -142,34 +152,78 @@ fn gv(group: &str, version: &str) -> String {
     }
 }
 
-/// One demo cluster: which instances deploy to it, and the token its API wants.
+/// One demo cluster: which instances deploy to it, and who may talk to it.
 pub struct Cluster {
     pub name: String,
     /// The server URL Argo CD knows it by.
     pub server: String,
     pub insts: Vec<Arc<Instance>>,
-    pub token: String,
+    /// Bearer tokens it accepts, with the user each authenticates.
+    pub tokens: Vec<(String, String)>,
     /// The control plane of an Argo CD instance: it serves that instance's Application
     /// objects (in its `argocd` namespace) instead of workloads.
     pub control_plane: bool,
+    /// The run's CA: the serving certificate, and which client certificate is whose.
+    pub pki: Arc<super::pki::Pki>,
+    /// Resource versions and generations of the objects it has served.
+    pub versions: std::sync::Mutex<versions::Versions>,
 }
 
 /// A running demo Kubernetes API server.
 pub struct KubeServer {
     pub name: String,
     pub addr: SocketAddr,
+    /// The kubeconfig context that reaches it.
+    pub context: String,
+    /// The credential that context uses.
+    pub auth: Auth,
     task: Option<JoinHandle<()>>,
 }
 
+/// One connection's state: the cluster, and the user its client certificate proved.
+#[derive(Clone)]
+struct Conn {
+    cluster: Arc<Cluster>,
+    cert_user: Option<&'static str>,
+}
+
 impl KubeServer {
-    pub async fn start(cluster: Arc<Cluster>, addr: SocketAddr) -> std::io::Result<KubeServer> {
-        let listener = TcpListener::bind(addr).await?;
+    /// Serves HTTPS on `listener` until stopped.
+    pub fn serve(
+        cluster: Arc<Cluster>,
+        listener: TcpListener,
+        auth: Auth,
+        context: String,
+    ) -> std::io::Result<KubeServer> {
         let addr = listener.local_addr()?;
         let name = cluster.name.clone();
-        let task = super::spawn_https(listener, None, cluster, handle);
+        let acceptor = tokio_rustls::TlsAcceptor::from(cluster.pki.server.clone());
+        let task = tokio::spawn(async move {
+            let mut conns = tokio::task::JoinSet::new();
+            loop {
+                tokio::select! {
+                    acc = listener.accept() => {
+                        let Ok((sock, _)) = acc else { continue };
+                        let _ = sock.set_nodelay(true);
+                        let cluster = cluster.clone();
+                        let acceptor = acceptor.clone();
+                        conns.spawn(async move {
+                            // A failed handshake (a client that does not trust the CA, or
+                            // speaks plain HTTP) drops this connection only.
+                            let Ok(stream) = acceptor.accept(sock).await else { return };
+                            let cert_user = cluster.pki.user_of(stream.get_ref().1.peer_certificates());
+                            super::serve_io(stream, Conn { cluster, cert_user }, handle).await;
+                        });
+                    }
+                    Some(_) = conns.join_next(), if !conns.is_empty() => {}
+                }
+            }
+        });
         Ok(KubeServer {
             name,
             addr,
+            context,
+            auth,
             task: Some(task),
         })
     }
@@ -226,6 +280,43 @@ fn status(code: u16, reason: &str, message: &str, details: Option<Value>) -> Res
     )
 }
 
+/// A refusal, as a handler returns it before it becomes a `Status` reply.
+pub(crate) struct Failure {
+    code: u16,
+    reason: &'static str,
+    message: String,
+    details: Option<Value>,
+}
+
+impl Failure {
+    fn new(code: u16, reason: &'static str, message: &str, details: Option<Value>) -> Failure {
+        Failure {
+            code,
+            reason,
+            message: message.to_string(),
+            details,
+        }
+    }
+
+    fn not_found(kind: &Kind, name: &str) -> Failure {
+        let what = if kind.group.is_empty() {
+            kind.plural.to_string()
+        } else {
+            format!("{}.{}", kind.plural, kind.group)
+        };
+        Failure::new(
+            404,
+            "NotFound",
+            &format!("{what} \"{name}\" not found"),
+            Some(json!({"name": name, "group": kind.group, "kind": kind.plural})),
+        )
+    }
+
+    fn reply(self) -> Response<Body> {
+        status(self.code, self.reason, &self.message, self.details)
+    }
+}
+
 fn not_found(kind: &Kind, name: &str) -> Response<Body> {
     let what = if kind.group.is_empty() {
         kind.plural.to_string()
@@ -246,11 +337,24 @@ struct Obj {
     app: String,
     res: Option<ResId>,
     value: Value,
+    /// The resource version it was first served at.
+    created: u64,
 }
 
 impl Cluster {
     /// Every live object of `kind` (in `ns` when given) as the cluster has it now.
     fn objects(&self, kind: &Kind, ns: Option<&str>) -> Vec<Obj> {
+        let mut out = self.render(kind, ns);
+        let mut vs = self.versions.lock().unwrap_or_else(|p| p.into_inner());
+        for o in &mut out {
+            let key = versions::key(kind.plural, &o.value);
+            o.created = vs.stamp(&key, &mut o.value);
+        }
+        out
+    }
+
+    /// The objects as the demo state has them now, before versions are given.
+    fn render(&self, kind: &Kind, ns: Option<&str>) -> Vec<Obj> {
         if self.control_plane {
             return self.applications(kind, ns);
         }
@@ -280,6 +384,7 @@ impl Cluster {
                     }
                     if let Some(v) = resources::live(a, &r, now) {
                         out.push(Obj {
+                            created: 0,
                             inst: inst.clone(),
                             app: name.clone(),
                             value: finish(v, a),
@@ -290,6 +395,7 @@ impl Cluster {
                 if kind.kind == "Pod" {
                     for v in pods(a, now) {
                         out.push(Obj {
+                            created: 0,
                             inst: inst.clone(),
                             app: name.clone(),
                             res: None,
@@ -304,6 +410,7 @@ impl Cluster {
                         v["apiVersion"] = json!("v1");
                         v["kind"] = json!("Event");
                         out.push(Obj {
+                            created: 0,
                             inst: inst.clone(),
                             app: name.clone(),
                             res: None,
@@ -314,6 +421,7 @@ impl Cluster {
                 if kind.kind == "ConfigMap" {
                     for o in &a.w.orphans {
                         out.push(Obj {
+                            created: 0,
                             inst: inst.clone(),
                             app: name.clone(),
                             res: None,
@@ -326,6 +434,7 @@ impl Cluster {
         if kind.kind == "Namespace" {
             for (n, created) in namespaces {
                 out.push(Obj {
+                    created: 0,
                     inst: self.insts[0].clone(),
                     app: String::new(),
                     res: None,
@@ -379,6 +488,7 @@ impl Cluster {
                     v["apiVersion"] = json!("argoproj.io/v1alpha1");
                     v["kind"] = json!("Application");
                     Obj {
+                        created: 0,
                         inst: inst.clone(),
                         app: name.clone(),
                         res: None,
@@ -387,6 +497,7 @@ impl Cluster {
                 })
                 .collect(),
             "Namespace" => vec![Obj {
+                created: 0,
                 inst: inst.clone(),
                 app: String::new(),
                 res: None,
@@ -402,8 +513,29 @@ impl Cluster {
         }
     }
 
+    /// The cluster's current resource version (a list's).
     fn rv(&self) -> u64 {
-        self.insts.iter().map(|i| i.read().rv).sum()
+        self.versions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .counter
+    }
+
+    /// Whether version `rv` has fallen out of the cluster's history.
+    fn too_old(&self, rv: u64) -> bool {
+        self.versions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .too_old(rv)
+    }
+
+    /// Gives a served object its resource version; returns the version it was created at.
+    fn stamp(&self, kind: &Kind, v: &mut Value) -> u64 {
+        let key = versions::key(kind.plural, v);
+        self.versions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .stamp(&key, v)
     }
 }
 
@@ -494,50 +626,6 @@ pub fn pods(a: &DemoApp, now: i64) -> Vec<Value> {
         .collect()
 }
 
-/// The log of a pod's container: what the demo workload prints in its state (a crash loop
-/// ends in the error that kills it; a container that never started has none).
-pub fn log_lines(pod: &Value, tail: usize) -> String {
-    let name = pod["metadata"]["name"].as_str().unwrap_or("");
-    let st = &pod["status"]["containerStatuses"][0];
-    let waiting = st["state"]["waiting"]["reason"].as_str();
-    let seed = name
-        .bytes()
-        .fold(17u64, |a, b| a.wrapping_mul(31).wrapping_add(b as u64));
-    let mut rng = crate::util::Rng::new(seed);
-    let mut lines = Vec::new();
-    let started = pod["metadata"]["creationTimestamp"]
-        .as_str()
-        .and_then(crate::model::fleet::parse_time)
-        .unwrap_or(0);
-    if !matches!(waiting, Some("ContainerCreating" | "ImagePullBackOff")) {
-        let t = |s: i64| super::generator::ts(started + s);
-        lines.push(format!("{} INFO starting {name}", t(1)));
-        for i in 0..40 {
-            let path =
-                ["/healthz", "/api/v1/items", "/api/v1/orders", "/metrics"][rng.below(4) as usize];
-            let code = if rng.below(20) == 0 { 503 } else { 200 };
-            lines.push(format!(
-                "{} INFO GET {path} {code} {}ms",
-                t(10 + i * 13),
-                1 + rng.below(90)
-            ));
-        }
-        if waiting == Some("CrashLoopBackOff") {
-            lines.push(format!(
-                "{} ERROR cannot connect to the database: dial tcp 10.96.4.12:5432: connect: connection refused",
-                t(560)
-            ));
-            lines.push(format!("{} FATAL exiting with status 1", t(560)));
-        }
-    }
-    let start = lines.len().saturating_sub(tail);
-    let mut out = lines[start..].join("\n");
-    if !out.is_empty() {
-        out.push('\n');
-    }
-    out
-}
-
 /// The object as the cluster serves it: its resourceVersion follows the app's changes.
 fn finish(mut v: Value, a: &DemoApp) -> Value {
     if let Some(m) = v["metadata"].as_object_mut() {
@@ -564,30 +652,6 @@ fn selector_ok(v: &Value, sel: Option<&str>) -> bool {
     super::argocd::selector_matches(sel, &labels)
 }
 
-fn field_ok(v: &Value, sel: Option<&str>) -> bool {
-    let Some(sel) = sel.filter(|s| !s.is_empty()) else {
-        return true;
-    };
-    sel.split(',').all(|term| {
-        let (k, want, eq) = if let Some((k, w)) = term.split_once("!=") {
-            (k, w, false)
-        } else if let Some((k, w)) = term.split_once("==") {
-            (k, w, true)
-        } else if let Some((k, w)) = term.split_once('=') {
-            (k, w, true)
-        } else {
-            return true;
-        };
-        let have = match k.trim() {
-            "metadata.name" => v["metadata"]["name"].as_str(),
-            "metadata.namespace" => v["metadata"]["namespace"].as_str(),
-            _ => None,
-        }
-        .unwrap_or("");
-        (have == want.trim()) == eq
-    })
-}
-
 /// A list item: the real server leaves `kind` and `apiVersion` off items of typed lists.
 fn item(mut v: Value) -> Value {
     if let Some(m) = v.as_object_mut() {
@@ -595,6 +659,15 @@ fn item(mut v: Value) -> Value {
         m.shift_remove("apiVersion");
     }
     v
+}
+
+/// The verbs a kind of the demo clusters supports.
+fn verbs_of(k: &Kind) -> Vec<&'static str> {
+    if matches!(k.kind, "Namespace" | "Pod" | "Event" | "Application") {
+        vec!["get", "list", "watch"]
+    } else {
+        vec!["get", "list", "watch", "patch"]
+    }
 }
 
 fn resource_list(group: &str, version: &str) -> Option<Value> {
@@ -607,10 +680,7 @@ fn resource_list(group: &str, version: &str) -> Option<Value> {
     }
     let mut resources = Vec::new();
     for k in kinds {
-        let mut verbs = vec!["get", "list", "watch", "patch"];
-        if matches!(k.kind, "Namespace" | "Pod" | "Event" | "Application") {
-            verbs = vec!["get", "list", "watch"];
-        }
+        let verbs = verbs_of(k);
         resources.push(json!({
             "name": k.plural,
             "singularName": k.kind.to_lowercase(),
@@ -672,19 +742,13 @@ fn query(req: &Request<Incoming>) -> HashMap<String, String> {
         .collect()
 }
 
-async fn handle(c: Arc<Cluster>, req: Request<Incoming>) -> Response<Body> {
-    // A wrong token is refused. No token is the anonymous user, whom the demo clusters allow
-    // (as a kube-apiserver with anonymous auth and an RBAC rule for it would): client-go does
-    // not send a bearer token over plain HTTP, and the demo serves HTTP on loopback.
-    let authorized = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .is_none_or(|v| v.strip_prefix("Bearer ").is_some_and(|t| t == c.token));
+async fn handle(conn: Conn, req: Request<Incoming>) -> Response<Body> {
+    let c = conn.cluster;
     let path = req.uri().path().to_string();
-    if !authorized {
+    let Some(user) = auth::user_of(&c, &req, conn.cert_user) else {
         return status(401, "Unauthorized", "Unauthorized", None);
-    }
+    };
+    tracing::trace!(cluster = %c.name, %user, %path, "demo kube request");
     let q = query(&req);
     let method = req.method().clone();
     let watch = q.get("watch").is_some_and(|w| w == "true" || w == "1");
@@ -731,12 +795,54 @@ async fn handle(c: Arc<Cluster>, req: Request<Incoming>) -> Response<Body> {
             }
         }
     }
-    let reply = serve(&c, req, &path, &q, &method).await;
+    let reply = serve(&c, req, &path, &q, &method, user).await;
     match injected {
         super::faults::Injected::Truncated | super::faults::Injected::Reset => {
             super::argocd::cut_short(reply, injected == super::faults::Injected::Reset).await
         }
         _ => reply,
+    }
+}
+
+/// The reply to an authorized request.
+/// What a handler needs of a request.
+pub(crate) struct Req {
+    pub method: Method,
+    pub q: HashMap<String, String>,
+    pub ctype: String,
+    pub accept: String,
+    /// The field manager of a write: `fieldManager`, else the user agent's product, as the
+    /// real server takes it.
+    pub manager: String,
+    pub user: String,
+    pub body: Bytes,
+}
+
+impl Req {
+    /// `dryRun`: `Ok(true)` for `All`, an error message for anything else but absent.
+    pub fn dry_run(&self) -> Result<bool, String> {
+        match self.q.get("dryRun").map(String::as_str) {
+            None | Some("") => Ok(false),
+            Some("All") => Ok(true),
+            Some(other) => Err(format!(
+                "Invalid dry run value: {other}; supported values: \"All\""
+            )),
+        }
+    }
+}
+
+/// The field manager the real server records when the client names none: the user agent up
+/// to its first `/` (`kubectl`, `OpenAPI-Generator`), at most 128 characters.
+fn manager_of(q: &HashMap<String, String>, user_agent: &str) -> String {
+    match q.get("fieldManager").filter(|m| !m.is_empty()) {
+        Some(m) => m.clone(),
+        None => user_agent
+            .split('/')
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(128)
+            .collect(),
     }
 }
 
@@ -747,21 +853,45 @@ async fn serve(
     path: &str,
     q: &HashMap<String, String>,
     method: &Method,
+    user: String,
 ) -> Response<Body> {
-    let method = method.clone();
-    let ctype = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let body = if method == Method::PATCH {
-        match req.into_body().collect().await {
+    let header_of = |h: header::HeaderName| {
+        req.headers()
+            .get(h)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    let ctype = header_of(header::CONTENT_TYPE);
+    let accept = header_of(header::ACCEPT);
+    let manager = manager_of(q, &header_of(header::USER_AGENT));
+    let body = if matches!(*method, Method::PATCH | Method::POST | Method::PUT) {
+        // The real server's limit on a request body is 3 MiB.
+        match http_body_util::Limited::new(req.into_body(), 3 * 1024 * 1024)
+            .collect()
+            .await
+        {
             Ok(b) => b.to_bytes(),
-            Err(_) => return status(400, "BadRequest", "cannot read the request body", None),
+            Err(_) => {
+                return status(
+                    413,
+                    "RequestEntityTooLarge",
+                    "the request body is over 3 MiB or could not be read",
+                    None,
+                );
+            }
         }
     } else {
         Bytes::new()
+    };
+    let r = Req {
+        method: method.clone(),
+        q: q.clone(),
+        ctype,
+        accept,
+        manager,
+        user,
+        body,
     };
     let segs: Vec<String> = path
         .trim_matches('/')
@@ -803,8 +933,14 @@ async fn serve(
                 None,
             )
         }),
-        ["api", "v1", rest @ ..] => route(c, &method, "", "v1", rest, q, &ctype, &body).await,
-        ["apis", g, v, rest @ ..] => route(c, &method, g, v, rest, q, &ctype, &body).await,
+        [
+            "apis",
+            "authorization.k8s.io",
+            "v1",
+            "selfsubjectaccessreviews",
+        ] if r.method == Method::POST => access_review(&r),
+        ["api", "v1", rest @ ..] => route(c, &r, "", "v1", rest).await,
+        ["apis", g, v, rest @ ..] => route(c, &r, g, v, rest).await,
         _ => status(
             404,
             "NotFound",
@@ -814,17 +950,14 @@ async fn serve(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn route(
     c: &Arc<Cluster>,
-    method: &Method,
+    r: &Req,
     group: &str,
     version: &str,
     rest: &[&str],
-    q: &HashMap<String, String>,
-    ctype: &str,
-    body: &Bytes,
 ) -> Response<Body> {
+    let (method, q) = (&r.method, &r.q);
     let kind_of = |plural: &str| {
         KINDS
             .iter()
@@ -864,60 +997,28 @@ async fn route(
         }
     };
     let watch = q.get("watch").is_some_and(|w| w == "true" || w == "1");
+    let terms = match list::field_selector(kind, q.get("fieldSelector").map(String::as_str)) {
+        Ok(t) => t,
+        Err(e) => return status(400, "BadRequest", &e, None),
+    };
+    let now = c.insts.first().map_or(0, |i| i.now());
     match (method.clone(), name, sub) {
         (Method::GET, None, None) if watch => {
-            watch_stream(c.clone(), *kind, ns.map(str::to_string), q)
+            watch::watch_stream(c.clone(), *kind, ns.map(str::to_string), q, terms)
         }
-        (Method::GET, None, None) => {
-            let items: Vec<Value> = c
-                .objects(kind, ns)
-                .into_iter()
-                .map(|o| o.value)
-                .filter(|v| selector_ok(v, q.get("labelSelector").map(String::as_str)))
-                .filter(|v| field_ok(v, q.get("fieldSelector").map(String::as_str)))
-                .map(item)
-                .collect();
-            ok(&json!({
-                "kind": format!("{}List", kind.kind),
-                "apiVersion": gv(kind.group, kind.version),
-                "metadata": {"resourceVersion": c.rv().to_string()},
-                "items": items,
-            }))
-        }
+        (Method::GET, None, None) => list_objects(c, kind, ns, r, &terms, now),
         (Method::GET, Some(n), None) => match find(c, kind, ns, n) {
+            Some(o) if table::wants_table(&r.accept) => ok(&table::table(
+                kind,
+                &[o.value],
+                json!({"resourceVersion": c.rv().to_string()}),
+                now,
+            )),
             Some(o) => ok(&o.value),
             None => not_found(kind, n),
         },
         (Method::GET, Some(n), Some("log")) if kind.kind == "Pod" => match find(c, kind, ns, n) {
-            Some(o) => {
-                let want = q.get("container").cloned().unwrap_or_default();
-                let have = o.value["spec"]["containers"][0]["name"]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_string();
-                if !want.is_empty() && want != have {
-                    return status(
-                        400,
-                        "BadRequest",
-                        &format!("container {want} is not valid for pod {n}"),
-                        None,
-                    );
-                }
-                let tail = q
-                    .get("tailLines")
-                    .and_then(|t| t.parse().ok())
-                    .unwrap_or(usize::MAX);
-                let mut r = Response::new(
-                    Full::new(Bytes::from(log_lines(&o.value, tail)))
-                        .map_err(|never| match never {})
-                        .boxed(),
-                );
-                r.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    header::HeaderValue::from_static("text/plain"),
-                );
-                r
-            }
+            Some(o) => logs::logs(&o.value, q, now),
             None => not_found(kind, n),
         },
         (Method::GET, Some(n), Some("scale")) if kind.scale => match find(c, kind, ns, n) {
@@ -936,7 +1037,25 @@ async fn route(
                     None,
                 );
             }
-            patch(o, kind, sub == Some("scale"), ctype, body)
+            let reply = write::patch(o, kind, sub == Some("scale"), r);
+            // The object as the client will read it next: a new version if it changed (a dry
+            // run stores nothing, so its version stays).
+            match reply {
+                Ok(v) if sub == Some("scale") => ok(&v),
+                Ok(mut v) if r.dry_run() == Ok(true) => {
+                    let key = versions::key(kind.plural, &v);
+                    c.versions
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .peek(&key, &mut v);
+                    ok(&v)
+                }
+                Ok(mut v) => {
+                    c.stamp(kind, &mut v);
+                    ok(&v)
+                }
+                Err(f) => f.reply(),
+            }
         }
         _ => status(
             405,
@@ -945,6 +1064,123 @@ async fn route(
             None,
         ),
     }
+}
+
+/// A list: label and field selectors, `limit`/`continue` paging, a Table when asked.
+fn list_objects(
+    c: &Cluster,
+    kind: &Kind,
+    ns: Option<&str>,
+    r: &Req,
+    terms: &[list::Term],
+    now: i64,
+) -> Response<Body> {
+    let q = &r.q;
+    let start = match q.get("continue").filter(|t| !t.is_empty()) {
+        Some(t) => match list::parse_continue(t) {
+            Ok((rv, _)) if c.too_old(rv) => {
+                return status(410, "Expired", list::CONTINUE_EXPIRED, None);
+            }
+            Ok((_, start)) => Some(start),
+            Err(e) => return status(400, "BadRequest", &e, None),
+        },
+        None => None,
+    };
+    let limit = match q.get("limit").filter(|l| !l.is_empty()) {
+        Some(l) => match l.parse::<i64>() {
+            Ok(n) if n > 0 => Some(n as usize),
+            Ok(_) => None,
+            Err(_) => {
+                return status(
+                    400,
+                    "BadRequest",
+                    &format!("limit: Invalid value: \"{l}\": must be an integer"),
+                    None,
+                );
+            }
+        },
+        None => None,
+    };
+    let mut items: Vec<Value> = c
+        .objects(kind, ns)
+        .into_iter()
+        .map(|o| o.value)
+        .filter(|v| selector_ok(v, q.get("labelSelector").map(String::as_str)))
+        .filter(|v| list::fields_match(v, terms))
+        .filter(|v| {
+            start
+                .as_deref()
+                .is_none_or(|s| list::item_key(v).as_str() > s.trim_end_matches('\0'))
+        })
+        .collect();
+    let list_rv = c.rv();
+    let mut meta = json!({"resourceVersion": list_rv.to_string()});
+    if let Some(n) = limit
+        && items.len() > n
+    {
+        let rest = items.len() - n;
+        items.truncate(n);
+        let last = items.last().map(list::item_key).unwrap_or_default();
+        meta["continue"] = json!(list::continue_token(list_rv, &last));
+        meta["remainingItemCount"] = json!(rest);
+    }
+    if table::wants_table(&r.accept) {
+        return ok(&table::table(kind, &items, meta, now));
+    }
+    ok(&json!({
+        "kind": format!("{}List", kind.kind),
+        "apiVersion": gv(kind.group, kind.version),
+        "metadata": meta,
+        "items": items.into_iter().map(item).collect::<Vec<_>>(),
+    }))
+}
+
+/// `kubectl auth can-i`: what the demo clusters allow is what they serve; anything they
+/// cannot do (deletes, creates, writes to read-only kinds) is denied, with the reason.
+fn access_review(r: &Req) -> Response<Body> {
+    let Ok(mut review) = serde_json::from_slice::<Value>(&r.body) else {
+        return status(
+            400,
+            "BadRequest",
+            "the body is not a SelfSubjectAccessReview",
+            None,
+        );
+    };
+    let attrs = &review["spec"]["resourceAttributes"];
+    let verb = attrs["verb"].as_str().unwrap_or("");
+    let group = attrs["group"].as_str().unwrap_or("");
+    let resource = attrs["resource"].as_str().unwrap_or("");
+    let sub = attrs["subresource"].as_str().unwrap_or("");
+    let kind = KINDS
+        .iter()
+        .find(|k| k.group == group && (k.plural == resource || resource == "*"));
+    let (allowed, reason) = match kind {
+        None => (
+            false,
+            format!("the demo cluster serves no {resource} in group {group:?}"),
+        ),
+        Some(k) => {
+            let verbs = verbs_of(k);
+            let ok = match sub {
+                "" => verbs.contains(&verb),
+                "log" => k.kind == "Pod" && verb == "get",
+                "scale" => k.scale && matches!(verb, "get" | "patch"),
+                _ => false,
+            };
+            if ok {
+                (true, format!("user {} may {verb} {resource}", r.user))
+            } else {
+                (
+                    false,
+                    format!("the demo cluster does not allow {verb} on {resource}"),
+                )
+            }
+        }
+    };
+    review["status"] = json!({"allowed": allowed, "reason": reason});
+    review["apiVersion"] = json!("authorization.k8s.io/v1");
+    review["kind"] = json!("SelfSubjectAccessReview");
+    full(StatusCode::CREATED, &review)
 }
 
 fn find(c: &Cluster, kind: &Kind, ns: Option<&str>, name: &str) -> Option<Obj> {
@@ -974,319 +1210,4 @@ fn scale_of(v: &Value) -> Value {
                 .unwrap_or_default(),
         },
     })
-}
-
-/// Paths (JSON pointers) where two values differ.
-fn changed(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
-    if a == b {
-        return;
-    }
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            for k in x.keys().chain(y.keys().filter(|k| !x.contains_key(*k))) {
-                let p = format!("{path}/{}", k.replace('~', "~0").replace('/', "~1"));
-                changed(
-                    &p,
-                    x.get(k).unwrap_or(&Value::Null),
-                    y.get(k).unwrap_or(&Value::Null),
-                    out,
-                );
-            }
-        }
-        _ => out.push(path.to_string()),
-    }
-}
-
-/// Applies a patch to a live object and records what changed as the demo state.
-fn patch(o: Obj, kind: &Kind, scale: bool, ctype: &str, body: &Bytes) -> Response<Body> {
-    let patch: Value = match serde_json::from_slice(body) {
-        Ok(v) => v,
-        Err(e) => {
-            return status(
-                400,
-                "BadRequest",
-                &format!("error decoding patch: {e}"),
-                None,
-            );
-        }
-    };
-    let before = if scale {
-        scale_of(&o.value)
-    } else {
-        o.value.clone()
-    };
-    let mut after = before.clone();
-    let ct = ctype.split(';').next().unwrap_or("").trim();
-    match ct {
-        "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
-            super::patch::merge(&mut after, &patch)
-        }
-        "application/json-patch+json" => {
-            if let Err(e) = super::patch::json_patch(&mut after, &patch) {
-                return status(
-                    422,
-                    "Invalid",
-                    &format!("the JSON patch cannot be applied: {e}"),
-                    None,
-                );
-            }
-        }
-        other => {
-            return status(
-                415,
-                "UnsupportedMediaType",
-                &format!(
-                    "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json; got {other:?}"
-                ),
-                None,
-            );
-        }
-    }
-    let mut paths = Vec::new();
-    changed("", &before, &after, &mut paths);
-    let now = o.inst.now();
-    let name = after["metadata"]["name"].as_str().unwrap_or("").to_string();
-    let key = format!("{}/{}", kind.kind, name);
-    // Classify every change before touching the state: all or nothing.
-    let mut replicas = None;
-    let mut config: Vec<(String, String)> = Vec::new();
-    let mut image = None;
-    let mut meta = false;
-    for p in &paths {
-        if p.starts_with("/metadata/labels") || p.starts_with("/metadata/annotations") {
-            meta = true;
-        } else if p == "/spec/replicas"
-            && (scale || matches!(kind.kind, "Deployment" | "StatefulSet"))
-        {
-            replicas = after["spec"]["replicas"].as_i64();
-        } else if kind.kind == "ConfigMap" && p.starts_with("/data/") && o.res.is_some() {
-            let k = p
-                .trim_start_matches("/data/")
-                .replace("~1", "/")
-                .replace("~0", "~");
-            match after["data"][&k].as_str() {
-                Some(v) => config.push((k, v.to_string())),
-                None => {
-                    return status(
-                        422,
-                        "Invalid",
-                        "the demo cluster cannot delete ConfigMap keys",
-                        None,
-                    );
-                }
-            }
-        } else if matches!(kind.kind, "Deployment" | "StatefulSet" | "CronJob")
-            && p.ends_with("/image")
-        {
-            let img = after.pointer(p).and_then(Value::as_str).unwrap_or("");
-            image = img.rsplit_once(':').map(|(_, t)| t.to_string());
-        } else if p == "/metadata/resourceVersion" || p == "/metadata/managedFields" {
-        } else {
-            return status(
-                422,
-                "Invalid",
-                &format!(
-                    "{} \"{name}\" is invalid: {p}: the demo cluster records changes to labels, annotations, replicas, ConfigMap data and images only",
-                    kind.kind
-                ),
-                None,
-            );
-        }
-    }
-    let base_meta = o.value["metadata"].clone();
-    let new_meta = after["metadata"].clone();
-    let applied = o.inst.modify(&o.app, |a| {
-        let w = &mut a.w;
-        if meta && !scale {
-            let entry = w.live_meta.entry(key.clone()).or_insert_with(|| json!({}));
-            for part in ["labels", "annotations"] {
-                let mut extra = entry[part].as_object().cloned().unwrap_or_default();
-                let old = base_meta[part].as_object().cloned().unwrap_or_default();
-                let new = new_meta[part].as_object().cloned().unwrap_or_default();
-                for (k, v) in &new {
-                    if old.get(k) != Some(v) {
-                        extra.insert(k.clone(), v.clone());
-                    }
-                }
-                for k in old.keys() {
-                    if !new.contains_key(k) {
-                        extra.shift_remove(k);
-                    }
-                }
-                entry[part] = Value::Object(extra);
-            }
-        }
-        if let Some(r) = replicas {
-            w.drifts
-                .retain(|d| !matches!(d, Drift::Replicas { by_hpa: false, .. }));
-            if r != w.replicas {
-                w.drifts.push(Drift::Replicas {
-                    to: r,
-                    by_hpa: false,
-                    at: now,
-                });
-            }
-        }
-        for (k, v) in &config {
-            w.drifts
-                .retain(|d| !matches!(d, Drift::ConfigValue { key, .. } if key == k));
-            if w.config.get(k) != Some(v) {
-                w.drifts.push(Drift::ConfigValue {
-                    key: k.clone(),
-                    value: v.clone(),
-                    at: now,
-                });
-            }
-        }
-        if let Some(t) = &image {
-            w.drifts.retain(|d| !matches!(d, Drift::Image { .. }));
-            if *t != w.tag {
-                w.drifts.push(Drift::Image {
-                    tag: t.clone(),
-                    at: now,
-                });
-            }
-        }
-    });
-    if !applied {
-        return status(404, "NotFound", "the object went away", None);
-    }
-    // Answer with the object as it is now.
-    let st = o.inst.read();
-    let Some(a) = st.apps.get(&o.app) else {
-        return status(404, "NotFound", "the object went away", None);
-    };
-    let now_obj = match &o.res {
-        Some(r) => resources::live(a, r, now).map(|v| finish(v, a)),
-        None => Some(finish(resources::orphan_live(a, &name), a)),
-    };
-    match now_obj {
-        Some(v) if scale => ok(&scale_of(&v)),
-        Some(v) => ok(&v),
-        None => not_found(kind, &name),
-    }
-}
-
-/// `?watch=true`: newline-delimited watch events, ADDED for what is there, then MODIFIED,
-/// ADDED and DELETED as the demo state changes; ends after `timeoutSeconds`.
-fn watch_stream(
-    c: Arc<Cluster>,
-    kind: Kind,
-    ns: Option<String>,
-    q: &HashMap<String, String>,
-) -> Response<Body> {
-    let timeout = q
-        .get("timeoutSeconds")
-        .and_then(|t| t.parse::<u64>().ok())
-        .unwrap_or(1800);
-    let sel = q.get("labelSelector").cloned();
-    let fsel = q.get("fieldSelector").cloned();
-    let since: Option<u64> = q
-        .get("resourceVersion")
-        .and_then(|r| r.parse().ok())
-        .filter(|r| *r > 0);
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, Infallible>>(64);
-    let mut subs: Vec<_> = c.insts.iter().map(|i| i.events.subscribe()).collect();
-    tokio::spawn(async move {
-        let snapshot = |c: &Cluster| -> HashMap<String, Value> {
-            c.objects(&kind, ns.as_deref())
-                .into_iter()
-                .map(|o| o.value)
-                .filter(|v| selector_ok(v, sel.as_deref()) && field_ok(v, fsel.as_deref()))
-                .map(|v| {
-                    let k = format!(
-                        "{}/{}",
-                        v["metadata"]["namespace"].as_str().unwrap_or(""),
-                        v["metadata"]["name"].as_str().unwrap_or("")
-                    );
-                    (k, v)
-                })
-                .collect()
-        };
-        let send = |t: &'static str, v: &Value| {
-            let mut line = serde_json::to_vec(&json!({"type": t, "object": v})).unwrap_or_default();
-            line.push(b'\n');
-            Frame::data(Bytes::from(line))
-        };
-        let mut last = snapshot(&c);
-        if since.is_none() {
-            for v in last.values() {
-                if tx.send(Ok(send("ADDED", v))).await.is_err() {
-                    return;
-                }
-            }
-        }
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(timeout);
-        loop {
-            let mut any = false;
-            for s in subs.iter_mut() {
-                loop {
-                    match s.try_recv() {
-                        Ok(_) => any = true,
-                        Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => any = true,
-                        Err(_) => break,
-                    }
-                }
-            }
-            if any {
-                let now = snapshot(&c);
-                for (k, v) in &now {
-                    let ev = match last.get(k) {
-                        None => Some("ADDED"),
-                        Some(old) if old != v => Some("MODIFIED"),
-                        _ => None,
-                    };
-                    if let Some(t) = ev
-                        && tx.send(Ok(send(t, v))).await.is_err()
-                    {
-                        return;
-                    }
-                }
-                for (k, v) in &last {
-                    if !now.contains_key(k) && tx.send(Ok(send("DELETED", v))).await.is_err() {
-                        return;
-                    }
-                }
-                last = now;
-            }
-            if tokio::time::Instant::now() > deadline || tx.is_closed() {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-    });
-    let stream =
-        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) });
-    let mut r = Response::new(BodyExt::boxed(StreamBody::new(stream)));
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/json"),
-    );
-    r.headers_mut().insert(
-        header::TRANSFER_ENCODING,
-        header::HeaderValue::from_static("chunked"),
-    );
-    r
-}
-
-/// A kubeconfig with one context per cluster (the context is named after the cluster).
-pub fn kubeconfig(servers: &[(String, SocketAddr)], token: &str) -> String {
-    let mut s = String::from("apiVersion: v1\nkind: Config\nclusters:\n");
-    for (name, addr) in servers {
-        s.push_str(&format!(
-            "- name: {name}\n  cluster:\n    server: http://{addr}\n"
-        ));
-    }
-    s.push_str("users:\n- name: demo\n  user:\n    token: ");
-    s.push_str(token);
-    s.push_str("\ncontexts:\n");
-    for (name, _) in servers {
-        s.push_str(&format!(
-            "- name: {name}\n  context:\n    cluster: {name}\n    user: demo\n"
-        ));
-    }
-    if let Some((first, _)) = servers.first() {
-        s.push_str(&format!("current-context: {first}\n"));
-    }
-    s
 }

@@ -1,0 +1,642 @@
+//! The real `kubectl` as the judge of the demo clusters: a matrix of commands, each checked by
+//! its effect (the live object after a dry run is unchanged, a scale is drift in Argo CD, a
+//! label belongs to `kubectl-label`), over every credential form the kubeconfig uses.
+#![allow(clippy::disallowed_macros)] // test harness notices, not product output
+use crate::common;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+
+struct Kubectl {
+    kubeconfig: PathBuf,
+    home: PathBuf,
+    context: String,
+}
+
+struct Out {
+    code: i32,
+    out: String,
+    err: String,
+}
+
+impl Kubectl {
+    fn run_in(&self, context: &str, args: &[&str]) -> Out {
+        let out = Command::new("kubectl")
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("HOME", &self.home)
+            .arg("--cache-dir")
+            .arg(self.home.join("cache"))
+            .args(["--context", context])
+            .args(args)
+            .output()
+            .unwrap();
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            out: String::from_utf8_lossy(&out.stdout).into_owned(),
+            err: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Out {
+        self.run_in(&self.context, args)
+    }
+
+    /// Runs and expects success.
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert_eq!(o.code, 0, "kubectl {args:?}: {}", o.err);
+        o.out
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut a = args.to_vec();
+        a.extend(["-o", "json", "--show-managed-fields"]);
+        serde_json::from_str(&self.ok(&a)).unwrap()
+    }
+
+    /// Runs with a deadline (for `-f`/`-w`), returning what it printed by then.
+    fn until(&self, secs: u64, args: &[&str]) -> String {
+        let out = Command::new("timeout")
+            .arg(secs.to_string())
+            .arg("kubectl")
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("HOME", &self.home)
+            .arg("--cache-dir")
+            .arg(self.home.join("cache"))
+            .args(["--context", &self.context])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+fn managers(v: &Value) -> Vec<(String, String, String)> {
+    v["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["manager"].as_str().unwrap_or("").to_string(),
+                m["operation"].as_str().unwrap_or("").to_string(),
+                m["fieldsV1"].to_string(),
+            )
+        })
+        .collect()
+}
+
+fn owner_of(v: &Value, needle: &str) -> Vec<String> {
+    managers(v)
+        .into_iter()
+        .filter(|(_, _, f)| f.contains(needle))
+        .map(|(m, o, _)| format!("{m}/{o}"))
+        .collect()
+}
+
+// kubectl runs blocking on one worker while the demo servers answer on the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kubectl_matrix() {
+    if !crate::kube_demo::kubectl_available() {
+        return;
+    }
+    let fleet = common::demo(40, 4, 1).await;
+    let (app, ns, name, _) = crate::kube_demo::pick(&fleet).await;
+    let dir = tempfile::tempdir().unwrap();
+    fleet.write_config(dir.path()).unwrap();
+    let client = common::client(&fleet.config().instances[0]);
+    let a = client.get_app(&app, None, None).await.unwrap();
+    let cluster = crate::kube_demo::cluster_of(&fleet, &a.spec.destination.server);
+    let k = Kubectl {
+        kubeconfig: dir.path().join("kubeconfig"),
+        home: dir.path().to_path_buf(),
+        context: fleet.kube_context(&cluster).unwrap().to_string(),
+    };
+    let mut ran = 0;
+    let mut count = |n: usize| ran += n;
+
+    // 1-6. Every context answers, whatever its credential: token, client certificate, exec
+    // plugin, and the context found by Argo CD's server URL; a control plane lists Applications.
+    let text = std::fs::read_to_string(&k.kubeconfig).unwrap();
+    for form in [
+        "token:",
+        "client-certificate-data:",
+        "exec:",
+        "certificate-authority-data:",
+    ] {
+        assert!(text.contains(form), "kubeconfig lacks {form}");
+    }
+    for kube in &fleet.kube {
+        let what = if kube.name == fleet.instance(0).read().name {
+            vec!["get", "applications", "-n", "argocd", "-o", "name"]
+        } else {
+            vec!["get", "deployments", "-A", "-o", "name"]
+        };
+        let o = k.run_in(&kube.context, &what);
+        assert_eq!(o.code, 0, "{} ({:?}): {}", kube.context, kube.auth, o.err);
+        assert!(!o.out.trim().is_empty(), "{}", kube.context);
+    }
+    let forms: std::collections::BTreeSet<String> =
+        fleet.kube.iter().map(|k| format!("{:?}", k.auth)).collect();
+    assert_eq!(forms.len(), 3, "{forms:?}");
+    assert!(fleet.kube.iter().any(|k| k.context.starts_with("admin@")));
+    count(fleet.kube.len());
+
+    // 7. A wrong token is 401.
+    let o = k.run(&["--token=bogus", "get", "pods", "-n", &ns]);
+    assert_eq!(o.code, 1);
+    assert!(o.err.contains("Unauthorized"), "{}", o.err);
+    count(1);
+
+    // 8-10. get -o wide (server-side columns), -o json, a missing object.
+    let wide = k.ok(&["get", "deployment", &name, "-n", &ns, "-o", "wide"]);
+    assert!(
+        wide.contains("UP-TO-DATE") && wide.contains("IMAGES") && wide.contains("SELECTOR"),
+        "{wide}"
+    );
+    let before = k.json(&["get", "deployment", &name, "-n", &ns]);
+    assert_eq!(before["kind"], "Deployment");
+    let o = k.run(&["get", "deployment", "nope", "-n", &ns]);
+    assert!(
+        o.code == 1 && o.err.contains("\"nope\" not found"),
+        "{}",
+        o.err
+    );
+    count(3);
+    let rv0 = before["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let gen0 = before["metadata"]["generation"].as_i64().unwrap();
+    let replicas0 = before["spec"]["replicas"].as_i64().unwrap();
+
+    // 11. Reading does not move the resource version.
+    let again = k.json(&["get", "deployment", &name, "-n", &ns]);
+    assert_eq!(again["metadata"]["resourceVersion"], rv0.as_str());
+    count(1);
+
+    // 12-14. Field selectors: what a kind indexes works, anything else is 400.
+    let pods = k.json(&[
+        "get",
+        "pods",
+        "-n",
+        &ns,
+        "--field-selector",
+        "status.phase=Running",
+    ]);
+    let items = pods["items"].as_array().unwrap();
+    assert!(!items.is_empty());
+    assert!(items.iter().all(|p| p["status"]["phase"] == "Running"));
+    let o = k.run(&["get", "pods", "-n", &ns, "--field-selector", "spec.foo=bar"]);
+    assert!(
+        o.code == 1 && o.err.contains("field label not supported: spec.foo"),
+        "{}",
+        o.err
+    );
+    let o = k.run(&[
+        "get",
+        "configmaps",
+        "-n",
+        &ns,
+        "--field-selector",
+        "status.phase=x",
+    ]);
+    assert!(
+        o.code == 1 && o.err.contains("field label not supported"),
+        "{}",
+        o.err
+    );
+    count(3);
+
+    // 15. Paging: two at a time gives the same pods as one list.
+    let all = k.ok(&["get", "pods", "-A", "-o", "name", "--chunk-size=0"]);
+    let paged = k.ok(&["get", "pods", "-A", "-o", "name", "--chunk-size=2"]);
+    assert_eq!(all, paged);
+    assert!(all.lines().count() > 2);
+    count(2);
+
+    // 16-17. describe: the object and its events (found by involvedObject field selectors).
+    let d = k.ok(&["describe", "deployment", &name, "-n", &ns]);
+    assert!(
+        d.contains(&format!("Name:                   {name}")) || d.contains(&name),
+        "{d}"
+    );
+    assert!(d.contains("Replicas:"), "{d}");
+    let pod = items[0]["metadata"]["name"].as_str().unwrap().to_string();
+    let dp = k.ok(&["describe", "pod", &pod, "-n", &ns]);
+    assert!(dp.contains("Containers:") && dp.contains("Image:"), "{dp}");
+    count(2);
+
+    // 18-19. Events: by involved object, and `kubectl events --for`.
+    let evs = k.json(&[
+        "get",
+        "events",
+        "-n",
+        &ns,
+        "--field-selector",
+        &format!("involvedObject.name={name},involvedObject.kind=Deployment"),
+    ]);
+    for e in evs["items"].as_array().unwrap() {
+        assert_eq!(e["involvedObject"]["name"], name.as_str());
+    }
+    let o = k.run(&["events", "-n", &ns, "--for", &format!("deployment/{name}")]);
+    assert_eq!(o.code, 0, "{}", o.err);
+    count(2);
+
+    // 20-26. Logs and their parameters.
+    let tail = k.ok(&["logs", &pod, "-n", &ns, "--tail=3"]);
+    assert_eq!(tail.lines().count(), 3, "{tail}");
+    let ts = k.ok(&["logs", &pod, "-n", &ns, "--tail=1", "--timestamps"]);
+    let first = ts.split_whitespace().next().unwrap();
+    assert!(first.ends_with('Z') && first.contains(".000000000"), "{ts}");
+    let recent = k.ok(&["logs", &pod, "-n", &ns, "--since=1s"]);
+    assert!(
+        recent.is_empty(),
+        "nothing was written in the last second: {recent}"
+    );
+    let limited = k.ok(&["logs", &pod, "-n", &ns, "--limit-bytes=10"]);
+    assert_eq!(limited.len(), 10, "{limited}");
+    let followed = k.until(3, &["logs", "-f", &pod, "-n", &ns, "--tail=1"]);
+    assert!(
+        followed.lines().count() >= 3,
+        "a followed log grows: {followed}"
+    );
+    // --previous: the instance before the last restart (it ended in the error that killed
+    // it), and for a container that never restarted, the server's 400.
+    let restarts = |p: &Value| {
+        p["status"]["containerStatuses"][0]["restartCount"]
+            .as_i64()
+            .unwrap_or(0)
+    };
+    let all_pods = k.json(&["get", "pods", "-A"]);
+    let all_pods = all_pods["items"].as_array().unwrap();
+    let fresh = all_pods
+        .iter()
+        .find(|p| restarts(p) == 0)
+        .expect("a pod that never restarted");
+    let o = k.run(&[
+        "logs",
+        fresh["metadata"]["name"].as_str().unwrap(),
+        "-n",
+        fresh["metadata"]["namespace"].as_str().unwrap(),
+        "--previous",
+    ]);
+    assert!(
+        o.code == 1 && o.err.contains("previous terminated container"),
+        "{}",
+        o.err
+    );
+    let restarted = all_pods
+        .iter()
+        .find(|p| restarts(p) > 0)
+        .expect("a pod that restarted");
+    let prev = k.ok(&[
+        "logs",
+        restarted["metadata"]["name"].as_str().unwrap(),
+        "-n",
+        restarted["metadata"]["namespace"].as_str().unwrap(),
+        "--previous",
+    ]);
+    assert!(prev.contains("FATAL exiting with status 1"), "{prev}");
+    let o = k.run(&["logs", &pod, "-n", &ns, "-c", "nope"]);
+    assert!(
+        o.code == 1 && o.err.contains("container nope is not valid"),
+        "{}",
+        o.err
+    );
+    count(8);
+
+    // 27-28. A too-old resource version is 410 Gone; a watch sends ADDED, then only changes.
+    let raw = k.run(&["get", "--raw", "/api/v1/pods?watch=1&resourceVersion=1"]);
+    assert!(
+        raw.out.contains("too old resource version"),
+        "{} {}",
+        raw.out,
+        raw.err
+    );
+    let watch = {
+        let kc = k.kubeconfig.clone();
+        let home = k.home.clone();
+        let ctx = k.context.clone();
+        let (n, s) = (name.clone(), ns.clone());
+        std::thread::spawn(move || {
+            let k = Kubectl {
+                kubeconfig: kc,
+                home,
+                context: ctx,
+            };
+            k.until(
+                6,
+                &[
+                    "get",
+                    "deployment",
+                    &n,
+                    "-n",
+                    &s,
+                    "-w",
+                    "--output-watch-events",
+                ],
+            )
+        })
+    };
+    std::thread::sleep(Duration::from_millis(2500));
+    k.ok(&[
+        "scale",
+        "deployment",
+        &name,
+        "-n",
+        &ns,
+        &format!("--replicas={}", replicas0 + 1),
+    ]);
+    let w = watch.join().unwrap();
+    // A table with an EVENT column: the header, then one line per event.
+    let kinds: Vec<&str> = w
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(kinds.first(), Some(&"ADDED"), "{w}");
+    assert_eq!(kinds.iter().filter(|k| **k == "ADDED").count(), 1, "{w}");
+    assert!(kinds.contains(&"MODIFIED"), "the scale is a change: {w}");
+    count(3);
+    let scaled = k.json(&["get", "deployment", &name, "-n", &ns]);
+    assert_eq!(scaled["spec"]["replicas"], replicas0 + 1);
+    assert!(scaled["metadata"]["resourceVersion"].as_str().unwrap() != rv0);
+    assert_eq!(
+        scaled["metadata"]["generation"],
+        gen0 + 1,
+        "a spec change bumps generation"
+    );
+    // kubectl scale names no field manager: the server takes the user agent's product.
+    assert_eq!(
+        owner_of(&scaled, "f:replicas"),
+        vec!["kubectl/Update".to_string()]
+    );
+
+    // 29-31. Dry runs change nothing: diff, apply --dry-run=server, patch --dry-run=server.
+    let live = k.json(&["get", "deployment", &name, "-n", &ns]);
+    let rv1 = live["metadata"]["resourceVersion"].clone();
+    let manifest = dir.path().join("deploy.yaml");
+    let mut m = live.clone();
+    m["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .retain(|k, _| matches!(k.as_str(), "name" | "namespace" | "labels" | "annotations"));
+    m.as_object_mut().unwrap().remove("status");
+    m["spec"]["replicas"] = (replicas0 + 5).into();
+    std::fs::write(&manifest, serde_json::to_string(&m).unwrap()).unwrap();
+    let mf = manifest.to_str().unwrap();
+    let o = k.run(&["diff", "-f", mf]);
+    assert_eq!(
+        o.code, 1,
+        "diff exits 1 when there are differences: {}",
+        o.err
+    );
+    assert!(
+        o.out.contains(&format!("+  replicas: {}", replicas0 + 5)),
+        "{}",
+        o.out
+    );
+    let o = k.ok(&["apply", "--dry-run=server", "--validate=false", "-f", mf]);
+    assert!(o.contains("(server dry run)"), "{o}");
+    let o = k.ok(&[
+        "patch",
+        "deployment",
+        &name,
+        "-n",
+        &ns,
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"replicas":1}}"#,
+        "--dry-run=server",
+        "-o",
+        "json",
+    ]);
+    let dry: Value = serde_json::from_str(&o).unwrap();
+    assert_eq!(dry["spec"]["replicas"], 1, "the dry run answers the result");
+    let after = k.json(&["get", "deployment", &name, "-n", &ns]);
+    assert_eq!(after["spec"]["replicas"], replicas0 + 1);
+    assert_eq!(
+        after["metadata"]["resourceVersion"], rv1,
+        "dry runs change nothing"
+    );
+    count(4);
+
+    // 32-33. Server-side apply: a field another manager owns conflicts; forcing takes it.
+    let o = k.run(&[
+        "apply",
+        "--server-side",
+        "--field-manager=ci-pipeline",
+        "--validate=false",
+        "-f",
+        mf,
+    ]);
+    assert_eq!(o.code, 1, "{}", o.out);
+    assert!(o.err.contains("conflict with \"kubectl\""), "{}", o.err);
+    k.ok(&[
+        "apply",
+        "--server-side",
+        "--field-manager=ci-pipeline",
+        "--force-conflicts",
+        "--validate=false",
+        "-f",
+        mf,
+    ]);
+    let ssa = k.json(&["get", "deployment", &name, "-n", &ns]);
+    assert_eq!(ssa["spec"]["replicas"], replicas0 + 5);
+    assert_eq!(
+        owner_of(&ssa, "f:replicas"),
+        vec!["ci-pipeline/Apply".to_string()]
+    );
+    count(2);
+
+    // 34-36. Patches: JSON patch, a stale resourceVersion is 409, strategic merge by name.
+    k.ok(&[
+        "patch",
+        "deployment",
+        &name,
+        "-n",
+        &ns,
+        "--type",
+        "json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/replicas","value":4}]"#,
+    ]);
+    let o = k.run(&[
+        "patch",
+        "deployment",
+        &name,
+        "-n",
+        &ns,
+        "--type",
+        "merge",
+        "-p",
+        r#"{"metadata":{"resourceVersion":"1"},"spec":{"replicas":2}}"#,
+    ]);
+    assert!(
+        o.code == 1 && o.err.contains("the object has been modified"),
+        "{}",
+        o.err
+    );
+    let o = k.run(&[
+        "scale",
+        "deployment",
+        &name,
+        "-n",
+        &ns,
+        "--replicas=3",
+        "--resource-version=1",
+    ]);
+    assert_eq!(
+        o.code, 1,
+        "a stale --resource-version is refused: {}",
+        o.out
+    );
+    let cur = k.json(&["get", "deployment", &name, "-n", &ns]);
+    assert_eq!(cur["spec"]["replicas"], 4);
+    count(3);
+
+    // 37. set image: a strategic merge on the container's name; the image is drift.
+    let container = cur["spec"]["template"]["spec"]["containers"][0]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let image = cur["spec"]["template"]["spec"]["containers"][0]["image"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let repo = image.rsplit_once(':').unwrap().0;
+    k.ok(&[
+        "set",
+        "image",
+        &format!("deployment/{name}"),
+        "-n",
+        &ns,
+        &format!("{container}={repo}:v99.0.0"),
+    ]);
+    let img = k.json(&["get", "deployment", &name, "-n", &ns]);
+    assert_eq!(
+        img["spec"]["template"]["spec"]["containers"][0]["image"],
+        format!("{repo}:v99.0.0").as_str()
+    );
+    assert!(owner_of(&img, "f:image").contains(&"kubectl-set/Update".to_string()));
+    count(1);
+
+    // 38-40. label and annotate: kept, owned by their managers, not drift; label removal.
+    k.ok(&["label", "deployment", &name, "-n", &ns, "incident=INC-9"]);
+    k.ok(&["annotate", "deployment", &name, "-n", &ns, "owner=sre"]);
+    let meta = k.json(&["get", "deployment", &name, "-n", &ns]);
+    assert_eq!(meta["metadata"]["labels"]["incident"], "INC-9");
+    assert_eq!(
+        owner_of(&meta, "f:incident"),
+        vec!["kubectl-label/Update".to_string()]
+    );
+    assert_eq!(
+        owner_of(&meta, "f:owner"),
+        vec!["kubectl-annotate/Update".to_string()]
+    );
+    k.ok(&["label", "deployment", &name, "-n", &ns, "incident-"]);
+    let meta = k.json(&["get", "deployment", &name, "-n", &ns]);
+    assert!(meta["metadata"]["labels"]["incident"].is_null());
+    count(3);
+
+    // 41-43. auth can-i: what the demo serves, and nothing else.
+    assert_eq!(
+        k.ok(&["auth", "can-i", "patch", "deployments", "-n", &ns])
+            .trim(),
+        "yes"
+    );
+    let o = k.run(&["auth", "can-i", "delete", "pods", "-n", &ns]);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.out
+            .starts_with("no - the demo cluster does not allow delete"),
+        "{}",
+        o.out
+    );
+    assert_eq!(
+        k.ok(&[
+            "auth",
+            "can-i",
+            "get",
+            "pods",
+            "--subresource=log",
+            "-n",
+            &ns
+        ])
+        .trim(),
+        "yes"
+    );
+    count(3);
+
+    // 44. /version.
+    let v: Value = serde_json::from_str(&k.ok(&["get", "--raw", "/version"])).unwrap();
+    assert!(v["gitVersion"].as_str().unwrap().starts_with("v1."));
+    count(1);
+
+    // Argo CD sees what kubectl did: replicas and the image are drift; the label is not.
+    let mr = client.managed_resources(&app, None).await.unwrap();
+    let drift = driftdeck::diff::from_managed(&mr.items).unwrap();
+    let paths: Vec<&str> = drift
+        .iter()
+        .flat_map(|r| r.changes.iter().map(|c| c.path.as_str()))
+        .collect();
+    assert!(paths.contains(&"/spec/replicas"), "{paths:?}");
+    assert!(paths.iter().any(|p| p.ends_with("/image")), "{paths:?}");
+    assert!(!paths.iter().any(|p| p.contains("labels")), "{paths:?}");
+    assert!(ran >= 40, "the matrix ran {ran} commands");
+}
+
+/// driftdeck's own kube client over every credential form of the demo kubeconfig, and the
+/// context of a cluster that Argo CD knows only by server URL.
+#[tokio::test]
+async fn the_kube_client_speaks_every_credential_form() {
+    use driftdeck::clients::kube::Clusters;
+    let fleet = common::demo(40, 4, 1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg_path = fleet.write_config(dir.path()).unwrap();
+    let cfg = driftdeck::config::Config::load(&cfg_path).unwrap();
+    let clusters = Clusters::load(cfg.kube.as_ref());
+    let mut seen = std::collections::BTreeSet::new();
+    for kube in &fleet.kube {
+        let client = clusters.client(&kube.context).await.unwrap();
+        let v = client.apiserver_version().await;
+        assert!(v.is_ok(), "{} ({:?}): {v:?}", kube.context, kube.auth);
+        let pods = list_pods(&client).await;
+        assert_eq!(pods.is_empty(), kube.name == fleet.instance(0).read().name);
+        seen.insert(format!("{:?}", kube.auth));
+    }
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    // The cluster reached by URL: Argo CD's server is the context's server.
+    let by_url = fleet
+        .kube
+        .iter()
+        .find(|k| k.context.starts_with("admin@"))
+        .unwrap();
+    let server = fleet
+        .instance(0)
+        .read()
+        .clusters
+        .iter()
+        .find(|c| c.name == by_url.name)
+        .unwrap()
+        .server
+        .clone();
+    assert_eq!(server, format!("https://{}", by_url.addr));
+    assert_eq!(clusters.context_for("", &server).unwrap(), by_url.context);
+}
+
+async fn list_pods(client: &kube::Client) -> Vec<String> {
+    let api: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::all(client.clone());
+    api.list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|p| p.metadata.name)
+        .collect()
+}
