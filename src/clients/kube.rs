@@ -351,10 +351,21 @@ pub async fn view(
                 ev.involved_object.name.unwrap_or_default()
             ),
             message: ev.message.unwrap_or_default(),
-            count: ev.count.unwrap_or(1),
+            // Events written through events.k8s.io carry a series (count and last
+            // observation) and an eventTime instead of count and lastTimestamp.
+            count: ev
+                .series
+                .as_ref()
+                .and_then(|s| s.count)
+                .or(ev.count)
+                .unwrap_or(1),
             last: ev
-                .last_timestamp
+                .series
+                .as_ref()
+                .and_then(|s| s.last_observed_time.as_ref())
                 .map(|t| t.0.as_second())
+                .or_else(|| ev.last_timestamp.map(|t| t.0.as_second()))
+                .or_else(|| ev.event_time.map(|t| t.0.as_second()))
                 .or_else(|| ev.metadata.creation_timestamp.map(|t| t.0.as_second())),
         })
         .collect();

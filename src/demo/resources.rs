@@ -1116,14 +1116,29 @@ pub fn tree(app: &DemoApp, now: i64) -> ApplicationTree {
             None => HealthStatus::default(),
         }
     };
+    let pods_since = app
+        .app
+        .status
+        .history
+        .last()
+        .map(|h| h.deployed_at.as_str())
+        .and_then(crate::model::fleet::parse_time)
+        .unwrap_or(w.created)
+        .max(w.created);
     let mut prng = Rng::new(w.salt ^ 0x90d);
     let mut pod = |name: String, parent: ResourceRef, ready: bool, restarts: u64| {
         let rng = &mut prng;
-        let (reason, containers) = match (w.pods, ready) {
-            (PodState::Running, true) => ("Running", "1/1"),
-            (PodState::CrashLoop, _) => ("CrashLoopBackOff", "0/1"),
-            (PodState::ImagePullBackOff, _) => ("ImagePullBackOff", "0/1"),
-            _ => ("ContainerCreating", "0/1"),
+        // StatefulSets run a log-shipping sidecar beside the app (the demo cluster's pods).
+        let sidecar = w.kind == WorkloadKind::StatefulSet;
+        let (reason, containers) = match (w.pods, ready, sidecar) {
+            (PodState::Running, true, false) => ("Running", "1/1"),
+            (PodState::Running, true, true) => ("Running", "2/2"),
+            (PodState::CrashLoop, _, false) => ("CrashLoopBackOff", "0/1"),
+            (PodState::CrashLoop, _, true) => ("CrashLoopBackOff", "1/2"),
+            (PodState::ImagePullBackOff, _, false) => ("ImagePullBackOff", "0/1"),
+            (PodState::ImagePullBackOff, _, true) => ("ImagePullBackOff", "1/2"),
+            (_, _, false) => ("ContainerCreating", "0/1"),
+            (_, _, true) => ("ContainerCreating", "0/2"),
         };
         let h = pod_health(&name, ready, restarts);
         ResourceNode {
@@ -1150,7 +1165,9 @@ pub fn tree(app: &DemoApp, now: i64) -> ApplicationTree {
             resource_version: (1_000_000 + rng.below(9_000_000)).to_string(),
             images: vec![image(w, &live_tag(w))],
             health: Some(h),
-            created_at: Some(ts(now - 600 - rng.below(86_400) as i64)),
+            // Pods are as old as the rollout that made them: their creation time does not
+            // move as the clock does.
+            created_at: Some(ts((pods_since + rng.below(300) as i64).min(now))),
         }
     };
     match w.kind {
@@ -1278,6 +1295,7 @@ pub fn app_events(app: &DemoApp) -> EventList {
             count: 1,
             kind: kind.into(),
             reporting_component: String::new(),
+            ..Default::default()
         });
     };
     for h in a
@@ -1397,6 +1415,7 @@ pub fn resource_events(app: &DemoApp, name: &str, namespace: &str) -> EventList 
             count: 1,
             kind: "Normal".into(),
             reporting_component: String::new(),
+            ..Default::default()
         });
     };
     if name != w.name || namespace != w.namespace {

@@ -632,6 +632,44 @@ pub struct Event {
     pub kind: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub reporting_component: String,
+    /// The newer form (events.k8s.io written through to core/v1): a micro-time instead of
+    /// first/last timestamps, and a series instead of a count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub series: Option<EventSeries>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct EventSeries {
+    pub count: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_observed_time: Option<String>,
+}
+
+impl Event {
+    /// When the event was last seen, in either form: the series' last observation, else
+    /// `lastTimestamp`, `eventTime`, `firstTimestamp`, the object's creation.
+    pub fn last_seen(&self) -> Option<&str> {
+        self.series
+            .as_ref()
+            .and_then(|s| s.last_observed_time.as_deref())
+            .or(self.last_timestamp.as_deref())
+            .or(self.event_time.as_deref())
+            .or(self.first_timestamp.as_deref())
+            .or(self.metadata.creation_timestamp.as_deref())
+    }
+
+    /// How many times it happened, in either form.
+    pub fn times(&self) -> i64 {
+        self.series
+            .as_ref()
+            .map(|s| s.count)
+            .filter(|c| *c > 0)
+            .unwrap_or(self.count)
+            .max(1)
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -573,7 +573,69 @@ async fn the_kubectl_matrix() {
     );
     count(3);
 
-    // 44. /version.
+    // 44-47. ReplicaSets: owned by the Deployment, one per revision, read by rollout history.
+    let rs = k.json(&[
+        "get",
+        "replicasets",
+        "-n",
+        &ns,
+        "-l",
+        &format!("app.kubernetes.io/name={name}"),
+    ]);
+    let rs = rs["items"].as_array().unwrap();
+    assert!(!rs.is_empty());
+    assert!(
+        rs.iter()
+            .all(|r| r["metadata"]["ownerReferences"][0]["uid"] == cur["metadata"]["uid"])
+    );
+    let hist = k.ok(&[
+        "rollout",
+        "history",
+        &format!("deployment/{name}"),
+        "-n",
+        &ns,
+    ]);
+    assert!(hist.contains("REVISION"), "{hist}");
+    let revisions = hist
+        .lines()
+        .filter(|l| l.trim().starts_with(char::is_numeric))
+        .count();
+    assert_eq!(revisions, rs.len(), "{hist}");
+    let newest = rs
+        .iter()
+        .map(|r| {
+            r["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
+                .as_str()
+                .unwrap()
+                .parse::<u32>()
+                .unwrap()
+        })
+        .max()
+        .unwrap();
+    let one = k.ok(&[
+        "rollout",
+        "history",
+        &format!("deployment/{name}"),
+        "-n",
+        &ns,
+        &format!("--revision={newest}"),
+    ]);
+    assert!(
+        one.contains("v99.0.0"),
+        "the newest revision runs the image set by hand: {one}"
+    );
+    // The pods belong to the current ReplicaSet and report image digests.
+    let p = k.json(&["get", "pod", &pod, "-n", &ns]);
+    assert_eq!(p["metadata"]["ownerReferences"][0]["kind"], "ReplicaSet");
+    assert!(
+        p["status"]["containerStatuses"][0]["imageID"]
+            .as_str()
+            .unwrap()
+            .contains("@sha256:")
+    );
+    count(4);
+
+    // 48. /version.
     let v: Value = serde_json::from_str(&k.ok(&["get", "--raw", "/version"])).unwrap();
     assert!(v["gitVersion"].as_str().unwrap().starts_with("v1."));
     count(1);
@@ -639,4 +701,86 @@ async fn list_pods(client: &kube::Client) -> Vec<String> {
         .into_iter()
         .filter_map(|p| p.metadata.name)
         .collect()
+}
+
+/// Pods with init containers and sidecars, and events in the newer `series` form: kubectl
+/// shows them, and driftdeck's own cluster view reads their count and last observation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_containers_sidecars_and_series_events() {
+    use driftdeck::clients::kube::{self, Clusters};
+    use driftdeck::demo::generator::{PodState, WorkloadKind};
+    let fleet = common::demo(120, 2, 1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg_path = fleet.write_config(dir.path()).unwrap();
+    let cfg = driftdeck::config::Config::load(&cfg_path).unwrap();
+    let clusters = Clusters::load(cfg.kube.as_ref());
+    let (crash_ns, crash_cluster, sts_ns, sts_cluster) = {
+        let st = fleet.instance(0).read();
+        let cluster = |a: &driftdeck::demo::generator::DemoApp| {
+            let d = &a.app.spec.destination;
+            st.clusters
+                .iter()
+                .find(|c| c.server == d.server || c.name == d.name)
+                .unwrap()
+                .name
+                .clone()
+        };
+        let crash = st
+            .apps
+            .values()
+            .find(|a| a.w.pods == PodState::CrashLoop && a.w.kind == WorkloadKind::Deployment)
+            .expect("a crash-looping app");
+        let sts = st
+            .apps
+            .values()
+            .find(|a| a.w.kind == WorkloadKind::StatefulSet && a.w.pods == PodState::Running)
+            .expect("a StatefulSet app");
+        (
+            crash.w.namespace.clone(),
+            cluster(crash),
+            sts.w.namespace.clone(),
+            cluster(sts),
+        )
+    };
+    let ctx = fleet.kube_context(&crash_cluster).unwrap().to_string();
+    let v = kube::view(&clusters, &crash_cluster, &ctx, &crash_ns, &[])
+        .await
+        .unwrap();
+    let backoff = v
+        .events
+        .iter()
+        .find(|e| e.reason == "BackOff")
+        .unwrap_or_else(|| panic!("{:?}", v.events));
+    assert!(backoff.count >= 2, "the series count: {backoff:?}");
+    assert_eq!(
+        backoff.last,
+        Some(common::NOW - 30),
+        "the series' last observation, not the creation: {backoff:?}"
+    );
+
+    if !crate::kube_demo::kubectl_available() {
+        return;
+    }
+    let k = Kubectl {
+        kubeconfig: dir.path().join("kubeconfig"),
+        home: dir.path().to_path_buf(),
+        context: ctx,
+    };
+    let ev = k.ok(&["events", "-n", &crash_ns, "--types=Warning"]);
+    assert!(
+        ev.contains("BackOff") && ev.contains("over"),
+        "kubectl shows the series: {ev}"
+    );
+    let k2 = Kubectl {
+        context: fleet.kube_context(&sts_cluster).unwrap().to_string(),
+        ..k
+    };
+    let pods = k2.json(&["get", "pods", "-n", &sts_ns]);
+    let p = &pods["items"][0];
+    let name = p["metadata"]["name"].as_str().unwrap();
+    assert_eq!(p["spec"]["containers"].as_array().unwrap().len(), 2);
+    let o = k2.run(&["logs", name, "-n", &sts_ns, "-c", "log-shipper", "--tail=1"]);
+    assert_eq!(o.code, 0, "{}", o.err);
+    let d = k2.ok(&["describe", "pod", name, "-n", &sts_ns]);
+    assert!(d.contains("log-shipper"), "{d}");
 }

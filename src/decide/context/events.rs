@@ -54,9 +54,7 @@ async fn kube_events(
         let (o, list) = r.map_err(|e| e.to_string())?;
         for e in list.items {
             let time = e
-                .last_timestamp
-                .as_deref()
-                .or(e.first_timestamp.as_deref())
+                .last_seen()
                 .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
                 .map(|t| t.with_timezone(&Utc));
             if time.is_some_and(|t| {

@@ -414,10 +414,12 @@ pub(super) async fn route(
         (Method::GET, ["v1", "applications", name, "events"]) => {
             with_app(inst, name, q, |a| {
                 match q.get("resourceName").filter(|n| !n.is_empty()) {
-                    Some(res) => json_reply(&resources::resource_events(
+                    Some(res) => json_reply(&crate::demo::kube::resource_events(
                         a,
+                        now,
                         res,
                         q.get("resourceNamespace").unwrap_or(""),
+                        q.get("resourceUID").unwrap_or(""),
                     )),
                     None => json_reply(&resources::app_events(a)),
                 }

@@ -31,10 +31,26 @@ mod logs;
 mod table;
 mod versions;
 mod watch;
+mod workloads;
 mod write;
 
 pub use auth::{Auth, Credentials, kubeconfig};
 pub use logs::log_lines;
+
+/// The events of one object of an app, as the cluster has them (Argo CD's resource events
+/// read the cluster's): by involved object name and namespace, and uid when given.
+pub fn resource_events(a: &DemoApp, now: i64, name: &str, ns: &str, uid: &str) -> Value {
+    let items: Vec<Value> = workloads::events(a, now)
+        .into_iter()
+        .filter(|e| {
+            let io = &e["involvedObject"];
+            io["name"] == name
+                && (ns.is_empty() || io["namespace"] == ns)
+                && (uid.is_empty() || io["uid"] == uid)
+        })
+        .collect();
+    json!({"metadata": {}, "items": items})
+}
 
 /// A kind the demo clusters serve.
 #[derive(Debug, Clone, Copy)]
@@ -93,6 +109,7 @@ pub const KINDS: &[Kind] = &[
     k("", "v1", "Service", "services", &["svc"], false),
     k("apps", "v1", "Deployment", "deployments", &["deploy"], true),
     k("apps", "v1", "StatefulSet", "statefulsets", &["sts"], true),
+    k("apps", "v1", "ReplicaSet", "replicasets", &["rs"], false),
     k("batch", "v1", "CronJob", "cronjobs", &["cj"], false),
     k(
         "rbac.authorization.k8s.io",
@@ -393,20 +410,29 @@ impl Cluster {
                     }
                 }
                 if kind.kind == "Pod" {
-                    for v in pods(a, now) {
+                    for v in workloads::pods(a, now) {
                         out.push(Obj {
                             created: 0,
                             inst: inst.clone(),
                             app: name.clone(),
                             res: None,
-                            value: finish(v, a),
+                            value: v,
+                        });
+                    }
+                }
+                if kind.kind == "ReplicaSet" {
+                    for v in workloads::replica_sets(a, now) {
+                        out.push(Obj {
+                            created: 0,
+                            inst: inst.clone(),
+                            app: name.clone(),
+                            res: None,
+                            value: v,
                         });
                     }
                 }
                 if kind.kind == "Event" {
-                    let evs = resources::resource_events(a, &a.w.name, &a.w.namespace);
-                    for e in evs.items {
-                        let mut v = serde_json::to_value(&e).unwrap_or_default();
+                    for mut v in workloads::events(a, now) {
                         v["apiVersion"] = json!("v1");
                         v["kind"] = json!("Event");
                         out.push(Obj {
@@ -539,93 +565,6 @@ impl Cluster {
     }
 }
 
-/// The pods of an app as its cluster has them: the same pods, states and restarts Argo CD's
-/// resource tree shows.
-pub fn pods(a: &DemoApp, now: i64) -> Vec<Value> {
-    let w = &a.w;
-    let tree = resources::tree(a, now);
-    let ctr = resources::container_name(w);
-    tree.nodes
-        .iter()
-        .filter(|n| n.reference.kind == "Pod")
-        .map(|n| {
-            let info = |k: &str| {
-                n.info
-                    .iter()
-                    .find(|i| i.name == k)
-                    .map(|i| i.value.clone())
-                    .unwrap_or_default()
-            };
-            let reason = info("Status Reason");
-            let restarts: i64 = info("Restart Count").parse().unwrap_or(0);
-            let ready = info("Containers") == "1/1";
-            let message = n
-                .health
-                .as_ref()
-                .map(|h| h.message.clone())
-                .unwrap_or_default();
-            let state = if reason == "Running" {
-                json!({"running": {"startedAt": n.created_at}})
-            } else {
-                json!({"waiting": {"reason": reason, "message": message}})
-            };
-            let crash = reason == "CrashLoopBackOff";
-            let last = if restarts > 0 {
-                json!({"terminated": {
-                    "exitCode": if crash { 1 } else { 0 },
-                    "reason": if crash { "Error" } else { "Completed" },
-                    "startedAt": super::generator::ts(now - 400),
-                    "finishedAt": super::generator::ts(now - 340),
-                }})
-            } else {
-                json!({})
-            };
-            let owners: Vec<Value> = n
-                .parent_refs
-                .iter()
-                .map(|o| {
-                    json!({
-                        "apiVersion": gv(&o.group, &o.version),
-                        "kind": o.kind,
-                        "name": o.name,
-                        "uid": o.uid,
-                        "controller": true,
-                    })
-                })
-                .collect();
-            json!({
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "metadata": {
-                    "name": n.reference.name,
-                    "namespace": w.namespace,
-                    "uid": n.reference.uid,
-                    "creationTimestamp": n.created_at,
-                    "labels": {"app.kubernetes.io/name": w.name},
-                    "ownerReferences": owners,
-                },
-                "spec": {
-                    "nodeName": info("Node"),
-                    "restartPolicy": "Always",
-                    "containers": [{"name": ctr, "image": n.images.first()}],
-                },
-                "status": {
-                    "phase": if reason == "Running" || crash { "Running" } else { "Pending" },
-                    "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}],
-                    "containerStatuses": [{
-                        "name": ctr,
-                        "image": n.images.first(),
-                        "ready": ready,
-                        "restartCount": restarts,
-                        "state": state,
-                        "lastState": last,
-                    }],
-                },
-            })
-        })
-        .collect()
-}
-
 /// The object as the cluster serves it: its resourceVersion follows the app's changes.
 fn finish(mut v: Value, a: &DemoApp) -> Value {
     if let Some(m) = v["metadata"].as_object_mut() {
@@ -663,7 +602,10 @@ fn item(mut v: Value) -> Value {
 
 /// The verbs a kind of the demo clusters supports.
 fn verbs_of(k: &Kind) -> Vec<&'static str> {
-    if matches!(k.kind, "Namespace" | "Pod" | "Event" | "Application") {
+    if matches!(
+        k.kind,
+        "Namespace" | "Pod" | "Event" | "Application" | "ReplicaSet"
+    ) {
         vec!["get", "list", "watch"]
     } else {
         vec!["get", "list", "watch", "patch"]
@@ -1029,7 +971,10 @@ async fn route(
             let Some(o) = find(c, kind, ns, n) else {
                 return not_found(kind, n);
             };
-            if matches!(kind.kind, "Namespace" | "Pod" | "Event" | "Application") {
+            if matches!(
+                kind.kind,
+                "Namespace" | "Pod" | "Event" | "Application" | "ReplicaSet"
+            ) {
                 return status(
                     405,
                     "MethodNotAllowed",

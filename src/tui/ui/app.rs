@@ -1059,11 +1059,7 @@ fn events(buf: &mut Buffer, head: Rect, body: Rect, m: &Model, s: &AppScreen, th
         let sel = row == s.cursor;
         let st = |role: &str| theme.pick(role, sel);
         selection_bar(buf, body, y, sel, theme);
-        let when = e
-            .last_timestamp
-            .as_deref()
-            .or(e.first_timestamp.as_deref())
-            .and_then(parse_time);
+        let when = e.last_seen().and_then(parse_time);
         let role = if e.kind == "Warning" {
             "warning"
         } else {
@@ -1074,7 +1070,7 @@ fn events(buf: &mut Buffer, head: Rect, body: Rect, m: &Model, s: &AppScreen, th
             (m.ago(when), 5, "text.dim"),
             (e.kind.clone(), 8, role),
             (e.reason.clone(), 20, "text"),
-            (e.count.max(1).to_string(), 5, "text.dim"),
+            (e.times().to_string(), 5, "text.dim"),
             (e.message.clone(), w.saturating_sub(44), "text"),
         ] {
             put(buf, x, y, &fit(&text, width), width, st(r));
