@@ -25,7 +25,7 @@ fn image_id(image: &str) -> String {
 
 /// Whether a workload's pods run an init container (a schema migration before start).
 pub fn has_init(a: &DemoApp) -> bool {
-    a.w.kind == WorkloadKind::Deployment && a.w.salt % 3 == 0
+    a.w.kind == WorkloadKind::Deployment && a.w.salt.is_multiple_of(3)
 }
 
 /// Whether a workload's pods run a log-shipping sidecar beside the app (StatefulSets do).
@@ -99,10 +99,10 @@ pub fn pods(a: &DemoApp, now: i64) -> Vec<Value> {
             let image = n.images.first().cloned().unwrap_or_default();
             let pulled = !matches!(reason.as_str(), "ImagePullBackOff" | "ErrImagePull");
             let mut labels = json!({"app.kubernetes.io/name": w.name});
-            if let Some(rs) = n.parent_refs.iter().find(|p| p.kind == "ReplicaSet") {
-                if let Some(h) = rs.name.strip_prefix(&format!("{}-", w.name)) {
-                    labels["pod-template-hash"] = json!(h);
-                }
+            if let Some(rs) = n.parent_refs.iter().find(|p| p.kind == "ReplicaSet")
+                && let Some(h) = rs.name.strip_prefix(&format!("{}-", w.name))
+            {
+                labels["pod-template-hash"] = json!(h);
             }
             if w.kind == WorkloadKind::StatefulSet {
                 labels["statefulset.kubernetes.io/pod-name"] = json!(n.reference.name);
