@@ -24,6 +24,7 @@ mod hostile;
 mod kube_demo;
 mod kubectl;
 mod opa;
+mod python_client;
 mod screens;
 mod secrets;
 mod swagger;

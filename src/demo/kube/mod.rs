@@ -28,6 +28,7 @@ use super::Body;
 mod auth;
 mod list;
 mod logs;
+mod openapi;
 mod table;
 mod versions;
 mod watch;
@@ -853,6 +854,34 @@ async fn serve(
             "compiler": "gc",
             "platform": "linux/amd64",
         })),
+        ["openapi", "v2"] => {
+            // The real server prefers protobuf; it answers JSON to clients that take it.
+            let takes_json = r.accept.is_empty()
+                || r.accept.split(',').any(|a| {
+                    let t = a.split(';').next().unwrap_or("").trim();
+                    matches!(t, "application/json" | "*/*" | "application/*")
+                });
+            if takes_json {
+                ok(&openapi::docs().v2)
+            } else {
+                status(
+                    406,
+                    "NotAcceptable",
+                    "only the following media types are accepted: application/json",
+                    None,
+                )
+            }
+        }
+        ["openapi", "v3"] => ok(&openapi::v3_index()),
+        ["openapi", "v3", rest @ ..] => match openapi::docs().v3.get(&rest.join("/")) {
+            Some((doc, _)) => ok(doc),
+            None => status(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+                None,
+            ),
+        },
         ["api"] => ok(&json!({
             "kind": "APIVersions",
             "versions": ["v1"],
@@ -985,22 +1014,27 @@ async fn route(
             let reply = write::patch(o, kind, sub == Some("scale"), r);
             // The object as the client will read it next: a new version if it changed (a dry
             // run stores nothing, so its version stays).
-            match reply {
-                Ok(v) if sub == Some("scale") => ok(&v),
-                Ok(mut v) if r.dry_run() == Ok(true) => {
-                    let key = versions::key(kind.plural, &v);
-                    c.versions
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .peek(&key, &mut v);
-                    ok(&v)
-                }
-                Ok(mut v) => {
-                    c.stamp(kind, &mut v);
-                    ok(&v)
-                }
-                Err(f) => f.reply(),
+            let (mut v, warnings) = match reply {
+                Ok(x) => x,
+                Err(f) => return f.reply(),
+            };
+            if sub == Some("scale") {
+            } else if r.dry_run() == Ok(true) {
+                let key = versions::key(kind.plural, &v);
+                c.versions
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .peek(&key, &mut v);
+            } else {
+                c.stamp(kind, &mut v);
             }
+            let mut resp = ok(&v);
+            for w in warnings {
+                if let Ok(h) = format!("299 - {}", serde_json::Value::String(w)).parse() {
+                    resp.headers_mut().append(header::WARNING, h);
+                }
+            }
+            resp
         }
         _ => status(
             405,

@@ -138,7 +138,7 @@ pub fn fields_path(obj: &Value, pointer: &str) -> Vec<String> {
 
 /// Applies a patch to a live object and records what changed as the demo state (unless it is
 /// a dry run). Returns the object as it is after the patch, or the error reply.
-pub fn patch(o: Obj, kind: &Kind, scale: bool, r: &Req) -> Result<Value, Failure> {
+pub fn patch(o: Obj, kind: &Kind, scale: bool, r: &Req) -> Result<(Value, Vec<String>), Failure> {
     let dry = r
         .dry_run()
         .map_err(|e| Failure::new(400, "BadRequest", &e, None))?;
@@ -219,6 +219,53 @@ pub fn patch(o: Obj, kind: &Kind, scale: bool, r: &Req) -> Result<Value, Failure
                 None,
             ));
         }
+    }
+    // Field validation, as the server does it since 1.27: unknown fields are an error under
+    // Strict (what kubectl asks for), a warning under Warn (the default), nothing under Ignore.
+    let validation =
+        r.q.get("fieldValidation")
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+            .unwrap_or("Warn");
+    if !matches!(validation, "Strict" | "Warn" | "Ignore") {
+        return Err(Failure::new(
+            400,
+            "BadRequest",
+            &format!(
+                "fieldValidation: Unsupported value: \"{validation}\": supported values: \"Ignore\", \"Strict\", \"Warn\""
+            ),
+            None,
+        ));
+    }
+    let mut warnings = Vec::new();
+    if !scale && validation != "Ignore" {
+        let checked = if ct == "application/json-patch+json" {
+            &after
+        } else {
+            &patch
+        };
+        let unknown = super::openapi::unknown_fields(kind, checked);
+        if !unknown.is_empty() && validation == "Strict" {
+            let list: Vec<String> = unknown
+                .iter()
+                .map(|u| format!("unknown field \"{u}\""))
+                .collect();
+            return Err(Failure::new(
+                400,
+                "BadRequest",
+                &format!(
+                    "{k} in version \"{v}\" cannot be handled as a {k}: strict decoding error: {}",
+                    list.join(", "),
+                    k = kind.kind,
+                    v = kind.version
+                ),
+                None,
+            ));
+        }
+        warnings = unknown
+            .iter()
+            .map(|u| format!("unknown field \"{u}\""))
+            .collect();
     }
     // Optimistic concurrency: a write that names a resourceVersion must name the current one.
     let want = after["metadata"]["resourceVersion"].as_str().unwrap_or("");
@@ -321,7 +368,7 @@ pub fn patch(o: Obj, kind: &Kind, scale: bool, r: &Req) -> Result<Value, Failure
         // A dry run answers what the write would give, and changes nothing.
         let mut v = after;
         record_fields(&mut v, &paths, &r.manager, apply, scale, now, kind);
-        return Ok(v);
+        return Ok((v, warnings));
     }
     let name = after["metadata"]["name"].as_str().unwrap_or("").to_string();
     let key = format!("{}/{}", kind.kind, name);
@@ -456,8 +503,8 @@ pub fn patch(o: Obj, kind: &Kind, scale: bool, r: &Req) -> Result<Value, Failure
         None => Some(finish(resources::orphan_live(a, &name), a)),
     };
     match now_obj {
-        Some(v) if scale => Ok(scale_of(&v)),
-        Some(v) => Ok(v),
+        Some(v) if scale => Ok((scale_of(&v), warnings)),
+        Some(v) => Ok((v, warnings)),
         None => Err(Failure::not_found(kind, &name)),
     }
 }
