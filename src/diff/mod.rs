@@ -6,6 +6,7 @@ pub mod compute;
 pub mod highlight;
 pub mod managed;
 pub mod normalize;
+pub mod quantity;
 pub mod threeway;
 pub mod yaml;
 
@@ -167,6 +168,12 @@ pub fn diff(
             });
             norm.normalize(&mut d);
             norm.normalize(&mut l);
+            // Quantities compare by value, as after Argo CD's remarshalling.
+            quantity::align(&d, &mut l);
+            let orig = orig.map(|mut o| {
+                quantity::align(&d, &mut o);
+                o
+            });
             let orig = orig.unwrap_or_else(|| d.clone());
             let p = threeway::predict(&orig, &d, &l);
             let modified = p.predicted != p.normalized_live;

@@ -298,3 +298,212 @@ proptest! {
         prop_assert_eq!(back, v);
     }
 }
+
+/// Every resource-quantity field compares by value, as after Argo CD's remarshalling: the same
+/// quantity spelled differently is not drift, a different quantity is.
+#[test]
+fn quantities_compare_by_value_in_every_quantity_field() {
+    fn obj(api: &str, kind: &str, body: Value) -> Value {
+        let mut v =
+            json!({"apiVersion": api, "kind": kind, "metadata": {"name": "q", "namespace": "ns"}});
+        for (k, x) in body.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        v
+    }
+    let container = |res: Value| {
+        obj(
+            "apps/v1",
+            "Deployment",
+            json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "a:1", "resources": res}]}}}}),
+        )
+    };
+    // (field, Git's spelling, the server's spelling of the same value, another value)
+    let cases: Vec<(&str, Box<dyn Fn(Value) -> Value>, Value, Value, Value)> = vec![
+        (
+            "cpu request",
+            Box::new(move |q| container(json!({"requests": {"cpu": q}}))),
+            json!("1000m"),
+            json!("1"),
+            json!("2"),
+        ),
+        (
+            "cpu limit",
+            Box::new(move |q| container(json!({"limits": {"cpu": q}}))),
+            json!(0.5),
+            json!("500m"),
+            json!("600m"),
+        ),
+        (
+            "memory request",
+            Box::new(move |q| container(json!({"requests": {"memory": q}}))),
+            json!("1Gi"),
+            json!("1073741824"),
+            json!("1G"),
+        ),
+        (
+            "memory limit",
+            Box::new(move |q| container(json!({"limits": {"memory": q}}))),
+            json!("1536Mi"),
+            json!("1.5Gi"),
+            json!("1.6Gi"),
+        ),
+        (
+            "ephemeral-storage",
+            Box::new(move |q| container(json!({"limits": {"ephemeral-storage": q}}))),
+            json!("2e3"),
+            json!("2k"),
+            json!("3k"),
+        ),
+        (
+            "PVC storage",
+            Box::new(|q| {
+                obj(
+                    "v1",
+                    "PersistentVolumeClaim",
+                    json!({"spec": {"resources": {"requests": {"storage": q}}}}),
+                )
+            }),
+            json!("10240Mi"),
+            json!("10Gi"),
+            json!("11Gi"),
+        ),
+        (
+            "ResourceQuota hard",
+            Box::new(|q| {
+                obj(
+                    "v1",
+                    "ResourceQuota",
+                    json!({"spec": {"hard": {"requests.cpu": q}}}),
+                )
+            }),
+            json!("4000m"),
+            json!("4"),
+            json!("5"),
+        ),
+        (
+            "LimitRange default",
+            Box::new(|q| {
+                obj(
+                    "v1",
+                    "LimitRange",
+                    json!({"spec": {"limits": [{"type": "Container", "default": {"memory": q}}]}}),
+                )
+            }),
+            json!("512Mi"),
+            json!("536870912"),
+            json!("513Mi"),
+        ),
+        (
+            "LimitRange defaultRequest",
+            Box::new(|q| {
+                obj(
+                    "v1",
+                    "LimitRange",
+                    json!({"spec": {"limits": [{"type": "Container", "defaultRequest": {"cpu": q}}]}}),
+                )
+            }),
+            json!("100m"),
+            json!("0.1"),
+            json!("0.2"),
+        ),
+        (
+            "LimitRange max",
+            Box::new(|q| {
+                obj(
+                    "v1",
+                    "LimitRange",
+                    json!({"spec": {"limits": [{"type": "Container", "max": {"cpu": q}}]}}),
+                )
+            }),
+            json!("2"),
+            json!("2000m"),
+            json!("3"),
+        ),
+        (
+            "LimitRange min",
+            Box::new(|q| {
+                obj(
+                    "v1",
+                    "LimitRange",
+                    json!({"spec": {"limits": [{"type": "Container", "min": {"memory": q}}]}}),
+                )
+            }),
+            json!("1Mi"),
+            json!("1024Ki"),
+            json!("1Ki"),
+        ),
+        (
+            "emptyDir sizeLimit",
+            Box::new(|q| {
+                obj(
+                    "apps/v1",
+                    "Deployment",
+                    json!({"spec": {"template": {"spec": {"volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": q}}]}}}}),
+                )
+            }),
+            json!("1Gi"),
+            json!("1024Mi"),
+            json!("2Gi"),
+        ),
+        (
+            "Pod overhead",
+            Box::new(|q| obj("v1", "Pod", json!({"spec": {"overhead": {"cpu": q}}}))),
+            json!("250m"),
+            json!("0.25"),
+            json!("0.3"),
+        ),
+        (
+            "HPA averageValue",
+            Box::new(|q| {
+                obj(
+                    "autoscaling/v2",
+                    "HorizontalPodAutoscaler",
+                    json!({"spec": {"metrics": [{"type": "Resource", "resource": {"name": "memory", "target": {"type": "AverageValue", "averageValue": q}}}]}}),
+                )
+            }),
+            json!("500Mi"),
+            json!("524288000"),
+            json!("600Mi"),
+        ),
+        (
+            "HPA value",
+            Box::new(|q| {
+                obj(
+                    "autoscaling/v2",
+                    "HorizontalPodAutoscaler",
+                    json!({"spec": {"metrics": [{"type": "External", "external": {"metric": {"name": "queue"}, "target": {"type": "Value", "value": q}}}]}}),
+                )
+            }),
+            json!("10k"),
+            json!("10000"),
+            json!("11k"),
+        ),
+    ];
+    for (field, make, git, same, other) in cases {
+        let desired = make(git.clone());
+        assert!(
+            !modified(&desired, &make(same.clone()), &Normalizer::default()),
+            "{field}: {git} and {same} are the same quantity"
+        );
+        assert!(
+            modified(&desired, &make(other.clone()), &Normalizer::default()),
+            "{field}: {git} and {other} differ"
+        );
+    }
+    // An environment variable that looks like a number is not a quantity.
+    let env = |v: &str| container(json!({})).pipe_env(v);
+    assert!(modified(&env("1"), &env("1.0"), &Normalizer::default()));
+}
+
+trait PipeEnv {
+    fn pipe_env(self, v: &str) -> Value;
+}
+
+impl PipeEnv for Value {
+    fn pipe_env(mut self, v: &str) -> Value {
+        self["spec"]["template"]["spec"]["containers"][0]["env"] =
+            json!([{"name": "N", "value": v}]);
+        self
+    }
+}
