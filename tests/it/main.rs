@@ -7,6 +7,7 @@
 
 mod actions;
 mod actions_tui;
+mod argocd_live;
 mod autonomy;
 mod cli;
 mod client;

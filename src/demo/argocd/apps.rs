@@ -393,6 +393,11 @@ pub(super) fn find_live(
     if kind == "ConfigMap" && group.is_empty() && a.w.orphans.iter().any(|o| o == rname) {
         return Ok(resources::orphan_live(a, rname));
     }
+    // Every node of the resource tree can be read, not only the managed resources: the
+    // Pods, ReplicaSets and Jobs the controllers made.
+    if let Some(v) = crate::demo::kube::child(a, group, kind, rname, now) {
+        return Ok(v);
+    }
     resources::resources(&a.w)
         .iter()
         .find(|r| r.kind == kind && r.name == rname && r.group == group)

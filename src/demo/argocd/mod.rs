@@ -50,6 +50,7 @@ pub(super) async fn cut_short(reply: Response<Body>, reset: bool) -> Response<Bo
 
 mod apps;
 mod fields;
+mod live;
 mod server;
 mod stream;
 #[cfg(test)]

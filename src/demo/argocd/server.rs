@@ -384,6 +384,30 @@ pub(super) async fn route(
         (Method::POST, ["v1", "applications", name, "resource"]) => {
             patch_resource(inst, name, q, body, now)
         }
+        (Method::GET, ["v1", "applications", name, "resource", "actions"]) => {
+            live::list_actions(inst, name, q, now)
+        }
+        (Method::POST, ["v1", "applications", name, "resource", "actions"]) => {
+            live::run_action(inst, name, q, body, false, now)
+        }
+        (Method::POST, ["v1", "applications", name, "resource", "actions", "v2"]) => {
+            live::run_action(inst, name, q, body, true, now)
+        }
+        (Method::GET, ["v1", "applications", name, "logs"]) => {
+            live::logs(inst, name, None, q, sse, now)
+        }
+        (Method::GET, ["v1", "applications", name, "pods", pod, "logs"]) => {
+            live::logs(inst, name, Some(pod), q, sse, now)
+        }
+        (Method::GET, ["v1", "applications", name, "syncwindows"]) => {
+            live::app_windows(inst, name, now)
+        }
+        (Method::GET, ["v1", "projects", name, "syncwindows"]) => {
+            live::project_windows(inst, name, now)
+        }
+        (Method::GET, ["v1", "stream", "applications", name, "resource-tree"]) => {
+            live::tree_stream(inst.clone(), name, sse)
+        }
         (Method::POST, ["v1", "applications", name, "sync"]) => sync_app(inst, name, body, now),
         (Method::POST, ["v1", "applications", name, "rollback"]) => {
             rollback_app(inst, name, body, now)

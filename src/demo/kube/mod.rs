@@ -36,7 +36,20 @@ mod workloads;
 mod write;
 
 pub use auth::{Auth, Credentials, kubeconfig};
-pub use logs::log_lines;
+pub use logs::{entries as log_entries, log_lines};
+pub use workloads::pods;
+
+/// A live object the controllers made below an app's workload (a Pod, ReplicaSet or Job), as
+/// the cluster serves it.
+pub fn child(a: &DemoApp, group: &str, kind: &str, name: &str, now: i64) -> Option<Value> {
+    let all = match (group, kind) {
+        ("", "Pod") => workloads::pods(a, now),
+        ("apps", "ReplicaSet") => workloads::replica_sets(a, now),
+        ("batch", "Job") => workloads::jobs(a, now),
+        _ => return None,
+    };
+    all.into_iter().find(|v| v["metadata"]["name"] == name)
+}
 
 /// The events of one object of an app, as the cluster has them (Argo CD's resource events
 /// read the cluster's): by involved object name and namespace, and uid when given.
@@ -112,6 +125,7 @@ pub const KINDS: &[Kind] = &[
     k("apps", "v1", "StatefulSet", "statefulsets", &["sts"], true),
     k("apps", "v1", "ReplicaSet", "replicasets", &["rs"], false),
     k("batch", "v1", "CronJob", "cronjobs", &["cj"], false),
+    k("batch", "v1", "Job", "jobs", &[], false),
     k(
         "rbac.authorization.k8s.io",
         "v1",
@@ -421,6 +435,17 @@ impl Cluster {
                         });
                     }
                 }
+                if kind.kind == "Job" {
+                    for v in workloads::jobs(a, now) {
+                        out.push(Obj {
+                            created: 0,
+                            inst: inst.clone(),
+                            app: name.clone(),
+                            res: None,
+                            value: v,
+                        });
+                    }
+                }
                 if kind.kind == "ReplicaSet" {
                     for v in workloads::replica_sets(a, now) {
                         out.push(Obj {
@@ -605,7 +630,7 @@ fn item(mut v: Value) -> Value {
 fn verbs_of(k: &Kind) -> Vec<&'static str> {
     if matches!(
         k.kind,
-        "Namespace" | "Pod" | "Event" | "Application" | "ReplicaSet"
+        "Namespace" | "Pod" | "Event" | "Application" | "ReplicaSet" | "Job"
     ) {
         vec!["get", "list", "watch"]
     } else {
@@ -1002,7 +1027,7 @@ async fn route(
             };
             if matches!(
                 kind.kind,
-                "Namespace" | "Pod" | "Event" | "Application" | "ReplicaSet"
+                "Namespace" | "Pod" | "Event" | "Application" | "ReplicaSet" | "Job"
             ) {
                 return status(
                     405,

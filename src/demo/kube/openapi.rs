@@ -59,6 +59,7 @@ fn schema_of(g: &mut SchemaGenerator, kind: &Kind) -> String {
         "StatefulSet" => add::<apps::v1::StatefulSet>(g),
         "ReplicaSet" => add::<apps::v1::ReplicaSet>(g),
         "CronJob" => add::<batch::v1::CronJob>(g),
+        "Job" => add::<batch::v1::Job>(g),
         "Role" => add::<rbac::v1::Role>(g),
         "RoleBinding" => add::<rbac::v1::RoleBinding>(g),
         "HorizontalPodAutoscaler" => add::<autoscaling::v2::HorizontalPodAutoscaler>(g),

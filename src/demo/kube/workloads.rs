@@ -481,3 +481,65 @@ fn series_event(
     }
     v
 }
+
+/// The Jobs a CronJob app's schedule made (the resource tree's Job nodes), complete.
+pub fn jobs(a: &DemoApp, now: i64) -> Vec<Value> {
+    let w = &a.w;
+    if w.kind != WorkloadKind::CronJob {
+        return vec![];
+    }
+    let cj_id = ResId {
+        group: "batch",
+        version: "v1",
+        kind: "CronJob",
+        name: w.name.clone(),
+    };
+    let Some(cj) = resources::live(a, &cj_id, now) else {
+        return vec![];
+    };
+    resources::tree(a, now)
+        .nodes
+        .iter()
+        .filter(|n| n.reference.kind == "Job")
+        .map(|n| {
+            let created = n.created_at.clone().unwrap_or_default();
+            let start = crate::model::fleet::parse_time(&created).unwrap_or(now);
+            let mut spec = cj["spec"]["jobTemplate"]["spec"].clone();
+            spec["completions"] = json!(1);
+            spec["parallelism"] = json!(1);
+            spec["backoffLimit"] = json!(6);
+            json!({
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "metadata": {
+                    "name": n.reference.name,
+                    "namespace": w.namespace,
+                    "uid": n.reference.uid,
+                    "creationTimestamp": created,
+                    "labels": {"app.kubernetes.io/name": w.name},
+                    "ownerReferences": [{
+                        "apiVersion": "batch/v1",
+                        "kind": "CronJob",
+                        "name": w.name,
+                        "uid": cj["metadata"]["uid"],
+                        "controller": true,
+                        "blockOwnerDeletion": true,
+                    }],
+                },
+                "spec": spec,
+                "status": {
+                    "startTime": created,
+                    "completionTime": ts((start + 42).min(now)),
+                    "succeeded": 1,
+                    "ready": 0,
+                    "terminating": 0,
+                    "uncountedTerminatedPods": {},
+                    "conditions": [
+                        {"type": "SuccessCriteriaMet", "status": "True", "lastProbeTime": ts((start + 42).min(now)), "lastTransitionTime": ts((start + 42).min(now))},
+                        {"type": "Complete", "status": "True", "lastProbeTime": ts((start + 42).min(now)), "lastTransitionTime": ts((start + 42).min(now))},
+                    ],
+                },
+            })
+        })
+        .collect()
+}
