@@ -319,7 +319,8 @@ fn quantities_compare_by_value_in_every_quantity_field() {
         )
     };
     // (field, Git's spelling, the server's spelling of the same value, another value)
-    let cases: Vec<(&str, Box<dyn Fn(Value) -> Value>, Value, Value, Value)> = vec![
+    type Make = Box<dyn Fn(Value) -> Value>;
+    let cases: Vec<(&str, Make, Value, Value, Value)> = vec![
         (
             "cpu request",
             Box::new(move |q| container(json!({"requests": {"cpu": q}}))),
