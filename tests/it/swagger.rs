@@ -257,6 +257,24 @@ async fn every_demo_reply_matches_the_real_spec() {
             None,
         ),
         (
+            "get",
+            format!("/api/v1/applications/{name}/resource/actions"),
+            Some(res_query.as_str()),
+            None,
+        ),
+        (
+            "get",
+            format!("/api/v1/applications/{name}/syncwindows"),
+            None,
+            None,
+        ),
+        (
+            "get",
+            format!("/api/v1/projects/{project}/syncwindows"),
+            None,
+            None,
+        ),
+        (
             "post",
             format!("/api/v1/applications/{name}/resource"),
             Some(res_patch_query.as_str()),
@@ -390,6 +408,43 @@ async fn every_demo_reply_matches_the_real_spec() {
             spec.check(&schema, &v, "stream", &mut errs, "");
             checked += 1;
         }
+    }
+    // Finite newline-delimited streams: pod logs and the resource tree's first message.
+    for (path, query, take) in [
+        (
+            format!("/api/v1/applications/{name}/logs"),
+            "tailLines=3",
+            usize::MAX,
+        ),
+        (
+            format!("/api/v1/stream/applications/{name}/resource-tree"),
+            "",
+            1,
+        ),
+    ] {
+        let mut resp = http
+            .get(format!("{}{path}?{query}", cfg.url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        let schema = spec.response_schema("get", &path, 200);
+        let mut buf = Vec::new();
+        let mut seen = 0;
+        while seen < take {
+            let Some(chunk) = resp.chunk().await.unwrap() else {
+                break;
+            };
+            buf.extend_from_slice(&chunk);
+            while let Some(i) = buf.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = buf.drain(..=i).collect();
+                let v: Value = serde_json::from_slice(&line).unwrap();
+                spec.check(&schema, &v, &path, &mut errs, "");
+                seen += 1;
+                checked += 1;
+            }
+        }
+        assert!(seen > 0, "{path}: no message");
     }
     assert!(
         errs.is_empty(),
