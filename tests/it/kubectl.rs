@@ -635,7 +635,51 @@ async fn the_kubectl_matrix() {
     );
     count(4);
 
-    // 48. /version.
+    // 48-51. OpenAPI: explain reads the schemas; client-side apply leaves validation to the
+    // server, which refuses an unknown field under Strict and applies a good manifest.
+    let ex = k.ok(&["explain", "deployment.spec.replicas"]);
+    assert!(ex.contains("FIELD: replicas <integer>"), "{ex}");
+    let ex = k.ok(&["explain", "pods.spec.containers.image"]);
+    assert!(ex.contains("image"), "{ex}");
+    let mut bad = m.clone();
+    bad["spec"]["replicass"] = 3.into();
+    let bad_path = dir.path().join("bad.yaml");
+    std::fs::write(&bad_path, serde_json::to_string(&bad).unwrap()).unwrap();
+    let o = k.run(&["apply", "-f", bad_path.to_str().unwrap()]);
+    assert_eq!(o.code, 1, "{}", o.out);
+    assert!(
+        o.err.contains("unknown field \"spec.replicass\""),
+        "{}",
+        o.err
+    );
+    let mut good = m.clone();
+    good["spec"]["replicas"] = 2.into();
+    // The manifest keeps the image set by hand, so that stays drift.
+    good["spec"]["template"]["spec"]["containers"][0]["image"] = format!("{repo}:v99.0.0").into();
+    let good_path = dir.path().join("good.yaml");
+    std::fs::write(&good_path, serde_json::to_string(&good).unwrap()).unwrap();
+    let o = k.ok(&["apply", "-f", good_path.to_str().unwrap()]);
+    assert!(o.contains("configured"), "{o}");
+    let applied = k.json(&["get", "deployment", &name, "-n", &ns]);
+    assert_eq!(applied["spec"]["replicas"], 2);
+    assert!(
+        owner_of(&applied, "f:replicas").contains(&"kubectl-client-side-apply/Update".to_string()),
+        "{:?}",
+        managers(&applied)
+    );
+    count(4);
+
+    // 52-53. Server-side printing of every kind the demo has, wide columns included.
+    let o = k.ok(&["get", "pods", "-n", &ns, "-o", "wide"]);
+    assert!(o.lines().next().unwrap().contains("NOMINATED NODE"), "{o}");
+    let o = k.ok(&["get", "all", "-n", &ns]);
+    assert!(
+        o.contains("replicaset.apps/") && o.contains("deployment.apps/"),
+        "{o}"
+    );
+    count(2);
+
+    // 54. /version.
     let v: Value = serde_json::from_str(&k.ok(&["get", "--raw", "/version"])).unwrap();
     assert!(v["gitVersion"].as_str().unwrap().starts_with("v1."));
     count(1);

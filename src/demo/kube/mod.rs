@@ -649,14 +649,29 @@ fn resource_list(group: &str, version: &str) -> Option<Value> {
     let mut resources = Vec::new();
     for k in kinds {
         let verbs = verbs_of(k);
-        resources.push(json!({
+        let mut r = json!({
             "name": k.plural,
             "singularName": k.kind.to_lowercase(),
             "namespaced": k.namespaced,
             "kind": k.kind,
             "verbs": verbs,
             "shortNames": k.short,
-        }));
+        });
+        // The `all` category (`kubectl get all`), as the real server lists it.
+        if matches!(
+            k.kind,
+            "Pod"
+                | "Service"
+                | "Deployment"
+                | "ReplicaSet"
+                | "StatefulSet"
+                | "HorizontalPodAutoscaler"
+                | "CronJob"
+                | "Job"
+        ) {
+            r["categories"] = json!(["all"]);
+        }
+        resources.push(r);
         if k.kind == "Pod" {
             resources.push(json!({
                 "name": "pods/log",
