@@ -447,7 +447,7 @@ pub fn live(app: &DemoApp, r: &ResId, now: i64) -> Option<Value> {
         .as_ref()
         .and_then(|o| o.finished_at.as_deref())
         .and_then(crate::model::fleet::parse_time)
-        .unwrap_or(now - 3600);
+        .unwrap_or(now - now.rem_euclid(86_400) - 3600);
     // Server-set metadata.
     let mut controller_fields = fields_v1(&tgt);
     if let Value::Object(m) = &mut controller_fields {
@@ -693,8 +693,16 @@ fn generation(w: &Workload, r: &ResId) -> i64 {
     1 + ((w.salt ^ (r.kind.len() as u64 * 131)) % 40) as i64
 }
 
+/// When a CronJob last ran: on its hour, so the time stays put between runs.
+pub fn last_schedule(w: &Workload, now: i64) -> i64 {
+    now - now.rem_euclid(3600) - (w.salt % 3600) as i64
+}
+
 fn live_status(w: &Workload, r: &ResId, now: i64) -> Option<Value> {
     let replicas = live_replicas(w);
+    // Conditions changed at some point and stay as they are: their times move once a day,
+    // not with the clock (a real server's would not move at all until a transition).
+    let day = now - now.rem_euclid(86_400);
     let gen_ok = json!(generation(w, r));
     Some(match r.kind {
         "Deployment" => {
@@ -733,7 +741,7 @@ fn live_status(w: &Workload, r: &ResId, now: i64) -> Option<Value> {
                 "conditions": [
                     {"type": "Available", "status": if ready > 0 { "True" } else { "False" },
                      "reason": if ready > 0 { "MinimumReplicasAvailable" } else { "MinimumReplicasUnavailable" },
-                     "lastUpdateTime": ts(now - 3000), "lastTransitionTime": ts(now - 3000)},
+                     "lastUpdateTime": ts(day - 3000), "lastTransitionTime": ts(day - 3000)},
                     progressing
                 ]
             })
@@ -758,8 +766,8 @@ fn live_status(w: &Workload, r: &ResId, now: i64) -> Option<Value> {
             })
         }
         "CronJob" => json!({
-            "lastScheduleTime": ts(now - (w.salt % 3600) as i64 - 60),
-            "lastSuccessfulTime": ts(now - (w.salt % 3600) as i64 - 20)
+            "lastScheduleTime": ts(last_schedule(w, now)),
+            "lastSuccessfulTime": ts(last_schedule(w, now) + 40)
         }),
         "Service" => json!({"loadBalancer": {}}),
         "Ingress" => json!({"loadBalancer": {"ingress": [{"ip": "203.0.113.10"}]}}),
@@ -768,9 +776,9 @@ fn live_status(w: &Workload, r: &ResId, now: i64) -> Option<Value> {
             "desiredReplicas": replicas,
             "currentMetrics": [{"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 41, "averageValue": "205m"}}}],
             "conditions": [
-                {"type": "AbleToScale", "status": "True", "reason": "ReadyForNewScale", "message": "recommended size matches current size", "lastTransitionTime": ts(now - 7200)},
-                {"type": "ScalingActive", "status": "True", "reason": "ValidMetricFound", "message": "the HPA was able to successfully calculate a replica count from cpu resource utilization (percentage of request)", "lastTransitionTime": ts(now - 7200)},
-                {"type": "ScalingLimited", "status": "False", "reason": "DesiredWithinRange", "message": "the desired count is within the acceptable range", "lastTransitionTime": ts(now - 7200)}
+                {"type": "AbleToScale", "status": "True", "reason": "ReadyForNewScale", "message": "recommended size matches current size", "lastTransitionTime": ts(day - 7200)},
+                {"type": "ScalingActive", "status": "True", "reason": "ValidMetricFound", "message": "the HPA was able to successfully calculate a replica count from cpu resource utilization (percentage of request)", "lastTransitionTime": ts(day - 7200)},
+                {"type": "ScalingLimited", "status": "False", "reason": "DesiredWithinRange", "message": "the desired count is within the acceptable range", "lastTransitionTime": ts(day - 7200)}
             ]
         }),
         "PodDisruptionBudget" => json!({
@@ -785,7 +793,7 @@ fn live_status(w: &Workload, r: &ResId, now: i64) -> Option<Value> {
                 "reason": if replicas > 1 { "SufficientPods" } else { "InsufficientPods" },
                 "message": "",
                 "observedGeneration": gen_ok,
-                "lastTransitionTime": ts(now - 86_400)
+                "lastTransitionTime": ts(day - 86_400)
             }]
         }),
         _ => return None,
@@ -1221,7 +1229,7 @@ pub fn tree(app: &DemoApp, now: i64) -> ApplicationTree {
         }
         WorkloadKind::CronJob => {
             let cj = node_ref("batch", "v1", "CronJob", &w.name);
-            let job_name = format!("{}-{}", w.name, (now - (w.salt % 3600) as i64) / 60);
+            let job_name = format!("{}-{}", w.name, last_schedule(w, now) / 60);
             let job = node_ref("batch", "v1", "Job", &job_name);
             nodes.push(ResourceNode {
                 reference: job.clone(),
@@ -1231,7 +1239,7 @@ pub fn tree(app: &DemoApp, now: i64) -> ApplicationTree {
                     status: "Healthy".into(),
                     ..Default::default()
                 }),
-                created_at: Some(ts(now - (w.salt % 3600) as i64 - 60)),
+                created_at: Some(ts(last_schedule(w, now))),
                 ..Default::default()
             });
         }

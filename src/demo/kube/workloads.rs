@@ -7,8 +7,14 @@
 use serde_json::{Value, json};
 
 use super::gv;
-use crate::demo::generator::{DemoApp, WorkloadKind, ts, uid};
+use crate::demo::generator::{DemoApp, Drift, WorkloadKind, ts, uid};
 use crate::demo::resources::{self, ResId};
+
+/// The last restart of a crash-looping container: the kubelet's back-off restarts it every
+/// five minutes, so its last state (and the series of BackOff events) moves that often.
+fn restart_tick(now: i64) -> i64 {
+    now - now.rem_euclid(300)
+}
 
 /// A stable pseudo-digest of an image reference.
 fn digest(image: &str) -> String {
@@ -75,8 +81,8 @@ pub fn pods(a: &DemoApp, now: i64) -> Vec<Value> {
                 json!({"terminated": {
                     "exitCode": if crash { 1 } else { 0 },
                     "reason": if crash { "Error" } else { "Completed" },
-                    "startedAt": ts((now - 400).max(started)),
-                    "finishedAt": ts((now - 340).max(started)),
+                    "startedAt": ts((restart_tick(now) - 100).max(started)),
+                    "finishedAt": ts((restart_tick(now) - 40).max(started)),
                     "containerID": format!("containerd://{}", &digest(&format!("{}/{restarts}", n.reference.name))[..64]),
                 }})
             } else {
@@ -233,7 +239,18 @@ pub fn replica_sets(a: &DemoApp, now: i64) -> Vec<Value> {
         })
         .collect();
     if tags.last().is_none_or(|(t, _)| *t != live) {
-        tags.push((live.clone(), now.min(w.created.max(now - 60))));
+        // An image set by hand: its ReplicaSet is as old as the change.
+        let at = w
+            .drifts
+            .iter()
+            .rev()
+            .find_map(|d| match d {
+                Drift::Image { at, .. } => Some(*at),
+                _ => None,
+            })
+            .or_else(|| tags.last().map(|(_, at)| *at))
+            .unwrap_or(w.created);
+        tags.push((live.clone(), at.min(now)));
     }
     for (i, (t, at)) in tags.iter().enumerate() {
         match revs.iter_mut().find(|(x, _, _)| x == t) {
@@ -409,7 +426,7 @@ pub fn events(a: &DemoApp, now: i64) -> Vec<Value> {
                 "Warning",
                 created + 20,
                 now,
-                (now - created).max(60) / 30,
+                (restart_tick(now) - created).max(60) / 30,
             ));
             continue;
         }
@@ -468,7 +485,7 @@ fn series_event(
     v["message"] = json!(message);
     v["type"] = json!(kind);
     v["eventTime"] = json!(micro(first));
-    v["series"] = json!({"count": count.max(2), "lastObservedTime": micro((now - 30).max(first))});
+    v["series"] = json!({"count": count.max(2), "lastObservedTime": micro((restart_tick(now) - 30).max(first))});
     v["action"] = json!(if reason == "BackOff" {
         "Restarting"
     } else {
@@ -542,4 +559,49 @@ pub fn jobs(a: &DemoApp, now: i64) -> Vec<Value> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo::generator::{FleetSpec, generate};
+
+    /// What the cluster serves does not move with the clock between changes: a condition's
+    /// time, a crash-looping container's last state, a CronJob's last run. Otherwise every
+    /// read would be a new resource version and every watch a stream of MODIFIED.
+    #[test]
+    fn objects_do_not_change_as_the_clock_ticks() {
+        let now = 1_795_000_000 - 1_795_000_000 % 3600 + 60;
+        let apps: Vec<DemoApp> = generate(
+            &FleetSpec {
+                apps: 300,
+                clusters: 3,
+                instances: 1,
+                seed: 5,
+            },
+            now,
+        )
+        .into_iter()
+        .flat_map(|i| i.apps)
+        .collect();
+        let later = now + 7;
+        let mut compared = 0;
+        for a in &apps {
+            for r in resources::resources(&a.w) {
+                assert_eq!(
+                    resources::live(a, &r, now),
+                    resources::live(a, &r, later),
+                    "{} {}",
+                    r.kind,
+                    r.name
+                );
+                compared += 1;
+            }
+            assert_eq!(pods(a, now), pods(a, later), "pods of {}", a.w.name);
+            assert_eq!(replica_sets(a, now), replica_sets(a, later));
+            assert_eq!(jobs(a, now), jobs(a, later));
+            assert_eq!(events(a, now), events(a, later), "events of {}", a.w.name);
+        }
+        assert!(compared > 1000);
+    }
 }
