@@ -129,8 +129,9 @@ pub fn check(group: &str, version: &str, kind: &str, obj: &Value) -> Option<Asse
             Some(job(obj))
         }
         ("autoscaling", "HorizontalPodAutoscaler") => {
-            // v2beta1 and v2beta2 carry conditions like v2 (gitops-engine's fixtures assess them).
-            if !matches!(version, "v1" | "v2" | "v2beta1" | "v2beta2") {
+            // Current Argo CD assesses autoscaling/v1 and v2 only: v2beta1 and v2beta2 were
+            // dropped (argo-cd #27887) and are now an unsupported GVK, as any other version.
+            if !matches!(version, "v1" | "v2") {
                 return unsupported("HPA", group, version, kind);
             }
             Some(hpa(version, obj))
@@ -603,16 +604,21 @@ fn hpa(version: &str, o: &Value) -> Assessment {
         ("ScalingActive", "FailedComputeMetricsReplicas"),
         ("ScalingActive", "InvalidSelector"),
     ];
-    // One pass in condition order: the first condition that is either a failure or a healthy
-    // scaling state decides (gitops-engine's fixtures assert this order: an able-to-scale HPA
-    // with a metrics hiccup later in its conditions is Healthy).
-    for c in &conds {
-        if DEGRADED.contains(&(c.kind.as_str(), c.reason.as_str())) {
-            return Assessment::new(Degraded, c.message.clone());
-        }
-        if (c.kind == "AbleToScale" || c.kind == "ScalingLimited") && c.status == "True" {
-            return Assessment::new(Healthy, c.message.clone());
-        }
+    // Current Argo CD (argo-cd #26274) looks for a failure among all the conditions first,
+    // then for a healthy scaling state: an HPA that can scale but cannot read its metrics is
+    // Degraded, whatever the order of its conditions. (The archived gitops-engine took the
+    // first condition that was either, so such an HPA was Healthy.)
+    if let Some(c) = conds
+        .iter()
+        .find(|c| DEGRADED.contains(&(c.kind.as_str(), c.reason.as_str())))
+    {
+        return Assessment::new(Degraded, c.message.clone());
+    }
+    if let Some(c) = conds
+        .iter()
+        .find(|c| (c.kind == "AbleToScale" || c.kind == "ScalingLimited") && c.status == "True")
+    {
+        return Assessment::new(Healthy, c.message.clone());
     }
     waiting
 }
@@ -731,6 +737,80 @@ mod tests {
                 json!([{"type": "Failed", "status": "True", "message": "BackoffLimitExceeded"}])
             )),
             (Degraded, "BackoffLimitExceeded".into())
+        );
+    }
+
+    #[test]
+    fn hpa_failures_win_over_an_able_to_scale_condition_in_every_version() {
+        let reasons = [
+            ("ScalingActive", "FailedGetResourceMetric"),
+            ("ScalingActive", "FailedGetObjectMetric"),
+            ("ScalingActive", "FailedGetPodsMetric"),
+            ("ScalingActive", "FailedGetExternalMetric"),
+            ("ScalingActive", "FailedComputeMetricsReplicas"),
+            ("ScalingActive", "InvalidSelector"),
+            ("AbleToScale", "FailedGetScale"),
+            ("AbleToScale", "FailedUpdateScale"),
+        ];
+        for (kind, reason) in reasons {
+            let conds = json!([
+                {"type": "AbleToScale", "status": "True", "reason": "SucceededRescale", "message": "able"},
+                {"type": kind, "status": "False", "reason": reason, "message": format!("failed: {reason}")}
+            ]);
+            let v1 = json!({"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler",
+                "metadata": {"annotations": {"autoscaling.alpha.kubernetes.io/conditions": conds.to_string()}}});
+            assert_eq!(
+                st(v1),
+                (Degraded, format!("failed: {reason}")),
+                "v1 {reason}"
+            );
+            let v2 = json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "status": {"conditions": conds}});
+            assert_eq!(
+                st(v2),
+                (Degraded, format!("failed: {reason}")),
+                "v2 {reason}"
+            );
+        }
+        // A reason Argo CD does not list is not a failure: the able-to-scale condition decides.
+        let other = json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "status": {"conditions": [
+            {"type": "ScalingActive", "status": "False", "reason": "ScalingDisabled", "message": "disabled"},
+            {"type": "AbleToScale", "status": "True", "reason": "SucceededGetScale", "message": "able"}
+        ]}});
+        assert_eq!(st(other), (Healthy, "able".into()));
+        for v in ["v2beta1", "v2beta2"] {
+            let old = json!({"apiVersion": format!("autoscaling/{v}"), "kind": "HorizontalPodAutoscaler"});
+            assert_eq!(
+                st(old),
+                (
+                    Unknown,
+                    format!("unsupported HPA GVK: autoscaling/{v}, Kind=HorizontalPodAutoscaler")
+                )
+            );
+        }
+    }
+
+    /// Current Argo CD's `argocd.argoproj.io/ignore-restart-policy` (argo-cd #28249): a pod
+    /// that never restarts is assessed as a long-running one, except when it is a hook.
+    #[test]
+    fn pods_that_ignore_their_restart_policy() {
+        let pod = |annotations: Value, state: Value, ready: bool| {
+            json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "p", "annotations": annotations},
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "main", "image": "alpine:3.21"}]},
+                "status": {"phase": "Running",
+                    "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}],
+                    "containerStatuses": [{"name": "main", "ready": ready, "restartCount": 0, "state": state}]}})
+        };
+        let running = json!({"running": {"startedAt": "2026-01-01T00:00:00Z"}});
+        let ignore = json!({"argocd.argoproj.io/ignore-restart-policy": "true"});
+        assert_eq!(st(pod(json!({}), running.clone(), true)).0, Progressing);
+        assert_eq!(st(pod(ignore.clone(), running.clone(), true)).0, Healthy);
+        let hook = json!({"argocd.argoproj.io/ignore-restart-policy": "true", "argocd.argoproj.io/hook": "PostSync"});
+        assert_eq!(st(pod(hook, running, true)).0, Progressing);
+        let backoff = json!({"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image \"alpine:3.21\""}});
+        assert_eq!(
+            st(pod(ignore, backoff, false)),
+            (Degraded, "Back-off pulling image \"alpine:3.21\"".into())
         );
     }
 
