@@ -8,6 +8,7 @@
 mod actions;
 mod actions_tui;
 mod argocd_live;
+mod argocd_mcp;
 mod autonomy;
 mod cli;
 mod client;

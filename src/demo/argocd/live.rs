@@ -44,6 +44,13 @@ fn stream_reply(rx: tokio::sync::mpsc::Receiver<Value>, sse: bool) -> Response<B
     r
 }
 
+/// An app looked up in another namespace than its own is not found, as on the real server.
+fn wrong_namespace(a: &DemoApp, q: &Query) -> Option<Response<Body>> {
+    q.get("appNamespace")
+        .filter(|ns| !ns.is_empty() && *ns != a.app.metadata.namespace)
+        .map(|_| not_found_app(&a.app.metadata.name))
+}
+
 fn refuse_rbac(inst: &Instance, a: &DemoApp, resource_action: &str) -> Option<Response<Body>> {
     let st = inst.read();
     let object = format!("{}/{}", a.app.spec.project, a.app.metadata.name);
@@ -146,7 +153,7 @@ pub(super) fn logs(
         let Some(a) = st.apps.get(name) else {
             return not_found_app(name);
         };
-        if let Some(r) = refuse_rbac(inst, a, "get") {
+        if let Some(r) = wrong_namespace(a, q).or_else(|| refuse_rbac(inst, a, "get")) {
             return r;
         }
         let pods = pods_for(a, q, pod, now);
@@ -300,7 +307,7 @@ pub(super) fn list_actions(inst: &Instance, name: &str, q: &Query, now: i64) -> 
     let Some(a) = st.apps.get(name) else {
         return not_found_app(name);
     };
-    if let Some(r) = refuse_rbac(inst, a, "get") {
+    if let Some(r) = wrong_namespace(a, q).or_else(|| refuse_rbac(inst, a, "get")) {
         return r;
     }
     match super::apps::find_live(a, q, now) {
@@ -344,6 +351,7 @@ pub(super) fn run_action(
             ("version".into(), s("version")),
             ("group".into(), s("group")),
             ("kind".into(), s("kind")),
+            ("appNamespace".into(), s("appNamespace")),
         ]);
         let params: Vec<(String, String)> = req["resourceActionParameters"]
             .as_array()
@@ -376,7 +384,9 @@ pub(super) fn run_action(
         let Some(a) = st.apps.get(name) else {
             return not_found_app(name);
         };
-        if let Some(r) = refuse_rbac(inst, a, &format!("action/{group}/{kind}/{action}")) {
+        if let Some(r) = wrong_namespace(a, &q)
+            .or_else(|| refuse_rbac(inst, a, &format!("action/{group}/{kind}/{action}")))
+        {
             return r;
         }
         let obj = match super::apps::find_live(a, &q, now) {
