@@ -399,6 +399,9 @@ pub async fn logs(
     read(&what, || pods.logs(pod, &p)).await
 }
 
+/// The field manager of driftdeck's writes through a cluster's API.
+pub const FIELD_MANAGER: &str = "driftdeck";
+
 /// Sets a label on a live resource through its cluster's API (a merge patch; discovery finds
 /// the resource's plural and scope).
 pub async fn label(
@@ -424,12 +427,15 @@ pub async fn label(
         Api::all_with(client, &ar)
     };
     let patch = serde_json::json!({"metadata": {"labels": {key: value}}});
-    limited(
-        &what,
-        api.patch(&res.name, &PatchParams::default(), &Patch::Merge(&patch)),
-    )
-    .await
-    .map(|_| ())
+    // The cluster records the writer as the client names itself: without a field manager the
+    // label's owner would be blank in managedFields (and in every "who changed it").
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..Default::default()
+    };
+    limited(&what, api.patch(&res.name, &params, &Patch::Merge(&patch)))
+        .await
+        .map(|_| ())
 }
 
 /// One managed object as its cluster has it: who wrote it last (its managedFields).

@@ -648,6 +648,20 @@ async fn incident_labels_go_through_the_kube_context_where_there_is_one() {
         live["metadata"]["labels"]["driftdeck.io/incident"],
         "INC-77"
     );
+    // The cluster records who wrote the label as driftdeck named itself, so `kubectl get
+    // --show-managed-fields` and driftdeck's own "who changed it" say driftdeck.
+    let owners: Vec<&str> = live["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| {
+            m["fieldsV1"]
+                .to_string()
+                .contains("f:driftdeck.io/incident")
+        })
+        .filter_map(|m| m["manager"].as_str())
+        .collect();
+    assert_eq!(owners, vec!["driftdeck"]);
 }
 
 /// The demo clusters meet the instance's fault profile too: raw reads of a flaky cluster fail
