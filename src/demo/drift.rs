@@ -411,6 +411,17 @@ pub fn finish_operation(a: &mut super::generator::DemoApp, now: i64) {
         revisions: vec![],
     });
     let deployed = op_tag.unwrap_or_else(|| a.w.tag.clone());
+    // A Rollout deploys a new image as a canary, from its first step.
+    let previous = a.w.tag_history.last().cloned();
+    if let Some(c) = a.w.canary.as_mut()
+        && previous.as_ref().is_some_and(|p| *p != deployed)
+    {
+        c.from_step = 0;
+        c.since = now;
+        c.aborted = false;
+        c.paused = false;
+        c.stable_tag = previous;
+    }
     a.w.tag_history.push(deployed);
     let limit = a.app.spec.revision_history_limit.unwrap_or(10).max(1) as usize;
     while a.app.status.history.len() > limit {

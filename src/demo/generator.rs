@@ -222,6 +222,80 @@ pub struct Workload {
     pub orphans: Vec<String>,
     /// Metadata patched onto live objects (`Kind/name` to `{"labels":..,"annotations":..}`).
     pub live_meta: BTreeMap<String, serde_json::Value>,
+    /// Rolled out by Argo Rollouts (a canary `Rollout` instead of a `Deployment`).
+    pub canary: Option<Canary>,
+}
+
+/// The canary steps of the demo's Rollouts: (setWeight, or a pause of that many seconds; a
+/// pause of `None` waits for someone to promote).
+pub const CANARY_STEPS: &[CanaryStep] = &[
+    CanaryStep::Weight(20),
+    CanaryStep::Pause(Some(60)),
+    CanaryStep::Weight(50),
+    CanaryStep::Pause(None),
+    CanaryStep::Weight(100),
+];
+
+/// How long the controller takes on a setWeight step (scaling the canary, waiting for it).
+pub const WEIGHT_STEP_SECS: i64 = 30;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CanaryStep {
+    Weight(u32),
+    Pause(Option<i64>),
+}
+
+/// Where a Rollout's canary is: it runs from step `from_step` since `since`, through the
+/// steps as time passes, until an indefinite pause or the end.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Canary {
+    pub from_step: usize,
+    pub since: i64,
+    /// `status.abort`: the canary was aborted and the stable version serves.
+    pub aborted: bool,
+    /// `spec.paused`: paused by hand.
+    pub paused: bool,
+    /// `spec.restartAt`.
+    pub restart_at: Option<i64>,
+    /// The revision (tag) the canary replaces; stable when the canary completes.
+    pub stable_tag: Option<String>,
+}
+
+impl Canary {
+    /// The current step index at `now` (`CANARY_STEPS.len()` when complete), and whether the
+    /// rollout waits at an indefinite pause there.
+    pub fn step(&self, now: i64) -> (usize, bool) {
+        let mut left = now - self.since;
+        let mut i = self.from_step;
+        if self.aborted || self.paused {
+            return (i.min(CANARY_STEPS.len()), false);
+        }
+        while i < CANARY_STEPS.len() {
+            let d = match CANARY_STEPS[i] {
+                CanaryStep::Weight(_) => WEIGHT_STEP_SECS,
+                CanaryStep::Pause(Some(s)) => s,
+                CanaryStep::Pause(None) => return (i, true),
+            };
+            if left < d {
+                return (i, false);
+            }
+            left -= d;
+            i += 1;
+        }
+        (i, false)
+    }
+
+    /// The canary's traffic weight at step `i` (the last setWeight before it).
+    pub fn weight(i: usize) -> u32 {
+        CANARY_STEPS[..i.min(CANARY_STEPS.len())]
+            .iter()
+            .rev()
+            .find_map(|s| match s {
+                CanaryStep::Weight(w) => Some(*w),
+                _ => None,
+            })
+            .unwrap_or(0)
+    }
 }
 
 /// A generated demo cluster.
@@ -248,6 +322,10 @@ pub struct InstanceData {
     pub clusters: Vec<ClusterData>,
     pub projects: Vec<AppProject>,
     pub apps: Vec<DemoApp>,
+}
+
+fn tags_before_last(tags: &[String]) -> Option<String> {
+    tags.len().checked_sub(2).map(|i| tags[i].clone())
 }
 
 /// RFC 3339 of unix seconds, as Kubernetes writes timestamps.
@@ -611,7 +689,27 @@ fn make_app(
         op_tag: None,
         orphans: Vec::new(),
         live_meta: BTreeMap::new(),
+        canary: None,
     };
+    // Some Deployments are rolled out by Argo Rollouts as canaries: half of those with an
+    // earlier version wait at the pause that needs a promotion, the others are complete. (Decided from the salt, after the
+    // draws, so the rest of the fleet is the same with or without them.)
+    if w.kind == WorkloadKind::Deployment && !w.has_hpa && w.salt % 7 == 2 {
+        // A first deployment goes straight to full; a canary needs a stable version.
+        let waiting = w.salt.is_multiple_of(2) && w.tag_history.len() >= 2;
+        w.canary = Some(Canary {
+            from_step: if waiting { 3 } else { CANARY_STEPS.len() },
+            since: now - 3600,
+            aborted: false,
+            paused: false,
+            restart_at: None,
+            stable_tag: if waiting {
+                tags_before_last(&w.tag_history)
+            } else {
+                None
+            },
+        });
+    }
 
     let auto = rng.chance(if prod { 0.55 } else { 0.8 });
     let self_heal = auto && rng.chance(0.7);

@@ -45,7 +45,11 @@ pub fn resources(w: &Workload) -> Vec<ResId> {
     match w.kind {
         WorkloadKind::Deployment => {
             v.push(ResId::new("", "v1", "Service", n.clone()));
-            v.push(ResId::new("apps", "v1", "Deployment", n.clone()));
+            if w.canary.is_some() {
+                v.push(ResId::new("argoproj.io", "v1alpha1", "Rollout", n.clone()));
+            } else {
+                v.push(ResId::new("apps", "v1", "Deployment", n.clone()));
+            }
         }
         WorkloadKind::StatefulSet => {
             v.push(ResId::new("", "v1", "Service", n.clone()));
@@ -165,6 +169,17 @@ pub fn target(app_name: &str, w: &Workload, r: &ResId) -> Value {
             }
             s
         }
+        "Rollout" => json!({
+            "replicas": w.replicas,
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": {"app.kubernetes.io/name": w.name}},
+            "strategy": {"canary": {"steps": crate::demo::generator::CANARY_STEPS.iter().map(|s| match s {
+                crate::demo::generator::CanaryStep::Weight(p) => json!({"setWeight": p}),
+                crate::demo::generator::CanaryStep::Pause(Some(d)) => json!({"pause": {"duration": format!("{}s", d)}}),
+                crate::demo::generator::CanaryStep::Pause(None) => json!({"pause": {}}),
+            }).collect::<Vec<_>>()}},
+            "template": pod_template(w, &w.tag)
+        }),
         "StatefulSet" => json!({
             "replicas": w.replicas,
             "serviceName": w.name,
@@ -254,7 +269,7 @@ pub fn host(w: &Workload) -> String {
 /// The field manager and the path (as `f:` keys) a drift writes.
 fn drift_write(d: &Drift, r: &ResId, w: &Workload) -> Option<(&'static str, Vec<String>)> {
     let on_workload =
-        matches!(r.kind, "Deployment" | "StatefulSet" | "CronJob") && r.name == w.name;
+        matches!(r.kind, "Deployment" | "Rollout" | "StatefulSet" | "CronJob") && r.name == w.name;
     match d {
         Drift::Replicas { by_hpa, .. } if on_workload && r.kind != "CronJob" => Some((
             if *by_hpa {
@@ -483,7 +498,9 @@ pub fn live(app: &DemoApp, r: &ResId, now: i64) -> Option<Value> {
     let mut managed = Vec::new();
     for d in &w.drifts {
         match d {
-            Drift::Replicas { to, .. } if (r.kind == "Deployment" || r.kind == "StatefulSet") => {
+            Drift::Replicas { to, .. }
+                if matches!(r.kind, "Deployment" | "Rollout" | "StatefulSet") =>
+            {
                 obj["spec"]["replicas"] = json!(to);
             }
             Drift::ConfigValue { key, value, .. } if r.kind == "ConfigMap" => {
@@ -499,7 +516,9 @@ pub fn live(app: &DemoApp, r: &ResId, now: i64) -> Option<Value> {
             Drift::SecretValue { at } if r.kind == "Secret" => {
                 obj["data"]["password"] = json!(b64(&rotated_password(w, *at)));
             }
-            Drift::Restarted { at } if matches!(r.kind, "Deployment" | "StatefulSet") => {
+            Drift::Restarted { at }
+                if matches!(r.kind, "Deployment" | "Rollout" | "StatefulSet") =>
+            {
                 obj["spec"]["template"]["metadata"]["annotations"] =
                     json!({"kubectl.kubernetes.io/restartedAt": ts(*at)});
             }
@@ -565,6 +584,16 @@ pub fn live(app: &DemoApp, r: &ResId, now: i64) -> Option<Value> {
             "fieldsV1": f,
         }));
     }
+    if r.kind == "Rollout"
+        && let Some(c) = &w.canary
+    {
+        if c.paused {
+            obj["spec"]["paused"] = json!(true);
+        }
+        if let Some(t) = c.restart_at {
+            obj["spec"]["restartAt"] = json!(ts(t));
+        }
+    }
     if r.kind == "Deployment" && w.has_hpa {
         // The autoscaler owns replicas of an HPA-managed Deployment.
         if obj["spec"].get("replicas").is_none() {
@@ -595,6 +624,7 @@ pub fn live(app: &DemoApp, r: &ResId, now: i64) -> Option<Value> {
     if matches!(
         r.kind,
         "Deployment"
+            | "Rollout"
             | "StatefulSet"
             | "CronJob"
             | "HorizontalPodAutoscaler"
@@ -638,7 +668,7 @@ pub fn live(app: &DemoApp, r: &ResId, now: i64) -> Option<Value> {
 /// Sets the image of the main container of a workload object (other kinds are left alone).
 fn set_image(obj: &mut Value, kind: &str, img: &str) {
     match kind {
-        "Deployment" | "StatefulSet" => {
+        "Deployment" | "Rollout" | "StatefulSet" => {
             obj["spec"]["template"]["spec"]["containers"][0]["image"] = json!(img)
         }
         "CronJob" => {
@@ -652,7 +682,7 @@ fn set_image(obj: &mut Value, kind: &str, img: &str) {
 /// Whether the workload object `r` runs another image than Git's because a rollback deployed
 /// an older one.
 pub fn rolled_back(r: &ResId, w: &Workload) -> bool {
-    matches!(r.kind, "Deployment" | "StatefulSet" | "CronJob")
+    matches!(r.kind, "Deployment" | "Rollout" | "StatefulSet" | "CronJob")
         && w.deployed_tag.as_ref().is_some_and(|t| *t != w.tag)
 }
 
@@ -699,6 +729,9 @@ pub fn last_schedule(w: &Workload, now: i64) -> i64 {
 }
 
 fn live_status(w: &Workload, r: &ResId, now: i64) -> Option<Value> {
+    if r.kind == "Rollout" {
+        return rollout_status(w, now, generation(w, r));
+    }
     let replicas = live_replicas(w);
     // Conditions changed at some point and stay as they are: their times move once a day,
     // not with the clock (a real server's would not move at all until a transition).
@@ -800,6 +833,122 @@ fn live_status(w: &Workload, r: &ResId, now: i64) -> Option<Value> {
     })
 }
 
+/// The pod-template hash of the ReplicaSet that runs `tag`: the live one's is [`pod_hash`];
+/// earlier revisions get a stable hash of their own.
+pub fn revision_hash(w: &Workload, tag: &str) -> String {
+    if tag == live_tag(w) {
+        return pod_hash(w);
+    }
+    use sha2::{Digest, Sha256};
+    Sha256::digest(format!("{}:{tag}", w.salt).as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>()[..10]
+        .to_string()
+}
+
+/// A Rollout's status as the Argo Rollouts controller writes it, for where its canary is.
+fn rollout_status(w: &Workload, now: i64, generation: i64) -> Option<Value> {
+    use crate::demo::generator::{CANARY_STEPS, Canary, CanaryStep, WEIGHT_STEP_SECS};
+    let c = w.canary.as_ref()?;
+    let (step, waiting) = c.step(now);
+    let n = CANARY_STEPS.len();
+    let replicas = live_replicas(w);
+    let current = pod_hash(w);
+    let complete = step >= n && !c.aborted;
+    let stable = match (&c.stable_tag, complete) {
+        (Some(t), false) => revision_hash(w, t),
+        _ => current.clone(),
+    };
+    let weight = if c.aborted { 0 } else { Canary::weight(step) } as i64;
+    let canary_pods = if complete {
+        replicas
+    } else {
+        (replicas * weight + 99) / 100
+    };
+    // When the current step began: the pauses and weights before it, from `since`.
+    let mut began = c.since;
+    for s in CANARY_STEPS.iter().take(step).skip(c.from_step) {
+        began += match s {
+            CanaryStep::Weight(_) => WEIGHT_STEP_SECS,
+            CanaryStep::Pause(Some(d)) => *d,
+            CanaryStep::Pause(None) => 0,
+        };
+    }
+    let revision = w.tag_history.len().max(1);
+    let failing = matches!(w.pods, PodState::CrashLoop | PodState::ImagePullBackOff);
+    let (phase, message) = if c.aborted {
+        (
+            "Degraded",
+            format!("RolloutAborted: Rollout aborted update to revision {revision}"),
+        )
+    } else if failing {
+        // Pods that never become ready: the controller gives up after the progress deadline.
+        (
+            "Degraded",
+            format!(
+                "ProgressDeadlineExceeded: ReplicaSet \"{}-{current}\" has timed out progressing.",
+                w.name
+            ),
+        )
+    } else if w.pods == PodState::Pending || w.rolling {
+        (
+            "Progressing",
+            "more replicas need to be updated".to_string(),
+        )
+    } else if c.paused {
+        ("Paused", "RolloutPaused".to_string())
+    } else if waiting {
+        ("Paused", "CanaryPauseStep".to_string())
+    } else if complete {
+        ("Healthy", String::new())
+    } else {
+        (
+            "Progressing",
+            "more replicas need to be updated".to_string(),
+        )
+    };
+    let progressing = if c.aborted {
+        json!({"type": "Progressing", "status": "False", "reason": "RolloutAborted",
+               "message": format!("Rollout aborted update to revision {revision}"),
+               "lastUpdateTime": ts(began), "lastTransitionTime": ts(began)})
+    } else if complete {
+        json!({"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
+               "message": format!("ReplicaSet \"{}-{current}\" has successfully progressed.", w.name),
+               "lastUpdateTime": ts(began), "lastTransitionTime": ts(c.since)})
+    } else {
+        json!({"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated",
+               "message": format!("ReplicaSet \"{}-{current}\" is progressing.", w.name),
+               "lastUpdateTime": ts(began), "lastTransitionTime": ts(c.since)})
+    };
+    let mut st = json!({
+        "observedGeneration": generation.to_string(),
+        "phase": phase,
+        "message": message,
+        "currentStepIndex": step.min(n),
+        "currentPodHash": current,
+        "stableRS": stable,
+        "replicas": replicas,
+        "updatedReplicas": canary_pods,
+        "readyReplicas": replicas,
+        "availableReplicas": replicas,
+        "canary": {"weights": {
+            "canary": {"weight": if complete { 100 } else { weight }, "podTemplateHash": current},
+            "stable": {"weight": if complete { 0 } else { 100 - weight }, "podTemplateHash": stable},
+        }},
+        "conditions": [progressing],
+    });
+    if waiting && !c.aborted && !c.paused {
+        st["pauseConditions"] = json!([{"reason": "CanaryPauseStep", "startTime": ts(began)}]);
+        st["controllerPause"] = json!(true);
+    }
+    if c.aborted {
+        st["abort"] = json!(true);
+        st["abortedAt"] = json!(ts(began));
+    }
+    Some(st)
+}
+
 fn pod_hash(w: &Workload) -> String {
     let alphabet = b"bcdfghjklmnpqrstvwxz2456789";
     let mut r = Rng::new(w.salt ^ live_tag(w).len() as u64);
@@ -827,7 +976,7 @@ fn health_object(app: &DemoApp, r: &ResId, now: i64) -> Option<Value> {
         return None;
     }
     let mut obj = target(&app.app.metadata.name, w, r);
-    if matches!(r.kind, "Deployment" | "StatefulSet") {
+    if matches!(r.kind, "Deployment" | "Rollout" | "StatefulSet") {
         obj["spec"]["replicas"] = json!(live_replicas(w));
     }
     obj["metadata"]["generation"] = json!(generation(w, r));
@@ -1062,7 +1211,7 @@ pub fn tree(app: &DemoApp, now: i64) -> ApplicationTree {
             n.resource_version = (1_000_000 + rng.below(9_000_000)).to_string();
             n.created_at = Some(created.clone());
         }
-        if r.kind == "Deployment" || r.kind == "StatefulSet" {
+        if matches!(r.kind, "Deployment" | "Rollout" | "StatefulSet") {
             n.info = vec![Info {
                 name: "Revision".into(),
                 value: format!("Rev:{}", app.app.status.history.len()),
@@ -1181,7 +1330,11 @@ pub fn tree(app: &DemoApp, now: i64) -> ApplicationTree {
     match w.kind {
         WorkloadKind::Deployment => {
             let rs_name = format!("{}-{}", w.name, pod_hash(w));
-            let dep = node_ref("apps", "v1", "Deployment", &w.name);
+            let dep = if w.canary.is_some() {
+                node_ref("argoproj.io", "v1alpha1", "Rollout", &w.name)
+            } else {
+                node_ref("apps", "v1", "Deployment", &w.name)
+            };
             let rs = node_ref("apps", "v1", "ReplicaSet", &rs_name);
             nodes.push(ResourceNode {
                 reference: rs.clone(),
@@ -1203,6 +1356,44 @@ pub fn tree(app: &DemoApp, now: i64) -> ApplicationTree {
                 images: vec![image(w, &live_tag(w))],
                 created_at: Some(created.clone()),
             });
+            // A canary in progress (or aborted) keeps part of the pods, or all of them, on
+            // the stable ReplicaSet with the stable image.
+            let stable = w.canary.as_ref().and_then(|c| {
+                let (step, _) = c.step(now);
+                let done = step >= crate::demo::generator::CANARY_STEPS.len() && !c.aborted;
+                let tag = c.stable_tag.clone().filter(|_| !done)?;
+                let weight = if c.aborted {
+                    0
+                } else {
+                    crate::demo::generator::Canary::weight(step) as i64
+                };
+                Some((tag, (replicas * weight + 99) / 100))
+            });
+            let stable_rs = stable.as_ref().map(|(tag, _)| {
+                let r = node_ref(
+                    "apps",
+                    "v1",
+                    "ReplicaSet",
+                    &format!("{}-{}", w.name, revision_hash(w, tag)),
+                );
+                nodes.push(ResourceNode {
+                    reference: r.clone(),
+                    parent_refs: vec![if w.canary.is_some() {
+                        node_ref("argoproj.io", "v1alpha1", "Rollout", &w.name)
+                    } else {
+                        node_ref("apps", "v1", "Deployment", &w.name)
+                    }],
+                    resource_version: (1_000_000 + rng.below(9_000_000)).to_string(),
+                    health: Some(HealthStatus {
+                        status: "Healthy".into(),
+                        ..Default::default()
+                    }),
+                    images: vec![image(w, tag)],
+                    created_at: Some(created.clone()),
+                    ..Default::default()
+                });
+                r
+            });
             let mut sub = Rng::new(w.salt ^ 0x90d5);
             for i in 0..replicas.clamp(0, 30) {
                 let ready = !(w.rolling && i == 0);
@@ -1211,12 +1402,25 @@ pub fn tree(app: &DemoApp, now: i64) -> ApplicationTree {
                 } else {
                     sub.below(2)
                 };
-                let n = pod(
-                    format!("{rs_name}-{}", pod_suffix(&mut sub)),
-                    rs.clone(),
-                    ready,
-                    restarts,
-                );
+                let on_stable = stable.as_ref().is_some_and(|(_, canary)| i >= *canary);
+                let n = match (&stable_rs, &stable) {
+                    (Some(srs), Some((tag, _))) if on_stable => {
+                        let mut n = pod(
+                            format!("{}-{}", srs.name, pod_suffix(&mut sub)),
+                            srs.clone(),
+                            ready,
+                            restarts,
+                        );
+                        n.images = vec![image(w, tag)];
+                        n
+                    }
+                    _ => pod(
+                        format!("{rs_name}-{}", pod_suffix(&mut sub)),
+                        rs.clone(),
+                        ready,
+                        restarts,
+                    ),
+                };
                 nodes.push(n);
             }
         }
@@ -1391,6 +1595,7 @@ pub fn app_events(app: &DemoApp) -> EventList {
 pub fn resource_events(app: &DemoApp, name: &str, namespace: &str) -> EventList {
     let w = &app.w;
     let kind = match w.kind {
+        WorkloadKind::Deployment if w.canary.is_some() => "Rollout",
         WorkloadKind::Deployment => "Deployment",
         WorkloadKind::StatefulSet => "StatefulSet",
         WorkloadKind::CronJob => "CronJob",

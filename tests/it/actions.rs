@@ -800,7 +800,7 @@ fn marks(a: &Application) -> Vec<&str> {
 
 #[tokio::test]
 async fn stacked_pauses_a_due_deferral_never_undoes_a_rollback_in_any_order() {
-    let fleet = common::demo(60, 3, 1).await;
+    let fleet = common::demo(90, 3, 1).await;
     let tmp = tempfile::tempdir().unwrap();
     let s = session(&fleet, tmp.path());
     let mut taken = Vec::new();

@@ -474,3 +474,151 @@ async fn the_resource_tree_stream_sends_the_tree_and_each_change() {
     };
     assert_eq!(pods(&got[1]), 1, "scaled to one pod");
 }
+
+/// Argo Rollouts' built-in actions on a canary waiting for its promotion: discovery as Argo
+/// CD's Lua gives it, then abort (Degraded "RolloutAborted"), retry, promote-full (Healthy,
+/// fully promoted), restart (`spec.restartAt`), each visible in the app's health and the live
+/// Rollout.
+#[tokio::test]
+async fn rollout_actions_abort_retry_promote_and_restart() {
+    let fleet = common::demo(160, 2, 1).await;
+    let api = Api::new(&fleet);
+    let client = common::client(&fleet.config().instances[0]);
+    let list = client.list_apps(&AppQuery::default(), None).await.unwrap();
+    let app = list
+        .items
+        .iter()
+        .find(|a| {
+            a.status.resources.iter().any(|r| r.kind == "Rollout")
+                && a.status.health.status == "Suspended"
+        })
+        .expect("a canary waiting for promotion")
+        .metadata
+        .name
+        .clone();
+    let (_, tree) = api
+        .get(&format!("applications/{app}/resource-tree"), &[])
+        .await;
+    let ro = tree["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["kind"] == "Rollout")
+        .unwrap()
+        .clone();
+    let rs: Vec<&Value> = tree["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["kind"] == "ReplicaSet")
+        .collect();
+    assert_eq!(rs.len(), 2, "the canary and the stable ReplicaSet: {rs:?}");
+    let name = ro["name"].as_str().unwrap().to_string();
+    let ns = ro["namespace"].as_str().unwrap().to_string();
+    let q = [
+        ("namespace", ns.as_str()),
+        ("resourceName", name.as_str()),
+        ("version", "v1alpha1"),
+        ("group", "argoproj.io"),
+        ("kind", "Rollout"),
+    ];
+    let actions = |v: &Value| -> Vec<(String, bool)> {
+        v["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (
+                    a["name"].as_str().unwrap().to_string(),
+                    a["disabled"] == true,
+                )
+            })
+            .collect()
+    };
+    let (_, v) = api
+        .get(&format!("applications/{app}/resource/actions"), &q)
+        .await;
+    assert_eq!(
+        actions(&v),
+        vec![
+            ("abort".into(), false),
+            ("pause".into(), false),
+            ("promote-full".into(), false),
+            ("restart".into(), false),
+            ("resume".into(), false),
+            ("retry".into(), true),
+            ("skip-current-step".into(), false),
+        ]
+    );
+    assert_eq!(v["actions"][3]["displayName"], "Restart Pods");
+    let run = |action: &'static str| {
+        let api = Api {
+            http: api.http.clone(),
+            base: api.base.clone(),
+            token: api.token.clone(),
+        };
+        let path = format!("applications/{app}/resource/actions");
+        let q: Vec<(String, String)> = q
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        async move {
+            let q: Vec<(&str, &str)> = q.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+            let (code, v) = api.post(&path, &q, json!(action)).await;
+            assert_eq!(code, 200, "{action}: {v}");
+            v
+        }
+    };
+    let health = |v: &Value| {
+        (
+            v["status"]["health"]["status"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+            v["status"]["health"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+        )
+    };
+    let v = run("abort").await;
+    let (h, _) = health(&v);
+    assert_eq!(h, "Degraded", "{v}");
+    let (_, v) = api.get(&format!("applications/{app}/resource"), &q).await;
+    let live: Value = serde_json::from_str(v["manifest"].as_str().unwrap()).unwrap();
+    assert_eq!(live["status"]["abort"], true);
+    assert!(
+        live["status"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("RolloutAborted"),
+        "{live}"
+    );
+    let (_, v) = api
+        .get(&format!("applications/{app}/resource/actions"), &q)
+        .await;
+    assert!(
+        actions(&v).contains(&("retry".into(), false))
+            && actions(&v).contains(&("abort".into(), true))
+    );
+    let v = run("retry").await;
+    assert_eq!(health(&v).0, "Progressing", "{v}");
+    let v = run("promote-full").await;
+    assert_eq!(health(&v).0, "Healthy", "{v}");
+    let (_, v) = api
+        .get(&format!("applications/{app}/resource/actions"), &q)
+        .await;
+    for (a, disabled) in actions(&v) {
+        if matches!(
+            a.as_str(),
+            "abort" | "retry" | "pause" | "promote-full" | "skip-current-step"
+        ) {
+            assert!(disabled, "{a} is disabled once fully promoted");
+        }
+    }
+    run("restart").await;
+    let (_, v) = api.get(&format!("applications/{app}/resource"), &q).await;
+    let live: Value = serde_json::from_str(v["manifest"].as_str().unwrap()).unwrap();
+    assert!(live["spec"]["restartAt"].is_string(), "{live}");
+    assert_eq!(live["status"]["currentPodHash"], live["status"]["stableRS"]);
+}

@@ -297,8 +297,41 @@ fn actions_for(kind: &str, group: &str, obj: &Value) -> Vec<Value> {
             out
         }
         ("apps", "StatefulSet") => vec![json!({"name": "restart"}), json!({"name": "scale"})],
+        ("argoproj.io", "Rollout") => rollout_actions(obj),
         _ => vec![],
     }
+}
+
+/// Argo CD's discovery of Rollout actions, from the live Rollout.
+fn rollout_actions(obj: &Value) -> Vec<Value> {
+    let st = &obj["status"];
+    let paused = match st["pauseConditions"].as_array() {
+        Some(p) => !p.is_empty(),
+        None => obj["spec"]["paused"].as_bool().unwrap_or(false),
+    };
+    let fully_promoted = st["currentPodHash"] == st["stableRS"];
+    let aborted = st["abort"].as_bool().unwrap_or(false);
+    let spec_paused = obj["spec"]["paused"].as_bool().unwrap_or(false);
+    let steps = obj["spec"]["strategy"]["canary"]["steps"].as_array();
+    let at_end = steps.is_none_or(|s| st["currentStepIndex"].as_u64() == Some(s.len() as u64));
+    let action = |name: &str, disabled: bool| {
+        let mut a = json!({"name": name});
+        if disabled {
+            a["disabled"] = json!(true);
+        }
+        a
+    };
+    let mut restart = action("restart", false);
+    restart["displayName"] = json!("Restart Pods");
+    vec![
+        restart,
+        action("resume", !paused),
+        action("abort", fully_promoted || aborted),
+        action("retry", fully_promoted || !aborted),
+        action("pause", fully_promoted || aborted || spec_paused),
+        action("promote-full", fully_promoted),
+        action("skip-current-step", at_end),
+    ]
 }
 
 /// `GET .../resource/actions`.
@@ -428,6 +461,52 @@ pub(super) fn run_action(
     } else {
         None
     };
+    if kind == "Rollout" {
+        inst.modify(name, |a| {
+            let Some(c) = a.w.canary.as_mut() else { return };
+            let (step, _) = c.step(now);
+            let n = crate::demo::generator::CANARY_STEPS.len();
+            let restart_from = |c: &mut crate::demo::generator::Canary, from: usize| {
+                c.from_step = from.min(n);
+                c.since = now;
+            };
+            match action.as_str() {
+                "restart" => c.restart_at = Some(now),
+                "abort" => {
+                    restart_from(c, step);
+                    c.aborted = true;
+                }
+                "retry" => {
+                    c.aborted = false;
+                    restart_from(c, 0);
+                }
+                "pause" => {
+                    restart_from(c, step);
+                    c.paused = true;
+                }
+                "resume" => {
+                    if c.paused {
+                        c.paused = false;
+                        restart_from(c, step);
+                    } else {
+                        restart_from(c, step + 1);
+                    }
+                }
+                "promote-full" => {
+                    c.aborted = false;
+                    c.paused = false;
+                    restart_from(c, n);
+                }
+                "skip-current-step" => restart_from(c, step + 1),
+                _ => {}
+            }
+        });
+        let st = inst.read();
+        return match st.apps.get(name) {
+            Some(a) => json_reply(&a.app),
+            None => not_found_app(name),
+        };
+    }
     inst.modify(name, |a| match action.as_str() {
         "restart" => {
             a.w.drifts.retain(|d| !matches!(d, Drift::Restarted { .. }));

@@ -169,6 +169,14 @@ pub const KINDS: &[Kind] = &[
     k(
         "argoproj.io",
         "v1alpha1",
+        "Rollout",
+        "rollouts",
+        &["ro"],
+        false,
+    ),
+    k(
+        "argoproj.io",
+        "v1alpha1",
         "Application",
         "applications",
         &["app", "apps"],

@@ -21,11 +21,12 @@ pub fn gv_path(group: &str, version: &str) -> String {
     }
 }
 
-/// The schema of an Argo CD Application as its CRD declares it at the top level: the spec and
-/// status are kept as they are (`x-kubernetes-preserve-unknown-fields`).
-fn application_schema(meta_ref: &str) -> Value {
+/// The schema of an Argo CD Application or an Argo Rollouts Rollout as their CRDs declare it
+/// at the top level: the spec and status are kept as they are
+/// (`x-kubernetes-preserve-unknown-fields`).
+fn crd_schema(kind: &str, meta_ref: &str) -> Value {
     json!({
-        "description": "Application is a definition of Application resource.",
+        "description": format!("{kind} is a definition of {kind} resource."),
         "type": "object",
         "required": ["metadata", "spec"],
         "properties": {
@@ -68,9 +69,11 @@ fn schema_of(g: &mut SchemaGenerator, kind: &Kind) -> String {
         _ => {
             let meta = add::<k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>(g);
             let base = g.settings().definitions_path.to_string();
-            let name = "io.argoproj.v1alpha1.Application".to_string();
-            g.definitions_mut()
-                .insert(name.clone(), application_schema(&format!("#{base}/{meta}")));
+            let name = format!("io.argoproj.v1alpha1.{}", kind.kind);
+            g.definitions_mut().insert(
+                name.clone(),
+                crd_schema(kind.kind, &format!("#{base}/{meta}")),
+            );
             name
         }
     }

@@ -242,6 +242,14 @@ fn columns(kind: &str) -> Vec<Col> {
             ("Allowed Disruptions", "integer", 0),
             ("Age", "string", 0),
         ],
+        "Rollout" => vec![
+            ("Name", "string", 0),
+            ("Desired", "integer", 0),
+            ("Current", "integer", 0),
+            ("Up-to-date", "integer", 0),
+            ("Available", "integer", 0),
+            ("Age", "string", 0),
+        ],
         "Application" => vec![
             ("Name", "string", 0),
             ("Sync Status", "string", 0),
@@ -411,6 +419,14 @@ fn cells(kind: &str, v: &Value, now: i64) -> Vec<Value> {
                 x => s(x),
             }),
             json!(int(&v["status"]["disruptionsAllowed"])),
+            created(),
+        ],
+        "Rollout" => vec![
+            name,
+            json!(int(&v["spec"]["replicas"])),
+            json!(int(&v["status"]["replicas"])),
+            json!(int(&v["status"]["updatedReplicas"])),
+            json!(int(&v["status"]["availableReplicas"])),
             created(),
         ],
         "Application" => vec![

@@ -206,11 +206,21 @@ pub fn replica_sets(a: &DemoApp, now: i64) -> Vec<Value> {
     if w.kind != WorkloadKind::Deployment {
         return vec![];
     }
-    let dep_id = ResId {
-        group: "apps",
-        version: "v1",
-        kind: "Deployment",
-        name: w.name.clone(),
+    // A Deployment's, or a Rollout's when Argo Rollouts deploys it.
+    let dep_id = if w.canary.is_some() {
+        ResId {
+            group: "argoproj.io",
+            version: "v1alpha1",
+            kind: "Rollout",
+            name: w.name.clone(),
+        }
+    } else {
+        ResId {
+            group: "apps",
+            version: "v1",
+            kind: "Deployment",
+            name: w.name.clone(),
+        }
     };
     let Some(dep) = resources::live(a, &dep_id, now) else {
         return vec![];
@@ -269,7 +279,7 @@ pub fn replica_sets(a: &DemoApp, now: i64) -> Vec<Value> {
             let name = if is_live && !current.is_empty() {
                 current.clone()
             } else {
-                format!("{}-{}", w.name, &digest(&format!("{}:{tag}", w.salt))[..10])
+                format!("{}-{}", w.name, resources::revision_hash(w, tag))
             };
             let hash = name.trim_start_matches(&format!("{}-", w.name)).to_string();
             let mut template = dep["spec"]["template"].clone();
@@ -284,13 +294,28 @@ pub fn replica_sets(a: &DemoApp, now: i64) -> Vec<Value> {
             selector["matchLabels"]["pod-template-hash"] = json!(hash);
             let mut labels = template["metadata"]["labels"].clone();
             labels["pod-template-hash"] = json!(hash);
-            let (n, r) = if is_live { (replicas, ready) } else { (0, 0) };
+            // A canary in progress splits the pods between the canary and the stable set.
+            let canary_pods = dep["status"]["updatedReplicas"].as_i64().unwrap_or(replicas);
+            let stable_hash = dep["status"]["stableRS"].as_str().unwrap_or("");
+            let (n, r) = if is_live && w.canary.is_some() {
+                (canary_pods, canary_pods)
+            } else if is_live {
+                (replicas, ready)
+            } else if w.canary.is_some() && hash == stable_hash {
+                (replicas - canary_pods, replicas - canary_pods)
+            } else {
+                (0, 0)
+            };
             let revision = numbers.last().copied().unwrap_or(1);
-            let mut annotations = json!({
-                "deployment.kubernetes.io/revision": revision.to_string(),
-                "deployment.kubernetes.io/desired-replicas": replicas.to_string(),
-                "deployment.kubernetes.io/max-replicas": (replicas + (replicas + 3) / 4).to_string(),
-            });
+            let mut annotations = if w.canary.is_some() {
+                json!({"rollout.argoproj.io/revision": revision.to_string()})
+            } else {
+                json!({
+                    "deployment.kubernetes.io/revision": revision.to_string(),
+                    "deployment.kubernetes.io/desired-replicas": replicas.to_string(),
+                    "deployment.kubernetes.io/max-replicas": (replicas + (replicas + 3) / 4).to_string(),
+                })
+            };
             if numbers.len() > 1 {
                 annotations["deployment.kubernetes.io/revision-history"] = json!(
                     numbers[..numbers.len() - 1]
@@ -312,8 +337,8 @@ pub fn replica_sets(a: &DemoApp, now: i64) -> Vec<Value> {
                     "labels": labels,
                     "annotations": annotations,
                     "ownerReferences": [{
-                        "apiVersion": "apps/v1",
-                        "kind": "Deployment",
+                        "apiVersion": dep["apiVersion"],
+                        "kind": dep["kind"],
                         "name": w.name,
                         "uid": dep["metadata"]["uid"],
                         "controller": true,
@@ -344,6 +369,7 @@ pub fn events(a: &DemoApp, now: i64) -> Vec<Value> {
     let w = &a.w;
     let mut out = Vec::new();
     let (kind, version) = match w.kind {
+        WorkloadKind::Deployment if w.canary.is_some() => ("Rollout", "argoproj.io/v1alpha1"),
         WorkloadKind::Deployment => ("Deployment", "apps/v1"),
         WorkloadKind::StatefulSet => ("StatefulSet", "apps/v1"),
         WorkloadKind::CronJob => ("CronJob", "batch/v1"),

@@ -381,7 +381,7 @@ pub fn patch(o: Obj, kind: &Kind, scale: bool, r: &Req) -> Result<(Value, Vec<St
         if p.starts_with("/metadata/labels") || p.starts_with("/metadata/annotations") {
             meta = true;
         } else if p == "/spec/replicas"
-            && (scale || matches!(kind.kind, "Deployment" | "StatefulSet"))
+            && (scale || matches!(kind.kind, "Deployment" | "Rollout" | "StatefulSet"))
         {
             replicas = after["spec"]["replicas"].as_i64();
         } else if kind.kind == "ConfigMap" && p.starts_with("/data/") && o.res.is_some() {
@@ -400,8 +400,10 @@ pub fn patch(o: Obj, kind: &Kind, scale: bool, r: &Req) -> Result<(Value, Vec<St
                     ));
                 }
             }
-        } else if matches!(kind.kind, "Deployment" | "StatefulSet" | "CronJob")
-            && p.ends_with("/image")
+        } else if matches!(
+            kind.kind,
+            "Deployment" | "Rollout" | "StatefulSet" | "CronJob"
+        ) && p.ends_with("/image")
         {
             let img = after.pointer(p).and_then(Value::as_str).unwrap_or("");
             image = img.rsplit_once(':').map(|(_, t)| t.to_string());
