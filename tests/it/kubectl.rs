@@ -679,7 +679,22 @@ async fn the_kubectl_matrix() {
     );
     count(2);
 
-    // 54. /version.
+    // 54. Argo Rollouts' kind, with its printer columns.
+    let ro_ctx = fleet
+        .kube
+        .iter()
+        .map(|k| k.context.clone())
+        .find(|c| {
+            k.run_in(c, &["get", "rollouts", "-A", "-o", "name"])
+                .out
+                .contains("rollout.argoproj.io/")
+        })
+        .expect("a cluster with Rollouts");
+    let o = k.run_in(&ro_ctx, &["get", "rollouts", "-A"]);
+    assert!(o.out.lines().next().unwrap().contains("UP-TO-DATE"), "{}", o.out);
+    count(1);
+
+    // 55. /version.
     let v: Value = serde_json::from_str(&k.ok(&["get", "--raw", "/version"])).unwrap();
     assert!(v["gitVersion"].as_str().unwrap().starts_with("v1."));
     count(1);
