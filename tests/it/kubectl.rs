@@ -691,7 +691,11 @@ async fn the_kubectl_matrix() {
         })
         .expect("a cluster with Rollouts");
     let o = k.run_in(&ro_ctx, &["get", "rollouts", "-A"]);
-    assert!(o.out.lines().next().unwrap().contains("UP-TO-DATE"), "{}", o.out);
+    assert!(
+        o.out.lines().next().unwrap().contains("UP-TO-DATE"),
+        "{}",
+        o.out
+    );
     count(1);
 
     // 55. /version.
@@ -825,6 +829,28 @@ async fn init_containers_sidecars_and_series_events() {
         home: dir.path().to_path_buf(),
         context: ctx,
     };
+    // Some Deployments' pods run a migration as an init container: its log is readable.
+    let all = k.json(&["get", "pods", "-A"]);
+    let with_init = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["spec"]["initContainers"].is_array())
+        .expect("a pod with an init container");
+    let o = k.run(&[
+        "logs",
+        with_init["metadata"]["name"].as_str().unwrap(),
+        "-n",
+        with_init["metadata"]["namespace"].as_str().unwrap(),
+        "-c",
+        "migrate",
+        "--tail=1",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.err);
+    assert_eq!(
+        with_init["status"]["initContainerStatuses"][0]["state"]["terminated"]["reason"],
+        "Completed"
+    );
     let ev = k.ok(&["events", "-n", &crash_ns, "--types=Warning"]);
     assert!(
         ev.contains("BackOff") && ev.contains("over"),
