@@ -765,3 +765,103 @@ async fn the_demo_folder_is_private() {
     let mode = std::fs::metadata(fleet.dir()).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700, "{} is {mode:o}", fleet.dir().display());
 }
+
+/// Watches and lists at the wire: a BOOKMARK when the client allows them (the last one as the
+/// watch times out), 410 Gone for a version out of history, a continue token that pages, an
+/// invalid one that is 400, and `dryRun` values other than `All` refused.
+#[tokio::test]
+async fn watch_bookmarks_gone_paging_and_dry_run_values() {
+    let fleet = common::demo(40, 3, 1).await;
+    let (_, ns, name, base) = pick(&fleet).await;
+    let http = fleet.kube_http();
+    let body = http
+        .get(format!(
+            "{base}/api/v1/namespaces/{ns}/pods?watch=1&allowWatchBookmarks=true&timeoutSeconds=1"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let events: Vec<Value> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.first().unwrap()["type"], "ADDED", "{body}");
+    let last = events.last().unwrap();
+    assert_eq!(last["type"], "BOOKMARK", "{body}");
+    assert!(last["object"]["metadata"]["resourceVersion"].is_string());
+    assert_eq!(last["object"]["kind"], "Pod");
+    let gone = http
+        .get(format!("{base}/api/v1/pods?watch=1&resourceVersion=5"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let e: Value = serde_json::from_str(gone.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        (e["type"].as_str(), e["object"]["code"].as_i64()),
+        (Some("ERROR"), Some(410))
+    );
+    assert_eq!(e["object"]["reason"], "Expired");
+    // Paging: two pages of 2 are the first 4 of the whole list.
+    let all: Value = http
+        .get(format!("{base}/api/v1/pods"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let p1: Value = http
+        .get(format!("{base}/api/v1/pods?limit=2"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = p1["metadata"]["continue"].as_str().unwrap().to_string();
+    assert_eq!(
+        p1["metadata"]["remainingItemCount"].as_u64().unwrap() + 2,
+        all["items"].as_array().unwrap().len() as u64
+    );
+    let p2: Value = http
+        .get(format!("{base}/api/v1/pods?limit=2&continue={token}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names = |v: &Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["metadata"]["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let mut first4 = names(&p1);
+    first4.extend(names(&p2));
+    assert_eq!(first4, names(&all)[..4].to_vec());
+    let r = http
+        .get(format!("{base}/api/v1/pods?limit=2&continue=garbage!"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let r = http
+        .patch(format!(
+            "{base}/apis/apps/v1/namespaces/{ns}/deployments/{name}?dryRun=Some"
+        ))
+        .header("Content-Type", "application/merge-patch+json")
+        .body(r#"{"spec":{"replicas":3}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+}
