@@ -437,6 +437,30 @@ fn rename_server(d: &mut generator::InstanceData, name: &str, url: &str) {
     }
 }
 
+/// A streamed reply: each item the receiver yields, encoded, becomes a chunk of the body,
+/// which ends when every sender is dropped.
+pub(crate) fn streamed<T: Send + 'static>(
+    rx: tokio::sync::mpsc::Receiver<T>,
+    encode: fn(T) -> bytes::Bytes,
+    content_type: &'static str,
+) -> hyper::Response<Body> {
+    use http_body_util::BodyExt;
+    let frames = futures::stream::unfold(rx, move |mut rx| async move {
+        rx.recv().await.map(|item| {
+            (
+                Ok::<_, std::convert::Infallible>(hyper::body::Frame::data(encode(item))),
+                rx,
+            )
+        })
+    });
+    let mut r = hyper::Response::new(http_body_util::StreamBody::new(frames).boxed());
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static(content_type),
+    );
+    r
+}
+
 /// The response body of the demo servers.
 pub type Body = http_body_util::combinators::BoxBody<bytes::Bytes, std::convert::Infallible>;
 
@@ -454,6 +478,24 @@ where
     F: Fn(S, hyper::Request<hyper::body::Incoming>) -> Fut + Copy + Send + Sync + 'static,
     Fut: std::future::Future<Output = hyper::Response<Body>> + Send + 'static,
 {
+    spawn_https_peer(listener, tls, state, |s, _| s.clone(), handle)
+}
+
+/// [`spawn_https`], with each connection's state made from the shared one and the client
+/// certificates the TLS handshake verified (`None` over plain HTTP or without one).
+pub(crate) fn spawn_https_peer<S, C, F, Fut>(
+    listener: tokio::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    state: S,
+    conn_state: fn(&S, Option<&[rustls::pki_types::CertificateDer<'static>]>) -> C,
+    handle: F,
+) -> JoinHandle<()>
+where
+    S: Clone + Send + Sync + 'static,
+    C: Clone + Send + Sync + 'static,
+    F: Fn(C, hyper::Request<hyper::body::Incoming>) -> Fut + Copy + Send + Sync + 'static,
+    Fut: std::future::Future<Output = hyper::Response<Body>> + Send + 'static,
+{
     tokio::spawn(async move {
         let mut conns = tokio::task::JoinSet::new();
         loop {
@@ -465,12 +507,15 @@ where
                     let tls = tls.clone();
                     conns.spawn(async move {
                         match tls {
+                            // A failed handshake (a client that does not trust the CA, or
+                            // speaks plain HTTP) drops this connection only.
                             Some(acceptor) => {
                                 if let Ok(stream) = acceptor.accept(sock).await {
-                                    serve_io(stream, state, handle).await;
+                                    let c = conn_state(&state, stream.get_ref().1.peer_certificates());
+                                    serve_io(stream, c, handle).await;
                                 }
                             }
-                            None => serve_io(sock, state, handle).await,
+                            None => serve_io(sock, conn_state(&state, None), handle).await,
                         }
                     });
                 }
@@ -480,7 +525,7 @@ where
     })
 }
 
-pub(crate) async fn serve_io<I, S, F, Fut>(io: I, state: S, handle: F)
+async fn serve_io<I, S, F, Fut>(io: I, state: S, handle: F)
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     S: Clone + Send + Sync + 'static,

@@ -32,6 +32,13 @@ pub struct Exact {
     exponent: i32,
 }
 
+impl Exact {
+    /// The value as a float (for comparisons that need no exactness).
+    pub fn to_f64(self) -> f64 {
+        self.mantissa as f64 * 10f64.powi(self.exponent)
+    }
+}
+
 /// Parses a quantity (`500m`, `1.5Gi`, `2e3`, `1073741824`) exactly; `None` when it is not one.
 pub fn exact(s: &str) -> Option<Exact> {
     let s = s.trim();

@@ -2,14 +2,11 @@
 //! (`/logs`, `/pods/{pod}/logs`), resource actions (`/resource/actions`, v1 and v2), the sync
 //! windows of an app and of a project, and the resource-tree stream.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, StreamBody};
-use hyper::body::Frame;
-use hyper::{Response, header};
+use hyper::Response;
 use serde_json::{Value, json};
 
 use super::Body;
@@ -21,27 +18,17 @@ use crate::demo::state::Instance;
 
 /// A stream of `{"result": …}` messages, newline-delimited or as server-sent events.
 fn stream_reply(rx: tokio::sync::mpsc::Receiver<Value>, sse: bool) -> Response<Body> {
-    let frames = futures::stream::unfold(rx, move |mut rx| async move {
-        rx.recv().await.map(|v| {
-            let json = serde_json::to_string(&json!({"result": v})).unwrap_or_default();
-            let line = if sse {
-                format!("data: {json} \n\n\n")
-            } else {
-                format!("{json}\n")
-            };
-            (Ok::<_, Infallible>(Frame::data(Bytes::from(line))), rx)
-        })
-    });
-    let mut r = Response::new(BodyExt::boxed(StreamBody::new(frames)));
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static(if sse {
-            "text/event-stream"
-        } else {
-            "application/json"
-        }),
-    );
-    r
+    fn line(v: Value) -> Bytes {
+        Bytes::from(format!("{}\n", json!({"result": v})))
+    }
+    fn event(v: Value) -> Bytes {
+        Bytes::from(format!("data: {} \n\n\n", json!({"result": v})))
+    }
+    if sse {
+        crate::demo::streamed(rx, event, "text/event-stream")
+    } else {
+        crate::demo::streamed(rx, line, "application/json")
+    }
 }
 
 /// An app looked up in another namespace than its own is not found, as on the real server.

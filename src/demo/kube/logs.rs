@@ -3,12 +3,10 @@
 //! `timestamps`, `limitBytes`, `previous` and `follow`.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, StreamBody};
-use hyper::body::Frame;
+use http_body_util::{BodyExt, Full};
 use hyper::{Response, header};
 use serde_json::Value;
 
@@ -243,10 +241,10 @@ pub fn logs(pod: &Value, q: &HashMap<String, String>, now: i64) -> Response<Body
         return r;
     }
     // Follow: what is there, then a line every FOLLOW_EVERY until the client goes away.
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, Infallible>>(16);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
     let mut rng = rng_for(&format!("{name}/{container}/follow"), 9);
     tokio::spawn(async move {
-        if !text.is_empty() && tx.send(Ok(Frame::data(Bytes::from(text)))).await.is_err() {
+        if !text.is_empty() && tx.send(Bytes::from(text)).await.is_err() {
             return;
         }
         let started = tokio::time::Instant::now();
@@ -258,22 +256,15 @@ pub fn logs(pod: &Value, q: &HashMap<String, String>, now: i64) -> Response<Body
             if let Some(b) = left {
                 if l.len() >= b {
                     l.truncate(b);
-                    let _ = tx.send(Ok(Frame::data(Bytes::from(l)))).await;
+                    let _ = tx.send(Bytes::from(l)).await;
                     return;
                 }
                 left = Some(b - l.len());
             }
-            if tx.send(Ok(Frame::data(Bytes::from(l)))).await.is_err() {
+            if tx.send(Bytes::from(l)).await.is_err() {
                 return;
             }
         }
     });
-    let stream =
-        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) });
-    let mut r = Response::new(BodyExt::boxed(StreamBody::new(stream)));
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("text/plain"),
-    );
-    r
+    crate::demo::streamed(rx, |b| b, "text/plain")
 }

@@ -238,27 +238,16 @@ impl KubeServer {
         let addr = listener.local_addr()?;
         let name = cluster.name.clone();
         let acceptor = tokio_rustls::TlsAcceptor::from(cluster.pki.server.clone());
-        let task = tokio::spawn(async move {
-            let mut conns = tokio::task::JoinSet::new();
-            loop {
-                tokio::select! {
-                    acc = listener.accept() => {
-                        let Ok((sock, _)) = acc else { continue };
-                        let _ = sock.set_nodelay(true);
-                        let cluster = cluster.clone();
-                        let acceptor = acceptor.clone();
-                        conns.spawn(async move {
-                            // A failed handshake (a client that does not trust the CA, or
-                            // speaks plain HTTP) drops this connection only.
-                            let Ok(stream) = acceptor.accept(sock).await else { return };
-                            let cert_user = cluster.pki.user_of(stream.get_ref().1.peer_certificates());
-                            super::serve_io(stream, Conn { cluster, cert_user }, handle).await;
-                        });
-                    }
-                    Some(_) = conns.join_next(), if !conns.is_empty() => {}
-                }
-            }
-        });
+        let task = super::spawn_https_peer(
+            listener,
+            Some(acceptor),
+            cluster,
+            |cluster, certs| Conn {
+                cluster: cluster.clone(),
+                cert_user: cluster.pki.user_of(certs),
+            },
+            handle,
+        );
         Ok(KubeServer {
             name,
             addr,
@@ -432,52 +421,28 @@ impl Cluster {
                         });
                     }
                 }
-                if kind.kind == "Pod" {
-                    for v in workloads::pods(a, now) {
-                        out.push(Obj {
-                            created: 0,
-                            inst: inst.clone(),
-                            app: name.clone(),
-                            res: None,
-                            value: v,
-                        });
-                    }
-                }
-                if kind.kind == "Job" {
-                    for v in workloads::jobs(a, now) {
-                        out.push(Obj {
-                            created: 0,
-                            inst: inst.clone(),
-                            app: name.clone(),
-                            res: None,
-                            value: v,
-                        });
-                    }
-                }
-                if kind.kind == "ReplicaSet" {
-                    for v in workloads::replica_sets(a, now) {
-                        out.push(Obj {
-                            created: 0,
-                            inst: inst.clone(),
-                            app: name.clone(),
-                            res: None,
-                            value: v,
-                        });
-                    }
-                }
-                if kind.kind == "Event" {
-                    for mut v in workloads::events(a, now) {
-                        v["apiVersion"] = json!("v1");
-                        v["kind"] = json!("Event");
-                        out.push(Obj {
-                            created: 0,
-                            inst: inst.clone(),
-                            app: name.clone(),
-                            res: None,
-                            value: v,
-                        });
-                    }
-                }
+                // What the controllers made below the workload, as the cluster has it.
+                let made = match kind.kind {
+                    "Pod" => workloads::pods(a, now),
+                    "Job" => workloads::jobs(a, now),
+                    "ReplicaSet" => workloads::replica_sets(a, now),
+                    "Event" => workloads::events(a, now)
+                        .into_iter()
+                        .map(|mut v| {
+                            v["apiVersion"] = json!("v1");
+                            v["kind"] = json!("Event");
+                            v
+                        })
+                        .collect(),
+                    _ => vec![],
+                };
+                out.extend(made.into_iter().map(|value| Obj {
+                    created: 0,
+                    inst: inst.clone(),
+                    app: name.clone(),
+                    res: None,
+                    value,
+                }));
                 if kind.kind == "ConfigMap" {
                     for o in &a.w.orphans {
                         out.push(Obj {

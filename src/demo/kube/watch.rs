@@ -4,13 +4,10 @@
 //! until `timeoutSeconds`.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, StreamBody};
-use hyper::body::Frame;
 use hyper::{Response, header};
 use serde_json::{Value, json};
 
@@ -22,10 +19,10 @@ use crate::demo::Body;
 /// How often a watch that allows bookmarks gets one (the real server: about a minute).
 const BOOKMARK_EVERY: Duration = Duration::from_secs(15);
 
-fn event(t: &str, v: &Value) -> Frame<Bytes> {
+fn event(t: &str, v: &Value) -> Bytes {
     let mut line = serde_json::to_vec(&json!({"type": t, "object": v})).unwrap_or_default();
     line.push(b'\n');
-    Frame::data(Bytes::from(line))
+    Bytes::from(line)
 }
 
 /// `?watch=true`: newline-delimited watch events.
@@ -47,7 +44,7 @@ pub fn watch_stream(
         .get("resourceVersion")
         .and_then(|r| r.parse().ok())
         .filter(|r| *r > 0);
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, Infallible>>(64);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
     let mut subs: Vec<_> = c.insts.iter().map(|i| i.events.subscribe()).collect();
     tokio::spawn(async move {
         let snapshot = |c: &Cluster| -> HashMap<String, (Value, u64)> {
@@ -82,7 +79,7 @@ pub fn watch_stream(
                     "reason": "Expired",
                     "code": 410,
                 });
-                let _ = tx.send(Ok(event("ERROR", &gone))).await;
+                let _ = tx.send(event("ERROR", &gone)).await;
                 return;
             }
             Some(rv) => {
@@ -92,7 +89,7 @@ pub fn watch_stream(
                 changed.sort_by_key(|(v, _)| rv_of(v));
                 for (v, created) in changed {
                     let t = if *created > rv { "ADDED" } else { "MODIFIED" };
-                    if tx.send(Ok(event(t, v))).await.is_err() {
+                    if tx.send(event(t, v)).await.is_err() {
                         return;
                     }
                 }
@@ -101,7 +98,7 @@ pub fn watch_stream(
                 let mut all: Vec<&(Value, u64)> = last.values().collect();
                 all.sort_by_key(|(v, _)| super::list::item_key(v));
                 for (v, _) in all {
-                    if tx.send(Ok(event("ADDED", v))).await.is_err() {
+                    if tx.send(event("ADDED", v)).await.is_err() {
                         return;
                     }
                 }
@@ -148,12 +145,12 @@ pub fn watch_stream(
                 }
                 events.sort_by_key(|(_, v)| rv_of(v));
                 for (t, v) in events.iter().copied() {
-                    if tx.send(Ok(event(t, v))).await.is_err() {
+                    if tx.send(event(t, v)).await.is_err() {
                         return;
                     }
                 }
                 for v in &gone {
-                    if tx.send(Ok(event("DELETED", v))).await.is_err() {
+                    if tx.send(event("DELETED", v)).await.is_err() {
                         return;
                     }
                 }
@@ -162,7 +159,7 @@ pub fn watch_stream(
             let t = tokio::time::Instant::now();
             if bookmarks && t >= next_bookmark {
                 next_bookmark = t + BOOKMARK_EVERY;
-                if tx.send(Ok(event("BOOKMARK", &bookmark(&c)))).await.is_err() {
+                if tx.send(event("BOOKMARK", &bookmark(&c))).await.is_err() {
                     return;
                 }
             }
@@ -170,20 +167,14 @@ pub fn watch_stream(
                 // The real server sends a last bookmark as a watch times out, so the client
                 // resumes from it instead of listing again.
                 if bookmarks {
-                    let _ = tx.send(Ok(event("BOOKMARK", &bookmark(&c)))).await;
+                    let _ = tx.send(event("BOOKMARK", &bookmark(&c))).await;
                 }
                 return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     });
-    let stream =
-        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) });
-    let mut r = Response::new(BodyExt::boxed(StreamBody::new(stream)));
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/json"),
-    );
+    let mut r = crate::demo::streamed(rx, |b| b, "application/json");
     r.headers_mut().insert(
         header::TRANSFER_ENCODING,
         header::HeaderValue::from_static("chunked"),
