@@ -549,15 +549,23 @@ fn hpa(version: &str, o: &Value) -> Assessment {
         else {
             return waiting;
         };
-        let parsed: Vec<serde_json::Map<String, Value>> = match serde_json::from_str(ann) {
-            Ok(v) => v,
-            Err(e) => {
-                return Assessment::new(
-                    Unknown,
-                    format!("failed to convert conditions annotation to typed: {e}"),
-                );
-            }
-        };
+        // As Go decodes it: `null` is no conditions, a `null` item a condition with no fields.
+        let parsed: Vec<serde_json::Map<String, Value>> =
+            match serde_json::from_str::<Option<Vec<Option<serde_json::Map<String, Value>>>>>(ann)
+                .map(|v| {
+                    v.unwrap_or_default()
+                        .into_iter()
+                        .map(Option::unwrap_or_default)
+                        .collect()
+                }) {
+                Ok(v) => v,
+                Err(e) => {
+                    return Assessment::new(
+                        Unknown,
+                        format!("failed to convert conditions annotation to typed: {e}"),
+                    );
+                }
+            };
         parsed
             .iter()
             .map(|m| {
@@ -812,6 +820,30 @@ mod tests {
             st(pod(ignore, backoff, false)),
             (Degraded, "Back-off pulling image \"alpine:3.21\"".into())
         );
+    }
+
+    #[test]
+    fn hook_types_are_the_known_ones_once_each() {
+        let pod =
+            |hook: &str| json!({"metadata": {"annotations": {"argocd.argoproj.io/hook": hook}}});
+        assert!(crate::health::is_hook(&pod("PreSync")));
+        assert!(crate::health::is_hook(&pod("Skip,PostSync")));
+        assert!(!crate::health::is_hook(&pod("Skip")));
+        assert!(!crate::health::is_hook(&pod("Skip,Skip")));
+        assert!(!crate::health::is_hook(&pod("Skip, Bogus")));
+        assert!(
+            crate::health::is_hook(&pod("Bogus")),
+            "no known type: not only Skip"
+        );
+    }
+
+    #[test]
+    fn hpa_v1_null_conditions_wait_to_autoscale() {
+        for ann in ["null", "[null]", "[]"] {
+            let h = json!({"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler",
+                "metadata": {"annotations": {"autoscaling.alpha.kubernetes.io/conditions": ann}}});
+            assert_eq!(st(h), (Progressing, "Waiting to Autoscale".into()), "{ann}");
+        }
     }
 
     #[test]

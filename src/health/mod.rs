@@ -110,12 +110,17 @@ pub fn is_hook(obj: &Value) -> bool {
             .and_then(Value::as_str)
     };
     if let Some(h) = ann("argocd.argoproj.io/hook") {
-        let types: Vec<&str> = h
-            .split(',')
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .collect();
-        return !(types.len() == 1 && types[0] == "Skip");
+        // Argo CD keeps only the hook types it knows, once each, before asking whether the
+        // only one is Skip ("Skip,Skip" and "Skip,Bogus" are skipped, not hooks).
+        let mut types: Vec<&str> = Vec::new();
+        for t in h.split(',').map(str::trim) {
+            if matches!(t, "PreSync" | "Sync" | "PostSync" | "SyncFail" | "Skip")
+                && !types.contains(&t)
+            {
+                types.push(t);
+            }
+        }
+        return types != ["Skip"];
     }
     ann("helm.sh/hook").is_some_and(|h| h != "crd-install")
 }
