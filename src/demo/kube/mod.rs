@@ -416,7 +416,7 @@ impl Cluster {
                             created: 0,
                             inst: inst.clone(),
                             app: name.clone(),
-                            value: finish(v, a),
+                            value: v,
                             res: Some(r),
                         });
                     }
@@ -450,7 +450,7 @@ impl Cluster {
                             inst: inst.clone(),
                             app: name.clone(),
                             res: None,
-                            value: finish(resources::orphan_live(a, o), a),
+                            value: resources::orphan_live(a, o),
                         });
                     }
                 }
@@ -562,17 +562,6 @@ impl Cluster {
             .unwrap_or_else(|p| p.into_inner())
             .stamp(&key, v)
     }
-}
-
-/// The object as the cluster serves it: its resourceVersion follows the app's changes.
-fn finish(mut v: Value, a: &DemoApp) -> Value {
-    if let Some(m) = v["metadata"].as_object_mut() {
-        m.insert(
-            "resourceVersion".into(),
-            json!(a.app.metadata.resource_version),
-        );
-    }
-    v
 }
 
 fn selector_ok(v: &Value, sel: Option<&str>) -> bool {
@@ -1031,8 +1020,8 @@ async fn route(
                 Ok(x) => x,
                 Err(f) => return f.reply(),
             };
-            if sub == Some("scale") {
-            } else if r.dry_run() == Ok(true) {
+            // The version is the object's (a scale's too, whose reply is the Scale of it).
+            if r.dry_run() == Ok(true) {
                 let key = versions::key(kind.plural, &v);
                 c.versions
                     .lock()
@@ -1040,6 +1029,10 @@ async fn route(
                     .peek(&key, &mut v);
             } else {
                 c.stamp(kind, &mut v);
+            }
+            // (A dry run of a scale already answers the Scale it would give.)
+            if sub == Some("scale") && v["kind"] != "Scale" {
+                v = scale_of(&v);
             }
             let mut resp = ok(&v);
             for w in warnings {

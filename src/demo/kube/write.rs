@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Failure, Kind, Obj, Req, finish, scale_of};
+use super::{Failure, Kind, Obj, Req, scale_of};
 use crate::demo::generator::Drift;
 use crate::demo::resources;
 
@@ -501,11 +501,10 @@ pub fn patch(o: Obj, kind: &Kind, scale: bool, r: &Req) -> Result<(Value, Vec<St
         return Err(Failure::new(404, "NotFound", "the object went away", None));
     };
     let now_obj = match &o.res {
-        Some(r) => resources::live(a, r, now).map(|v| finish(v, a)),
-        None => Some(finish(resources::orphan_live(a, &name), a)),
+        Some(r) => resources::live(a, r, now),
+        None => Some(resources::orphan_live(a, &name)),
     };
     match now_obj {
-        Some(v) if scale => Ok((scale_of(&v), warnings)),
         Some(v) => Ok((v, warnings)),
         None => Err(Failure::not_found(kind, &name)),
     }
