@@ -97,6 +97,51 @@ pub struct ActArgs {
     pub timeout: String,
 }
 
+/// Which resource of the app (`resource-actions`).
+#[derive(Debug, Clone, Args)]
+pub struct ResourceArgs {
+    /// The resource's kind, e.g. Deployment or Rollout.
+    #[arg(long, value_name = "KIND")]
+    pub kind: String,
+    /// The resource's name.
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    /// The resource's namespace (needed only when the name is in several).
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// The resource's API group, e.g. apps or argoproj.io (needed only when ambiguous).
+    #[arg(long, value_name = "GROUP")]
+    pub group: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ResourceActionsCommand {
+    /// The actions Argo CD offers for the resource, one a line (exit 0; 2 on error).
+    List {
+        app: String,
+        #[command(flatten)]
+        resource: ResourceArgs,
+        /// The instance of the app when several have an app of that name.
+        #[arg(long, value_name = "NAME")]
+        instance: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        output: HealthOutput,
+    },
+    /// Run an action on the resource (exit 0 done, 1 refused, 2 error). Without --yes: print
+    /// the plan, exit 1.
+    Run {
+        app: String,
+        action: String,
+        #[command(flatten)]
+        resource: ResourceArgs,
+        #[command(flatten)]
+        act: ActArgs,
+        /// A parameter of the action, e.g. replicas=3 for scale (repeatable).
+        #[arg(long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
+    },
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DeferralsCommand {
     List,
@@ -320,6 +365,12 @@ pub enum Command {
         /// Also label the drifted live resources with driftdeck.io/incident.
         #[arg(long)]
         label_resources: bool,
+    },
+    /// The actions Argo CD offers for a live resource of an app (restart, scale, a Rollout's
+    /// promote-full or abort, ...): list them, or run one.
+    ResourceActions {
+        #[command(subcommand)]
+        which: ResourceActionsCommand,
     },
     /// Deferrals recorded on the Applications: list them, or restore every one that is due.
     Deferrals {

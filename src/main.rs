@@ -190,6 +190,9 @@ fn main() -> ExitCode {
                 )
                 .await
             }
+            Some(Command::ResourceActions { ref which }) => {
+                act::resource_actions(&paths, cli.read_only, which).await
+            }
             Some(Command::Deferrals {
                 which,
                 ref instance,

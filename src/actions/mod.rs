@@ -8,6 +8,7 @@ pub mod annotate;
 pub mod autonomous;
 pub mod defer;
 pub mod plans;
+pub mod resource;
 pub mod rollback;
 pub mod sync;
 

@@ -166,6 +166,9 @@ pub enum Drift {
     Restarted { at: i64 },
     /// A resource of this kind deleted by hand.
     Deleted { kind: &'static str, at: i64 },
+    /// The Deployment paused (`spec.paused`, Argo CD's `pause` action or `kubectl rollout
+    /// pause`); Git does not set the field, so it is not drift, and the app is Suspended.
+    Paused { at: i64 },
 }
 
 impl Drift {
@@ -176,6 +179,7 @@ impl Drift {
             | Drift::RbacBroadened { at }
             | Drift::Image { at, .. }
             | Drift::Restarted { at }
+            | Drift::Paused { at }
             | Drift::SecretValue { at }
             | Drift::Deleted { at, .. } => *at,
         }

@@ -305,6 +305,9 @@ fn drift_write(d: &Drift, r: &ResId, w: &Workload) -> Option<(&'static str, Vec<
                 "f:kubectl.kubernetes.io/restartedAt".into(),
             ],
         )),
+        Drift::Paused { .. } if on_workload && r.kind == "Deployment" => {
+            Some(("argocd-server", vec!["f:spec".into(), "f:paused".into()]))
+        }
         _ => None,
     }
 }
@@ -347,7 +350,7 @@ pub fn drift_modifies(d: &Drift, r: &ResId, w: &Workload) -> bool {
         Drift::Replicas { by_hpa: true, .. } => false, // /spec/replicas is ignored (and not in Git)
         // A field Git never set: the three-way diff does not count it (as in Argo CD, a
         // `kubectl rollout restart` leaves the app Synced).
-        Drift::Restarted { .. } => false,
+        Drift::Restarted { .. } | Drift::Paused { .. } => false,
         Drift::ConfigValue { key, value, .. } => {
             r.kind == "ConfigMap" && w.config.get(key) != Some(value)
         }
@@ -521,6 +524,9 @@ pub fn live(app: &DemoApp, r: &ResId, now: i64) -> Option<Value> {
             {
                 obj["spec"]["template"]["metadata"]["annotations"] =
                     json!({"kubectl.kubernetes.io/restartedAt": ts(*at)});
+            }
+            Drift::Paused { .. } if r.kind == "Deployment" => {
+                obj["spec"]["paused"] = json!(true);
             }
             _ => {}
         }
@@ -978,6 +984,9 @@ fn health_object(app: &DemoApp, r: &ResId, now: i64) -> Option<Value> {
     let mut obj = target(&app.app.metadata.name, w, r);
     if matches!(r.kind, "Deployment" | "Rollout" | "StatefulSet") {
         obj["spec"]["replicas"] = json!(live_replicas(w));
+    }
+    if r.kind == "Deployment" && w.drifts.iter().any(|d| matches!(d, Drift::Paused { .. })) {
+        obj["spec"]["paused"] = json!(true);
     }
     obj["metadata"]["generation"] = json!(generation(w, r));
     crate::diff::threeway::default(r.group, r.version, r.kind, &mut obj);

@@ -56,7 +56,7 @@ impl InstanceState {
         !self
             .denied
             .iter()
-            .any(|(a, o)| (a == "*" || a == action) && crate::util::glob_match(o, object))
+            .any(|(a, o)| crate::util::glob_match(a, action) && crate::util::glob_match(o, object))
     }
 }
 

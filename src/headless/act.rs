@@ -536,6 +536,128 @@ pub async fn annotate(
     }
 }
 
+/// `resource-actions list|run`.
+pub async fn resource_actions(
+    paths: &Paths,
+    cli_read_only: bool,
+    which: &crate::cli::ResourceActionsCommand,
+) -> u8 {
+    use crate::cli::{HealthOutput, ResourceActionsCommand};
+    let spec = |r: &crate::cli::ResourceArgs| actions::resource::ResourceSpec {
+        kind: r.kind.clone(),
+        name: r.name.clone(),
+        namespace: r.namespace.clone().unwrap_or_default(),
+        group: r.group.clone(),
+    };
+    match which {
+        ResourceActionsCommand::List {
+            app,
+            resource,
+            instance,
+            output,
+        } => {
+            let (session, target, _) =
+                match open(paths, cli_read_only, app, instance.as_deref()).await {
+                    Ok(x) => x,
+                    Err(c) => return c,
+                };
+            let (res, list) =
+                match actions::resource::list(&session, &target, &spec(resource)).await {
+                    Ok(x) => x,
+                    // Listing changes nothing: whatever went wrong is an error here.
+                    Err(e) => return fail(e),
+                };
+            match output {
+                HealthOutput::Json => outln!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "app": app,
+                        "instance": session.instance,
+                        "resource": {
+                            "group": res.group,
+                            "version": res.version,
+                            "kind": res.kind,
+                            "namespace": res.namespace,
+                            "name": res.name,
+                        },
+                        "actions": list,
+                    }))
+                    .unwrap_or_default()
+                ),
+                HealthOutput::Text => {
+                    for a in &list {
+                        let mut line = a.name.clone();
+                        if !a.params.is_empty() {
+                            let p: Vec<String> =
+                                a.params.iter().map(|p| format!("{}=", p.name)).collect();
+                            line.push_str(&format!(" ({})", p.join(" ")));
+                        }
+                        if a.disabled {
+                            line.push_str(" [disabled]");
+                        }
+                        outln!("{line}");
+                    }
+                }
+            }
+            0
+        }
+        ResourceActionsCommand::Run {
+            app,
+            action,
+            resource,
+            act,
+            params,
+        } => {
+            let params = match params
+                .iter()
+                .map(|p| match p.split_once('=') {
+                    Some((n, v)) if !n.trim().is_empty() => {
+                        Ok((n.trim().to_string(), v.trim().to_string()))
+                    }
+                    _ => Err(format!("--param {p:?}: write NAME=VALUE, e.g. replicas=3")),
+                })
+                .collect::<Result<Vec<_>, _>>()
+            {
+                Ok(p) => p,
+                Err(e) => return fail(e),
+            };
+            let (session, target, _) =
+                match open(paths, cli_read_only, app, act.instance.as_deref()).await {
+                    Ok(x) => x,
+                    Err(c) => return c,
+                };
+            let plan = match actions::resource::plan(
+                &session,
+                &target,
+                &spec(resource),
+                action,
+                params,
+            )
+            .await
+            {
+                Ok(p) => p,
+                Err(e) => return report(&e),
+            };
+            print_lines(&plan.lines);
+            if !go_ahead(act, app, plan.protected) {
+                return if act.dry_run { 0 } else { 1 };
+            }
+            match actions::resource::run(&session, &plan).await {
+                Ok(()) => {
+                    outln!(
+                        "{app}: ran {action} on {} {}/{}",
+                        plan.resource.kind,
+                        plan.resource.namespace,
+                        plan.resource.name
+                    );
+                    0
+                }
+                Err(e) => report(&e),
+            }
+        }
+    }
+}
+
 pub async fn deferrals(
     paths: &Paths,
     cli_read_only: bool,

@@ -297,7 +297,13 @@ async fn resource_actions_list_and_run() {
     assert_eq!(code, 200);
     assert_eq!(
         v["actions"],
-        json!([{"name": "restart"}, {"name": "resume", "disabled": true}, {"name": "scale"}])
+        // As Argo CD's discovery script for Deployments writes them.
+        json!([
+            {"name": "pause", "iconClass": "fa fa-fw fa-pause-circle"},
+            {"name": "restart", "iconClass": "fa fa-fw fa-redo"},
+            {"name": "resume", "iconClass": "fa fa-fw fa-play-circle", "disabled": true},
+            {"name": "scale", "iconClass": "fa fa-fw fa-plus-circle", "params": [{"name": "replicas"}]}
+        ])
     );
     // v1: the body is the action's name as a JSON string; the reply is the Application.
     let (code, v) = api

@@ -27,6 +27,7 @@ mod kube_demo;
 mod kubectl;
 mod opa;
 mod python_client;
+mod resource_actions;
 mod screens;
 mod secrets;
 mod swagger;

@@ -687,6 +687,66 @@ impl ArgoClient {
         self.parse_manifest(&r.manifest)
     }
 
+    /// The actions Argo CD offers for a live resource of the app (`GET
+    /// .../resource/actions`), from its Lua discovery scripts.
+    pub async fn resource_actions(
+        &self,
+        app: &str,
+        app_namespace: Option<&str>,
+        res: &ResourceId,
+    ) -> Result<Vec<ResourceAction>, ArgoError> {
+        #[derive(serde::Deserialize, Default)]
+        #[serde(default)]
+        struct Actions {
+            actions: Vec<ResourceAction>,
+        }
+        let q = resource_query(app_namespace, res);
+        let r: Actions = self
+            .call(
+                Method::GET,
+                &format!("/api/v1/applications/{}/resource/actions", enc(app)),
+                &q,
+                None,
+            )
+            .await?;
+        Ok(r.actions)
+    }
+
+    /// Runs a resource action (`POST .../resource/actions/v2`, with its parameters); the reply
+    /// is the Application. Not retried.
+    pub async fn run_resource_action(
+        &self,
+        app: &str,
+        app_namespace: Option<&str>,
+        res: &ResourceId,
+        action: &str,
+        params: &[(String, String)],
+    ) -> Result<(), ArgoError> {
+        let body = serde_json::json!({
+            "name": app,
+            "appNamespace": app_namespace.unwrap_or(""),
+            "namespace": res.namespace,
+            "resourceName": res.name,
+            "version": res.version,
+            "group": res.group,
+            "kind": res.kind,
+            "action": action,
+            "resourceActionParameters": params
+                .iter()
+                .map(|(n, v)| serde_json::json!({"name": n, "value": v}))
+                .collect::<Vec<_>>(),
+        });
+        let _: serde_json::Value = self
+            .call(
+                Method::POST,
+                &format!("/api/v1/applications/{}/resource/actions/v2", enc(app)),
+                &[],
+                Some(body.to_string().into_bytes()),
+            )
+            .await?;
+        Ok(())
+    }
+
     /// One live resource of the app (`GET .../resource`).
     pub async fn live_resource(
         &self,
@@ -1032,6 +1092,25 @@ pub struct ResourceId {
     pub version: String,
     pub kind: String,
     pub namespace: String,
+    pub name: String,
+}
+
+/// An action Argo CD offers for a resource (`ResourceAction`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ResourceAction {
+    pub name: String,
+    /// Parameters the action takes (`replicas` for `scale`).
+    #[serde(deserialize_with = "crate::util::null_default")]
+    pub params: Vec<ResourceActionParam>,
+    pub disabled: bool,
+    pub display_name: String,
+    pub icon_class: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct ResourceActionParam {
     pub name: String,
 }
 

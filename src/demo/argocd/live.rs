@@ -264,26 +264,30 @@ pub(super) fn logs(
     stream_reply(rx, sse)
 }
 
-/// The actions Argo CD's built-in discovery offers for a live object, those the demo
-/// performs: Deployment `restart`, `resume` (disabled unless paused), `scale`; StatefulSet
-/// `restart`, `scale`.
+/// The actions Argo CD's built-in discovery offers for a live object, as its Lua scripts
+/// describe them (`resource_customizations/*/actions/discovery.lua`): Deployment `restart`,
+/// `pause` (disabled when paused), `resume` (disabled unless paused), `scale` (a `replicas`
+/// parameter); StatefulSet `restart`, `scale`; the Rollout's seven.
 fn actions_for(kind: &str, group: &str, obj: &Value) -> Vec<Value> {
+    let icon = |name: &str, icon: &str| json!({"name": name, "iconClass": format!("fa fa-fw {icon}")});
+    let scale = || {
+        let mut a = icon("scale", "fa-plus-circle");
+        a["params"] = json!([{"name": "replicas"}]);
+        a
+    };
     match (group, kind) {
         ("apps", "Deployment") => {
             let paused = obj["spec"]["paused"].as_bool().unwrap_or(false);
-            let mut out = vec![json!({"name": "restart"})];
-            if obj["spec"].get("paused").is_some() {
-                out.push(json!({"name": "pause", "disabled": paused}));
-            }
-            let mut resume = json!({"name": "resume"});
-            if !paused {
+            let mut pause = icon("pause", "fa-pause-circle");
+            let mut resume = icon("resume", "fa-play-circle");
+            if paused {
+                pause["disabled"] = json!(true);
+            } else {
                 resume["disabled"] = json!(true);
             }
-            out.push(resume);
-            out.push(json!({"name": "scale"}));
-            out
+            vec![icon("restart", "fa-redo"), pause, resume, scale()]
         }
-        ("apps", "StatefulSet") => vec![json!({"name": "restart"}), json!({"name": "scale"})],
+        ("apps", "StatefulSet") => vec![icon("restart", "fa-redo"), scale()],
         ("argoproj.io", "Rollout") => rollout_actions(obj),
         _ => vec![],
     }
@@ -512,7 +516,12 @@ pub(super) fn run_action(
                 }
             }
         }
-        // resume of an object that is not paused leaves it as it is, as the action does.
+        "pause" => {
+            if !a.w.drifts.iter().any(|d| matches!(d, Drift::Paused { .. })) {
+                a.w.drifts.push(Drift::Paused { at: now });
+            }
+        }
+        "resume" => a.w.drifts.retain(|d| !matches!(d, Drift::Paused { .. })),
         _ => {}
     });
     let st = inst.read();
