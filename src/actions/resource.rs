@@ -129,7 +129,7 @@ pub fn describe(kind: &str, action: &str) -> &'static str {
 }
 
 /// A resource action, checked and ready to be confirmed.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ActionPlan {
     pub target: Target,
     pub app: Application,

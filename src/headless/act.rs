@@ -626,18 +626,13 @@ pub async fn resource_actions(
                     Ok(x) => x,
                     Err(c) => return c,
                 };
-            let plan = match actions::resource::plan(
-                &session,
-                &target,
-                &spec(resource),
-                action,
-                params,
-            )
-            .await
-            {
-                Ok(p) => p,
-                Err(e) => return report(&e),
-            };
+            let plan =
+                match actions::resource::plan(&session, &target, &spec(resource), action, params)
+                    .await
+                {
+                    Ok(p) => p,
+                    Err(e) => return report(&e),
+                };
             print_lines(&plan.lines);
             if !go_ahead(act, app, plan.protected) {
                 return if act.dry_run { 0 } else { 1 };

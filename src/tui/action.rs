@@ -73,6 +73,7 @@ actions! {
     Defer => "defer", "defer the revert: pause self-heal until a time, with a reason";
     Annotate => "annotate", "annotate incident drift: incident id, note, label live resources";
     Adopt => "adopt", "adopt allowed drift: the ignoreDifferences entry and the Git patch";
+    ResourceActions => "resource_actions", "the actions Argo CD offers for the resource under the cursor (restart, scale, a Rollout's promote or abort): pick, confirm";
     ToggleMark => "toggle_mark", "mark or unmark the app for an action on several";
     Diff => "diff", "show the live-vs-Git diff of the app";
     NextHunk => "next_hunk", "next change";

@@ -102,6 +102,12 @@ pub const COMMANDS: &[Command] = &[
         help: "annotate incident drift",
     },
     Command {
+        name: "actions",
+        aliases: &["action", "resource-actions"],
+        arg: Arg::None,
+        help: "the actions Argo CD offers for the resource under the cursor (the app's workload elsewhere on the app screen)",
+    },
+    Command {
         name: "terminate",
         aliases: &[],
         arg: Arg::None,
@@ -355,7 +361,14 @@ pub fn run(m: &mut Model, text: &str) -> Result<Vec<Effect>, String> {
     }
     let needs_app = matches!(
         c.name,
-        "sync" | "refresh" | "hard-refresh" | "diff" | "defer" | "annotate" | "terminate"
+        "sync"
+            | "refresh"
+            | "hard-refresh"
+            | "diff"
+            | "defer"
+            | "annotate"
+            | "terminate"
+            | "actions"
     );
     if needs_app && super::ops::targets(m).is_empty() {
         return Err(format!(
@@ -371,6 +384,7 @@ pub fn run(m: &mut Model, text: &str) -> Result<Vec<Effect>, String> {
         "defer" => Some(Action::Defer),
         "annotate" => Some(Action::Annotate),
         "terminate" => Some(Action::Terminate),
+        "actions" => Some(Action::ResourceActions),
         "queue" => Some(Action::DriftQueue),
         "shadow" => Some(Action::ShadowReport),
         "help" => Some(Action::ToggleHelp),

@@ -140,7 +140,7 @@ fn open_sync(m: &mut Model, km: &Keymap, p: SyncPlan) {
 
 fn dialog_text(m: &Model) -> String {
     match &m.overlay {
-        Overlay::Dialog(d) => d.lines.join("\n"),
+        Overlay::Dialog(d) => d.lines.join("\n") + "\n" + d.error.as_deref().unwrap_or(""),
         o => panic!("no dialog: {o:?}"),
     }
 }
@@ -984,4 +984,192 @@ fn a_bidi_override_in_a_name_never_reaches_the_screen() {
             cell.symbol()
         );
     }
+}
+
+/// Resource actions from the app screen: `x` on a resource of the tree lists what Argo CD
+/// offers for it, a pick (with its parameter) gets its plan, a protected app wants its name,
+/// and only the confirmation runs it.
+#[test]
+fn x_on_a_resource_picks_an_action_then_confirms_its_plan() {
+    use driftdeck::clients::argocd::{ResourceAction, ResourceActionParam, ResourceId};
+    use driftdeck::model::app::{ApplicationTree, ResourceNode, ResourceRef, ResourceStatus};
+    let (mut m, km) = model(vec![row("payments", None)]);
+    let fx = keys(&mut m, &km, "enter");
+    let req_of = |fx: &[Effect], want: &str| -> u64 {
+        fx.iter()
+            .find_map(|e| match e {
+                Effect::FetchApp { req, .. } if want == "app" => Some(*req),
+                Effect::FetchTree { req, .. } if want == "tree" => Some(*req),
+                _ => None,
+            })
+            .unwrap()
+    };
+    let mut app = Application::default();
+    app.metadata.name = "payments".into();
+    app.metadata.namespace = "argocd".into();
+    app.status.resources = vec![ResourceStatus {
+        group: "argoproj.io".into(),
+        version: "v1alpha1".into(),
+        kind: "Rollout".into(),
+        namespace: "shop".into(),
+        name: "payments".into(),
+        status: "Synced".into(),
+        ..Default::default()
+    }];
+    update(
+        &mut m,
+        &km,
+        Msg::AppLoaded {
+            req: req_of(&fx, "app"),
+            result: Ok(Box::new(app.clone())),
+        },
+    );
+    let node = |kind: &str, group: &str, name: &str| ResourceNode {
+        reference: ResourceRef {
+            group: group.into(),
+            version: "v1".into(),
+            kind: kind.into(),
+            namespace: "shop".into(),
+            name: name.into(),
+            uid: String::new(),
+        },
+        ..Default::default()
+    };
+    let mut svc = node("Service", "", "payments");
+    svc.reference.version = "v1".into();
+    update(
+        &mut m,
+        &km,
+        Msg::TreeLoaded {
+            req: req_of(&fx, "tree"),
+            result: Ok(ApplicationTree {
+                nodes: vec![node("Rollout", "argoproj.io", "payments"), svc],
+                ..Default::default()
+            }),
+        },
+    );
+    // The cursor on the second line (the Service): the spec names it.
+    let fx = keys(&mut m, &km, "j x");
+    let [Effect::Prepare { what, .. }] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    let Prepare::ResourceActions { spec, .. } = what else {
+        panic!("{what:?}")
+    };
+    assert_eq!(
+        (
+            spec.kind.as_str(),
+            spec.name.as_str(),
+            spec.group.as_deref()
+        ),
+        ("Service", "payments", Some(""))
+    );
+    // Back on the Rollout.
+    keys(&mut m, &km, "esc k");
+    let fx = keys(&mut m, &km, "x");
+    let [Effect::Prepare { req, what }] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    let Prepare::ResourceActions { key, spec } = what.clone() else {
+        panic!("{what:?}")
+    };
+    assert_eq!(spec.kind, "Rollout");
+    let action = |name: &str, disabled: bool, params: &[&str]| ResourceAction {
+        name: name.into(),
+        disabled,
+        params: params
+            .iter()
+            .map(|p| ResourceActionParam {
+                name: p.to_string(),
+            })
+            .collect(),
+        ..Default::default()
+    };
+    update(
+        &mut m,
+        &km,
+        Msg::Prepared {
+            req: *req,
+            result: Ok(Prepared::ResourceActions {
+                key: key.clone(),
+                spec: spec.clone(),
+                resource: ResourceId {
+                    group: "argoproj.io".into(),
+                    version: "v1alpha1".into(),
+                    kind: "Rollout".into(),
+                    namespace: "shop".into(),
+                    name: "payments".into(),
+                },
+                actions: vec![
+                    action("abort", false, &[]),
+                    action("promote-full", false, &[]),
+                    action("retry", true, &[]),
+                    action("scale", false, &["replicas"]),
+                ],
+            }),
+        },
+    );
+    let text = dialog_text(&m);
+    assert!(text.contains("retry (not now: disabled)"), "{text}");
+    let Overlay::Dialog(d) = &m.overlay else {
+        panic!()
+    };
+    assert_eq!(d.fields.len(), 4, "three enabled actions and replicas");
+    // Scale without its replicas: an error in the dialog, nothing prepared.
+    let fx = keys(&mut m, &km, "down down space enter");
+    assert!(fx.is_empty(), "{fx:?}");
+    assert!(dialog_text(&m).contains("scale needs a value for replicas"));
+    // The focus went to replicas: type it; enter prepares the plan of scale with it.
+    let fx = keys(&mut m, &km, "3 enter");
+    let [Effect::Prepare { req, what }] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    let Prepare::ResourceAction { action, params, .. } = what else {
+        panic!("{what:?}")
+    };
+    assert_eq!(action, "scale");
+    assert_eq!(params, &[("replicas".to_string(), "3".to_string())]);
+    // The plan of a protected app: its name, typed, before the run.
+    let plan = driftdeck::actions::resource::ActionPlan {
+        target: Target {
+            instance: "eu".into(),
+            name: "payments".into(),
+            app_namespace: "argocd".into(),
+        },
+        app: app.clone(),
+        resource: ResourceId::default(),
+        action: "scale".into(),
+        params: vec![("replicas".into(), "3".into())],
+        protected: true,
+        lines: vec!["run scale replicas=3 on Rollout shop/payments".into()],
+    };
+    update(
+        &mut m,
+        &km,
+        Msg::Prepared {
+            req: *req,
+            result: Ok(Prepared::ResourceAction {
+                key: key.clone(),
+                plan: Box::new(plan),
+            }),
+        },
+    );
+    assert!(dialog_text(&m).contains("run scale replicas=3"));
+    let fx = keys(&mut m, &km, "enter");
+    assert!(fx.is_empty());
+    assert!(dialog_text(&m).contains("payments is protected"));
+    let mut fx = Vec::new();
+    for c in "payments".chars() {
+        fx.extend(update(
+            &mut m,
+            &km,
+            Msg::Key(Key::parse(&c.to_string()).unwrap()),
+        ));
+    }
+    fx.extend(keys(&mut m, &km, "enter"));
+    let [Effect::Act { act, .. }] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    assert!(matches!(act, Act::ResourceAction { plan, .. } if plan.action == "scale"));
+    assert_eq!(m.ops.last().unwrap().verb, "resource action");
 }

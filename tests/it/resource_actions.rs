@@ -87,10 +87,7 @@ async fn deployment_actions_are_listed_checked_run_and_journaled() {
 
     let (res, list) = resource::list(&s, &t, &spec).await.unwrap();
     assert_eq!((res.group.as_str(), res.version.as_str()), ("apps", "v1"));
-    let names: Vec<(&str, bool)> = list
-        .iter()
-        .map(|a| (a.name.as_str(), a.disabled))
-        .collect();
+    let names: Vec<(&str, bool)> = list.iter().map(|a| (a.name.as_str(), a.disabled)).collect();
     assert_eq!(
         names,
         [
@@ -108,7 +105,10 @@ async fn deployment_actions_are_listed_checked_run_and_journaled() {
         (vec![], "needs a value for replicas"),
         (vec![("replicas".into(), "many".into())], "whole number"),
         (
-            vec![("replicas".into(), "2".into()), ("speed".into(), "1".into())],
+            vec![
+                ("replicas".into(), "2".into()),
+                ("speed".into(), "1".into()),
+            ],
             "takes no parameter \"speed\"",
         ),
     ] {
@@ -164,9 +164,15 @@ async fn deployment_actions_are_listed_checked_run_and_journaled() {
     inst.write().denied.clear();
 
     // Scale: the live object changes, and it is drift.
-    let plan = resource::plan(&s, &t, &spec, "scale", vec![("replicas".into(), "7".into())])
-        .await
-        .unwrap();
+    let plan = resource::plan(
+        &s,
+        &t,
+        &spec,
+        "scale",
+        vec![("replicas".into(), "7".into())],
+    )
+    .await
+    .unwrap();
     assert!(plan.lines[0].contains("run scale replicas=7 on Deployment"));
     resource::run(&s, &plan).await.unwrap();
     let live = s.client.live_resource(&t.name, None, &res).await.unwrap();
@@ -175,7 +181,9 @@ async fn deployment_actions_are_listed_checked_run_and_journaled() {
     assert_eq!(after.status.sync.status, "OutOfSync");
 
     // Pause: the Deployment is paused and Suspended; resume is offered now, and undoes it.
-    let plan = resource::plan(&s, &t, &spec, "pause", vec![]).await.unwrap();
+    let plan = resource::plan(&s, &t, &spec, "pause", vec![])
+        .await
+        .unwrap();
     resource::run(&s, &plan).await.unwrap();
     let live = s.client.live_resource(&t.name, None, &res).await.unwrap();
     assert_eq!(live["spec"]["paused"], true);
@@ -317,12 +325,7 @@ async fn resource_actions_from_the_command_line() {
     assert_eq!(c, 0, "{err}");
     assert_eq!(
         out.lines().collect::<Vec<_>>(),
-        [
-            "pause",
-            "restart",
-            "resume [disabled]",
-            "scale (replicas=)"
-        ]
+        ["pause", "restart", "resume [disabled]", "scale (replicas=)"]
     );
     let (c, out, err) = run(&argv(&with(
         &["resource-actions", "list", &name],

@@ -269,7 +269,8 @@ pub(super) fn logs(
 /// `pause` (disabled when paused), `resume` (disabled unless paused), `scale` (a `replicas`
 /// parameter); StatefulSet `restart`, `scale`; the Rollout's seven.
 fn actions_for(kind: &str, group: &str, obj: &Value) -> Vec<Value> {
-    let icon = |name: &str, icon: &str| json!({"name": name, "iconClass": format!("fa fa-fw {icon}")});
+    let icon =
+        |name: &str, icon: &str| json!({"name": name, "iconClass": format!("fa fa-fw {icon}")});
     let scale = || {
         let mut a = icon("scale", "fa-plus-circle");
         a["params"] = json!([{"name": "replicas"}]);

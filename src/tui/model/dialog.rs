@@ -24,6 +24,10 @@ pub enum FieldId {
     LabelResources,
     /// The app's name, typed to confirm an action on a protected app.
     ConfirmName,
+    /// The n-th action offered for a resource (chosen by toggling it, or by accepting on it).
+    ResourceAction(usize),
+    /// The value of the n-th parameter the resource's actions take.
+    ActionParam(usize),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -97,6 +101,19 @@ pub enum DialogKind {
     Info {
         copy: Option<String>,
     },
+    /// The actions Argo CD offers for a resource: pick one (and its parameters).
+    PickResourceAction {
+        key: AppKey,
+        spec: crate::actions::resource::ResourceSpec,
+        actions: Vec<crate::clients::argocd::ResourceAction>,
+        /// The parameter names of the `ActionParam` fields, in order.
+        params: Vec<String>,
+    },
+    /// A resource action's plan, to confirm.
+    ResourceAction {
+        key: AppKey,
+        plan: Box<crate::actions::resource::ActionPlan>,
+    },
     /// The advice is `needs-human` and the operator approves: which verdict do they choose?
     ChooseVerdict {
         key: AppKey,
@@ -164,11 +181,26 @@ impl Dialog {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Prepare {
     Sync(Vec<AppKey>),
-    Rollback { key: AppKey, id: i64 },
+    Rollback {
+        key: AppKey,
+        id: i64,
+    },
     Terminate(AppKey),
     Defer(AppKey),
     Annotate(AppKey),
     Adopt(AppKey),
+    /// The actions offered for a resource of the app.
+    ResourceActions {
+        key: AppKey,
+        spec: crate::actions::resource::ResourceSpec,
+    },
+    /// The plan of one resource action.
+    ResourceAction {
+        key: AppKey,
+        spec: crate::actions::resource::ResourceSpec,
+        action: String,
+        params: Vec<(String, String)>,
+    },
 }
 
 /// What it prepared.
@@ -190,6 +222,16 @@ pub enum Prepared {
     Adopt {
         text: String,
         resources: usize,
+    },
+    ResourceActions {
+        key: AppKey,
+        spec: crate::actions::resource::ResourceSpec,
+        resource: crate::clients::argocd::ResourceId,
+        actions: Vec<crate::clients::argocd::ResourceAction>,
+    },
+    ResourceAction {
+        key: AppKey,
+        plan: Box<crate::actions::resource::ActionPlan>,
     },
 }
 
@@ -229,6 +271,10 @@ pub enum Act {
         note: String,
         label: bool,
     },
+    ResourceAction {
+        key: AppKey,
+        plan: Box<crate::actions::resource::ActionPlan>,
+    },
 }
 
 impl Act {
@@ -241,7 +287,8 @@ impl Act {
             | Act::RestoreAutoSync { key }
             | Act::Defer { key, .. }
             | Act::RestoreDeferral { key }
-            | Act::Annotate { key, .. } => key,
+            | Act::Annotate { key, .. }
+            | Act::ResourceAction { key, .. } => key,
         }
     }
     pub fn verb(&self) -> &'static str {
@@ -256,6 +303,7 @@ impl Act {
             Act::Defer { .. } => "defer",
             Act::RestoreDeferral { .. } => "end deferral",
             Act::Annotate { .. } => "annotate",
+            Act::ResourceAction { .. } => "resource action",
         }
     }
 }

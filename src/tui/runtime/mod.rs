@@ -407,7 +407,9 @@ fn plan(env: &Env<'_>, e: Effect) -> Work {
                 | crate::tui::ops::Prepare::Terminate(key)
                 | crate::tui::ops::Prepare::Defer(key)
                 | crate::tui::ops::Prepare::Annotate(key)
-                | crate::tui::ops::Prepare::Adopt(key) => vec![key.clone()],
+                | crate::tui::ops::Prepare::Adopt(key)
+                | crate::tui::ops::Prepare::ResourceActions { key, .. }
+                | crate::tui::ops::Prepare::ResourceAction { key, .. } => vec![key.clone()],
             };
             let sessions = keys
                 .into_iter()

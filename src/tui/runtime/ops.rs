@@ -123,6 +123,35 @@ pub async fn prepare(
                 lines: plan.lines,
             })
         }
+        Prepare::ResourceActions { key, spec } => {
+            let (_, s) = one()?;
+            let s = s.ok_or_else(|| no_client(&key))?;
+            let (resource, actions) = actions::resource::list(&s, &target(&s, &key), &spec)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(Prepared::ResourceActions {
+                key,
+                spec,
+                resource,
+                actions,
+            })
+        }
+        Prepare::ResourceAction {
+            key,
+            spec,
+            action,
+            params,
+        } => {
+            let (_, s) = one()?;
+            let s = s.ok_or_else(|| no_client(&key))?;
+            let plan = actions::resource::plan(&s, &target(&s, &key), &spec, &action, params)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(Prepared::ResourceAction {
+                key,
+                plan: Box::new(plan),
+            })
+        }
         Prepare::Adopt(key) => {
             let (_, s) = one()?;
             let s = s.ok_or_else(|| no_client(&key))?;
@@ -241,6 +270,12 @@ pub async fn act(session: Option<Session>, op: u64, act: Act, tx: super::Sink) {
                     o.labelled.len()
                 )
             }),
+        Act::ResourceAction { plan, .. } => actions::resource::run(&s, &plan).await.map(|()| {
+            format!(
+                "ran {} on {} {}",
+                plan.action, plan.resource.kind, plan.resource.name
+            )
+        }),
     }
     .map_err(|e| e.to_string());
     let _ = tx.send(Msg::ActDone { op, result, then }).await;

@@ -23,6 +23,7 @@ use crate::tui::theme::Theme;
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResLine {
     pub prefix: String,
+    pub group: String,
     pub kind: String,
     pub name: String,
     pub namespace: String,
@@ -70,6 +71,7 @@ pub fn resource_lines(s: &AppScreen, ascii: bool) -> Vec<ResLine> {
                     .iter()
                     .map(|r| ResLine {
                         prefix: String::new(),
+                        group: r.group.clone(),
                         kind: r.kind.clone(),
                         name: r.name.clone(),
                         namespace: r.namespace.clone(),
@@ -159,6 +161,7 @@ impl TreeWalk<'_> {
             .collect();
         self.out.push(ResLine {
             prefix,
+            group: n.reference.group.clone(),
             kind: n.reference.kind.clone(),
             name: n.reference.name.clone(),
             namespace: n.reference.namespace.clone(),

@@ -193,6 +193,17 @@ pub fn start(m: &mut Model, a: Action) -> Vec<Effect> {
                 }
             }
         }
+        Action::ResourceActions => match resource_under_cursor(m) {
+            Ok(spec) => open_loading(
+                m,
+                &format!("Actions for {} of {}", spec.label(), first.name),
+                Prepare::ResourceActions { key: first, spec },
+            ),
+            Err(why) => {
+                flash(m, why, true);
+                vec![]
+            }
+        },
         Action::Rollback => {
             let Screen::App(s) = &m.screen else {
                 flash(
@@ -228,6 +239,76 @@ pub fn start(m: &mut Model, a: Action) -> Vec<Effect> {
         }
         _ => vec![],
     }
+}
+
+/// The resource a resource action is for: the line under the cursor on the app's Resources
+/// tab; elsewhere on the app screen, its workload (a Rollout, Deployment or StatefulSet).
+pub fn resource_under_cursor(m: &Model) -> Result<crate::actions::resource::ResourceSpec, String> {
+    use crate::actions::resource::ResourceSpec;
+    let Screen::App(s) = &m.screen else {
+        return Err(
+            "resource actions: open the app (enter), put the cursor on a resource, then x".into(),
+        );
+    };
+    if s.tab == AppTab::Resources {
+        let lines = crate::tui::ui::app::resource_lines(s, m.symbols.ascii);
+        return lines
+            .get(s.cursor)
+            .map(|l| ResourceSpec {
+                kind: l.kind.clone(),
+                name: l.name.clone(),
+                namespace: l.namespace.clone(),
+                group: Some(l.group.clone()),
+            })
+            .ok_or_else(|| "resource actions: the app has no resources yet".to_string());
+    }
+    s.app
+        .ready()
+        .and_then(|a| {
+            ["Rollout", "Deployment", "StatefulSet"]
+                .iter()
+                .find_map(|k| {
+                    a.status
+                        .resources
+                        .iter()
+                        .find(|r| r.kind == *k)
+                        .map(|r| ResourceSpec {
+                            kind: r.kind.clone(),
+                            name: r.name.clone(),
+                            namespace: r.namespace.clone(),
+                            group: Some(r.group.clone()),
+                        })
+                })
+        })
+        .ok_or_else(|| {
+            "resource actions: on the Resources tab (1), put the cursor on a resource, then x"
+                .to_string()
+        })
+}
+
+/// The parameter names the offered actions take, each once, in order.
+fn action_params(actions: &[crate::clients::argocd::ResourceAction]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for p in actions.iter().flat_map(|a| &a.params) {
+        if !out.contains(&p.name) {
+            out.push(p.name.clone());
+        }
+    }
+    out
+}
+
+/// The action chosen in the pick dialog: the toggled one, else the one under the focus.
+fn chosen_action(d: &Dialog) -> Option<usize> {
+    d.fields
+        .iter()
+        .find_map(|f| match (f.id, &f.value) {
+            (FieldId::ResourceAction(i), FieldValue::Toggle(true)) => Some(i),
+            _ => None,
+        })
+        .or_else(|| match d.fields.get(d.focus).map(|f| f.id) {
+            Some(FieldId::ResourceAction(i)) => Some(i),
+            _ => None,
+        })
 }
 
 fn sync_fields(plans: &[(AppKey, SyncPlan)]) -> Vec<Field> {
@@ -478,6 +559,92 @@ pub fn prepared(m: &mut Model, req: u64, result: Result<Prepared, String>) -> Ve
             }
             d.kind = kind;
         }
+        Prepared::ResourceActions {
+            key,
+            spec,
+            resource,
+            actions,
+        } => {
+            d.lines = vec![format!(
+                "{} {}/{} ({}/{}): what Argo CD offers now",
+                resource.kind, resource.namespace, resource.name, resource.group, resource.version
+            )];
+            if actions.is_empty() {
+                d.lines
+                    .push("no actions: Argo CD defines none for this kind".to_string());
+                d.kind = DialogKind::Info { copy: None };
+                return vec![];
+            }
+            for a in actions.iter().filter(|a| a.disabled) {
+                d.lines.push(format!("  {} (not now: disabled)", a.name));
+            }
+            d.lines.push(
+                "space or enter picks an action; enter then shows its plan to confirm".to_string(),
+            );
+            let params = action_params(&actions);
+            d.fields = actions
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| !a.disabled)
+                .map(|(i, a)| {
+                    let name = if a.display_name.is_empty() {
+                        a.name.clone()
+                    } else {
+                        format!("{} ({})", a.name, a.display_name)
+                    };
+                    Field::toggle(
+                        FieldId::ResourceAction(i),
+                        format!(
+                            "{name}: {}",
+                            crate::actions::resource::describe(&resource.kind, &a.name)
+                        ),
+                        false,
+                    )
+                })
+                .collect();
+            for (i, p) in params.iter().enumerate() {
+                let takers: Vec<&str> = actions
+                    .iter()
+                    .filter(|a| a.params.iter().any(|x| x.name == *p))
+                    .map(|a| a.name.as_str())
+                    .collect();
+                d.fields.push(Field::text(
+                    FieldId::ActionParam(i),
+                    format!("{p} (for {})", takers.join(", ")),
+                    "",
+                ));
+            }
+            if d.fields
+                .iter()
+                .all(|f| matches!(f.id, FieldId::ActionParam(_)))
+            {
+                d.lines.push("every action is disabled now".to_string());
+                d.kind = DialogKind::Info { copy: None };
+                return vec![];
+            }
+            d.kind = DialogKind::PickResourceAction {
+                key,
+                spec,
+                actions,
+                params,
+            };
+        }
+        Prepared::ResourceAction { key, plan } => {
+            d.lines = plan.lines.clone();
+            d.fields = vec![];
+            d.focus = 0;
+            if plan.protected {
+                d.fields.push(Field::text(
+                    FieldId::ConfirmName,
+                    format!("protected: type {} to confirm", key.name),
+                    "",
+                ));
+                d.confirm_name = Some(key.name.clone());
+            }
+            d.lines.push(String::new());
+            d.lines.push("enter: run it · esc: cancel".to_string());
+            d.kind = DialogKind::ResourceAction { key, plan };
+        }
         Prepared::Adopt { text, resources } => {
             d.lines = vec![format!(
                 "{}: commit one of these to Git (enter copies both, OSC 52); driftdeck never writes to Git",
@@ -521,6 +688,18 @@ pub fn dialog_act(m: &mut Model, a: Action) -> Vec<Effect> {
         Action::PageUp => d.scroll = d.scroll.saturating_sub(10),
         Action::ToggleItem => {
             let focus = d.focus;
+            // The actions of a resource are a choice of one.
+            if let Some(FieldId::ResourceAction(_)) = d.fields.get(focus).map(|f| f.id) {
+                for (i, f) in d.fields.iter_mut().enumerate() {
+                    if let (FieldId::ResourceAction(_), FieldValue::Toggle(on)) =
+                        (f.id, &mut f.value)
+                    {
+                        *on = i == focus && !*on;
+                    }
+                }
+                d.error = None;
+                return vec![];
+            }
             match d.fields.get_mut(focus).map(|f| &mut f.value) {
                 Some(FieldValue::Toggle(on)) => *on = !*on,
                 Some(FieldValue::Text(t)) => t.push(' '),
@@ -705,6 +884,47 @@ fn accept(m: &mut Model) -> Vec<Effect> {
             }
             vec![Act::Defer { key, until, reason }]
         }
+        DialogKind::PickResourceAction {
+            key,
+            spec,
+            actions,
+            params,
+        } => {
+            let Some(i) = chosen_action(d) else {
+                d.error = Some("pick an action first (space on it)".into());
+                return vec![];
+            };
+            let Some(a) = actions.get(i) else {
+                return vec![];
+            };
+            let mut values = Vec::new();
+            for p in &a.params {
+                let idx = params.iter().position(|n| *n == p.name).unwrap_or(0);
+                let v = d.text(FieldId::ActionParam(idx)).trim().to_string();
+                if v.is_empty() {
+                    d.error = Some(format!("{} needs a value for {}", a.name, p.name));
+                    d.focus = d
+                        .fields
+                        .iter()
+                        .position(|f| f.id == FieldId::ActionParam(idx))
+                        .unwrap_or(d.focus);
+                    return vec![];
+                }
+                values.push((p.name.clone(), v));
+            }
+            let title = format!("{} {} of {}", a.name, spec.label(), key.name);
+            return open_loading(
+                m,
+                &title,
+                Prepare::ResourceAction {
+                    key,
+                    spec,
+                    action: a.name.clone(),
+                    params: values,
+                },
+            );
+        }
+        DialogKind::ResourceAction { key, plan } => vec![Act::ResourceAction { key, plan }],
         DialogKind::Annotate { key } => {
             let incident = d.text(FieldId::Incident).trim().to_string();
             if let Err(e) = crate::actions::annotate::check_incident(&incident) {
@@ -776,7 +996,12 @@ pub fn done(
     // rollback and its restore): decide the app again, with it.
     let context = matches!(
         verb,
-        "defer" | "annotate" | "rollback" | "restore auto-sync" | "end deferral"
+        "defer"
+            | "annotate"
+            | "rollback"
+            | "restore auto-sync"
+            | "end deferral"
+            | "resource action"
     );
     let mut fx = if context {
         super::ask_decisions(m, vec![key.clone()], true)

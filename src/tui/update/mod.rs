@@ -494,6 +494,7 @@ fn act(m: &mut Model, mode: KeyMode, a: Action) -> Vec<Effect> {
                 | Action::Defer
                 | Action::Annotate
                 | Action::Adopt
+                | Action::ResourceActions
                 | Action::ToggleMark
         )
     {
