@@ -108,7 +108,10 @@ pub async fn list(
 /// What an action does, in words, for the well-known ones.
 pub fn describe(kind: &str, action: &str) -> &'static str {
     match (kind, action) {
-        ("Rollout", "resume") => "resumes the paused canary: it goes on to its next step",
+        ("Rollout", "resume") => {
+            "promotes the paused canary: it goes on to its next step (kubectl argo rollouts \
+             promote)"
+        }
         ("Rollout", "promote-full") => {
             "skips every remaining step and analysis: the canary becomes stable now"
         }

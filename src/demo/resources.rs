@@ -177,7 +177,14 @@ pub fn target(app_name: &str, w: &Workload, r: &ResId) -> Value {
                 crate::demo::generator::CanaryStep::Weight(p) => json!({"setWeight": p}),
                 crate::demo::generator::CanaryStep::Pause(Some(d)) => json!({"pause": {"duration": format!("{}s", d)}}),
                 crate::demo::generator::CanaryStep::Pause(None) => json!({"pause": {}}),
-            }).collect::<Vec<_>>()}},
+            }).collect::<Vec<_>>(),
+            // Background analysis from the first pause on: Argo Rollouts runs an AnalysisRun
+            // of the template for each new revision.
+            "analysis": {
+                "templates": [{"templateName": ANALYSIS_TEMPLATE}],
+                "startingStep": 1,
+                "args": [{"name": "service-name", "value": w.name}]
+            }}},
             "template": pod_template(w, &w.tag)
         }),
         "StatefulSet" => json!({
@@ -955,6 +962,96 @@ fn rollout_status(w: &Workload, now: i64, generation: i64) -> Option<Value> {
     Some(st)
 }
 
+/// The AnalysisTemplate the demo's Rollouts analyse their canaries with.
+pub const ANALYSIS_TEMPLATE: &str = "success-rate";
+
+/// The AnalysisRun of the Rollout's current canary, as the Rollouts controller writes it
+/// (`<rollout>-<pod hash>-<revision>`): Running while the canary steps, Successful once it
+/// is promoted, terminated (Successful, "Run Terminated") when it was aborted by hand. Its
+/// measurements are counted by step, so it changes when the Rollout does, not with the clock.
+pub fn analysis_runs(w: &Workload, now: i64) -> Vec<Value> {
+    use crate::demo::generator::CANARY_STEPS;
+    let Some(c) = w.canary.as_ref() else {
+        return vec![];
+    };
+    let (step, _) = c.step(now);
+    let n = CANARY_STEPS.len();
+    let complete = step >= n && !c.aborted;
+    let revision = w.tag_history.len().max(1);
+    let hash = pod_hash(w);
+    // One measurement per step reached.
+    let count = (step.min(CANARY_STEPS.len()) + 1) as i64;
+    let (phase, message) = if complete {
+        ("Successful", None)
+    } else if c.aborted {
+        ("Successful", Some("Run Terminated"))
+    } else {
+        ("Running", None)
+    };
+    let name = format!("{}-{hash}-{revision}", w.name);
+    let mut status = json!({
+        "phase": phase,
+        "startedAt": ts(c.since),
+        "runSummary": {"count": 1, "successful": i64::from(phase == "Successful")},
+        "metricResults": [{
+            "name": ANALYSIS_TEMPLATE,
+            "phase": phase,
+            "count": count,
+            "successful": count,
+            "measurements": [{
+                "phase": "Successful",
+                "value": "[0.993]",
+                "startedAt": ts(c.since),
+                "finishedAt": ts(c.since + 1),
+            }],
+        }],
+    });
+    if let Some(m) = message {
+        status["message"] = json!(m);
+    }
+    vec![json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "AnalysisRun",
+        "metadata": {
+            "name": name,
+            "namespace": w.namespace,
+            "uid": uid(w.salt, &format!("AnalysisRun/{name}")),
+            "creationTimestamp": ts(c.since),
+            "labels": {
+                "rollout-type": "Background",
+                "rollouts-pod-template-hash": hash,
+            },
+            "annotations": {"rollout.argoproj.io/revision": revision.to_string()},
+            "ownerReferences": [{
+                "apiVersion": "argoproj.io/v1alpha1",
+                "kind": "Rollout",
+                "name": w.name,
+                "uid": uid(w.salt, &format!("Rollout/{}", w.name)),
+                "controller": true,
+                "blockOwnerDeletion": true,
+            }],
+        },
+        "spec": {
+            "args": [{"name": "service-name", "value": w.name}],
+            "metrics": [{
+                "name": ANALYSIS_TEMPLATE,
+                "interval": "30s",
+                "successCondition": "result[0] >= 0.95",
+                "failureLimit": 3,
+                "provider": {"prometheus": {
+                    "address": "http://prometheus.monitoring:9090",
+                    "query": format!(
+                        "sum(rate(http_requests_total{{service=\"{}\",code!~\"5..\"}}[5m])) / sum(rate(http_requests_total{{service=\"{}\"}}[5m]))",
+                        w.name, w.name
+                    ),
+                }},
+            }],
+            "terminate": c.aborted,
+        },
+        "status": status,
+    })]
+}
+
 fn pod_hash(w: &Workload) -> String {
     let alphabet = b"bcdfghjklmnpqrstvwxz2456789";
     let mut r = Rng::new(w.salt ^ live_tag(w).len() as u64);
@@ -1228,6 +1325,26 @@ pub fn tree(app: &DemoApp, now: i64) -> ApplicationTree {
             n.images = vec![image(w, &live_tag(w))];
         }
         nodes.push(n);
+    }
+    for run in analysis_runs(w, now) {
+        let name = run["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        nodes.push(ResourceNode {
+            reference: node_ref("argoproj.io", "v1alpha1", "AnalysisRun", &name),
+            parent_refs: vec![node_ref("argoproj.io", "v1alpha1", "Rollout", &w.name)],
+            health: crate::health::assess(&run).map(|a| HealthStatus {
+                status: a.status.as_str().into(),
+                message: a.message,
+                last_transition_time: None,
+            }),
+            resource_version: (1_000_000 + rng.below(9_000_000)).to_string(),
+            created_at: run["metadata"]["creationTimestamp"]
+                .as_str()
+                .map(str::to_string),
+            ..Default::default()
+        });
     }
     for o in &w.orphans {
         nodes.push(ResourceNode {

@@ -2,4 +2,5 @@
 pub mod app;
 pub mod filter;
 pub mod fleet;
+pub mod rollout;
 pub mod status;

@@ -42,6 +42,11 @@ pub enum Msg {
         req: u64,
         result: Result<ApplicationTree, ArgoError>,
     },
+    /// The open app's Rollouts (read with its tree; the tree's request id).
+    RolloutsLoaded {
+        req: u64,
+        result: Result<Vec<crate::model::rollout::RolloutView>, String>,
+    },
     EventsLoaded {
         req: u64,
         result: Result<EventList, ArgoError>,

@@ -455,3 +455,39 @@ async fn the_summary_keeps_every_count_at_80_and_100_columns() {
         }
     }
 }
+
+/// The Rollouts panel of an app deployed by an Argo Rollouts canary: strategy, step, weight,
+/// pause, stable and canary ReplicaSets with their images, the AnalysisRun.
+#[tokio::test]
+async fn app_with_a_rollout_120x40_and_80x24() {
+    let fleet = demo(140, 4, 2).await;
+    let name = (0..2)
+        .flat_map(|i| {
+            fleet
+                .instance(i)
+                .read()
+                .apps
+                .values()
+                .filter(|a| a.w.canary.as_ref().is_some_and(|c| c.step(NOW).1))
+                .map(|a| a.app.metadata.name.clone())
+                .collect::<Vec<_>>()
+        })
+        .min()
+        .expect("the demo has a canary waiting for promotion");
+    let s = screen_of(&fleet, (120, 40), "enter", Some(&name)).await;
+    for want in [
+        "Rollout ",
+        "step 3/5",
+        "weight 50%",
+        "until promoted",
+        "stable ",
+        "canary ",
+        "analysis ",
+        "Running",
+    ] {
+        assert!(s.contains(want), "{want}: {s}");
+    }
+    insta::assert_snapshot!("app_with_a_rollout_120x40", s);
+    let s = screen_of(&fleet, (80, 24), "enter", Some(&name)).await;
+    insta::assert_snapshot!("app_with_a_rollout_80x24", s);
+}

@@ -46,6 +46,7 @@ pub fn child(a: &DemoApp, group: &str, kind: &str, name: &str, now: i64) -> Opti
         ("", "Pod") => workloads::pods(a, now),
         ("apps", "ReplicaSet") => workloads::replica_sets(a, now),
         ("batch", "Job") => workloads::jobs(a, now),
+        ("argoproj.io", "AnalysisRun") => crate::demo::resources::analysis_runs(&a.w, now),
         _ => return None,
     };
     all.into_iter().find(|v| v["metadata"]["name"] == name)
@@ -172,6 +173,14 @@ pub const KINDS: &[Kind] = &[
         "Rollout",
         "rollouts",
         &["ro"],
+        false,
+    ),
+    k(
+        "argoproj.io",
+        "v1alpha1",
+        "AnalysisRun",
+        "analysisruns",
+        &[],
         false,
     ),
     k(
@@ -426,6 +435,7 @@ impl Cluster {
                     "Pod" => workloads::pods(a, now),
                     "Job" => workloads::jobs(a, now),
                     "ReplicaSet" => workloads::replica_sets(a, now),
+                    "AnalysisRun" => crate::demo::resources::analysis_runs(&a.w, now),
                     "Event" => workloads::events(a, now)
                         .into_iter()
                         .map(|mut v| {
@@ -592,7 +602,7 @@ fn item(mut v: Value) -> Value {
 fn verbs_of(k: &Kind) -> Vec<&'static str> {
     if matches!(
         k.kind,
-        "Namespace" | "Pod" | "Event" | "Application" | "ReplicaSet" | "Job"
+        "Namespace" | "Pod" | "Event" | "Application" | "ReplicaSet" | "Job" | "AnalysisRun"
     ) {
         vec!["get", "list", "watch"]
     } else {
@@ -1004,7 +1014,13 @@ async fn route(
             };
             if matches!(
                 kind.kind,
-                "Namespace" | "Pod" | "Event" | "Application" | "ReplicaSet" | "Job"
+                "Namespace"
+                    | "Pod"
+                    | "Event"
+                    | "Application"
+                    | "ReplicaSet"
+                    | "Job"
+                    | "AnalysisRun"
             ) {
                 return status(
                     405,

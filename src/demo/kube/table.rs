@@ -257,6 +257,12 @@ fn columns(kind: &str) -> Vec<Col> {
             ("Revision", "string", 10),
             ("Project", "string", 10),
         ],
+        // The AnalysisRun CRD's additionalPrinterColumns.
+        "AnalysisRun" => vec![
+            ("Name", "string", 0),
+            ("Status", "string", 0),
+            ("Age", "date", 0),
+        ],
         _ => vec![("Name", "string", 0), ("Created At", "date", 0)],
     }
 }
@@ -435,6 +441,11 @@ fn cells(kind: &str, v: &Value, now: i64) -> Vec<Value> {
             json!(s(&v["status"]["health"]["status"])),
             json!(s(&v["status"]["sync"]["revision"])),
             json!(s(&v["spec"]["project"])),
+        ],
+        "AnalysisRun" => vec![
+            name,
+            json!(s(&v["status"]["phase"])),
+            v["metadata"]["creationTimestamp"].clone(),
         ],
         _ => vec![name, v["metadata"]["creationTimestamp"].clone()],
     }

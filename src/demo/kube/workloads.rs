@@ -626,6 +626,10 @@ mod tests {
             assert_eq!(pods(a, now), pods(a, later), "pods of {}", a.w.name);
             assert_eq!(replica_sets(a, now), replica_sets(a, later));
             assert_eq!(jobs(a, now), jobs(a, later));
+            assert_eq!(
+                resources::analysis_runs(&a.w, now),
+                resources::analysis_runs(&a.w, later)
+            );
             assert_eq!(events(a, now), events(a, later), "events of {}", a.w.name);
         }
         assert!(compared > 1000);

@@ -553,6 +553,9 @@ pub struct AppScreen {
     /// What the app's cluster says (once the Cluster tab was opened).
     pub cluster: Option<Load<crate::clients::kube::ClusterView>>,
     pub req_cluster: u64,
+    /// The app's Argo Rollouts, read live with the tree (empty: none); an error reading them.
+    pub rollouts: Vec<crate::model::rollout::RolloutView>,
+    pub rollouts_error: Option<String>,
     pub req_logs: u64,
 }
 

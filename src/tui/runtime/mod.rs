@@ -342,7 +342,18 @@ fn plan(env: &Env<'_>, e: Effect) -> Work {
                 Some(req),
                 job(sink, async move {
                     let result = c.resource_tree(&key.name, ns(&key)).await;
-                    vec![Msg::TreeLoaded { req, result }]
+                    // The Rollouts of the tree, read live with their AnalysisRuns.
+                    let rollouts = match &result {
+                        Ok(tree) => read_rollouts(&c, &key, tree).await,
+                        Err(_) => Ok(vec![]),
+                    };
+                    vec![
+                        Msg::TreeLoaded { req, result },
+                        Msg::RolloutsLoaded {
+                            req,
+                            result: rollouts,
+                        },
+                    ]
                 }),
             ),
             None => Work::Nothing,
@@ -677,4 +688,44 @@ pub async fn list_once(client: &ArgoClient, id: InstanceId, query: &AppQuery) ->
             },
         ),
     }
+}
+
+/// The app's Rollouts as `kubectl argo rollouts get` shows them: each live Rollout with its
+/// live AnalysisRuns, read through Argo CD, with the tree's ReplicaSets and pods.
+async fn read_rollouts(
+    c: &crate::clients::argocd::ArgoClient,
+    key: &AppKey,
+    tree: &crate::model::app::ApplicationTree,
+) -> Result<Vec<crate::model::rollout::RolloutView>, String> {
+    use crate::clients::argocd::ResourceId;
+    let id = |n: &crate::model::app::ResourceNode| ResourceId {
+        group: n.reference.group.clone(),
+        version: n.reference.version.clone(),
+        kind: n.reference.kind.clone(),
+        namespace: n.reference.namespace.clone(),
+        name: n.reference.name.clone(),
+    };
+    let ns = (!key.namespace.is_empty()).then_some(key.namespace.as_str());
+    let mut out = Vec::new();
+    for n in tree.nodes.iter().filter(|n| {
+        n.reference.kind == "Rollout"
+            && n.reference.group == "argoproj.io"
+            && !n.reference.uid.is_empty()
+    }) {
+        let live = c
+            .live_resource(&key.name, ns, &id(n))
+            .await
+            .map_err(|e| format!("Rollout {}: {e}", n.reference.name))?;
+        let ids: Vec<ResourceId> =
+            crate::model::rollout::analysis_nodes(tree, &n.reference.name, &n.reference.namespace)
+                .map(id)
+                .collect();
+        let runs = futures::future::join_all(ids.iter().map(|a| c.live_resource(&key.name, ns, a)))
+            .await
+            .into_iter()
+            .filter_map(Result::ok)
+            .collect::<Vec<_>>();
+        out.push(crate::model::rollout::read(&live, tree, &runs));
+    }
+    Ok(out)
 }

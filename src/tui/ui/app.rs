@@ -255,6 +255,9 @@ pub fn draw(buf: &mut Buffer, m: &Model, s: &AppScreen, theme: &Theme, km: &Keym
                     if s.tab == crate::tui::model::AppTab::History {
                         h.insert(h.len() - 2, (Action::Rollback, "rollback"));
                     }
+                    if s.tab == crate::tui::model::AppTab::Resources && m.size.0 >= 100 {
+                        h.insert(h.len() - 2, (Action::ResourceActions, "actions"));
+                    }
                 }
                 h
             },
@@ -605,7 +608,156 @@ fn loading_or<T>(buf: &mut Buffer, body: Rect, l: &Load<T>, what: &str, theme: &
     }
 }
 
+/// The lines of the Rollouts panel above the resource tree: per Rollout its strategy, step,
+/// weight and pause, its stable and canary ReplicaSets with images, and its AnalysisRuns.
+pub fn rollout_panel(m: &Model, s: &AppScreen) -> Vec<Vec<(String, &'static str)>> {
+    let now = m.now_ms / 1000;
+    let narrow = m.size.0 < 110;
+    let mut out: Vec<Vec<(String, &'static str)>> = Vec::new();
+    if let Some(e) = &s.rollouts_error {
+        out.push(vec![(format!(" Rollouts: cannot read them: {e}"), "error")]);
+    }
+    for r in &s.rollouts {
+        let health = match r.phase.as_str() {
+            "Paused" => Health::Suspended,
+            p => Health::parse(p),
+        };
+        let mut head: Vec<(String, &'static str)> = vec![
+            (format!(" Rollout {} ", r.name), "header"),
+            (
+                format!("{} {}", m.symbols.health(health), r.phase),
+                health_role(health),
+            ),
+        ];
+        let mut facts = if narrow {
+            vec![]
+        } else {
+            vec![r.strategy.to_lowercase()]
+        };
+        if let Some((i, n)) = r.step {
+            facts.push(format!("step {i}/{n}"));
+        }
+        if let Some(w) = r.set_weight {
+            match r.actual_weight {
+                Some(a) if a != w && !r.promoted() => {
+                    facts.push(format!("weight {w}% (actual {a}%)"))
+                }
+                _ => facts.push(format!("weight {w}%")),
+            }
+        }
+        head.push((format!(" · {}", facts.join(" · ")), "text"));
+        if r.aborted {
+            head.push((format!(" · ABORTED: {}", r.message), "health.degraded"));
+        } else if let Some(p) = &r.pause {
+            let when = match p.remaining(now) {
+                Some(0) => "its time is up".to_string(),
+                Some(left) => format!("{} left", m.countdown(left)),
+                None => "until promoted".to_string(),
+            };
+            // A canary's own pause step says nothing the phase does not; other reasons do.
+            let why = if p.reason == "CanaryPauseStep" && r.phase == "Paused" {
+                String::new()
+            } else {
+                format!(" paused ({}),", p.reason)
+            };
+            head.push((format!(" ·{why} {when}"), "health.suspended"));
+        } else if !r.message.is_empty() && health != Health::Healthy {
+            head.push((format!(" · {}", r.message), "text.dim"));
+        }
+        out.push(head);
+        for (label, rs) in [("stable", &r.stable), ("canary", &r.canary)] {
+            if let Some(rs) = rs {
+                out.push(vec![
+                    (format!("   {label:<8}"), "text.dim"),
+                    (format!("{} ", rs.name), "text"),
+                    (
+                        format!(
+                            "{} · {}",
+                            if rs.images.is_empty() {
+                                "-".to_string()
+                            } else if narrow {
+                                // The repository's last segment and the tag.
+                                rs.images
+                                    .iter()
+                                    .map(|i| i.rsplit('/').next().unwrap_or(i))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            } else {
+                                rs.images.join(", ")
+                            },
+                            crate::util::count(rs.pods, "pod")
+                        ),
+                        "text.dim",
+                    ),
+                ]);
+            }
+        }
+        for a in r.analysis.iter().take(2) {
+            let h = match a.phase.as_str() {
+                "Successful" => Health::Healthy,
+                "Failed" | "Error" => Health::Degraded,
+                "Inconclusive" => Health::Unknown,
+                _ => Health::Progressing,
+            };
+            let metrics: Vec<String> = a
+                .metrics
+                .iter()
+                .map(|(n, _, ok, count)| format!("{n} {ok}/{count}"))
+                .collect();
+            let mut line = vec![
+                ("   analysis ".to_string(), "text.dim"),
+                (format!("{} ", a.name), "text"),
+                (
+                    format!("{} {}", m.symbols.health(h), a.phase),
+                    health_role(h),
+                ),
+            ];
+            if !metrics.is_empty() {
+                line.push((format!(" · {}", metrics.join(", ")), "text.dim"));
+            }
+            if !a.message.is_empty() {
+                line.push((format!(" · {}", a.message), "text.dim"));
+            }
+            out.push(line);
+        }
+    }
+    out
+}
+
+/// Rows the Rollouts panel takes above the resource tree in a body of `body_h` rows (at most
+/// half of it, and a separating row).
+pub fn rollout_rows(m: &Model, s: &AppScreen, body_h: u16) -> u16 {
+    if s.tab != AppTab::Resources || (s.rollouts.is_empty() && s.rollouts_error.is_none()) {
+        return 0;
+    }
+    let n = rollout_panel(m, s).len() as u16;
+    (n + 1).min(body_h / 2)
+}
+
 fn resources(buf: &mut Buffer, head: Rect, body: Rect, m: &Model, s: &AppScreen, theme: &Theme) {
+    let panel = rollout_rows(m, s, body.height + 1);
+    let (head, body) = if panel > 0 {
+        let lines = rollout_panel(m, s);
+        for (i, line) in lines.iter().take(panel as usize - 1).enumerate() {
+            let area = Rect::new(head.x, head.y + i as u16, head.width, 1);
+            let pieces: Vec<Piece> = line
+                .iter()
+                .map(|(t, role)| (t.clone(), theme.style(role)))
+                .collect();
+            put_pieces(buf, area, &pieces);
+        }
+        (
+            Rect::new(head.x, head.y + panel, head.width, 1),
+            Rect::new(
+                body.x,
+                body.y + panel,
+                body.width,
+                body.height.saturating_sub(panel),
+            ),
+        )
+    } else {
+        (head, body)
+    };
     let w = body.width as usize;
     // Fixed: SYNC, HEALTH, AGE and the gaps; the rest is shared by the name and the info.
     let flexible = w.saturating_sub(1 + 13 + 15 + 6 + 1);

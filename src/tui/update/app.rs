@@ -109,6 +109,8 @@ pub fn open_app(m: &mut Model, key: AppKey) -> Vec<Effect> {
         cluster: None,
         req_cluster: 0,
         req_logs: 0,
+        rollouts: vec![],
+        rollouts_error: None,
     }));
     let mut fx = refetch(m, true);
     fx.extend(ask_decisions(m, vec![key.clone()], false));
@@ -126,7 +128,10 @@ pub(super) fn decision_len(m: &Model) -> usize {
 }
 
 pub(super) fn app_act(m: &mut Model, a: Action) -> Vec<Effect> {
-    let page = ui::layout::app_page(m.size);
+    let mut page = ui::layout::app_page(m.size);
+    if let Screen::App(s) = &m.screen {
+        page = page.saturating_sub(ui::app::rollout_rows(m, s, page as u16 + 1) as usize);
+    }
     let dlen = decision_len(m);
     let Screen::App(s) = &mut m.screen else {
         return vec![];

@@ -587,7 +587,9 @@ pub fn prepared(m: &mut Model, req: u64, result: Result<Prepared, String>) -> Ve
                 .enumerate()
                 .filter(|(_, a)| !a.disabled)
                 .map(|(i, a)| {
-                    let name = if a.display_name.is_empty() {
+                    let name = if resource.kind == "Rollout" && a.name == "resume" {
+                        "resume (promote)".to_string()
+                    } else if a.display_name.is_empty() {
                         a.name.clone()
                     } else {
                         format!("{} ({})", a.name, a.display_name)

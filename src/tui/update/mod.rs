@@ -158,6 +158,20 @@ fn step(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
             }
             vec![]
         }
+        Msg::RolloutsLoaded { req, result } => {
+            if let Screen::App(s) = &mut m.screen
+                && s.req_tree == req
+            {
+                match result {
+                    Ok(r) => {
+                        s.rollouts = r;
+                        s.rollouts_error = None;
+                    }
+                    Err(e) => s.rollouts_error = Some(e),
+                }
+            }
+            vec![]
+        }
         Msg::Decided { req, key, result } => {
             let Some(v) = m.decisions.get_mut(&key) else {
                 return vec![];
