@@ -289,6 +289,16 @@ fn glob_at(p: &[char], v: &[char]) -> Option<bool> {
     }
 }
 
+/// Deserializes `null` as the type's default (Go servers may write `null` for an empty list).
+pub fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + serde::Deserialize<'de>,
+{
+    use serde::Deserialize;
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -383,14 +393,4 @@ mod tests {
         assert_eq!(thousands(10000), "10,000");
         assert_eq!(thousands(1234567), "1,234,567");
     }
-}
-
-/// Deserializes `null` as the type's default (Go servers may write `null` for an empty list).
-pub fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Default + serde::Deserialize<'de>,
-{
-    use serde::Deserialize;
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }

@@ -517,10 +517,8 @@ pub(super) fn run_action(
                 }
             }
         }
-        "pause" => {
-            if !a.w.drifts.iter().any(|d| matches!(d, Drift::Paused { .. })) {
-                a.w.drifts.push(Drift::Paused { at: now });
-            }
+        "pause" if !a.w.drifts.iter().any(|d| matches!(d, Drift::Paused { .. })) => {
+            a.w.drifts.push(Drift::Paused { at: now });
         }
         "resume" => a.w.drifts.retain(|d| !matches!(d, Drift::Paused { .. })),
         _ => {}
