@@ -143,6 +143,12 @@ pub enum ResourceActionsCommand {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// An app OutOfSync for longer than its SLA.
+    Sla,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DeferralsCommand {
     List,
     Apply,
@@ -194,6 +200,10 @@ pub enum Command {
         /// A filter expression, e.g. "status:OutOfSync env:prod".
         #[arg(long, value_name = "EXPR")]
         filter: Option<String>,
+        /// Exit 4 when an app is OutOfSync for longer than its SLA (`[fleet]
+        /// out_of_sync_sla`), for cron and CI.
+        #[arg(long, value_enum, value_name = "WHAT")]
+        fail_on: Option<FailOn>,
     },
     /// Diff a live object against its desired state (files), or a live app's drifted resources.
     /// Exit 0 when the same, 1 when they differ, 2 on error.

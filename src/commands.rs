@@ -257,6 +257,7 @@ pub async fn snapshot(
     size: &str,
     keys: &str,
     filter: Option<&str>,
+    fail_on: Option<crate::cli::FailOn>,
 ) -> u8 {
     let fail = |e: String| {
         errln!("driftdeck: {e}");
@@ -329,7 +330,19 @@ pub async fn snapshot(
         now_ms: None,
         data_dir: Some(data_dir),
         resize: None,
+        fail_on_sla: fail_on == Some(crate::cli::FailOn::Sla),
     };
+    if fail_on == Some(crate::cli::FailOn::Sla)
+        && cfg
+            .fleet
+            .as_ref()
+            .is_none_or(|f| f.out_of_sync_sla.is_none() && f.project_sla.is_empty())
+    {
+        return fail(
+            "--fail-on sla needs an SLA: set `out_of_sync_sla = \"30m\"` under [fleet] in the config"
+                .into(),
+        );
+    }
     match snapshot::snapshot(&cfg, o).await {
         Ok(s) => {
             // JSON escaped by term::json; frames drawn from cells scrubbed by ui::draw
@@ -338,6 +351,13 @@ pub async fn snapshot(
             if s.exit == 3 {
                 errln!(
                     "driftdeck: at least one instance could not be reached; the snapshot shows what the others returned."
+                );
+            }
+            if s.exit == 4 {
+                errln!(
+                    "driftdeck: {} OutOfSync longer than the SLA: {}",
+                    crate::util::count(s.breaches.len(), "app"),
+                    s.breaches.join(", ")
                 );
             }
             s.exit

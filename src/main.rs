@@ -45,6 +45,7 @@ fn main() -> ExitCode {
                 ref size,
                 ref keys,
                 ref filter,
+                fail_on,
             }) => {
                 commands::snapshot(
                     &cli,
@@ -55,6 +56,7 @@ fn main() -> ExitCode {
                     size,
                     keys,
                     filter.as_deref(),
+                    fail_on,
                 )
                 .await
             }

@@ -119,9 +119,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             "s" => 1.0,
             "m" => 60.0,
             "h" => 3600.0,
+            "d" => 86400.0,
             u => {
                 return Err(format!(
-                    "`{s}` has an unknown unit `{u}` (use ms, s, m or h)"
+                    "`{s}` has an unknown unit `{u}` (use ms, s, m, h or d)"
                 ));
             }
         };
@@ -336,7 +337,8 @@ mod tests {
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
         assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
         assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
-        assert!(parse_duration("3d").is_err());
+        assert_eq!(parse_duration("3d").unwrap(), Duration::from_secs(3 * 86400));
+        assert!(parse_duration("3w").is_err());
         assert!(parse_duration("s").is_err());
         assert!(parse_duration("").is_err());
         assert!(parse_duration("5").is_ok());

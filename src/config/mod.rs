@@ -3,6 +3,7 @@
 
 pub mod argocd_cli;
 pub mod decide;
+pub mod fleet;
 pub mod paths;
 
 use std::path::{Path, PathBuf};
@@ -69,6 +70,9 @@ pub struct Config {
     /// The decision journal: the key of its head's MAC.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub journal: Option<JournalConfig>,
+    /// The drift SLA and app families across environments.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<fleet::FleetConfig>,
 }
 
 /// `[journal]`.
@@ -284,6 +288,9 @@ impl Config {
         if user.context.is_some() {
             self.context = user.context.clone();
         }
+        if user.fleet.is_some() {
+            self.fleet = user.fleet.clone();
+        }
     }
 
     /// Adds an instance for every context of the `argocd` CLI's config that the config does
@@ -406,6 +413,11 @@ impl Config {
         if let Some(d) = &self.decide {
             for (key, m) in d.problems() {
                 errs.push(FileError::new(path, section_line("[decide", key), m));
+            }
+        }
+        if let Some(f) = &self.fleet {
+            for (key, m) in f.problems() {
+                errs.push(FileError::new(path, section_line("[fleet", key), m));
             }
         }
         if let Some(c) = &self.context {

@@ -740,6 +740,7 @@ fn make_app(
             .collect(),
             finalizers: vec!["resources-finalizer.argocd.argoproj.io".into()],
             deletion_timestamp: None,
+            owner_references: vec![],
         },
         ..Default::default()
     };

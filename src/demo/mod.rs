@@ -364,6 +364,14 @@ impl DemoFleet {
                 kubeconfig: Some(self.kube_dir.join("kubeconfig")),
                 ..Default::default()
             }),
+            // A drift SLA, so the drift age column and `is:sla` have something to show.
+            fleet: Some(crate::config::fleet::FleetConfig {
+                out_of_sync_sla: Some("30m".into()),
+                project_sla: [("platform".to_string(), "2h".to_string())]
+                    .into_iter()
+                    .collect(),
+                families: None,
+            }),
             ..Default::default()
         }
     }

@@ -44,6 +44,8 @@ pub struct SnapshotOptions {
     /// Resize the screen to this size after the keys, as a terminal window does, and render at
     /// the new size.
     pub resize: Option<(u16, u16)>,
+    /// Exit 4 when an app (of those shown) is OutOfSync for longer than its SLA.
+    pub fail_on_sla: bool,
 }
 
 #[derive(Serialize)]
@@ -74,13 +76,30 @@ struct JsonApp<'a> {
     env: &'a str,
     last_sync: Option<String>,
     app_namespace: &'a str,
+    /// The revision the app is synced to.
+    revision: &'a str,
+    images: &'a [String],
+    /// When the app became OutOfSync (RFC 3339), or null.
+    out_of_sync_since: Option<String>,
+    /// The ApplicationSet that generated the app, or null.
+    appset: Option<&'a str>,
+    /// OutOfSync for longer than its project's SLA (false without an SLA).
+    sla_breached: bool,
+}
+
+#[derive(Serialize)]
+struct JsonSummary {
+    #[serde(flatten)]
+    counts: Counts,
+    /// Apps OutOfSync for longer than their SLA.
+    sla_breaches: usize,
 }
 
 #[derive(Serialize)]
 struct JsonSnapshot<'a> {
     instances: Vec<JsonInstance>,
     apps: Vec<JsonApp<'a>>,
-    summary: Counts,
+    summary: JsonSummary,
 }
 
 /// The result: what to print on stdout and the exit code (0, or 3 when an instance could not be
@@ -88,6 +107,8 @@ struct JsonSnapshot<'a> {
 pub struct Snapshot {
     pub stdout: String,
     pub exit: u8,
+    /// The apps shown that are OutOfSync for longer than their SLA.
+    pub breaches: Vec<String>,
 }
 
 async fn settle(
@@ -131,6 +152,7 @@ pub async fn snapshot(cfg: &Config, o: SnapshotOptions) -> Result<Snapshot, Stri
         },
     );
     let mut m = Model::new(inst.views.clone(), o.size, o.now_ms.unwrap_or_else(now_ms));
+    m.fleet.sla = crate::config::fleet::Sla::from_config(cfg.fleet.as_ref());
     m.symbols.ascii = o.ascii;
     m.low_bandwidth = o.low_bandwidth;
     m.title = o.title.clone();
@@ -184,13 +206,39 @@ pub async fn snapshot(cfg: &Config, o: SnapshotOptions) -> Result<Snapshot, Stri
             }
         }
     };
+    let now = m.now_ms.div_euclid(1000);
+    let breaches = shown(&m)
+        .iter()
+        .filter(|r| r.sla_breached(now))
+        .map(|r| r.key.name.clone())
+        .collect::<Vec<_>>();
     Ok(Snapshot {
         stdout,
-        exit: if unreachable { 3 } else { 0 },
+        exit: if o.fail_on_sla && !breaches.is_empty() {
+            4
+        } else if unreachable {
+            3
+        } else {
+            0
+        },
+        breaches,
     })
 }
 
+/// The apps shown (the filtered view).
+fn shown(m: &Model) -> Vec<&crate::model::fleet::AppRow> {
+    m.view
+        .rows
+        .iter()
+        .filter_map(|r| match r {
+            ViewRow::App(i) => Some(&m.fleet.rows[*i]),
+            _ => None,
+        })
+        .collect()
+}
+
 fn json(m: &Model) -> Result<String, String> {
+    let now = m.now_ms.div_euclid(1000);
     let mut per = vec![0usize; m.instances.len()];
     for r in &m.fleet.rows {
         per[r.key.instance as usize] += 1;
@@ -212,15 +260,7 @@ fn json(m: &Model) -> Result<String, String> {
             error: inst.state.error().map(|e| e.to_string()),
         })
         .collect();
-    let rows: Vec<&crate::model::fleet::AppRow> = m
-        .view
-        .rows
-        .iter()
-        .filter_map(|r| match r {
-            ViewRow::App(i) => Some(&m.fleet.rows[*i]),
-            _ => None,
-        })
-        .collect();
+    let rows = shown(m);
     let apps = rows
         .iter()
         .map(|r| JsonApp {
@@ -238,12 +278,23 @@ fn json(m: &Model) -> Result<String, String> {
             env: &r.env,
             last_sync: r.last_sync.map(crate::demo::generator::ts),
             app_namespace: &r.key.namespace,
+            revision: &r.revision,
+            images: &r.images,
+            out_of_sync_since: r
+                .out_of_sync_for(now)
+                .and(r.out_of_sync_since)
+                .map(crate::demo::generator::ts),
+            appset: (!r.appset.is_empty()).then_some(r.appset.as_str()),
+            sla_breached: r.sla_breached(now),
         })
         .collect();
     let snap = JsonSnapshot {
         instances,
         apps,
-        summary: Counts::of(rows.iter().copied()),
+        summary: JsonSummary {
+            counts: Counts::of(rows.iter().copied()),
+            sla_breaches: rows.iter().filter(|r| r.sla_breached(now)).count(),
+        },
     };
     Ok(crate::term::json(&snap, true) + "\n")
 }

@@ -25,10 +25,12 @@ pub enum Facet {
     Namespace,
     /// `on` or `off`.
     Auto,
+    /// The ApplicationSet that generated the app (`none` for apps of no set).
+    AppSet,
 }
 
 impl Facet {
-    pub const ALL: [Facet; 10] = [
+    pub const ALL: [Facet; 11] = [
         Facet::Status,
         Facet::Sync,
         Facet::Health,
@@ -39,6 +41,7 @@ impl Facet {
         Facet::Project,
         Facet::Namespace,
         Facet::Auto,
+        Facet::AppSet,
     ];
 
     pub fn key(self) -> &'static str {
@@ -53,6 +56,7 @@ impl Facet {
             Facet::Project => "project",
             Facet::Namespace => "ns",
             Facet::Auto => "auto",
+            Facet::AppSet => "appset",
         }
     }
 
@@ -61,6 +65,7 @@ impl Facet {
             "namespace" => Some(Facet::Namespace),
             "operation" => Some(Facet::Op),
             "autosync" | "auto-sync" => Some(Facet::Auto),
+            "applicationset" => Some(Facet::AppSet),
             k => Facet::ALL.iter().copied().find(|f| f.key() == k),
         }
     }
@@ -75,6 +80,8 @@ pub struct Filter {
     pub facets: BTreeMap<Facet, Vec<String>>,
     /// Only apps that need attention.
     pub attention: bool,
+    /// Only apps OutOfSync for longer than their SLA.
+    pub sla: bool,
 }
 
 /// Case-insensitive glob with `*`.
@@ -117,11 +124,17 @@ impl Filter {
                         f.attention = true;
                         continue;
                     }
-                    return Err(format!("unknown `is:{v}`: use is:attention"));
+                    if v.eq_ignore_ascii_case("sla") {
+                        f.sla = true;
+                        continue;
+                    }
+                    return Err(format!(
+                        "unknown `is:{v}`: use is:attention or is:sla (OutOfSync beyond the SLA)"
+                    ));
                 }
                 let Some(facet) = Facet::from_key(k) else {
                     return Err(format!(
-                        "unknown facet `{k}`: use status, sync, health, op, env, instance, cluster, project, ns, auto or is:attention"
+                        "unknown facet `{k}`: use status, sync, health, op, env, instance, cluster, project, ns, auto, appset, is:attention or is:sla"
                     ));
                 };
                 let values = f.facets.entry(facet).or_default();
@@ -141,13 +154,16 @@ impl Filter {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.text.is_empty() && self.facets.is_empty() && !self.attention
+        self.text.is_empty() && self.facets.is_empty() && !self.attention && !self.sla
     }
 
-    /// Whether `row` passes. `haystack` is the row's lower-case searchable text (see
-    /// [`haystack`]); `instance` is its instance's name.
-    pub fn matches(&self, row: &AppRow, haystack: &str, instance: &str) -> bool {
+    /// Whether `row` passes at `now` (unix seconds). `haystack` is the row's lower-case
+    /// searchable text (see [`haystack`]); `instance` is its instance's name.
+    pub fn matches(&self, row: &AppRow, haystack: &str, instance: &str, now: i64) -> bool {
         if self.attention && !row.needs_attention() {
+            return false;
+        }
+        if self.sla && !row.sla_breached(now) {
             return false;
         }
         if !self.text.iter().all(|t| haystack.contains(t.as_str())) {
@@ -175,6 +191,8 @@ impl Filter {
                     let on = matches!(v.to_ascii_lowercase().as_str(), "on" | "yes" | "true");
                     on == row.auto_sync
                 }
+                Facet::AppSet if row.appset.is_empty() => v.eq_ignore_ascii_case("none"),
+                Facet::AppSet => glob_ci(v, &row.appset),
             })
         })
     }
@@ -206,6 +224,9 @@ impl fmt::Display for Filter {
         if self.attention {
             parts.push("is:attention".into());
         }
+        if self.sla {
+            parts.push("is:sla".into());
+        }
         for (facet, values) in &self.facets {
             parts.push(format!("{}:{}", facet.key(), values.join(",")));
         }
@@ -229,6 +250,36 @@ mod tests {
     use crate::model::app::Application;
     use crate::model::fleet::AppRow;
 
+    #[test]
+    fn is_sla_and_the_appset_facet() {
+        let f = Filter::parse("is:sla appset:envs").unwrap();
+        assert!(f.sla);
+        assert_eq!(f.to_string(), "is:sla appset:envs");
+        assert_eq!(Filter::parse(&f.to_string()).unwrap(), f);
+        let mut a = Application::default();
+        a.metadata.name = "pay-dev".into();
+        a.status.sync.status = "OutOfSync".into();
+        a.metadata.owner_references = vec![crate::model::app::OwnerReference {
+            kind: "ApplicationSet".into(),
+            name: "envs".into(),
+            ..Default::default()
+        }];
+        let mut r = AppRow::from_app(0, &a);
+        r.out_of_sync_since = Some(1000);
+        r.sla = Some(600);
+        let hay = haystack(&r, "i");
+        assert!(f.matches(&r, &hay, "i", 1601));
+        assert!(!f.matches(&r, &hay, "i", 1600));
+        r.appset.clear();
+        assert!(!f.matches(&r, &hay, "i", 1601));
+        assert!(
+            Filter::parse("appset:none")
+                .unwrap()
+                .matches(&r, &hay, "i", 0)
+        );
+        assert!(Filter::parse("is:late").unwrap_err().contains("is:sla"));
+    }
+
     fn row(name: &str, sync: &str, health: &str, env: &str) -> AppRow {
         let mut a = Application::default();
         a.metadata.name = name.into();
@@ -241,7 +292,7 @@ mod tests {
     }
 
     fn m(f: &Filter, r: &AppRow) -> bool {
-        f.matches(r, &haystack(r, "argocd-eu"), "argocd-eu")
+        f.matches(r, &haystack(r, "argocd-eu"), "argocd-eu", 0)
     }
 
     #[test]

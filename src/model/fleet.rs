@@ -49,6 +49,17 @@ pub struct AppRow {
     pub deferred_until: Option<i64>,
     /// The incident the app's drift is annotated with.
     pub incident: String,
+    /// The images the app runs (`status.summary.images`).
+    pub images: Vec<String>,
+    /// The ApplicationSet that generated the app (its controller owner), else "".
+    pub appset: String,
+    /// When the app became OutOfSync (unix seconds): seen on the stream, else estimated.
+    pub out_of_sync_since: Option<i64>,
+    /// `out_of_sync_since` is an estimate (the app was OutOfSync when first listed): its last
+    /// sync, the most it can have been in sync since.
+    pub since_estimated: bool,
+    /// The drift SLA of the app's project (seconds), when one is configured.
+    pub sla: Option<i64>,
 }
 
 impl AppRow {
@@ -104,6 +115,49 @@ impl AppRow {
                 .get("driftdeck.io/incident")
                 .cloned()
                 .unwrap_or_default(),
+            images: app.status.summary.images.clone(),
+            appset: app
+                .metadata
+                .owner_references
+                .iter()
+                .find(|o| o.kind == "ApplicationSet")
+                .map(|o| o.name.clone())
+                .unwrap_or_default(),
+            out_of_sync_since: (Sync::parse(&app.status.sync.status) == Sync::OutOfSync)
+                .then(|| estimate_out_of_sync_since(app))
+                .flatten(),
+            since_estimated: true,
+            sla: None,
+        }
+    }
+
+    /// How long the app has been OutOfSync at `now` (unix seconds).
+    pub fn out_of_sync_for(&self, now: i64) -> Option<i64> {
+        (self.sync == Sync::OutOfSync)
+            .then_some(self.out_of_sync_since)
+            .flatten()
+            .map(|t| (now - t).max(0))
+    }
+
+    /// OutOfSync for longer than its SLA at `now`.
+    pub fn sla_breached(&self, now: i64) -> bool {
+        matches!((self.out_of_sync_for(now), self.sla), (Some(age), Some(sla)) if age > sla)
+    }
+
+    /// Carries what the previous version of the row knew of the drift's start into this one:
+    /// still OutOfSync keeps the start; a change to OutOfSync seen at `now` starts it then.
+    pub fn follow(&mut self, old: &AppRow, now: Option<i64>) {
+        if self.sync != Sync::OutOfSync {
+            return;
+        }
+        if old.sync == Sync::OutOfSync {
+            if old.out_of_sync_since.is_some() {
+                self.out_of_sync_since = old.out_of_sync_since;
+                self.since_estimated = old.since_estimated;
+            }
+        } else if let Some(t) = now {
+            self.out_of_sync_since = Some(t);
+            self.since_estimated = false;
         }
     }
 
@@ -128,6 +182,54 @@ impl AppRow {
             || self.sync == Sync::Unknown
             || matches!(self.operation, Some(OpPhase::Failed | OpPhase::Error))
     }
+}
+
+/// When an app that is OutOfSync now became so, at the latest: Argo CD does not record it, so
+/// the end of its last sync (it was in sync then, or the sync failed), else its last
+/// deployment, else its creation.
+pub fn estimate_out_of_sync_since(app: &Application) -> Option<i64> {
+    let op = app
+        .status
+        .operation_state
+        .as_ref()
+        .and_then(|o| o.finished_at.as_deref().and_then(parse_time));
+    let deployed = app
+        .status
+        .history
+        .last()
+        .and_then(|h| parse_time(&h.deployed_at));
+    op.max(deployed).or_else(|| {
+        app.metadata
+            .creation_timestamp
+            .as_deref()
+            .and_then(parse_time)
+    })
+}
+
+/// When the app's current OutOfSync began, from its own events: Argo CD records each change
+/// of sync status as an event ("Updated sync status: Synced -> OutOfSync"). `None` when the
+/// events no longer hold it (Kubernetes keeps events for an hour by default).
+pub fn out_of_sync_since_from_events(events: &super::app::EventList) -> Option<i64> {
+    let mut changes: Vec<(i64, bool)> = events
+        .items
+        .iter()
+        .filter(|e| e.reason == "ResourceUpdated")
+        .filter_map(|e| {
+            let rest = e.message.strip_prefix("Updated sync status:")?;
+            let to = rest.rsplit("->").next()?.trim();
+            Some((parse_time(e.last_seen()?)?, to == "OutOfSync"))
+        })
+        .collect();
+    changes.sort();
+    let mut since = None;
+    for (t, out) in changes {
+        match (out, since) {
+            (true, None) => since = Some(t),
+            (false, _) => since = None,
+            _ => {}
+        }
+    }
+    since
 }
 
 /// Parses an RFC 3339 timestamp (as Kubernetes writes them) to unix seconds.
@@ -265,5 +367,111 @@ mod tests {
         assert_eq!(c.sync(Sync::OutOfSync), 1);
         assert_eq!(c.health(Health::Degraded), 1);
         assert_eq!(c.needs_attention, 1);
+    }
+}
+
+#[cfg(test)]
+mod drift_age_tests {
+    use super::*;
+    use crate::model::app::{Event, EventList, OperationState, RevisionHistory};
+
+    fn ev(t: &str, msg: &str) -> Event {
+        let mut e = Event {
+            reason: "ResourceUpdated".into(),
+            message: msg.into(),
+            ..Default::default()
+        };
+        e.last_timestamp = Some(t.into());
+        e
+    }
+
+    #[test]
+    fn the_events_say_when_the_current_drift_began() {
+        let l = EventList {
+            items: vec![
+                ev(
+                    "2026-11-18T10:00:00Z",
+                    "Updated sync status: Synced -> OutOfSync",
+                ),
+                ev(
+                    "2026-11-18T10:05:00Z",
+                    "Updated sync status: OutOfSync -> Synced",
+                ),
+                ev(
+                    "2026-11-18T11:00:00Z",
+                    "Updated sync status: Synced -> OutOfSync",
+                ),
+                ev(
+                    "2026-11-18T11:30:00Z",
+                    "Updated health status: Healthy -> Degraded",
+                ),
+                // Unknown -> OutOfSync while already out: the drift began earlier.
+                ev(
+                    "2026-11-18T11:40:00Z",
+                    "Updated sync status: Unknown -> OutOfSync",
+                ),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            out_of_sync_since_from_events(&l),
+            parse_time("2026-11-18T11:00:00Z")
+        );
+        let synced = EventList {
+            items: vec![ev(
+                "2026-11-18T10:05:00Z",
+                "Updated sync status: OutOfSync -> Synced",
+            )],
+            ..Default::default()
+        };
+        assert_eq!(out_of_sync_since_from_events(&synced), None);
+        assert_eq!(out_of_sync_since_from_events(&EventList::default()), None);
+    }
+
+    fn row(sync: &str) -> AppRow {
+        let mut a = Application::default();
+        a.metadata.name = "pay".into();
+        a.status.sync.status = sync.into();
+        a.status.operation_state = Some(OperationState {
+            phase: "Succeeded".into(),
+            started_at: "2026-11-18T09:00:00Z".into(),
+            finished_at: Some("2026-11-18T09:01:00Z".into()),
+            ..Default::default()
+        });
+        a.status.history = vec![RevisionHistory {
+            deployed_at: "2026-11-17T09:00:00Z".into(),
+            ..Default::default()
+        }];
+        AppRow::from_app(0, &a)
+    }
+
+    #[test]
+    fn an_app_first_seen_out_of_sync_is_estimated_from_its_last_sync() {
+        let r = row("OutOfSync");
+        assert_eq!(r.out_of_sync_since, parse_time("2026-11-18T09:01:00Z"));
+        assert!(r.since_estimated);
+        assert_eq!(row("Synced").out_of_sync_since, None);
+    }
+
+    #[test]
+    fn a_change_seen_on_the_stream_starts_the_drift_and_staying_out_keeps_it() {
+        let t0 = parse_time("2026-11-18T12:00:00Z").unwrap();
+        let synced = row("Synced");
+        let mut out = row("OutOfSync");
+        out.follow(&synced, Some(t0));
+        assert_eq!(out.out_of_sync_since, Some(t0));
+        assert!(!out.since_estimated);
+        let mut still = row("OutOfSync");
+        still.follow(&out, Some(t0 + 600));
+        assert_eq!(still.out_of_sync_since, Some(t0));
+        // The SLA: breached only beyond it, and only while OutOfSync.
+        still.sla = Some(1800);
+        assert!(!still.sla_breached(t0 + 1800));
+        assert!(still.sla_breached(t0 + 1801));
+        let mut back = row("Synced");
+        back.follow(&still, Some(t0 + 3600));
+        back.sla = Some(1800);
+        assert!(!back.sla_breached(t0 + 7200));
+        assert_eq!(back.out_of_sync_for(t0 + 7200), None);
     }
 }

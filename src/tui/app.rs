@@ -282,6 +282,7 @@ pub async fn run(cfg: &Config, opts: TuiOptions) -> anyhow::Result<()> {
     let (tx, mut rx) = mpsc::channel::<Msg>(1024);
     let size = crossterm::terminal::size().unwrap_or((120, 40));
     let mut model = Model::new(inst.views.clone(), size, now_ms());
+    model.fleet.sla = crate::config::fleet::Sla::from_config(cfg.fleet.as_ref());
     model.symbols.ascii = opts.ascii;
     model.low_bandwidth = opts.low_bandwidth;
     model.mouse = opts.mouse;

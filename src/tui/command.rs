@@ -188,6 +188,7 @@ pub fn values(m: &Model, arg: Arg) -> Vec<String> {
                 Facet::Project => r.project.clone(),
                 Facet::Namespace => r.dest_namespace.clone(),
                 Facet::Env => r.env.clone(),
+                Facet::AppSet => r.appset.clone(),
                 _ => String::new(),
             })
             .filter(|s| !s.is_empty())

@@ -42,6 +42,8 @@ pub enum Msg {
         req: u64,
         result: Result<ApplicationTree, ArgoError>,
     },
+    /// When the drift of these apps began, from their events (`None`: the events no longer say).
+    DriftSince(Vec<(crate::model::fleet::AppKey, Option<i64>)>),
     /// The open app's Rollouts (read with its tree; the tree's request id).
     RolloutsLoaded {
         req: u64,

@@ -29,6 +29,7 @@ async fn screen_of(cfg: &driftdeck::config::Config, dir: &std::path::Path, keys:
         now_ms: Some(common::NOW * 1000),
         data_dir: Some(dir.to_path_buf()),
         resize: None,
+        fail_on_sla: false,
     };
     snapshot(cfg, o).await.unwrap().stdout
 }
@@ -196,6 +197,7 @@ async fn app_screen(
         now_ms: None,
         data_dir: Some(dir.to_path_buf()),
         resize: None,
+        fail_on_sla: false,
     };
     snapshot(cfg, o).await.unwrap().stdout
 }
@@ -454,6 +456,7 @@ async fn sized(
         now_ms: Some(common::NOW * 1000),
         data_dir: Some(dir.to_path_buf()),
         resize,
+        fail_on_sla: false,
     };
     snapshot(&fleet.config(), o).await.unwrap().stdout
 }

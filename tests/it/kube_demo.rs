@@ -235,6 +235,7 @@ async fn a_live_edit_through_the_kubernetes_api_becomes_drift_in_argo_cd_and_the
         now_ms: Some(common::NOW * 1000),
         data_dir: None,
         resize: None,
+        fail_on_sla: false,
     };
     let out = driftdeck::headless::snapshot::snapshot(&fleet.config(), o)
         .await
@@ -567,6 +568,7 @@ async fn the_cluster_tab_shows_pods_events_and_a_log_tail() {
                     now_ms: Some(common::NOW * 1000),
                     data_dir: None,
                     resize: None,
+                    fail_on_sla: false,
                 },
             )
             .await

@@ -18,6 +18,7 @@ mod crash;
 mod decide;
 mod decisions_tui;
 mod diff;
+mod drift_age;
 mod faults;
 mod fuzz;
 mod guardrails;

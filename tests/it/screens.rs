@@ -45,6 +45,7 @@ async fn screen_in(
         now_ms: Some(NOW * 1000),
         data_dir: data_dir.map(std::path::Path::to_path_buf),
         resize: None,
+        fail_on_sla: false,
     };
     let out = snapshot(&fleet.config(), o).await.unwrap().stdout;
     // Loopback ports change from run to run.
@@ -329,6 +330,7 @@ async fn sixteen_colour_frames_are_readable_cell_by_cell() {
             now_ms: Some(NOW * 1000),
             data_dir: Some(tmp.path().to_path_buf()),
             resize: None,
+            fail_on_sla: false,
         };
         let out = snapshot(&fleet.config(), o).await.unwrap().stdout;
         let rows = ansi_cells(&out);
@@ -410,6 +412,7 @@ async fn ascii_frames_are_pure_ascii() {
             now_ms: Some(NOW * 1000),
             data_dir: Some(tmp.path().to_path_buf()),
             resize: None,
+            fail_on_sla: false,
         };
         let out = snapshot(&fleet.config(), o).await.unwrap().stdout;
         let bad: Vec<(usize, char)> = out

@@ -86,6 +86,7 @@ async fn a_mono_snapshot_writes_no_colour_codes() {
         now_ms: Some(common::NOW * 1000),
         data_dir: None,
         resize: None,
+        fail_on_sla: false,
     };
     let s = snapshot(&fleet.config(), o).await.unwrap().stdout;
     assert!(s.contains("\u{1b}["), "attributes are still written");

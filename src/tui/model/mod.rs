@@ -71,6 +71,10 @@ pub struct InstanceView {
 #[derive(Debug, Clone, Default)]
 pub struct Fleet {
     pub rows: Vec<AppRow>,
+    /// The drift SLA per project (the config's `[fleet]`).
+    pub sla: crate::config::fleet::Sla,
+    /// The clock (unix seconds) the `is:sla` filter reads; set on each tick.
+    pub now: i64,
     hay: Vec<String>,
     /// When each row last changed from the stream (ms), for the flash mark.
     pub changed_ms: Vec<i64>,
@@ -106,10 +110,13 @@ impl Fleet {
         }
     }
 
-    fn upsert(&mut self, row: AppRow, instance_name: &str, changed: Option<i64>) {
+    fn upsert(&mut self, mut row: AppRow, instance_name: &str, changed: Option<i64>) {
         let hay = filter::haystack(&row, instance_name);
+        row.sla = self.sla.for_project(&row.project);
         match self.index.get(&row.key) {
             Some(&i) => {
+                // A change to OutOfSync seen on the stream is when the drift began.
+                row.follow(&self.rows[i], changed.map(|t| t.div_euclid(1000)));
                 self.rows[i] = row;
                 self.hay[i] = hay;
                 if let Some(t) = changed {
@@ -125,8 +132,27 @@ impl Fleet {
         }
     }
 
+    /// Sets when an app's drift began, read from its events (no longer an estimate).
+    pub fn set_out_of_sync_since(&mut self, key: &AppKey, since: i64) -> bool {
+        match self.index.get(key) {
+            Some(&i) if self.rows[i].sync == Sync::OutOfSync && self.rows[i].since_estimated => {
+                self.rows[i].out_of_sync_since = Some(since);
+                self.rows[i].since_estimated = false;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Replaces every row of `instance` with `rows`.
     pub fn replace_instance(&mut self, instance: InstanceId, name: &str, rows: Vec<AppRow>) {
+        // A new listing (a reconnect) keeps what the old rows knew of when drift began.
+        let mut rows = rows;
+        for r in rows.iter_mut() {
+            if let Some(&i) = self.index.get(&r.key) {
+                r.follow(&self.rows[i], None);
+            }
+        }
         let mut i = 0;
         while i < self.rows.len() {
             if self.rows[i].key.instance == instance {
@@ -148,8 +174,16 @@ impl Fleet {
                 self.remove_at(i);
             }
         }
-        for r in upserts {
-            let unchanged = self.get(&r.key).is_some_and(|old| *old == r);
+        for mut r in upserts {
+            // Compared as it will be kept: with its SLA and what is known of its drift's start.
+            r.sla = self.sla.for_project(&r.project);
+            let unchanged = match self.get(&r.key) {
+                Some(old) => {
+                    r.follow(old, Some(now_ms.div_euclid(1000)));
+                    *old == r
+                }
+                None => false,
+            };
             self.upsert(r, name, (!unchanged).then_some(now_ms));
         }
     }
@@ -169,11 +203,13 @@ pub enum Column {
     Auto,
     LastSync,
     Drift,
+    /// How long the app has been OutOfSync (its drift age), against its SLA.
+    OutOfSyncFor,
 }
 
 impl Column {
     /// Display order.
-    pub const ALL: [Column; 11] = [
+    pub const ALL: [Column; 12] = [
         Column::Instance,
         Column::Cluster,
         Column::Namespace,
@@ -185,6 +221,7 @@ impl Column {
         Column::Auto,
         Column::LastSync,
         Column::Drift,
+        Column::OutOfSyncFor,
     ];
 
     pub fn title(self) -> &'static str {
@@ -200,6 +237,7 @@ impl Column {
             Column::Auto => "AUTO",
             Column::LastSync => "SYNCED",
             Column::Drift => "DRIFT",
+            Column::OutOfSyncFor => "OOS FOR",
         }
     }
 
@@ -213,6 +251,9 @@ impl Column {
                 "ns" => Some(Column::Namespace),
                 "op" => Some(Column::Operation),
                 "age" | "lastsync" | "synced" => Some(Column::LastSync),
+                "oos" | "driftage" | "outofsync" | "outofsyncfor" | "sla" => {
+                    Some(Column::OutOfSyncFor)
+                }
                 _ => None,
             })
     }
@@ -336,7 +377,7 @@ impl FleetView {
             .filter(|&i| {
                 let r = &fleet.rows[i];
                 self.filter
-                    .matches(r, fleet.haystack(i), inst(r.key.instance))
+                    .matches(r, fleet.haystack(i), inst(r.key.instance), fleet.now)
             })
             .collect();
         self.matched = idx.len();
@@ -367,6 +408,16 @@ impl FleetView {
                 // Most recent first.
                 Column::LastSync => y.last_sync.cmp(&x.last_sync),
                 Column::Drift => y.drift.cmp(&x.drift),
+                // Longest drift first; apps in sync last.
+                Column::OutOfSyncFor => {
+                    let since = |r: &AppRow| {
+                        (r.sync == Sync::OutOfSync)
+                            .then_some(r.out_of_sync_since)
+                            .flatten()
+                            .unwrap_or(i64::MAX)
+                    };
+                    since(x).cmp(&since(y))
+                }
             };
             let ord = if desc { ord.reverse() } else { ord };
             let name = x.key.name.cmp(&y.key.name);
@@ -720,6 +771,8 @@ pub struct Model {
     pub marked: std::collections::BTreeSet<AppKey>,
     /// Deferrals whose restore has been asked for (not asked again).
     pub restoring: std::collections::HashSet<AppKey>,
+    /// Apps whose events were read for when their drift began (asked once each).
+    pub since_asked: std::collections::HashSet<AppKey>,
     /// Slow links: no animation; times shown to the minute and redrawn once a minute.
     pub low_bandwidth: bool,
     /// Mouse reporting is on (clicks and the wheel reach `update`).
@@ -749,7 +802,10 @@ impl Model {
         Model {
             now_ms,
             instances,
-            fleet: Fleet::default(),
+            fleet: Fleet {
+                now: now_ms.div_euclid(1000),
+                ..Fleet::default()
+            },
             view: FleetView::default(),
             screen: Screen::Fleet,
             overlay: Overlay::None,
@@ -771,6 +827,7 @@ impl Model {
             ops: Vec::new(),
             marked: std::collections::BTreeSet::new(),
             restoring: std::collections::HashSet::new(),
+            since_asked: std::collections::HashSet::new(),
             low_bandwidth: false,
             mouse: false,
             command: None,

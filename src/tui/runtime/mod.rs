@@ -337,6 +337,30 @@ fn plan(env: &Env<'_>, e: Effect) -> Work {
             ),
             None => Work::Nothing,
         },
+        Effect::FetchDriftSince(keys) => {
+            let jobs: Vec<_> = keys
+                .into_iter()
+                .filter_map(|k| Some((client_of(k.instance)?, k)))
+                .collect();
+            Work::Read(
+                None,
+                job(sink, async move {
+                    use futures::StreamExt;
+                    // A few at a time: a fleet first listed may have hundreds drifted.
+                    let found: Vec<_> = futures::stream::iter(jobs)
+                        .map(|(c, k)| async move {
+                            let since = c.app_events(&k.name, ns(&k)).await.ok().and_then(|e| {
+                                crate::model::fleet::out_of_sync_since_from_events(&e)
+                            });
+                            (k, since)
+                        })
+                        .buffer_unordered(8)
+                        .collect()
+                        .await;
+                    vec![Msg::DriftSince(found)]
+                }),
+            )
+        }
         Effect::FetchTree { req, key } => match client_of(key.instance) {
             Some(c) => Work::Read(
                 Some(req),

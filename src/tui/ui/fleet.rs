@@ -350,6 +350,7 @@ fn base_width(c: Column, m: &Model) -> (usize, usize) {
         Column::Auto => (4, 4),
         Column::LastSync => (6, 6),
         Column::Drift => (5, 5),
+        Column::OutOfSyncFor => (7, 7),
     }
 }
 
@@ -360,6 +361,7 @@ pub fn columns(m: &Model, width: usize) -> Vec<Col> {
         Column::Health,
         Column::Drift,
         Column::Cluster,
+        Column::OutOfSyncFor,
         Column::LastSync,
         Column::Operation,
         Column::Instance,
@@ -491,6 +493,25 @@ fn cell(m: &Model, r: &AppRow, c: Column) -> (String, &'static str) {
                 (r.drift.to_string(), "drift")
             }
         }
+        Column::OutOfSyncFor => match r.out_of_sync_for(m.now_ms.div_euclid(1000)) {
+            None => ("-".into(), "drift.none"),
+            Some(age) => {
+                // An estimate (first seen OutOfSync) is at most that old: `≤`.
+                let approx = if !r.since_estimated {
+                    ""
+                } else if s.ascii {
+                    "<"
+                } else {
+                    "≤"
+                };
+                let text = format!("{approx}{}", crate::util::age(age));
+                if r.sla_breached(m.now_ms.div_euclid(1000)) {
+                    (format!("{text}!"), "health.degraded")
+                } else {
+                    (text, "drift")
+                }
+            }
+        },
     }
 }
 

@@ -227,6 +227,7 @@ fn facet_title(f: Facet) -> &'static str {
         Facet::Project => "Project",
         Facet::Namespace => "Namespace",
         Facet::Auto => "Auto-sync",
+        Facet::AppSet => "ApplicationSet",
     }
 }
 

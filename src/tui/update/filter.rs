@@ -151,6 +151,7 @@ pub(super) fn facet_picker(m: &Model) -> FacetPicker {
     );
     push_values(Facet::Project, distinct(&|r| r.project.clone()));
     push_values(Facet::Cluster, distinct(&|r| r.cluster.clone()));
+    push_values(Facet::AppSet, distinct(&|r| r.appset.clone()));
     push_values(
         Facet::Auto,
         vec![

@@ -2,6 +2,23 @@
 
 use super::*;
 
+/// Asks the events of OutOfSync apps whose drift start is only an estimate (once each).
+pub(super) fn ask_drift_since(m: &mut Model) -> Vec<Effect> {
+    let keys: Vec<AppKey> = m
+        .fleet
+        .rows
+        .iter()
+        .filter(|r| r.sync == Sync::OutOfSync && r.since_estimated)
+        .filter(|r| !m.since_asked.contains(&r.key))
+        .map(|r| r.key.clone())
+        .collect();
+    if keys.is_empty() {
+        return vec![];
+    }
+    m.since_asked.extend(keys.iter().cloned());
+    vec![Effect::FetchDriftSince(keys)]
+}
+
 pub(super) fn fleet_update(m: &mut Model, id: u16, u: FleetUpdate) -> Vec<Effect> {
     let Some(name) = m.instances.get(id as usize).map(|i| i.name.clone()) else {
         return vec![];
@@ -29,6 +46,7 @@ pub(super) fn fleet_update(m: &mut Model, id: u16, u: FleetUpdate) -> Vec<Effect
             m.fleet.replace_instance(id, &name, rows);
             m.recompute_view();
             check_complete(m);
+            fx.extend(ask_drift_since(m));
             fx.extend(ask_decisions(m, keys, false));
             if let Screen::App(s) = &m.screen
                 && s.key.instance == id
@@ -53,6 +71,7 @@ pub(super) fn fleet_update(m: &mut Model, id: u16, u: FleetUpdate) -> Vec<Effect
             let changed: Vec<AppKey> = upserts.iter().map(|r| r.key.clone()).collect();
             m.fleet.apply(&name, upserts, &deletes, m.now_ms);
             m.recompute_view();
+            fx.extend(ask_drift_since(m));
             if touches_open {
                 fx = refetch(m, false);
             }

@@ -64,6 +64,12 @@ fn step(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
                     m.dirty = true;
                 }
                 fx = super::ops::tick(m);
+                m.fleet.now = now.div_euclid(1000);
+                // `is:sla` changes with the clock: an app breaches as time passes.
+                if m.view.filter.sla && prev.div_euclid(10_000) != now.div_euclid(10_000) {
+                    m.recompute_view();
+                    m.dirty = true;
+                }
             }
             if m.flash.as_ref().is_some_and(|f| f.until_ms <= now) {
                 m.flash = None;
@@ -155,6 +161,18 @@ fn step(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
                 let page = ui::layout::app_page(m.size);
                 let len = ui::app::list_len(s, dlen);
                 clamp_list(&mut s.cursor, &mut s.offset, len, page);
+            }
+            vec![]
+        }
+        Msg::DriftSince(found) => {
+            let mut any = false;
+            for (key, since) in found {
+                if let Some(t) = since {
+                    any |= m.fleet.set_out_of_sync_since(&key, t);
+                }
+            }
+            if any && (m.view.filter.sla || m.view.sort == Column::OutOfSyncFor) {
+                m.recompute_view();
             }
             vec![]
         }

@@ -705,3 +705,87 @@ fn the_diff_opened_from_the_app_screen_returns_to_it() {
     };
     assert_eq!(s.tab, AppTab::History, "the app screen as it was");
 }
+
+/// Drift age: an app first listed OutOfSync has its events asked once (when its drift began);
+/// a change to OutOfSync seen on the stream starts its drift then; `is:sla` keeps the apps
+/// beyond their SLA as the clock passes it.
+#[test]
+fn drift_age_from_the_stream_and_the_events_and_is_sla() {
+    let km = Keymap::default();
+    let mut m = model();
+    m.fleet.sla = crate::config::fleet::Sla {
+        default: Some(600),
+        projects: Default::default(),
+    };
+    let fx = update(
+        &mut m,
+        &km,
+        Msg::Fleet(
+            0,
+            FleetUpdate::Listed {
+                rows: vec![
+                    row(0, "payments", "OutOfSync", "Healthy", "prod"),
+                    row(0, "orders", "Synced", "Healthy", "prod"),
+                ],
+                resource_version: "1".into(),
+                version: None,
+            },
+        ),
+    );
+    let pay = AppKey {
+        instance: 0,
+        namespace: "argocd".into(),
+        name: "payments".into(),
+    };
+    assert!(
+        fx.contains(&Effect::FetchDriftSince(vec![pay.clone()])),
+        "{fx:?}"
+    );
+    assert!(m.fleet.get(&pay).unwrap().since_estimated);
+    update(&mut m, &km, Msg::DriftSince(vec![(pay.clone(), Some(900))]));
+    let r = m.fleet.get(&pay).unwrap();
+    assert_eq!((r.out_of_sync_since, r.since_estimated), (Some(900), false));
+    // A change of orders to OutOfSync, seen at 1,200 s: its drift begins then.
+    update(&mut m, &km, Msg::Tick(1_200_000));
+    let fx = update(
+        &mut m,
+        &km,
+        Msg::Fleet(
+            0,
+            FleetUpdate::Changed {
+                upserts: vec![row(0, "orders", "OutOfSync", "Healthy", "prod")],
+                deletes: vec![],
+            },
+        ),
+    );
+    assert!(!fx.iter().any(|e| matches!(e, Effect::FetchDriftSince(_))));
+    let orders = m
+        .fleet
+        .rows
+        .iter()
+        .find(|r| r.key.name == "orders")
+        .unwrap();
+    assert_eq!(
+        (orders.out_of_sync_since, orders.since_estimated),
+        (Some(1200), false)
+    );
+    assert_eq!(orders.sla, Some(600));
+    // is:sla: payments breaches from 1,501 s, orders from 1,801 s.
+    m.view.filter = crate::model::filter::Filter::parse("is:sla").unwrap();
+    m.recompute_view();
+    let shown = |m: &Model| -> Vec<String> {
+        m.view
+            .rows
+            .iter()
+            .filter_map(|r| match r {
+                crate::tui::model::ViewRow::App(i) => Some(m.fleet.rows[*i].key.name.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    assert!(shown(&m).is_empty());
+    update(&mut m, &km, Msg::Tick(1_510_000));
+    assert_eq!(shown(&m), ["payments"]);
+    update(&mut m, &km, Msg::Tick(1_810_000));
+    assert_eq!(shown(&m), ["orders", "payments"]);
+}
