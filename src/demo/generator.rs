@@ -326,6 +326,7 @@ pub struct InstanceData {
     pub clusters: Vec<ClusterData>,
     pub projects: Vec<AppProject>,
     pub apps: Vec<DemoApp>,
+    pub appsets: Vec<super::appsets::DemoAppSet>,
 }
 
 fn tags_before_last(tags: &[String]) -> Option<String> {
@@ -390,6 +391,7 @@ pub fn generate(spec: &FleetSpec, now: i64) -> Vec<InstanceData> {
             clusters: Vec::new(),
             projects: Vec::new(),
             apps: Vec::new(),
+            appsets: Vec::new(),
         })
         .collect();
     // Clusters are spread over instances round-robin; every instance gets at least one.
@@ -403,7 +405,19 @@ pub fn generate(spec: &FleetSpec, now: i64) -> Vec<InstanceData> {
 
     let mut rng = Rng::new(spec.seed);
     let mut used = std::collections::HashSet::new();
-    for n in 0..spec.apps {
+    // Fleets of a realistic size have ApplicationSets; their apps count towards `apps`, and
+    // are made after the others, so the rest of the fleet is the same with or without them.
+    let generated: usize = out
+        .iter()
+        .map(|i| super::appsets::generated_count(&i.clusters))
+        .sum();
+    let with_sets = spec.apps >= 40 && spec.apps >= generated * 4;
+    let random = if with_sets {
+        spec.apps - generated
+    } else {
+        spec.apps
+    };
+    for n in 0..random {
         let inst = n % instances;
         let cl = {
             let cs = &out[inst].clusters;
@@ -419,8 +433,20 @@ pub fn generate(spec: &FleetSpec, now: i64) -> Vec<InstanceData> {
             name = format!("{}-{k}", app_name(service, comp, &short));
             k += 1;
         }
-        let app = make_app(&mut rng, &name, service, comp, team, &cl, now);
+        let app = make_app(&mut rng, None, 0, &name, service, comp, team, &cl, now);
         out[inst].apps.push(app);
+    }
+    if with_sets {
+        for inst in &mut out {
+            inst.appsets = super::appsets::add(
+                &inst.name,
+                &inst.clusters,
+                &mut inst.apps,
+                &mut rng,
+                spec.seed,
+                now,
+            );
+        }
     }
     for inst in &mut out {
         inst.apps
@@ -536,8 +562,14 @@ pub fn uid(salt: u64, name: &str) -> String {
     )
 }
 
-fn make_app(
+/// Makes one app. `lineage`, when given, draws its release history (so apps made with the
+/// same lineage share it), and `behind` drops that many of the latest releases (an
+/// environment behind the next).
+#[allow(clippy::too_many_arguments)]
+pub fn make_app(
     rng: &mut Rng,
+    lineage: Option<&mut Rng>,
+    behind: usize,
     name: &str,
     service: &str,
     comp: &str,
@@ -564,21 +596,26 @@ fn make_app(
         WorkloadKind::StatefulSet => "docker.io/bitnami/redis".to_string(),
         _ => format!("registry.acme.dev/{team}/{base}"),
     };
+    // The release history, drawn from the lineage when the app shares one.
+    let h: &mut Rng = match lineage {
+        Some(l) => l,
+        None => rng,
+    };
     // History: 1..=10 deployments, oldest first.
-    let deployments = rng.range(1, 10) as usize;
-    let mut major = rng.range(1, 4);
-    let mut minor = rng.range(0, 30);
+    let deployments = h.range(1, 10) as usize;
+    let mut major = h.range(1, 4);
+    let mut minor = h.range(0, 30);
     let mut patch = 0u64;
     // Deployment times, newest last: the latest 10 minutes to 30 days ago, each earlier one an
     // hour to two weeks before the next.
     let mut times = Vec::with_capacity(deployments);
-    let mut t = now - rng.range(600, 30 * 86_400) as i64;
+    let mut t = now - h.range(600, 30 * 86_400) as i64;
     for _ in 0..deployments {
         times.push(t);
-        t -= rng.range(3600, 14 * 86_400) as i64;
+        t -= h.range(3600, 14 * 86_400) as i64;
     }
     times.reverse();
-    let helm = rng.chance(0.3);
+    let helm = h.chance(0.3);
     let repo = if helm {
         "https://charts.acme.dev".to_string()
     } else {
@@ -588,13 +625,13 @@ fn make_app(
     let mut history = Vec::new();
     let mut tags = Vec::new();
     for (i, &t) in times.iter().enumerate() {
-        if rng.chance(0.3) {
+        if h.chance(0.3) {
             minor += 1;
             patch = 0;
         } else {
             patch += 1;
         }
-        if rng.chance(0.03) {
+        if h.chance(0.03) {
             major += 1;
         }
         let tag = if kind == WorkloadKind::StatefulSet {
@@ -606,8 +643,8 @@ fn make_app(
         } else {
             format!("v{major}.{minor}.{patch}")
         };
-        let revision = rng.sha();
-        let automated = rng.chance(0.6);
+        let revision = h.sha();
+        let automated = h.chance(0.6);
         history.push(RevisionHistory {
             revision: if helm {
                 tag.trim_start_matches('v').to_string()
@@ -625,13 +662,18 @@ fn make_app(
                 }
             } else {
                 OperationInitiator {
-                    username: rng.pick(USERS).to_string(),
+                    username: h.pick(USERS).to_string(),
                     automated: false,
                 }
             }),
             revisions: vec![],
         });
         tags.push(tag);
+    }
+    // An environment behind the next: its latest releases are not deployed here yet.
+    if behind > 0 && history.len() > behind {
+        history.truncate(history.len() - behind);
+        tags.truncate(tags.len() - behind);
     }
     let tag = tags.last().cloned().unwrap_or_else(|| "v1.0.0".into());
     let revision = history

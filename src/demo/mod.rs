@@ -2,6 +2,7 @@
 //! fleet generator, and live drift. `driftdeck demo` runs the TUI over it; `demo --serve` runs only
 //! the servers; tests use it as their Argo CD.
 
+pub mod appsets;
 pub mod argocd;
 pub mod context;
 pub mod drift;

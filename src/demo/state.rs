@@ -40,6 +40,8 @@ pub struct InstanceState {
     pub clusters: Vec<ClusterData>,
     pub projects: Vec<AppProject>,
     pub apps: BTreeMap<String, DemoApp>,
+    /// The instance's ApplicationSets (their status is computed from `apps`).
+    pub appsets: Vec<super::appsets::DemoAppSet>,
     pub rv: u64,
     tokens: HashSet<String>,
     expired: HashSet<String>,
@@ -111,6 +113,7 @@ impl Instance {
                 clusters: data.clusters,
                 projects: data.projects,
                 apps,
+                appsets: data.appsets,
                 rv,
                 tokens: HashSet::new(),
                 expired: HashSet::new(),

@@ -153,6 +153,9 @@ pub async fn snapshot(cfg: &Config, o: SnapshotOptions) -> Result<Snapshot, Stri
     );
     let mut m = Model::new(inst.views.clone(), o.size, o.now_ms.unwrap_or_else(now_ms));
     m.fleet.sla = crate::config::fleet::Sla::from_config(cfg.fleet.as_ref());
+    m.families = crate::model::versions::Families::from_config(
+        cfg.fleet.as_ref().and_then(|f| f.families.as_ref()),
+    );
     m.symbols.ascii = o.ascii;
     m.low_bandwidth = o.low_bandwidth;
     m.title = o.title.clone();

@@ -60,6 +60,8 @@ pub struct AppRow {
     pub since_estimated: bool,
     /// The drift SLA of the app's project (seconds), when one is configured.
     pub sla: Option<i64>,
+    /// The Application's labels (families by label, `:versions`).
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 impl AppRow {
@@ -128,6 +130,7 @@ impl AppRow {
                 .flatten(),
             since_estimated: true,
             sla: None,
+            labels: labels.clone(),
         }
     }
 

@@ -283,6 +283,9 @@ pub async fn run(cfg: &Config, opts: TuiOptions) -> anyhow::Result<()> {
     let size = crossterm::terminal::size().unwrap_or((120, 40));
     let mut model = Model::new(inst.views.clone(), size, now_ms());
     model.fleet.sla = crate::config::fleet::Sla::from_config(cfg.fleet.as_ref());
+    model.families = crate::model::versions::Families::from_config(
+        cfg.fleet.as_ref().and_then(|f| f.families.as_ref()),
+    );
     model.symbols.ascii = opts.ascii;
     model.low_bandwidth = opts.low_bandwidth;
     model.mouse = opts.mouse;

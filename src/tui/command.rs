@@ -114,6 +114,18 @@ pub const COMMANDS: &[Command] = &[
         help: "terminate the app's running operation",
     },
     Command {
+        name: "appsets",
+        aliases: &["appset", "applicationsets", "as"],
+        arg: Arg::None,
+        help: "the ApplicationSets: generators, apps, rollout; enter narrows the fleet to a set's apps",
+    },
+    Command {
+        name: "versions",
+        aliases: &["version", "promotion", "envs"],
+        arg: Arg::None,
+        help: "versions per environment of each app family, promotion gaps first",
+    },
+    Command {
         name: "queue",
         aliases: &["drift"],
         arg: Arg::None,
@@ -354,7 +366,7 @@ pub fn run(m: &mut Model, text: &str) -> Result<Vec<Effect>, String> {
     };
     let Some(c) = find(word) else {
         return Err(format!(
-            "unknown command `:{word}`: try :ctx :cluster :project :ns :env :app :sync :refresh :diff :queue :shadow :theme :q (tab completes; esc closes)"
+            "unknown command `:{word}`: try :ctx :cluster :project :ns :env :app :sync :refresh :diff :actions :appsets :versions :queue :shadow :theme :q (tab completes; esc closes)"
         ));
     };
     if c.arg == Arg::None && !arg.is_empty() {
@@ -387,6 +399,8 @@ pub fn run(m: &mut Model, text: &str) -> Result<Vec<Effect>, String> {
         "terminate" => Some(Action::Terminate),
         "actions" => Some(Action::ResourceActions),
         "queue" => Some(Action::DriftQueue),
+        "appsets" => return Ok(super::update::open_appsets(m)),
+        "versions" => return Ok(super::update::open_versions(m)),
         "shadow" => Some(Action::ShadowReport),
         "help" => Some(Action::ToggleHelp),
         "q" => Some(Action::Quit),

@@ -90,6 +90,8 @@ pub enum Effect {
         pod: String,
         container: String,
     },
+    /// Read the ApplicationSets of an instance.
+    FetchAppSets(InstanceId),
     /// Read the events of OutOfSync apps first seen so: when their drift began.
     FetchDriftSince(Vec<AppKey>),
     /// Switch the theme (`:theme NAME`): loaded by the event loop, which owns it.

@@ -236,13 +236,15 @@ pub enum KeyMode {
     Help,
     Queue,
     Report,
+    /// The list views: ApplicationSets, versions per environment.
+    Views,
     Dialog,
     /// The `:` command line.
     Command,
 }
 
 impl KeyMode {
-    pub const ALL: [KeyMode; 11] = [
+    pub const ALL: [KeyMode; 12] = [
         KeyMode::Global,
         KeyMode::Fleet,
         KeyMode::App,
@@ -252,6 +254,7 @@ impl KeyMode {
         KeyMode::Help,
         KeyMode::Queue,
         KeyMode::Report,
+        KeyMode::Views,
         KeyMode::Dialog,
         KeyMode::Command,
     ];
@@ -267,6 +270,7 @@ impl KeyMode {
             KeyMode::Help => "help",
             KeyMode::Queue => "queue",
             KeyMode::Report => "report",
+            KeyMode::Views => "views",
             KeyMode::Dialog => "dialog",
             KeyMode::Command => "command",
         }

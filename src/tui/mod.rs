@@ -18,3 +18,4 @@ pub mod runtime;
 pub mod theme;
 pub mod ui;
 pub mod update;
+pub mod views;

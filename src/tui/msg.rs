@@ -42,6 +42,11 @@ pub enum Msg {
         req: u64,
         result: Result<ApplicationTree, ArgoError>,
     },
+    /// The ApplicationSets of an instance, or why they could not be read.
+    AppSetsLoaded {
+        instance: crate::model::fleet::InstanceId,
+        result: Result<Vec<crate::model::appset::ApplicationSet>, String>,
+    },
     /// When the drift of these apps began, from their events (`None`: the events no longer say).
     DriftSince(Vec<(crate::model::fleet::AppKey, Option<i64>)>),
     /// The open app's Rollouts (read with its tree; the tree's request id).

@@ -494,3 +494,35 @@ async fn app_with_a_rollout_120x40_and_80x24() {
     let s = screen_of(&fleet, (80, 24), "enter", Some(&name)).await;
     insta::assert_snapshot!("app_with_a_rollout_80x24", s);
 }
+
+snap!(appsets_120x40, 60, (120, 40), ": a p p s e t s enter", None);
+snap!(appsets_80x24, 60, (80, 24), ": a p p s e t s enter", None);
+snap!(
+    versions_120x40,
+    60,
+    (120, 40),
+    ": v e r s i o n s enter",
+    None
+);
+snap!(
+    versions_80x24,
+    60,
+    (80, 24),
+    ": v e r s i o n s enter",
+    None
+);
+
+/// `:appsets`, then enter: the fleet narrowed to the set's apps, through the appset facet.
+#[tokio::test]
+async fn enter_on_an_appset_narrows_the_fleet_to_its_apps() {
+    let fleet = demo(60, 4, 2).await;
+    let s = screen_of(&fleet, (120, 40), ": a p p s e t s enter j enter", None).await;
+    assert!(s.contains("appset:storefront"), "{s}");
+    let names: Vec<&str> = s
+        .lines()
+        .filter(|l| l.starts_with(" argocd-"))
+        .filter(|l| l.contains("OutOfSync") || l.contains("Synced"))
+        .collect();
+    assert!(!names.is_empty(), "{s}");
+    assert!(names.iter().all(|l| l.contains("storefront-")), "{s}");
+}

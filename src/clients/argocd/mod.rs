@@ -687,6 +687,19 @@ impl ArgoClient {
         self.parse_manifest(&r.manifest)
     }
 
+    /// The ApplicationSets of the instance (`GET /api/v1/applicationsets`). A server without
+    /// them (before Argo CD 2.8, or the API off) answers not found: no sets.
+    pub async fn appsets(&self) -> Result<Vec<crate::model::appset::ApplicationSet>, ArgoError> {
+        let r: Result<crate::model::appset::ApplicationSetList, ArgoError> = self
+            .call(Method::GET, "/api/v1/applicationsets", &[], None)
+            .await;
+        match r {
+            Ok(l) => Ok(l.items),
+            Err(ArgoError::NotFound { .. }) => Ok(vec![]),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The actions Argo CD offers for a live resource of the app (`GET
     /// .../resource/actions`), from its Lua discovery scripts.
     pub async fn resource_actions(

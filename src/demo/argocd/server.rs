@@ -369,6 +369,27 @@ pub(super) async fn route(
             iss: "argocd".into(),
             groups: vec![],
         }),
+        (Method::GET, ["v1", "applicationsets"]) => {
+            let st = inst.read();
+            let projects = q.all("projects");
+            let items: Vec<Value> = st
+                .appsets
+                .iter()
+                .filter(|s| projects.is_empty() || projects.contains(&s.project.as_str()))
+                .map(|s| crate::demo::appsets::json(s, &st.apps, now))
+                .collect();
+            json_reply(&json!({"metadata": {"resourceVersion": st.rv.to_string()}, "items": items}))
+        }
+        (Method::GET, ["v1", "applicationsets", name]) => {
+            let st = inst.read();
+            match st.appsets.iter().find(|s| s.name == *name) {
+                Some(s) => json_reply(&crate::demo::appsets::json(s, &st.apps, now)),
+                None => error(
+                    grpc::NOT_FOUND,
+                    &format!("applicationsets.argoproj.io \"{name}\" not found"),
+                ),
+            }
+        }
         (Method::GET, ["v1", "applications"]) => list(inst, q),
         (Method::GET, ["v1", "applications", name]) => get_app(inst, name, q, now),
         (Method::PATCH, ["v1", "applications", name]) => patch_app(inst, name, body),

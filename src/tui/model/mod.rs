@@ -75,6 +75,9 @@ pub struct Fleet {
     pub sla: crate::config::fleet::Sla,
     /// The clock (unix seconds) the `is:sla` filter reads; set on each tick.
     pub now: i64,
+    /// The ApplicationSet of each app, from the sets' `status.resources` (a listing carries
+    /// no owner references).
+    pub appset_of: HashMap<AppKey, String>,
     hay: Vec<String>,
     /// When each row last changed from the stream (ms), for the flash mark.
     pub changed_ms: Vec<i64>,
@@ -113,6 +116,11 @@ impl Fleet {
     fn upsert(&mut self, mut row: AppRow, instance_name: &str, changed: Option<i64>) {
         let hay = filter::haystack(&row, instance_name);
         row.sla = self.sla.for_project(&row.project);
+        if row.appset.is_empty()
+            && let Some(set) = self.appset_of.get(&row.key)
+        {
+            row.appset = set.clone();
+        }
         match self.index.get(&row.key) {
             Some(&i) => {
                 // A change to OutOfSync seen on the stream is when the drift began.
@@ -128,6 +136,28 @@ impl Fleet {
                 self.rows.push(row);
                 self.hay.push(hay);
                 self.changed_ms.push(changed.unwrap_or(i64::MIN / 2));
+            }
+        }
+    }
+
+    /// Records the ApplicationSets of an instance: each generated app knows its set.
+    pub fn set_appsets(
+        &mut self,
+        instance: InstanceId,
+        sets: &[crate::model::appset::ApplicationSet],
+    ) {
+        self.appset_of.retain(|k, _| k.instance != instance);
+        for set in sets {
+            for r in set.apps() {
+                let key = AppKey {
+                    instance,
+                    namespace: r.namespace.clone(),
+                    name: r.name.clone(),
+                };
+                if let Some(&i) = self.index.get(&key) {
+                    self.rows[i].appset = set.metadata.name.clone();
+                }
+                self.appset_of.insert(key, set.metadata.name.clone());
             }
         }
     }
@@ -662,6 +692,17 @@ pub enum Screen {
     Queue(decisions::QueueScreen),
     /// How often the advice matched what operators did.
     Shadow(Box<decisions::ShadowScreen>),
+    /// The ApplicationSets of every instance.
+    AppSets(ListScreen),
+    /// Versions per environment of each app family.
+    Versions(ListScreen),
+}
+
+/// A list screen's cursor and scroll.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListScreen {
+    pub cursor: usize,
+    pub offset: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -771,6 +812,14 @@ pub struct Model {
     pub marked: std::collections::BTreeSet<AppKey>,
     /// Deferrals whose restore has been asked for (not asked again).
     pub restoring: std::collections::HashSet<AppKey>,
+    /// The ApplicationSets of each instance (read when it is listed, and on `:appsets`), or
+    /// why they could not be read.
+    pub appsets: std::collections::BTreeMap<
+        InstanceId,
+        Result<Vec<crate::model::appset::ApplicationSet>, String>,
+    >,
+    /// How apps form families across environments (`:versions`).
+    pub families: crate::model::versions::Families,
     /// Apps whose events were read for when their drift began (asked once each).
     pub since_asked: std::collections::HashSet<AppKey>,
     /// Slow links: no animation; times shown to the minute and redrawn once a minute.
@@ -828,6 +877,8 @@ impl Model {
             marked: std::collections::BTreeSet::new(),
             restoring: std::collections::HashSet::new(),
             since_asked: std::collections::HashSet::new(),
+            appsets: Default::default(),
+            families: Default::default(),
             low_bandwidth: false,
             mouse: false,
             command: None,
@@ -867,6 +918,7 @@ impl Model {
             (_, _, Screen::Diff(..)) => KeyMode::Diff,
             (_, _, Screen::Queue(_)) => KeyMode::Queue,
             (_, _, Screen::Shadow(_)) => KeyMode::Report,
+            (_, _, Screen::AppSets(_) | Screen::Versions(_)) => KeyMode::Views,
             _ => KeyMode::Fleet,
         }
     }

@@ -337,6 +337,16 @@ fn plan(env: &Env<'_>, e: Effect) -> Work {
             ),
             None => Work::Nothing,
         },
+        Effect::FetchAppSets(instance) => match client_of(instance) {
+            Some(c) => Work::Read(
+                None,
+                job(sink, async move {
+                    let result = c.appsets().await.map_err(|e| e.to_string());
+                    vec![Msg::AppSetsLoaded { instance, result }]
+                }),
+            ),
+            None => Work::Nothing,
+        },
         Effect::FetchDriftSince(keys) => {
             let jobs: Vec<_> = keys
                 .into_iter()

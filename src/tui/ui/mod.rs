@@ -7,6 +7,7 @@ pub mod diff;
 pub mod fleet;
 pub mod layout;
 pub mod overlay;
+pub mod views;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -50,6 +51,7 @@ pub fn draw(buf: &mut Buffer, m: &Model, theme: &Theme, km: &Keymap) {
         Screen::Diff(d, _) => diff::draw(buf, m, d, theme, km),
         Screen::Queue(q) => decide::queue_screen(buf, m, q, theme, km),
         Screen::Shadow(s) => decide::shadow_screen(buf, m, s, theme, km),
+        Screen::AppSets(_) | Screen::Versions(_) => views::draw(buf, m, theme, km),
     }
     match &m.overlay {
         Overlay::None => {}

@@ -37,6 +37,7 @@ pub fn help_lines(m: &Model, km: &Keymap) -> Vec<(String, String, bool)> {
         Screen::Diff(..) => KeyMode::Diff,
         Screen::Queue(_) => KeyMode::Queue,
         Screen::Shadow(_) => KeyMode::Report,
+        Screen::AppSets(_) | Screen::Versions(_) => KeyMode::Views,
     };
     let mut out = Vec::new();
     for mode in [
@@ -60,6 +61,7 @@ pub fn help_lines(m: &Model, km: &Keymap) -> Vec<(String, String, bool)> {
             KeyMode::Help => "Help",
             KeyMode::Queue => "Drift queue",
             KeyMode::Report => "Shadow report",
+            KeyMode::Views => "ApplicationSets and versions",
             KeyMode::Dialog => "A dialog (plan, confirmation, form)",
             KeyMode::Command => "The command line (:)",
         };

@@ -22,7 +22,7 @@ pub fn current_key(m: &Model) -> Option<AppKey> {
         Screen::Queue(q) => crate::tui::decisions::queue(&m.fleet.rows, &m.decisions)
             .get(q.cursor)
             .map(|r| r.key.clone()),
-        Screen::Shadow(_) => None,
+        Screen::Shadow(_) | Screen::AppSets(_) | Screen::Versions(_) => None,
     }
 }
 

@@ -47,6 +47,8 @@ pub(super) fn fleet_update(m: &mut Model, id: u16, u: FleetUpdate) -> Vec<Effect
             m.recompute_view();
             check_complete(m);
             fx.extend(ask_drift_since(m));
+            // Which set generated which app (a listing carries no owner references).
+            fx.push(Effect::FetchAppSets(id));
             fx.extend(ask_decisions(m, keys, false));
             if let Screen::App(s) = &m.screen
                 && s.key.instance == id
@@ -66,7 +68,11 @@ pub(super) fn fleet_update(m: &mut Model, id: u16, u: FleetUpdate) -> Vec<Effect
                     }
                     false
                 }
-                Screen::Fleet | Screen::Queue(_) | Screen::Shadow(_) => false,
+                Screen::Fleet
+                | Screen::Queue(_)
+                | Screen::Shadow(_)
+                | Screen::AppSets(_)
+                | Screen::Versions(_) => false,
             };
             let changed: Vec<AppKey> = upserts.iter().map(|r| r.key.clone()).collect();
             m.fleet.apply(&name, upserts, &deletes, m.now_ms);

@@ -20,6 +20,7 @@ mod mouse;
 mod queue;
 #[cfg(test)]
 mod tests;
+mod views;
 
 pub use app::*;
 pub use diff::*;
@@ -27,6 +28,7 @@ pub(crate) use filter::*;
 use fleet::*;
 use mouse::*;
 pub use queue::*;
+pub use views::*;
 
 /// The effects to run at start: watch every usable instance.
 pub fn init(m: &mut Model) -> Vec<Effect> {
@@ -161,6 +163,19 @@ fn step(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
                 let page = ui::layout::app_page(m.size);
                 let len = ui::app::list_len(s, dlen);
                 clamp_list(&mut s.cursor, &mut s.offset, len, page);
+            }
+            vec![]
+        }
+        Msg::AppSetsLoaded { instance, result } => {
+            if let Ok(sets) = &result {
+                m.fleet.set_appsets(instance, sets);
+                m.recompute_view();
+            }
+            m.appsets.insert(instance, result);
+            let len = crate::tui::views::appset_rows(m).len();
+            let page = ui::views::list_page(m);
+            if let Screen::AppSets(l) = &mut m.screen {
+                clamp_list(&mut l.cursor, &mut l.offset, len, page);
             }
             vec![]
         }
@@ -559,6 +574,7 @@ fn act(m: &mut Model, mode: KeyMode, a: Action) -> Vec<Effect> {
         KeyMode::Diff => diff_act(m, a),
         KeyMode::Queue => queue_act(m, a),
         KeyMode::Report => report_act(m, a),
+        KeyMode::Views => views_act(m, a),
     }
 }
 

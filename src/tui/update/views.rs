@@ -1,0 +1,83 @@
+//! The list views: ApplicationSets (`:appsets`) and versions per environment (`:versions`).
+
+use super::*;
+
+/// Opens the ApplicationSets view and reads every instance's sets again.
+pub fn open_appsets(m: &mut Model) -> Vec<Effect> {
+    m.screen = Screen::AppSets(ListScreen::default());
+    (0..m.instances.len() as u16)
+        .map(Effect::FetchAppSets)
+        .collect()
+}
+
+/// Opens the versions view.
+pub fn open_versions(m: &mut Model) -> Vec<Effect> {
+    m.screen = Screen::Versions(ListScreen::default());
+    vec![]
+}
+
+/// Rows of the open list view (for moving the cursor).
+fn rows_len(m: &Model) -> usize {
+    match &m.screen {
+        Screen::AppSets(_) => crate::tui::views::appset_rows(m).len(),
+        Screen::Versions(_) => crate::tui::views::version_rows(m).len(),
+        _ => 0,
+    }
+}
+
+pub(super) fn views_act(m: &mut Model, a: Action) -> Vec<Effect> {
+    let len = rows_len(m);
+    let page = ui::views::list_page(m);
+    let (Screen::AppSets(l) | Screen::Versions(l)) = &mut m.screen else {
+        return vec![];
+    };
+    match a {
+        Action::ToggleHelp => m.overlay = Overlay::Help { scroll: 0 },
+        Action::Back => m.screen = Screen::Fleet,
+        a if a.moves() => move_list(&mut l.cursor, &mut l.offset, len, page, a),
+        Action::DriftQueue => return open_queue(m),
+        Action::Reload if matches!(m.screen, Screen::AppSets(_)) => return open_appsets_keep(m),
+        Action::OpenApp => return narrow(m),
+        _ => {}
+    }
+    vec![]
+}
+
+fn open_appsets_keep(m: &mut Model) -> Vec<Effect> {
+    (0..m.instances.len() as u16)
+        .map(Effect::FetchAppSets)
+        .collect()
+}
+
+/// Enter: the fleet narrowed to the set's apps (its instance and `appset:NAME`), or to the
+/// family's apps.
+fn narrow(m: &mut Model) -> Vec<Effect> {
+    let mut f = m.view.filter.clone();
+    match &m.screen {
+        Screen::AppSets(l) => {
+            let rows = crate::tui::views::appset_rows(m);
+            let Some((inst, set)) = rows.get(l.cursor) else {
+                return vec![];
+            };
+            f.facets
+                .insert(Facet::Instance, vec![m.instance_name(*inst).to_string()]);
+            f.facets
+                .insert(Facet::AppSet, vec![set.metadata.name.clone()]);
+        }
+        Screen::Versions(l) => {
+            let rows = crate::tui::views::version_rows(m);
+            let Some(fam) = rows.get(l.cursor) else {
+                return vec![];
+            };
+            f = Filter {
+                text: vec![fam.family.to_lowercase()],
+                ..Filter::default()
+            };
+        }
+        _ => return vec![],
+    }
+    m.view.filter = f;
+    m.screen = Screen::Fleet;
+    m.recompute_view();
+    vec![]
+}
