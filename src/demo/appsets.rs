@@ -4,7 +4,8 @@
 //! versions promoted dev → staging → prod, each environment a release behind the one before).
 //! The apps they generate are ordinary demo apps that name their set as owner; the set's
 //! status (resources, conditions, progressive sync steps) is computed from them, as the
-//! ApplicationSet controller does.
+//! ApplicationSet controller does. Each instance also has an app of apps, `bootstrap`, whose
+//! manifests are the sets and a few standalone Applications.
 
 use std::collections::BTreeMap;
 
@@ -31,9 +32,10 @@ pub struct DemoAppSet {
 /// Environments in promotion order.
 pub const PROMOTION: [&str; 3] = ["dev", "staging", "prod"];
 
-/// How many apps the sets of an instance with these clusters generate.
+/// How many apps the sets of an instance with these clusters generate (and its app of apps).
 pub fn generated_count(clusters: &[ClusterData]) -> usize {
-    clusters.len()
+    usize::from(!clusters.is_empty())
+        + clusters.len()
         + PROMOTION
             .iter()
             .filter(|e| clusters.iter().any(|c| c.env == **e))
@@ -155,7 +157,97 @@ pub fn add(
         owned(&mut a, &storefront);
         apps.push(a);
     }
-    vec![addons, storefront]
+    let sets = vec![addons, storefront];
+    if let Some(b) = bootstrap(instance, clusters, apps, &sets, rng, now) {
+        apps.push(b);
+    }
+    sets
+}
+
+/// The instance's app of apps: it declares the ApplicationSets and the first standalone
+/// Applications, as a bootstrap repository does.
+fn bootstrap(
+    instance: &str,
+    clusters: &[ClusterData],
+    apps: &[DemoApp],
+    sets: &[DemoAppSet],
+    rng: &mut Rng,
+    now: i64,
+) -> Option<DemoApp> {
+    use super::generator::{Child, PodState, WorkloadKind};
+    let cl = clusters.first()?;
+    let mut a = make_app(
+        rng,
+        None,
+        0,
+        "bootstrap",
+        "bootstrap",
+        "",
+        "platform",
+        cl,
+        now,
+    );
+    let mut children: Vec<Child> = sets
+        .iter()
+        .map(|s| Child {
+            kind: "ApplicationSet",
+            name: s.name.clone(),
+            spec: json!({"goTemplate": true, "generators": s.generators, "template": s.template}),
+            status: Some(json!({"conditions": [
+                {"type": "ErrorOccurred", "status": "False", "reason": "ApplicationSetUpToDate",
+                 "message": "Successfully generated parameters for all Applications"},
+                {"type": "ResourcesUpToDate", "status": "True", "reason": "ApplicationSetUpToDate",
+                 "message": "All applications have been generated successfully"}
+            ]})),
+        })
+        .collect();
+    let mut standalone: Vec<&DemoApp> = apps
+        .iter()
+        .filter(|x| x.app.metadata.owner_references.is_empty())
+        .collect();
+    standalone.sort_by(|x, y| x.app.metadata.name.cmp(&y.app.metadata.name));
+    for x in standalone.into_iter().take(4) {
+        children.push(Child {
+            kind: "Application",
+            name: x.app.metadata.name.clone(),
+            spec: serde_json::to_value(&x.app.spec).unwrap_or_default(),
+            status: None,
+        });
+    }
+    let w = &mut a.w;
+    w.kind = WorkloadKind::AppOfApps;
+    w.children = children;
+    w.namespace = "argocd".into();
+    w.drifts.clear();
+    w.pods = PodState::Running;
+    w.rolling = false;
+    w.canary = None;
+    w.has_hpa = false;
+    w.has_ingress = false;
+    w.has_rbac = false;
+    w.has_pdb = false;
+    w.orphans.clear();
+    let app = &mut a.app;
+    app.spec.destination = crate::model::app::ApplicationDestination {
+        server: "https://kubernetes.default.svc".into(),
+        namespace: "argocd".into(),
+        name: String::new(),
+    };
+    if let Some(src) = app.spec.source.as_mut() {
+        src.repo_url = "https://github.com/acme/platform-deploy.git".into();
+        src.path = format!("bootstrap/{instance}");
+        src.chart.clear();
+        src.target_revision = "main".into();
+        src.helm = None;
+    }
+    app.status.conditions.clear();
+    app.spec.ignore_differences.clear();
+    if let Some(op) = app.status.operation_state.as_mut() {
+        op.phase = "Succeeded".into();
+        op.message = "successfully synced (all tasks run)".into();
+        op.finished_at = Some(op.started_at.clone());
+    }
+    Some(a)
 }
 
 fn sync_health(a: &DemoApp) -> (&str, &str, &str) {

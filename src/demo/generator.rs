@@ -138,6 +138,8 @@ pub enum WorkloadKind {
     Deployment,
     StatefulSet,
     CronJob,
+    /// An app of apps: its manifests are Argo CD objects (`children`), no workload.
+    AppOfApps,
 }
 
 /// State of the pods of the main workload.
@@ -228,6 +230,20 @@ pub struct Workload {
     pub live_meta: BTreeMap<String, serde_json::Value>,
     /// Rolled out by Argo Rollouts (a canary `Rollout` instead of a `Deployment`).
     pub canary: Option<Canary>,
+    /// An app of apps' manifests: Applications and ApplicationSets, as Git declares them.
+    pub children: Vec<Child>,
+}
+
+/// An Argo CD object an app of apps declares.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Child {
+    /// `Application` or `ApplicationSet`.
+    pub kind: &'static str,
+    pub name: String,
+    /// Its `spec` as Git has it.
+    pub spec: serde_json::Value,
+    /// Its `status` as its controller writes it (an ApplicationSet's conditions).
+    pub status: Option<serde_json::Value>,
 }
 
 /// The canary steps of the demo's Rollouts: (setWeight, or a pause of that many seconds; a
@@ -683,7 +699,7 @@ pub fn make_app(
     let prod = cl.env == "prod";
     let replicas = match kind {
         WorkloadKind::StatefulSet => 3,
-        WorkloadKind::CronJob => 1,
+        WorkloadKind::CronJob | WorkloadKind::AppOfApps => 1,
         WorkloadKind::Deployment if prod => rng.range(3, 12) as i64,
         WorkloadKind::Deployment => rng.range(1, 3) as i64,
     };
@@ -736,6 +752,7 @@ pub fn make_app(
         orphans: Vec::new(),
         live_meta: BTreeMap::new(),
         canary: None,
+        children: Vec::new(),
     };
     // Some Deployments are rolled out by Argo Rollouts as canaries: half of those with an
     // earlier version wait at the pause that needs a promotion, the others are complete. (Decided from the salt, after the

@@ -38,6 +38,13 @@ impl ResId {
 /// The managed resources of a workload, in Argo CD's order (by kind, then name).
 pub fn resources(w: &Workload) -> Vec<ResId> {
     let n = &w.name;
+    if w.kind == WorkloadKind::AppOfApps {
+        return w
+            .children
+            .iter()
+            .map(|c| ResId::new("argoproj.io", "v1alpha1", c.kind, c.name.clone()))
+            .collect();
+    }
     let mut v = vec![
         ResId::new("", "v1", "ConfigMap", format!("{n}-config")),
         ResId::new("", "v1", "ServiceAccount", n.clone()),
@@ -56,6 +63,7 @@ pub fn resources(w: &Workload) -> Vec<ResId> {
             v.push(ResId::new("apps", "v1", "StatefulSet", n.clone()));
         }
         WorkloadKind::CronJob => v.push(ResId::new("batch", "v1", "CronJob", n.clone())),
+        WorkloadKind::AppOfApps => {}
     }
     if w.kind == WorkloadKind::StatefulSet {
         // A database's credentials.
@@ -136,6 +144,14 @@ pub fn target(app_name: &str, w: &Workload, r: &ResId) -> Value {
             "argocd.argoproj.io/tracking-id": format!("{app_name}:{}/{}:{}/{}", r.group, r.kind, w.namespace, r.name)
         }
     });
+    if let Some(c) = w
+        .children
+        .iter()
+        .find(|c| c.kind == r.kind && c.name == r.name)
+    {
+        // An Argo CD object in Git: its spec, in the control plane's namespace.
+        return json!({"apiVersion": r.api_version(), "kind": r.kind, "metadata": meta, "spec": c.spec});
+    }
     let spec = match r.kind {
         "ConfigMap" => {
             let mut o = json!({"apiVersion": r.api_version(), "kind": r.kind, "metadata": meta, "data": w.config});
@@ -742,6 +758,13 @@ pub fn last_schedule(w: &Workload, now: i64) -> i64 {
 }
 
 fn live_status(w: &Workload, r: &ResId, now: i64) -> Option<Value> {
+    if let Some(c) = w
+        .children
+        .iter()
+        .find(|c| c.kind == r.kind && c.name == r.name)
+    {
+        return c.status.clone();
+    }
     if r.kind == "Rollout" {
         return rollout_status(w, now, generation(w, r));
     }
@@ -1573,6 +1596,8 @@ pub fn tree(app: &DemoApp, now: i64) -> ApplicationTree {
                 ..Default::default()
             });
         }
+        // Argo CD objects have no children in the tree.
+        WorkloadKind::AppOfApps => {}
     }
     nodes.sort_by(|a, b| {
         (
@@ -1725,6 +1750,7 @@ pub fn resource_events(app: &DemoApp, name: &str, namespace: &str) -> EventList 
         WorkloadKind::Deployment => "Deployment",
         WorkloadKind::StatefulSet => "StatefulSet",
         WorkloadKind::CronJob => "CronJob",
+        WorkloadKind::AppOfApps => return EventList::default(),
     };
     let mut items = Vec::new();
     let mut push = |obj_kind: &str, reason: &str, message: String, at: i64, component: &str| {

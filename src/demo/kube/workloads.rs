@@ -368,11 +368,14 @@ fn micro(t: i64) -> String {
 pub fn events(a: &DemoApp, now: i64) -> Vec<Value> {
     let w = &a.w;
     let mut out = Vec::new();
+    if w.kind == WorkloadKind::AppOfApps {
+        return out;
+    }
     let (kind, version) = match w.kind {
         WorkloadKind::Deployment if w.canary.is_some() => ("Rollout", "argoproj.io/v1alpha1"),
         WorkloadKind::Deployment => ("Deployment", "apps/v1"),
         WorkloadKind::StatefulSet => ("StatefulSet", "apps/v1"),
-        WorkloadKind::CronJob => ("CronJob", "batch/v1"),
+        WorkloadKind::CronJob | WorkloadKind::AppOfApps => ("CronJob", "batch/v1"),
     };
     for e in resources::resource_events(a, &w.name, &w.namespace).items {
         let mut v = serde_json::to_value(&e).unwrap_or_default();

@@ -628,6 +628,8 @@ pub struct AppScreen {
     pub stale: bool,
     /// Opened from the drift queue: back returns there.
     pub from_queue: bool,
+    /// Opened from its parent's tree (an app of apps): back returns there.
+    pub parent: Option<AppKey>,
     /// The history with each revision's author, date and message (once read).
     pub history: Option<Vec<crate::actions::rollback::HistoryEntry>>,
     pub req_history: u64,

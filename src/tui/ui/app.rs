@@ -608,6 +608,22 @@ fn loading_or<T>(buf: &mut Buffer, body: Rect, l: &Load<T>, what: &str, theme: &
     }
 }
 
+/// The fleet's row of a child Application of an app of apps (a line of its tree).
+pub fn child_row<'a>(
+    m: &'a Model,
+    s: &AppScreen,
+    line: &ResLine,
+) -> Option<&'a crate::model::fleet::AppRow> {
+    if line.kind != "Application" || line.group != "argoproj.io" {
+        return None;
+    }
+    m.fleet.get(&crate::model::fleet::AppKey {
+        instance: s.key.instance,
+        namespace: line.namespace.clone(),
+        name: line.name.clone(),
+    })
+}
+
 /// The lines of the Rollouts panel above the resource tree: per Rollout its strategy, step,
 /// weight and pause, its stable and canary ReplicaSets with images, and its AnalysisRuns.
 pub fn rollout_panel(m: &Model, s: &AppScreen) -> Vec<Vec<(String, &'static str)>> {
@@ -822,13 +838,24 @@ fn resources(buf: &mut Buffer, head: Rect, body: Rect, m: &Model, s: &AppScreen,
             );
         }
         x += 15;
-        let info = if line.health_message.is_empty() || line.health == Some(Health::Healthy) {
+        let mut info = if line.health_message.is_empty() || line.health == Some(Health::Healthy) {
             line.info.clone()
         } else if line.info.is_empty() {
             line.health_message.clone()
         } else {
             format!("{} · {}", line.info, line.health_message)
         };
+        // An app of apps: a child Application shows its own sync and health.
+        if let Some(child) = child_row(m, s, line) {
+            info = format!(
+                "app {} {} · {} {}{}",
+                sym.sync(child.sync),
+                child.sync,
+                sym.health(child.health),
+                child.health,
+                if sel { " · enter opens it" } else { "" }
+            );
+        }
         put(buf, x, y, &fit(&info, info_w), info_w, st("text.dim"));
         x += info_w as u16 + 1;
         put(buf, x, y, &m.ago(line.created), 5, st("text.dim"));

@@ -104,6 +104,7 @@ pub fn open_app(m: &mut Model, key: AppKey) -> Vec<Effect> {
         offset: 0,
         stale: false,
         from_queue: false,
+        parent: None,
         history: None,
         req_history: 0,
         cluster: None,
@@ -139,11 +140,15 @@ pub(super) fn app_act(m: &mut Model, a: Action) -> Vec<Effect> {
     match a {
         Action::ToggleHelp => m.overlay = Overlay::Help { scroll: 0 },
         Action::Back => {
-            let fx = vec![
+            let mut fx = vec![
                 Effect::Cancel(s.req_app),
                 Effect::Cancel(s.req_tree),
                 Effect::Cancel(s.req_events),
             ];
+            if let Some(parent) = s.parent.clone() {
+                fx.extend(open_app(m, parent));
+                return fx;
+            }
             m.screen = if s.from_queue {
                 Screen::Queue(crate::tui::decisions::QueueScreen::default())
             } else {
@@ -167,6 +172,42 @@ pub(super) fn app_act(m: &mut Model, a: Action) -> Vec<Effect> {
             return fx;
         }
         Action::Logs if s.tab == AppTab::Cluster => return fetch_logs(m),
+        Action::Logs if s.tab == AppTab::Resources => {
+            // Enter on a child Application of an app of apps opens it.
+            let lines = ui::app::resource_lines(s, false);
+            let child = lines
+                .get(s.cursor)
+                .filter(|l| l.kind == "Application" && l.group == "argoproj.io")
+                .map(|l| AppKey {
+                    instance: s.key.instance,
+                    namespace: l.namespace.clone(),
+                    name: l.name.clone(),
+                });
+            let parent = s.key.clone();
+            match child {
+                Some(k) if m.fleet.get(&k).is_some() => {
+                    let fx = open_app(m, k);
+                    if let Screen::App(c) = &mut m.screen {
+                        c.parent = Some(parent);
+                    }
+                    return fx;
+                }
+                Some(k) => {
+                    flash(
+                        m,
+                        format!("{} is not an app of this instance's fleet", k.name),
+                        true,
+                    );
+                }
+                None => flash(
+                    m,
+                    "enter opens a child Application (an app of apps); logs: on the Cluster tab (6)"
+                        .into(),
+                    true,
+                ),
+            }
+            return vec![];
+        }
         Action::Logs => {
             flash(
                 m,
