@@ -526,3 +526,29 @@ async fn enter_on_an_appset_narrows_the_fleet_to_its_apps() {
     assert!(!names.is_empty(), "{s}");
     assert!(names.iter().all(|l| l.contains("storefront-")), "{s}");
 }
+
+/// An app of apps: its child Applications show their own sync and health, enter opens one
+/// and back returns to the parent.
+#[tokio::test]
+async fn an_app_of_apps_opens_its_children_and_comes_back() {
+    let fleet = demo(60, 4, 2).await;
+    let s = screen_of(&fleet, (120, 30), "enter", Some("bootstrap")).await;
+    assert!(s.contains("ApplicationSet/cluster-addons"), "{s}");
+    let child_line = s
+        .lines()
+        .find(|l| l.contains(" Application/"))
+        .expect("a child Application");
+    assert!(child_line.contains("app ✓ Synced") || child_line.contains("app ≠"), "{s}");
+    let child = child_line
+        .split("Application/")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let s = screen_of(&fleet, (120, 30), "enter enter", Some("bootstrap")).await;
+    assert!(s.lines().next().unwrap().contains(&child), "{s}");
+    let s = screen_of(&fleet, (120, 30), "enter enter esc", Some("bootstrap")).await;
+    assert!(s.lines().next().unwrap().contains("bootstrap"), "{s}");
+}
