@@ -475,13 +475,22 @@ pub async fn run(
     let op = super::follow_operation(&session.client, &plan.target, timeout, progress).await;
     let (outcome, result) = match op {
         Ok(op) if op.succeeded() => (format!("Succeeded: {}", op.message), Ok(op)),
-        Ok(op) => (
-            format!("{}: {}", op.phase, op.message),
-            Err(ActionError::Failed(format!(
-                "the sync of {} ended {}: {}",
-                plan.target.name, op.phase, op.message
-            ))),
-        ),
+        Ok(op) => {
+            // Name what failed: a hook (a PreSync migration) before anything was applied.
+            let why = crate::model::operation::progress(&op, &[]);
+            let why = if why == op.message {
+                why
+            } else {
+                format!("{why} ({})", op.message)
+            };
+            (
+                format!("{}: {why}", op.phase),
+                Err(ActionError::Failed(format!(
+                    "the sync of {} ended {}: {why}",
+                    plan.target.name, op.phase
+                ))),
+            )
+        }
         Err(e) => (format!("not followed to the end: {e}"), Err(e)),
     };
     session

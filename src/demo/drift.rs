@@ -268,7 +268,7 @@ pub fn start_operation(
         }),
         info: vec![],
     };
-    a.app.status.operation_state = Some(OperationState {
+    let mut state = OperationState {
         operation: op,
         phase: "Running".into(),
         message: "one or more tasks are running".into(),
@@ -276,7 +276,95 @@ pub fn start_operation(
         started_at: ts(now),
         finished_at: None,
         retry_count: 0,
+    };
+    if super::resources::has_migration_hook(&a.w) {
+        start_hook(&mut state, &a.w);
+    }
+    a.app.status.operation_state = Some(state);
+}
+
+/// The PreSync phase of an operation of an app with a migration hook: its Job created and
+/// running, the operation waiting for it.
+pub fn start_hook(op: &mut OperationState, w: &super::generator::Workload) {
+    let job = super::resources::migration_job(w);
+    op.message = format!("waiting for completion of hook batch/Job/{job}");
+    op.sync_result = Some(SyncOperationResult {
+        resources: vec![ResourceResult {
+            group: "batch".into(),
+            version: "v1".into(),
+            kind: "Job".into(),
+            namespace: w.namespace.clone(),
+            name: job.clone(),
+            status: "Synced".into(),
+            message: format!("job.batch/{job} created"),
+            hook_type: "PreSync".into(),
+            hook_phase: "Running".into(),
+            sync_phase: "PreSync".into(),
+        }],
+        revision: op
+            .operation
+            .sync
+            .as_ref()
+            .map(|s| s.revision.clone())
+            .unwrap_or_default(),
+        source: None,
     });
+}
+
+/// The hooks of the operation so far (kept in its result as it goes on).
+fn hook_results(op: &OperationState) -> Vec<ResourceResult> {
+    op.sync_result
+        .as_ref()
+        .map(|r| {
+            r.resources
+                .iter()
+                .filter(|x| !x.hook_type.is_empty())
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Ends the running PreSync hooks of the operation: the migration Job succeeds, or fails
+/// (its Job reaches the backoff limit and stays for its logs, BeforeHookCreation) and fails
+/// the operation before anything is applied. False when the operation failed.
+pub fn resolve_hooks(a: &mut super::generator::DemoApp, now: i64) -> bool {
+    let fails = a.w.migration_fails;
+    let Some(op) = a.app.status.operation_state.as_mut() else {
+        return true;
+    };
+    if op.phase != "Running" {
+        return true;
+    }
+    let dry_run = op.operation.sync.as_ref().is_some_and(|s| s.dry_run);
+    let Some(res) = op.sync_result.as_mut() else {
+        return true;
+    };
+    let mut failed = false;
+    for h in res
+        .resources
+        .iter_mut()
+        .filter(|h| !h.hook_type.is_empty() && h.hook_phase == "Running")
+    {
+        if fails && !dry_run {
+            h.hook_phase = "Failed".into();
+            h.status = "SyncFailed".into();
+            h.message = "Job has reached the specified backoff limit".into();
+            failed = true;
+        } else {
+            h.hook_phase = "Succeeded".into();
+            h.message = "Reached expected number of succeeded pods".into();
+        }
+    }
+    if failed {
+        op.phase = "Failed".into();
+        op.message = "one or more synchronization tasks completed unsuccessfully, reason: Job has reached the specified backoff limit".into();
+        op.finished_at = Some(ts(now));
+        a.w.rolling = false;
+        a.w.op_tag = None;
+        return false;
+    }
+    true
 }
 
 /// Completes the running operation as Argo CD's controller does: the selected resources (all
@@ -291,6 +379,14 @@ pub fn finish_operation(a: &mut super::generator::DemoApp, now: i64) {
         return;
     }
     let sync = op.operation.sync.clone().unwrap_or_default();
+    // PreSync first: a failed migration fails the operation before anything is applied.
+    if !resolve_hooks(a, now) {
+        return;
+    }
+    let Some(op) = a.app.status.operation_state.as_mut() else {
+        return;
+    };
+    let hooks = hook_results(op);
     let selected = |group: &str, kind: &str, name: &str| {
         sync.resources.is_empty()
             || sync
@@ -300,11 +396,13 @@ pub fn finish_operation(a: &mut super::generator::DemoApp, now: i64) {
     };
     let w = &a.w;
     let all = resources(w);
-    let chosen: Vec<&ResId> = all
+    let mut chosen: Vec<&ResId> = all
         .iter()
         .filter(|r| selected(r.group, r.kind, &r.name))
         .collect();
-    let mut results = Vec::new();
+    // Applied wave by wave, lowest first.
+    chosen.sort_by_key(|r| super::resources::sync_wave(w, r));
+    let mut results = hooks;
     for r in &chosen {
         let changed = w.drifts.iter().any(|d| drift_modifies(d, r, w)) || rolled_back(r, w);
         results.push(ResourceResult {

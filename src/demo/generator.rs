@@ -232,6 +232,9 @@ pub struct Workload {
     pub canary: Option<Canary>,
     /// An app of apps' manifests: Applications and ApplicationSets, as Git declares them.
     pub children: Vec<Child>,
+    /// The PreSync migration hook fails (its Job reaches its backoff limit) until a sync
+    /// after Git is fixed; only apps with a migration hook have one.
+    pub migration_fails: bool,
 }
 
 /// An Argo CD object an app of apps declares.
@@ -753,6 +756,7 @@ pub fn make_app(
         live_meta: BTreeMap::new(),
         canary: None,
         children: Vec::new(),
+        migration_fails: false,
     };
     // Some Deployments are rolled out by Argo Rollouts as canaries: half of those with an
     // earlier version wait at the pause that needs a promotion, the others are complete. (Decided from the salt, after the
@@ -974,6 +978,16 @@ pub fn make_app(
         retry_count: 0,
     });
     app.status.reconciled_at = Some(ts(now - rng.range(5, 180) as i64));
+    // Apps with a migration hook: one in five has a migration that fails; a running sync of
+    // one waits in PreSync for its hook Job (hung, for long ones).
+    if super::resources::has_migration_hook(&w) {
+        w.migration_fails = w.salt % 5 == 0;
+        if let Some(op) = app.status.operation_state.as_mut()
+            && op.phase == "Running"
+        {
+            super::drift::start_hook(op, &w);
+        }
+    }
     DemoApp { app, w }
 }
 

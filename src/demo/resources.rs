@@ -144,6 +144,10 @@ pub fn target(app_name: &str, w: &Workload, r: &ResId) -> Value {
             "argocd.argoproj.io/tracking-id": format!("{app_name}:{}/{}:{}/{}", r.group, r.kind, w.namespace, r.name)
         }
     });
+    let wave = sync_wave(w, r);
+    if wave != 0 {
+        meta["annotations"]["argocd.argoproj.io/sync-wave"] = json!(wave.to_string());
+    }
     if let Some(c) = w
         .children
         .iter()
@@ -332,6 +336,30 @@ fn drift_write(d: &Drift, r: &ResId, w: &Workload) -> Option<(&'static str, Vec<
             Some(("argocd-server", vec!["f:spec".into(), "f:paused".into()]))
         }
         _ => None,
+    }
+}
+
+/// Whether the app runs a database migration as a PreSync hook Job before each sync (the
+/// Deployments whose pods also run it as an init container).
+pub fn has_migration_hook(w: &Workload) -> bool {
+    w.kind == WorkloadKind::Deployment && w.salt.is_multiple_of(3)
+}
+
+/// The migration hook Job's name.
+pub fn migration_job(w: &Workload) -> String {
+    format!("{}-migrate", w.name)
+}
+
+/// The sync wave of a resource of an app whose manifests order them
+/// (`argocd.argoproj.io/sync-wave`): config first, the workload, then what exposes it.
+pub fn sync_wave(w: &Workload, r: &ResId) -> i64 {
+    if !has_migration_hook(w) {
+        return 0;
+    }
+    match r.kind {
+        "ConfigMap" | "Secret" | "ServiceAccount" | "Role" | "RoleBinding" => -1,
+        "Service" | "Ingress" | "HorizontalPodAutoscaler" | "PodDisruptionBudget" => 1,
+        _ => 0,
     }
 }
 
@@ -1162,6 +1190,7 @@ pub fn refresh_status(app: &mut DemoApp, now: i64) {
             name: r.name.clone(),
             status: if modified { "OutOfSync" } else { "Synced" }.into(),
             health,
+            sync_wave: sync_wave(w, &r),
             ..Default::default()
         });
         lives.push(live_obj);

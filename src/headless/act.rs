@@ -207,7 +207,12 @@ pub async fn sync(
         handles.push(tokio::spawn(async move {
             let name = plan.target.name.clone();
             let r = actions::sync::run(&session, &plan, timeout, |op| {
-                errln!("{name}: {} {}", op.phase, op.message);
+                // The hook a sync waits for (a PreSync migration), else the message.
+                errln!(
+                    "{name}: {} {}",
+                    op.phase,
+                    crate::model::operation::progress(op, &[])
+                );
             })
             .await;
             (name, r)

@@ -3,6 +3,7 @@ pub mod app;
 pub mod appset;
 pub mod filter;
 pub mod fleet;
+pub mod operation;
 pub mod rollout;
 pub mod status;
 pub mod versions;

@@ -23,6 +23,7 @@ mod faults;
 mod fuzz;
 mod guardrails;
 mod health;
+mod hooks;
 mod hostile;
 mod kube_demo;
 mod kubectl;

@@ -538,7 +538,10 @@ async fn an_app_of_apps_opens_its_children_and_comes_back() {
         .lines()
         .find(|l| l.contains(" Application/"))
         .expect("a child Application");
-    assert!(child_line.contains("app ✓ Synced") || child_line.contains("app ≠"), "{s}");
+    assert!(
+        child_line.contains("app ✓ Synced") || child_line.contains("app ≠"),
+        "{s}"
+    );
     let child = child_line
         .split("Application/")
         .nth(1)
@@ -551,4 +554,36 @@ async fn an_app_of_apps_opens_its_children_and_comes_back() {
     assert!(s.lines().next().unwrap().contains(&child), "{s}");
     let s = screen_of(&fleet, (120, 30), "enter enter esc", Some("bootstrap")).await;
     assert!(s.lines().next().unwrap().contains("bootstrap"), "{s}");
+}
+
+/// The operation view (History tab): a sync stopped by its failing PreSync migration shows
+/// the hook Job failed and nothing applied after it.
+#[tokio::test]
+async fn a_failed_presync_migration_in_the_operation_view() {
+    let fleet = demo(60, 4, 2).await;
+    let name = {
+        let st = fleet.instance(0).read();
+        st.apps
+            .values()
+            .filter(|a| driftdeck::demo::resources::has_migration_hook(&a.w))
+            .map(|a| a.app.metadata.name.clone())
+            .min()
+            .expect("an app with a migration hook")
+    };
+    fleet.instance(0).modify(&name, |a| {
+        a.w.migration_fails = true;
+        let mut rng = driftdeck::util::Rng::new(5);
+        driftdeck::demo::drift::start_operation(a, NOW - 120, false, &mut rng);
+        driftdeck::demo::drift::resolve_hooks(a, NOW - 60);
+    });
+    let s = screen_of(&fleet, (120, 40), "enter 3", Some(&name)).await;
+    for want in [
+        "Operation ✖ Failed",
+        "PreSync: Job/",
+        "-migrate failed: Job has reached the specified backoff limit",
+        "hook Failed",
+    ] {
+        assert!(s.contains(want), "{want}: {s}");
+    }
+    insta::assert_snapshot!("a_failed_presync_migration_120x40", s);
 }

@@ -99,7 +99,12 @@ pub(super) fn finish_later(inst: &Arc<Instance>, name: &str) {
     let n = name.to_string();
     tokio::spawn(async move {
         tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        let t = i.now();
         i.modify(&n, |a| {
+            // The PreSync hooks end first; a failed one ends the operation.
+            if !crate::demo::drift::resolve_hooks(a, t) {
+                return;
+            }
             let total = resources::resources(&a.w).len() + a.w.orphans.len();
             if let Some(o) = a.app.status.operation_state.as_mut()
                 && o.phase == "Running"

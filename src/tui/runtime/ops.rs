@@ -195,7 +195,11 @@ pub async fn act(session: Option<Session>, op: u64, act: Act, tx: super::Sink) {
     let mut then = None;
     let result: Result<String, String> = match act {
         Act::Sync { plan, .. } => actions::sync::run(&s, &plan, timeout, |o| {
-            say(format!("{}: {}", o.phase, o.message))
+            say(format!(
+                "{}: {}",
+                o.phase,
+                crate::model::operation::progress(o, &[])
+            ))
         })
         .await
         .map(|o| {

@@ -740,40 +740,128 @@ pub fn rollout_panel(m: &Model, s: &AppScreen) -> Vec<Vec<(String, &'static str)
     out
 }
 
-/// Rows the Rollouts panel takes above the resource tree in a body of `body_h` rows (at most
-/// half of it, and a separating row).
-pub fn rollout_rows(m: &Model, s: &AppScreen, body_h: u16) -> u16 {
-    if s.tab != AppTab::Resources || (s.rollouts.is_empty() && s.rollouts_error.is_none()) {
+/// The current (else last) operation, phase by phase, above the history: each PreSync hook,
+/// the Sync phase wave by wave, PostSync and SyncFail hooks, with their state.
+pub fn op_panel(m: &Model, s: &AppScreen) -> Vec<Vec<(String, &'static str)>> {
+    let Some(app) = s.app.ready() else {
+        return vec![];
+    };
+    let Some(op) = &app.status.operation_state else {
+        return vec![];
+    };
+    let steps = crate::model::operation::steps(op, &app.status.resources);
+    if steps.is_empty() {
+        return vec![];
+    }
+    let phase = OpPhase::parse(&op.phase);
+    let started = parse_time(&op.started_at);
+    let mut out = vec![vec![
+        (" Operation ".to_string(), "header"),
+        (
+            match phase {
+                Some(p) => format!("{} {}", m.symbols.op(p), p),
+                None => op.phase.clone(),
+            },
+            phase.map(op_role).unwrap_or("text"),
+        ),
+        (format!(" {} · ", m.ago(started)), "text.dim"),
+        (
+            crate::model::operation::progress(op, &app.status.resources),
+            "text",
+        ),
+    ]];
+    for st in &steps {
+        for (i, it) in st.items.iter().enumerate() {
+            let label = if i == 0 { st.label() } else { String::new() };
+            let (state, role) = if !it.hook_type.is_empty() {
+                let role = match it.hook_phase.as_str() {
+                    "Succeeded" => "health.healthy",
+                    "Running" | "Pending" => "health.progressing",
+                    "Failed" | "Error" => "health.degraded",
+                    _ => "text",
+                };
+                (format!("hook {}", it.hook_phase), role)
+            } else {
+                let role = match it.status.as_str() {
+                    "Synced" | "Pruned" => "sync.synced",
+                    "SyncFailed" => "health.degraded",
+                    _ => "text.dim",
+                };
+                (it.status.clone(), role)
+            };
+            out.push(vec![
+                (format!("   {label:<14}"), "text.dim"),
+                (format!("{}/{} ", it.kind, it.name), "text"),
+                (state, role),
+                (
+                    if it.message.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" · {}", it.message)
+                    },
+                    "text.dim",
+                ),
+            ]);
+        }
+    }
+    out
+}
+
+/// The panel above the list of the open tab: the Rollouts (Resources), the operation
+/// (History).
+pub fn panel(m: &Model, s: &AppScreen) -> Vec<Vec<(String, &'static str)>> {
+    match s.tab {
+        AppTab::Resources => rollout_panel(m, s),
+        AppTab::History => op_panel(m, s),
+        _ => vec![],
+    }
+}
+
+/// Rows the panel takes above the list in a body of `body_h` rows (at most half of it, and a
+/// separating row).
+pub fn panel_rows(m: &Model, s: &AppScreen, body_h: u16) -> u16 {
+    let n = panel(m, s).len() as u16;
+    if n == 0 {
         return 0;
     }
-    let n = rollout_panel(m, s).len() as u16;
     (n + 1).min(body_h / 2)
 }
 
+/// Draws the panel of the open tab at the top of the list's area; the header and body left.
+fn with_panel(
+    buf: &mut Buffer,
+    head: Rect,
+    body: Rect,
+    m: &Model,
+    s: &AppScreen,
+    theme: &Theme,
+) -> (Rect, Rect) {
+    let rows = panel_rows(m, s, body.height + 1);
+    if rows == 0 {
+        return (head, body);
+    }
+    let lines = panel(m, s);
+    for (i, line) in lines.iter().take(rows as usize - 1).enumerate() {
+        let area = Rect::new(head.x, head.y + i as u16, head.width, 1);
+        let pieces: Vec<Piece> = line
+            .iter()
+            .map(|(t, role)| (t.clone(), theme.style(role)))
+            .collect();
+        put_pieces(buf, area, &pieces);
+    }
+    (
+        Rect::new(head.x, head.y + rows, head.width, 1),
+        Rect::new(
+            body.x,
+            body.y + rows,
+            body.width,
+            body.height.saturating_sub(rows),
+        ),
+    )
+}
+
 fn resources(buf: &mut Buffer, head: Rect, body: Rect, m: &Model, s: &AppScreen, theme: &Theme) {
-    let panel = rollout_rows(m, s, body.height + 1);
-    let (head, body) = if panel > 0 {
-        let lines = rollout_panel(m, s);
-        for (i, line) in lines.iter().take(panel as usize - 1).enumerate() {
-            let area = Rect::new(head.x, head.y + i as u16, head.width, 1);
-            let pieces: Vec<Piece> = line
-                .iter()
-                .map(|(t, role)| (t.clone(), theme.style(role)))
-                .collect();
-            put_pieces(buf, area, &pieces);
-        }
-        (
-            Rect::new(head.x, head.y + panel, head.width, 1),
-            Rect::new(
-                body.x,
-                body.y + panel,
-                body.width,
-                body.height.saturating_sub(panel),
-            ),
-        )
-    } else {
-        (head, body)
-    };
+    let (head, body) = with_panel(buf, head, body, m, s, theme);
     let w = body.width as usize;
     // Fixed: SYNC, HEALTH, AGE and the gaps; the rest is shared by the name and the info.
     let flexible = w.saturating_sub(1 + 13 + 15 + 6 + 1);
@@ -919,6 +1007,7 @@ fn conditions(buf: &mut Buffer, head: Rect, body: Rect, m: &Model, s: &AppScreen
 }
 
 fn history(buf: &mut Buffer, head: Rect, body: Rect, m: &Model, s: &AppScreen, theme: &Theme) {
+    let (head, body) = with_panel(buf, head, body, m, s, theme);
     let w = body.width as usize;
     let cols = [
         ("ID", 4),

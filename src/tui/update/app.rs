@@ -131,7 +131,7 @@ pub(super) fn decision_len(m: &Model) -> usize {
 pub(super) fn app_act(m: &mut Model, a: Action) -> Vec<Effect> {
     let mut page = ui::layout::app_page(m.size);
     if let Screen::App(s) = &m.screen {
-        page = page.saturating_sub(ui::app::rollout_rows(m, s, page as u16 + 1) as usize);
+        page = page.saturating_sub(ui::app::panel_rows(m, s, page as u16 + 1) as usize);
     }
     let dlen = decision_len(m);
     let Screen::App(s) = &mut m.screen else {
