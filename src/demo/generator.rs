@@ -981,7 +981,7 @@ pub fn make_app(
     // Apps with a migration hook: one in five has a migration that fails; a running sync of
     // one waits in PreSync for its hook Job (hung, for long ones).
     if super::resources::has_migration_hook(&w) {
-        w.migration_fails = w.salt % 5 == 0;
+        w.migration_fails = w.salt.is_multiple_of(5);
         if let Some(op) = app.status.operation_state.as_mut()
             && op.phase == "Running"
         {
