@@ -399,6 +399,92 @@ pub async fn logs(
     read(&what, || pods.logs(pod, &p)).await
 }
 
+/// A client of a context for streams (a followed log): no read timeout, since a quiet
+/// container writes nothing for minutes (made once).
+pub async fn stream_client(clusters: &Clusters, context: &str) -> Result<Client, String> {
+    let key = format!("\u{0}stream:{context}");
+    let mut clients = clusters.clients.lock().await;
+    if let Some(c) = clients.get(&key) {
+        return Ok(c.clone());
+    }
+    let kc = clusters
+        .kubeconfig
+        .clone()
+        .ok_or_else(|| format!("no kubeconfig for context {context}"))?;
+    let opts = KubeConfigOptions {
+        context: Some(context.to_string()),
+        ..Default::default()
+    };
+    let mut config = kube::Config::from_custom_kubeconfig(kc, &opts)
+        .await
+        .map_err(|e| format!("kube context {context}: {e}"))?;
+    config.connect_timeout = Some(Duration::from_secs(4));
+    config.read_timeout = None;
+    let client = Client::try_from(config).map_err(|e| format!("kube context {context}: {e}"))?;
+    clients.insert(key, client.clone());
+    Ok(client)
+}
+
+/// A container's log as lines: the last `tail` lines, then (when `follow`) each line as it is
+/// written until the container stops. `previous`: the log of the container's previous run (a
+/// restarting pod's crash), which never follows.
+#[allow(clippy::too_many_arguments)]
+pub async fn log_lines(
+    clusters: &Clusters,
+    context: &str,
+    namespace: &str,
+    pod: &str,
+    container: &str,
+    previous: bool,
+    follow: bool,
+    tail: i64,
+) -> Result<impl futures::Stream<Item = Result<String, String>> + use<>, String> {
+    use futures::{AsyncBufReadExt, TryStreamExt};
+    let client = stream_client(clusters, context).await?;
+    let pods: Api<Pod> = Api::namespaced(client, namespace);
+    let p = LogParams {
+        container: (!container.is_empty()).then(|| container.to_string()),
+        tail_lines: Some(tail),
+        previous,
+        follow: follow && !previous,
+        ..Default::default()
+    };
+    let what = format!(
+        "the {}log of {pod}/{container}",
+        if previous { "previous " } else { "" }
+    );
+    let reader = limited(&what, pods.log_stream(pod, &p)).await?;
+    let w2 = what.clone();
+    Ok(reader
+        .lines()
+        .map_err(move |e| format!("{w2}: the stream broke: {e}")))
+}
+
+/// One live object of a cluster as JSON (any kind: discovery finds its plural and scope).
+pub async fn get_object(
+    clusters: &Clusters,
+    context: &str,
+    res: &crate::clients::argocd::ResourceId,
+) -> Result<serde_json::Value, String> {
+    use kube::api::DynamicObject;
+    use kube::core::GroupVersionKind;
+    use kube::discovery::Scope;
+    let client = clusters.client(context).await?;
+    let gvk = GroupVersionKind::gvk(&res.group, &res.version, &res.kind);
+    let what = format!("{} {}/{}", res.kind, res.namespace, res.name);
+    let (ar, caps) = read(&format!("discovery of {}", res.kind), || {
+        kube::discovery::pinned_kind(&client, &gvk)
+    })
+    .await?;
+    let api: Api<DynamicObject> = if caps.scope == Scope::Namespaced {
+        Api::namespaced_with(client, &res.namespace, &ar)
+    } else {
+        Api::all_with(client, &ar)
+    };
+    let obj = read(&what, || api.get(&res.name)).await?;
+    serde_json::to_value(&obj).map_err(|e| format!("{what}: {e}"))
+}
+
 /// The field manager of driftdeck's writes through a cluster's API.
 pub const FIELD_MANAGER: &str = "driftdeck";
 

@@ -54,7 +54,14 @@ actions! {
     TabEvents => "tab_events", "events tab";
     TabDecision => "tab_decision", "decision tab: what to do about the drift, and why";
     TabCluster => "tab_cluster", "cluster tab: the live pods, container states, restarts and events";
-    Logs => "logs", "the log tail of the pod under the cursor (cluster tab)";
+    Logs => "logs", "follow the log of the pod under the cursor (cluster tab), or open the child app (app of apps)";
+    PreviousLogs => "previous_logs", "the previous container's log (a restarting pod's crash), or back to the live one";
+    Describe => "describe", "describe the pod or workload under the cursor: conditions, container states, last termination, events";
+    Yaml => "yaml", "the live YAML of the pod or workload under the cursor";
+    PauseLogs => "pause_logs", "pause or resume the followed log (lines keep coming; the view stays)";
+    NextMatch => "next_match", "the next line that matches the search";
+    PrevMatch => "prev_match", "the previous line that matches the search";
+    NextContainer => "next_container", "the log of the pod's next container";
     NextInstance => "next_instance", "narrow the fleet to the next Argo CD instance (then all again), like k9s's :ctx";
     DriftQueue => "drift_queue", "the drift queue: every drifted app, most urgent first";
     ShadowReport => "shadow_report", "the shadow report: how often the advice matched operators";

@@ -83,12 +83,20 @@ pub enum Effect {
         req: u64,
         target: ClusterTarget,
     },
-    /// Read the log tail of a pod's container.
-    FetchLogs {
+    /// Follow a container's log (its previous run's, read whole, when `previous`).
+    FollowLogs {
         req: u64,
         target: ClusterTarget,
         pod: String,
         container: String,
+        previous: bool,
+    },
+    /// Read a live object for its YAML or its description.
+    FetchObject {
+        req: u64,
+        target: ClusterTarget,
+        res: crate::clients::argocd::ResourceId,
+        describe: bool,
     },
     /// Read the ApplicationSets of an instance.
     FetchAppSets(InstanceId),

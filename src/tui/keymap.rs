@@ -238,13 +238,15 @@ pub enum KeyMode {
     Report,
     /// The list views: ApplicationSets, versions per environment.
     Views,
+    /// A followed log.
+    Logs,
     Dialog,
     /// The `:` command line.
     Command,
 }
 
 impl KeyMode {
-    pub const ALL: [KeyMode; 12] = [
+    pub const ALL: [KeyMode; 13] = [
         KeyMode::Global,
         KeyMode::Fleet,
         KeyMode::App,
@@ -255,6 +257,7 @@ impl KeyMode {
         KeyMode::Queue,
         KeyMode::Report,
         KeyMode::Views,
+        KeyMode::Logs,
         KeyMode::Dialog,
         KeyMode::Command,
     ];
@@ -271,6 +274,7 @@ impl KeyMode {
             KeyMode::Queue => "queue",
             KeyMode::Report => "report",
             KeyMode::Views => "views",
+            KeyMode::Logs => "logs",
             KeyMode::Dialog => "dialog",
             KeyMode::Command => "command",
         }

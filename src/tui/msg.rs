@@ -49,6 +49,22 @@ pub enum Msg {
     },
     /// When the drift of these apps began, from their events (`None`: the events no longer say).
     DriftSince(Vec<(crate::model::fleet::AppKey, Option<i64>)>),
+    /// Lines of a followed log.
+    LogLines {
+        req: u64,
+        lines: Vec<String>,
+    },
+    /// A followed log's stream ended (`Err`: why).
+    LogEnded {
+        req: u64,
+        result: Result<(), String>,
+    },
+    /// A live object's YAML or description, as lines.
+    ObjectLoaded {
+        req: u64,
+        title: String,
+        result: Result<Vec<String>, String>,
+    },
     /// The open app's Rollouts (read with its tree; the tree's request id).
     RolloutsLoaded {
         req: u64,
@@ -99,11 +115,6 @@ pub enum Msg {
     ClusterLoaded {
         req: u64,
         result: Result<crate::clients::kube::ClusterView, String>,
-    },
-    LogsLoaded {
-        req: u64,
-        title: String,
-        result: Result<String, String>,
     },
     HistoryLoaded {
         req: u64,

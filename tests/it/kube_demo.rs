@@ -867,3 +867,191 @@ async fn watch_bookmarks_gone_paging_and_dry_run_values() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 400);
 }
+
+/// Pod triage without leaving driftdeck: a log followed live (its tail, then each new line),
+/// the previous run's log of a restarted container (and a clear error for one that never
+/// restarted), a pod's YAML and description, on the Cluster tab as from the library.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pod_triage_follows_a_log_reads_the_previous_run_and_describes_a_pod() {
+    use driftdeck::clients::kube::{self, Clusters};
+    use futures::StreamExt;
+    let fleet = common::demo(40, 3, 1).await;
+    let (app, ns, _, _) = pick(&fleet).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg_path = fleet.write_config(dir.path()).unwrap();
+    let cfg = driftdeck::config::Config::load(&cfg_path).unwrap();
+    let clusters = Clusters::load(cfg.kube.as_ref());
+    let client = common::client(&fleet.config().instances[0]);
+    let a = client.get_app(&app, None, None).await.unwrap();
+    let cluster = fleet
+        .instance(0)
+        .read()
+        .clusters
+        .iter()
+        .find(|c| c.server == a.spec.destination.server)
+        .unwrap()
+        .name
+        .clone();
+    let ctx = clusters
+        .context_for(&cluster, &a.spec.destination.server)
+        .unwrap();
+    let v = kube::view(&clusters, &cluster, &ctx, &ns, &[])
+        .await
+        .unwrap();
+    let p = v
+        .pods
+        .iter()
+        .find(|p| {
+            p.name.starts_with(
+                &a.status
+                    .resources
+                    .iter()
+                    .find(|r| r.kind == "Deployment")
+                    .unwrap()
+                    .name,
+            )
+        })
+        .unwrap()
+        .clone();
+
+    // Followed: the tail of 5, then new lines as the container writes them.
+    let s = kube::log_lines(
+        &clusters,
+        &ctx,
+        &ns,
+        &p.name,
+        &p.containers[0],
+        false,
+        true,
+        5,
+    )
+    .await
+    .unwrap();
+    let mut s = std::pin::pin!(s);
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(8);
+    while got.len() < 7 {
+        match tokio::time::timeout_at(deadline, s.next()).await {
+            Ok(Some(Ok(l))) => got.push(l),
+            other => panic!("the follow stopped after {got:?}: {other:?}"),
+        }
+    }
+    assert!(
+        got.iter()
+            .all(|l| l.contains(" INFO ") || l.contains(" WARN ") || l.contains(" ERROR ")),
+        "{got:?}"
+    );
+
+    // The previous run: of a restarted container it is read whole and ends; of one that never
+    // restarted, the cluster says there is none.
+    let restarted = v.pods.iter().find(|p| p.restarts > 0);
+    let never = v.pods.iter().find(|p| p.restarts == 0);
+    if let Some(r) = restarted {
+        let s = kube::log_lines(
+            &clusters,
+            &ctx,
+            &ns,
+            &r.name,
+            &r.containers[0],
+            true,
+            true,
+            50,
+        )
+        .await
+        .unwrap();
+        let lines: Vec<_> = s.collect().await;
+        assert!(
+            !lines.is_empty() && lines.iter().all(Result::is_ok),
+            "{lines:?}"
+        );
+    }
+    if let Some(n) = never {
+        let e = match kube::log_lines(
+            &clusters,
+            &ctx,
+            &ns,
+            &n.name,
+            &n.containers[0],
+            true,
+            true,
+            50,
+        )
+        .await
+        {
+            Err(e) => e,
+            Ok(s) => {
+                let lines: Vec<_> = s.collect().await;
+                panic!("a previous log of a container that never restarted: {lines:?}")
+            }
+        };
+        assert!(e.contains("previous terminated container"), "{e}");
+    }
+
+    // YAML and describe, as the Cluster tab shows them.
+    let pod = kube::get_object(
+        &clusters,
+        &ctx,
+        &driftdeck::clients::argocd::ResourceId {
+            group: String::new(),
+            version: "v1".into(),
+            kind: "Pod".into(),
+            namespace: ns.clone(),
+            name: p.name.clone(),
+        },
+    )
+    .await
+    .unwrap();
+    let text = driftdeck::clients::describe::describe(&pod, &v.events, common::NOW).join("\n");
+    assert!(text.contains(&format!("Name:        {}", p.name)), "{text}");
+    assert!(text.contains(&format!("  {}:", p.containers[0])), "{text}");
+    assert!(text.contains("Restart Count:"), "{text}");
+    assert!(text.contains("Ready "), "{text}");
+
+    use driftdeck::headless::snapshot::{Output, SnapshotOptions, parse_keys, snapshot};
+    let screen = |keys: &str| {
+        let cfg = fleet.config();
+        let keys = parse_keys(keys).unwrap();
+        let app = app.clone();
+        async move {
+            snapshot(
+                &cfg,
+                SnapshotOptions {
+                    output: Output::Text,
+                    size: (120, 40),
+                    keys,
+                    filter: Some(app),
+                    theme: driftdeck::tui::theme::Theme::default(),
+                    keymap: driftdeck::tui::keymap::Keymap::default(),
+                    depth: driftdeck::tui::color::Depth::TrueColor,
+                    ascii: false,
+                    low_bandwidth: false,
+                    title: "t".into(),
+                    now_ms: Some(common::NOW * 1000),
+                    data_dir: None,
+                    resize: None,
+                    fail_on_sla: false,
+                },
+            )
+            .await
+            .unwrap()
+            .stdout
+        }
+    };
+    let s = screen("enter 6 D").await;
+    assert!(
+        s.contains("Describe Pod/") && s.contains("Containers:"),
+        "{s}"
+    );
+    let s = screen("enter 6 Y").await;
+    assert!(
+        s.contains("YAML of Pod/") && s.contains("  containers:"),
+        "YAML keeps its indentation: {s}"
+    );
+    // The log screen: a snapshot reads the tail (the terminal follows), `/` searches it.
+    let s = screen("enter 6 enter").await;
+    assert!(s.contains("Log of ") && s.contains(" lines"), "{s}");
+    let s = screen("enter 6 enter / G E T enter").await;
+    assert!(s.contains("/GET: ") && s.contains(" matching"), "{s}");
+    let s = screen("enter 6 enter esc").await;
+    assert!(s.contains("6 Cluster ("), "back on the Cluster tab: {s}");
+}

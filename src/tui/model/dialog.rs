@@ -101,6 +101,10 @@ pub enum DialogKind {
     Info {
         copy: Option<String>,
     },
+    /// Preformatted text (YAML, a description): shown as it is, never re-wrapped.
+    Text {
+        copy: Option<String>,
+    },
     /// The actions Argo CD offers for a resource: pick one (and its parameters).
     PickResourceAction {
         key: AppKey,

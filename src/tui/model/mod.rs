@@ -694,10 +694,67 @@ pub enum Screen {
     Queue(decisions::QueueScreen),
     /// How often the advice matched what operators did.
     Shadow(Box<decisions::ShadowScreen>),
+    /// A container's log, followed live (pod triage on the Cluster tab).
+    Logs(Box<LogScreen>),
     /// The ApplicationSets of every instance.
     AppSets(ListScreen),
     /// Versions per environment of each app family.
     Versions(ListScreen),
+}
+
+/// How many lines a followed log keeps (older ones are dropped).
+pub const LOG_CAP: usize = 20_000;
+
+/// Where a followed log's stream is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LogState {
+    Streaming,
+    /// The stream ended (the container stopped, or a previous log was read whole).
+    Ended,
+    Failed(String),
+}
+
+/// A container's log, followed live: newest at the bottom, pause to read, search with `/`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogScreen {
+    pub req: u64,
+    pub target: crate::tui::effect::ClusterTarget,
+    pub pod: String,
+    pub container: String,
+    pub containers: Vec<String>,
+    /// The previous run's log (a restarting container's crash).
+    pub previous: bool,
+    pub lines: std::collections::VecDeque<String>,
+    /// Lines dropped off the front (beyond [`LOG_CAP`]).
+    pub dropped: usize,
+    /// The first line shown, when not following.
+    pub offset: usize,
+    /// At the bottom, moving with new lines; off when paused or scrolled up.
+    pub follow: bool,
+    /// Paused: new lines are kept but the view stays.
+    pub paused: bool,
+    pub search: Option<String>,
+    /// The match the search and n/N are at (a line index).
+    pub at: Option<usize>,
+    pub state: LogState,
+    /// The app screen it was opened from.
+    pub back: Box<AppScreen>,
+}
+
+impl LogScreen {
+    /// Lines that match the search (indexes into `lines`).
+    pub fn matches(&self) -> Vec<usize> {
+        let Some(q) = self.search.as_ref().filter(|q| !q.is_empty()) else {
+            return vec![];
+        };
+        let q = q.to_lowercase();
+        self.lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.to_lowercase().contains(&q))
+            .map(|(i, _)| i)
+            .collect()
+    }
 }
 
 /// A list screen's cursor and scroll.
@@ -921,6 +978,7 @@ impl Model {
             (_, _, Screen::Queue(_)) => KeyMode::Queue,
             (_, _, Screen::Shadow(_)) => KeyMode::Report,
             (_, _, Screen::AppSets(_) | Screen::Versions(_)) => KeyMode::Views,
+            (_, _, Screen::Logs(_)) => KeyMode::Logs,
             _ => KeyMode::Fleet,
         }
     }

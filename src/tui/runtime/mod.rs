@@ -431,17 +431,37 @@ fn plan(env: &Env<'_>, e: Effect) -> Work {
                 ),
             )
         }
-        Effect::FetchLogs {
+        Effect::FollowLogs {
             req,
             target,
             pod,
             container,
+            previous,
+        } => {
+            let kube = env.kube.clone();
+            // A snapshot reads the tail and ends; the terminal follows until told to stop.
+            let follow = matches!(sink, Sink::Loop(_));
+            let out = sink.clone();
+            Work::Read(
+                Some(req),
+                job(sink, async move {
+                    let end =
+                        follow_logs(kube, out, req, target, pod, container, previous, follow).await;
+                    vec![Msg::LogEnded { req, result: end }]
+                }),
+            )
+        }
+        Effect::FetchObject {
+            req,
+            target,
+            res,
+            describe,
         } => {
             let kube = env.kube.clone();
             Work::Read(
                 Some(req),
                 job(sink, async move {
-                    vec![fetch_logs(kube, req, target, pod, container).await]
+                    vec![fetch_object(kube, req, target, res, describe).await]
                 }),
             )
         }
@@ -666,30 +686,6 @@ async fn fetch_cluster(
     }
 }
 
-/// A log tail of one container.
-async fn fetch_logs(
-    kube: std::sync::Arc<crate::clients::kube::Clusters>,
-    req: u64,
-    target: crate::tui::effect::ClusterTarget,
-    pod: String,
-    container: String,
-) -> Msg {
-    use crate::clients::kube;
-    {
-        {
-            let result = match kube.context_for(&target.cluster, &target.server) {
-                Ok(ctx) => kube::logs(&kube, &ctx, &target.namespace, &pod, &container, 200).await,
-                Err(e) => Err(e),
-            };
-            Msg::LogsLoaded {
-                req,
-                title: format!("Log of {pod}/{container} (last 200 lines)"),
-                result,
-            }
-        }
-    }
-}
-
 /// Lists an instance once, as the watcher's first step does.
 pub async fn list_once(client: &ArgoClient, id: InstanceId, query: &AppQuery) -> Msg {
     let (list, version, names) = tokio::join!(
@@ -762,4 +758,105 @@ async fn read_rollouts(
         out.push(crate::model::rollout::read(&live, tree, &runs));
     }
     Ok(out)
+}
+
+/// Follows a container's log, sending its lines in batches (at most every 50 ms, or 500
+/// lines), until the stream ends; what ended it.
+#[allow(clippy::too_many_arguments)]
+async fn follow_logs(
+    kube: std::sync::Arc<crate::clients::kube::Clusters>,
+    sink: Sink,
+    req: u64,
+    target: crate::tui::effect::ClusterTarget,
+    pod: String,
+    container: String,
+    previous: bool,
+    follow: bool,
+) -> Result<(), String> {
+    use futures::StreamExt;
+    let ctx = kube.context_for(&target.cluster, &target.server)?;
+    let stream = crate::clients::kube::log_lines(
+        &kube,
+        &ctx,
+        &target.namespace,
+        &pod,
+        &container,
+        previous,
+        follow,
+        if previous { 2000 } else { 500 },
+    )
+    .await?;
+    let mut stream = std::pin::pin!(stream);
+    let mut batch: Vec<String> = Vec::new();
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(50));
+    loop {
+        tokio::select! {
+            line = stream.next() => match line {
+                Some(Ok(l)) => {
+                    batch.push(l);
+                    if batch.len() >= 500 {
+                        let lines = std::mem::take(&mut batch);
+                        if !sink.send(Msg::LogLines { req, lines }).await {
+                            return Ok(());
+                        }
+                    }
+                }
+                Some(Err(e)) => {
+                    if !batch.is_empty() {
+                        sink.send(Msg::LogLines { req, lines: batch }).await;
+                    }
+                    return Err(e);
+                }
+                None => {
+                    if !batch.is_empty() {
+                        sink.send(Msg::LogLines { req, lines: batch }).await;
+                    }
+                    return Ok(());
+                }
+            },
+            _ = tick.tick() => {
+                if !batch.is_empty() {
+                    let lines = std::mem::take(&mut batch);
+                    if !sink.send(Msg::LogLines { req, lines }).await {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A live object's YAML, or its description with its namespace's events.
+async fn fetch_object(
+    kube: std::sync::Arc<crate::clients::kube::Clusters>,
+    req: u64,
+    target: crate::tui::effect::ClusterTarget,
+    res: crate::clients::argocd::ResourceId,
+    describe: bool,
+) -> Msg {
+    use crate::clients::kube;
+    let title = format!(
+        "{} {}/{}",
+        if describe { "Describe" } else { "YAML of" },
+        res.kind,
+        res.name
+    );
+    let result = async {
+        let ctx = kube.context_for(&target.cluster, &target.server)?;
+        let mut obj = kube::get_object(&kube, &ctx, &res).await?;
+        if describe {
+            let view = kube::view(&kube, &target.cluster, &ctx, &res.namespace, &[]).await?;
+            let now = chrono::Utc::now().timestamp();
+            Ok(crate::clients::describe::describe(&obj, &view.events, now))
+        } else {
+            // What `kubectl get -o yaml` shows, without the managed fields' noise.
+            if let Some(m) = obj["metadata"].as_object_mut() {
+                m.remove("managedFields");
+            }
+            let yaml = serde_yaml::to_string(&obj).map_err(|e| e.to_string())?;
+            Ok(yaml.lines().map(str::to_string).collect())
+        }
+    }
+    .await;
+    Msg::ObjectLoaded { req, title, result }
 }

@@ -6,6 +6,7 @@ pub mod decide;
 pub mod diff;
 pub mod fleet;
 pub mod layout;
+pub mod logs;
 pub mod overlay;
 pub mod views;
 
@@ -52,6 +53,7 @@ pub fn draw(buf: &mut Buffer, m: &Model, theme: &Theme, km: &Keymap) {
         Screen::Queue(q) => decide::queue_screen(buf, m, q, theme, km),
         Screen::Shadow(s) => decide::shadow_screen(buf, m, s, theme, km),
         Screen::AppSets(_) | Screen::Versions(_) => views::draw(buf, m, theme, km),
+        Screen::Logs(l) => logs::draw(buf, m, l, theme, km),
     }
     match &m.overlay {
         Overlay::None => {}

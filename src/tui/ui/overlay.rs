@@ -38,6 +38,7 @@ pub fn help_lines(m: &Model, km: &Keymap) -> Vec<(String, String, bool)> {
         Screen::Queue(_) => KeyMode::Queue,
         Screen::Shadow(_) => KeyMode::Report,
         Screen::AppSets(_) | Screen::Versions(_) => KeyMode::Views,
+        Screen::Logs(_) => KeyMode::Logs,
     };
     let mut out = Vec::new();
     for mode in [
@@ -62,6 +63,7 @@ pub fn help_lines(m: &Model, km: &Keymap) -> Vec<(String, String, bool)> {
             KeyMode::Queue => "Drift queue",
             KeyMode::Report => "Shadow report",
             KeyMode::Views => "ApplicationSets and versions",
+            KeyMode::Logs => "A followed log",
             KeyMode::Dialog => "A dialog (plan, confirmation, form)",
             KeyMode::Command => "The command line (:)",
         };
@@ -326,7 +328,13 @@ pub fn dialog(buf: &mut Buffer, m: &Model, d: &crate::tui::ops::Dialog, theme: &
     let inner = frame(buf, area, &d.title, theme, m.symbols.ascii);
     let width = inner.width as usize;
     let mut lines: Vec<(String, &str)> = Vec::new();
+    let pre = matches!(d.kind, DialogKind::Text { .. });
     for l in &d.lines {
+        if pre {
+            // Indentation is meaning here (YAML): cut, never re-wrapped.
+            lines.push((l.clone(), "text"));
+            continue;
+        }
         let role = if l.starts_with("BLOCKED") || l.starts_with("PRUNE") || l.contains("DELETED") {
             "error"
         } else if l.starts_with("  prune ") || l.starts_with("WARNING") {
@@ -367,10 +375,10 @@ pub fn dialog(buf: &mut Buffer, m: &Model, d: &crate::tui::ops::Dialog, theme: &
     }
     let footer = match (&d.kind, prune_step) {
         (DialogKind::Loading, _) => "esc cancel",
-        (DialogKind::Info { copy: Some(_) }, _) => {
+        (DialogKind::Info { copy: Some(_) } | DialogKind::Text { copy: Some(_) }, _) => {
             "enter copy (OSC 52) and close · esc close · pgup/pgdn scroll"
         }
-        (DialogKind::Info { .. }, _) => "esc close",
+        (DialogKind::Info { .. } | DialogKind::Text { .. }, _) => "esc close",
         (DialogKind::ChooseVerdict { .. }, _) => {
             "a allow · f defer · e enforce · h needs-human · esc cancel"
         }

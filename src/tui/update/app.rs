@@ -61,34 +61,6 @@ pub(super) fn fetch_cluster(m: &mut Model) -> Vec<Effect> {
     vec![Effect::Cancel(old), Effect::FetchCluster { req, target }]
 }
 
-/// The log tail of the pod under the cursor on the Cluster tab.
-pub(super) fn fetch_logs(m: &mut Model) -> Vec<Effect> {
-    let Some(target) = cluster_target(m) else {
-        return vec![];
-    };
-    let req = m.req();
-    let Screen::App(s) = &mut m.screen else {
-        return vec![];
-    };
-    let Some(Load::Ready(v)) = &s.cluster else {
-        return vec![];
-    };
-    let Some(p) = v.pods.get(s.cursor) else {
-        return vec![];
-    };
-    let (pod, container) = (
-        p.name.clone(),
-        p.containers.first().cloned().unwrap_or_default(),
-    );
-    s.req_logs = req;
-    vec![Effect::FetchLogs {
-        req,
-        target,
-        pod,
-        container,
-    }]
-}
-
 /// Opens the app screen for `key` and fetches its details.
 pub fn open_app(m: &mut Model, key: AppKey) -> Vec<Effect> {
     m.screen = Screen::App(Box::new(AppScreen {
@@ -171,7 +143,21 @@ pub(super) fn app_act(m: &mut Model, a: Action) -> Vec<Effect> {
             fx.extend(fetch_cluster(m));
             return fx;
         }
-        Action::Logs if s.tab == AppTab::Cluster => return fetch_logs(m),
+        Action::Logs if s.tab == AppTab::Cluster => return super::logs::open_logs(m, false),
+        Action::PreviousLogs if s.tab == AppTab::Cluster => {
+            return super::logs::open_logs(m, true);
+        }
+        Action::PreviousLogs => {
+            flash(
+                m,
+                "previous log: on the Cluster tab (6), put the cursor on a restarting pod, then p"
+                    .into(),
+                true,
+            );
+            return vec![];
+        }
+        Action::Describe => return super::logs::open_object(m, true),
+        Action::Yaml => return super::logs::open_object(m, false),
         Action::Logs if s.tab == AppTab::Resources => {
             // Enter on a child Application of an app of apps opens it.
             let lines = ui::app::resource_lines(s, false);

@@ -22,6 +22,7 @@ pub fn current_key(m: &Model) -> Option<AppKey> {
         Screen::Queue(q) => crate::tui::decisions::queue(&m.fleet.rows, &m.decisions)
             .get(q.cursor)
             .map(|r| r.key.clone()),
+        Screen::Logs(l) => Some(l.back.key.clone()),
         Screen::Shadow(_) | Screen::AppSets(_) | Screen::Versions(_) => None,
     }
 }
@@ -820,7 +821,7 @@ fn accept(m: &mut Model) -> Vec<Effect> {
             );
             return vec![];
         }
-        DialogKind::Info { copy } => {
+        DialogKind::Info { copy } | DialogKind::Text { copy } => {
             m.overlay = Overlay::None;
             return copy.map(Effect::Clipboard).into_iter().collect();
         }

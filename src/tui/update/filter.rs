@@ -20,6 +20,12 @@ pub(crate) fn insert_char(input: &mut TextInput, c: char) {
 
 /// Applies the typed filter as the user types; an invalid expression keeps the last valid one.
 pub(super) fn apply_input(m: &mut Model) {
+    // In a followed log, `/` searches it.
+    if matches!(m.screen, Screen::Logs(_)) {
+        let text = m.input.as_ref().map(|i| i.text.clone()).unwrap_or_default();
+        super::logs::set_search(m, &text);
+        return;
+    }
     let Some(input) = &mut m.input else { return };
     match Filter::parse(&input.text) {
         Ok(f) => {
@@ -42,6 +48,10 @@ pub(super) fn filter_act(m: &mut Model, a: Action) {
         Action::Cancel | Action::Back => {
             let before = input.before.clone();
             m.input = None;
+            if matches!(m.screen, Screen::Logs(_)) {
+                super::logs::set_search(m, &before);
+                return;
+            }
             set_filter(m, Filter::parse(&before).unwrap_or_default());
         }
         a => {

@@ -72,7 +72,8 @@ pub(super) fn fleet_update(m: &mut Model, id: u16, u: FleetUpdate) -> Vec<Effect
                 | Screen::Queue(_)
                 | Screen::Shadow(_)
                 | Screen::AppSets(_)
-                | Screen::Versions(_) => false,
+                | Screen::Versions(_)
+                | Screen::Logs(_) => false,
             };
             let changed: Vec<AppKey> = upserts.iter().map(|r| r.key.clone()).collect();
             m.fleet.apply(&name, upserts, &deletes, m.now_ms);

@@ -16,6 +16,7 @@ pub mod dialog;
 mod diff;
 mod filter;
 mod fleet;
+mod logs;
 mod mouse;
 mod queue;
 #[cfg(test)]
@@ -26,6 +27,7 @@ pub use app::*;
 pub use diff::*;
 pub(crate) use filter::*;
 use fleet::*;
+pub use logs::top as log_top;
 use mouse::*;
 pub use queue::*;
 pub use views::*;
@@ -166,6 +168,18 @@ fn step(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
             }
             vec![]
         }
+        Msg::LogLines { req, lines } => {
+            logs::lines(m, req, lines);
+            vec![]
+        }
+        Msg::LogEnded { req, result } => {
+            logs::ended(m, req, result);
+            vec![]
+        }
+        Msg::ObjectLoaded { req, title, result } => {
+            logs::object_loaded(m, req, title, result);
+            vec![]
+        }
         Msg::AppSetsLoaded { instance, result } => {
             if let Ok(sets) = &result {
                 m.fleet.set_appsets(instance, sets);
@@ -298,27 +312,6 @@ fn step(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
                 let page = ui::layout::app_page(m.size);
                 let len = ui::app::list_len(s, 0);
                 clamp_list(&mut s.cursor, &mut s.offset, len, page);
-            }
-            vec![]
-        }
-        Msg::LogsLoaded { req, title, result } => {
-            if let Screen::App(s) = &m.screen
-                && s.req_logs == req
-                && matches!(m.overlay, Overlay::None)
-            {
-                let (lines, copy) = match result {
-                    Ok(t) if t.is_empty() => (
-                        vec!["(the container has written nothing)".to_string()],
-                        None,
-                    ),
-                    Ok(t) => (t.lines().map(str::to_string).collect(), Some(t)),
-                    Err(e) => (vec![e], None),
-                };
-                let mut d = super::ops::Dialog::loading(req, title, "");
-                d.lines = lines;
-                d.scroll = d.lines.len();
-                d.kind = super::ops::DialogKind::Info { copy };
-                m.overlay = Overlay::Dialog(Box::new(d));
             }
             vec![]
         }
@@ -575,6 +568,7 @@ fn act(m: &mut Model, mode: KeyMode, a: Action) -> Vec<Effect> {
         KeyMode::Queue => queue_act(m, a),
         KeyMode::Report => report_act(m, a),
         KeyMode::Views => views_act(m, a),
+        KeyMode::Logs => logs::logs_act(m, a),
     }
 }
 

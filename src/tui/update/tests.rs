@@ -789,3 +789,130 @@ fn drift_age_from_the_stream_and_the_events_and_is_sla() {
     update(&mut m, &km, Msg::Tick(1_810_000));
     assert_eq!(shown(&m), ["orders", "payments"]);
 }
+
+/// The followed log: newest at the bottom while following; pause keeps the view while lines
+/// keep coming; scrolling to the bottom follows again; `/` and n/N go through the matches;
+/// lines beyond the cap drop off the front; back cancels the stream.
+#[test]
+fn a_followed_log_pauses_scrolls_searches_and_caps() {
+    use crate::tui::model::{LOG_CAP, LogScreen, LogState};
+    let km = Keymap::default();
+    let mut m = model();
+    m.size = (80, 24);
+    open_app(&mut m, row(0, "payments", "Synced", "Healthy", "prod").key);
+    let Screen::App(back) = std::mem::replace(&mut m.screen, Screen::Fleet) else {
+        panic!("the app screen")
+    };
+    m.screen = Screen::Logs(Box::new(LogScreen {
+        req: 7,
+        target: crate::tui::effect::ClusterTarget {
+            cluster: "c".into(),
+            server: "s".into(),
+            namespace: "shop".into(),
+            pods: vec![],
+            resources: vec![],
+        },
+        pod: "pay-1".into(),
+        container: "pay".into(),
+        containers: vec!["pay".into(), "log-shipper".into()],
+        previous: false,
+        lines: Default::default(),
+        dropped: 0,
+        offset: 0,
+        follow: true,
+        paused: false,
+        search: None,
+        at: None,
+        state: LogState::Streaming,
+        back,
+    }));
+    let page = super::logs::log_page(&m);
+    let feed = |m: &mut Model, from: usize, n: usize| {
+        update(
+            m,
+            &km,
+            Msg::LogLines {
+                req: 7,
+                lines: (from..from + n).map(|i| format!("line {i}")).collect(),
+            },
+        );
+    };
+    let log = |m: &Model| match &m.screen {
+        Screen::Logs(l) => (**l).clone(),
+        _ => panic!("not the log screen"),
+    };
+    feed(&mut m, 0, 100);
+    let l = log(&m);
+    assert_eq!(
+        super::logs::top(&l, page),
+        100 - page,
+        "newest at the bottom"
+    );
+    // A stale request's lines are dropped.
+    update(
+        &mut m,
+        &km,
+        Msg::LogLines {
+            req: 6,
+            lines: vec!["old".into()],
+        },
+    );
+    assert_eq!(log(&m).lines.len(), 100);
+    // Pause: the view stays while lines come.
+    update(&mut m, &km, Msg::Key(Key::parse("space").unwrap()));
+    feed(&mut m, 100, 50);
+    let l = log(&m);
+    assert!(l.paused && !l.follow);
+    assert_eq!(super::logs::top(&l, page), 100 - page);
+    assert_eq!(l.lines.len(), 150);
+    // Resume: following the newest again.
+    update(&mut m, &km, Msg::Key(Key::parse("space").unwrap()));
+    assert_eq!(super::logs::top(&log(&m), page), 150 - page);
+    // Scroll up leaves follow; G follows again.
+    update(&mut m, &km, Msg::Key(Key::parse("k").unwrap()));
+    assert!(!log(&m).follow);
+    update(&mut m, &km, Msg::Key(Key::parse("G").unwrap()));
+    assert!(log(&m).follow);
+    // Search: the first match from the top shown, then n and N.
+    update(&mut m, &km, Msg::Key(Key::parse("/").unwrap()));
+    for c in "line 4".chars() {
+        let k = if c == ' ' {
+            "space".to_string()
+        } else {
+            c.to_string()
+        };
+        update(&mut m, &km, Msg::Key(Key::parse(&k).unwrap()));
+    }
+    update(&mut m, &km, Msg::Key(Key::parse("enter").unwrap()));
+    let l = log(&m);
+    assert_eq!(l.search.as_deref(), Some("line 4"));
+    assert_eq!(l.matches().len(), 11, "line 4 and line 40..49");
+    let first = l.at.unwrap();
+    assert_eq!(l.lines[first], "line 4", "wrapped round to the first match");
+    let t = super::logs::top(&l, page);
+    assert!((t..t + page).contains(&first), "the match is on screen");
+    update(&mut m, &km, Msg::Key(Key::parse("n").unwrap()));
+    assert_eq!(log(&m).lines[log(&m).at.unwrap()], "line 40");
+    update(&mut m, &km, Msg::Key(Key::parse("n").unwrap()));
+    assert_eq!(log(&m).lines[log(&m).at.unwrap()], "line 41");
+    update(&mut m, &km, Msg::Key(Key::parse("N").unwrap()));
+    update(&mut m, &km, Msg::Key(Key::parse("N").unwrap()));
+    assert_eq!(log(&m).at, Some(first));
+    // The cap: the oldest lines drop off the front.
+    feed(&mut m, 150, LOG_CAP);
+    let l = log(&m);
+    assert_eq!(l.lines.len(), LOG_CAP);
+    assert_eq!(l.dropped, 150);
+    // The next container restarts the stream; back cancels it and returns to the app.
+    let fx = update(&mut m, &km, Msg::Key(Key::parse("c").unwrap()));
+    assert!(
+        fx.iter().any(
+            |e| matches!(e, Effect::FollowLogs { container, .. } if container == "log-shipper")
+        ),
+        "{fx:?}"
+    );
+    let req = log(&m).req;
+    let fx = update(&mut m, &km, Msg::Key(Key::parse("esc").unwrap()));
+    assert_eq!(fx, vec![Effect::Cancel(req)]);
+    assert!(matches!(m.screen, Screen::App(_)));
+}
