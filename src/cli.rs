@@ -462,6 +462,14 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         repeats: usize,
     },
+    /// Log figures: a log followed at RATE lines a second, the cost of a batch and of a
+    /// keystroke with the log at its cap and a search on.
+    Logs {
+        #[arg(long, default_value_t = 1000)]
+        rate: u32,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
     /// Fleet figures: first frame, filter keystroke, stream absorption, memory, scroll bytes.
     Fleet {
         #[arg(long, default_value_t = 10_000)]

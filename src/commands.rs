@@ -652,6 +652,17 @@ pub async fn bench(which: &crate::cli::BenchCommand) -> u8 {
                 2
             }
         },
+        BenchCommand::Logs { rate, seconds } => match crate::headless::bench::logs(*rate, *seconds)
+        {
+            Ok(report) => {
+                out!("{report}");
+                0
+            }
+            Err(e) => {
+                errln!("driftdeck: bench logs: {e}");
+                2
+            }
+        },
         BenchCommand::Diff { lines, runs } => match crate::headless::bench::diff(*lines, *runs) {
             Ok(report) => {
                 out!("{report}");

@@ -349,6 +349,63 @@ pub async fn fleet(
         percentile(&mut s2, 0.5),
         percentile(&mut scroll, 1.0)
     );
+    // The ApplicationSets (read after the first frame, as the TUI does), and the list views at
+    // this size: a keystroke on :appsets and on :versions (whose rows are derived per frame).
+    let t = Instant::now();
+    let mut sets = 0;
+    for id in 0..instances as u16 {
+        let c = inst.client(id).cloned().ok_or("no client")?;
+        let result = c.appsets().await.map_err(|e| e.to_string());
+        sets += result.as_ref().map(Vec::len).unwrap_or(0);
+        update(
+            &mut m,
+            &km,
+            Msg::AppSetsLoaded {
+                instance: id,
+                result,
+            },
+        );
+    }
+    frame.draw(&m);
+    let appsets_read = t.elapsed();
+    let in_sets = m.fleet.rows.iter().filter(|r| !r.appset.is_empty()).count();
+    let _ = writeln!(
+        out,
+        "ApplicationSets read and applied: {sets} sets generating {in_sets} apps, {:.0} ms",
+        ms(appsets_read)
+    );
+    for (cmd, name) in [
+        (
+            crate::tui::update::open_appsets as fn(&mut Model) -> Vec<crate::tui::effect::Effect>,
+            ":appsets",
+        ),
+        (crate::tui::update::open_versions, ":versions"),
+    ] {
+        let t = Instant::now();
+        cmd(&mut m);
+        frame.draw(&m);
+        let open = t.elapsed();
+        let mut times = Vec::new();
+        for k in ['j', 'j', 'k', 'j', 'G', 'g', 'g', 'j', 'k', 'j'] {
+            let t = Instant::now();
+            update(&mut m, &km, Msg::Key(Key::ch(k)));
+            frame.draw(&m);
+            times.push(ms(t.elapsed()));
+        }
+        let mut t2 = times.clone();
+        let _ = writeln!(
+            out,
+            "{name} view: open {:.1} ms; keystroke median {:.2} ms, max {:.2} ms",
+            ms(open),
+            percentile(&mut t2, 0.5),
+            percentile(&mut times, 1.0)
+        );
+        update(
+            &mut m,
+            &km,
+            Msg::Key(Key::plain(crate::tui::keymap::KeyCode::Esc)),
+        );
+    }
     let rss = rss_mib().unwrap_or(0.0);
     let _ = writeln!(
         out,
@@ -1195,5 +1252,162 @@ pub async fn faults(
         );
     }
     watcher.abort();
+    Ok(out)
+}
+
+/// A log followed at `rate` lines a second for `seconds` (simulated time), with the search on
+/// and the view paused and scrolled now and then: what one batch of lines costs, and what a
+/// keystroke costs (update + draw + write) with the log at its cap.
+pub fn logs(rate: u32, seconds: u64) -> Result<String, String> {
+    use crate::tui::model::{LOG_CAP, LogScreen, LogState, Screen};
+    let mut out = String::new();
+    let km = Keymap::default();
+    let mut m = Model::new(vec![], (120, 40), now_ms());
+    let key = crate::model::fleet::AppKey {
+        instance: 0,
+        namespace: "argocd".into(),
+        name: "payments".into(),
+    };
+    crate::tui::update::open_app(&mut m, key);
+    let Screen::App(back) = std::mem::replace(&mut m.screen, Screen::Fleet) else {
+        return Err("no app screen".into());
+    };
+    m.screen = Screen::Logs(Box::new(LogScreen {
+        req: 1,
+        target: crate::tui::effect::ClusterTarget {
+            cluster: "c".into(),
+            server: "s".into(),
+            namespace: "payments".into(),
+            pods: vec![],
+            resources: vec![],
+        },
+        pod: "payments-7d4b9c-x2x9q".into(),
+        container: "payments".into(),
+        containers: vec!["payments".into()],
+        previous: false,
+        lines: Default::default(),
+        dropped: 0,
+        offset: 0,
+        follow: true,
+        paused: false,
+        search: None,
+        at: None,
+        state: LogState::Streaming,
+        back,
+    }));
+    let mut frame = Frame {
+        buf: Buffer::empty(Rect::new(0, 0, 120, 40)),
+        screen: ScreenWriter::new(Depth::TrueColor),
+        theme: Theme::default(),
+        km: Keymap::default(),
+    };
+    let mut rng = crate::util::Rng::new(7);
+    let paths = [
+        "/api/v1/orders",
+        "/api/v1/items",
+        "/healthz",
+        "/metrics",
+        "/api/v1/payments",
+    ];
+    let mut n = 0u64;
+    let mut line = || {
+        n += 1;
+        let code = if rng.below(50) == 0 { 503 } else { 200 };
+        format!(
+            "2026-12-04T05:{:02}:{:02}.{:03}Z {} GET {} {code} {}ms trace_id={:016x} user_agent=\"Mozilla/5.0 (X11; Linux x86_64)\"",
+            (n / 60_000) % 60,
+            (n / 1000) % 60,
+            n % 1000,
+            if code == 200 { "INFO" } else { "ERROR" },
+            paths[rng.below(paths.len() as u64) as usize],
+            rng.below(120),
+            rng.next_u64()
+        )
+    };
+    // Batches every 50 ms, as the runtime sends them; a key every 100 ms.
+    let batch = (rate as usize / 20).max(1);
+    let steps = seconds * 20;
+    let keys: Vec<Key> = vec![
+        Key::ch('k'),
+        Key::ch('k'),
+        Key::ch('n'),
+        Key::ch('N'),
+        Key::plain(crate::tui::keymap::KeyCode::PageUp),
+        Key::ch(' '),
+        Key::ch('j'),
+        Key::ch(' '),
+        Key::ch('G'),
+        Key::ch('n'),
+    ];
+    let mut batch_ms = Vec::new();
+    let mut key_ms = Vec::new();
+    // The log at its cap first, with a search on: the costliest case.
+    let fill: Vec<String> = (0..LOG_CAP).map(|_| line()).collect();
+    update(
+        &mut m,
+        &km,
+        Msg::LogLines {
+            req: 1,
+            lines: fill,
+        },
+    );
+    crate::tui::update::perform(&mut m, crate::tui::action::Action::Filter);
+    for c in "503".chars() {
+        update(&mut m, &km, Msg::Key(Key::ch(c)));
+    }
+    update(
+        &mut m,
+        &km,
+        Msg::Key(Key::plain(crate::tui::keymap::KeyCode::Enter)),
+    );
+    update(&mut m, &km, Msg::Key(Key::ch('G')));
+    frame.draw(&m);
+    for step in 0..steps {
+        let lines: Vec<String> = (0..batch).map(|_| line()).collect();
+        let t = Instant::now();
+        update(&mut m, &km, Msg::LogLines { req: 1, lines });
+        frame.draw(&m);
+        batch_ms.push(ms(t.elapsed()));
+        if step % 2 == 1 {
+            let k = keys[(step as usize / 2) % keys.len()];
+            let t = Instant::now();
+            update(&mut m, &km, Msg::Key(k));
+            frame.draw(&m);
+            key_ms.push(ms(t.elapsed()));
+        }
+    }
+    let (Screen::Logs(l), _) = (&m.screen, ()) else {
+        return Err("the log screen closed".into());
+    };
+    let _ = writeln!(
+        out,
+        "driftdeck bench logs: {rate} lines/s for {seconds} s (batches of {batch} every 50 ms), the log at its cap of {LOG_CAP} lines, a search on ({} matching)",
+        l.matches().len()
+    );
+    let mut b2 = batch_ms.clone();
+    let _ = writeln!(
+        out,
+        "a batch of lines (update + draw + write): median {:.2} ms, p99 {:.2} ms, max {:.2} ms over {} batches",
+        percentile(&mut b2, 0.5),
+        percentile(&mut b2, 0.99),
+        percentile(&mut batch_ms, 1.0),
+        batch_ms.len()
+    );
+    let mut k2 = key_ms.clone();
+    let _ = writeln!(
+        out,
+        "a keystroke while following (update + draw + write): median {:.2} ms, p99 {:.2} ms, max {:.2} ms over {} keys",
+        percentile(&mut k2, 0.5),
+        percentile(&mut k2, 0.99),
+        percentile(&mut key_ms, 1.0),
+        key_ms.len()
+    );
+    let _ = writeln!(
+        out,
+        "lines kept {} (dropped {}); resident memory {:.0} MiB",
+        l.lines.len(),
+        l.dropped,
+        rss_mib().unwrap_or(0.0)
+    );
     Ok(out)
 }

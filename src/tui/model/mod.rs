@@ -879,6 +879,8 @@ pub struct Model {
     >,
     /// How apps form families across environments (`:versions`).
     pub families: crate::model::versions::Families,
+    /// The versions view's rows (see `views::version_rows`).
+    pub versions: Vec<crate::model::versions::FamilyRow>,
     /// Apps whose events were read for when their drift began (asked once each).
     pub since_asked: std::collections::HashSet<AppKey>,
     /// Slow links: no animation; times shown to the minute and redrawn once a minute.
@@ -938,6 +940,7 @@ impl Model {
             since_asked: std::collections::HashSet::new(),
             appsets: Default::default(),
             families: Default::default(),
+            versions: Vec::new(),
             low_bandwidth: false,
             mouse: false,
             command: None,

@@ -316,7 +316,7 @@ fn versions(buf: &mut Buffer, m: &Model, l: &ListScreen, theme: &Theme, km: &Key
         theme,
     );
     let (list, detail) = split(lay.body);
-    let envs = version_envs(&rows, m);
+    let envs = version_envs(rows, m);
     let w = list.width as usize;
     let fam_w = (w / 4).clamp(12, 32);
     let env_w = if envs.is_empty() {

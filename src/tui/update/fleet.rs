@@ -20,6 +20,14 @@ pub(super) fn ask_drift_since(m: &mut Model) -> Vec<Effect> {
 }
 
 pub(super) fn fleet_update(m: &mut Model, id: u16, u: FleetUpdate) -> Vec<Effect> {
+    let fx = fleet_update_inner(m, id, u);
+    if matches!(m.screen, Screen::Versions(_)) {
+        crate::tui::views::refresh_versions(m);
+    }
+    fx
+}
+
+fn fleet_update_inner(m: &mut Model, id: u16, u: FleetUpdate) -> Vec<Effect> {
     let Some(name) = m.instances.get(id as usize).map(|i| i.name.clone()) else {
         return vec![];
     };

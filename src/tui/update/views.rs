@@ -12,6 +12,7 @@ pub fn open_appsets(m: &mut Model) -> Vec<Effect> {
 
 /// Opens the versions view.
 pub fn open_versions(m: &mut Model) -> Vec<Effect> {
+    crate::tui::views::refresh_versions(m);
     m.screen = Screen::Versions(ListScreen::default());
     vec![]
 }
@@ -65,8 +66,7 @@ fn narrow(m: &mut Model) -> Vec<Effect> {
                 .insert(Facet::AppSet, vec![set.metadata.name.clone()]);
         }
         Screen::Versions(l) => {
-            let rows = crate::tui::views::version_rows(m);
-            let Some(fam) = rows.get(l.cursor) else {
+            let Some(fam) = crate::tui::views::version_rows(m).get(l.cursor) else {
                 return vec![];
             };
             f = Filter {
