@@ -8,13 +8,16 @@
 //! - `tui`        the terminal UI: model, pure update, rendering, keymaps, themes, runtime
 //! - `headless`   the non-interactive commands' output: snapshot, actions, decisions, diffs
 //! - `demo`       the embedded demo fleet: generator, Argo CD and Kubernetes APIs, live drift
-//! - `actions`    sync, refresh, terminate, rollback, defer, annotate, adopt: plans and execution
+//! - `actions`    sync, refresh, terminate, rollback, defer, annotate, adopt, resource actions:
+//!   plans and execution
 //! - `decide`     decisions: facts, policy, advisors, guardrails, context, journal, replay
 //! - `diff`       live-vs-Git diffs: normalization, computation, highlighting
 //! - `health`     resource health, Argo CD's semantics
 //! - `windows`    sync windows: whether a sync is allowed now, and when next
-//! - `clients`    Argo CD REST client and watch, Kubernetes, Prometheus, Alertmanager, PagerDuty
-//! - `model`      Argo CD types as the server writes them, status enums, the fleet, the filter
+//! - `clients`    Argo CD REST client and watch, Kubernetes (logs followed, objects described),
+//!   Prometheus, Alertmanager, PagerDuty
+//! - `model`      Argo CD types as the server writes them, status enums, the fleet, the filter,
+//!   Rollouts, ApplicationSets, versions per environment, an operation's phases
 //! - `config`     config.toml and its sections, the argocd CLI's config, where files live
 //! - `file_error` a problem in a user's file, located (the one error type of file readers)
 //! - `limits`     bounds on sizes, replies and YAML depth (hostile input stays cheap)
