@@ -985,6 +985,8 @@ pub fn make_app(
         if let Some(op) = app.status.operation_state.as_mut()
             && op.phase == "Running"
         {
+            // Hung: its migration has been running for 20 to 50 minutes.
+            op.started_at = ts(now - 1200 - (w.salt % 1800) as i64);
             super::drift::start_hook(op, &w);
         }
     }

@@ -604,6 +604,15 @@ impl Headless {
         )> = Vec::new();
         for e in effects {
             let (tx, rx) = mpsc::unbounded_channel();
+            // Listing a resource's actions only reads (the app, its tree, the actions offered):
+            // a snapshot shows the menu; it never plans nor runs one.
+            let reads_only = matches!(
+                &e,
+                Effect::Prepare {
+                    what: crate::tui::ops::Prepare::ResourceActions { .. },
+                    ..
+                }
+            );
             let env = Env {
                 inst: &self.inst,
                 acts: &acts,
@@ -619,13 +628,15 @@ impl Headless {
                     })
                 }),
                 Work::Read(_, job) => Some(tokio::spawn(job)),
+                Work::Prepare(_, job) if reads_only => Some(tokio::spawn(job)),
                 Work::Terminal(TerminalWork::Theme(_)) => {
                     let _ = tx.send(Msg::ThemeChanged(Err(
                         "a snapshot keeps the theme it started with (the config's theme)".into(),
                     )));
                     None
                 }
-                // A snapshot never acts nor prepares an action, and has no terminal to lend.
+                // A snapshot never acts nor prepares an action (but the menu of a resource's
+                // actions, above), and has no terminal to lend.
                 Work::Act(_)
                 | Work::Prepare(..)
                 | Work::Quit
