@@ -582,9 +582,9 @@ async fn the_cluster_tab_shows_pods_events_and_a_log_tail() {
     assert!(s.contains("Running"), "{s}");
     assert!(s.contains("Events of the namespace (kube context"), "{s}");
     let s = screen("enter 6 enter").await;
-    assert!(s.contains("Log of ") && s.contains("INFO GET"), "{s}");
+    assert!(s.contains("log of ") && s.contains("INFO GET"), "{s}");
     // The objects as the cluster has them, with who wrote them last: a scale by hand shows.
-    assert!(s.contains("Log of "));
+    assert!(s.contains("log of "));
     let (_, ns, name, base) = pick(&fleet).await;
     let r = fleet.kube_http()
         .patch(format!(
@@ -1049,7 +1049,7 @@ async fn pod_triage_follows_a_log_reads_the_previous_run_and_describes_a_pod() {
     );
     // The log screen: a snapshot reads the tail (the terminal follows), `/` searches it.
     let s = screen("enter 6 enter").await;
-    assert!(s.contains("Log of ") && s.contains(" lines"), "{s}");
+    assert!(s.contains("log of ") && s.contains(" lines"), "{s}");
     let s = screen("enter 6 enter / G E T enter").await;
     assert!(s.contains("/GET: ") && s.contains(" matching"), "{s}");
     let s = screen("enter 6 enter esc").await;

@@ -869,3 +869,98 @@ async fn init_containers_sidecars_and_series_events() {
     let d = k2.ok(&["describe", "pod", name, "-n", &sts_ns]);
     assert!(d.contains("log-shipper"), "{d}");
 }
+
+/// A canary Rollout seen through kubectl while driftdeck promotes it: its AnalysisRun is listed
+/// with the CRD's columns (STATUS, and AGE as an age), and the promotion run through Argo CD's
+/// resource action shows in the cluster (the step, the analysis done).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_sees_a_rollout_promoted_by_driftdeck() {
+    if !crate::kube_demo::kubectl_available() {
+        return;
+    }
+    let fleet = common::demo(140, 4, 1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = fleet.write_config(dir.path()).unwrap();
+    // A canary waiting for its promotion.
+    let (app, ns, rollout, server) = {
+        let st = fleet.instance(0).read();
+        let a = st
+            .apps
+            .values()
+            .find(|a| a.w.canary.as_ref().is_some_and(|c| c.step(common::NOW).1))
+            .expect("a canary waiting for promotion");
+        (
+            a.app.metadata.name.clone(),
+            a.w.namespace.clone(),
+            a.w.name.clone(),
+            a.app.spec.destination.server.clone(),
+        )
+    };
+    let cluster = crate::kube_demo::cluster_of(&fleet, &server);
+    let k = Kubectl {
+        kubeconfig: dir.path().join("kubeconfig"),
+        home: dir.path().to_path_buf(),
+        context: fleet.kube_context(&cluster).unwrap().to_string(),
+    };
+    let list = k.ok(&["get", "analysisruns", "-n", &ns]);
+    let line = list
+        .lines()
+        .find(|l| l.starts_with(&format!("{rollout}-")))
+        .unwrap_or_else(|| panic!("{list}"));
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(cols[1], "Running", "{list}");
+    assert!(
+        cols[2].ends_with('s') || cols[2].ends_with('m') || cols[2].ends_with('h'),
+        "AGE is an age: {list}"
+    );
+    let step = |k: &Kubectl| {
+        k.ok(&[
+            "get",
+            "rollout",
+            &rollout,
+            "-n",
+            &ns,
+            "-o",
+            "jsonpath={.status.currentStepIndex} {.status.phase}",
+        ])
+    };
+    assert_eq!(step(&k), "3 Paused");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_driftdeck"))
+        .args([
+            "resource-actions",
+            "run",
+            &app,
+            "promote-full",
+            "--kind",
+            "Rollout",
+            "--name",
+            &rollout,
+            "--yes",
+            "--confirm",
+            &app,
+        ])
+        .env("DRIFTDECK_CONFIG", &cfg)
+        .env("DRIFTDECK_DATA_DIR", dir.path().join("data"))
+        .env("DRIFTDECK_LOG_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(step(&k), "5 Healthy");
+    let phase = k.ok(&[
+        "get",
+        "analysisruns",
+        "-n",
+        &ns,
+        "-o",
+        "jsonpath={.items[*].status.phase}",
+    ]);
+    assert!(
+        phase.split_whitespace().all(|p| p == "Successful"),
+        "{phase}"
+    );
+}

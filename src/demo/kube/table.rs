@@ -442,11 +442,8 @@ fn cells(kind: &str, v: &Value, now: i64) -> Vec<Value> {
             json!(s(&v["status"]["sync"]["revision"])),
             json!(s(&v["spec"]["project"])),
         ],
-        "AnalysisRun" => vec![
-            name,
-            json!(s(&v["status"]["phase"])),
-            v["metadata"]["creationTimestamp"].clone(),
-        ],
+        // A CRD's date column is served as an age, as the apiserver formats it.
+        "AnalysisRun" => vec![name, json!(s(&v["status"]["phase"])), created()],
         _ => vec![name, v["metadata"]["creationTimestamp"].clone()],
     }
 }

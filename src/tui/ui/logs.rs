@@ -22,22 +22,21 @@ pub fn draw(buf: &mut Buffer, m: &Model, l: &LogScreen, theme: &Theme, km: &Keym
     };
     let matches = l.matches();
     let search = match &l.search {
-        Some(q) => format!("  ·  /{q}: {} matching", matches.len()),
+        Some(q) => format!("/{q}: {} matching  ·  ", matches.len()),
         None => String::new(),
     };
+    // What changes first (the state, the search), so a narrow terminal keeps it; the pod last.
     let title = format!(
-        " Log of {}/{}{}  ·  {}  ·  {} lines{}{}",
-        l.pod,
-        l.container,
-        if l.previous { " (previous run)" } else { "" },
-        state,
+        " {state}  ·  {search}{} lines{}  ·  log of {}/{}{}",
         l.lines.len() + l.dropped,
         if l.dropped > 0 {
             format!(" ({} oldest dropped)", l.dropped)
         } else {
             String::new()
         },
-        search
+        l.pod,
+        l.container,
+        if l.previous { " (previous run)" } else { "" },
     );
     buf.set_style(lay.title, theme.style("title"));
     put(
