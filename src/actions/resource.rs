@@ -322,7 +322,8 @@ pub async fn run(session: &Session, plan: &ActionPlan) -> Result<(), ActionError
             &plan.action,
             &plan.params,
         )
-        .await;
+        .await
+        .map_err(ActionError::from);
     session
         .record(body(json!({
             "action": "resource-action",
@@ -330,5 +331,5 @@ pub async fn run(session: &Session, plan: &ActionPlan) -> Result<(), ActionError
             "ok": res.is_ok(),
         })))
         .await?;
-    Ok(res?)
+    res
 }

@@ -42,6 +42,9 @@ pub struct InstanceState {
     pub apps: BTreeMap<String, DemoApp>,
     /// The instance's ApplicationSets (their status is computed from `apps`).
     pub appsets: Vec<super::appsets::DemoAppSet>,
+    /// Serves resource actions as an Argo CD before 3.1 does: no `.../resource/actions/v2`,
+    /// and `POST .../resource/actions` takes the whole request (with its parameters).
+    pub actions_before_3_1: bool,
     pub rv: u64,
     tokens: HashSet<String>,
     expired: HashSet<String>,
@@ -114,6 +117,7 @@ impl Instance {
                 projects: data.projects,
                 apps,
                 appsets: data.appsets,
+                actions_before_3_1: false,
                 rv,
                 tokens: HashSet::new(),
                 expired: HashSet::new(),

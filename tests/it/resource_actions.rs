@@ -198,11 +198,30 @@ async fn deployment_actions_are_listed_checked_run_and_journaled() {
     let live = s.client.live_resource(&t.name, None, &res).await.unwrap();
     assert!(live["spec"].get("paused").is_none(), "{}", live["spec"]);
 
+    // An Argo CD before 3.1 has no v2 route: the client falls back to the first one, which
+    // took the whole request (parameters too) then.
+    inst.write().actions_before_3_1 = true;
+    let plan = resource::plan(
+        &s,
+        &t,
+        &spec,
+        "scale",
+        vec![("replicas".into(), "5".into())],
+    )
+    .await
+    .unwrap();
+    resource::run(&s, &plan).await.unwrap();
+    let live = s.client.live_resource(&t.name, None, &res).await.unwrap();
+    assert_eq!(live["spec"]["replicas"], 5);
+    inst.write().actions_before_3_1 = false;
+
     let j = journal_bodies(dir.path());
     let kinds: Vec<&str> = j.iter().map(|b| b["action"].as_str().unwrap()).collect();
     assert_eq!(
         kinds,
         [
+            "resource-action-requested",
+            "resource-action",
             "resource-action-requested",
             "resource-action",
             "resource-action-requested",

@@ -545,3 +545,61 @@ fn user_keymap_sixteen_colours_low_bandwidth_and_the_mouse() {
         "mouse reporting is off again"
     );
 }
+
+/// The lines of a followed log, from its title (`· 46 lines`).
+fn log_lines_shown(screen: &str) -> Option<usize> {
+    let title = screen.lines().next()?;
+    let i = title.find(" lines")?;
+    title[..i].rsplit(' ').next()?.parse().ok()
+}
+
+/// Pod triage in a real terminal: a pod's log followed live grows as the container writes,
+/// pause holds the view, and back returns to the Cluster tab.
+#[test]
+fn a_pod_log_is_followed_live_in_a_real_terminal() {
+    if !tmux_available() {
+        return;
+    }
+    let (t, _home) = start("logs", "xterm-256color", "");
+    t.wait_for("● argocd-us live", 30);
+    t.keys(&["Enter"]);
+    t.wait_for("1 Resources (", 10);
+    t.keys(&["6"]);
+    // The pods are read from the cluster: wait until they are there.
+    t.wait_for("Objects as the cluster has them", 15);
+    t.keys(&["Enter"]);
+    let s = t.wait_for("following", 15);
+    let first = log_lines_shown(&s).unwrap_or_else(|| panic!("{s}"));
+    // The demo's containers write about a line a second: the count grows while we look.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let grown = loop {
+        let s = t.screen();
+        if let Some(n) = log_lines_shown(&s)
+            && n > first
+        {
+            break n;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the log never grew past {first}:\n{s}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(grown > first);
+    t.keys(&["Space"]);
+    let s = t.wait_for("PAUSED", 10);
+    let shown: Vec<String> = s.lines().skip(1).take(5).map(str::to_string).collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    let later: Vec<String> = t
+        .screen()
+        .lines()
+        .skip(1)
+        .take(5)
+        .map(str::to_string)
+        .collect();
+    assert_eq!(shown, later, "paused: the view stays while lines come");
+    t.keys(&["Escape"]);
+    t.wait_for("6 Cluster (", 10);
+    t.keys(&["q"]);
+    t.wait_for("DRIFTDECK-EXITED 0", 10);
+}

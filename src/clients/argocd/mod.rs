@@ -749,15 +749,32 @@ impl ArgoClient {
                 .map(|(n, v)| serde_json::json!({"name": n, "value": v}))
                 .collect::<Vec<_>>(),
         });
-        let _: serde_json::Value = self
+        let r: Result<serde_json::Value, ArgoError> = self
             .call(
                 Method::POST,
                 &format!("/api/v1/applications/{}/resource/actions/v2", enc(app)),
                 &[],
                 Some(body.to_string().into_bytes()),
             )
-            .await?;
-        Ok(())
+            .await;
+        match r {
+            // Before Argo CD 3.1 there is no v2 route (its router answers a bare "Not Found"),
+            // and the first route takes the same request whole.
+            Err(ArgoError::NotFound { message })
+                if message.trim().eq_ignore_ascii_case("not found") =>
+            {
+                let _: serde_json::Value = self
+                    .call(
+                        Method::POST,
+                        &format!("/api/v1/applications/{}/resource/actions", enc(app)),
+                        &[],
+                        Some(body.to_string().into_bytes()),
+                    )
+                    .await?;
+                Ok(())
+            }
+            r => r.map(|_| ()),
+        }
     }
 
     /// One live resource of the app (`GET .../resource`).

@@ -409,9 +409,13 @@ pub(super) async fn route(
             live::list_actions(inst, name, q, now)
         }
         (Method::POST, ["v1", "applications", name, "resource", "actions"]) => {
-            live::run_action(inst, name, q, body, false, now)
+            // Before 3.1 this route took the whole request; since, only the action's name.
+            let whole = inst.read().actions_before_3_1;
+            live::run_action(inst, name, q, body, whole, now)
         }
-        (Method::POST, ["v1", "applications", name, "resource", "actions", "v2"]) => {
+        (Method::POST, ["v1", "applications", name, "resource", "actions", "v2"])
+            if !inst.read().actions_before_3_1 =>
+        {
             live::run_action(inst, name, q, body, true, now)
         }
         (Method::GET, ["v1", "applications", name, "logs"]) => {
