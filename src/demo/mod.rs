@@ -176,6 +176,7 @@ impl DemoFleet {
                 control_plane: false,
                 pki: pki.clone(),
                 versions: Default::default(),
+                leases: Default::default(),
             };
             for inst in &insts {
                 if let Some(c) = inst.read().clusters.iter().find(|c| c.name == *name) {
@@ -197,6 +198,7 @@ impl DemoFleet {
                     control_plane: true,
                     pki: pki.clone(),
                     versions: Default::default(),
+                    leases: Default::default(),
                 },
                 kube::Auth::Token,
                 name,

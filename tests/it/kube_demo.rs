@@ -1055,3 +1055,85 @@ async fn pod_triage_follows_a_log_reads_the_previous_run_and_describes_a_pod() {
     let s = screen("enter 6 enter esc").await;
     assert!(s.contains("6 Cluster ("), "back on the Cluster tab: {s}");
 }
+
+/// Leases as leader election uses them (issue 19's daemon): created once (a second create is
+/// AlreadyExists), replaced only from the version last read, so of two contenders that read
+/// the same version one wins and the other gets 409; listed by kubectl with their holder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_are_created_once_and_replaced_only_from_the_version_read() {
+    use driftdeck::clients::kube::Clusters;
+    use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+    use kube::api::{Api, PostParams};
+    let fleet = common::demo(40, 3, 1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg_path = fleet.write_config(dir.path()).unwrap();
+    let cfg = driftdeck::config::Config::load(&cfg_path).unwrap();
+    let clusters = Clusters::load(cfg.kube.as_ref());
+    let ctx = fleet.kube[0].context.clone();
+    let client = clusters.client(&ctx).await.unwrap();
+    let leases: Api<Lease> = Api::namespaced(client, "driftdeck");
+    let lease = |holder: &str| Lease {
+        metadata: kube::api::ObjectMeta {
+            name: Some("driftdeck-serve".into()),
+            ..Default::default()
+        },
+        spec: Some(LeaseSpec {
+            holder_identity: Some(holder.into()),
+            lease_duration_seconds: Some(15),
+            ..Default::default()
+        }),
+    };
+    let pp = PostParams::default();
+    let a = leases.create(&pp, &lease("a")).await.unwrap();
+    let rv = a.metadata.resource_version.clone().unwrap();
+    let e = leases.create(&pp, &lease("b")).await.unwrap_err();
+    assert!(e.to_string().contains("already exists"), "{e}");
+    // Two contenders read the same version; the first replace wins, the second is refused.
+    let mut mine = leases.get("driftdeck-serve").await.unwrap();
+    let mut theirs = mine.clone();
+    mine.spec.as_mut().unwrap().holder_identity = Some("a".into());
+    theirs.spec.as_mut().unwrap().holder_identity = Some("b".into());
+    let won = leases.replace("driftdeck-serve", &pp, &mine).await.unwrap();
+    assert_ne!(won.metadata.resource_version.as_deref(), Some(rv.as_str()));
+    let e = leases
+        .replace("driftdeck-serve", &pp, &theirs)
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("the object has been modified"),
+        "{e}"
+    );
+    assert_eq!(
+        leases
+            .get("driftdeck-serve")
+            .await
+            .unwrap()
+            .spec
+            .unwrap()
+            .holder_identity
+            .as_deref(),
+        Some("a")
+    );
+    // kubectl sees it with the server's columns.
+    if kubectl_available() {
+        let o = std::process::Command::new("kubectl")
+            .args(["--kubeconfig"])
+            .arg(dir.path().join("kubeconfig"))
+            .args(["--context", &ctx, "get", "leases", "-n", "driftdeck"])
+            .env("HOME", dir.path())
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            out.contains("HOLDER") && out.contains("driftdeck-serve"),
+            "{out}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    leases
+        .delete("driftdeck-serve", &Default::default())
+        .await
+        .unwrap();
+    let e = leases.get("driftdeck-serve").await.unwrap_err();
+    assert!(e.to_string().contains("not found"), "{e}");
+}

@@ -26,6 +26,7 @@ use super::state::Instance;
 use super::Body;
 
 mod auth;
+mod leases;
 mod list;
 mod logs;
 mod openapi;
@@ -167,6 +168,7 @@ pub const KINDS: &[Kind] = &[
         &["pdb"],
         false,
     ),
+    k("coordination.k8s.io", "v1", "Lease", "leases", &[], false),
     k(
         "argoproj.io",
         "v1alpha1",
@@ -216,6 +218,8 @@ pub struct Cluster {
     pub pki: Arc<super::pki::Pki>,
     /// Resource versions and generations of the objects it has served.
     pub versions: std::sync::Mutex<versions::Versions>,
+    /// The Leases created in it (leader election).
+    pub leases: leases::Store,
 }
 
 /// A running demo Kubernetes API server.
@@ -600,6 +604,9 @@ fn item(mut v: Value) -> Value {
 
 /// The verbs a kind of the demo clusters supports.
 fn verbs_of(k: &Kind) -> Vec<&'static str> {
+    if k.kind == "Lease" {
+        return vec!["create", "delete", "get", "list", "patch", "update"];
+    }
     if matches!(
         k.kind,
         "Namespace" | "Pod" | "Event" | "Application" | "ReplicaSet" | "Job" | "AnalysisRun"
@@ -922,6 +929,10 @@ async fn serve(
             "v1",
             "selfsubjectaccessreviews",
         ] if r.method == Method::POST => access_review(&r),
+        ["apis", "coordination.k8s.io", "v1", rest @ ..] => {
+            let now = c.insts.first().map_or(0, |i| i.now());
+            leases::route(c, &r, rest, now)
+        }
         ["api", "v1", rest @ ..] => route(c, &r, "", "v1", rest).await,
         ["apis", g, v, rest @ ..] => route(c, &r, g, v, rest).await,
         _ => status(

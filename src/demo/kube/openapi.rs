@@ -66,6 +66,7 @@ fn schema_of(g: &mut SchemaGenerator, kind: &Kind) -> String {
         "HorizontalPodAutoscaler" => add::<autoscaling::v2::HorizontalPodAutoscaler>(g),
         "Ingress" => add::<networking::v1::Ingress>(g),
         "PodDisruptionBudget" => add::<policy::v1::PodDisruptionBudget>(g),
+        "Lease" => add::<k8s_openapi::api::coordination::v1::Lease>(g),
         _ => {
             let meta = add::<k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>(g);
             let base = g.settings().definitions_path.to_string();

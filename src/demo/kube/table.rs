@@ -257,6 +257,11 @@ fn columns(kind: &str) -> Vec<Col> {
             ("Revision", "string", 10),
             ("Project", "string", 10),
         ],
+        "Lease" => vec![
+            ("Name", "string", 0),
+            ("Holder", "string", 0),
+            ("Age", "date", 0),
+        ],
         // The AnalysisRun CRD's additionalPrinterColumns.
         "AnalysisRun" => vec![
             ("Name", "string", 0),
@@ -442,6 +447,7 @@ fn cells(kind: &str, v: &Value, now: i64) -> Vec<Value> {
             json!(s(&v["status"]["sync"]["revision"])),
             json!(s(&v["spec"]["project"])),
         ],
+        "Lease" => vec![name, json!(s(&v["spec"]["holderIdentity"])), created()],
         // A CRD's date column is served as an age, as the apiserver formats it.
         "AnalysisRun" => vec![name, json!(s(&v["status"]["phase"])), created()],
         _ => vec![name, v["metadata"]["creationTimestamp"].clone()],
