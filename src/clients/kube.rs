@@ -112,8 +112,19 @@ impl Clusters {
 
     /// The client of a context (made once).
     pub async fn client(&self, context: &str) -> Result<Client, String> {
+        self.client_with(context, context.to_string(), Some(TIMEOUT))
+            .await
+    }
+
+    /// The client of a context under `key` (made once), with that read timeout.
+    async fn client_with(
+        &self,
+        context: &str,
+        key: String,
+        read_timeout: Option<Duration>,
+    ) -> Result<Client, String> {
         let mut clients = self.clients.lock().await;
-        if let Some(c) = clients.get(context) {
+        if let Some(c) = clients.get(&key) {
             return Ok(c.clone());
         }
         let kc = self
@@ -128,10 +139,10 @@ impl Clusters {
             .await
             .map_err(|e| format!("kube context {context}: {e}"))?;
         config.connect_timeout = Some(Duration::from_secs(4));
-        config.read_timeout = Some(TIMEOUT);
+        config.read_timeout = read_timeout;
         let client =
             Client::try_from(config).map_err(|e| format!("kube context {context}: {e}"))?;
-        clients.insert(context.to_string(), client.clone());
+        clients.insert(key, client.clone());
         Ok(client)
     }
 }
@@ -402,27 +413,9 @@ pub async fn logs(
 /// A client of a context for streams (a followed log): no read timeout, since a quiet
 /// container writes nothing for minutes (made once).
 pub async fn stream_client(clusters: &Clusters, context: &str) -> Result<Client, String> {
-    let key = format!("\u{0}stream:{context}");
-    let mut clients = clusters.clients.lock().await;
-    if let Some(c) = clients.get(&key) {
-        return Ok(c.clone());
-    }
-    let kc = clusters
-        .kubeconfig
-        .clone()
-        .ok_or_else(|| format!("no kubeconfig for context {context}"))?;
-    let opts = KubeConfigOptions {
-        context: Some(context.to_string()),
-        ..Default::default()
-    };
-    let mut config = kube::Config::from_custom_kubeconfig(kc, &opts)
+    clusters
+        .client_with(context, format!("\u{0}stream:{context}"), None)
         .await
-        .map_err(|e| format!("kube context {context}: {e}"))?;
-    config.connect_timeout = Some(Duration::from_secs(4));
-    config.read_timeout = None;
-    let client = Client::try_from(config).map_err(|e| format!("kube context {context}: {e}"))?;
-    clients.insert(key, client.clone());
-    Ok(client)
 }
 
 /// A container's log as lines: the last `tail` lines, then (when `follow`) each line as it is

@@ -1259,7 +1259,7 @@ pub async fn faults(
 /// and the view paused and scrolled now and then: what one batch of lines costs, and what a
 /// keystroke costs (update + draw + write) with the log at its cap.
 pub fn logs(rate: u32, seconds: u64) -> Result<String, String> {
-    use crate::tui::model::{LOG_CAP, LogScreen, LogState, Screen};
+    use crate::tui::model::{LOG_CAP, LogScreen, Screen};
     let mut out = String::new();
     let km = Keymap::default();
     let mut m = Model::new(vec![], (120, 40), now_ms());
@@ -1272,29 +1272,20 @@ pub fn logs(rate: u32, seconds: u64) -> Result<String, String> {
     let Screen::App(back) = std::mem::replace(&mut m.screen, Screen::Fleet) else {
         return Err("no app screen".into());
     };
-    m.screen = Screen::Logs(Box::new(LogScreen {
-        req: 1,
-        target: crate::tui::effect::ClusterTarget {
+    m.screen = Screen::Logs(Box::new(LogScreen::new(
+        1,
+        crate::tui::effect::ClusterTarget {
             cluster: "c".into(),
             server: "s".into(),
             namespace: "payments".into(),
             pods: vec![],
             resources: vec![],
         },
-        pod: "payments-7d4b9c-x2x9q".into(),
-        container: "payments".into(),
-        containers: vec!["payments".into()],
-        previous: false,
-        lines: Default::default(),
-        dropped: 0,
-        offset: 0,
-        follow: true,
-        paused: false,
-        search: None,
-        at: None,
-        state: LogState::Streaming,
+        "payments-7d4b9c-x2x9q".into(),
+        vec!["payments".into()],
+        false,
         back,
-    }));
+    )));
     let mut frame = Frame {
         buf: Buffer::empty(Rect::new(0, 0, 120, 40)),
         screen: ScreenWriter::new(Depth::TrueColor),

@@ -742,6 +742,34 @@ pub struct LogScreen {
 }
 
 impl LogScreen {
+    /// A log about to be followed: empty, following, streaming.
+    pub fn new(
+        req: u64,
+        target: crate::tui::effect::ClusterTarget,
+        pod: String,
+        containers: Vec<String>,
+        previous: bool,
+        back: Box<AppScreen>,
+    ) -> LogScreen {
+        LogScreen {
+            req,
+            target,
+            pod,
+            container: containers.first().cloned().unwrap_or_default(),
+            containers,
+            previous,
+            lines: Default::default(),
+            dropped: 0,
+            offset: 0,
+            follow: true,
+            paused: false,
+            search: None,
+            at: None,
+            state: LogState::Streaming,
+            back,
+        }
+    }
+
     /// Lines that match the search (indexes into `lines`).
     pub fn matches(&self) -> Vec<usize> {
         let Some(q) = self.search.as_ref().filter(|q| !q.is_empty()) else {

@@ -820,11 +820,14 @@ pub fn panel(m: &Model, s: &AppScreen) -> Vec<Vec<(String, &'static str)>> {
 /// Rows the panel takes above the list in a body of `body_h` rows (at most half of it, and a
 /// separating row).
 pub fn panel_rows(m: &Model, s: &AppScreen, body_h: u16) -> u16 {
-    let n = panel(m, s).len() as u16;
-    if n == 0 {
+    rows_for(panel(m, s).len(), body_h)
+}
+
+fn rows_for(lines: usize, body_h: u16) -> u16 {
+    if lines == 0 {
         return 0;
     }
-    (n + 1).min(body_h / 2)
+    (lines as u16 + 1).min(body_h / 2)
 }
 
 /// Draws the panel of the open tab at the top of the list's area; the header and body left.
@@ -836,11 +839,11 @@ fn with_panel(
     s: &AppScreen,
     theme: &Theme,
 ) -> (Rect, Rect) {
-    let rows = panel_rows(m, s, body.height + 1);
+    let lines = panel(m, s);
+    let rows = rows_for(lines.len(), body.height + 1);
     if rows == 0 {
         return (head, body);
     }
-    let lines = panel(m, s);
     for (i, line) in lines.iter().take(rows as usize - 1).enumerate() {
         let area = Rect::new(head.x, head.y + i as u16, head.width, 1);
         let pieces: Vec<Piece> = line

@@ -72,6 +72,30 @@ fn counts(map: &std::collections::BTreeMap<String, usize>, sym: &dyn Fn(&str) ->
         .join(" ")
 }
 
+/// The detail pane below a list: a title, then lines of styled pieces.
+fn detail(buf: &mut Buffer, area: Rect, title: &str, lines: &[Vec<(String, &str)>], theme: &Theme) {
+    if area.height < 2 {
+        return;
+    }
+    buf.set_style(Rect { height: 1, ..area }, theme.style("header"));
+    put(
+        buf,
+        area.x + 1,
+        area.y,
+        title,
+        area.width as usize,
+        theme.style("header"),
+    );
+    for (i, line) in lines.iter().take(area.height as usize - 1).enumerate() {
+        let row = Rect::new(area.x, area.y + 1 + i as u16, area.width, 1);
+        let pieces: Vec<Piece> = line
+            .iter()
+            .map(|(t, r)| (t.clone(), theme.style(r)))
+            .collect();
+        put_pieces(buf, row, &pieces);
+    }
+}
+
 pub fn draw(buf: &mut Buffer, m: &Model, theme: &Theme, km: &Keymap) {
     match &m.screen {
         Screen::AppSets(l) => appsets(buf, m, l, theme, km),
@@ -110,7 +134,7 @@ fn appsets(buf: &mut Buffer, m: &Model, l: &ListScreen, theme: &Theme, km: &Keym
         ),
         theme,
     );
-    let (list, detail) = split(lay.body);
+    let (list, pane) = split(lay.body);
     let w = list.width as usize;
     let multi = m.instances.len() > 1;
     let inst_w = if multi { 10 } else { 0 };
@@ -234,24 +258,7 @@ fn appsets(buf: &mut Buffer, m: &Model, l: &ListScreen, theme: &Theme, km: &Keym
         }
     }
     // The selected set: its conditions and its progressive sync, step by step.
-    if let Some((_, set)) = rows.get(l.cursor)
-        && detail.height > 1
-    {
-        buf.set_style(
-            Rect {
-                height: 1,
-                ..detail
-            },
-            theme.style("header"),
-        );
-        put(
-            buf,
-            detail.x + 1,
-            detail.y,
-            &format!("{}: conditions and rollout", set.metadata.name),
-            detail.width as usize,
-            theme.style("header"),
-        );
+    if let Some((_, set)) = rows.get(l.cursor) {
         let mut lines: Vec<Vec<(String, &str)>> = Vec::new();
         for c in set.problems() {
             lines.push(vec![(
@@ -284,14 +291,13 @@ fn appsets(buf: &mut Buffer, m: &Model, l: &ListScreen, theme: &Theme, km: &Keym
                 "text.dim",
             )]);
         }
-        for (i, line) in lines.iter().take(detail.height as usize - 1).enumerate() {
-            let area = Rect::new(detail.x, detail.y + 1 + i as u16, detail.width, 1);
-            let pieces: Vec<Piece> = line
-                .iter()
-                .map(|(t, r)| (t.clone(), theme.style(r)))
-                .collect();
-            put_pieces(buf, area, &pieces);
-        }
+        detail(
+            buf,
+            pane,
+            &format!("{}: conditions and rollout", set.metadata.name),
+            &lines,
+            theme,
+        );
     }
     status(buf, lay.status, m, theme, km, "its apps");
 }
@@ -315,7 +321,7 @@ fn versions(buf: &mut Buffer, m: &Model, l: &ListScreen, theme: &Theme, km: &Key
         ),
         theme,
     );
-    let (list, detail) = split(lay.body);
+    let (list, pane) = split(lay.body);
     let envs = version_envs(rows, m);
     let w = list.width as usize;
     let fam_w = (w / 4).clamp(12, 32);
@@ -388,44 +394,27 @@ fn versions(buf: &mut Buffer, m: &Model, l: &ListScreen, theme: &Theme, km: &Key
             x += env_w as u16 + 1;
         }
     }
-    if let Some(r) = rows.get(l.cursor)
-        && detail.height > 1
-    {
-        buf.set_style(
-            Rect {
-                height: 1,
-                ..detail
-            },
-            theme.style("header"),
-        );
-        put(
-            buf,
-            detail.x + 1,
-            detail.y,
-            &format!("{}: what each environment runs", r.family),
-            detail.width as usize,
-            theme.style("header"),
-        );
-        let mut lines: Vec<(String, &str)> = Vec::new();
+    if let Some(r) = rows.get(l.cursor) {
+        let mut lines: Vec<Vec<(String, &str)>> = Vec::new();
         for (i, c) in r.envs.iter().enumerate() {
             if let Some(newer) = &c.behind {
                 let before = i
                     .checked_sub(1)
                     .map(|j| r.envs[j].env.as_str())
                     .unwrap_or("");
-                lines.push((
+                lines.push(vec![(
                     format!(
                         " {} is behind {before}: {} → {newer} not promoted yet",
                         c.env,
                         c.versions.last().cloned().unwrap_or_default()
                     ),
                     "health.degraded",
-                ));
+                )]);
             }
         }
         for c in &r.envs {
             let names: Vec<String> = c.apps.iter().map(|k| k.name.clone()).collect();
-            lines.push((
+            lines.push(vec![(
                 format!(
                     " {}: {} ({})",
                     c.env,
@@ -433,18 +422,15 @@ fn versions(buf: &mut Buffer, m: &Model, l: &ListScreen, theme: &Theme, km: &Key
                     names.join(", ")
                 ),
                 "text.dim",
-            ));
+            )]);
         }
-        for (i, (t, role)) in lines.iter().take(detail.height as usize - 1).enumerate() {
-            put(
-                buf,
-                detail.x,
-                detail.y + 1 + i as u16,
-                t,
-                detail.width as usize,
-                theme.style(role),
-            );
-        }
+        detail(
+            buf,
+            pane,
+            &format!("{}: what each environment runs", r.family),
+            &lines,
+            theme,
+        );
     }
     status(buf, lay.status, m, theme, km, "its apps");
 }

@@ -2,12 +2,12 @@
 
 use super::*;
 
-/// Asks the events of OutOfSync apps whose drift start is only an estimate (once each).
-pub(super) fn ask_drift_since(m: &mut Model) -> Vec<Effect> {
-    let keys: Vec<AppKey> = m
-        .fleet
-        .rows
+/// Asks the events of those of `candidates` that are OutOfSync with a drift start only
+/// estimated (once each): the apps just listed or just changed, never the whole fleet again.
+pub(super) fn ask_drift_since(m: &mut Model, candidates: &[AppKey]) -> Vec<Effect> {
+    let keys: Vec<AppKey> = candidates
         .iter()
+        .filter_map(|k| m.fleet.get(k))
         .filter(|r| r.sync == Sync::OutOfSync && r.since_estimated)
         .filter(|r| !m.since_asked.contains(&r.key))
         .map(|r| r.key.clone())
@@ -51,10 +51,11 @@ fn fleet_update_inner(m: &mut Model, id: u16, u: FleetUpdate) -> Vec<Effect> {
             } else {
                 vec![]
             };
+            let listed: Vec<AppKey> = rows.iter().map(|r| r.key.clone()).collect();
             m.fleet.replace_instance(id, &name, rows);
             m.recompute_view();
             check_complete(m);
-            fx.extend(ask_drift_since(m));
+            fx.extend(ask_drift_since(m, &listed));
             // Which set generated which app (a listing carries no owner references).
             fx.push(Effect::FetchAppSets(id));
             fx.extend(ask_decisions(m, keys, false));
@@ -86,7 +87,7 @@ fn fleet_update_inner(m: &mut Model, id: u16, u: FleetUpdate) -> Vec<Effect> {
             let changed: Vec<AppKey> = upserts.iter().map(|r| r.key.clone()).collect();
             m.fleet.apply(&name, upserts, &deletes, m.now_ms);
             m.recompute_view();
-            fx.extend(ask_drift_since(m));
+            fx.extend(ask_drift_since(m, &changed));
             if touches_open {
                 fx = refetch(m, false);
             }

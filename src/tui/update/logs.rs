@@ -40,24 +40,9 @@ pub(super) fn open_logs(m: &mut Model, previous: bool) -> Vec<Effect> {
     let Screen::App(s) = std::mem::replace(&mut m.screen, Screen::Fleet) else {
         return vec![];
     };
-    let container = containers.first().cloned().unwrap_or_default();
-    m.screen = Screen::Logs(Box::new(LogScreen {
-        req,
-        target: target.clone(),
-        pod: pod.clone(),
-        container: container.clone(),
-        containers,
-        previous,
-        lines: Default::default(),
-        dropped: 0,
-        offset: 0,
-        follow: true,
-        paused: false,
-        search: None,
-        at: None,
-        state: LogState::Streaming,
-        back: s,
-    }));
+    let l = LogScreen::new(req, target.clone(), pod.clone(), containers, previous, s);
+    let container = l.container.clone();
+    m.screen = Screen::Logs(Box::new(l));
     vec![Effect::FollowLogs {
         req,
         target,

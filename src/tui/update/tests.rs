@@ -795,7 +795,7 @@ fn drift_age_from_the_stream_and_the_events_and_is_sla() {
 /// lines beyond the cap drop off the front; back cancels the stream.
 #[test]
 fn a_followed_log_pauses_scrolls_searches_and_caps() {
-    use crate::tui::model::{LOG_CAP, LogScreen, LogState};
+    use crate::tui::model::{LOG_CAP, LogScreen};
     let km = Keymap::default();
     let mut m = model();
     m.size = (80, 24);
@@ -803,29 +803,20 @@ fn a_followed_log_pauses_scrolls_searches_and_caps() {
     let Screen::App(back) = std::mem::replace(&mut m.screen, Screen::Fleet) else {
         panic!("the app screen")
     };
-    m.screen = Screen::Logs(Box::new(LogScreen {
-        req: 7,
-        target: crate::tui::effect::ClusterTarget {
+    m.screen = Screen::Logs(Box::new(LogScreen::new(
+        7,
+        crate::tui::effect::ClusterTarget {
             cluster: "c".into(),
             server: "s".into(),
             namespace: "shop".into(),
             pods: vec![],
             resources: vec![],
         },
-        pod: "pay-1".into(),
-        container: "pay".into(),
-        containers: vec!["pay".into(), "log-shipper".into()],
-        previous: false,
-        lines: Default::default(),
-        dropped: 0,
-        offset: 0,
-        follow: true,
-        paused: false,
-        search: None,
-        at: None,
-        state: LogState::Streaming,
+        "pay-1".into(),
+        vec!["pay".into(), "log-shipper".into()],
+        false,
         back,
-    }));
+    )));
     let page = super::logs::log_page(&m);
     let feed = |m: &mut Model, from: usize, n: usize| {
         update(

@@ -5,6 +5,11 @@ use super::*;
 /// Opens the ApplicationSets view and reads every instance's sets again.
 pub fn open_appsets(m: &mut Model) -> Vec<Effect> {
     m.screen = Screen::AppSets(ListScreen::default());
+    fetch_appsets(m)
+}
+
+/// Reads every instance's sets again.
+fn fetch_appsets(m: &Model) -> Vec<Effect> {
     (0..m.instances.len() as u16)
         .map(Effect::FetchAppSets)
         .collect()
@@ -37,17 +42,11 @@ pub(super) fn views_act(m: &mut Model, a: Action) -> Vec<Effect> {
         Action::Back => m.screen = Screen::Fleet,
         a if a.moves() => move_list(&mut l.cursor, &mut l.offset, len, page, a),
         Action::DriftQueue => return open_queue(m),
-        Action::Reload if matches!(m.screen, Screen::AppSets(_)) => return open_appsets_keep(m),
+        Action::Reload if matches!(m.screen, Screen::AppSets(_)) => return fetch_appsets(m),
         Action::OpenApp => return narrow(m),
         _ => {}
     }
     vec![]
-}
-
-fn open_appsets_keep(m: &mut Model) -> Vec<Effect> {
-    (0..m.instances.len() as u16)
-        .map(Effect::FetchAppSets)
-        .collect()
 }
 
 /// Enter: the fleet narrowed to the set's apps (its instance and `appset:NAME`), or to the
