@@ -1129,6 +1129,32 @@ async fn leases_are_created_once_and_replaced_only_from_the_version_read() {
             "{out}{}",
             String::from_utf8_lossy(&o.stderr)
         );
+        // `kubectl apply` of a changed Lease sends a strategic merge patch, as to a real
+        // apiserver (which takes it for Leases).
+        let file = dir.path().join("lease.yaml");
+        let apply = |holder: &str| {
+            std::fs::write(
+                &file,
+                format!(
+                    "apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata: {{name: applied, namespace: driftdeck}}\nspec: {{holderIdentity: {holder}}}\n"
+                ),
+            )
+            .unwrap();
+            std::process::Command::new("kubectl")
+                .args(["--kubeconfig"])
+                .arg(dir.path().join("kubeconfig"))
+                .args(["--context", &ctx, "apply", "-f"])
+                .arg(&file)
+                .env("HOME", dir.path())
+                .output()
+                .unwrap()
+        };
+        for holder in ["a", "b"] {
+            let o = apply(holder);
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        }
+        let a = leases_get_holder(&leases, "applied").await;
+        assert_eq!(a.as_deref(), Some("b"));
     }
     leases
         .delete("driftdeck-serve", &Default::default())
@@ -1136,4 +1162,11 @@ async fn leases_are_created_once_and_replaced_only_from_the_version_read() {
         .unwrap();
     let e = leases.get("driftdeck-serve").await.unwrap_err();
     assert!(e.to_string().contains("not found"), "{e}");
+}
+
+async fn leases_get_holder(
+    leases: &kube::api::Api<k8s_openapi::api::coordination::v1::Lease>,
+    name: &str,
+) -> Option<String> {
+    leases.get(name).await.unwrap().spec?.holder_identity
 }

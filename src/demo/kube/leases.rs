@@ -222,13 +222,20 @@ pub fn route(c: &Cluster, r: &Req, rest: &[&str], now: i64) -> Response<Body> {
             ok(&v)
         }
         (Method::PATCH, ["namespaces", ns, "leases", name]) => {
-            if !r.ctype.starts_with("application/merge-patch+json") {
+            // A Lease has no list merged by key, so a strategic merge patch (what `kubectl
+            // apply` sends) merges as a JSON merge patch does; a JSON patch applies its ops.
+            let ctype = r.ctype.split(';').next().unwrap_or("").trim();
+            if !matches!(
+                ctype,
+                "application/merge-patch+json"
+                    | "application/strategic-merge-patch+json"
+                    | "application/json-patch+json"
+            ) {
                 return status(
                     415,
                     "UnsupportedMediaType",
                     &format!(
-                        "the demo's Leases take merge patches (application/merge-patch+json), not {}",
-                        r.ctype
+                        "the demo's Leases take merge, strategic merge and JSON patches, not {ctype}"
                     ),
                     None,
                 );
@@ -248,7 +255,13 @@ pub fn route(c: &Cluster, r: &Req, rest: &[&str], now: i64) -> Response<Body> {
                 return conflict(name);
             }
             let mut v = old.clone();
-            crate::demo::patch::merge(&mut v, &patch);
+            if ctype == "application/json-patch+json" {
+                if let Err(e) = crate::demo::patch::json_patch(&mut v, &patch) {
+                    return status(422, "Invalid", &e, None);
+                }
+            } else {
+                crate::demo::patch::merge(&mut v, &patch);
+            }
             for k in ["uid", "creationTimestamp", "namespace", "name"] {
                 v["metadata"][k] = old["metadata"][k].clone();
             }
