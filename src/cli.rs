@@ -171,6 +171,14 @@ pub enum DefaultKind {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The always-on daemon: watches every instance, decides every drift (shadow, advisory
+    /// or autonomous), journals it, writes it as a Kubernetes Event on the Application and
+    /// serves /metrics, /healthz and /readyz. Exit 0 on a clean stop, 2 on a bad config.
+    Serve {
+        /// Address to serve on (default: [serve] listen, else 127.0.0.1:9464).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
     /// The TUI over the embedded demo fleet (or, with --serve, only its servers).
     Demo {
         #[command(flatten)]

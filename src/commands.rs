@@ -857,3 +857,28 @@ pub fn health(file: &std::path::Path, output: HealthOutput) -> u8 {
     }
     0
 }
+
+/// `driftdeck serve [--listen ADDR]`.
+pub async fn serve(cli: &Cli, paths: &Paths, listen: Option<String>) -> u8 {
+    match config_or_exit(paths) {
+        Ok(Some(cfg)) => {
+            crate::serve::run(
+                cfg,
+                crate::serve::Options {
+                    listen,
+                    data_dir: paths.data_dir.clone(),
+                    read_only: cli.read_only,
+                },
+            )
+            .await
+        }
+        Ok(None) => {
+            errln!(
+                "driftdeck serve: no config at {}; write one with [[instances]] (see `driftdeck check-config`) or pass --config",
+                paths.config_file.display()
+            );
+            2
+        }
+        Err(code) => code,
+    }
+}

@@ -46,6 +46,7 @@ pub mod limits;
 pub mod logging;
 pub mod model;
 pub mod private;
+pub mod serve;
 pub mod tui;
 pub mod util;
 pub mod windows;

@@ -99,6 +99,9 @@ fn main() -> ExitCode {
                 output,
                 no_journal,
             }) => commands::decide(&paths, scenario, mode, output, !no_journal).await,
+            Some(Command::Serve { ref listen }) => {
+                commands::serve(&cli, &paths, listen.clone()).await
+            }
             Some(Command::Replay { ref dir, output }) => {
                 commands::replay(&paths, dir, output).await
             }

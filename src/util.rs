@@ -300,6 +300,17 @@ where
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
+/// Whether `s` is a DNS subdomain as Kubernetes names must be (RFC 1123: at most 253
+/// characters of lower-case alphanumerics, `-` and `.`, starting and ending alphanumeric).
+pub fn is_dns_subdomain(s: &str) -> bool {
+    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    !s.is_empty()
+        && s.len() <= 253
+        && s.chars().all(|c| alnum(c) || c == '-' || c == '.')
+        && s.starts_with(alnum)
+        && s.ends_with(alnum)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -163,3 +163,90 @@ pub async fn act(
         error,
     }
 }
+
+/// A live app decided, journaled and, in autonomous mode, passed through the gate.
+pub struct DecidedAndGated {
+    pub decided: crate::decide::service::Decided,
+    /// What autonomous mode did (`None` in the other modes).
+    pub gate: Option<Gate>,
+    /// The gate was only evaluated: this service never acts (a snapshot).
+    pub dry: bool,
+    /// The journal record of the autonomous sync or refusal, and its error.
+    pub action_seq: Option<u64>,
+    pub action_error: Option<String>,
+}
+
+/// Decides one live app with the shared decision service and journals it; in autonomous mode
+/// a decision on record passes the gate and may sync through `actions` (the TUI's runtime and
+/// `driftdeck serve` both call this).
+pub async fn decide_and_act(
+    kit: &std::sync::Arc<crate::decide::service::Service>,
+    client: &crate::clients::argocd::ArgoClient,
+    session: Option<&Session>,
+    key: &crate::model::fleet::AppKey,
+) -> Result<DecidedAndGated, String> {
+    decide_and_act_as(kit, client, session, key, "tui", None).await
+}
+
+/// [`decide_and_act`] for a front end, with fields of its own in the journal record.
+pub async fn decide_and_act_as(
+    kit: &std::sync::Arc<crate::decide::service::Service>,
+    client: &crate::clients::argocd::ArgoClient,
+    session: Option<&Session>,
+    key: &crate::model::fleet::AppKey,
+    origin: &str,
+    extra: Option<serde_json::Value>,
+) -> Result<DecidedAndGated, String> {
+    use crate::decide::decider::Mode;
+    let decided = crate::decide::service::decide_live_as(kit, client, key, origin, extra).await?;
+    let mut out = DecidedAndGated {
+        gate: None,
+        dry: false,
+        action_seq: None,
+        action_error: None,
+        decided,
+    };
+    let d = &out.decided;
+    match (kit.mode, d.seq) {
+        (Mode::Autonomous, Some(seq)) if kit.acts => {
+            let o = match session {
+                Some(s) => {
+                    let t = Target {
+                        instance: client.instance().to_string(),
+                        name: key.name.clone(),
+                        app_namespace: key.namespace.clone(),
+                    };
+                    act(s, &t, &kit.limits, seq, &d.decision, &d.scenario, d.now).await
+                }
+                None => Outcome {
+                    gate: Gate::Hold {
+                        why: "the instance has no usable client".into(),
+                    },
+                    action_seq: None,
+                    error: None,
+                },
+            };
+            out.gate = Some(o.gate);
+            out.action_seq = o.action_seq;
+            out.action_error = o.error;
+        }
+        (Mode::Autonomous, _) if !kit.acts => {
+            let (records, verification) = {
+                let j = kit.journal.clone();
+                tokio::task::spawn_blocking(move || j.checked().unwrap_or_default())
+                    .await
+                    .unwrap_or_default()
+            };
+            out.gate = Some(autonomy::gate_checked(
+                &d.decision,
+                &records,
+                &verification,
+                &kit.limits,
+                d.now,
+            ));
+            out.dry = true;
+        }
+        _ => {}
+    }
+    Ok(out)
+}

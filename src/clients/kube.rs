@@ -16,6 +16,9 @@ use kube::{Api, Client};
 /// How long one request to a cluster may take.
 const TIMEOUT: Duration = Duration::from_secs(8);
 
+/// The context name that means the pod's own service account.
+pub const IN_CLUSTER: &str = "in-cluster";
+
 /// The kubeconfig and the clients made from it, per context.
 pub struct Clusters {
     kubeconfig: Option<Kubeconfig>,
@@ -127,17 +130,24 @@ impl Clusters {
         if let Some(c) = clients.get(&key) {
             return Ok(c.clone());
         }
-        let kc = self
-            .kubeconfig
-            .clone()
-            .ok_or_else(|| format!("no kubeconfig for context {context}"))?;
-        let opts = KubeConfigOptions {
-            context: Some(context.to_string()),
-            ..Default::default()
+        let mut config = if context == IN_CLUSTER {
+            // The pod's service account (`driftdeck serve` in the cluster).
+            kube::Config::incluster().map_err(|e| {
+                format!("{IN_CLUSTER}: {e}; run inside a pod or name a kubeconfig context")
+            })?
+        } else {
+            let kc = self
+                .kubeconfig
+                .clone()
+                .ok_or_else(|| format!("no kubeconfig for context {context}"))?;
+            let opts = KubeConfigOptions {
+                context: Some(context.to_string()),
+                ..Default::default()
+            };
+            kube::Config::from_custom_kubeconfig(kc, &opts)
+                .await
+                .map_err(|e| format!("kube context {context}: {e}"))?
         };
-        let mut config = kube::Config::from_custom_kubeconfig(kc, &opts)
-            .await
-            .map_err(|e| format!("kube context {context}: {e}"))?;
         config.connect_timeout = Some(Duration::from_secs(4));
         config.read_timeout = read_timeout;
         let client =

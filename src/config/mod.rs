@@ -5,6 +5,7 @@ pub mod argocd_cli;
 pub mod decide;
 pub mod fleet;
 pub mod paths;
+pub mod serve;
 
 use std::path::{Path, PathBuf};
 
@@ -73,6 +74,9 @@ pub struct Config {
     /// The drift SLA and app families across environments.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fleet: Option<fleet::FleetConfig>,
+    /// `driftdeck serve`: its address, identity and leader election.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serve: Option<serve::ServeConfig>,
 }
 
 /// `[journal]`.
@@ -200,6 +204,11 @@ pub struct InstanceConfig {
     /// Label selector for the applications (server-side filter).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub selector: Option<String>,
+    /// The kubeconfig context of the cluster this Argo CD runs in, where its Applications
+    /// live: `driftdeck serve` writes its Events there and holds its Lease there (default: the
+    /// context named after the instance; `in-cluster` for the service account of the pod).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kube_context: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -290,6 +299,9 @@ impl Config {
         }
         if user.fleet.is_some() {
             self.fleet = user.fleet.clone();
+        }
+        if user.serve.is_some() {
+            self.serve = user.serve.clone();
         }
     }
 
@@ -418,6 +430,11 @@ impl Config {
         if let Some(f) = &self.fleet {
             for (key, m) in f.problems() {
                 errs.push(FileError::new(path, section_line("[fleet", key), m));
+            }
+        }
+        if let Some(s) = &self.serve {
+            for (key, m) in s.problems() {
+                errs.push(FileError::new(path, section_line("[serve", key), m));
             }
         }
         if let Some(c) = &self.context {

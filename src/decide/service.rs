@@ -143,6 +143,18 @@ pub async fn decide_live(
     client: &ArgoClient,
     key: &AppKey,
 ) -> Result<Decided, String> {
+    decide_live_as(svc, client, key, "tui", None).await
+}
+
+/// [`decide_live`] for a front end (`origin`: `tui`, `serve`), with fields of its own added to
+/// the journal record (`serve` records what the decision rests on and which replica made it).
+pub async fn decide_live_as(
+    svc: &Arc<Service>,
+    client: &ArgoClient,
+    key: &AppKey,
+    origin: &str,
+    extra: Option<Value>,
+) -> Result<Decided, String> {
     let _permit = svc
         .permits
         .acquire()
@@ -168,9 +180,14 @@ pub async fn decide_live(
         super::decider::within_budget(svc.budget, move || s.decider.assess(&sc)).await??
     };
     let d = svc.decider.finish(assessed, svc.mode).await;
-    let mut body = decision_record(&sc, &d, &svc.decider.bundle.tuning, "tui");
+    let mut body = decision_record(&sc, &d, &svc.decider.bundle.tuning, origin);
     body["app"] = Value::String(key.name.clone());
     body["instance"] = Value::String(client.instance().to_string());
+    if let Some(Value::Object(m)) = extra {
+        for (k, v) in m {
+            body[k.as_str()] = v;
+        }
+    }
     let (seq, journal_error) = match journal_decision(&svc.journal, body).await {
         Ok(r) => (Some(r.seq), None),
         Err(e) => {

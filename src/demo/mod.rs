@@ -177,6 +177,7 @@ impl DemoFleet {
                 pki: pki.clone(),
                 versions: Default::default(),
                 leases: Default::default(),
+                events: Default::default(),
             };
             for inst in &insts {
                 if let Some(c) = inst.read().clusters.iter().find(|c| c.name == *name) {
@@ -199,6 +200,7 @@ impl DemoFleet {
                     pki: pki.clone(),
                     versions: Default::default(),
                     leases: Default::default(),
+                    events: inst.posted_events.clone(),
                 },
                 kube::Auth::Token,
                 name,

@@ -82,6 +82,9 @@ pub struct Instance {
     rotated_at: std::sync::atomic::AtomicI64,
     /// Requests received (what `bench faults` counts retries with).
     pub requests: std::sync::atomic::AtomicU64,
+    /// Events posted to the instance's control plane (by `driftdeck serve`, kubectl...): its
+    /// Kubernetes API stores them, and Argo CD's app events include those of the app.
+    pub posted_events: crate::demo::kube::events::Store,
 }
 
 /// The signing key of demo tokens. The demo server only accepts tokens it issued, so this is a
@@ -133,6 +136,7 @@ impl Instance {
             token_file: RwLock::new(None),
             rotated_at: std::sync::atomic::AtomicI64::new(now),
             requests: std::sync::atomic::AtomicU64::new(0),
+            posted_events: Default::default(),
         })
     }
 

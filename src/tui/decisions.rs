@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::clients::argocd::ArgoClient;
 use crate::decide::Verdict;
-use crate::decide::autonomy::{self, Gate};
+use crate::decide::autonomy::Gate;
 use crate::decide::decider::Mode;
 pub use crate::decide::service::{
     Service as DecideKit, ShadowReport, record_review, shadow_report,
@@ -356,65 +356,22 @@ pub fn queue(rows: &[AppRow], decisions: &HashMap<AppKey, DecisionView>) -> Vec<
     out.into_iter().map(|(q, _)| q).collect()
 }
 
-/// Decides one app through the decision service ([`crate::decide::service::decide_live`]),
-/// then in autonomous mode passes it through the gate and acts through `actions` with
-/// `session` (the instance's, with its read-only flag and protected apps).
+/// Decides one app off the event loop, journals it, and in autonomous mode passes it through
+/// the gate (`actions::autonomous::decide_and_act`, what `serve` runs too).
 pub async fn decide_app(
     kit: Arc<DecideKit>,
     client: ArgoClient,
     session: Option<crate::actions::Session>,
     key: AppKey,
 ) -> Result<Box<DecisionInfo>, String> {
-    let decided = crate::decide::service::decide_live(&kit, &client, &key).await?;
-    let (d, sc, seq, now) = (decided.decision, decided.scenario, decided.seq, decided.now);
-    // Autonomous mode acts only on a decision that is on record, and through `actions`.
-    let (gate, dry) = match (kit.mode, seq) {
-        (Mode::Autonomous, Some(seq)) if kit.acts => {
-            let out = match &session {
-                Some(s) => {
-                    let t = crate::actions::Target {
-                        instance: client.instance().to_string(),
-                        name: key.name.clone(),
-                        app_namespace: key.namespace.clone(),
-                    };
-                    crate::actions::autonomous::act(s, &t, &kit.limits, seq, &d, &sc, now).await
-                }
-                None => crate::actions::autonomous::Outcome {
-                    gate: Gate::Hold {
-                        why: "the instance has no usable client".into(),
-                    },
-                    action_seq: None,
-                    error: None,
-                },
-            };
-            (Some(out.gate), false)
-        }
-        (Mode::Autonomous, _) if !kit.acts => {
-            let (records, verification) = {
-                let j = kit.journal.clone();
-                tokio::task::spawn_blocking(move || j.checked().unwrap_or_default())
-                    .await
-                    .unwrap_or_default()
-            };
-            (
-                Some(autonomy::gate_checked(
-                    &d,
-                    &records,
-                    &verification,
-                    &kit.limits,
-                    now,
-                )),
-                true,
-            )
-        }
-        _ => (None, false),
-    };
+    let done =
+        crate::actions::autonomous::decide_and_act(&kit, &client, session.as_ref(), &key).await?;
     Ok(Box::new(DecisionInfo {
-        decision: d,
-        seq,
-        journal_error: decided.journal_error,
-        gate,
-        dry,
-        sources: decided.sources,
+        decision: done.decided.decision,
+        seq: done.decided.seq,
+        journal_error: done.decided.journal_error,
+        gate: done.gate,
+        dry: done.dry,
+        sources: done.decided.sources,
     }))
 }

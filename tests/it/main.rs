@@ -32,6 +32,7 @@ mod python_client;
 mod resource_actions;
 mod screens;
 mod secrets;
+mod serve;
 mod swagger;
 mod themes_keymaps;
 mod tmux;

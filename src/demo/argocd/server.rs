@@ -470,7 +470,26 @@ pub(super) async fn route(
                         q.get("resourceNamespace").unwrap_or(""),
                         q.get("resourceUID").unwrap_or(""),
                     )),
-                    None => json_reply(&resources::app_events(a)),
+                    None => {
+                        // The controller's events, and those others posted on the app to
+                        // its control plane (the DriftDecision events of `driftdeck serve`).
+                        let mut list = resources::app_events(a);
+                        let m = &a.app.metadata;
+                        list.items.extend(
+                            crate::demo::kube::events::listed(
+                                &inst.posted_events,
+                                Some(&m.namespace),
+                                now,
+                            )
+                            .into_iter()
+                            .filter(|e| {
+                                let io = &e["involvedObject"];
+                                io["kind"] == "Application" && io["name"] == m.name.as_str()
+                            })
+                            .filter_map(|e| serde_json::from_value(e).ok()),
+                        );
+                        json_reply(&list)
+                    }
                 }
             })
         }

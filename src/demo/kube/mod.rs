@@ -26,6 +26,7 @@ use super::state::Instance;
 use super::Body;
 
 mod auth;
+pub mod events;
 mod leases;
 mod list;
 mod logs;
@@ -220,6 +221,8 @@ pub struct Cluster {
     pub versions: std::sync::Mutex<versions::Versions>,
     /// The Leases created in it (leader election).
     pub leases: leases::Store,
+    /// The Events posted to it (a control plane shares them with its Argo CD instance).
+    pub events: events::Store,
 }
 
 /// A running demo Kubernetes API server.
@@ -470,6 +473,9 @@ impl Cluster {
                 }
             }
         }
+        if kind.kind == "Event" {
+            out.extend(self.posted(ns));
+        }
         if kind.kind == "Namespace" {
             for (n, created) in namespaces {
                 out.push(Obj {
@@ -511,11 +517,32 @@ impl Cluster {
         out
     }
 
-    /// A control plane's objects: its instance's Applications, and the `argocd` namespace.
+    /// The Events posted to the cluster (unexpired), in `ns` when given.
+    fn posted(&self, ns: Option<&str>) -> Vec<Obj> {
+        let Some(inst) = self.insts.first() else {
+            return vec![];
+        };
+        events::listed(&self.events, ns, inst.now())
+            .into_iter()
+            .map(|value| Obj {
+                created: 0,
+                inst: inst.clone(),
+                app: String::new(),
+                res: None,
+                value,
+            })
+            .collect()
+    }
+
+    /// A control plane's objects: its instance's Applications, its posted Events, and the
+    /// `argocd` namespace.
     fn applications(&self, kind: &Kind, ns: Option<&str>) -> Vec<Obj> {
         let Some(inst) = self.insts.first() else {
             return vec![];
         };
+        if kind.kind == "Event" {
+            return self.posted(ns);
+        }
         let st = inst.read();
         match kind.kind {
             "Application" => st
@@ -606,6 +633,9 @@ fn item(mut v: Value) -> Value {
 fn verbs_of(k: &Kind) -> Vec<&'static str> {
     if k.kind == "Lease" {
         return vec!["create", "delete", "get", "list", "patch", "update"];
+    }
+    if k.kind == "Event" {
+        return vec!["create", "get", "list", "watch"];
     }
     if matches!(
         k.kind,
@@ -997,6 +1027,15 @@ async fn route(
     };
     let now = c.insts.first().map_or(0, |i| i.now());
     match (method.clone(), name, sub) {
+        (Method::POST, None, None) if kind.kind == "Event" => match ns {
+            Some(ns) => events::create(c, r, ns, now),
+            None => status(
+                405,
+                "MethodNotAllowed",
+                "the server does not allow this method on the requested resource",
+                None,
+            ),
+        },
         (Method::GET, None, None) if watch => {
             watch::watch_stream(c.clone(), *kind, ns.map(str::to_string), q, terms)
         }
