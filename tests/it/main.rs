@@ -17,6 +17,7 @@ mod context;
 mod crash;
 mod decide;
 mod decisions_tui;
+mod deploy;
 mod diff;
 mod drift_age;
 mod faults;
