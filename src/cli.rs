@@ -179,6 +179,10 @@ pub enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
     },
+    /// The Model Context Protocol over stdio (JSON-RPC, one message a line): tools to list
+    /// apps, get an app, its drift diff, decide (shadow), explain a decision, the drift queue;
+    /// sync, defer and annotate only once the user confirms. Exit 0 when stdin closes.
+    Mcp,
     /// The TUI over the embedded demo fleet (or, with --serve, only its servers).
     Demo {
         #[command(flatten)]

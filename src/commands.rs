@@ -882,3 +882,32 @@ pub async fn serve(cli: &Cli, paths: &Paths, listen: Option<String>) -> u8 {
         Err(code) => code,
     }
 }
+
+/// `driftdeck mcp`: the Model Context Protocol on stdin/stdout; 0 when stdin closes.
+pub async fn mcp(cli: &Cli, paths: &Paths) -> u8 {
+    let cfg = match config_or_exit(paths) {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            errln!(
+                "driftdeck mcp: no config at {}; write one with [[instances]] (see `driftdeck check-config`) or pass --config",
+                paths.config_file.display()
+            );
+            return 2;
+        }
+        Err(code) => return code,
+    };
+    let kit = match crate::mcp::Kit::new(cfg, paths.data_dir.clone(), cli.read_only, None) {
+        Ok(k) => k,
+        Err(e) => {
+            errln!("driftdeck mcp: {e}");
+            return 2;
+        }
+    };
+    match crate::mcp::run_stdio(kit).await {
+        Ok(()) => 0,
+        Err(e) => {
+            errln!("driftdeck mcp: {e}");
+            2
+        }
+    }
+}

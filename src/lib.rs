@@ -44,6 +44,7 @@ pub mod headless;
 pub mod health;
 pub mod limits;
 pub mod logging;
+pub mod mcp;
 pub mod model;
 pub mod private;
 pub mod serve;

@@ -99,6 +99,7 @@ fn main() -> ExitCode {
                 output,
                 no_journal,
             }) => commands::decide(&paths, scenario, mode, output, !no_journal).await,
+            Some(Command::Mcp) => commands::mcp(&cli, &paths).await,
             Some(Command::Serve { ref listen }) => {
                 commands::serve(&cli, &paths, listen.clone()).await
             }

@@ -5,7 +5,9 @@
 //! - `GET /api/v1/decisions[?since=SEQ][&limit=N]`: this replica's latest decisions (JSON);
 //! - `POST /api/v1/reviews`: an operator's review of a decision, journaled here so the
 //!   agreement figures are the team's. It needs `Authorization: Bearer` with the token of
-//!   `$DRIFTDECK_API_TOKEN`; without one configured, reviews are refused.
+//!   `$DRIFTDECK_API_TOKEN`; without one configured, reviews are refused;
+//! - `/mcp`: the Model Context Protocol over streamable HTTP (the tools of `driftdeck mcp`,
+//!   on the daemon's fleet), with the same bearer token.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -21,10 +23,10 @@ use super::Shared;
 use crate::decide::Verdict;
 use crate::model::fleet::AppKey;
 
-type Reply = Response<Full<Bytes>>;
+type Reply = Response<http_body_util::combinators::BoxBody<Bytes, Infallible>>;
 
 fn reply(status: StatusCode, ctype: &'static str, body: impl Into<Bytes>) -> Reply {
-    let mut r = Response::new(Full::new(body.into()));
+    let mut r = Response::new(Full::new(body.into()).boxed());
     *r.status_mut() = status;
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -113,6 +115,7 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> Reply {
         }
         (Method::GET, "/api/v1/decisions") => decisions(shared, &query),
         (Method::POST, "/api/v1/reviews") => review(shared, req).await,
+        (_, "/mcp") => mcp(shared, req).await,
         (_, "/metrics" | "/healthz" | "/readyz" | "/api/v1/decisions" | "/api/v1/reviews") => {
             error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
         }
@@ -166,23 +169,8 @@ fn decisions(shared: &Shared, query: &str) -> Reply {
 
 /// `{"decision": SEQ, "verdict": "allow|defer|enforce|needs-human", "operator": "NAME"}`.
 async fn review(shared: &Arc<Shared>, req: Request<Incoming>) -> Reply {
-    let Some(token) = shared.api_token.clone() else {
-        return error(
-            StatusCode::FORBIDDEN,
-            "reviews are off: set DRIFTDECK_API_TOKEN in the daemon's environment (from a Secret) and send it as a bearer token",
-        );
-    };
-    let sent = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if !constant_time_eq(sent.as_bytes(), token.as_bytes()) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "a bearer token is needed to post reviews",
-        );
+    if let Err(r) = authorized(shared, &req, "posting reviews") {
+        return *r;
     }
     let body = match http_body_util::Limited::new(req.into_body(), 64 * 1024)
         .collect()
@@ -270,6 +258,42 @@ async fn review(shared: &Arc<Shared>, req: Request<Incoming>) -> Reply {
             &format!("not journaled: {e}"),
         ),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+/// Whether the request carries the API token; the refusal when not.
+fn authorized(shared: &Shared, req: &Request<Incoming>, what: &str) -> Result<(), Box<Reply>> {
+    let Some(token) = shared.api_token.as_deref() else {
+        return Err(Box::new(error(
+            StatusCode::FORBIDDEN,
+            &format!(
+                "{what} is off: set DRIFTDECK_API_TOKEN in the daemon's environment (from a Secret) and send it as a bearer token"
+            ),
+        )));
+    };
+    let sent = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if constant_time_eq(sent.as_bytes(), token.as_bytes()) {
+        Ok(())
+    } else {
+        Err(Box::new(error(
+            StatusCode::UNAUTHORIZED,
+            &format!("{what} needs the bearer token of DRIFTDECK_API_TOKEN"),
+        )))
+    }
+}
+
+async fn mcp(shared: &Arc<Shared>, req: Request<Incoming>) -> Reply {
+    if let Err(r) = authorized(shared, &req, "MCP") {
+        return *r;
+    }
+    match shared.mcp.get() {
+        Some(svc) => svc.handle(req).await,
+        None => error(StatusCode::SERVICE_UNAVAILABLE, "MCP is starting"),
     }
 }
 

@@ -116,9 +116,17 @@ pub struct Shared {
     /// The latest decisions of this replica, oldest first (at most `RECENT`).
     pub recent: Mutex<std::collections::VecDeque<DecisionSummary>>,
     pub svc: Arc<Service>,
-    /// The bearer token reviews must carry; reviews are refused without one configured.
+    /// The bearer token reviews and MCP must carry; both are refused without one configured.
     pub api_token: Option<String>,
+    /// `/mcp`: the MCP tools over streamable HTTP, on this daemon's fleet.
+    pub mcp: std::sync::OnceLock<McpHttp>,
 }
+
+/// The MCP service of `/mcp`.
+pub type McpHttp = rmcp::transport::streamable_http_server::StreamableHttpService<
+    crate::mcp::Mcp,
+    rmcp::transport::streamable_http_server::session::local::LocalSessionManager,
+>;
 
 /// Decisions the API keeps in memory.
 pub const RECENT: usize = 10_000;
@@ -354,7 +362,29 @@ pub async fn run(cfg: Config, opts: Options) -> u8 {
         recent: Mutex::new(Default::default()),
         svc: svc.clone(),
         api_token: std::env::var(token_env).ok().filter(|t| !t.is_empty()),
+        mcp: std::sync::OnceLock::new(),
     });
+    // MCP over HTTP: the same tools as `driftdeck mcp`, reading this daemon's fleet. The bearer
+    // token guards it, so any Host may ask (a Service name in the cluster).
+    let mcp_config = rmcp::transport::streamable_http_server::StreamableHttpServerConfig::default()
+        .disable_allowed_hosts();
+    let mcp_stop = mcp_config.cancellation_token.clone();
+    match crate::mcp::Kit::new(
+        cfg.clone(),
+        opts.data_dir.clone(),
+        opts.read_only,
+        Some(shared.clone()),
+    ) {
+        Ok(kit) => {
+            let kit = Arc::new(kit);
+            let _ = shared.mcp.set(McpHttp::new(
+                move || Ok(crate::mcp::Mcp::new(kit.clone())),
+                Default::default(),
+                mcp_config,
+            ));
+        }
+        Err(e) => tracing::warn!(error = %e, "MCP over HTTP is off"),
+    }
     {
         let s = shared.clone();
         let _ = tokio::task::spawn_blocking(move || s.refresh_agreement()).await;
@@ -492,6 +522,7 @@ pub async fn run(cfg: Config, opts: Options) -> u8 {
         s.tasks.abort_all();
     }
     let _ = stop_tx.send(true);
+    mcp_stop.cancel();
     for e in electors {
         let _ = tokio::time::timeout(Duration::from_secs(5), e).await;
     }

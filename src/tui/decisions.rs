@@ -305,17 +305,23 @@ pub fn urgency(row: &AppRow, v: Option<&DecisionView>) -> (u8, &'static str) {
             Some(Load::Loading) => (4, "deciding"),
             _ => (4, "not decided yet"),
         },
-        Some(i) => {
-            let d = &i.decision;
-            match d.verdict {
-                Verdict::Enforce if d.policy.hard => (0, "enforce (hard)"),
-                Verdict::NeedsHuman => (1, "needs a human"),
-                Verdict::Enforce => (2, "enforce"),
-                Verdict::Defer => (3, "defer"),
-                Verdict::Allow if row.health == Health::Degraded => (2, "allowed, degraded"),
-                Verdict::Allow => (5, "allow"),
-            }
-        }
+        Some(i) => rank_of(
+            i.decision.verdict,
+            i.decision.policy.hard,
+            row.health == Health::Degraded,
+        ),
+    }
+}
+
+/// The rank of a decided drift in the queue (see [`urgency`]).
+pub fn rank_of(verdict: Verdict, hard: bool, degraded: bool) -> (u8, &'static str) {
+    match verdict {
+        Verdict::Enforce if hard => (0, "enforce (hard)"),
+        Verdict::NeedsHuman => (1, "needs a human"),
+        Verdict::Enforce => (2, "enforce"),
+        Verdict::Defer => (3, "defer"),
+        Verdict::Allow if degraded => (2, "allowed, degraded"),
+        Verdict::Allow => (5, "allow"),
     }
 }
 

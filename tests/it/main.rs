@@ -28,6 +28,7 @@ mod hooks;
 mod hostile;
 mod kube_demo;
 mod kubectl;
+mod mcp;
 mod opa;
 mod python_client;
 mod resource_actions;
