@@ -6,3 +6,4 @@ pub mod http;
 pub mod kube;
 pub mod pagerduty;
 pub mod prometheus;
+pub mod team;

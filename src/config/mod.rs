@@ -77,6 +77,20 @@ pub struct Config {
     /// `driftdeck serve`: its address, identity and leader election.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub serve: Option<serve::ServeConfig>,
+    /// The team's `driftdeck serve`, whose decisions the TUI shows and reviews.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team: Option<TeamConfig>,
+}
+
+/// `[team]`: a `driftdeck serve` daemon the team shares.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TeamConfig {
+    /// Its address, e.g. `http://driftdeck.argocd.svc:9464` (or a port-forward).
+    pub url: String,
+    /// The environment variable holding its API token (default `DRIFTDECK_API_TOKEN`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_env: Option<String>,
 }
 
 /// `[journal]`.
@@ -303,6 +317,9 @@ impl Config {
         if user.serve.is_some() {
             self.serve = user.serve.clone();
         }
+        if user.team.is_some() {
+            self.team = user.team.clone();
+        }
     }
 
     /// Adds an instance for every context of the `argocd` CLI's config that the config does
@@ -436,6 +453,11 @@ impl Config {
             for (key, m) in s.problems() {
                 errs.push(FileError::new(path, section_line("[serve", key), m));
             }
+        }
+        if let Some(t) = &self.team
+            && let Err(m) = crate::clients::team::TeamClient::from_config(t)
+        {
+            errs.push(FileError::new(path, section_line("[team", "url"), m));
         }
         if let Some(c) = &self.context {
             for (key, m) in c.problems() {

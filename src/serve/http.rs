@@ -157,12 +157,15 @@ fn decisions(shared: &Shared, query: &str) -> Reply {
         .take(limit)
         .collect();
     let next = items.last().and_then(|d| d.seq).unwrap_or(since);
+    // The latest record: a reader ahead of it (a journal that started again) reads from 0.
+    let head = recent.back().and_then(|d| d.seq).unwrap_or(0);
     json_reply(
         StatusCode::OK,
         &json!({
             "by": shared.identity,
             "decisions": items,
             "next": next,
+            "head": head,
         }),
     )
 }

@@ -59,7 +59,7 @@ pub fn basis(row: &AppRow) -> String {
 }
 
 /// A decision as the daemon's API lists it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct DecisionSummary {
     pub seq: Option<u64>,
     pub time: String,
@@ -72,7 +72,7 @@ pub struct DecisionSummary {
     pub mode: String,
     pub basis: String,
     /// What autonomous mode did, when it ran.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gate: Option<String>,
     /// The Event written (its name), or why none was.
     pub event: String,

@@ -306,6 +306,15 @@ pub async fn run(cfg: &Config, opts: TuiOptions) -> anyhow::Result<()> {
     let guard = TerminalGuard::enter(opts.mouse)?;
     let mut runtime = Runtime::new(inst, tx);
     runtime.kube = std::sync::Arc::new(crate::clients::kube::Clusters::load(cfg.kube.as_ref()));
+    if let Some(t) = &cfg.team {
+        match crate::clients::team::TeamClient::from_config(t) {
+            Ok(c) => {
+                runtime.team = Some(std::sync::Arc::new(c));
+                model.team.configured = true;
+            }
+            Err(e) => tracing::warn!(error = %e, "[team] is not usable"),
+        }
+    }
     let inflight = crate::actions::Inflight::default();
     runtime.acts = crate::tui::runtime::ops::ActKit {
         kube: Some(runtime.kube.clone()),

@@ -56,6 +56,16 @@ pub enum Effect {
         advised: crate::decide::Verdict,
         chosen: crate::decide::Verdict,
     },
+    /// Read the team's `driftdeck serve` decisions after record `since`.
+    FetchTeam {
+        since: u64,
+    },
+    /// Post an operator's verdict on one of the team's decisions to `driftdeck serve`.
+    ReviewTeam {
+        key: AppKey,
+        decision_seq: u64,
+        chosen: crate::decide::Verdict,
+    },
     /// Read the journal for the shadow report.
     LoadShadow {
         req: u64,

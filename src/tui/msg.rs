@@ -93,6 +93,12 @@ pub enum Msg {
         key: crate::model::fleet::AppKey,
         chosen: crate::decide::Verdict,
         result: Result<u64, String>,
+        /// Posted to the team's `driftdeck serve` (else journaled here).
+        team: bool,
+    },
+    /// The team's decisions after a record, and the next record to ask from.
+    TeamLoaded {
+        result: Result<(Vec<crate::serve::DecisionSummary>, u64), String>,
     },
     ShadowLoaded {
         req: u64,

@@ -568,3 +568,138 @@ async fn the_defer_plan_of_an_app_without_self_heal_does_not_contradict_itself()
     let on = lines(true).await;
     assert!(on.contains("self-heal is on: it goes off"), "{on}");
 }
+
+/// `[team]`: the decision tab shows the team's `driftdeck serve` decision above this
+/// terminal's, and a review goes to the team (the daemon's journal), not the local one.
+#[tokio::test]
+async fn the_team_decision_is_shown_and_reviewed_for_the_team() {
+    use driftdeck::decide::Verdict;
+    use driftdeck::tui::effect::Effect;
+    use driftdeck::tui::model::{ConnState, InstanceView, Model};
+    use driftdeck::tui::msg::Msg;
+    use driftdeck::tui::update::update;
+    let mut a = driftdeck::model::app::Application::default();
+    a.metadata.name = "web".into();
+    a.metadata.namespace = "argocd".into();
+    a.status.sync.status = "OutOfSync".into();
+    a.status.health.status = "Healthy".into();
+    let row = driftdeck::model::fleet::AppRow::from_app(0, &a);
+    let km = Keymap::default();
+    let mut m = Model::new(
+        vec![InstanceView {
+            name: "eu".into(),
+            url: "https://eu".into(),
+            state: ConnState::Live,
+            version: None,
+            listed: true,
+            insecure: false,
+            read_only: false,
+        }],
+        (120, 40),
+        common::NOW * 1000,
+    );
+    m.team.configured = true;
+    update(
+        &mut m,
+        &km,
+        Msg::Fleet(
+            0,
+            driftdeck::clients::argocd::watch::FleetUpdate::Listed {
+                rows: vec![row.clone()],
+                resource_version: "1".into(),
+                version: None,
+            },
+        ),
+    );
+    // The clock asks for the team's decisions every 10 s.
+    let fx = update(&mut m, &km, Msg::Tick(common::NOW * 1000 + 1000));
+    assert!(fx.contains(&Effect::FetchTeam { since: 0 }), "{fx:?}");
+    let fx = update(&mut m, &km, Msg::Tick(common::NOW * 1000 + 2000));
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::FetchTeam { .. })),
+        "one read at a time"
+    );
+    let summary = |seq: u64, verdict: &str| driftdeck::serve::DecisionSummary {
+        seq: Some(seq),
+        time: "2026-11-18T11:00:00Z".into(),
+        instance: "eu".into(),
+        namespace: "argocd".into(),
+        app: "web".into(),
+        verdict: verdict.into(),
+        confidence: 0.9,
+        rule: "p3.config".into(),
+        mode: "shadow".into(),
+        basis: "b".into(),
+        gate: None,
+        event: "web.driftdecision.00".into(),
+        by: "driftdeck-0".into(),
+    };
+    update(
+        &mut m,
+        &km,
+        Msg::TeamLoaded {
+            result: Ok((vec![summary(7, "defer"), summary(9, "enforce")], 9)),
+        },
+    );
+    assert_eq!(m.team.next, 9);
+    let key = |m: &mut Model, k: &str| {
+        update(
+            m,
+            &km,
+            Msg::Key(driftdeck::tui::keymap::Key::parse(k).unwrap()),
+        )
+    };
+    key(&mut m, "enter");
+    let app_screen = match &m.screen {
+        driftdeck::tui::model::Screen::App(s) => s.clone(),
+        other => panic!("{other:?}"),
+    };
+    let rows = driftdeck::tui::ui::decide::decision_rows(&m, &app_screen, 120);
+    let text: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
+    assert!(
+        text[0].starts_with("Team: ENFORCE") && text[0].contains("confidence 0.90"),
+        "{text:?}"
+    );
+    assert!(
+        text[1].contains("driftdeck serve (driftdeck-0)") && text[1].contains("#9"),
+        "{text:?}"
+    );
+    // Reviews (from the drift queue): the team's decision, posted to the daemon.
+    key(&mut m, "u");
+    let fx = key(&mut m, "A");
+    assert_eq!(
+        fx,
+        vec![Effect::ReviewTeam {
+            key: row.key.clone(),
+            decision_seq: 9,
+            chosen: Verdict::Allow,
+        }]
+    );
+    update(
+        &mut m,
+        &km,
+        Msg::Reviewed {
+            key: row.key.clone(),
+            chosen: Verdict::Allow,
+            result: Ok(12),
+            team: true,
+        },
+    );
+    assert!(
+        m.flash
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("recorded for the team")
+    );
+    // A daemon that cannot be read says so in the tab.
+    update(
+        &mut m,
+        &km,
+        Msg::TeamLoaded {
+            result: Err("driftdeck serve at http://x cannot be reached".into()),
+        },
+    );
+    let rows = driftdeck::tui::ui::decide::decision_rows(&m, &app_screen, 120);
+    assert!(rows.iter().any(|r| r.text.contains("cannot be reached")));
+}

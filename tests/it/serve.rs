@@ -417,3 +417,78 @@ fn a_bad_serve_config_exits_2_with_a_sentence() {
     assert!(err.contains("renew_deadline"), "{err}");
     assert!(err.contains("line"), "the line of the mistake: {err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_team_reads_the_daemons_decisions_and_its_reviews_move_the_agreement() {
+    let fleet = common::demo_with(30, 3, 1, |o| o.now = None).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let config = fleet.write_config(tmp.path()).unwrap();
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(
+        "\n[serve]\nlease_duration = \"3s\"\nrenew_deadline = \"2s\"\nretry_period = \"500ms\"\n",
+    );
+    std::fs::write(&config, text).unwrap();
+    let d = Replica::start(
+        &config,
+        "driftdeck-0",
+        &tmp.path().join("d"),
+        &[("DRIFTDECK_API_TOKEN", "team-token")],
+    );
+    let want = drifted(&fleet).await.len();
+    let url = format!("http://{}", d.addr);
+    let team = |token: Option<&str>| {
+        driftdeck::clients::team::TeamClient::new(&url, token.map(str::to_string)).unwrap()
+    };
+    let client = team(Some("team-token"));
+    let t = Instant::now();
+    let mut decisions = Vec::new();
+    while decisions.len() < want {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the daemon did not decide every drift"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        decisions = client
+            .decisions(0)
+            .await
+            .map(|(d, _)| d)
+            .unwrap_or_default();
+    }
+    let first = decisions[0].clone();
+    let seq = first.seq.unwrap();
+    // Paging: nothing after the latest.
+    let (after, next) = client
+        .decisions(decisions.last().unwrap().seq.unwrap())
+        .await
+        .unwrap();
+    assert!(after.is_empty());
+    assert_eq!(next, decisions.last().unwrap().seq.unwrap());
+    // Reading is open; a review needs the token.
+    let e = team(None)
+        .review(seq, driftdeck::decide::Verdict::Allow, "alice")
+        .await
+        .unwrap_err();
+    assert!(e.contains("DRIFTDECK_API_TOKEN"), "{e}");
+    let disagree = if first.verdict == "allow" {
+        driftdeck::decide::Verdict::Enforce
+    } else {
+        driftdeck::decide::Verdict::Allow
+    };
+    let r = client.review(seq, disagree, "alice").await.unwrap();
+    assert!(r > seq);
+    let e = client
+        .review(999_999, driftdeck::decide::Verdict::Allow, "alice")
+        .await
+        .unwrap_err();
+    assert!(e.contains("404"), "{e}");
+    // The daemon's journal holds the review, and its metrics count it.
+    let j = driftdeck::decide::journal::Journal::in_dir(&tmp.path().join("d"));
+    let recs = j.records().unwrap();
+    let review = recs.iter().find(|x| x.seq == r).unwrap();
+    assert_eq!(review.body["decision_seq"], seq);
+    assert_eq!(review.body["action"], "review");
+    assert_eq!(review.body["operator"], "alice");
+    let m = d.get("/metrics").await.1;
+    assert!(m.contains("driftdeck_decision_reviews 1\n"), "{m}");
+    assert!(m.contains("driftdeck_decision_agreement_ratio 0\n"), "{m}");
+}

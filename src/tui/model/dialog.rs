@@ -122,6 +122,8 @@ pub enum DialogKind {
     ChooseVerdict {
         key: AppKey,
         decision_seq: u64,
+        /// A decision of the team's `driftdeck serve` (the review is posted to it).
+        team: bool,
     },
 }
 

@@ -888,6 +888,8 @@ pub struct Model {
     pub title: String,
     /// Decisions per app (made off the event loop, journaled).
     pub decisions: HashMap<AppKey, decisions::DecisionView>,
+    /// The team's `driftdeck serve`: its latest decision per app, and the stream's state.
+    pub team: TeamView,
     /// The decision mode, or why decisions are unavailable (a bad policy or config).
     pub decide: Result<crate::decide::decider::Mode, String>,
     /// Decide every drift as it appears, not only those looked at: the TUI in shadow mode
@@ -960,6 +962,7 @@ impl Model {
             complete: false,
             title: "driftdeck".into(),
             decisions: HashMap::new(),
+            team: TeamView::default(),
             decide: Ok(crate::decide::decider::Mode::default()),
             decide_fleet: false,
             ops: Vec::new(),
@@ -1148,3 +1151,20 @@ pub struct CommandLine {
     /// Candidates of the last `tab` that did not narrow anything, and the next one's index.
     pub cycle: Option<(Vec<String>, usize)>,
 }
+
+/// The team's decision stream (`[team]`: a `driftdeck serve` daemon).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TeamView {
+    pub configured: bool,
+    /// Its latest decision per (instance, app).
+    pub decisions: HashMap<(String, String), crate::serve::DecisionSummary>,
+    /// The next record to ask from.
+    pub next: u64,
+    pub asked_ms: i64,
+    pub loading: bool,
+    /// Why the last read failed.
+    pub error: Option<String>,
+}
+
+/// How often the team's decisions are read.
+pub const TEAM_EVERY_MS: i64 = 10_000;

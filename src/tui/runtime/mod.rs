@@ -138,6 +138,8 @@ pub struct Runtime {
     pub acts: ops::ActKit,
     /// The kube contexts of the clusters.
     pub kube: std::sync::Arc<crate::clients::kube::Clusters>,
+    /// The team's `driftdeck serve` (`[team]`).
+    pub team: Option<std::sync::Arc<crate::clients::team::TeamClient>>,
     tx: mpsc::Sender<Msg>,
     inst: Instances,
     tasks: HashMap<u64, AbortHandle>,
@@ -151,6 +153,7 @@ impl Runtime {
             decide: None,
             acts: ops::ActKit::default(),
             kube: std::sync::Arc::new(crate::clients::kube::Clusters::load(None)),
+            team: None,
             tx,
             inst,
             tasks: HashMap::new(),
@@ -169,6 +172,7 @@ impl Runtime {
                 acts: &self.acts,
                 kube: &self.kube,
                 decide: &self.decide,
+                team: self.team.clone(),
                 sink: Sink::Loop(self.tx.clone()),
             };
             match plan(&env, e) {
@@ -288,6 +292,7 @@ struct Env<'a> {
     acts: &'a ops::ActKit,
     kube: &'a std::sync::Arc<crate::clients::kube::Clusters>,
     decide: &'a Option<std::sync::Arc<crate::tui::decisions::DecideKit>>,
+    team: Option<std::sync::Arc<crate::clients::team::TeamClient>>,
     sink: Sink,
 }
 
@@ -561,6 +566,47 @@ fn plan(env: &Env<'_>, e: Effect) -> Work {
                         key,
                         chosen,
                         result,
+                        team: false,
+                    }]
+                }),
+            )
+        }
+        Effect::FetchTeam { since } => {
+            let team = env.team.clone();
+            Work::Read(
+                None,
+                job(sink, async move {
+                    let result = match team {
+                        Some(t) => t.decisions(since).await,
+                        None => Err("no [team] is configured".to_string()),
+                    };
+                    vec![Msg::TeamLoaded { result }]
+                }),
+            )
+        }
+        Effect::ReviewTeam {
+            key,
+            decision_seq,
+            chosen,
+        } => {
+            let team = env.team.clone();
+            let client = client_of(key.instance);
+            Work::Read(
+                None,
+                job(sink, async move {
+                    let operator = match &client {
+                        Some(c) => crate::actions::operator(c).await,
+                        None => crate::actions::local_operator(),
+                    };
+                    let result = match team {
+                        Some(t) => t.review(decision_seq, chosen, &operator).await,
+                        None => Err("no [team] is configured".to_string()),
+                    };
+                    vec![Msg::Reviewed {
+                        key,
+                        chosen,
+                        result,
+                        team: true,
                     }]
                 }),
             )
@@ -618,6 +664,7 @@ impl Headless {
                 acts: &acts,
                 kube: &self.kube,
                 decide: &self.decide,
+                team: None,
                 sink: Sink::Collect(tx.clone()),
             };
             let task = match plan(&env, e) {

@@ -33,13 +33,14 @@ pub fn decision_rows(m: &Model, s: &AppScreen, width: u16) -> Vec<DecisionRow> {
         .fleet
         .get(&s.key)
         .is_some_and(|r| r.sync == crate::model::status::Sync::OutOfSync);
-    let lines = decision_lines(
+    let mut lines = team_lines(m, &s.key);
+    lines.extend(decision_lines(
         m.decisions.get(&s.key),
         &m.decide,
         drifted,
         m.now_ms,
         m.low_bandwidth,
-    );
+    ));
     let w = (width as usize).saturating_sub(3).max(10);
     let mut out = Vec::new();
     for (i, (text, role)) in lines.into_iter().enumerate() {
@@ -52,6 +53,47 @@ pub fn decision_rows(m: &Model, s: &AppScreen, width: u16) -> Vec<DecisionRow> {
             });
         }
     }
+    out
+}
+
+/// The team's decision about the app (`[team]`: `driftdeck serve`), above this terminal's own.
+fn team_lines(m: &Model, key: &crate::model::fleet::AppKey) -> Vec<(String, &'static str)> {
+    if !m.team.configured {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    match crate::tui::update::team_decision(m, key) {
+        Some(d) => {
+            let role = d.verdict.parse::<Verdict>().map(role_of).unwrap_or("text");
+            out.push((
+                format!(
+                    "Team: {}  confidence {:.2}  ({} mode, rule {})",
+                    d.verdict.to_uppercase(),
+                    d.confidence,
+                    d.mode,
+                    d.rule
+                ),
+                role,
+            ));
+            out.push((
+                format!(
+                    "decided by driftdeck serve ({}) at {}, its record #{}; y/A/F/E/H review it for the team",
+                    d.by,
+                    d.time.get(..19).unwrap_or(&d.time).replace('T', " "),
+                    d.seq.map(|s| s.to_string()).unwrap_or_else(|| "?".into())
+                ),
+                "text.dim",
+            ));
+        }
+        None => out.push((
+            "Team: driftdeck serve has not decided this app's drift".into(),
+            "text.dim",
+        )),
+    }
+    if let Some(e) = &m.team.error {
+        out.push((format!("the team's decisions: {e}"), "warning"));
+    }
+    out.push((String::new(), "text"));
     out
 }
 

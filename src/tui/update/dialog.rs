@@ -740,7 +740,12 @@ pub fn type_char(m: &mut Model, c: char) -> Vec<Effect> {
     let Overlay::Dialog(d) = &mut m.overlay else {
         return vec![];
     };
-    if let DialogKind::ChooseVerdict { key, decision_seq } = &d.kind {
+    if let DialogKind::ChooseVerdict {
+        key,
+        decision_seq,
+        team,
+    } = &d.kind
+    {
         use crate::decide::Verdict;
         let chosen = match c.to_ascii_lowercase() {
             'a' => Verdict::Allow,
@@ -755,11 +760,19 @@ pub fn type_char(m: &mut Model, c: char) -> Vec<Effect> {
                 return vec![];
             }
         };
-        let fx = vec![Effect::Review {
-            key: key.clone(),
-            decision_seq: *decision_seq,
-            advised: Verdict::NeedsHuman,
-            chosen,
+        let fx = vec![if *team {
+            Effect::ReviewTeam {
+                key: key.clone(),
+                decision_seq: *decision_seq,
+                chosen,
+            }
+        } else {
+            Effect::Review {
+                key: key.clone(),
+                decision_seq: *decision_seq,
+                advised: Verdict::NeedsHuman,
+                chosen,
+            }
         }];
         m.overlay = Overlay::None;
         return fx;
@@ -773,7 +786,7 @@ pub fn type_char(m: &mut Model, c: char) -> Vec<Effect> {
 
 /// The question `y` asks when the advice is `needs-human`: approving it says nothing about
 /// what should happen, so the operator chooses.
-pub fn choose_verdict(m: &mut Model, key: AppKey, decision_seq: u64) {
+pub fn choose_verdict(m: &mut Model, key: AppKey, decision_seq: u64, team: bool) {
     let req = m.req();
     m.overlay = Overlay::Dialog(Box::new(Dialog {
         req,
@@ -790,7 +803,11 @@ pub fn choose_verdict(m: &mut Model, key: AppKey, decision_seq: u64) {
         fields: vec![],
         focus: 0,
         error: None,
-        kind: DialogKind::ChooseVerdict { key, decision_seq },
+        kind: DialogKind::ChooseVerdict {
+            key,
+            decision_seq,
+            team,
+        },
         scroll: 0,
         confirm_name: None,
     }));
@@ -1022,6 +1039,15 @@ pub fn done(
 /// due (unless read-only).
 pub fn tick(m: &mut Model) -> Vec<Effect> {
     let now = m.now_ms;
+    let mut fx = Vec::new();
+    if m.team.configured
+        && !m.team.loading
+        && now - m.team.asked_ms >= crate::tui::model::TEAM_EVERY_MS
+    {
+        m.team.loading = true;
+        m.team.asked_ms = now;
+        fx.push(Effect::FetchTeam { since: m.team.next });
+    }
     let before = m.ops.len();
     m.ops
         .retain(|o| o.done.is_none() || now - o.ended_ms < OP_LINGER_MS);
@@ -1042,7 +1068,6 @@ pub fn tick(m: &mut Model) -> Vec<Effect> {
         })
         .map(|r| r.key.clone())
         .collect();
-    let mut fx = Vec::new();
     for key in due {
         m.restoring.insert(key.clone());
         fx.push(new_op(m, Act::RestoreDeferral { key }));

@@ -244,9 +244,10 @@ fn step(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
             key,
             chosen,
             result,
+            team,
         } => {
-            match result {
-                Ok(seq) => flash(
+            match (result, team) {
+                (Ok(seq), false) => flash(
                     m,
                     format!(
                         "recorded: you chose {chosen} for {} (journal #{seq})",
@@ -254,7 +255,34 @@ fn step(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
                     ),
                     false,
                 ),
-                Err(e) => flash(m, format!("the review was not recorded: {e}"), true),
+                (Ok(seq), true) => flash(
+                    m,
+                    format!(
+                        "recorded for the team: you chose {chosen} for {} (driftdeck serve's journal #{seq})",
+                        key.name
+                    ),
+                    false,
+                ),
+                (Err(e), _) => flash(m, format!("the review was not recorded: {e}"), true),
+            }
+            vec![]
+        }
+        Msg::TeamLoaded { result } => {
+            m.team.loading = false;
+            match result {
+                Ok((items, next)) => {
+                    for d in items {
+                        let k = (d.instance.clone(), d.app.clone());
+                        let newer = m.team.decisions.get(&k).is_none_or(|old| old.seq <= d.seq);
+                        if newer {
+                            m.team.decisions.insert(k, d);
+                        }
+                    }
+                    // A restarted daemon numbers from its journal again: read from the start.
+                    m.team.next = next;
+                    m.team.error = None;
+                }
+                Err(e) => m.team.error = Some(e),
             }
             vec![]
         }

@@ -71,6 +71,20 @@ pub(super) fn review(
     key: &AppKey,
     chosen: Option<crate::decide::Verdict>,
 ) -> Vec<Effect> {
+    // The team's decision, when `driftdeck serve` has one: the review is the team's.
+    if let Some(t) = team_decision(m, key)
+        && let (Some(seq), Ok(advised)) = (t.seq, t.verdict.parse::<crate::decide::Verdict>())
+    {
+        if chosen.is_none() && advised == crate::decide::Verdict::NeedsHuman {
+            crate::tui::ops::choose_verdict(m, key.clone(), seq, true);
+            return vec![];
+        }
+        return vec![Effect::ReviewTeam {
+            key: key.clone(),
+            decision_seq: seq,
+            chosen: chosen.unwrap_or(advised),
+        }];
+    }
     let info = m.decisions.get(key).and_then(|v| v.info());
     let Some(i) = info else {
         flash(m, "there is no decision to review yet".to_string(), true);
@@ -86,7 +100,7 @@ pub(super) fn review(
     };
     let advised = i.decision.verdict;
     if chosen.is_none() && advised == crate::decide::Verdict::NeedsHuman {
-        crate::tui::ops::choose_verdict(m, key.clone(), seq);
+        crate::tui::ops::choose_verdict(m, key.clone(), seq, false);
         return vec![];
     }
     vec![Effect::Review {
@@ -168,4 +182,10 @@ pub(super) fn report_act(m: &mut Model, a: Action) -> Vec<Effect> {
         _ => {}
     }
     vec![]
+}
+
+/// The team's latest decision about the app, if `driftdeck serve` has one.
+pub fn team_decision<'a>(m: &'a Model, key: &AppKey) -> Option<&'a crate::serve::DecisionSummary> {
+    let inst = m.instances.get(key.instance as usize)?;
+    m.team.decisions.get(&(inst.name.clone(), key.name.clone()))
 }
