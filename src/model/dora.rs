@@ -135,6 +135,49 @@ pub fn compute(apps: &[AppHistory], now: i64, window: i64) -> Vec<Figures> {
         .collect()
 }
 
+/// Health transitions seen on an instance's stream, per (instance, app), newest last.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HealthLog {
+    pub apps: std::collections::HashMap<(String, String), Vec<(i64, String, String)>>,
+}
+
+impl HealthLog {
+    /// Transitions kept per app.
+    pub const KEEP: usize = 64;
+
+    pub fn record(&mut self, instance: &str, app: &str, at: i64, from: &str, to: &str) {
+        if from == to {
+            return;
+        }
+        let v = self
+            .apps
+            .entry((instance.to_string(), app.to_string()))
+            .or_default();
+        v.push((at, from.to_string(), to.to_string()));
+        if v.len() > Self::KEEP {
+            v.remove(0);
+        }
+    }
+
+    /// Fills in each app's restores.
+    pub fn restores_into(&self, apps: &mut [AppHistory]) {
+        for a in apps {
+            if let Some(t) = self.apps.get(&(a.instance.clone(), a.app.clone())) {
+                a.restores = restores(t);
+            }
+        }
+    }
+}
+
+/// The list projection cannot carry `status.history`: Argo CD's `fields` parameter keeps only
+/// the fields of its own list (`appFields` of its API server), so the history is read with
+/// the whole list, as `argocd app list -o json` does. Not often: `serve` every five minutes,
+/// the TUI when `:dora` opens.
+pub const HISTORY_FIELDS: Option<&[&str]> = None;
+
+/// The window of the figures: 30 days.
+pub const WINDOW_SECS: i64 = 30 * 86_400;
+
 /// Restores from an app's health transitions `(when, from, to)`, oldest first: Degraded (or
 /// Missing) until the next Healthy.
 pub fn restores(transitions: &[(i64, String, String)]) -> Vec<(i64, i64)> {

@@ -120,6 +120,8 @@ pub struct Shared {
     pub api_token: Option<String>,
     /// `/mcp`: the MCP tools over streamable HTTP, on this daemon's fleet.
     pub mcp: std::sync::OnceLock<McpHttp>,
+    /// Health transitions seen on the streams (time to restore).
+    pub health: Mutex<crate::model::dora::HealthLog>,
 }
 
 /// The MCP service of `/mcp`.
@@ -363,6 +365,7 @@ pub async fn run(cfg: Config, opts: Options) -> u8 {
         svc: svc.clone(),
         api_token: std::env::var(token_env).ok().filter(|t| !t.is_empty()),
         mcp: std::sync::OnceLock::new(),
+        health: Mutex::new(Default::default()),
     });
     // MCP over HTTP: the same tools as `driftdeck mcp`, reading this daemon's fleet. The bearer
     // token guards it, so any Host may ask (a Service name in the cluster).
@@ -495,6 +498,18 @@ pub async fn run(cfg: Config, opts: Options) -> u8 {
             return 2;
         }
     };
+    let dora = tokio::spawn(dora_loop(
+        ctx.shared.clone(),
+        ctx.clients
+            .iter()
+            .cloned()
+            .zip(cfg.instances.iter().map(|ic| AppQuery {
+                projects: ic.projects.clone(),
+                selector: ic.selector.clone(),
+                ..Default::default()
+            }))
+            .collect(),
+    ));
     let mut beat = tokio::time::interval(Duration::from_secs(5));
     loop {
         shared.heartbeat.store(now_ms(), Ordering::Relaxed);
@@ -529,9 +544,50 @@ pub async fn run(cfg: Config, opts: Options) -> u8 {
     for w in watchers {
         w.abort();
     }
+    dora.abort();
     let _ = tokio::time::timeout(Duration::from_secs(2), http).await;
     errln!("driftdeck serve: stopped");
     0
+}
+
+/// How often the DORA figures are read again from Argo CD's history.
+const DORA_EVERY: Duration = Duration::from_secs(300);
+
+/// Reads every instance's deployment history and computes the DORA figures, at start and
+/// every [`DORA_EVERY`].
+async fn dora_loop(shared: Arc<Shared>, clients: Vec<(ArgoClient, AppQuery)>) {
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    loop {
+        let mut apps = Vec::new();
+        for (c, q) in &clients {
+            match c.list_apps(q, crate::model::dora::HISTORY_FIELDS).await {
+                Ok(list) => apps.extend(
+                    list.items
+                        .iter()
+                        .map(|a| crate::model::dora::AppHistory::of(c.instance(), a)),
+                ),
+                Err(e) => {
+                    tracing::warn!(instance = c.instance(), error = %e, "deployment history not read")
+                }
+            }
+        }
+        shared
+            .health
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .restores_into(&mut apps);
+        let figures = crate::model::dora::compute(
+            &apps,
+            chrono::Utc::now().timestamp(),
+            crate::model::dora::WINDOW_SECS,
+        );
+        shared
+            .counters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .dora = figures;
+        tokio::time::sleep(DORA_EVERY).await;
+    }
 }
 
 struct Ctx {
@@ -823,6 +879,19 @@ fn apply(ctx: &mut Ctx, i: usize, u: FleetUpdate) -> Option<Vec<AppKey>> {
                 r.sla = ctx.sla.for_project(&r.project);
                 if let Some(o) = f.rows.get(&r.key) {
                     r.follow(o, Some(now));
+                    if o.health != r.health {
+                        ctx.shared
+                            .health
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .record(
+                                &f.name,
+                                &r.key.name,
+                                now,
+                                o.health.as_str(),
+                                r.health.as_str(),
+                            );
+                    }
                 }
                 keys.push(r.key.clone());
                 f.rows.insert(r.key.clone(), r);

@@ -126,6 +126,12 @@ pub const COMMANDS: &[Command] = &[
         help: "versions per environment of each app family, promotion gaps first",
     },
     Command {
+        name: "dora",
+        aliases: &["deployments", "delivery"],
+        arg: Arg::None,
+        help: "DORA figures per project: deployments a day, change failure rate (rollbacks), time to restore",
+    },
+    Command {
         name: "queue",
         aliases: &["drift"],
         arg: Arg::None,
@@ -366,7 +372,7 @@ pub fn run(m: &mut Model, text: &str) -> Result<Vec<Effect>, String> {
     };
     let Some(c) = find(word) else {
         return Err(format!(
-            "unknown command `:{word}`: try :ctx :cluster :project :ns :env :app :sync :refresh :diff :actions :appsets :versions :queue :shadow :theme :q (tab completes; esc closes)"
+            "unknown command `:{word}`: try :ctx :cluster :project :ns :env :app :sync :refresh :diff :actions :appsets :versions :dora :queue :shadow :theme :q (tab completes; esc closes)"
         ));
     };
     if c.arg == Arg::None && !arg.is_empty() {
@@ -400,6 +406,7 @@ pub fn run(m: &mut Model, text: &str) -> Result<Vec<Effect>, String> {
         "actions" => Some(Action::ResourceActions),
         "queue" => Some(Action::DriftQueue),
         "appsets" => return Ok(super::update::open_appsets(m)),
+        "dora" => return Ok(super::update::open_dora(m)),
         "versions" => return Ok(super::update::open_versions(m)),
         "shadow" => Some(Action::ShadowReport),
         "help" => Some(Action::ToggleHelp),

@@ -66,6 +66,8 @@ pub enum Effect {
         decision_seq: u64,
         chosen: crate::decide::Verdict,
     },
+    /// Read every instance's deployment history (`:dora`).
+    FetchDora,
     /// Read the journal for the shadow report.
     LoadShadow {
         req: u64,

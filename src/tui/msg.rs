@@ -96,6 +96,11 @@ pub enum Msg {
         /// Posted to the team's `driftdeck serve` (else journaled here).
         team: bool,
     },
+    /// Every instance's deployment history, and the instances that could not be read.
+    DoraLoaded {
+        apps: Vec<crate::model::dora::AppHistory>,
+        errors: Vec<String>,
+    },
     /// The team's decisions after a record, and the next record to ask from.
     TeamLoaded {
         result: Result<(Vec<crate::serve::DecisionSummary>, u64), String>,

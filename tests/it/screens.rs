@@ -512,6 +512,20 @@ snap!(
     None
 );
 
+snap!(dora_120x40, 60, (120, 40), ": d o r a enter", None);
+snap!(dora_80x24, 60, (80, 24), ": d o r a enter", None);
+
+/// `:dora`, then enter: the fleet narrowed to the project's apps on its instance.
+#[tokio::test]
+async fn enter_on_a_dora_row_narrows_the_fleet_to_the_project() {
+    let fleet = demo(60, 4, 2).await;
+    let s = screen_of(&fleet, (120, 40), ": d o r a enter j enter", None).await;
+    assert!(
+        s.contains("instance:argocd-eu") && s.contains("project:commerce"),
+        "{s}"
+    );
+}
+
 /// `:appsets`, then enter: the fleet narrowed to the set's apps, through the appset facet.
 #[tokio::test]
 async fn enter_on_an_appset_narrows_the_fleet_to_its_apps() {

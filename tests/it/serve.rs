@@ -492,3 +492,63 @@ async fn the_team_reads_the_daemons_decisions_and_its_reviews_move_the_agreement
     assert!(m.contains("driftdeck_decision_reviews 1\n"), "{m}");
     assert!(m.contains("driftdeck_decision_agreement_ratio 0\n"), "{m}");
 }
+
+/// DORA from Argo CD's history: a rollback makes the deployment it undid a change failure,
+/// in the library's figures and in `serve`'s metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_is_a_change_failure_in_the_dora_figures_and_metrics() {
+    use driftdeck::model::dora;
+    let fleet = common::demo_with(30, 3, 1, |o| o.now = None).await;
+    let cfg = fleet.config();
+    let client = common::client(&cfg.instances[0]);
+    let s =
+        driftdeck::actions::Session::new(client.clone(), false, vec![]).protect_production(false);
+    let app = common::auto_synced_app(&client, &[]).await;
+    let (name, project) = (app.metadata.name.clone(), app.spec.project.clone());
+    let figures = |list: &driftdeck::model::app::ApplicationList| {
+        let apps: Vec<dora::AppHistory> = list
+            .items
+            .iter()
+            .map(|a| dora::AppHistory::of("argocd-eu", a))
+            .collect();
+        dora::compute(&apps, chrono::Utc::now().timestamp(), dora::WINDOW_SECS)
+            .into_iter()
+            .find(|f| f.project == project)
+            .unwrap()
+    };
+    let before = figures(
+        &client
+            .list_apps(&Default::default(), dora::HISTORY_FIELDS)
+            .await
+            .unwrap(),
+    );
+    common::guided_rollback(&s, &name, "5xx after the release").await;
+    let after = figures(
+        &client
+            .list_apps(&Default::default(), dora::HISTORY_FIELDS)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(after.failed, before.failed + 1, "{before:?} {after:?}");
+    assert_eq!(after.deployments, before.deployments + 1);
+    assert!(after.change_failure_rate.unwrap() > 0.0);
+
+    let tmp = tempfile::tempdir().unwrap();
+    let config = fleet.write_config(tmp.path()).unwrap();
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(
+        "\n[serve]\nlease_duration = \"3s\"\nrenew_deadline = \"2s\"\nretry_period = \"500ms\"\n",
+    );
+    std::fs::write(&config, text).unwrap();
+    let d = Replica::start(&config, "driftdeck-0", &tmp.path().join("d"), &[]);
+    let want = format!(
+        "driftdeck_dora_change_failure_ratio{{instance=\"argocd-eu\",project=\"{project}\"}} {}",
+        after.change_failure_rate.unwrap()
+    );
+    until(
+        "the DORA figures in /metrics",
+        Duration::from_secs(30),
+        || async { d.get("/metrics").await.1.contains(&want) },
+    )
+    .await;
+}

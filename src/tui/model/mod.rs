@@ -700,6 +700,8 @@ pub enum Screen {
     AppSets(ListScreen),
     /// Versions per environment of each app family.
     Versions(ListScreen),
+    /// DORA figures per project (`:dora`).
+    Dora(ListScreen),
 }
 
 /// How many lines a followed log keeps (older ones are dropped).
@@ -890,6 +892,10 @@ pub struct Model {
     pub decisions: HashMap<AppKey, decisions::DecisionView>,
     /// The team's `driftdeck serve`: its latest decision per app, and the stream's state.
     pub team: TeamView,
+    /// Health transitions seen on the streams (DORA's time to restore).
+    pub health_log: crate::model::dora::HealthLog,
+    /// The DORA figures per project (`:dora`): loading, or read with their apps' history.
+    pub dora: Load<Vec<crate::model::dora::Figures>>,
     /// The decision mode, or why decisions are unavailable (a bad policy or config).
     pub decide: Result<crate::decide::decider::Mode, String>,
     /// Decide every drift as it appears, not only those looked at: the TUI in shadow mode
@@ -963,6 +969,8 @@ impl Model {
             title: "driftdeck".into(),
             decisions: HashMap::new(),
             team: TeamView::default(),
+            health_log: Default::default(),
+            dora: Load::Loading,
             decide: Ok(crate::decide::decider::Mode::default()),
             decide_fleet: false,
             ops: Vec::new(),
@@ -1011,7 +1019,7 @@ impl Model {
             (_, _, Screen::Diff(..)) => KeyMode::Diff,
             (_, _, Screen::Queue(_)) => KeyMode::Queue,
             (_, _, Screen::Shadow(_)) => KeyMode::Report,
-            (_, _, Screen::AppSets(_) | Screen::Versions(_)) => KeyMode::Views,
+            (_, _, Screen::AppSets(_) | Screen::Versions(_) | Screen::Dora(_)) => KeyMode::Views,
             (_, _, Screen::Logs(_)) => KeyMode::Logs,
             _ => KeyMode::Fleet,
         }

@@ -571,6 +571,36 @@ fn plan(env: &Env<'_>, e: Effect) -> Work {
                 }),
             )
         }
+        Effect::FetchDora => {
+            let clients: Vec<(String, ArgoClient, AppQuery)> = env
+                .inst
+                .views
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| {
+                    let c = env.inst.client(i as u16)?.clone();
+                    Some((v.name.clone(), c, env.inst.queries[i].clone()))
+                })
+                .collect();
+            Work::Read(
+                None,
+                job(sink, async move {
+                    let mut apps = Vec::new();
+                    let mut errors = Vec::new();
+                    for (name, c, q) in clients {
+                        match c.list_apps(&q, crate::model::dora::HISTORY_FIELDS).await {
+                            Ok(list) => apps.extend(
+                                list.items
+                                    .iter()
+                                    .map(|a| crate::model::dora::AppHistory::of(&name, a)),
+                            ),
+                            Err(e) => errors.push(format!("{name}: {e}")),
+                        }
+                    }
+                    vec![Msg::DoraLoaded { apps, errors }]
+                }),
+            )
+        }
         Effect::FetchTeam { since } => {
             let team = env.team.clone();
             Work::Read(

@@ -52,7 +52,9 @@ pub fn draw(buf: &mut Buffer, m: &Model, theme: &Theme, km: &Keymap) {
         Screen::Diff(d, _) => diff::draw(buf, m, d, theme, km),
         Screen::Queue(q) => decide::queue_screen(buf, m, q, theme, km),
         Screen::Shadow(s) => decide::shadow_screen(buf, m, s, theme, km),
-        Screen::AppSets(_) | Screen::Versions(_) => views::draw(buf, m, theme, km),
+        Screen::AppSets(_) | Screen::Versions(_) | Screen::Dora(_) => {
+            views::draw(buf, m, theme, km)
+        }
         Screen::Logs(l) => logs::draw(buf, m, l, theme, km),
     }
     match &m.overlay {

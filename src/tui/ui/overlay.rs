@@ -37,7 +37,7 @@ pub fn help_lines(m: &Model, km: &Keymap) -> Vec<(String, String, bool)> {
         Screen::Diff(..) => KeyMode::Diff,
         Screen::Queue(_) => KeyMode::Queue,
         Screen::Shadow(_) => KeyMode::Report,
-        Screen::AppSets(_) | Screen::Versions(_) => KeyMode::Views,
+        Screen::AppSets(_) | Screen::Versions(_) | Screen::Dora(_) => KeyMode::Views,
         Screen::Logs(_) => KeyMode::Logs,
     };
     let mut out = Vec::new();

@@ -1,6 +1,6 @@
 //! The list views: ApplicationSets (generators, apps with their sync and health roll-up,
 //! strategy, conditions, progressive sync steps) and versions per environment (each family's
-//! version in each environment, the gaps highlighted).
+//! version in each environment, the gaps highlighted), and the DORA figures per project.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -100,8 +100,161 @@ pub fn draw(buf: &mut Buffer, m: &Model, theme: &Theme, km: &Keymap) {
     match &m.screen {
         Screen::AppSets(l) => appsets(buf, m, l, theme, km),
         Screen::Versions(l) => versions(buf, m, l, theme, km),
+        Screen::Dora(l) => dora(buf, m, l, theme, km),
         _ => {}
     }
+}
+
+/// `12m`, `3h 05m`, `2d 04h`.
+fn span(secs: i64) -> String {
+    let (d, h, mi) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60);
+    if d > 0 {
+        format!("{d}d {h:02}h")
+    } else if h > 0 {
+        format!("{h}h {mi:02}m")
+    } else if mi > 0 {
+        format!("{mi}m")
+    } else {
+        format!("{secs}s")
+    }
+}
+
+fn dora(buf: &mut Buffer, m: &Model, l: &ListScreen, theme: &Theme, km: &Keymap) {
+    use crate::tui::model::Load;
+    let lay = layout::diff(m.size);
+    let figures: &[crate::model::dora::Figures] = m.dora.ready().map_or(&[], |v| v.as_slice());
+    let deploys: usize = figures.iter().map(|f| f.deployments).sum();
+    title(
+        buf,
+        lay.title,
+        &format!(
+            " DORA per project, last 30 days: {} {}, {deploys} deployments",
+            figures.len(),
+            if figures.len() == 1 {
+                "project"
+            } else {
+                "projects"
+            }
+        ),
+        theme,
+    );
+    let (list, pane) = split(lay.body);
+    let w = list.width as usize;
+    let cols = [
+        ("INSTANCE", (w / 7).clamp(8, 16)),
+        ("PROJECT", (w / 6).clamp(8, 24)),
+        ("APPS", 5),
+        ("DEPLOYS/DAY", 11),
+        ("CHANGE FAIL", 12),
+        ("RESTORE p50", 11),
+    ];
+    header(
+        buf,
+        Rect {
+            height: 1,
+            y: lay.body.y,
+            ..list
+        },
+        &cols,
+        theme,
+    );
+    let note = match &m.dora {
+        Load::Loading => Some((
+            "Reading each instance's deployment history…".to_string(),
+            "text.dim",
+        )),
+        Load::Failed(e) => Some((e.clone(), "error")),
+        Load::Ready(v) if v.is_empty() => Some((
+            "No application has a deployment history yet.".to_string(),
+            "text.dim",
+        )),
+        Load::Ready(_) => None,
+    };
+    if let Some((text, role)) = note {
+        put(buf, list.x + 2, list.y, &text, w, theme.style(role));
+    }
+    for (i, f) in figures
+        .iter()
+        .enumerate()
+        .skip(l.offset)
+        .take(list.height as usize)
+    {
+        let y = list.y + (i - l.offset) as u16;
+        let sel = i == l.cursor;
+        let st = |role: &str| theme.pick(role, sel);
+        selection_bar(buf, list, y, sel, theme);
+        let cfr = match f.change_failure_rate {
+            Some(r) => format!("{:.0}% ({}/{})", r * 100.0, f.failed, f.deployments),
+            None => "-".into(),
+        };
+        let cfr_role = match f.change_failure_rate {
+            Some(r) if r >= 0.15 => "health.degraded",
+            Some(r) if r > 0.0 => "warning",
+            _ => "text",
+        };
+        let ttr = match f.time_to_restore_median {
+            Some(t) => format!("{} ({})", span(t), f.restores),
+            None => "-".into(),
+        };
+        let cells: [(String, &str); 6] = [
+            (f.instance.clone(), "text.dim"),
+            (f.project.clone(), "text"),
+            (f.apps.to_string(), "text"),
+            (format!("{:.2}", f.deployments_per_day), "text"),
+            (cfr, cfr_role),
+            (ttr, "text"),
+        ];
+        let mut x = list.x + 1;
+        for ((text, role), (_, cw)) in cells.iter().zip(cols.iter()) {
+            put(buf, x, y, &fit(text, *cw), *cw, st(role));
+            x += *cw as u16 + 1;
+        }
+    }
+    if let Some(f) = figures.get(l.cursor) {
+        let lines: Vec<Vec<(String, &str)>> = vec![
+            vec![(
+                format!(
+                    " {} deployments of {} apps in 30 days, {:.2} a day.",
+                    f.deployments, f.apps, f.deployments_per_day
+                ),
+                "text",
+            )],
+            vec![(
+                match f.change_failure_rate {
+                    Some(r) => format!(
+                        " {} undone by a rollback: change failure rate {:.1}%.",
+                        f.failed,
+                        r * 100.0
+                    ),
+                    None => " No deployment in the window: no change failure rate.".into(),
+                },
+                "text",
+            )],
+            vec![(
+                match f.time_to_restore_median {
+                    Some(t) => format!(
+                        " {} restores from Degraded to Healthy seen, median {}.",
+                        f.restores,
+                        span(t)
+                    ),
+                    None => " No app came back from Degraded while watched.".into(),
+                },
+                "text",
+            )],
+            vec![(
+                " Lead time needs Git's commit times: Argo CD's history has none.".into(),
+                "text.dim",
+            )],
+        ];
+        detail(
+            buf,
+            pane,
+            &format!("{} / {}", f.instance, f.project),
+            &lines,
+            theme,
+        );
+    }
+    status(buf, lay.status, m, theme, km, "its apps");
 }
 
 fn status(buf: &mut Buffer, area: Rect, m: &Model, theme: &Theme, km: &Keymap, enter: &str) {

@@ -23,7 +23,7 @@ pub fn current_key(m: &Model) -> Option<AppKey> {
             .get(q.cursor)
             .map(|r| r.key.clone()),
         Screen::Logs(l) => Some(l.back.key.clone()),
-        Screen::Shadow(_) | Screen::AppSets(_) | Screen::Versions(_) => None,
+        Screen::Shadow(_) | Screen::AppSets(_) | Screen::Versions(_) | Screen::Dora(_) => None,
     }
 }
 

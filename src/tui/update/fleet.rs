@@ -82,9 +82,24 @@ fn fleet_update_inner(m: &mut Model, id: u16, u: FleetUpdate) -> Vec<Effect> {
                 | Screen::Shadow(_)
                 | Screen::AppSets(_)
                 | Screen::Versions(_)
+                | Screen::Dora(_)
                 | Screen::Logs(_) => false,
             };
             let changed: Vec<AppKey> = upserts.iter().map(|r| r.key.clone()).collect();
+            let now = m.now_ms.div_euclid(1000);
+            for r in &upserts {
+                if let Some(old) = m.fleet.get(&r.key)
+                    && old.health != r.health
+                {
+                    m.health_log.record(
+                        &name,
+                        &r.key.name,
+                        now,
+                        old.health.as_str(),
+                        r.health.as_str(),
+                    );
+                }
+            }
             m.fleet.apply(&name, upserts, &deletes, m.now_ms);
             m.recompute_view();
             fx.extend(ask_drift_since(m, &changed));

@@ -267,6 +267,29 @@ fn step(m: &mut Model, km: &Keymap, msg: Msg) -> Vec<Effect> {
             }
             vec![]
         }
+        Msg::DoraLoaded { mut apps, errors } => {
+            m.health_log.restores_into(&mut apps);
+            m.dora = if apps.is_empty() && !errors.is_empty() {
+                Load::Failed(errors.join("; "))
+            } else {
+                Load::Ready(crate::model::dora::compute(
+                    &apps,
+                    m.now_ms.div_euclid(1000),
+                    crate::model::dora::WINDOW_SECS,
+                ))
+            };
+            if !errors.is_empty() && !apps.is_empty() {
+                flash(
+                    m,
+                    format!(
+                        "not every instance's history was read: {}",
+                        errors.join("; ")
+                    ),
+                    true,
+                );
+            }
+            vec![]
+        }
         Msg::TeamLoaded { result } => {
             m.team.loading = false;
             match result {
