@@ -135,10 +135,13 @@ pub fn compute(apps: &[AppHistory], now: i64, window: i64) -> Vec<Figures> {
         .collect()
 }
 
+/// A health transition: when, from, to.
+pub type Transition = (i64, String, String);
+
 /// Health transitions seen on an instance's stream, per (instance, app), newest last.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HealthLog {
-    pub apps: std::collections::HashMap<(String, String), Vec<(i64, String, String)>>,
+    pub apps: std::collections::HashMap<(String, String), Vec<Transition>>,
 }
 
 impl HealthLog {
@@ -180,7 +183,7 @@ pub const WINDOW_SECS: i64 = 30 * 86_400;
 
 /// Restores from an app's health transitions `(when, from, to)`, oldest first: Degraded (or
 /// Missing) until the next Healthy.
-pub fn restores(transitions: &[(i64, String, String)]) -> Vec<(i64, i64)> {
+pub fn restores(transitions: &[Transition]) -> Vec<(i64, i64)> {
     let mut out = Vec::new();
     let mut down: Option<i64> = None;
     for (t, _, to) in transitions {
