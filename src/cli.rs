@@ -50,6 +50,9 @@ pub struct DemoArgs {
     /// Make something drift this often (e.g. 3s, 500ms); 0 for a still fleet.
     #[arg(long, value_name = "DURATION")]
     pub drift_every: Option<String>,
+    /// At most this share of the apps starts drifted (e.g. 0.05); default: as generated.
+    #[arg(long, value_name = "SHARE")]
+    pub drifted: Option<f64>,
     /// Injected server faults: none, flaky (5xx, 429, cut replies, dropped streams), slow
     /// (every reply 0.2-1.2 s late) or hostile (more of everything, stalls, expiring tokens).
     #[arg(long, value_name = "PROFILE", default_value = "none")]
@@ -481,6 +484,21 @@ pub enum BenchCommand {
         rate: u32,
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+    },
+    /// `serve` figures: a daemon deciding a fleet with a share drifted (and more drifting as it
+    /// runs), its CPU and memory over the run, a /metrics scrape, and a leader's failover.
+    Serve {
+        #[arg(long, default_value_t = 10_000)]
+        apps: usize,
+        /// Share of the apps drifted at the start.
+        #[arg(long, default_value_t = 0.05)]
+        drifted: f64,
+        /// Minutes the daemon runs.
+        #[arg(long, default_value_t = 10)]
+        minutes: u64,
+        /// Something new drifts this often while it runs.
+        #[arg(long, default_value = "2s")]
+        drift_every: String,
     },
     /// Fleet figures: first frame, filter keystroke, stream absorption, memory, scroll bytes.
     Fleet {

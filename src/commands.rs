@@ -159,6 +159,12 @@ fn demo_options(d: &DemoArgs, default_drift: &str, listen: &str) -> Result<DemoO
         listen,
         faults: crate::demo::faults::FaultProfile::parse(&d.faults)
             .map_err(|e| format!("--faults: {e}"))?,
+        drifted: match d.drifted {
+            Some(s) if !(0.0..=1.0).contains(&s) => {
+                return Err(format!("--drifted {s}: give a share between 0 and 1, e.g. 0.05"));
+            }
+            s => s,
+        },
         ..Default::default()
     })
 }
@@ -649,6 +655,22 @@ pub async fn bench(which: &crate::cli::BenchCommand) -> u8 {
             }
             Err(e) => {
                 errln!("driftdeck: bench faults: {e}");
+                2
+            }
+        },
+        BenchCommand::Serve {
+            apps,
+            drifted,
+            minutes,
+            drift_every,
+        } => match crate::headless::bench_serve::serve(*apps, *drifted, *minutes, drift_every).await
+        {
+            Ok(report) => {
+                out!("{report}");
+                0
+            }
+            Err(e) => {
+                errln!("driftdeck: bench serve: {e}");
                 2
             }
         },

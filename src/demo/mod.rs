@@ -41,6 +41,8 @@ pub struct DemoOptions {
     pub now: Option<i64>,
     /// Injected server faults (`--faults`).
     pub faults: faults::FaultProfile,
+    /// At most this share of the apps starts drifted (`--drifted`); `None`: as generated.
+    pub drifted: Option<f64>,
 }
 
 impl Default for DemoOptions {
@@ -52,6 +54,7 @@ impl Default for DemoOptions {
             keepalive: Duration::from_secs(15),
             now: None,
             faults: faults::FaultProfile::None,
+            drifted: None,
         }
     }
 }
@@ -122,6 +125,11 @@ impl DemoFleet {
                 ..Default::default()
             });
             servers.push(ArgoServer::start(inst, addr).await?);
+        }
+        if let Some(share) = opts.drifted {
+            let insts: Vec<Arc<Instance>> =
+                servers.iter().map(|s| s.instance().clone()).collect();
+            state::limit_drift(&insts, share);
         }
         let drift = opts.drift_every.filter(|d| !d.is_zero()).map(|every| {
             let insts: Vec<Arc<Instance>> = servers.iter().map(|s| s.instance().clone()).collect();

@@ -272,3 +272,29 @@ impl Instance {
         }
     }
 }
+
+/// Leaves at most `share` of the fleet's apps OutOfSync: the others' hand edits and leftover
+/// objects are undone (an HPA's scaling is no drift and stays). Which apps stay drifted is
+/// fixed by their salt, so the same seed and share give the same fleet (`demo --drifted`).
+pub fn limit_drift(insts: &[Arc<Instance>], share: f64) {
+    use super::generator::Drift;
+    let total: usize = insts.iter().map(|i| i.read().apps.len()).sum();
+    let keep = (total as f64 * share.clamp(0.0, 1.0)).round() as usize;
+    let mut drifted: Vec<(u64, usize, String)> = Vec::new();
+    for (i, inst) in insts.iter().enumerate() {
+        for (name, a) in &inst.read().apps {
+            if a.app.status.sync.status == "OutOfSync" {
+                drifted.push((a.w.salt.wrapping_mul(0x9E37_79B9_7F4A_7C15), i, name.clone()));
+            }
+        }
+    }
+    drifted.sort_unstable();
+    for (_, i, name) in drifted.into_iter().skip(keep) {
+        insts[i].modify(&name, |a| {
+            a.w.drifts
+                .retain(|d| matches!(d, Drift::Replicas { by_hpa: true, .. }));
+            a.w.orphans.clear();
+            a.w.deployed_tag = None;
+        });
+    }
+}

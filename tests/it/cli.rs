@@ -1064,3 +1064,19 @@ fn the_demo_decides_with_the_users_settings_in_a_journal_of_its_own() {
     assert!(text.contains("bad.rego"), "{text}");
     assert!(!data.join("journal.jsonl").exists());
 }
+
+/// `--drifted SHARE`: the demo starts with exactly that share of its apps OutOfSync (the
+/// figure `bench serve` measures at); a share outside 0..1 is refused.
+#[test]
+fn the_demo_starts_with_the_drifted_share_asked() {
+    let o = run(&["snapshot", "--demo", "--apps", "400", "--drifted", "0.05"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let apps = v["apps"].as_array().unwrap();
+    assert_eq!(apps.len(), 400);
+    let out = apps.iter().filter(|a| a["sync"] == "OutOfSync").count();
+    assert_eq!(out, 20);
+    let o = run(&["snapshot", "--demo", "--drifted", "2"]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("between 0 and 1"), "{}", stderr(&o));
+}
