@@ -161,7 +161,9 @@ fn demo_options(d: &DemoArgs, default_drift: &str, listen: &str) -> Result<DemoO
             .map_err(|e| format!("--faults: {e}"))?,
         drifted: match d.drifted {
             Some(s) if !(0.0..=1.0).contains(&s) => {
-                return Err(format!("--drifted {s}: give a share between 0 and 1, e.g. 0.05"));
+                return Err(format!(
+                    "--drifted {s}: give a share between 0 and 1, e.g. 0.05"
+                ));
             }
             s => s,
         },
@@ -663,17 +665,19 @@ pub async fn bench(which: &crate::cli::BenchCommand) -> u8 {
             drifted,
             minutes,
             drift_every,
-        } => match crate::headless::bench_serve::serve(*apps, *drifted, *minutes, drift_every).await
-        {
-            Ok(report) => {
-                out!("{report}");
-                0
+        } => {
+            match crate::headless::bench_serve::serve(*apps, *drifted, *minutes, drift_every).await
+            {
+                Ok(report) => {
+                    out!("{report}");
+                    0
+                }
+                Err(e) => {
+                    errln!("driftdeck: bench serve: {e}");
+                    2
+                }
             }
-            Err(e) => {
-                errln!("driftdeck: bench serve: {e}");
-                2
-            }
-        },
+        }
         BenchCommand::Logs { rate, seconds } => match crate::headless::bench::logs(*rate, *seconds)
         {
             Ok(report) => {

@@ -127,8 +127,7 @@ impl DemoFleet {
             servers.push(ArgoServer::start(inst, addr).await?);
         }
         if let Some(share) = opts.drifted {
-            let insts: Vec<Arc<Instance>> =
-                servers.iter().map(|s| s.instance().clone()).collect();
+            let insts: Vec<Arc<Instance>> = servers.iter().map(|s| s.instance().clone()).collect();
             state::limit_drift(&insts, share);
         }
         let drift = opts.drift_every.filter(|d| !d.is_zero()).map(|every| {

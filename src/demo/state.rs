@@ -284,7 +284,11 @@ pub fn limit_drift(insts: &[Arc<Instance>], share: f64) {
     for (i, inst) in insts.iter().enumerate() {
         for (name, a) in &inst.read().apps {
             if a.app.status.sync.status == "OutOfSync" {
-                drifted.push((a.w.salt.wrapping_mul(0x9E37_79B9_7F4A_7C15), i, name.clone()));
+                drifted.push((
+                    a.w.salt.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                    i,
+                    name.clone(),
+                ));
             }
         }
     }

@@ -61,7 +61,11 @@ impl Drop for Daemon {
     }
 }
 
-fn start_daemon(config: &std::path::Path, name: &str, data: &std::path::Path) -> Result<Daemon, String> {
+fn start_daemon(
+    config: &std::path::Path,
+    name: &str,
+    data: &std::path::Path,
+) -> Result<Daemon, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut child = std::process::Command::new(exe)
         .args(["serve", "--listen", "127.0.0.1:0"])
@@ -91,7 +95,12 @@ async fn get(http: &reqwest::Client, url: &str) -> Option<String> {
     http.get(url).send().await.ok()?.text().await.ok()
 }
 
-pub async fn serve(apps: usize, drifted: f64, minutes: u64, drift_every: &str) -> Result<String, String> {
+pub async fn serve(
+    apps: usize,
+    drifted: f64,
+    minutes: u64,
+    drift_every: &str,
+) -> Result<String, String> {
     let mut out = String::new();
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     // The demo servers: 2 instances, 50 clusters.
@@ -151,7 +160,9 @@ pub async fn serve(apps: usize, drifted: f64, minutes: u64, drift_every: &str) -
         {
             let out_of_sync = text
                 .lines()
-                .filter(|l| l.starts_with("driftdeck_app_info{") && l.contains("sync=\"OutOfSync\""))
+                .filter(|l| {
+                    l.starts_with("driftdeck_app_info{") && l.contains("sync=\"OutOfSync\"")
+                })
                 .count() as f64;
             let listed = metric_sum(&text, "driftdeck_app_info") >= apps as f64 * 0.99;
             if initial.is_none() && listed {

@@ -127,8 +127,16 @@ impl Elector {
             Ok(c) => c,
             Err(e) => return Err(kube_error(&e)),
         };
+        // A replica that already leads its share waits longer than the lease duration before it
+        // takes a shard nobody holds (`expiry` beyond it): the other replicas get there first.
+        let patient = expiry > self.duration;
         let Some(lease) = current else {
-            if !may_take {
+            let record = "<absent>".to_string();
+            if self.observed.as_ref().is_none_or(|(r, _)| *r != record) {
+                self.observed = Some((record, Instant::now()));
+            }
+            let waited = self.unchanged_for().unwrap_or_default();
+            if !may_take || (patient && waited < expiry) {
                 return Ok(Role::Follower(String::new()));
             }
             let t = micro_time(now);
@@ -160,7 +168,7 @@ impl Elector {
         if !mine {
             self.renewed = None;
             // A released Lease (no holder) is free at once; a held one once it expired.
-            let free = holder.is_empty() || unchanged >= expiry;
+            let free = (holder.is_empty() && !patient) || unchanged >= expiry;
             if !(free && may_take) {
                 return Ok(Role::Follower(holder));
             }

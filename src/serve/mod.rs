@@ -682,9 +682,12 @@ async fn elect(
             }
         }
         if let Some(el) = elector.as_mut() {
-            let at_max = s
-                .max_shards
-                .is_some_and(|m| led.load(Ordering::SeqCst) >= m && !was);
+            // A shard not led yet reserves its place in the count first, so two electors of
+            // this replica cannot both see room for one more.
+            let at_max = !was && {
+                let before = led.fetch_add(1, Ordering::SeqCst);
+                s.max_shards.is_some_and(|m| before >= m)
+            };
             let expiry = if at_max {
                 s.lease_duration * 2
             } else {
@@ -704,12 +707,12 @@ async fn elect(
                 }
                 _ => valid_until.store(0, Ordering::SeqCst),
             }
+            // The reservation stays when this round won the shard, and goes otherwise; a lost
+            // shard gives its place back.
+            if !leading {
+                led.fetch_sub(1, Ordering::SeqCst);
+            }
             if leading != was {
-                if leading {
-                    led.fetch_add(1, Ordering::SeqCst);
-                } else {
-                    led.fetch_sub(1, Ordering::SeqCst);
-                }
                 tracing::info!(shard = %shard, leading, "leadership changed");
                 was = leading;
             }

@@ -964,3 +964,86 @@ async fn kubectl_sees_a_rollout_promoted_by_driftdeck() {
         "{phase}"
     );
 }
+
+/// Events posted to a control plane, as `driftdeck serve` posts them, judged by kubectl:
+/// created from a manifest, refused with the apiserver's message when the namespaces differ,
+/// selected by reason, and shown by `kubectl describe` on the Application.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_posts_events_on_an_application_and_describes_them() {
+    if !crate::kube_demo::kubectl_available() {
+        return;
+    }
+    let fleet = common::demo_with(20, 2, 1, |o| o.now = None).await;
+    let dir = tempfile::tempdir().unwrap();
+    fleet.write_config(dir.path()).unwrap();
+    let (app, uid) = {
+        let st = fleet.instance(0).read();
+        let a = st.apps.values().next().unwrap();
+        (a.app.metadata.name.clone(), a.app.metadata.uid.clone())
+    };
+    let k = Kubectl {
+        kubeconfig: dir.path().join("kubeconfig"),
+        home: dir.path().to_path_buf(),
+        context: fleet.kube_context("argocd-eu").unwrap().to_string(),
+    };
+    let now = chrono::Utc::now();
+    let manifest = |ns: &str| {
+        format!(
+            "apiVersion: v1\nkind: Event\nmetadata:\n  name: {app}.test1\n  namespace: {ns}\ninvolvedObject:\n  apiVersion: argoproj.io/v1alpha1\n  kind: Application\n  name: {app}\n  namespace: argocd\n  uid: {uid}\nreason: DriftDecision\ntype: Normal\naction: Decide\nmessage: \"shadow mode: ALLOW\"\neventTime: \"{}\"\nreportingComponent: driftdeck\nreportingInstance: kubectl-test\n",
+            now.format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        )
+    };
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, manifest("default")).unwrap();
+    let o = k.run(&["create", "-f", bad.to_str().unwrap()]);
+    assert_ne!(o.code, 0);
+    assert!(
+        o.err.contains("does not match event.namespace"),
+        "{}",
+        o.err
+    );
+    let good = dir.path().join("good.yaml");
+    std::fs::write(&good, manifest("argocd")).unwrap();
+    k.ok(&["create", "-f", good.to_str().unwrap()]);
+    let o = k.run(&["create", "-f", good.to_str().unwrap()]);
+    assert!(
+        o.err.contains("AlreadyExists") || o.err.contains("already exists"),
+        "{}",
+        o.err
+    );
+    let list = k.ok(&[
+        "get",
+        "events",
+        "-n",
+        "argocd",
+        "--field-selector",
+        "reason=DriftDecision",
+    ]);
+    assert!(list.contains(&format!("application/{app}")), "{list}");
+    let d = k.ok(&["describe", "applications.argoproj.io", &app, "-n", "argocd"]);
+    assert!(
+        d.contains("DriftDecision") && d.contains("shadow mode: ALLOW"),
+        "{d}"
+    );
+    let none = k.ok(&[
+        "get",
+        "events",
+        "-n",
+        "argocd",
+        "--field-selector",
+        "reason=Other",
+    ]);
+    assert!(!none.contains(&app), "{none}");
+    // kubectl validates strictly: an unknown field is refused by the server.
+    let typo = dir.path().join("typo.yaml");
+    std::fs::write(
+        &typo,
+        manifest("argocd")
+            .replace("test1", "test2")
+            .replace("reason:", "reasn: x\nreason:"),
+    )
+    .unwrap();
+    let o = k.run(&["create", "-f", typo.to_str().unwrap()]);
+    assert_ne!(o.code, 0);
+    assert!(o.err.contains("unknown field \"reasn\""), "{}", o.err);
+}

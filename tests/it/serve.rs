@@ -552,3 +552,78 @@ async fn a_rollback_is_a_change_failure_in_the_dora_figures_and_metrics() {
     )
     .await;
 }
+
+/// Sharding: with `max_shards = 1`, two replicas lead one instance each; when one dies, the
+/// other takes its shard too, once the shard has stayed unheld for a second lease duration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_the_instances_and_one_takes_both_when_the_other_dies() {
+    let fleet = common::demo_with(40, 4, 2, |o| o.now = None).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let config = fleet.write_config(tmp.path()).unwrap();
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(
+        "\n[serve]\nlease_duration = \"2s\"\nrenew_deadline = \"1500ms\"\nretry_period = \"300ms\"\nmax_shards = 1\n",
+    );
+    std::fs::write(&config, text).unwrap();
+    let a = Replica::start(&config, "replica-a", &tmp.path().join("a"), &[]);
+    until(
+        "replica-a to lead one shard",
+        Duration::from_secs(20),
+        || async { a.get("/readyz").await.1.matches("leader, deciding").count() == 1 },
+    )
+    .await;
+    let b = Replica::start(&config, "replica-b", &tmp.path().join("b"), &[]);
+    // replica-a leads one shard; the other stays free until replica-b takes it.
+    until(
+        "each replica to lead one shard",
+        Duration::from_secs(20),
+        || async {
+            a.get("/readyz").await.1.matches("leader, deciding").count() == 1
+                && b.get("/readyz").await.1.matches("leader, deciding").count() == 1
+        },
+    )
+    .await;
+    until(
+        "each to follow the other on the other shard",
+        Duration::from_secs(10),
+        || async {
+            a.get("/readyz").await.1.contains("follower of replica-b")
+                && b.get("/readyz").await.1.contains("follower of replica-a")
+        },
+    )
+    .await;
+    // Both shards' drifts get decided, each by its leader.
+    let want = drifted(&fleet).await;
+    until("every drift decided", Duration::from_secs(60), || async {
+        let evs = decision_events(&fleet).await;
+        want.iter().all(|((inst, app), basis)| {
+            evs.iter().any(|e| {
+                e["involvedObject"]["name"] == app.as_str()
+                    && ann(e, "driftdeck.io/instance") == inst
+                    && ann(e, "driftdeck.io/basis") == basis
+            })
+        })
+    })
+    .await;
+    let by: std::collections::BTreeSet<String> = decision_events(&fleet)
+        .await
+        .iter()
+        .map(|e| {
+            ann(e, "driftdeck.io/record")
+                .split('#')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(by.len(), 2, "both replicas decided: {by:?}");
+    let mut a = a;
+    a.child.kill().unwrap();
+    a.child.wait().unwrap();
+    until(
+        "replica-b to lead both shards",
+        Duration::from_secs(20),
+        || async { b.get("/readyz").await.1.matches("leader, deciding").count() == 2 },
+    )
+    .await;
+}

@@ -21,12 +21,30 @@ pub const TTL_SECS: i64 = 3600;
 const FIELD_LIMIT: usize = 128;
 const NOTE_LIMIT: usize = 1024;
 
-fn invalid(name: &str, causes: &[String]) -> Response<Body> {
+fn invalid(name: &str, errs: &[String]) -> Response<Body> {
+    // Each error is `field: what`; the causes carry them one by one, as the apiserver's do
+    // (kubectl prints them).
+    let causes: Vec<Value> = errs
+        .iter()
+        .map(|e| {
+            let (field, what) = e.split_once(": ").unwrap_or(("", e));
+            let reason = if what.starts_with("Required value") {
+                "FieldValueRequired"
+            } else if what.starts_with("Unsupported value") {
+                "FieldValueNotSupported"
+            } else if what.starts_with("Too long") {
+                "FieldValueTooLong"
+            } else {
+                "FieldValueInvalid"
+            };
+            json!({"reason": reason, "message": what, "field": field})
+        })
+        .collect();
     status(
         422,
         "Invalid",
-        &format!("Event \"{name}\" is invalid: {}", causes.join(", ")),
-        Some(json!({"name": name, "kind": "Event"})),
+        &format!("Event \"{name}\" is invalid: {}", errs.join(", ")),
+        Some(json!({"name": name, "kind": "Event", "causes": causes})),
     )
 }
 
@@ -153,6 +171,43 @@ pub(crate) fn create(c: &Cluster, r: &Req, ns: &str, now: i64) -> Response<Body>
     if !errs.is_empty() {
         return invalid(&name, &errs);
     }
+    // Field validation, as for every write: unknown fields fail under Strict (what kubectl
+    // asks for) and come back as warnings under Warn (the default).
+    let validation =
+        r.q.get("fieldValidation")
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+            .unwrap_or("Warn");
+    if !matches!(validation, "Strict" | "Warn" | "Ignore") {
+        return status(
+            400,
+            "BadRequest",
+            &format!(
+                "fieldValidation: Unsupported value: \"{validation}\": supported values: \"Ignore\", \"Strict\", \"Warn\""
+            ),
+            None,
+        );
+    }
+    let unknown = if validation == "Ignore" {
+        Vec::new()
+    } else {
+        super::openapi::unknown_fields(event_kind(), &v)
+    };
+    if !unknown.is_empty() && validation == "Strict" {
+        let list: Vec<String> = unknown
+            .iter()
+            .map(|u| format!("unknown field \"{u}\""))
+            .collect();
+        return status(
+            400,
+            "BadRequest",
+            &format!(
+                "Event in version \"v1\" cannot be handled as a Event: strict decoding error: {}",
+                list.join(", ")
+            ),
+            None,
+        );
+    }
     v["apiVersion"] = json!("v1");
     v["kind"] = json!("Event");
     let mut store = c.events.lock().unwrap_or_else(|p| p.into_inner());
@@ -178,7 +233,77 @@ pub(crate) fn create(c: &Cluster, r: &Req, ns: &str, now: i64) -> Response<Body>
     }
     c.stamp(event_kind(), &mut v);
     store.push(v.clone());
-    super::full(hyper::StatusCode::CREATED, &v)
+    let mut resp = super::full(hyper::StatusCode::CREATED, &v);
+    for u in unknown {
+        if let Ok(h) = format!("299 - \"unknown field \\\"{u}\\\"\"").parse() {
+            resp.headers_mut().append(hyper::header::WARNING, h);
+        }
+    }
+    resp
+}
+
+/// `PATCH .../events/NAME` of a posted Event (merge, strategic merge or JSON patch, as a
+/// recorder updates a series); the controllers' own events are not the demo's to change.
+pub(crate) fn patch(c: &Cluster, r: &Req, ns: &str, name: &str) -> Response<Body> {
+    let ctype = r.ctype.split(';').next().unwrap_or("").trim();
+    if !matches!(
+        ctype,
+        "application/merge-patch+json"
+            | "application/strategic-merge-patch+json"
+            | "application/json-patch+json"
+    ) {
+        return status(
+            415,
+            "UnsupportedMediaType",
+            &format!("the demo's Events take merge, strategic merge and JSON patches, not {ctype}"),
+            None,
+        );
+    }
+    let p: Value = match serde_json::from_slice(&r.body) {
+        Ok(v) => v,
+        Err(e) => {
+            return status(
+                400,
+                "BadRequest",
+                &format!("the request body is not JSON: {e}"),
+                None,
+            );
+        }
+    };
+    let mut store = c.events.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(i) = store
+        .iter()
+        .position(|e| e["metadata"]["namespace"] == ns && e["metadata"]["name"] == name)
+    else {
+        return status(
+            404,
+            "NotFound",
+            &format!("events \"{name}\" not found"),
+            Some(json!({"name": name, "kind": "events"})),
+        );
+    };
+    let old = store[i].clone();
+    let mut v = old.clone();
+    if ctype == "application/json-patch+json" {
+        if let Err(e) = crate::demo::patch::json_patch(&mut v, &p) {
+            return status(422, "Invalid", &e, None);
+        }
+    } else {
+        crate::demo::patch::merge(&mut v, &p);
+    }
+    for k in ["uid", "creationTimestamp", "namespace", "name"] {
+        v["metadata"][k] = old["metadata"][k].clone();
+    }
+    let errs = validate(&v, ns);
+    if !errs.is_empty() {
+        return invalid(name, &errs);
+    }
+    if r.dry_run() == Ok(true) {
+        return super::ok(&v);
+    }
+    c.stamp(event_kind(), &mut v);
+    store[i] = v.clone();
+    super::ok(&v)
 }
 
 fn event_kind() -> &'static super::Kind {

@@ -635,7 +635,7 @@ fn verbs_of(k: &Kind) -> Vec<&'static str> {
         return vec!["create", "delete", "get", "list", "patch", "update"];
     }
     if k.kind == "Event" {
-        return vec!["create", "get", "list", "watch"];
+        return vec!["create", "get", "list", "patch", "watch"];
     }
     if matches!(
         k.kind,
@@ -1027,6 +1027,15 @@ async fn route(
     };
     let now = c.insts.first().map_or(0, |i| i.now());
     match (method.clone(), name, sub) {
+        (Method::PATCH, Some(n), None) if kind.kind == "Event" => match ns {
+            Some(ns) => events::patch(c, r, ns, n),
+            None => status(
+                405,
+                "MethodNotAllowed",
+                "the server does not allow this method on the requested resource",
+                None,
+            ),
+        },
         (Method::POST, None, None) if kind.kind == "Event" => match ns {
             Some(ns) => events::create(c, r, ns, now),
             None => status(

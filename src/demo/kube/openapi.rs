@@ -150,9 +150,7 @@ fn paths_of(kind: &Kind, schema_ref: &str, v3: bool, out: &mut Map<String, Value
         coll_params.push(path_param("namespace"));
         item_params.push(path_param("namespace"));
     }
-    out.insert(
-        coll,
-        json!({
+    let mut coll_ops = json!({
             "get": {
                 "operationId": op_id("list"),
                 "x-kubernetes-action": "list",
@@ -168,8 +166,33 @@ fn paths_of(kind: &Kind, schema_ref: &str, v3: bool, out: &mut Map<String, Value
                 "responses": ok_response(schema_ref, v3),
             },
             "parameters": coll_params,
-        }),
-    );
+    });
+    // Kinds the cluster creates (Events, Leases): `kubectl create` finds `fieldValidation` on
+    // the POST and leaves the checking of fields to the server.
+    if verbs_of(kind).contains(&"create") {
+        let mut post = json!({
+            "operationId": op_id("create"),
+            "x-kubernetes-action": "post",
+            "x-kubernetes-group-version-kind": gvk,
+            "parameters": [
+                query_param("dryRun", "When present, indicates that modifications should not be persisted: All.", v3),
+                query_param("fieldManager", "The name of the actor or entity making these changes.", v3),
+                query_param("fieldValidation", "How the server handles unknown or duplicate fields: Ignore, Warn or Strict.", v3),
+            ],
+            "responses": ok_response(schema_ref, v3),
+        });
+        if v3 {
+            post["requestBody"] =
+                json!({"content": {"*/*": {"schema": {"$ref": schema_ref}}}, "required": true});
+        } else {
+            post["parameters"]
+                .as_array_mut()
+                .expect("an array")
+                .push(json!({"name": "body", "in": "body", "required": true, "schema": {"$ref": schema_ref}}));
+        }
+        coll_ops["post"] = post;
+    }
+    out.insert(coll, coll_ops);
     let mut ops = json!({
         "get": {
             "operationId": op_id("read"),
