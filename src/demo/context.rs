@@ -369,17 +369,30 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     }
 }
 
-/// Every demo app with its instance and clock.
-fn apps(shared: &Shared) -> Vec<(String, i64, DemoApp)> {
-    let mut out = Vec::new();
+/// Visits every demo app with its instance and clock, without copying it (a fleet of 10,000
+/// apps is read on every query).
+fn each_app(shared: &Shared, mut f: impl FnMut(&str, i64, &DemoApp)) {
     for inst in &shared.instances {
         let now = inst.now();
         let st = inst.read();
         for a in st.apps.values() {
-            out.push((st.name.clone(), now, a.clone()));
+            f(&st.name, now, a);
         }
     }
-    out
+}
+
+/// Visits the apps named `name` (on any instance), or every app when `name` is `None`.
+fn each_app_named(shared: &Shared, name: Option<&str>, mut f: impl FnMut(&str, i64, &DemoApp)) {
+    let Some(name) = name else {
+        return each_app(shared, f);
+    };
+    for inst in &shared.instances {
+        let now = inst.now();
+        let st = inst.read();
+        if let Some(a) = st.apps.get(name) {
+            f(&st.name, now, a);
+        }
+    }
 }
 
 /// A plain selector: `metric{label="value", ...}`.
@@ -430,25 +443,30 @@ fn prometheus(shared: &Shared, pairs: &[(String, String)], stale: bool) -> Respo
         );
     };
     let mut result = Vec::new();
-    for (instance, now, a) in apps(shared) {
+    // A selector on `app` reads that app only, as a real TSDB's index would.
+    let by_app = matchers
+        .iter()
+        .find(|(k, _)| k == "app")
+        .map(|(_, v)| v.as_str());
+    each_app_named(shared, by_app, |instance, now, a| {
         // A scrape that stopped 20 minutes ago: nothing near `now`.
         if stale && time > (now - 20 * 60) as f64 {
-            continue;
+            return;
         }
-        let s = situation(&a);
+        let s = situation(a);
         let value = match metric.as_str() {
             "demo_request_rate" => s.request_rate,
             "demo_request_rate_baseline" => s.request_rate_baseline,
             "demo_cpu_utilisation" => s.cpu,
             "demo_cpu_utilisation_baseline" => s.cpu_baseline,
-            _ => continue,
+            _ => return,
         };
         let labels: BTreeMap<&str, String> = [
             ("__name__", metric.clone()),
             ("app", a.app.metadata.name.clone()),
             ("namespace", a.w.namespace.clone()),
             ("service", a.w.name.clone()),
-            ("instance", instance.clone()),
+            ("instance", instance.to_string()),
         ]
         .into_iter()
         .collect();
@@ -458,7 +476,7 @@ fn prometheus(shared: &Shared, pairs: &[(String, String)], stale: bool) -> Respo
         {
             result.push(json!({"metric": labels, "value": [time, format!("{value}")]}));
         }
-    }
+    });
     reply(
         StatusCode::OK,
         json!({"status": "success", "data": {"resultType": "vector", "result": result}}),
@@ -473,8 +491,8 @@ fn ts(secs: i64) -> String {
 
 fn alerts(shared: &Shared) -> Response<Body> {
     let mut out: Vec<Value> = Vec::new();
-    for (_, now, a) in apps(shared) {
-        for (name, severity, since) in situation(&a).alerts {
+    each_app(shared, |_, now, a| {
+        for (name, severity, since) in situation(a).alerts {
             let labels = json!({"alertname": name, "severity": severity, "service": a.w.name, "namespace": a.w.namespace});
             out.push(json!({
                 "labels": labels,
@@ -488,7 +506,7 @@ fn alerts(shared: &Shared) -> Response<Body> {
                 "status": {"state": "active", "silencedBy": [], "inhibitedBy": []},
             }));
         }
-    }
+    });
     let now = chrono::Utc::now();
     for p in shared
         .posted
@@ -540,9 +558,9 @@ fn pagerduty(shared: &Shared, pairs: &[(String, String)]) -> Response<Body> {
         .and_then(|(_, v)| v.parse().ok())
         .unwrap_or(0);
     let mut all = Vec::new();
-    for (_, _, a) in apps(shared) {
-        let Some((title, urgency, opened)) = situation(&a).incident else {
-            continue;
+    each_app(shared, |_, _, a| {
+        let Some((title, urgency, opened)) = situation(a).incident else {
+            return;
         };
         let service_id = format!("PDEMO{:04}", a.w.salt % 10_000);
         let status = if a.w.salt % 3 == 0 {
@@ -551,10 +569,10 @@ fn pagerduty(shared: &Shared, pairs: &[(String, String)]) -> Response<Body> {
             "triggered"
         };
         if !statuses.is_empty() && !statuses.contains(&status) {
-            continue;
+            return;
         }
         if !services.is_empty() && !services.contains(&service_id.as_str()) {
-            continue;
+            return;
         }
         let number = 10_000 + a.w.salt % 90_000;
         all.push(json!({
@@ -569,7 +587,7 @@ fn pagerduty(shared: &Shared, pairs: &[(String, String)]) -> Response<Body> {
             "service": {"id": service_id, "type": "service_reference", "summary": a.w.name},
             "html_url": format!("https://demo.pagerduty.invalid/incidents/{number}"),
         }));
-    }
+    });
     let total = all.len();
     let page: Vec<Value> = all.into_iter().skip(offset).take(limit).collect();
     let more = offset + page.len() < total;
