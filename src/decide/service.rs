@@ -134,6 +134,8 @@ pub struct Decided {
     pub sources: Vec<(String, String)>,
     /// The decision instant.
     pub now: chrono::DateTime<chrono::Utc>,
+    /// How long it took once it had its turn (the wait for a free slot left out).
+    pub took: std::time::Duration,
 }
 
 /// Decides one live app: fetch its drift and context (with what driftdeck and its operators
@@ -160,6 +162,7 @@ pub async fn decide_live_as(
         .acquire()
         .await
         .map_err(|_| "shutting down".to_string())?;
+    let started = std::time::Instant::now();
     let ns = (!key.namespace.is_empty()).then_some(key.namespace.as_str());
     let now = svc
         .now_ms
@@ -212,6 +215,7 @@ pub async fn decide_live_as(
         journal_error,
         sources,
         now,
+        took: started.elapsed(),
     })
 }
 

@@ -242,6 +242,7 @@ mod tests {
         let b = AppHistory {
             app: "api".into(),
             deployments: deps(&["x", "y"]),
+            restores: vec![],
             ..a.clone()
         };
         let f = compute(&[a, b], now, 86_400);

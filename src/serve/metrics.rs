@@ -40,6 +40,8 @@ pub struct Counters {
     pub decisions: BTreeMap<(String, String, String), u64>,
     /// Decisions that could not be made.
     pub decision_errors: u64,
+    /// Drifts being decided or waiting for their turn.
+    pub deciding: usize,
     pub decision_seconds: Histogram,
     /// (action, result) → count.
     pub actions: BTreeMap<(String, String), u64>,
@@ -217,9 +219,16 @@ pub fn render(fleet: &[FleetView<'_>], c: &Counters, now: i64, process: &Process
     let _ = writeln!(out, "driftdeck_decision_errors_total {}", c.decision_errors);
     head(
         &mut out,
+        "driftdeck_decisions_in_flight",
+        "gauge",
+        "Drifts being decided or waiting for a slot (four are decided at once).",
+    );
+    let _ = writeln!(out, "driftdeck_decisions_in_flight {}", c.deciding);
+    head(
+        &mut out,
         "driftdeck_decision_seconds",
         "histogram",
-        "Time to decide one drift: its context gathered, policy and advisor, journaled.",
+        "Time to decide one drift once its turn came: its drift and context read, policy and advisor, journaled.",
     );
     for (i, b) in BUCKETS.iter().enumerate() {
         let _ = writeln!(

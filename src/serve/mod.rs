@@ -754,6 +754,16 @@ async fn elect(
 }
 
 fn handle(ctx: &mut Ctx, shards: &mut [Shard], m: Msg) {
+    handle_one(ctx, shards, m);
+    let deciding = shards.iter().map(|s| s.inflight.len()).sum();
+    ctx.shared
+        .counters
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .deciding = deciding;
+}
+
+fn handle_one(ctx: &mut Ctx, shards: &mut [Shard], m: Msg) {
     match m {
         Msg::Fleet(i, u) => {
             let changed = apply(ctx, i, u);
@@ -1081,7 +1091,6 @@ async fn decide_one(j: DecideJob) -> Done {
         done.result = Err("no longer leading this shard".into());
         return done;
     }
-    let t0 = std::time::Instant::now();
     let r = crate::actions::autonomous::decide_and_act_as(
         &j.svc,
         &j.client,
@@ -1091,7 +1100,6 @@ async fn decide_one(j: DecideJob) -> Done {
         Some(serde_json::json!({"basis": j.basis, "by": j.identity})),
     )
     .await;
-    done.secs = t0.elapsed().as_secs_f64();
     let out = match r {
         Ok(o) => o,
         Err(e) => {
@@ -1099,6 +1107,7 @@ async fn decide_one(j: DecideJob) -> Done {
             return done;
         }
     };
+    done.secs = out.decided.took.as_secs_f64();
     done.sources = out.decided.sources.clone();
     done.action = out.gate.as_ref().map(|g| {
         let result = match g {
