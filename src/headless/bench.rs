@@ -170,7 +170,7 @@ async fn serve_child(
     clusters: usize,
     instances: usize,
 ) -> Result<(ServeChild, Config), String> {
-    serve_child_with(apps, clusters, instances, 0).await
+    serve_child_with(apps, clusters, instances, 0, &[]).await
 }
 
 /// The demo servers' process. Dropping it kills them (kill_on_drop) and removes the config
@@ -178,6 +178,8 @@ async fn serve_child(
 pub struct ServeChild {
     _child: tokio::process::Child,
     dir: Option<std::path::PathBuf>,
+    /// The config file it wrote.
+    pub config: std::path::PathBuf,
 }
 
 impl Drop for ServeChild {
@@ -191,14 +193,22 @@ impl Drop for ServeChild {
     }
 }
 
-/// The same, with every demo context source answering after `source_latency_ms`.
-async fn serve_child_with(
+/// The same, with every demo context source answering after `source_latency_ms`, and more
+/// demo flags (`extra`, which may set `--drift-every` again).
+pub(crate) async fn serve_child_with(
     apps: usize,
     clusters: usize,
     instances: usize,
     source_latency_ms: u64,
+    extra: &[&str],
 ) -> Result<(ServeChild, Config), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    // A still fleet unless `extra` says how often to drift (the flag is taken once).
+    let still: &[&str] = if extra.contains(&"--drift-every") {
+        &[]
+    } else {
+        &["--drift-every", "0"]
+    };
     let mut child = tokio::process::Command::new(exe)
         .env(
             crate::demo::context::DELAY_ENV,
@@ -207,8 +217,6 @@ async fn serve_child_with(
         .args([
             "demo",
             "--serve",
-            "--drift-every",
-            "0",
             "--apps",
             &apps.to_string(),
             "--clusters",
@@ -216,6 +224,8 @@ async fn serve_child_with(
             "--instances",
             &instances.to_string(),
         ])
+        .args(still)
+        .args(extra)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
@@ -232,7 +242,14 @@ async fn serve_child_with(
     let dir = std::path::Path::new(&path)
         .parent()
         .map(|p| p.to_path_buf());
-    Ok((ServeChild { _child: child, dir }, cfg))
+    Ok((
+        ServeChild {
+            _child: child,
+            dir,
+            config: std::path::PathBuf::from(path),
+        },
+        cfg,
+    ))
 }
 
 pub async fn fleet(
@@ -779,7 +796,7 @@ pub async fn decide(seconds: f64, apps: usize, source_latency_ms: u64) -> Result
     use crate::decide::policy::Bundle;
 
     let mut out = String::new();
-    let (child, cfg) = serve_child_with(apps, 4, 1, source_latency_ms).await?;
+    let (child, cfg) = serve_child_with(apps, 4, 1, source_latency_ms, &[]).await?;
     let sources = Sources::from_config(cfg.context.as_ref())?;
     let client = ArgoClient::new(&cfg.instances[0]).map_err(|e| e.to_string())?;
     let decider = Decider::new(Bundle::builtin().map_err(|e| e.to_string())?);

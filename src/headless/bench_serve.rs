@@ -8,8 +8,6 @@ use std::fmt::Write;
 use std::io::BufRead;
 use std::time::{Duration, Instant};
 
-use tokio::io::AsyncBufReadExt;
-
 /// CPU seconds (user + system) and resident MiB of a process.
 fn proc_sample(pid: u32) -> Option<(f64, f64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -102,35 +100,17 @@ pub async fn serve(
     drift_every: &str,
 ) -> Result<String, String> {
     let mut out = String::new();
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     // The demo servers: 2 instances, 50 clusters.
-    let mut demo = tokio::process::Command::new(&exe)
-        .args([
-            "demo",
-            "--serve",
-            "--apps",
-            &apps.to_string(),
-            "--clusters",
-            "50",
-            "--instances",
-            "2",
-            "--drifted",
-            &drifted.to_string(),
-            "--drift-every",
-            drift_every,
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("cannot start the demo servers: {e}"))?;
-    let stdout = demo.stdout.take().ok_or("no stdout")?;
-    let mut lines = tokio::io::BufReader::new(stdout).lines();
-    let path = tokio::time::timeout(Duration::from_secs(120), lines.next_line())
-        .await
-        .map_err(|_| "the demo servers did not start within 120 s")?
-        .map_err(|e| e.to_string())?
-        .ok_or("the demo servers exited")?;
+    let share = drifted.to_string();
+    let (demo, _) = super::bench::serve_child_with(
+        apps,
+        50,
+        2,
+        0,
+        &["--drifted", &share, "--drift-every", drift_every],
+    )
+    .await?;
+    let path = demo.config.clone();
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let mut cfg = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
     cfg.push_str("\n[serve]\n");

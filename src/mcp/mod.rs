@@ -314,11 +314,34 @@ impl Mcp {
         format!("mcp:{client}")
     }
 
-    async fn action_target(&self, app: &str, instance: Option<&str>) -> Result<Target, String> {
+    /// The app's target and its instance's client (for the read tools).
+    async fn located(
+        &self,
+        app: &str,
+        instance: Option<&str>,
+    ) -> Result<(Target, ArgoClient), String> {
+        let t = self.kit.locate(app, instance).await?;
+        let c = self
+            .kit
+            .client(&t.instance)
+            .ok_or_else(|| format!("no instance named {}", t.instance))?
+            .clone();
+        Ok((t, c))
+    }
+
+    /// The target and session of an action (refused at once when read-only).
+    async fn action(
+        &self,
+        app: &str,
+        instance: Option<&str>,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Result<(Target, Session), String> {
         if self.kit.read_only {
             return Err("refused: driftdeck is read-only (--read-only or read_only = true); nothing was done".into());
         }
-        self.kit.locate(app, instance).await
+        let t = self.kit.locate(app, instance).await?;
+        let s = self.kit.session(&t, &Self::who(ctx))?;
+        Ok((t, s))
     }
 }
 
@@ -367,12 +390,9 @@ impl Mcp {
         &self,
         Parameters(p): Parameters<AppRef>,
     ) -> Result<CallToolResult, ErrorData> {
-        let t = match self.kit.locate(&p.app, p.instance.as_deref()).await {
-            Ok(t) => t,
+        let (t, c) = match self.located(&p.app, p.instance.as_deref()).await {
+            Ok(x) => x,
             Err(e) => return refused(e),
-        };
-        let Some(c) = self.kit.client(&t.instance) else {
-            return refused(format!("no instance named {}", t.instance));
         };
         let ns = (!t.app_namespace.is_empty()).then_some(t.app_namespace.as_str());
         let a = match c.get_app(&t.name, ns, None).await {
@@ -405,12 +425,9 @@ impl Mcp {
         &self,
         Parameters(p): Parameters<AppRef>,
     ) -> Result<CallToolResult, ErrorData> {
-        let t = match self.kit.locate(&p.app, p.instance.as_deref()).await {
-            Ok(t) => t,
+        let (t, c) = match self.located(&p.app, p.instance.as_deref()).await {
+            Ok(x) => x,
             Err(e) => return refused(e),
-        };
-        let Some(c) = self.kit.client(&t.instance) else {
-            return refused(format!("no instance named {}", t.instance));
         };
         let ns = (!t.app_namespace.is_empty()).then_some(t.app_namespace.as_str());
         let mr = match c.managed_resources(&t.name, ns).await {
@@ -436,19 +453,16 @@ impl Mcp {
         description = "Decide what to do about an Application's drift (allow, defer, enforce or needs-human) with driftdeck's Rego policy and advisor, in shadow mode: the decision is journaled with its reasons, and nothing is changed."
     )]
     async fn decide(&self, Parameters(p): Parameters<AppRef>) -> Result<CallToolResult, ErrorData> {
-        let t = match self.kit.locate(&p.app, p.instance.as_deref()).await {
-            Ok(t) => t,
+        let (t, c) = match self.located(&p.app, p.instance.as_deref()).await {
+            Ok(x) => x,
             Err(e) => return refused(e),
-        };
-        let Some(c) = self.kit.client(&t.instance) else {
-            return refused(format!("no instance named {}", t.instance));
         };
         let key = AppKey {
             instance: 0,
             namespace: t.app_namespace.clone(),
             name: t.name.clone(),
         };
-        match crate::decide::service::decide_live_as(&self.kit.svc, c, &key, "mcp", None).await {
+        match crate::decide::service::decide_live_as(&self.kit.svc, &c, &key, "mcp", None).await {
             Ok(d) => {
                 let mut v = serde_json::to_value(&d.decision).unwrap_or_default();
                 v["journal_record"] = json!(d.seq);
@@ -566,12 +580,8 @@ impl Mcp {
         Parameters(p): Parameters<AppRef>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let t = match self.action_target(&p.app, p.instance.as_deref()).await {
-            Ok(t) => t,
-            Err(e) => return refused(e),
-        };
-        let session = match self.kit.session(&t, &Self::who(&ctx)) {
-            Ok(s) => s,
+        let (t, session) = match self.action(&p.app, p.instance.as_deref(), &ctx).await {
+            Ok(x) => x,
             Err(e) => return refused(e),
         };
         let plan = match actions::sync::plan(&session, &t, Default::default()).await {
@@ -611,12 +621,8 @@ impl Mcp {
             Ok(u) => u,
             Err(e) => return refused(format!("until: {e}")),
         };
-        let t = match self.action_target(&p.app, p.instance.as_deref()).await {
-            Ok(t) => t,
-            Err(e) => return refused(e),
-        };
-        let session = match self.kit.session(&t, &Self::who(&ctx)) {
-            Ok(s) => s,
+        let (t, session) = match self.action(&p.app, p.instance.as_deref(), &ctx).await {
+            Ok(x) => x,
             Err(e) => return refused(e),
         };
         let plan = match actions::plans::defer(&session, &t, Some((until, &p.reason))).await {
@@ -643,12 +649,8 @@ impl Mcp {
         if let Err(e) = actions::annotate::check_incident(&p.incident) {
             return refused(e);
         }
-        let t = match self.action_target(&p.app, p.instance.as_deref()).await {
-            Ok(t) => t,
-            Err(e) => return refused(e),
-        };
-        let session = match self.kit.session(&t, &Self::who(&ctx)) {
-            Ok(s) => s,
+        let (t, session) = match self.action(&p.app, p.instance.as_deref(), &ctx).await {
+            Ok(x) => x,
             Err(e) => return refused(e),
         };
         let plan = match actions::plans::annotate(

@@ -417,11 +417,7 @@ async fn the_official_sdk_client_over_stdio_and_over_http_under_serve() {
     assert_eq!(r["asked"], 1);
 
     // Under serve, /mcp serves the daemon's fleet to a client with the token, and no other.
-    let mut cfg_text = std::fs::read_to_string(&config).unwrap();
-    cfg_text.push_str(
-        "\n[serve]\nlease_duration = \"3s\"\nrenew_deadline = \"2s\"\nretry_period = \"500ms\"\n",
-    );
-    std::fs::write(&config, cfg_text).unwrap();
+    let config = crate::serve::serve_config(&fleet, dir.path(), crate::serve::FAST_LEASE);
     let mut serve = Command::new(bin)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("DRIFTDECK_CONFIG", &config)

@@ -96,6 +96,20 @@ impl Drop for Replica {
     }
 }
 
+/// Short Leases, so a test sees a failover in seconds.
+pub const FAST_LEASE: &str =
+    "[serve]\nlease_duration = \"3s\"\nrenew_deadline = \"2s\"\nretry_period = \"500ms\"\n";
+
+/// The demo's config written in `dir`, with `serve` (TOML) appended; its path.
+pub fn serve_config(fleet: &DemoFleet, dir: &Path, serve: &str) -> PathBuf {
+    let config = fleet.write_config(dir).unwrap();
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push('\n');
+    text.push_str(serve);
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
 async fn until<F, Fut>(what: &str, limit: Duration, mut f: F)
 where
     F: FnMut() -> Fut,
@@ -200,12 +214,7 @@ async fn two_replicas_one_leader_failover_and_no_decision_lost_or_doubled() {
         .tempdir()
         .unwrap();
     let dir = tmp.path();
-    let config = fleet.write_config(dir).unwrap();
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str(
-        "\n[serve]\nlease_duration = \"3s\"\nrenew_deadline = \"2s\"\nretry_period = \"500ms\"\n",
-    );
-    std::fs::write(&config, text).unwrap();
+    let config = serve_config(&fleet, dir, FAST_LEASE);
     let lease_duration = Duration::from_secs(3);
 
     let a = Replica::start(&config, "replica-a", &dir.join("a"), &[]);
@@ -422,12 +431,7 @@ fn a_bad_serve_config_exits_2_with_a_sentence() {
 async fn the_team_reads_the_daemons_decisions_and_its_reviews_move_the_agreement() {
     let fleet = common::demo_with(30, 3, 1, |o| o.now = None).await;
     let tmp = tempfile::tempdir().unwrap();
-    let config = fleet.write_config(tmp.path()).unwrap();
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str(
-        "\n[serve]\nlease_duration = \"3s\"\nrenew_deadline = \"2s\"\nretry_period = \"500ms\"\n",
-    );
-    std::fs::write(&config, text).unwrap();
+    let config = serve_config(&fleet, tmp.path(), FAST_LEASE);
     let d = Replica::start(
         &config,
         "driftdeck-0",
@@ -534,12 +538,7 @@ async fn a_rollback_is_a_change_failure_in_the_dora_figures_and_metrics() {
     assert!(after.change_failure_rate.unwrap() > 0.0);
 
     let tmp = tempfile::tempdir().unwrap();
-    let config = fleet.write_config(tmp.path()).unwrap();
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str(
-        "\n[serve]\nlease_duration = \"3s\"\nrenew_deadline = \"2s\"\nretry_period = \"500ms\"\n",
-    );
-    std::fs::write(&config, text).unwrap();
+    let config = serve_config(&fleet, tmp.path(), FAST_LEASE);
     let d = Replica::start(&config, "driftdeck-0", &tmp.path().join("d"), &[]);
     let want = format!(
         "driftdeck_dora_change_failure_ratio{{instance=\"argocd-eu\",project=\"{project}\"}} {}",
@@ -559,12 +558,11 @@ async fn a_rollback_is_a_change_failure_in_the_dora_figures_and_metrics() {
 async fn replicas_share_the_instances_and_one_takes_both_when_the_other_dies() {
     let fleet = common::demo_with(40, 4, 2, |o| o.now = None).await;
     let tmp = tempfile::tempdir().unwrap();
-    let config = fleet.write_config(tmp.path()).unwrap();
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str(
-        "\n[serve]\nlease_duration = \"2s\"\nrenew_deadline = \"1500ms\"\nretry_period = \"300ms\"\nmax_shards = 1\n",
+    let config = serve_config(
+        &fleet,
+        tmp.path(),
+        "[serve]\nlease_duration = \"2s\"\nrenew_deadline = \"1500ms\"\nretry_period = \"300ms\"\nmax_shards = 1\n",
     );
-    std::fs::write(&config, text).unwrap();
     let a = Replica::start(&config, "replica-a", &tmp.path().join("a"), &[]);
     until(
         "replica-a to lead one shard",

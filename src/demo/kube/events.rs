@@ -245,31 +245,6 @@ pub(crate) fn create(c: &Cluster, r: &Req, ns: &str, now: i64) -> Response<Body>
 /// `PATCH .../events/NAME` of a posted Event (merge, strategic merge or JSON patch, as a
 /// recorder updates a series); the controllers' own events are not the demo's to change.
 pub(crate) fn patch(c: &Cluster, r: &Req, ns: &str, name: &str) -> Response<Body> {
-    let ctype = r.ctype.split(';').next().unwrap_or("").trim();
-    if !matches!(
-        ctype,
-        "application/merge-patch+json"
-            | "application/strategic-merge-patch+json"
-            | "application/json-patch+json"
-    ) {
-        return status(
-            415,
-            "UnsupportedMediaType",
-            &format!("the demo's Events take merge, strategic merge and JSON patches, not {ctype}"),
-            None,
-        );
-    }
-    let p: Value = match serde_json::from_slice(&r.body) {
-        Ok(v) => v,
-        Err(e) => {
-            return status(
-                400,
-                "BadRequest",
-                &format!("the request body is not JSON: {e}"),
-                None,
-            );
-        }
-    };
     let mut store = c.events.lock().unwrap_or_else(|p| p.into_inner());
     let Some(i) = store
         .iter()
@@ -282,18 +257,10 @@ pub(crate) fn patch(c: &Cluster, r: &Req, ns: &str, name: &str) -> Response<Body
             Some(json!({"name": name, "kind": "events"})),
         );
     };
-    let old = store[i].clone();
-    let mut v = old.clone();
-    if ctype == "application/json-patch+json" {
-        if let Err(e) = crate::demo::patch::json_patch(&mut v, &p) {
-            return status(422, "Invalid", &e, None);
-        }
-    } else {
-        crate::demo::patch::merge(&mut v, &p);
-    }
-    for k in ["uid", "creationTimestamp", "namespace", "name"] {
-        v["metadata"][k] = old["metadata"][k].clone();
-    }
+    let mut v = match super::patched(&store[i], r, "Events") {
+        Ok(v) => v,
+        Err(e) => return *e,
+    };
     let errs = validate(&v, ns);
     if !errs.is_empty() {
         return invalid(name, &errs);

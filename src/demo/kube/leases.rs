@@ -222,48 +222,18 @@ pub fn route(c: &Cluster, r: &Req, rest: &[&str], now: i64) -> Response<Body> {
             ok(&v)
         }
         (Method::PATCH, ["namespaces", ns, "leases", name]) => {
-            // A Lease has no list merged by key, so a strategic merge patch (what `kubectl
-            // apply` sends) merges as a JSON merge patch does; a JSON patch applies its ops.
-            let ctype = r.ctype.split(';').next().unwrap_or("").trim();
-            if !matches!(
-                ctype,
-                "application/merge-patch+json"
-                    | "application/strategic-merge-patch+json"
-                    | "application/json-patch+json"
-            ) {
-                return status(
-                    415,
-                    "UnsupportedMediaType",
-                    &format!(
-                        "the demo's Leases take merge, strategic merge and JSON patches, not {ctype}"
-                    ),
-                    None,
-                );
-            }
-            let patch = match body() {
-                Ok(v) => v,
-                Err(e) => return *e,
-            };
             let mut store = c.leases.lock().unwrap_or_else(|p| p.into_inner());
             let key = (ns.to_string(), name.to_string());
             let Some(old) = store.get(&key) else {
                 return not_found(name);
             };
-            if let Some(rv) = patch["metadata"]["resourceVersion"].as_str()
-                && rv != old["metadata"]["resourceVersion"].as_str().unwrap_or("")
-            {
+            let mut v = match super::patched(old, r, "Leases") {
+                Ok(v) => v,
+                Err(e) => return *e,
+            };
+            // A patch that names a resourceVersion must name the current one.
+            if v["metadata"]["resourceVersion"] != old["metadata"]["resourceVersion"] {
                 return conflict(name);
-            }
-            let mut v = old.clone();
-            if ctype == "application/json-patch+json" {
-                if let Err(e) = crate::demo::patch::json_patch(&mut v, &patch) {
-                    return status(422, "Invalid", &e, None);
-                }
-            } else {
-                crate::demo::patch::merge(&mut v, &patch);
-            }
-            for k in ["uid", "creationTimestamp", "namespace", "name"] {
-                v["metadata"][k] = old["metadata"][k].clone();
             }
             stamp(c, &mut v);
             store.insert(key, v.clone());

@@ -620,6 +620,46 @@ fn selector_ok(v: &Value, sel: Option<&str>) -> bool {
     super::argocd::selector_matches(sel, &labels)
 }
 
+/// A stored object (a Lease, a posted Event) after a merge, strategic merge or JSON patch of
+/// `r`: neither kind has a list merged by key, so a strategic merge patch (what `kubectl
+/// apply` sends) merges as a JSON merge patch does. Its identity (uid, name, namespace,
+/// creation) stays. `what` names the kind in the refusal of another media type.
+fn patched(old: &Value, r: &Req, what: &str) -> Result<Value, Box<Response<Body>>> {
+    let ctype = r.ctype.split(';').next().unwrap_or("").trim();
+    if !matches!(
+        ctype,
+        "application/merge-patch+json"
+            | "application/strategic-merge-patch+json"
+            | "application/json-patch+json"
+    ) {
+        return Err(Box::new(status(
+            415,
+            "UnsupportedMediaType",
+            &format!("the demo's {what} take merge, strategic merge and JSON patches, not {ctype}"),
+            None,
+        )));
+    }
+    let p: Value = serde_json::from_slice(&r.body).map_err(|e| {
+        Box::new(status(
+            400,
+            "BadRequest",
+            &format!("the request body is not JSON: {e}"),
+            None,
+        ))
+    })?;
+    let mut v = old.clone();
+    if ctype == "application/json-patch+json" {
+        crate::demo::patch::json_patch(&mut v, &p)
+            .map_err(|e| Box::new(status(422, "Invalid", &e, None)))?;
+    } else {
+        crate::demo::patch::merge(&mut v, &p);
+    }
+    for k in ["uid", "creationTimestamp", "namespace", "name"] {
+        v["metadata"][k] = old["metadata"][k].clone();
+    }
+    Ok(v)
+}
+
 /// A list item: the real server leaves `kind` and `apiVersion` off items of typed lists.
 fn item(mut v: Value) -> Value {
     if let Some(m) = v.as_object_mut() {
