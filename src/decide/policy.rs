@@ -526,6 +526,25 @@ pub struct Evaluator {
 }
 
 impl Evaluator {
+    /// The decision document as the bundle writes it (`data.driftdeck.drift.decision`), by the
+    /// interpreter: what `opa eval` prints for the same input and bundle.
+    pub fn evaluate_raw(&mut self, input: &Value) -> Result<Value, PolicyError> {
+        let value = <regorus::Value as serde::Deserialize>::deserialize(input)
+            .map_err(|e| PolicyError::plain(format!("the input document is not valid: {e}")))?;
+        self.engine.set_input(value);
+        let v = self
+            .engine
+            .eval_rule(ENTRYPOINT.to_string())
+            .map_err(|err| PolicyError::from_regorus(&err, Some(ENTRYPOINT)))?;
+        let _ = self.engine.take_prints();
+        if v == regorus::Value::Undefined {
+            return Err(PolicyError::plain(format!(
+                "{ENTRYPOINT} is undefined for this input (the bundle needs a default)"
+            )));
+        }
+        serde_json::to_value(&v).map_err(|e| PolicyError::plain(e.to_string()))
+    }
+
     pub fn evaluate(&mut self, input: &Value) -> Result<PolicyResult, PolicyError> {
         // Straight from the borrowed JSON: no copy of the document first.
         let value = <regorus::Value as serde::Deserialize>::deserialize(input)

@@ -596,11 +596,49 @@ pub enum PolicyCommand {
         #[arg(short, long)]
         verbose: bool,
     },
+    /// Print the policy's decision document for an input (what `opa eval -d BUNDLE -i FILE
+    /// data.driftdeck.drift.decision` prints), or with `--scenario` the input driftdeck builds
+    /// from a drift scenario. Exit 0, or 2 on an error (file, line, rule named).
+    Eval {
+        /// The input document (JSON or YAML; - for standard input).
+        #[arg(
+            long,
+            value_name = "FILE",
+            conflicts_with = "scenario",
+            required_unless_present = "scenario"
+        )]
+        input: Option<std::path::PathBuf>,
+        /// A drift scenario: its input is built as a decision builds it.
+        #[arg(long, value_name = "FILE")]
+        scenario: Option<std::path::PathBuf>,
+        /// Print the input document instead of the decision (to hand to `opa eval`).
+        #[arg(long)]
+        print_input: bool,
+        /// A bundle directory (default: the configured one).
+        #[arg(long, value_name = "DIR")]
+        bundle: Option<std::path::PathBuf>,
+    },
 }
 
 /// `driftdeck policy test [DIR]`.
 pub fn policy_cmd(cfg: Option<&Config>, which: &PolicyCommand) -> u8 {
-    let PolicyCommand::Test { dir, verbose } = which;
+    let (dir, verbose) = match which {
+        PolicyCommand::Test { dir, verbose } => (dir, verbose),
+        PolicyCommand::Eval {
+            input,
+            scenario,
+            print_input,
+            bundle,
+        } => {
+            return policy_eval(
+                cfg,
+                input.as_deref(),
+                scenario.as_deref(),
+                *print_input,
+                bundle.as_deref(),
+            );
+        }
+    };
     let bundle = match dir {
         Some(d) => Bundle::from_dir(d),
         None => Bundle::load(&cfg.and_then(|c| c.policy.clone()).unwrap_or_default()),
@@ -653,4 +691,76 @@ pub fn policy_cmd(cfg: Option<&Config>, which: &PolicyCommand) -> u8 {
         outln!("no test_ rules found");
     }
     if failed == 0 { 0 } else { 1 }
+}
+
+/// `driftdeck policy eval`.
+fn policy_eval(
+    cfg: Option<&Config>,
+    input: Option<&Path>,
+    scenario: Option<&Path>,
+    print_input: bool,
+    bundle: Option<&Path>,
+) -> u8 {
+    let bundle = match bundle {
+        Some(d) => Bundle::from_dir(d),
+        None => Bundle::load(&cfg.and_then(|c| c.policy.clone()).unwrap_or_default()),
+    };
+    let bundle = match bundle {
+        Ok(b) => b,
+        Err(e) => {
+            errln!("driftdeck: {e}");
+            return 2;
+        }
+    };
+    let doc = match (input, scenario) {
+        (Some(p), _) => match super::files::documents(p) {
+            Ok(mut d) if d.len() == 1 => d.remove(0),
+            Ok(d) => {
+                errln!(
+                    "driftdeck: {}: holds {} documents; give one input document",
+                    p.display(),
+                    d.len()
+                );
+                return 2;
+            }
+            Err(e) => {
+                errln!("driftdeck: {e}");
+                return 2;
+            }
+        },
+        (None, Some(p)) => {
+            let sc = match Scenario::load(p) {
+                Ok(s) => s,
+                Err(e) => {
+                    errln!("driftdeck: {e}");
+                    return 2;
+                }
+            };
+            match crate::decide::facts::build(&sc, &bundle.tuning) {
+                Ok(f) => f.input_json(),
+                Err(e) => {
+                    errln!("driftdeck: {}: {e}", p.display());
+                    return 2;
+                }
+            }
+        }
+        (None, None) => {
+            errln!("driftdeck: give --input FILE or --scenario FILE");
+            return 2;
+        }
+    };
+    if print_input {
+        outln_json!(&doc);
+        return 0;
+    }
+    match bundle.interpreter().evaluate_raw(&doc) {
+        Ok(v) => {
+            outln_json!(&v);
+            0
+        }
+        Err(e) => {
+            errln!("driftdeck: {e}");
+            2
+        }
+    }
 }

@@ -125,3 +125,85 @@ fn regorus_and_opa_agree_on_every_scenario_and_test() {
     );
     assert!(tests["passed"].as_array().unwrap().len() >= 20, "{tests}");
 }
+
+/// `driftdeck policy eval` prints what OPA computes for the same input and bundle: the input
+/// it builds from a scenario, handed to real OPA, gives the same decision document.
+#[test]
+fn policy_eval_prints_what_opa_computes() {
+    let Some(dir) = bindings() else { return };
+    let bin = env!("CARGO_BIN_EXE_driftdeck");
+    let tmp = tempfile::tempdir().unwrap();
+    let sc = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/scenarios/p01-storefront-hpa-max-replicas-incident.yaml");
+    let run = |args: &[&str]| {
+        let o = Command::new(bin)
+            .args(args)
+            .env_remove("DRIFTDECK_CONFIG")
+            .env("HOME", tmp.path())
+            .env("XDG_CONFIG_HOME", tmp.path().join("config"))
+            .env("DRIFTDECK_DATA_DIR", tmp.path())
+            .env("DRIFTDECK_LOG_DIR", tmp.path())
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        serde_json::from_slice::<Value>(&o.stdout).unwrap()
+    };
+    let input = run(&[
+        "policy",
+        "eval",
+        "--scenario",
+        sc.to_str().unwrap(),
+        "--print-input",
+    ]);
+    let file = tmp.path().join("input.json");
+    std::fs::write(&file, input.to_string()).unwrap();
+    let ours = run(&["policy", "eval", "--input", file.to_str().unwrap()]);
+    assert_eq!(ours["verdict"], "allow", "{ours}");
+    let job = json!({
+        "policies": {"lib.rego": DEFAULT_LIB, "drift.rego": DEFAULT_DRIFT, "drift_test.rego": DEFAULT_TESTS},
+        "data": serde_json::from_str::<Value>(DEFAULT_DATA).unwrap(),
+        "inputs": [input],
+        "entry": "driftdeck.drift.decision",
+    });
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/tools/opa_compare.py");
+    let mut child = Command::new("python3")
+        .arg(&script)
+        .env("PYTHONPATH", &dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(job.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "OPA: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let res: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let opa = &res["results"][0];
+    for k in ["verdict", "rule", "hard", "findings"] {
+        assert_eq!(opa[k], ours[k], "{k}: OPA {opa} / driftdeck {ours}");
+    }
+    let sorted = |v: &Value| {
+        let mut a: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.to_string())
+            .collect();
+        a.sort();
+        a
+    };
+    assert_eq!(sorted(&opa["reasons"]), sorted(&ours["reasons"]));
+}
