@@ -171,8 +171,7 @@ pub struct DecidedAndGated {
     pub gate: Option<Gate>,
     /// The gate was only evaluated: this service never acts (a snapshot).
     pub dry: bool,
-    /// The journal record of the autonomous sync or refusal, and its error.
-    pub action_seq: Option<u64>,
+    /// Why the autonomous sync failed, when it did.
     pub action_error: Option<String>,
 }
 
@@ -202,7 +201,6 @@ pub async fn decide_and_act_as(
     let mut out = DecidedAndGated {
         gate: None,
         dry: false,
-        action_seq: None,
         action_error: None,
         decided,
     };
@@ -227,7 +225,6 @@ pub async fn decide_and_act_as(
                 },
             };
             out.gate = Some(o.gate);
-            out.action_seq = o.action_seq;
             out.action_error = o.error;
         }
         (Mode::Autonomous, _) if !kit.acts => {

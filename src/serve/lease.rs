@@ -113,15 +113,10 @@ impl Elector {
         })
     }
 
-    /// One round: create, renew or take the Lease when we may. `may_take` says whether this
-    /// replica wants another's expired (or released) Lease; the Lease counts as expired when
-    /// its record has stayed unchanged for `expiry` (the lease duration, or longer for a
-    /// replica that already leads its share of shards).
-    pub async fn try_acquire_or_renew(
-        &mut self,
-        may_take: bool,
-        expiry: Duration,
-    ) -> Result<Role, String> {
+    /// One round: create, renew or take the Lease. Another's Lease counts as expired when its
+    /// record has stayed unchanged for `expiry` (the lease duration, or longer for a replica
+    /// that already leads its share of shards).
+    pub async fn try_acquire_or_renew(&mut self, expiry: Duration) -> Result<Role, String> {
         let now = chrono::Utc::now();
         let current = match self.api.get_opt(&self.name).await {
             Ok(c) => c,
@@ -136,7 +131,7 @@ impl Elector {
                 self.observed = Some((record, Instant::now()));
             }
             let waited = self.unchanged_for().unwrap_or_default();
-            if !may_take || (patient && waited < expiry) {
+            if patient && waited < expiry {
                 return Ok(Role::Follower(String::new()));
             }
             let t = micro_time(now);
@@ -169,7 +164,7 @@ impl Elector {
             self.renewed = None;
             // A released Lease (no holder) is free at once; a held one once it expired.
             let free = (holder.is_empty() && !patient) || unchanged >= expiry;
-            if !(free && may_take) {
+            if !free {
                 return Ok(Role::Follower(holder));
             }
         }

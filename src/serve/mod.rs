@@ -474,7 +474,10 @@ pub async fn run(cfg: Config, opts: Options) -> u8 {
         svc.mode.as_str(),
         settings.shards.join(", ")
     );
-    let ctx = Ctx {
+    // Decision tasks report to the loop through their own channel (kept apart from the
+    // watchers' so a burst of fleet updates cannot starve them).
+    let (loop_tx, mut loop_rx) = mpsc::channel::<Msg>(1024);
+    let mut ctx = Ctx {
         shared: shared.clone(),
         clients,
         sessions,
@@ -482,14 +485,8 @@ pub async fn run(cfg: Config, opts: Options) -> u8 {
         contexts,
         sla,
         events_on: settings.events,
-        tx: None,
+        tx: loop_tx,
     };
-    let (loop_tx, loop_rx) = mpsc::channel::<Msg>(1024);
-    // Decision tasks report to the loop through their own channel (kept apart from the
-    // watchers' so a burst of fleet updates cannot starve them).
-    let mut ctx = ctx;
-    ctx.tx = Some(loop_tx);
-    let mut loop_rx = loop_rx;
     let mut sigterm = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
     {
         Ok(s) => s,
@@ -598,7 +595,7 @@ struct Ctx {
     contexts: Vec<String>,
     sla: Sla,
     events_on: bool,
-    tx: Option<mpsc::Sender<Msg>>,
+    tx: mpsc::Sender<Msg>,
 }
 
 async fn load_recent(shared: &Arc<Shared>) {
@@ -693,7 +690,7 @@ async fn elect(
             } else {
                 s.lease_duration
             };
-            let r = el.try_acquire_or_renew(true, expiry).await;
+            let r = el.try_acquire_or_renew(expiry).await;
             let leading = match &r {
                 Ok(lease::Role::Leader) => true,
                 Ok(lease::Role::Follower(_)) => false,
@@ -965,9 +962,7 @@ fn maybe_load_index(ctx: &mut Ctx, shards: &mut [Shard], si: usize) {
         .read()
         .map(|f| f[i].name.clone())
         .unwrap_or_default();
-    let Some(tx) = ctx.tx.clone() else {
-        return;
-    };
+    let tx = ctx.tx.clone();
     let events_on = ctx.events_on;
     s.tasks.spawn(async move {
         let r = async {
@@ -1025,9 +1020,7 @@ fn consider(ctx: &mut Ctx, shards: &mut [Shard], si: usize, keys: Option<&[AppKe
         }
     };
     drop(fleet);
-    let Some(tx) = ctx.tx.clone() else {
-        return;
-    };
+    let tx = ctx.tx.clone();
     for (key, b) in wanted {
         s.inflight.insert(key.clone());
         let svc = ctx.shared.svc.clone();

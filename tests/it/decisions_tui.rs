@@ -332,7 +332,7 @@ async fn operators_can_answer_needs_human_and_choose_when_the_advice_is_needs_hu
     use driftdeck::decide::Verdict;
     use driftdeck::tui::decisions::{DecisionInfo, DecisionView};
     use driftdeck::tui::effect::Effect;
-    use driftdeck::tui::model::{ConnState, InstanceView, Load, Model, Overlay};
+    use driftdeck::tui::model::{Load, Model, Overlay};
     use driftdeck::tui::msg::Msg;
     use driftdeck::tui::update::update;
     let sc = driftdeck::decide::scenario::Scenario::load(
@@ -353,31 +353,7 @@ async fn operators_can_answer_needs_human_and_choose_when_the_advice_is_needs_hu
     a.status.health.status = "Healthy".into();
     let row = driftdeck::model::fleet::AppRow::from_app(0, &a);
     let km = Keymap::default();
-    let mut m = Model::new(
-        vec![InstanceView {
-            name: "eu".into(),
-            url: "https://eu".into(),
-            state: ConnState::Live,
-            version: None,
-            listed: true,
-            insecure: false,
-            read_only: false,
-        }],
-        (120, 40),
-        common::NOW * 1000,
-    );
-    update(
-        &mut m,
-        &km,
-        Msg::Fleet(
-            0,
-            driftdeck::clients::argocd::watch::FleetUpdate::Listed {
-                rows: vec![row.clone()],
-                resource_version: "1".into(),
-                version: None,
-            },
-        ),
-    );
+    let mut m = one_app_model(&row, false);
     m.decisions.insert(
         row.key.clone(),
         DecisionView {
@@ -575,7 +551,7 @@ async fn the_defer_plan_of_an_app_without_self_heal_does_not_contradict_itself()
 async fn the_team_decision_is_shown_and_reviewed_for_the_team() {
     use driftdeck::decide::Verdict;
     use driftdeck::tui::effect::Effect;
-    use driftdeck::tui::model::{ConnState, InstanceView, Model};
+    use driftdeck::tui::model::Model;
     use driftdeck::tui::msg::Msg;
     use driftdeck::tui::update::update;
     let mut a = driftdeck::model::app::Application::default();
@@ -585,32 +561,7 @@ async fn the_team_decision_is_shown_and_reviewed_for_the_team() {
     a.status.health.status = "Healthy".into();
     let row = driftdeck::model::fleet::AppRow::from_app(0, &a);
     let km = Keymap::default();
-    let mut m = Model::new(
-        vec![InstanceView {
-            name: "eu".into(),
-            url: "https://eu".into(),
-            state: ConnState::Live,
-            version: None,
-            listed: true,
-            insecure: false,
-            read_only: false,
-        }],
-        (120, 40),
-        common::NOW * 1000,
-    );
-    m.team.configured = true;
-    update(
-        &mut m,
-        &km,
-        Msg::Fleet(
-            0,
-            driftdeck::clients::argocd::watch::FleetUpdate::Listed {
-                rows: vec![row.clone()],
-                resource_version: "1".into(),
-                version: None,
-            },
-        ),
-    );
+    let mut m = one_app_model(&row, true);
     // The clock asks for the team's decisions every 10 s.
     let fx = update(&mut m, &km, Msg::Tick(common::NOW * 1000 + 1000));
     assert!(fx.contains(&Effect::FetchTeam { since: 0 }), "{fx:?}");
@@ -702,4 +653,39 @@ async fn the_team_decision_is_shown_and_reviewed_for_the_team() {
     );
     let rows = driftdeck::tui::ui::decide::decision_rows(&m, &app_screen, 120);
     assert!(rows.iter().any(|r| r.text.contains("cannot be reached")));
+}
+
+/// A model of one live instance `eu` listing `row` (with a `[team]` when `team`).
+fn one_app_model(
+    row: &driftdeck::model::fleet::AppRow,
+    team: bool,
+) -> driftdeck::tui::model::Model {
+    use driftdeck::tui::model::{ConnState, InstanceView, Model};
+    let mut m = Model::new(
+        vec![InstanceView {
+            name: "eu".into(),
+            url: "https://eu".into(),
+            state: ConnState::Live,
+            version: None,
+            listed: true,
+            insecure: false,
+            read_only: false,
+        }],
+        (120, 40),
+        common::NOW * 1000,
+    );
+    m.team.configured = team;
+    driftdeck::tui::update::update(
+        &mut m,
+        &Keymap::default(),
+        driftdeck::tui::msg::Msg::Fleet(
+            0,
+            driftdeck::clients::argocd::watch::FleetUpdate::Listed {
+                rows: vec![row.clone()],
+                resource_version: "1".into(),
+                version: None,
+            },
+        ),
+    );
+    m
 }

@@ -36,6 +36,32 @@ fn bindings() -> Option<PathBuf> {
     None
 }
 
+/// Runs a job (policies, data, inputs, entry) through real OPA; its answer.
+fn opa(bindings: &std::path::Path, job: &Value) -> Value {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/tools/opa_compare.py");
+    let mut child = Command::new("python3")
+        .arg(&script)
+        .env("PYTHONPATH", bindings)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(job.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "OPA: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[test]
 fn regorus_and_opa_agree_on_every_scenario_and_test() {
     let Some(dir) = bindings() else { return };
@@ -66,28 +92,7 @@ fn regorus_and_opa_agree_on_every_scenario_and_test() {
         "inputs": inputs,
         "entry": "driftdeck.drift.decision",
     });
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/tools/opa_compare.py");
-    let mut child = Command::new("python3")
-        .arg(&script)
-        .env("PYTHONPATH", &dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(job.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "OPA: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let res: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let res = opa(&dir, &job);
     let results = res["results"].as_array().unwrap();
     assert_eq!(results.len(), ours.len());
     for ((name, r), opa) in ours.iter().zip(results) {
@@ -169,28 +174,7 @@ fn policy_eval_prints_what_opa_computes() {
         "inputs": [input],
         "entry": "driftdeck.drift.decision",
     });
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/tools/opa_compare.py");
-    let mut child = Command::new("python3")
-        .arg(&script)
-        .env("PYTHONPATH", &dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(job.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "OPA: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let res: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let res = opa(&dir, &job);
     let opa = &res["results"][0];
     for k in ["verdict", "rule", "hard", "findings"] {
         assert_eq!(opa[k], ours[k], "{k}: OPA {opa} / driftdeck {ours}");

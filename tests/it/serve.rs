@@ -169,6 +169,15 @@ async fn drifted(fleet: &DemoFleet) -> BTreeMap<(String, String), String> {
     out
 }
 
+/// Whether a DriftDecision Event records the drift of `app` on `inst` at `basis`.
+fn has_event(evs: &[Value], inst: &str, app: &str, basis: &str) -> bool {
+    evs.iter().any(|e| {
+        e["involvedObject"]["name"] == app
+            && ann(e, "driftdeck.io/instance") == inst
+            && ann(e, "driftdeck.io/basis") == basis
+    })
+}
+
 fn ann<'a>(e: &'a Value, k: &str) -> &'a str {
     e["metadata"]["annotations"][k].as_str().unwrap_or("")
 }
@@ -242,13 +251,8 @@ async fn two_replicas_one_leader_failover_and_no_decision_lost_or_doubled() {
         Duration::from_secs(60),
         || async {
             let evs = decision_events(&fleet).await;
-            want.iter().all(|((inst, app), basis)| {
-                evs.iter().any(|e| {
-                    e["involvedObject"]["name"] == app.as_str()
-                        && ann(e, "driftdeck.io/instance") == inst
-                        && ann(e, "driftdeck.io/basis") == basis
-                })
-            })
+            want.iter()
+                .all(|((inst, app), basis)| has_event(&evs, inst, app, basis))
         },
     )
     .await;
@@ -319,10 +323,7 @@ async fn two_replicas_one_leader_failover_and_no_decision_lost_or_doubled() {
     let evs = decision_events(&fleet).await;
     for ((inst, app), basis) in &now {
         assert!(
-            evs.iter()
-                .any(|e| e["involvedObject"]["name"] == app.as_str()
-                    && ann(e, "driftdeck.io/instance") == inst
-                    && ann(e, "driftdeck.io/basis") == basis),
+            has_event(&evs, inst, app, basis),
             "{inst}/{app} ({basis}) has no DriftDecision Event"
         );
     }
@@ -594,13 +595,8 @@ async fn replicas_share_the_instances_and_one_takes_both_when_the_other_dies() {
     let want = drifted(&fleet).await;
     until("every drift decided", Duration::from_secs(60), || async {
         let evs = decision_events(&fleet).await;
-        want.iter().all(|((inst, app), basis)| {
-            evs.iter().any(|e| {
-                e["involvedObject"]["name"] == app.as_str()
-                    && ann(e, "driftdeck.io/instance") == inst
-                    && ann(e, "driftdeck.io/basis") == basis
-            })
-        })
+        want.iter()
+            .all(|((inst, app), basis)| has_event(&evs, inst, app, basis))
     })
     .await;
     let by: std::collections::BTreeSet<String> = decision_events(&fleet)

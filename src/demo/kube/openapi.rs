@@ -115,6 +115,28 @@ fn ok_response(reference: &str, v3: bool) -> Value {
 
 /// The paths of one kind: list at the collection, get (and patch where the kind allows it) at
 /// the object.
+/// The query parameters of every write: `dryRun`, `fieldManager` and `fieldValidation`
+/// (where kubectl looks for the server's field validation).
+fn write_params(v3: bool) -> Vec<Value> {
+    vec![
+        query_param(
+            "dryRun",
+            "When present, indicates that modifications should not be persisted: All.",
+            v3,
+        ),
+        query_param(
+            "fieldManager",
+            "The name of the actor or entity making these changes.",
+            v3,
+        ),
+        query_param(
+            "fieldValidation",
+            "How the server handles unknown or duplicate fields: Ignore, Warn or Strict.",
+            v3,
+        ),
+    ]
+}
+
 fn paths_of(kind: &Kind, schema_ref: &str, v3: bool, out: &mut Map<String, Value>) {
     let base = format!("/{}", gv_path(kind.group, kind.version));
     let (coll, item) = if kind.namespaced {
@@ -174,11 +196,7 @@ fn paths_of(kind: &Kind, schema_ref: &str, v3: bool, out: &mut Map<String, Value
             "operationId": op_id("create"),
             "x-kubernetes-action": "post",
             "x-kubernetes-group-version-kind": gvk,
-            "parameters": [
-                query_param("dryRun", "When present, indicates that modifications should not be persisted: All.", v3),
-                query_param("fieldManager", "The name of the actor or entity making these changes.", v3),
-                query_param("fieldValidation", "How the server handles unknown or duplicate fields: Ignore, Warn or Strict.", v3),
-            ],
+            "parameters": write_params(v3),
             "responses": ok_response(schema_ref, v3),
         });
         if v3 {
@@ -203,16 +221,17 @@ fn paths_of(kind: &Kind, schema_ref: &str, v3: bool, out: &mut Map<String, Value
         "parameters": item_params,
     });
     if verbs_of(kind).contains(&"patch") {
+        let mut patch_params = write_params(v3);
+        patch_params.push(query_param(
+            "force",
+            "Force is going to force Apply requests.",
+            v3,
+        ));
         let mut patch = json!({
             "operationId": op_id("patch"),
             "x-kubernetes-action": "patch",
             "x-kubernetes-group-version-kind": gvk,
-            "parameters": [
-                query_param("dryRun", "When present, indicates that modifications should not be persisted: All.", v3),
-                query_param("fieldManager", "The name of the actor or entity making these changes.", v3),
-                query_param("fieldValidation", "How the server handles unknown or duplicate fields: Ignore, Warn or Strict.", v3),
-                query_param("force", "Force is going to force Apply requests.", v3),
-            ],
+            "parameters": patch_params,
             "responses": ok_response(schema_ref, v3),
         });
         if v3 {
