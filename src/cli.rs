@@ -294,6 +294,10 @@ pub enum Command {
         dir: PathBuf,
         #[arg(long, value_enum, default_value = "text")]
         output: crate::headless::decide::Output,
+        /// heuristic, or llm (the [decide.llm] model, cross-checked by the heuristic, with the
+        /// heuristic, the model alone and both measured side by side). Default: the config's.
+        #[arg(long, value_enum)]
+        advisor: Option<crate::config::decide::AdvisorKind>,
     },
     /// The decision journal.
     Journal {

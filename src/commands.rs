@@ -592,9 +592,10 @@ pub async fn replay(
     paths: &Paths,
     dir: &std::path::Path,
     output: crate::headless::decide::Output,
+    advisor: Option<crate::config::decide::AdvisorKind>,
 ) -> u8 {
     match config_or_exit(paths) {
-        Ok(cfg) => crate::headless::decide::replay_cmd(cfg.as_ref(), dir, output).await,
+        Ok(cfg) => crate::headless::decide::replay_cmd(cfg.as_ref(), dir, output, advisor).await,
         Err(code) => code,
     }
 }

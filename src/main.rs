@@ -103,9 +103,11 @@ fn main() -> ExitCode {
             Some(Command::Serve { ref listen }) => {
                 commands::serve(&cli, &paths, listen.clone()).await
             }
-            Some(Command::Replay { ref dir, output }) => {
-                commands::replay(&paths, dir, output).await
-            }
+            Some(Command::Replay {
+                ref dir,
+                output,
+                advisor,
+            }) => commands::replay(&paths, dir, output, advisor).await,
             Some(Command::Journal { ref which }) => {
                 driftdeck::headless::decide::journal_cmd(&paths, which)
             }

@@ -29,6 +29,11 @@ struct Fake {
     url: String,
     seen: Arc<Mutex<Seen>>,
     reply: Arc<Mutex<(u16, String, Duration)>>,
+    /// Every request body, in order.
+    bodies: Arc<Mutex<Vec<Value>>>,
+    /// The `response_format` types this server refuses, as llama-cpp-python refuses
+    /// `json_schema` (a 500 naming the field).
+    refuse: Arc<Mutex<Vec<String>>>,
 }
 
 async fn fake() -> Fake {
@@ -36,17 +41,20 @@ async fn fake() -> Fake {
     let addr = listener.local_addr().unwrap();
     let seen = Arc::new(Mutex::new(Seen::default()));
     let reply = Arc::new(Mutex::new((200u16, String::new(), Duration::ZERO)));
-    let (s2, r2) = (seen.clone(), reply.clone());
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let refuse = Arc::new(Mutex::new(Vec::<String>::new()));
+    let (s2, r2, b2, f2) = (seen.clone(), reply.clone(), bodies.clone(), refuse.clone());
     tokio::spawn(async move {
         loop {
             let Ok((sock, _)) = listener.accept().await else {
                 continue;
             };
-            let (seen, reply) = (s2.clone(), r2.clone());
+            let (seen, reply, bodies, refuse) = (s2.clone(), r2.clone(), b2.clone(), f2.clone());
             tokio::spawn(async move {
                 let svc = hyper::service::service_fn(
                     move |req: hyper::Request<hyper::body::Incoming>| {
-                        let (seen, reply) = (seen.clone(), reply.clone());
+                        let (seen, reply, bodies, refuse) =
+                            (seen.clone(), reply.clone(), bodies.clone(), refuse.clone());
                         async move {
                             let path = req.uri().path().to_string();
                             let auth = req
@@ -54,12 +62,26 @@ async fn fake() -> Fake {
                                 .get("authorization")
                                 .map(|v| v.to_str().unwrap_or("").to_string());
                             let body = req.into_body().collect().await.unwrap().to_bytes();
+                            let parsed: Option<Value> = serde_json::from_slice(&body).ok();
                             *seen.lock().unwrap() = Seen {
-                                body: serde_json::from_slice(&body).ok(),
+                                body: parsed.clone(),
                                 auth,
                                 path,
                             };
-                            let (status, text, delay) = reply.lock().unwrap().clone();
+                            let format = parsed
+                                .as_ref()
+                                .and_then(|b| b["response_format"]["type"].as_str())
+                                .unwrap_or("none")
+                                .to_string();
+                            bodies.lock().unwrap().extend(parsed);
+                            let (mut status, mut text, delay) = reply.lock().unwrap().clone();
+                            if refuse.lock().unwrap().contains(&format) {
+                                status = 500;
+                                text = json!({"error": {"message": format!(
+                                    "1 validation error: {{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), 'msg': \"Input should be 'text' or 'json_object'\", 'input': '{format}'}}"
+                                )}})
+                                .to_string();
+                            }
                             tokio::time::sleep(delay).await;
                             let mut r = hyper::Response::new(Full::new(Bytes::from(text)));
                             *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
@@ -79,6 +101,8 @@ async fn fake() -> Fake {
         url: format!("http://{addr}/v1"),
         seen,
         reply,
+        bodies,
+        refuse,
     }
 }
 
@@ -118,6 +142,7 @@ fn decider(url: &str, timeout: &str) -> Decider {
             api_key_env: Some(KEY_VAR.into()),
             timeout: Some(timeout.into()),
             json_schema: None,
+            max_tokens: None,
         })
         .unwrap(),
     ));
@@ -555,4 +580,98 @@ async fn a_huge_model_reply_is_refused_naming_the_limit() {
         "{:?}",
         dec.guardrails
     );
+}
+
+#[tokio::test]
+async fn a_server_that_refuses_json_schema_is_asked_with_the_next_form_and_remembered() {
+    let f = fake().await;
+    let sc = scenario("p08-dev-oauth-secret-hand-edit.yaml");
+    let d = decider(&f.url, "5s");
+    let facts = d.facts(&sc).unwrap();
+    let change = facts
+        .evidence
+        .iter()
+        .find(|e| e.id.starts_with("change:Secret"))
+        .unwrap()
+        .id
+        .clone();
+    let answer = json!({"verdict": "needs-human", "confidence": 0.9,
+        "reasoning": "Secret data was edited by hand.", "evidence": [change.clone()]});
+    f.answer(answer.clone());
+    // llama-cpp-python: json_schema refused with a 500 that names response_format.
+    f.refuse.lock().unwrap().push("json_schema".into());
+    let dec = d.decide(&sc, Mode::Advisory).await.unwrap();
+    assert_eq!(dec.advisor.name, "llm", "{:?}", dec.guardrails);
+    assert!(
+        !dec.guardrails
+            .iter()
+            .any(|g| g.contains("no usable answer"))
+    );
+    let bodies = f.bodies.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 2);
+    assert_eq!(bodies[0]["response_format"]["type"], "json_schema");
+    assert_eq!(bodies[1]["response_format"]["type"], "json_object");
+    let schema = &bodies[1]["response_format"]["schema"];
+    assert_eq!(schema["properties"]["verdict"]["enum"][0], "allow");
+    // The evidence the model may cite is this drift's catalogue, nothing else.
+    let ids: Vec<&str> = schema["properties"]["evidence"]["items"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&change.as_str()));
+    assert_eq!(ids.len(), facts.evidence.len());
+    // Remembered: the next decision asks with the accepted form at once.
+    d.decide(&sc, Mode::Advisory).await.unwrap();
+    let bodies = f.bodies.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 3);
+    assert_eq!(bodies[2]["response_format"]["type"], "json_object");
+    assert_eq!(
+        d.llm.as_ref().unwrap().detail().unwrap(),
+        format!(
+            "test-model at {}/chat/completions, response_format json_object+schema",
+            f.url
+        )
+    );
+
+    // A server that refuses every form is asked without one, and its prose-wrapped answer
+    // is still read.
+    f.bodies.lock().unwrap().clear();
+    f.refuse.lock().unwrap().extend(["json_object".to_string()]);
+    let prose = format!("Here is my advice:\n{answer}\nHope this helps.");
+    let body =
+        json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": prose}}]});
+    f.raw(200, &body.to_string(), Duration::ZERO);
+    let dec = d.decide(&sc, Mode::Advisory).await.unwrap();
+    assert_eq!(dec.advisor.name, "llm", "{:?}", dec.guardrails);
+    assert_eq!(dec.advisor.verdict, Verdict::NeedsHuman);
+    let bodies = f.bodies.lock().unwrap().clone();
+    assert_eq!(
+        bodies.len(),
+        3,
+        "json_object with the schema, json_object, then none"
+    );
+    assert!(bodies[2].get("response_format").is_none());
+
+    // An error about something else is not a reason to change the form: one request, and a
+    // human decides with the server's words.
+    let d = decider(&f.url, "5s");
+    f.refuse.lock().unwrap().clear();
+    f.bodies.lock().unwrap().clear();
+    f.raw(
+        404,
+        r#"{"error": {"message": "model 'test-model' not found"}}"#,
+        Duration::ZERO,
+    );
+    let dec = d.decide(&sc, Mode::Advisory).await.unwrap();
+    assert_eq!(dec.verdict, Verdict::NeedsHuman);
+    assert!(
+        dec.guardrails
+            .iter()
+            .any(|g| g.contains("no usable answer") && g.contains("not found")),
+        "{:?}",
+        dec.guardrails
+    );
+    assert_eq!(f.bodies.lock().unwrap().len(), 1);
 }

@@ -26,7 +26,7 @@ pub struct DecideConfig {
     pub autonomous: Option<AutonomyConfig>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum AdvisorKind {
     #[default]
@@ -47,10 +47,13 @@ pub struct LlmConfig {
     /// Give up after this long (default 20s).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
-    /// Ask for `response_format: json_schema` (default true; some servers only know
-    /// `json_object`).
+    /// Ask for `response_format: json_schema` first (default true). A server that refuses
+    /// it is asked with the next form (`json_object` with the schema, `json_object`, none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub json_schema: Option<bool>,
+    /// The most tokens an answer may take (default 512): bounds a small model that rambles.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
 }
 
 /// Limits of autonomous mode.
@@ -84,6 +87,64 @@ pub struct ContextConfig {
     /// Kubernetes events of the drifted objects, through the Argo CD API (default on).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub events: Option<bool>,
+    /// MCP servers whose tools give signals, alerts or incidents (`[[context.mcp]]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mcp: Vec<McpSourceConfig>,
+}
+
+/// A context source that calls the tools of an MCP server, over stdio (`command`) or
+/// streamable HTTP (`url`). Tool arguments are JSON values; their strings may use `{app}`,
+/// `{namespace}`, `{service}`, `{project}`, `{cluster}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct McpSourceConfig {
+    /// Its name: the sources are `mcp:NAME/signals`, `mcp:NAME/alerts`, `mcp:NAME/incidents`.
+    pub name: String,
+    /// The server's command and its arguments (stdio).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+    /// The server's streamable HTTP endpoint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// A bearer token's environment variable (HTTP).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_env: Option<String>,
+    /// A failed call may reuse the app's last answer this recent, marked stale; a sample
+    /// older than this is stale too (default 5m).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stale_after: Option<String>,
+    /// Signal name → the tool call that gives its value (and its baseline).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub signals: BTreeMap<String, McpSignal>,
+    /// The tool call that lists firing alerts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<McpCall>,
+    /// The tool call that lists open incidents.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incidents: Option<McpCall>,
+}
+
+/// One tool call.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct McpCall {
+    pub tool: String,
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    pub arguments: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A signal from a tool: its value, and its usual level from the same tool with other
+/// arguments.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct McpSignal {
+    pub tool: String,
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    pub arguments: serde_json::Map<String, serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -249,6 +310,55 @@ impl ContextConfig {
                 "[context.pagerduty]",
                 "[context.pagerduty] needs one of token_env (the variable that holds the API key) or token".into(),
             ));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for m in &self.mcp {
+            if m.name.trim().is_empty() || m.name.contains('/') {
+                out.push((
+                    "[[context.mcp]]",
+                    "each [[context.mcp]] needs a name without `/`".into(),
+                ));
+            } else if !names.insert(m.name.as_str()) {
+                out.push((
+                    "[[context.mcp]]",
+                    format!("two [[context.mcp]] are named `{}`: rename one", m.name),
+                ));
+            }
+            if m.command.is_empty() == m.url.is_none() {
+                out.push((
+                    "[[context.mcp]]",
+                    format!(
+                        "[[context.mcp]] `{}` needs one of command (a stdio server) or url (streamable HTTP)",
+                        m.name
+                    ),
+                ));
+            }
+            dur("stale_after", &m.stale_after, &mut out);
+            let tools = m
+                .signals
+                .iter()
+                .map(|(k, s)| (k.as_str(), s.tool.as_str()))
+                .chain(m.alerts.iter().map(|c| ("alerts", c.tool.as_str())))
+                .chain(m.incidents.iter().map(|c| ("incidents", c.tool.as_str())));
+            let mut any = false;
+            for (what, tool) in tools {
+                any = true;
+                if tool.trim().is_empty() {
+                    out.push((
+                        "tool",
+                        format!("[[context.mcp]] `{}`: `{what}` names no tool", m.name),
+                    ));
+                }
+            }
+            if !any {
+                out.push((
+                    "[[context.mcp]]",
+                    format!(
+                        "[[context.mcp]] `{}` asks for nothing: give it signals, alerts or incidents",
+                        m.name
+                    ),
+                ));
+            }
         }
         out
     }

@@ -141,6 +141,71 @@ impl Decider {
     }
 }
 
+/// One scenario decided three ways from one model answer, for the measurements of `replay`:
+/// the heuristic alone, the model alone (the policy's bound and every guardrail but the
+/// cross-check), and both (what driftdeck decides).
+pub struct Measured {
+    pub combined: Decision,
+    pub heuristic: Decision,
+    pub model: Option<Decision>,
+    /// The model's own answer, before any guardrail.
+    pub raw: Option<Result<Advice, AdvisorError>>,
+    /// How long the model took.
+    pub model_time: Option<std::time::Duration>,
+}
+
+impl Decider {
+    /// Decides a scenario the three ways of [`Measured`], asking the model once.
+    pub async fn measure(&self, a: Assessed, mode: Mode) -> Measured {
+        let (raw, model_time) = match &self.llm {
+            Some(adv) => {
+                let start = std::time::Instant::now();
+                let r = adv.advise(&a.facts).await;
+                (Some(r), Some(start.elapsed()))
+            }
+            None => (None, None),
+        };
+        let t = self.threshold;
+        let heuristic = combine(
+            &a.name,
+            &a.facts,
+            a.policy.clone(),
+            a.heuristic.clone(),
+            None,
+            t,
+            mode,
+        );
+        let model = raw.as_ref().map(|r| {
+            combine_as(
+                &a.name,
+                &a.facts,
+                a.policy.clone(),
+                a.heuristic.clone(),
+                Some(r.clone()),
+                t,
+                mode,
+                false,
+            )
+        });
+        let combined = combine(
+            &a.name,
+            &a.facts,
+            a.policy,
+            a.heuristic,
+            raw.clone(),
+            t,
+            mode,
+        );
+        Measured {
+            combined,
+            heuristic,
+            model,
+            raw,
+            model_time,
+        }
+    }
+}
+
 /// A decision's local part, before the model and the guardrails.
 pub struct Assessed {
     name: String,
@@ -180,6 +245,22 @@ pub fn combine(
     threshold: f64,
     mode: Mode,
 ) -> Decision {
+    combine_as(name, facts, policy, heuristic, llm, threshold, mode, true)
+}
+
+/// The guardrails, with or without the cross-check of the model against the heuristic
+/// (without: only to measure the model alone; driftdeck always decides with it).
+#[allow(clippy::too_many_arguments)]
+fn combine_as(
+    name: &str,
+    facts: &Facts,
+    policy: Result<PolicyResult, PolicyError>,
+    heuristic: Advice,
+    llm: Option<Result<Advice, AdvisorError>>,
+    threshold: f64,
+    mode: Mode,
+    cross: bool,
+) -> Decision {
     let mut guardrails = Vec::new();
     let input = &facts.input;
     let policy_part = match &policy {
@@ -208,6 +289,7 @@ pub fn combine(
     // The advisor in charge, and the cross-check.
     let (advisor, cross_check) = match llm {
         None => (heuristic.clone(), None),
+        Some(Ok(a)) if !cross => (a, None),
         Some(Ok(a)) => (a, Some(heuristic.clone())),
         Some(Err(e)) => {
             guardrails.push(format!(
@@ -221,7 +303,7 @@ pub fn combine(
                     reasoning: e.to_string(),
                     evidence: Vec::new(),
                 },
-                Some(heuristic.clone()),
+                cross.then(|| heuristic.clone()),
             )
         }
     };

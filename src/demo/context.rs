@@ -242,6 +242,7 @@ impl ContextServer {
                 ..Default::default()
             }),
             events: Some(true),
+            mcp: Vec::new(),
         }
     }
 }

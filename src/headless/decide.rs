@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::config::Config;
+use crate::config::decide::AdvisorKind;
 use crate::config::paths::Paths;
 use crate::decide::Verdict;
 use crate::decide::decider::{Decision, Mode};
@@ -241,7 +242,12 @@ pub async fn decide_cmd(
 }
 
 /// `driftdeck replay DIR`.
-pub async fn replay_cmd(cfg: Option<&Config>, dir: &Path, output: Output) -> u8 {
+pub async fn replay_cmd(
+    cfg: Option<&Config>,
+    dir: &Path,
+    output: Output,
+    advisor: Option<AdvisorKind>,
+) -> u8 {
     let scenarios = match scenario::load_dir(dir) {
         Ok(s) => s,
         Err(e) => {
@@ -249,6 +255,19 @@ pub async fn replay_cmd(cfg: Option<&Config>, dir: &Path, output: Output) -> u8 
             return 2;
         }
     };
+    // The advisor asked on the command line replaces the config's.
+    let mut own = cfg.cloned().unwrap_or_default();
+    if let Some(kind) = advisor {
+        let dc = own.decide.get_or_insert_with(Default::default);
+        if kind == AdvisorKind::Llm && dc.llm.is_none() {
+            errln!(
+                "driftdeck: --advisor llm needs a [decide.llm] section in the config (base_url and model of an OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 for Ollama); see docs/policy.md"
+            );
+            return 2;
+        }
+        dc.advisor = Some(kind);
+    }
+    let cfg = if advisor.is_some() { Some(&own) } else { cfg };
     let decider = match decider_from(cfg) {
         Ok(d) => d,
         Err(e) => {
@@ -258,60 +277,88 @@ pub async fn replay_cmd(cfg: Option<&Config>, dir: &Path, output: Output) -> u8 
     };
     let mode = mode_from(cfg, Some(Mode::Shadow));
     let mut results = Vec::new();
-    let mut scored = Vec::new();
-    let mut unlabelled = 0;
+    let mut runs = Runs::default();
     let mut failed = false;
     for (path, sc) in &scenarios {
-        let d = match decider.decide(sc, mode).await {
-            Ok(d) => d,
+        let assessed = match decider.assess(sc) {
+            Ok(a) => a,
             Err(e) => {
                 errln!("driftdeck: {}: {e}", path.display());
                 return 2;
             }
         };
-        if d.policy.error.is_some() {
+        let m = decider.measure(assessed, mode).await;
+        if m.combined.policy.error.is_some() {
             failed = true;
         }
         let expected = sc.expect.as_ref().map(|e| e.verdict);
-        match expected {
-            Some(e) => scored.push(Scored {
-                expected: e,
-                decided: d.verdict,
-                confidence: d.confidence,
-            }),
-            None => unlabelled += 1,
-        }
-        results.push((path.clone(), expected, d));
+        runs.add(expected, &m);
+        results.push((path.clone(), expected, m));
     }
-    let summary = replay::score(&scored, unlabelled);
+    let summary = runs.combined.summary();
+    let advisors = decider.llm.as_ref().map(|llm| runs.report(llm.detail()));
     match output {
         Output::Json => {
             let results: Vec<Value> = results
                 .iter()
-                .map(|(p, e, d)| {
+                .map(|(p, e, m)| {
+                    let d = &m.combined;
                     let mut v = serde_json::to_value(d).unwrap_or(Value::Null);
-                    if let Some(m) = v.as_object_mut() {
-                        m.insert(
+                    if let Some(o) = v.as_object_mut() {
+                        o.insert(
                             "file".into(),
                             json!(p.file_name().map(|n| n.to_string_lossy().to_string())),
                         );
-                        m.insert("expected".into(), json!(e));
-                        m.insert("correct".into(), json!(e.map(|e| e == d.verdict)));
+                        o.insert("expected".into(), json!(e));
+                        o.insert("correct".into(), json!(e.map(|e| e == d.verdict)));
+                        if let (Some(raw), Some(alone)) = (&m.raw, &m.model) {
+                            o.insert(
+                                "measured".into(),
+                                json!({
+                                    "heuristic": m.heuristic.verdict,
+                                    "model_alone": alone.verdict,
+                                    "model_answer": match raw {
+                                        Ok(a) => json!({"verdict": a.verdict, "confidence": a.confidence}),
+                                        Err(e) => json!({"error": e.to_string()}),
+                                    },
+                                    "model_millis": m.model_time.map(|t| t.as_millis() as u64),
+                                }),
+                            );
+                        }
                     }
                     v
                 })
                 .collect();
-            outln_json!(&json!({"results": results, "summary": summary}));
+            let mut doc = json!({"results": results, "summary": summary});
+            if let Some(a) = &advisors {
+                doc["advisors"] = serde_json::to_value(a).unwrap_or(Value::Null);
+            }
+            outln_json!(&doc);
         }
         Output::Text => {
-            for (p, e, d) in &results {
+            for (p, e, m) in &results {
+                let d = &m.combined;
                 let mark = match e {
                     Some(e) if *e == d.verdict => "ok  ",
                     Some(_) => "MISS",
                     None => "    ",
                 };
+                let model = match (&m.raw, m.model_time) {
+                    (Some(Ok(a)), Some(t)) => {
+                        format!(
+                            "  model {} {:.2} in {} ms",
+                            a.verdict,
+                            a.confidence,
+                            t.as_millis()
+                        )
+                    }
+                    (Some(Err(_)), Some(t)) => {
+                        format!("  model: no usable answer in {} ms", t.as_millis())
+                    }
+                    _ => String::new(),
+                };
                 outln!(
-                    "{mark} {:<48} {:<12} {:.2}{}",
+                    "{mark} {:<48} {:<12} {:.2}{}{model}",
                     p.file_name()
                         .map(|n| n.to_string_lossy().to_string())
                         .unwrap_or_default(),
@@ -324,9 +371,192 @@ pub async fn replay_cmd(cfg: Option<&Config>, dir: &Path, output: Output) -> u8 
             }
             outln!();
             out!("{}", summary.text());
+            if let Some(a) = &advisors {
+                outln!();
+                out!("{}", a.text());
+            }
         }
     }
     if failed { 2 } else { 0 }
+}
+
+/// The scored decisions of one way of deciding.
+#[derive(Default)]
+struct Run {
+    scored: Vec<Scored>,
+    unlabelled: usize,
+}
+
+impl Run {
+    fn add(&mut self, expected: Option<Verdict>, decided: Verdict, confidence: f64) {
+        match expected {
+            Some(e) => self.scored.push(Scored {
+                expected: e,
+                decided,
+                confidence,
+            }),
+            None => self.unlabelled += 1,
+        }
+    }
+
+    fn summary(&self) -> replay::Summary {
+        replay::score(&self.scored, self.unlabelled)
+    }
+}
+
+/// The ways of deciding a replay measures, and the model's own figures.
+#[derive(Default)]
+struct Runs {
+    combined: Run,
+    heuristic: Run,
+    model: Run,
+    /// The model's own verdicts (before any guardrail), where it answered.
+    answers: Run,
+    asked: usize,
+    unusable: Vec<String>,
+    millis: Vec<u64>,
+    /// Answers whose verdict the guardrails changed: deciding with the model alone, and with
+    /// both.
+    overridden_alone: usize,
+    overridden: usize,
+}
+
+impl Runs {
+    fn add(&mut self, expected: Option<Verdict>, m: &crate::decide::decider::Measured) {
+        self.combined
+            .add(expected, m.combined.verdict, m.combined.confidence);
+        self.heuristic
+            .add(expected, m.heuristic.verdict, m.heuristic.confidence);
+        if let Some(d) = &m.model {
+            self.model.add(expected, d.verdict, d.confidence);
+        }
+        if let Some(t) = m.model_time {
+            self.asked += 1;
+            self.millis.push(t.as_millis() as u64);
+        }
+        match &m.raw {
+            Some(Ok(a)) => {
+                self.answers.add(expected, a.verdict, a.confidence);
+                if m.model.as_ref().is_some_and(|d| d.verdict != a.verdict) {
+                    self.overridden_alone += 1;
+                }
+                if m.combined.verdict != a.verdict {
+                    self.overridden += 1;
+                }
+            }
+            Some(Err(e)) => self.unusable.push(e.to_string()),
+            None => {}
+        }
+    }
+
+    fn report(&self, detail: Option<String>) -> Advisors {
+        let mut ms = self.millis.clone();
+        ms.sort_unstable();
+        let pct = |p: f64| -> u64 {
+            if ms.is_empty() {
+                return 0;
+            }
+            let i = ((p * ms.len() as f64).ceil() as usize).clamp(1, ms.len()) - 1;
+            ms[i]
+        };
+        Advisors {
+            model: detail,
+            heuristic: self.heuristic.summary(),
+            model_alone: self.model.summary(),
+            combined: self.combined.summary(),
+            model_answers: self.answers.summary(),
+            asked: self.asked,
+            answered: self.asked - self.unusable.len(),
+            unusable: self.unusable.clone(),
+            latency_ms: Latency {
+                p50: pct(0.5),
+                p95: pct(0.95),
+                max: ms.last().copied().unwrap_or(0),
+            },
+            overridden_alone: self.overridden_alone,
+            overridden: self.overridden,
+        }
+    }
+}
+
+/// Per-decision model latency, in milliseconds.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Latency {
+    pub p50: u64,
+    pub p95: u64,
+    pub max: u64,
+}
+
+/// The side-by-side figures of `replay` with a model.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Advisors {
+    /// The model, its endpoint and the structured-output form its server accepted.
+    pub model: Option<String>,
+    pub heuristic: replay::Summary,
+    /// The model alone: the policy's bound and the guardrails, without the heuristic's
+    /// cross-check.
+    pub model_alone: replay::Summary,
+    /// What driftdeck decides: the model cross-checked by the heuristic.
+    pub combined: replay::Summary,
+    /// The model's own verdicts where it answered, before any guardrail.
+    pub model_answers: replay::Summary,
+    pub asked: usize,
+    pub answered: usize,
+    /// Why the other answers could not be used.
+    pub unusable: Vec<String>,
+    pub latency_ms: Latency,
+    /// Usable answers whose verdict the guardrails changed, deciding with the model alone.
+    pub overridden_alone: usize,
+    /// Usable answers whose verdict the final decision differs from.
+    pub overridden: usize,
+}
+
+impl Advisors {
+    pub fn text(&self) -> String {
+        let mut s = String::new();
+        if let Some(m) = &self.model {
+            s.push_str(&format!("model: {m}\n"));
+        }
+        s.push_str(&format!(
+            "{:<22} {:>9} {:>14} {:>16} {:>7} {:>6}\n",
+            "decided by", "accuracy", "unsafe allows", "needless reverts", "κ", "ECE"
+        ));
+        for (name, r) in [
+            ("heuristic", &self.heuristic),
+            ("model alone", &self.model_alone),
+            ("model + heuristic", &self.combined),
+            ("model's own answers", &self.model_answers),
+        ] {
+            s.push_str(&format!(
+                "{:<22} {:>8.1}% {:>14} {:>16} {:>7.3} {:>6.3}\n",
+                name,
+                r.accuracy * 100.0,
+                r.unsafe_allows,
+                r.needless_reverts,
+                r.kappa,
+                r.ece
+            ));
+        }
+        s.push_str(&format!(
+            "model: {} asked, {} usable answers; latency p50 {} ms, p95 {} ms, max {} ms\n",
+            self.asked,
+            self.answered,
+            self.latency_ms.p50,
+            self.latency_ms.p95,
+            self.latency_ms.max
+        ));
+        s.push_str(&format!(
+            "guardrails changed the model's verdict in {} of {} answers alone, {} of {} with the heuristic\n",
+            self.overridden_alone, self.answered, self.overridden, self.answered
+        ));
+        let mut why: Vec<&String> = self.unusable.iter().collect();
+        why.sort();
+        why.dedup();
+        for w in why.iter().take(5) {
+            s.push_str(&format!("  not usable: {}\n", crate::term::clean_line(w)));
+        }
+        s
+    }
 }
 
 /// `driftdeck journal verify|tail|export`.

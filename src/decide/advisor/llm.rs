@@ -48,10 +48,21 @@ pub fn answer_schema() -> Value {
         "properties": {
             "verdict": {"type": "string", "enum": ["allow", "defer", "enforce", "needs-human"]},
             "confidence": {"type": "number", "minimum": 0, "maximum": 1},
-            "reasoning": {"type": "string"},
-            "evidence": {"type": "array", "items": {"type": "string"}}
+            "reasoning": {"type": "string", "maxLength": 600},
+            "evidence": {"type": "array", "items": {"type": "string"}, "maxItems": 12}
         }
     })
+}
+
+/// The schema for one drift: the evidence can only be ids of its catalogue, so a server that
+/// enforces the schema by grammar cannot let the model cite anything else.
+pub fn answer_schema_for(facts: &Facts) -> Value {
+    let mut s = answer_schema();
+    let ids: Vec<&str> = facts.evidence.iter().map(|e| e.id.as_str()).collect();
+    if !ids.is_empty() {
+        s["properties"]["evidence"]["items"] = json!({"type": "string", "enum": ids});
+    }
+    s
 }
 
 /// The LLM advisor.
@@ -61,8 +72,17 @@ pub struct LlmAdvisor {
     model: String,
     key: Option<Secret>,
     timeout: Duration,
-    json_schema: bool,
+    max_tokens: u32,
+    /// The structured-output form to send, as an index into [`FORMATS`]: it moves down the
+    /// list when a server refuses one, and stays there for the advisor's life.
+    format: std::sync::atomic::AtomicUsize,
 }
+
+/// The structured-output forms, strictest first: OpenAI's `json_schema` (vLLM, Ollama,
+/// llama.cpp's own server), `json_object` with the schema beside it (llama-cpp-python, which
+/// refuses `json_schema` and enforces this one by grammar), plain `json_object`, and nothing.
+/// Whatever the server enforces, the answer is checked against the schema here.
+pub const FORMATS: [&str; 4] = ["json_schema", "json_object+schema", "json_object", "none"];
 
 impl LlmAdvisor {
     /// From the config; the key is read from its environment variable now.
@@ -90,30 +110,86 @@ impl LlmAdvisor {
             model: cfg.model.clone(),
             key,
             timeout,
-            json_schema: cfg.json_schema.unwrap_or(true),
+            max_tokens: cfg.max_tokens.unwrap_or(512),
+            format: std::sync::atomic::AtomicUsize::new(if cfg.json_schema.unwrap_or(true) {
+                0
+            } else {
+                2
+            }),
         })
+    }
+
+    /// The structured-output form it sends now (one of [`FORMATS`]).
+    pub fn format(&self) -> &'static str {
+        FORMATS[self
+            .format
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .min(FORMATS.len() - 1)]
     }
 
     /// The request body for the facts (what a test may inspect).
     pub fn request(&self, facts: &Facts) -> Value {
-        let response_format = if self.json_schema {
-            json!({"type": "json_schema", "json_schema": {"name": "drift_advice", "strict": true, "schema": answer_schema()}})
-        } else {
-            json!({"type": "json_object"})
-        };
-        json!({
+        self.request_as(facts, self.format())
+    }
+
+    fn request_as(&self, facts: &Facts, format: &str) -> Value {
+        let mut body = json!({
             "model": self.model,
             "temperature": 0,
+            "max_tokens": self.max_tokens,
             "messages": [
                 {"role": "system", "content": SYSTEM_PROMPT},
                 {"role": "user", "content": digest(facts)},
             ],
-            "response_format": response_format,
-        })
+        });
+        let response_format = match format {
+            "json_schema" => Some(
+                json!({"type": "json_schema", "json_schema": {"name": "drift_advice", "strict": true, "schema": answer_schema_for(facts)}}),
+            ),
+            "json_object+schema" => {
+                Some(json!({"type": "json_object", "schema": answer_schema_for(facts)}))
+            }
+            "json_object" => Some(json!({"type": "json_object"})),
+            _ => None,
+        };
+        if let Some(f) = response_format {
+            body["response_format"] = f;
+        }
+        body
     }
 
+    /// Asks, stepping down the structured-output forms while the server refuses the one sent
+    /// because of it (an error that names `response_format` or the form).
     async fn ask(&self, facts: &Facts) -> Result<Advice, AdvisorError> {
-        let mut req = self.http.post(&self.url).json(&self.request(facts));
+        use std::sync::atomic::Ordering;
+        loop {
+            let at = self.format.load(Ordering::Relaxed).min(FORMATS.len() - 1);
+            match self.ask_as(facts, FORMATS[at]).await {
+                Err(AdvisorError::Refused(msg))
+                    if at + 1 < FORMATS.len() && refuses_format(&msg) =>
+                {
+                    tracing::info!(
+                        "the model server refused response_format {}; trying {}",
+                        FORMATS[at],
+                        FORMATS[at + 1]
+                    );
+                    let _ = self.format.compare_exchange(
+                        at,
+                        at + 1,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    );
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn ask_as(&self, facts: &Facts, format: &str) -> Result<Advice, AdvisorError> {
+        let mut req = self
+            .http
+            .post(&self.url)
+            .json(&self.request_as(facts, format));
         if let Some(k) = &self.key {
             req = req.bearer_auth(k.expose());
         }
@@ -163,6 +239,12 @@ impl LlmAdvisor {
     }
 }
 
+/// Whether a server's error is about the structured-output form it was sent.
+fn refuses_format(msg: &str) -> bool {
+    let m = msg.to_ascii_lowercase();
+    m.contains("response_format") || m.contains("json_schema") || m.contains("json_object")
+}
+
 /// The error and its causes, in one line.
 fn without_url(e: &reqwest::Error) -> String {
     let mut s = e.to_string();
@@ -178,6 +260,15 @@ fn without_url(e: &reqwest::Error) -> String {
 impl Advisor for LlmAdvisor {
     fn name(&self) -> &str {
         "llm"
+    }
+
+    fn detail(&self) -> Option<String> {
+        Some(format!(
+            "{} at {}, response_format {}",
+            self.model,
+            self.url,
+            self.format()
+        ))
     }
 
     fn advise<'a>(&'a self, facts: &'a Facts) -> BoxFuture<'a, Result<Advice, AdvisorError>> {
@@ -234,8 +325,8 @@ pub fn digest(facts: &Facts) -> String {
     });
     format!(
         "The drift, as JSON (values from Git are `git`, from the cluster `live`; secret values are masked):\n{}\n\n\
-Answer with a JSON object: {{\"verdict\": ..., \"confidence\": ..., \"reasoning\": ..., \"evidence\": [ids]}}.",
-        serde_json::to_string_pretty(&doc).unwrap_or_default()
+Answer with a JSON object: {{\"verdict\": one of allow, defer, enforce, needs-human; \"confidence\": a fraction from 0 to 1, such as 0.7; \"reasoning\": one or two sentences; \"evidence\": the ids of the evidence you rely on}}.",
+        serde_json::to_string(&doc).unwrap_or_default()
     )
 }
 
@@ -248,8 +339,13 @@ pub fn check_answer(content: &str, facts: &Facts) -> Result<Advice, AdvisorError
         .or_else(|| text.strip_prefix("```"))
         .map(|t| t.trim_end().trim_end_matches("```").trim())
         .unwrap_or(text);
-    let v: Value =
-        serde_json::from_str(text).map_err(|e| bad(format!("the answer is not JSON: {e}")))?;
+    // A server that ignores the structured-output request may wrap the object in prose.
+    let v: Value = serde_json::from_str(text)
+        .or_else(|e| match (text.find('{'), text.rfind('}')) {
+            (Some(a), Some(b)) if a < b => serde_json::from_str(&text[a..=b]),
+            _ => Err(e),
+        })
+        .map_err(|e| bad(format!("the answer is not JSON: {e}")))?;
     let obj = v
         .as_object()
         .ok_or_else(|| bad("the answer is not a JSON object".into()))?;

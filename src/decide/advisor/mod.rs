@@ -39,5 +39,10 @@ pub enum AdvisorError {
 /// An advisor.
 pub trait Advisor: Send + Sync {
     fn name(&self) -> &str;
+    /// How it reaches its answers, for reports (the LLM: the structured-output form its
+    /// server accepted).
+    fn detail(&self) -> Option<String> {
+        None
+    }
     fn advise<'a>(&'a self, facts: &'a Facts) -> BoxFuture<'a, Result<Advice, AdvisorError>>;
 }

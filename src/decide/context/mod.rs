@@ -20,6 +20,7 @@ use crate::util::Secret;
 
 mod alertmanager;
 mod events;
+pub mod mcp;
 mod pagerduty;
 mod prometheus;
 
@@ -84,7 +85,7 @@ impl Found {
 /// state (ok, stale, failed) are the same for all, in [`Sources::gather`].
 pub trait Source: Send + Sync {
     /// Its name in the decision's context and on screen.
-    fn name(&self) -> &'static str;
+    fn name(&self) -> &str;
     /// Whether it has anything to say about this app (default: yes).
     fn applies(&self, _ask: &Ask<'_>) -> bool {
         true
@@ -149,6 +150,11 @@ impl Sources {
         }
         if let Some(p) = &cfg.pagerduty {
             sources.push(Box::new(pagerduty::Incidents::from_config(p, timeout)?));
+        }
+        for m in &cfg.mcp {
+            for s in mcp::sources(m)? {
+                sources.push(Box::new(s));
+            }
         }
         if cfg.events.unwrap_or(true) {
             sources.push(Box::new(events::Events));

@@ -64,9 +64,19 @@ pub(super) fn source_state(
     pattern: &regex::Regex,
     has_data: bool,
 ) -> &'static str {
+    // An MCP source says its kind after its name (`mcp:NAME/signals`): only the kind counts.
+    let kind = |k: &str| -> String {
+        match k.strip_prefix(crate::decide::context::mcp::PREFIX) {
+            Some(rest) => rest
+                .rsplit_once('/')
+                .map_or(rest, |(_, kind)| kind)
+                .to_string(),
+            None => k.to_string(),
+        }
+    };
     let worst = sources
         .iter()
-        .filter(|(k, _)| pattern.is_match(k))
+        .filter(|(k, _)| pattern.is_match(&kind(k)))
         .map(|(_, v)| *v)
         .max();
     match worst {
