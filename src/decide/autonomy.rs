@@ -34,6 +34,11 @@ pub struct Review {
     pub chosen: Verdict,
     pub operator: String,
     pub time: DateTime<Utc>,
+    /// The advisor in charge of the decision (`heuristic`, `llm`), what it advised and how
+    /// sure it said it was, before the guardrails: what its calibration learns from.
+    pub advisor: String,
+    pub advisor_verdict: Verdict,
+    pub advisor_confidence: f64,
 }
 
 impl Review {
@@ -108,7 +113,22 @@ fn all_reviews(records: &[Record]) -> Vec<Review> {
         ) else {
             continue;
         };
+        let adv = d.body.pointer("/decision/advisor");
+        let advisor = adv
+            .and_then(|a| a.get("name"))
+            .and_then(Value::as_str)
+            .unwrap_or("unknown")
+            .to_string();
+        let advisor_verdict = verdict(adv.and_then(|a| a.get("verdict"))).unwrap_or(advised);
+        let advisor_confidence = adv
+            .and_then(|a| a.get("confidence"))
+            .or_else(|| d.body.pointer("/decision/confidence"))
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0);
         out.push(Review {
+            advisor,
+            advisor_verdict,
+            advisor_confidence,
             decision_seq: d.seq,
             app: b
                 .get("app")

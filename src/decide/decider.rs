@@ -206,6 +206,56 @@ impl Decider {
     }
 }
 
+/// Applies the advisor's calibration from operators' reviews: it may only lower the
+/// decision's confidence (and, under the threshold, send it to a human); it never raises a
+/// confidence, loosens a verdict or touches the policy's part.
+pub fn calibrate(d: &mut Decision, cal: &super::calibration::Calibration, threshold: f64) {
+    let Some(c) = cal.calibrated(&d.advisor.name, d.advisor.confidence) else {
+        return;
+    };
+    let c = (c.clamp(0.0, 1.0) * 100.0).floor() / 100.0;
+    if c >= d.confidence {
+        return;
+    }
+    let reviews = cal
+        .advisors
+        .iter()
+        .find(|a| a.advisor == d.advisor.name)
+        .map_or(0, |a| a.reviews);
+    let mut lines = vec![format!(
+        "calibrated on {reviews} operator reviews, the {} advisor's confidence {:.2} is worth {c:.2}",
+        d.advisor.name, d.advisor.confidence
+    )];
+    d.confidence = c;
+    if c < threshold && d.verdict != Verdict::NeedsHuman {
+        lines.push(format!(
+            "confidence {c:.2} is under the threshold {threshold:.2}, so a human decides"
+        ));
+        d.verdict = Verdict::NeedsHuman;
+        d.automatic = false;
+        d.not_before = None;
+    }
+    // Before the mode's line, which ends the list.
+    let at = d
+        .guardrails
+        .iter()
+        .position(|g| g.contains(" mode: "))
+        .unwrap_or(d.guardrails.len());
+    for (i, l) in lines.into_iter().enumerate() {
+        d.guardrails.insert(at + i, l);
+    }
+    if d.verdict == Verdict::NeedsHuman
+        && d.mode == Mode::Autonomous
+        && !d
+            .guardrails
+            .iter()
+            .any(|g| g.starts_with("autonomous mode"))
+    {
+        d.guardrails
+            .push("autonomous mode: this one waits for an operator".into());
+    }
+}
+
 /// A decision's local part, before the model and the guardrails.
 pub struct Assessed {
     name: String,

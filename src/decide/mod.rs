@@ -4,6 +4,7 @@
 
 pub mod advisor;
 pub mod autonomy;
+pub mod calibration;
 pub mod context;
 pub mod decider;
 pub mod facts;

@@ -359,6 +359,12 @@ impl Bundle {
             .map_err(|err| PolicyError::from_regorus(&err, Some(ENTRYPOINT)))
     }
 
+    /// The bundle's policy files (tests left out), as (name, source): what another engine
+    /// loads to evaluate the same policy.
+    pub fn modules(&self) -> &[(String, String)] {
+        &self.files
+    }
+
     /// The names of the bundle's files (tests included).
     pub fn file_names(&self) -> Vec<String> {
         self.files

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::Verdict;
 use super::advisor::llm::LlmAdvisor;
 use super::autonomy::{self, Agreement, Limits, Review};
+use super::calibration::Calibration;
 use super::context::Sources;
 use super::decider::{Decider, Decision, Mode};
 use super::facts;
@@ -84,7 +85,12 @@ pub struct Service {
     pub budget: std::time::Duration,
     /// The journal's actions by app: what driftdeck and its operators did, as context.
     pub actions: std::sync::Mutex<crate::decide::handling::ActionIndex>,
+    /// The advisors' calibration from operators' reviews, and when it was fitted.
+    pub calibration: std::sync::Mutex<Option<(std::time::Instant, Arc<Calibration>)>>,
 }
+
+/// How long a calibration is used before it is fitted again from the journal.
+pub const CALIBRATION_REFIT: std::time::Duration = std::time::Duration::from_secs(600);
 
 impl Service {
     /// From the config; an error is a sentence for the status bar.
@@ -103,7 +109,31 @@ impl Service {
             now_ms: None,
             budget: crate::decide::decider::BUDGET,
             actions: Default::default(),
+            calibration: Default::default(),
         })
+    }
+
+    /// The advisors' calibration, fitted from the journal's reviews when it is missing or
+    /// older than [`CALIBRATION_REFIT`] (reads the journal: call it on a blocking thread). A
+    /// journal that cannot be read gives no calibration, never a wrong one.
+    pub fn calibration(&self) -> Arc<Calibration> {
+        let Ok(mut g) = self.calibration.lock() else {
+            return Arc::default();
+        };
+        if let Some((at, c)) = g.as_ref()
+            && at.elapsed() < CALIBRATION_REFIT
+        {
+            return c.clone();
+        }
+        let c = match self.journal.records() {
+            Ok(recs) => Arc::new(Calibration::fit(&autonomy::reviews(&recs))),
+            Err(e) => {
+                tracing::warn!(error = %e, "the journal could not be read for calibration");
+                Arc::default()
+            }
+        };
+        *g = Some((std::time::Instant::now(), c.clone()));
+        c
     }
 
     /// The app's latest actions in the journal (reads only what was appended since).
@@ -182,7 +212,14 @@ pub async fn decide_live_as(
         let (s, sc) = (svc.clone(), sc.clone());
         super::decider::within_budget(svc.budget, move || s.decider.assess(&sc)).await??
     };
-    let d = svc.decider.finish(assessed, svc.mode).await;
+    let calibration = {
+        let svc = svc.clone();
+        tokio::task::spawn_blocking(move || svc.calibration())
+            .await
+            .unwrap_or_default()
+    };
+    let mut d = svc.decider.finish(assessed, svc.mode).await;
+    super::decider::calibrate(&mut d, &calibration, svc.decider.threshold);
     let mut body = decision_record(&sc, &d, &svc.decider.bundle.tuning, origin);
     body["app"] = Value::String(key.name.clone());
     body["instance"] = Value::String(client.instance().to_string());
@@ -233,6 +270,8 @@ pub struct ShadowReport {
     pub journal: String,
     /// Whether the chain verified.
     pub intact: bool,
+    /// Each advisor's confidence against operators' reviews, before and after calibration.
+    pub calibration: Calibration,
 }
 
 /// Builds the report from the journal.
@@ -252,6 +291,7 @@ pub fn shadow_report(journal: &Journal, limits: Limits) -> Result<ShadowReport, 
         *by_mode.entry(m).or_default() += 1;
     }
     let reviews = autonomy::reviews(&recs);
+    let calibration = Calibration::fit(&reviews);
     let all = autonomy::agreement(&reviews, None);
     let latest = autonomy::agreement(&reviews, Some(limits.agreement_window));
     let disagreements = reviews
@@ -279,6 +319,7 @@ pub fn shadow_report(journal: &Journal, limits: Limits) -> Result<ShadowReport, 
         autonomous_actions,
         journal: journal.path.display().to_string(),
         intact,
+        calibration,
     })
 }
 

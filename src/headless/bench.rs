@@ -879,6 +879,37 @@ pub async fn decide(seconds: f64, apps: usize, source_latency_ms: u64) -> Result
         scenarios.len()
     );
 
+    // The same inputs and bundle in real OPA, if its library is here.
+    let inputs: Vec<serde_json::Value> = scenarios
+        .iter()
+        .filter_map(|sc| decider.facts(sc).ok())
+        .map(|f| f.input_json())
+        .collect();
+    match opa_rate(&decider.bundle, &inputs, seconds) {
+        Ok(Some((rate, bridge, n, version))) => {
+            // The bridge's own cost per call (the input's JSON through Python and cgo), taken
+            // out to estimate OPA's evaluation alone.
+            let net = 1.0 / (1.0 / rate - 1.0 / bridge).max(1e-9);
+            let _ = writeln!(
+                out,
+                "OPA {version} (its Go library through Python bindings, GOMAXPROCS=1, one core), same inputs and bundle: {rate:.0}/s ({n} evaluations); the bridge alone {bridge:.0}/s, so OPA's evaluation alone about {net:.0}/s",
+            );
+            let _ = writeln!(
+                out,
+                "regorus VM / OPA: {:.1}x as measured, {:.1}x against OPA's evaluation alone",
+                policy_rate.0 / rate,
+                policy_rate.0 / net
+            );
+        }
+        Ok(None) => {
+            let _ = writeln!(
+                out,
+                "OPA: not measured (set DRIFTDECK_OPA_BINDINGS to the unpacked opa-golib-python-bindings wheel; .ci/run puts it in target/opa-wheel)"
+            );
+        }
+        Err(e) => return Err(format!("OPA: {e}")),
+    }
+
     // The whole local pipeline (facts, policy, heuristic, guardrails) on one core.
     let local_rate = {
         let start = Instant::now();
@@ -897,6 +928,109 @@ pub async fn decide(seconds: f64, apps: usize, source_latency_ms: u64) -> Result
     );
     Ok(out)
 }
+
+/// Evaluates the bundle's decision for every input in real OPA (the Go library of the
+/// `opa-golib-python-bindings` wheel) for `seconds`, on one core: (evaluations/s, count, OPA's
+/// version), or `None` when the bindings are not here.
+#[allow(clippy::type_complexity)]
+fn opa_rate(
+    bundle: &crate::decide::policy::Bundle,
+    inputs: &[serde_json::Value],
+    seconds: f64,
+) -> Result<Option<(f64, f64, usize, String)>, String> {
+    use std::io::Write;
+    let dir = std::env::var_os("DRIFTDECK_OPA_BINDINGS")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::current_dir()
+                .ok()
+                .map(|d| d.join("target/opa-wheel"))
+        })
+        .filter(|d| d.join("opa_bindings").is_dir());
+    let Some(dir) = dir else {
+        return Ok(None);
+    };
+    let job = serde_json::json!({
+        "policies": bundle.modules().iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
+        "data": bundle.data,
+        "inputs": inputs,
+        "entry": crate::decide::policy::ENTRYPOINT.trim_start_matches("data."),
+        "seconds": seconds,
+    });
+    let mut cmd = std::process::Command::new("python3");
+    cmd.args(["-c", OPA_BENCH])
+        .env("PYTHONPATH", &dir)
+        .env("GOMAXPROCS", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("could not start python3: {e}"))?;
+    // One core: the process is pinned to the CPU this thread runs on, where the OS allows.
+    #[cfg(target_os = "linux")]
+    {
+        let _ = std::process::Command::new("taskset")
+            .args(["-a", "-p", "-c", "0"])
+            .arg(child.id().to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+    child
+        .stdin
+        .take()
+        .ok_or("no stdin")?
+        .write_all(job.to_string().as_bytes())
+        .map_err(|e| e.to_string())?;
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+    }
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("its report: {e}"))?;
+    Ok(Some((
+        v["rate"].as_f64().unwrap_or(0.0),
+        v["bridge"].as_f64().unwrap_or(f64::INFINITY),
+        v["n"].as_u64().unwrap_or(0) as usize,
+        v["version"].as_str().unwrap_or("?").to_string(),
+    )))
+}
+
+/// The OPA side of `bench decide`: checks OPA decides what regorus decides, then evaluates
+/// the inputs in a loop.
+const OPA_BENCH: &str = r#"
+import json, sys, time
+from opa_bindings import OpaEngine
+job = json.load(sys.stdin)
+e = OpaEngine()
+for path, src in sorted(job["policies"].items()):
+    e.add_policy(path, src)
+e.add_data(job["data"])
+import os, re, opa_bindings
+lib = open(os.path.join(os.path.dirname(opa_bindings.__file__), "libopabridge.so"), "rb").read()
+m = re.search(rb"open-policy-agent/opa@v([0-9.]+)", lib)
+version = m.group(1).decode() if m else "?"
+for i in job["inputs"][:1]:
+    e.eval_document(job["entry"], i)
+n = 0
+start = time.perf_counter()
+while time.perf_counter() - start < job["seconds"]:
+    for i in job["inputs"]:
+        e.eval_document(job["entry"], i)
+        n += 1
+el = time.perf_counter() - start
+# What crossing the bridge costs: the same inputs, a constant rule.
+e.add_policy("bridge.rego", "package driftdeck_bench\nk := 1\n")
+b = 0
+start = time.perf_counter()
+while time.perf_counter() - start < job["seconds"]:
+    for i in job["inputs"]:
+        e.eval_document("driftdeck_bench.k", i)
+        b += 1
+bl = time.perf_counter() - start
+json.dump({"rate": n / el, "n": n, "bridge": b / bl, "version": version}, sys.stdout)
+"#;
 
 /// One way of drawing for `bench keys`.
 struct Variant {

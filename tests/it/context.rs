@@ -535,3 +535,284 @@ async fn the_demo_sources_answer_through_the_real_clients() {
     assert!(g.context.signals.contains_key("request_rate"));
     assert!(g.context.signals["request_rate"].baseline.is_some());
 }
+
+/// The MCP TypeScript SDK and the test's MCP server, or None with a notice (a panic under
+/// CI=true).
+fn mcp_server_script() -> Option<(PathBuf, PathBuf)> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let sdk = root.join("target/argocd-mcp/node_modules/@modelcontextprotocol/sdk");
+    if which("node").is_some() && sdk.join("package.json").is_file() {
+        return Some((sdk, root.join("tests/tools/mcp_context_server.mjs")));
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("CI=true but node or the MCP TypeScript SDK is missing (.ci/run installs them)");
+    }
+    eprintln!("skipped: node or the MCP TypeScript SDK is not installed (run .ci/run)");
+    None
+}
+
+fn mcp_source(name: &str) -> McpSourceConfig {
+    let query = |q: &str| {
+        let mut m = serde_json::Map::new();
+        m.insert("query".into(), json!(q));
+        m
+    };
+    let by_service = || {
+        let mut m = serde_json::Map::new();
+        m.insert("service".into(), json!("{service}"));
+        m
+    };
+    McpSourceConfig {
+        name: name.into(),
+        stale_after: Some("5m".into()),
+        signals: [(
+            "request_rate".to_string(),
+            McpSignal {
+                tool: "query".into(),
+                arguments: query("rate{service=\"{service}\"}"),
+                baseline: Some(query("rate{service=\"{service}\"} offset 1w")),
+                unit: Some("req/s".into()),
+            },
+        )]
+        .into_iter()
+        .collect(),
+        alerts: Some(McpCall {
+            tool: "firing_alerts".into(),
+            arguments: by_service(),
+        }),
+        incidents: Some(McpCall {
+            tool: "open_incidents".into(),
+            arguments: by_service(),
+        }),
+        ..Default::default()
+    }
+}
+
+fn mcp_context(timeout: &str, m: McpSourceConfig) -> Sources {
+    Sources::from_config(Some(&ContextConfig {
+        timeout: Some(timeout.into()),
+        events: Some(false),
+        mcp: vec![m],
+        ..Default::default()
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn mcp_tools_give_signals_alerts_and_incidents_over_stdio_and_http() {
+    let Some((sdk, script)) = mcp_server_script() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data.json");
+    let log = dir.path().join("calls.jsonl");
+    let write = |v: serde_json::Value| std::fs::write(&data, v.to_string()).unwrap();
+    let answers = json!({
+        "series": {
+            "rate{service=\"payments-api\"}": {"value": 2400, "age_s": 5},
+            "rate{service=\"payments-api\"} offset 1w": {"value": 800}
+        },
+        "alerts": [{"labels": {"alertname": "PaymentsLatencyHigh", "service": "payments-api", "severity": "page"},
+                    "startsAt": "2026-11-27T09:00:00Z", "status": {"state": "active"}},
+                   {"labels": {"alertname": "Other", "service": "search"}, "status": {"state": "active"}}],
+        "incidents": [{"id": "PD-42", "title": "Checkout latency", "service": "payments-api", "status": "triggered"}]
+    });
+    write(answers.clone());
+    // The stdio server gets them through `env` on its command line.
+    let env = [
+        ("MCP_SDK", sdk.display().to_string()),
+        ("MCP_CONTEXT_DATA", data.display().to_string()),
+        ("MCP_CONTEXT_LOG", log.display().to_string()),
+    ];
+    let mut stdio = mcp_source("prom");
+    stdio.command = ["env".to_string()]
+        .into_iter()
+        .chain(env.iter().map(|(k, v)| format!("{k}={v}")))
+        .chain([
+            "node".to_string(),
+            script.display().to_string(),
+            "stdio".into(),
+        ])
+        .collect();
+
+    let sources = mcp_context("5s", stdio.clone());
+    let now = Utc::now();
+    let g = sources.gather(&app(), None, &[], now).await;
+    for kind in ["signals", "alerts", "incidents"] {
+        assert_eq!(
+            g.context.sources[&format!("mcp:prom/{kind}")],
+            SourceState::Ok,
+            "{:?}",
+            g.report
+        );
+    }
+    let rate = &g.context.signals["request_rate"];
+    assert_eq!((rate.value, rate.baseline), (2400.0, Some(800.0)));
+    assert_eq!(rate.unit.as_deref(), Some("req/s"));
+    assert_eq!(g.context.alerts.len(), 1, "{:?}", g.context.alerts);
+    assert_eq!(g.context.alerts[0].name, "PaymentsLatencyHigh");
+    assert_eq!(g.context.incidents.len(), 1);
+    assert_eq!(g.context.incidents[0].id, "PD-42");
+    // The templates were filled with the app's service; one server process for all calls.
+    let calls: Vec<serde_json::Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(calls.len(), 4, "{calls:?}");
+    assert!(calls.iter().all(|c| c["pid"] == calls[0]["pid"]));
+    assert!(
+        calls
+            .iter()
+            .any(|c| c["arguments"]["service"] == "payments-api")
+    );
+
+    // The facts read the MCP sources by kind: metrics ok, incidents ok; the scaling under
+    // 3x load with the app's incident open is allowed, citing the MCP signal.
+    let decider = Decider::new(Bundle::builtin().unwrap());
+    let sc = scaled_up(now, g.context.clone());
+    let facts = decider.facts(&sc).unwrap();
+    assert_eq!(facts.input.context.metrics, "ok");
+    assert_eq!(facts.input.context.incidents_source, "ok");
+    let d = decider.decide(&sc, Mode::Advisory).await.unwrap();
+    assert_eq!(d.verdict, Verdict::Allow, "{:?}", d.guardrails);
+    assert!(
+        d.advisor
+            .evidence
+            .contains(&"signal:request_rate".to_string())
+    );
+
+    // The server fails: the last answer, if recent, is used and marked stale.
+    write(json!({"error": "upstream Prometheus is down"}));
+    let later = now + chrono::Duration::seconds(30);
+    let g = sources.gather(&app(), None, &[], later).await;
+    assert_eq!(g.context.sources["mcp:prom/signals"], SourceState::Stale);
+    let detail = g
+        .report
+        .iter()
+        .find(|r| r.name == "mcp:prom/signals")
+        .unwrap();
+    let detail = detail.detail.as_deref().unwrap();
+    assert!(
+        detail.contains("upstream Prometheus is down") && detail.contains("30 s ago"),
+        "{detail}"
+    );
+    assert_eq!(g.context.signals["request_rate"].value, 2400.0);
+    // Stale metrics send the scaling to a human.
+    let d = decider
+        .decide(&scaled_up(later, g.context), Mode::Advisory)
+        .await
+        .unwrap();
+    assert_eq!(d.verdict, Verdict::NeedsHuman, "{:?}", d.guardrails);
+    // Too old to reuse: failed, with the server's words.
+    let g = sources
+        .gather(&app(), None, &[], now + chrono::Duration::minutes(10))
+        .await;
+    assert_eq!(g.context.sources["mcp:prom/signals"], SourceState::Failed);
+    assert_eq!(g.context.sources["mcp:prom/incidents"], SourceState::Failed);
+
+    // A sample older than stale_after is stale.
+    let mut old = answers.clone();
+    old["series"]["rate{service=\"payments-api\"}"]["age_s"] = json!(900);
+    write(old);
+    let g = sources.gather(&app(), None, &[], Utc::now()).await;
+    assert_eq!(g.context.sources["mcp:prom/signals"], SourceState::Stale);
+    assert_eq!(g.context.sources["mcp:prom/alerts"], SourceState::Ok);
+
+    // A slow server fails within the time limit, and the next call gets through.
+    let mut slow = answers.clone();
+    slow["delay_ms"] = json!(3000);
+    write(slow);
+    let sources = mcp_context("700ms", stdio.clone());
+    let start = Instant::now();
+    let g = sources.gather(&app(), None, &[], Utc::now()).await;
+    assert!(
+        start.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(g.context.sources["mcp:prom/signals"], SourceState::Failed);
+    assert!(
+        g.report[0]
+            .detail
+            .as_deref()
+            .unwrap()
+            .contains("no answer within 0.7 s"),
+        "{:?}",
+        g.report
+    );
+    write(answers.clone());
+    let g = sources.gather(&app(), None, &[], Utc::now()).await;
+    assert_eq!(
+        g.context.sources["mcp:prom/signals"],
+        SourceState::Ok,
+        "{:?}",
+        g.report
+    );
+
+    // A command that does not exist fails with a sentence.
+    let mut missing = mcp_source("gone");
+    missing.command = vec!["/nonexistent/mcp-server".into()];
+    let g = mcp_context("2s", missing)
+        .gather(&app(), None, &[], Utc::now())
+        .await;
+    assert_eq!(g.context.sources["mcp:gone/signals"], SourceState::Failed);
+    assert!(
+        g.report[0]
+            .detail
+            .as_deref()
+            .unwrap()
+            .contains("could not start `/nonexistent/mcp-server`"),
+        "{:?}",
+        g.report
+    );
+
+    // Streamable HTTP, with a bearer token.
+    // token_env names a variable; PATH, set in every process, stands in for one (a test must
+    // not set variables while other tests' threads run).
+    let token_var = "PATH";
+    let token = std::env::var(token_var).unwrap();
+    let mut child = Command::new("node")
+        .arg(&script)
+        .arg("http")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env("MCP_TOKEN", &token)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let port = serde_json::from_str::<serde_json::Value>(&line).unwrap()["port"]
+        .as_u64()
+        .unwrap();
+    let mut http = mcp_source("prom-http");
+    http.url = Some(format!("http://127.0.0.1:{port}/mcp"));
+    http.token_env = Some(token_var.into());
+    let g = mcp_context("5s", http.clone())
+        .gather(&app(), None, &[], Utc::now())
+        .await;
+    assert_eq!(
+        g.context.sources["mcp:prom-http/signals"],
+        SourceState::Ok,
+        "{:?}",
+        g.report
+    );
+    assert_eq!(g.context.signals["request_rate"].baseline, Some(800.0));
+    assert_eq!(g.context.incidents[0].id, "PD-42");
+    // Without the token: failed.
+    http.token_env = None;
+    let g = mcp_context("5s", http)
+        .gather(&app(), None, &[], Utc::now())
+        .await;
+    assert_eq!(
+        g.context.sources["mcp:prom-http/signals"],
+        SourceState::Failed
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}

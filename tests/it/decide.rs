@@ -232,3 +232,104 @@ async fn the_autonomous_gate_holds_its_limits() {
     };
     assert_eq!(autonomy::gate(&enforce, &recs, &lenient, now), Gate::Sync);
 }
+
+/// Operators who agree with the heuristic's confident advice only half the time: its
+/// calibration from their reviews lowers that confidence, the decision goes to a human, the
+/// shadow report shows the ECE before and after, and nothing is ever loosened.
+#[tokio::test]
+async fn calibration_from_reviews_only_lowers_confidence() {
+    use driftdeck::decide::Verdict;
+    use driftdeck::decide::autonomy::{self, Limits};
+    use driftdeck::decide::calibration::Calibration;
+    use driftdeck::decide::decider::calibrate;
+    use driftdeck::decide::journal::Journal;
+
+    let dir = tempfile::tempdir().unwrap();
+    let sc = scenario::Scenario::load(
+        &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/scenarios/p05-grafana-service-nodeport.yaml"),
+    )
+    .unwrap();
+    let decider = Decider::new(Bundle::builtin().unwrap());
+    let d = decider.decide(&sc, Mode::Autonomous).await.unwrap();
+    assert_eq!(d.advisor.name, "heuristic");
+    assert!(d.confidence >= decider.threshold, "{d:?}");
+    assert_ne!(d.verdict, Verdict::NeedsHuman);
+
+    let reviewed = |path: &str, agree: &dyn Fn(usize) -> bool, n: usize| {
+        let j = Journal::at(&dir.path().join(path));
+        for i in 0..n {
+            let rec = j
+                .append(
+                    "decision",
+                    serde_json::json!({"decision": d, "app": "grafana"}),
+                )
+                .unwrap();
+            let chosen = if agree(i) {
+                d.verdict
+            } else {
+                Verdict::NeedsHuman
+            };
+            j.append(
+                "action",
+                autonomy::action_record(
+                    Some(rec.seq),
+                    "grafana",
+                    "eu",
+                    "review",
+                    chosen,
+                    "ana",
+                    "r",
+                ),
+            )
+            .unwrap();
+        }
+        j
+    };
+
+    // Too few reviews: nothing is calibrated.
+    let j = reviewed("few.jsonl", &|i| i % 2 == 0, 10);
+    let cal = Calibration::fit(&autonomy::reviews(&j.records().unwrap()));
+    assert!(cal.calibrated("heuristic", d.advisor.confidence).is_none());
+    let mut same = d.clone();
+    calibrate(&mut same, &cal, decider.threshold);
+    assert_eq!(same, d);
+
+    // Half of 30 reviews agree: its confidence is worth 0.5, under the threshold.
+    let j = reviewed("half.jsonl", &|i| i % 2 == 0, 30);
+    let cal = Calibration::fit(&autonomy::reviews(&j.records().unwrap()));
+    let h = &cal.advisors[0];
+    assert_eq!(
+        (h.advisor.as_str(), h.reviews, h.agreed),
+        ("heuristic", 30, 15)
+    );
+    assert!(
+        (h.before - (d.advisor.confidence - 0.5).abs()).abs() < 1e-9,
+        "{h:?}"
+    );
+    assert!(h.after.unwrap() < h.before / 2.0, "{h:?}");
+    let mut low = d.clone();
+    calibrate(&mut low, &cal, decider.threshold);
+    assert_eq!(low.verdict, Verdict::NeedsHuman);
+    assert_eq!(low.confidence, 0.5);
+    assert!(!low.automatic);
+    assert_eq!(low.policy, d.policy, "the policy's part is untouched");
+    assert!(
+        low.guardrails
+            .iter()
+            .any(|g| g.starts_with("calibrated on 30 operator reviews")),
+        "{:?}",
+        low.guardrails
+    );
+    // The shadow report shows it.
+    let report = driftdeck::decide::service::shadow_report(&j, Limits::from_config(None)).unwrap();
+    assert_eq!(report.calibration, cal);
+
+    // Operators who always agree never raise a confidence: calibration only lowers.
+    let j = reviewed("all.jsonl", &|_| true, 30);
+    let cal = Calibration::fit(&autonomy::reviews(&j.records().unwrap()));
+    assert_eq!(cal.calibrated("heuristic", d.advisor.confidence), Some(1.0));
+    let mut unchanged = d.clone();
+    calibrate(&mut unchanged, &cal, decider.threshold);
+    assert_eq!(unchanged, d);
+}

@@ -452,6 +452,50 @@ pub fn shadow_lines(s: &ShadowScreen) -> Vec<(String, &'static str)> {
     ));
     out.push((String::new(), "text"));
     out.push((
+        "Calibration of the advisors' confidence (ECE: 0 is perfect)".into(),
+        "header",
+    ));
+    if r.calibration.advisors.is_empty() {
+        out.push(("  no reviews yet".into(), "text.dim"));
+    }
+    for a in &r.calibration.advisors {
+        let line = match (&a.after, &a.map) {
+            (Some(after), Some(map)) => {
+                let steps: Vec<String> = map
+                    .steps
+                    .iter()
+                    .rev()
+                    .take(3)
+                    .map(|(c, y)| format!("≤{c:.2}→{y:.2}"))
+                    .collect();
+                format!(
+                    "  {:<10} {} reviews, {} agreed; ECE {:.3} before, {:.3} calibrated (cross-validated); {}",
+                    a.advisor,
+                    a.reviews,
+                    a.agreed,
+                    a.before,
+                    after,
+                    steps.join(" ")
+                )
+            }
+            _ => format!(
+                "  {:<10} {} review{}, {} agreed; ECE {:.3}; not calibrated before {} reviews",
+                a.advisor,
+                a.reviews,
+                if a.reviews == 1 { "" } else { "s" },
+                a.agreed,
+                a.before,
+                crate::decide::calibration::MIN_REVIEWS
+            ),
+        };
+        out.push((line, "text"));
+    }
+    out.push((
+        "  Calibration only lowers a decision's confidence (under the threshold a human decides); it never loosens a verdict or the policy.".into(),
+        "text.dim",
+    ));
+    out.push((String::new(), "text"));
+    out.push((
         "Advised (rows) vs what operators chose (columns)".into(),
         "header",
     ));
