@@ -572,6 +572,49 @@ mod tests {
     }
 
     #[test]
+    fn the_example_mcp_source_parses_and_a_bad_one_is_told() {
+        // The example's [[context.mcp]], uncommented.
+        let start = DEFAULT_CONFIG.find("# [[context.mcp]]").unwrap();
+        let end = DEFAULT_CONFIG[start..].find("# [journal]").unwrap() + start;
+        let text: String = DEFAULT_CONFIG[start..end]
+            .lines()
+            .filter(|l| !l.starts_with("# # "))
+            .map(|l| {
+                format!(
+                    "{}\n",
+                    l.trim_start_matches("# ").split("  #").next().unwrap_or("")
+                )
+            })
+            .collect();
+        let cfg = Config::parse(&p(), &text).unwrap();
+        let m = &cfg.context.as_ref().unwrap().mcp[0];
+        assert_eq!(m.name, "prometheus-mcp");
+        assert_eq!(m.signals["request_rate"].tool, "execute_query");
+        assert!(m.alerts.is_some());
+        assert!(cfg.context.unwrap().problems().is_empty());
+        let bad = "[[context.mcp]]\nname = \"a\"\ncommand = [\"x\"]\nurl = \"http://h/mcp\"\n[[context.mcp]]\nname = \"a\"\ncommand = [\"y\"]\n";
+        let probs: Vec<String> = Config::parse(&p(), bad)
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.message)
+            .collect();
+        assert!(
+            probs.iter().any(|m| m.contains("one of command")),
+            "{probs:?}"
+        );
+        assert!(
+            probs
+                .iter()
+                .any(|m| m.contains("two [[context.mcp]] are named `a`")),
+            "{probs:?}"
+        );
+        assert!(
+            probs.iter().any(|m| m.contains("asks for nothing")),
+            "{probs:?}"
+        );
+    }
+
+    #[test]
     fn the_contract_keys_parse() {
         let text = r#"
 [[instances]]

@@ -325,7 +325,7 @@ pub fn digest(facts: &Facts) -> String {
     });
     format!(
         "The drift, as JSON (values from Git are `git`, from the cluster `live`; secret values are masked):\n{}\n\n\
-Answer with a JSON object: {{\"verdict\": one of allow, defer, enforce, needs-human; \"confidence\": a fraction from 0 to 1, such as 0.7; \"reasoning\": one or two sentences; \"evidence\": the ids of the evidence you rely on}}.",
+Answer with a JSON object: {{\"verdict\": one of allow, defer, enforce, needs-human; \"confidence\": a decimal between 0.0 and 1.0; \"reasoning\": one or two sentences; \"evidence\": the ids of the evidence you rely on}}.",
         serde_json::to_string(&doc).unwrap_or_default()
     )
 }
