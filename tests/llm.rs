@@ -129,6 +129,17 @@ fn scenario(name: &str) -> Scenario {
     Scenario::load(&p).unwrap()
 }
 
+/// The id of the first evidence whose id starts with `prefix`.
+fn evidence_id(facts: &driftdeck::decide::facts::Facts, prefix: &str) -> String {
+    facts
+        .evidence
+        .iter()
+        .find(|e| e.id.starts_with(prefix))
+        .unwrap()
+        .id
+        .clone()
+}
+
 const KEY_VAR: &str = "DRIFTDECK_TEST_LLM_KEY";
 
 fn decider(url: &str, timeout: &str) -> Decider {
@@ -155,13 +166,7 @@ async fn an_agreeing_answer_is_used_and_the_request_is_clean() {
     let sc = scenario("p08-dev-oauth-secret-hand-edit.yaml");
     let d = decider(&f.url, "5s");
     let facts = d.facts(&sc).unwrap();
-    let change = facts
-        .evidence
-        .iter()
-        .find(|e| e.id.starts_with("change:Secret"))
-        .unwrap()
-        .id
-        .clone();
+    let change = evidence_id(&facts, "change:Secret");
     f.answer(json!({"verdict": "needs-human", "confidence": 0.9,
         "reasoning": "Secret data was edited by hand with kubectl; principle 8 says a human decides.",
         "evidence": [change]}));
@@ -588,13 +593,7 @@ async fn a_server_that_refuses_json_schema_is_asked_with_the_next_form_and_remem
     let sc = scenario("p08-dev-oauth-secret-hand-edit.yaml");
     let d = decider(&f.url, "5s");
     let facts = d.facts(&sc).unwrap();
-    let change = facts
-        .evidence
-        .iter()
-        .find(|e| e.id.starts_with("change:Secret"))
-        .unwrap()
-        .id
-        .clone();
+    let change = evidence_id(&facts, "change:Secret");
     let answer = json!({"verdict": "needs-human", "confidence": 0.9,
         "reasoning": "Secret data was edited by hand.", "evidence": [change.clone()]});
     f.answer(answer.clone());

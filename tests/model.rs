@@ -248,6 +248,28 @@ fn driftdeck(config: &Path, home: &Path) -> Command {
     c
 }
 
+/// `driftdeck replay --advisor llm --output json DIR` (the flag replaces the config's
+/// heuristic): its report, once it exited 0.
+async fn replay(config: &Path, home: &Path, dir: &Path) -> Value {
+    let (config, home, dir) = (config.to_path_buf(), home.to_path_buf(), dir.to_path_buf());
+    let out = tokio::task::spawn_blocking(move || {
+        driftdeck(&config, &home)
+            .args(["replay", "--advisor", "llm", "--output", "json"])
+            .arg(&dir)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_with_a_real_model_keeps_every_guardrail() {
     let Some((py, model)) = installed() else {
@@ -263,28 +285,9 @@ async fn replay_with_a_real_model_keeps_every_guardrail() {
     let timeout_s = 120;
     let config = write_config(tmp.path(), &proxy, &format!("{timeout_s}s"));
 
-    // --advisor llm replaces the config's heuristic.
     let started = Instant::now();
-    let out = tokio::task::spawn_blocking({
-        let (config, home, dir) = (config.clone(), tmp.path().to_path_buf(), dir.clone());
-        move || {
-            driftdeck(&config, &home)
-                .args(["replay", "--advisor", "llm", "--output", "json"])
-                .arg(&dir)
-                .output()
-                .unwrap()
-        }
-    })
-    .await
-    .unwrap();
+    let doc = replay(&config, tmp.path(), &dir).await;
     let took = started.elapsed();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     let results = doc["results"].as_array().unwrap();
     let n = results.len();
     assert!(n >= 14, "{n} scenarios");
@@ -386,29 +389,14 @@ async fn replay_with_a_real_model_keeps_every_guardrail() {
 
     // A time limit the model cannot meet: a human decides, within the limit.
     let config = write_config(tmp.path(), &proxy, "1s");
-    let out = tokio::task::spawn_blocking({
-        let (config, home) = (config, tmp.path().to_path_buf());
-        let dir = tmp.path().join("one");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::copy(
-            scenarios()
-                .unwrap()
-                .join("03-notifications-configmap-log-level.yaml"),
-            dir.join("03.yaml"),
-        )
-        .unwrap();
-        move || {
-            driftdeck(&config, &home)
-                .args(["replay", "--advisor", "llm", "--output", "json"])
-                .arg(&dir)
-                .output()
-                .unwrap()
-        }
-    })
-    .await
+    let one = tmp.path().join("one");
+    std::fs::create_dir_all(&one).unwrap();
+    std::fs::copy(
+        dir.join("03-notifications-configmap-log-level.yaml"),
+        one.join("03.yaml"),
+    )
     .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc = replay(&config, tmp.path(), &one).await;
     let r = &doc["results"][0];
     assert_eq!(r["verdict"], "needs-human", "{r}");
     assert!(

@@ -531,3 +531,74 @@ async fn autonomous_mode_holds_on_a_journal_that_does_not_verify() {
     .await;
     assert_eq!(out.gate, Gate::Sync, "{:?}", out.gate);
 }
+
+/// A live decision through the service (what the TUI and serve run) carries the calibration
+/// fitted from the journal's reviews: operators followed the heuristic's confident advice half
+/// the time, so its confidence is lowered and a human decides; autonomous mode does not act.
+#[tokio::test]
+async fn a_live_decision_is_calibrated_from_the_journals_reviews() {
+    use driftdeck::decide::autonomy::action_record;
+    use driftdeck::decide::service::decide_live;
+    let fleet = common::demo(80, 3, 1).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = fleet.config();
+    cfg.decide = Some(
+        toml::from_str::<driftdeck::decide::settings::DecideConfig>("mode = \"autonomous\"")
+            .unwrap(),
+    );
+    let mut kit =
+        driftdeck::tui::decisions::DecideKit::from_config(&cfg, tmp.path().to_path_buf()).unwrap();
+    kit.now_ms = Some(at_three().timestamp_millis());
+    kit.acts = false;
+    let client = common::client(&cfg.instances[0]);
+    let scratch = Journal::at(&tmp.path().join("scratch.jsonl"));
+    let (name, ..) = enforceable(&client, &scratch, at_three())
+        .await
+        .into_iter()
+        .find(|(_, _, d, _)| d.advisor.name == "heuristic" && d.confidence >= 0.8)
+        .expect("a confident heuristic decision");
+    // 30 reviewed decisions: advised at 0.99, followed 15 times.
+    for i in 0..30 {
+        let rec = kit
+            .journal
+            .append(
+                "decision",
+                serde_json::json!({"app": "other", "decision": {"verdict": "enforce", "confidence": 0.99,
+                    "advisor": {"name": "heuristic", "verdict": "enforce", "confidence": 0.99}}}),
+            )
+            .unwrap();
+        let chosen = if i % 2 == 0 {
+            Verdict::Enforce
+        } else {
+            Verdict::Allow
+        };
+        kit.journal
+            .append(
+                "action",
+                action_record(Some(rec.seq), "other", "eu", "review", chosen, "ana", "r"),
+            )
+            .unwrap();
+    }
+    let kit = Arc::new(kit);
+    let key = driftdeck::model::fleet::AppKey {
+        instance: 0,
+        namespace: String::new(),
+        name: name.clone(),
+    };
+    let decided = decide_live(&kit, &client, &key).await.unwrap();
+    let d = &decided.decision;
+    assert_eq!(d.verdict, Verdict::NeedsHuman, "{:?}", d.guardrails);
+    assert_eq!(d.confidence, 0.5);
+    assert!(!d.automatic);
+    assert!(
+        d.guardrails
+            .iter()
+            .any(|g| g.starts_with("calibrated on 30 operator reviews, the heuristic")),
+        "{:?}",
+        d.guardrails
+    );
+    // The journal records the calibrated decision.
+    let recs = kit.journal.records().unwrap();
+    let last = recs.iter().rev().find(|r| r.kind == "decision").unwrap();
+    assert_eq!(last.body["decision"]["verdict"], "needs-human");
+}
