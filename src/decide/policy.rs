@@ -535,14 +535,7 @@ impl Evaluator {
     /// The decision document as the bundle writes it (`data.driftdeck.drift.decision`), by the
     /// interpreter: what `opa eval` prints for the same input and bundle.
     pub fn evaluate_raw(&mut self, input: &Value) -> Result<Value, PolicyError> {
-        let value = <regorus::Value as serde::Deserialize>::deserialize(input)
-            .map_err(|e| PolicyError::plain(format!("the input document is not valid: {e}")))?;
-        self.engine.set_input(value);
-        let v = self
-            .engine
-            .eval_rule(ENTRYPOINT.to_string())
-            .map_err(|err| PolicyError::from_regorus(&err, Some(ENTRYPOINT)))?;
-        let _ = self.engine.take_prints();
+        let v = self.interpret(input_value(input)?)?;
         if v == regorus::Value::Undefined {
             return Err(PolicyError::plain(format!(
                 "{ENTRYPOINT} is undefined for this input (the bundle needs a default)"
@@ -552,9 +545,7 @@ impl Evaluator {
     }
 
     pub fn evaluate(&mut self, input: &Value) -> Result<PolicyResult, PolicyError> {
-        // Straight from the borrowed JSON: no copy of the document first.
-        let value = <regorus::Value as serde::Deserialize>::deserialize(input)
-            .map_err(|e| PolicyError::plain(format!("the input document is not valid: {e}")))?;
+        let value = input_value(input)?;
         if let Some(vm) = self.vm.as_mut() {
             vm.set_input(value.clone());
             match vm.execute() {
@@ -563,14 +554,26 @@ impl Evaluator {
                 Err(e) => tracing::debug!(error = %e, "compiled policy failed; interpreting"),
             }
         }
+        parse_result(&self.interpret(value)?)
+    }
+
+    /// The decision by the interpreter.
+    fn interpret(&mut self, value: regorus::Value) -> Result<regorus::Value, PolicyError> {
         self.engine.set_input(value);
         let v = self
             .engine
             .eval_rule(ENTRYPOINT.to_string())
             .map_err(|err| PolicyError::from_regorus(&err, Some(ENTRYPOINT)))?;
         let _ = self.engine.take_prints();
-        parse_result(&v)
+        Ok(v)
     }
+}
+
+/// The input as regorus's value, straight from the borrowed JSON (no copy of the document
+/// first).
+fn input_value(input: &Value) -> Result<regorus::Value, PolicyError> {
+    <regorus::Value as serde::Deserialize>::deserialize(input)
+        .map_err(|e| PolicyError::plain(format!("the input document is not valid: {e}")))
 }
 
 /// Checks and reads the decision document.

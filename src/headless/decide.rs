@@ -869,16 +869,8 @@ pub fn policy_cmd(cfg: Option<&Config>, which: &PolicyCommand) -> u8 {
             );
         }
     };
-    let bundle = match dir {
-        Some(d) => Bundle::from_dir(d),
-        None => Bundle::load(&cfg.and_then(|c| c.policy.clone()).unwrap_or_default()),
-    };
-    let bundle = match bundle {
-        Ok(b) => b,
-        Err(e) => {
-            errln!("driftdeck: {e}");
-            return 2;
-        }
+    let Some(bundle) = bundle_or_say(cfg, dir.as_deref()) else {
+        return 2;
     };
     let results = match bundle.run_tests() {
         Ok(r) => r,
@@ -923,6 +915,15 @@ pub fn policy_cmd(cfg: Option<&Config>, which: &PolicyCommand) -> u8 {
     if failed == 0 { 0 } else { 1 }
 }
 
+/// The bundle of a directory, else the config's; `None` once its error is printed.
+fn bundle_or_say(cfg: Option<&Config>, dir: Option<&Path>) -> Option<Bundle> {
+    let bundle = match dir {
+        Some(d) => Bundle::from_dir(d),
+        None => Bundle::load(&cfg.and_then(|c| c.policy.clone()).unwrap_or_default()),
+    };
+    bundle.map_err(|e| errln!("driftdeck: {e}")).ok()
+}
+
 /// `driftdeck policy eval`.
 fn policy_eval(
     cfg: Option<&Config>,
@@ -931,16 +932,8 @@ fn policy_eval(
     print_input: bool,
     bundle: Option<&Path>,
 ) -> u8 {
-    let bundle = match bundle {
-        Some(d) => Bundle::from_dir(d),
-        None => Bundle::load(&cfg.and_then(|c| c.policy.clone()).unwrap_or_default()),
-    };
-    let bundle = match bundle {
-        Ok(b) => b,
-        Err(e) => {
-            errln!("driftdeck: {e}");
-            return 2;
-        }
+    let Some(bundle) = bundle_or_say(cfg, bundle) else {
+        return 2;
     };
     let doc = match (input, scenario) {
         (Some(p), _) => match super::files::documents(p) {

@@ -173,21 +173,10 @@ pub(crate) fn create(c: &Cluster, r: &Req, ns: &str, now: i64) -> Response<Body>
     }
     // Field validation, as for every write: unknown fields fail under Strict (what kubectl
     // asks for) and come back as warnings under Warn (the default).
-    let validation =
-        r.q.get("fieldValidation")
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
-            .unwrap_or("Warn");
-    if !matches!(validation, "Strict" | "Warn" | "Ignore") {
-        return status(
-            400,
-            "BadRequest",
-            &format!(
-                "fieldValidation: Unsupported value: \"{validation}\": supported values: \"Ignore\", \"Strict\", \"Warn\""
-            ),
-            None,
-        );
-    }
+    let validation = match super::Failure::field_validation(r) {
+        Ok(v) => v,
+        Err(f) => return f.reply(),
+    };
     let unknown = if validation == "Ignore" {
         Vec::new()
     } else {

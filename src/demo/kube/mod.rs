@@ -357,6 +357,27 @@ impl Failure {
         )
     }
 
+    /// The request's `fieldValidation` (Warn by default), or the apiserver's 400 for a value
+    /// it does not know.
+    fn field_validation(r: &Req) -> Result<&str, Failure> {
+        let v =
+            r.q.get("fieldValidation")
+                .map(String::as_str)
+                .filter(|v| !v.is_empty())
+                .unwrap_or("Warn");
+        if matches!(v, "Strict" | "Warn" | "Ignore") {
+            return Ok(v);
+        }
+        Err(Failure::new(
+            400,
+            "BadRequest",
+            &format!(
+                "fieldValidation: Unsupported value: \"{v}\": supported values: \"Ignore\", \"Strict\", \"Warn\""
+            ),
+            None,
+        ))
+    }
+
     fn reply(self) -> Response<Body> {
         status(self.code, self.reason, &self.message, self.details)
     }

@@ -222,21 +222,7 @@ pub fn patch(o: Obj, kind: &Kind, scale: bool, r: &Req) -> Result<(Value, Vec<St
     }
     // Field validation, as the server does it since 1.27: unknown fields are an error under
     // Strict (what kubectl asks for), a warning under Warn (the default), nothing under Ignore.
-    let validation =
-        r.q.get("fieldValidation")
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
-            .unwrap_or("Warn");
-    if !matches!(validation, "Strict" | "Warn" | "Ignore") {
-        return Err(Failure::new(
-            400,
-            "BadRequest",
-            &format!(
-                "fieldValidation: Unsupported value: \"{validation}\": supported values: \"Ignore\", \"Strict\", \"Warn\""
-            ),
-            None,
-        ));
-    }
+    let validation = Failure::field_validation(r)?;
     let mut warnings = Vec::new();
     if !scale && validation != "Ignore" {
         let checked = if ct == "application/json-patch+json" {
